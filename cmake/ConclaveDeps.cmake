@@ -1,0 +1,59 @@
+# Third-party dependencies as INTERFACE targets `conclave_dep::<name>`.
+#
+# dev/asan link Debian's shared libraries (one copy per process, shared by the modules);
+# release links Debian's static archives so the binary needs nothing beyond glibc.
+# deps/README.md says what each one is for.
+
+set(CONCLAVE_LIBDIR /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE})
+
+find_package(Threads REQUIRED)
+find_package(absl REQUIRED CONFIG)
+find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS json)
+find_package(tomlplusplus REQUIRED CONFIG)
+find_package(GTest REQUIRED CONFIG)
+
+function(conclave_static_archive out name)
+  find_file(${out} NAMES lib${name}.a PATHS ${CONCLAVE_LIBDIR} NO_DEFAULT_PATH REQUIRED)
+endfunction()
+
+add_library(conclave_dep_absl INTERFACE)
+add_library(conclave_dep::absl ALIAS conclave_dep_absl)
+add_library(conclave_dep_rocksdb INTERFACE)
+add_library(conclave_dep::rocksdb ALIAS conclave_dep_rocksdb)
+add_library(conclave_dep_boost_json INTERFACE)
+add_library(conclave_dep::boost_json ALIAS conclave_dep_boost_json)
+add_library(conclave_dep_jemalloc INTERFACE)
+add_library(conclave_dep::jemalloc ALIAS conclave_dep_jemalloc)
+add_library(conclave_dep_argon2 INTERFACE)
+add_library(conclave_dep::argon2 ALIAS conclave_dep_argon2)
+# Header-only libraries.
+add_library(conclave_dep_headers INTERFACE)
+add_library(conclave_dep::headers ALIAS conclave_dep_headers)
+target_link_libraries(conclave_dep_headers INTERFACE Boost::headers tomlplusplus::tomlplusplus)
+
+if(CONCLAVE_SHARED_MODULES)
+  target_link_libraries(conclave_dep_absl INTERFACE
+    absl::status absl::statusor absl::strings absl::str_format absl::time absl::synchronization
+    absl::flat_hash_map absl::hash absl::random_random absl::cleanup)
+  target_link_libraries(conclave_dep_rocksdb INTERFACE ${CONCLAVE_LIBDIR}/librocksdb.so)
+  target_link_libraries(conclave_dep_boost_json INTERFACE Boost::json)
+  target_link_libraries(conclave_dep_jemalloc INTERFACE ${CONCLAVE_LIBDIR}/libjemalloc.so)
+  target_link_libraries(conclave_dep_argon2 INTERFACE ${CONCLAVE_LIBDIR}/libargon2.so)
+else()
+  # Abseil's archives depend on each other in an order its CMake files only give for the shared
+  # build; a link group resolves them in any order.
+  file(GLOB _absl_archives ${CONCLAVE_LIBDIR}/libabsl_*.a)
+  target_include_directories(conclave_dep_absl SYSTEM INTERFACE /usr/include)
+  target_link_libraries(conclave_dep_absl INTERFACE
+    "-Wl,--start-group" ${_absl_archives} "-Wl,--end-group")
+  foreach(_lib rocksdb snappy lz4 zstd bz2 z gflags uring boost_json jemalloc argon2)
+    conclave_static_archive(CONCLAVE_A_${_lib} ${_lib})
+  endforeach()
+  target_link_libraries(conclave_dep_rocksdb INTERFACE
+    ${CONCLAVE_A_rocksdb} ${CONCLAVE_A_snappy} ${CONCLAVE_A_lz4} ${CONCLAVE_A_zstd}
+    ${CONCLAVE_A_bz2} ${CONCLAVE_A_z} ${CONCLAVE_A_gflags} ${CONCLAVE_A_uring} Threads::Threads)
+  target_link_libraries(conclave_dep_boost_json INTERFACE Boost::headers ${CONCLAVE_A_boost_json})
+  target_link_libraries(conclave_dep_jemalloc INTERFACE ${CONCLAVE_A_jemalloc} Threads::Threads
+    ${CMAKE_DL_LIBS} m)
+  target_link_libraries(conclave_dep_argon2 INTERFACE ${CONCLAVE_A_argon2})
+endif()

@@ -1,0 +1,25 @@
+# Compiler and linker flags shared by every conclave target.
+
+add_compile_options(-Wall -Wextra -Wno-unused-parameter)
+# Header-only fmt everywhere: Debian ships no static libfmt, and one mode keeps one ABI.
+add_compile_definitions(FMT_HEADER_ONLY=1 SPDLOG_HEADER_ONLY=1 SPDLOG_FMT_EXTERNAL=1)
+# Every ELF output gets a GNU build id: the module host compares them to detect changes.
+add_link_options(-Wl,--build-id=sha1)
+
+if(CONCLAVE_SHARED_MODULES)
+  # g++ makes STB_GNU_UNIQUE symbols of static locals in inline functions and template statics;
+  # glibc never unloads a library holding one. Modules must be unloadable (DESIGN.md section 4).
+  add_compile_options(-fno-gnu-unique)
+  set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+  # Find libconclave_core.so next to the binary without LD_LIBRARY_PATH.
+  set(CMAKE_BUILD_RPATH "${CMAKE_BINARY_DIR}/lib")
+  set(CMAKE_INSTALL_RPATH "$ORIGIN/../lib")
+else()
+  # One static binary: libstdc++ and libgcc linked in, glibc stays dynamic.
+  add_link_options(-static-libstdc++ -static-libgcc)
+endif()
+
+if(CONCLAVE_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that building, testing and benchmarking conclave need.
+# Idempotent: packages already present are left alone. Needs root (or sudo).
+# deps/README.md says what each package is for.
+set -euo pipefail
+
+packages=(
+  # Toolchain and build
+  build-essential cmake ninja-build ccache pkg-config git binutils
+  # Storage: RocksDB and the compression libraries its static archive needs
+  librocksdb-dev libsnappy-dev liblz4-dev libzstd-dev libbz2-dev zlib1g-dev liburing-dev
+  libgflags-dev
+  # Core libraries
+  libabsl-dev libboost1.81-dev libboost-json1.81-dev libjemalloc-dev libtomlplusplus-dev
+  libcli11-dev libspdlog-dev libfmt-dev libargon2-dev
+  # Tests and benchmarks
+  libgtest-dev libgmock-dev python3-matrix-nio wrk curl procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,44 @@
+// The api module's entry: registers the HTTP routes at load, releases them at unload.
+#include <vector>
+
+#include "conclave/core/http.h"
+#include "conclave/core/module.h"
+#include "conclave/core/server.h"
+#include "conclave/core/status_macros.h"
+#include "discovery.h"
+
+namespace conclave::api {
+namespace {
+
+// Plain pointer: no static objects with destructors in a module.
+std::vector<core::RouteHandle>* g_routes = nullptr;
+
+absl::Status Load(core::ModuleContext& context, std::string_view) noexcept {
+  CONCLAVE_ASSIGN_OR_RETURN(auto routes,
+                            RegisterDiscovery(context.server.router(), context.module_name));
+  g_routes = new std::vector<core::RouteHandle>(std::move(routes));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Unload(core::ModuleContext&) noexcept {
+  delete g_routes;  // unregisters every route; the handlers' code stays until after this
+  g_routes = nullptr;
+  return std::string();
+}
+
+constexpr const char* kDependencies[] = {"service", nullptr};
+
+}  // namespace
+}  // namespace conclave::api
+
+extern "C" const conclave::core::ModuleDescriptor* conclave_module_api() noexcept {
+  static const conclave::core::ModuleDescriptor descriptor{
+      .abi_fingerprint = CONCLAVE_ABI_FINGERPRINT,
+      .name = "api",
+      .dependencies = conclave::api::kDependencies,
+      .reloadable = true,
+      .load = &conclave::api::Load,
+      .unload = &conclave::api::Unload,
+  };
+  return &descriptor;
+}

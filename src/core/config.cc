@@ -1,0 +1,235 @@
+#include "conclave/core/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#define TOML_EXCEPTIONS 1
+#include <toml++/toml.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/core/log.h"
+
+namespace conclave::core {
+namespace {
+
+// A raw value from either source: TOML node or environment string.
+struct RawValue {
+  const toml::node* node = nullptr;  // from the file
+  std::optional<std::string> text;   // from the environment
+};
+
+absl::Status Bad(std::string_view key, std::string_view origin, std::string_view why) {
+  return absl::InvalidArgumentError(core::StrCat("config: ", key, " (", origin, "): ", why));
+}
+
+absl::StatusOr<std::string> AsString(const RawValue& v, std::string_view key,
+                                     std::string_view origin) {
+  if (v.text) return *v.text;
+  if (auto s = v.node->value<std::string>(); s && v.node->is_string()) return *s;
+  return Bad(key, origin, "expected a string");
+}
+
+absl::StatusOr<int64_t> AsInteger(const RawValue& v, std::string_view key,
+                                  std::string_view origin) {
+  if (v.text) {
+    int64_t out;
+    if (!absl::SimpleAtoi(*v.text, &out)) return Bad(key, origin, "expected an integer");
+    return out;
+  }
+  if (!v.node->is_integer()) return Bad(key, origin, "expected an integer");
+  return *v.node->value<int64_t>();
+}
+
+absl::StatusOr<bool> AsBool(const RawValue& v, std::string_view key, std::string_view origin) {
+  if (v.text) {
+    bool out;
+    if (!absl::SimpleAtob(*v.text, &out)) return Bad(key, origin, "expected true or false");
+    return out;
+  }
+  if (!v.node->is_boolean()) return Bad(key, origin, "expected true or false");
+  return *v.node->value<bool>();
+}
+
+absl::StatusOr<absl::Duration> AsDuration(const RawValue& v, std::string_view key,
+                                          std::string_view origin) {
+  auto text = AsString(v, key, origin);
+  if (!text.ok()) return Bad(key, origin, "expected a duration string such as \"5s\" or \"250ms\"");
+  absl::Duration d;
+  if (!absl::ParseDuration(*text, &d) || d < absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+    return Bad(key, origin,
+               core::StrCat("'", *text, "' is not a duration such as \"5s\" or \"250ms\""));
+  }
+  return d;
+}
+
+using Setter = std::function<absl::Status(Config&, const RawValue&, std::string_view key,
+                                          std::string_view origin)>;
+struct KeySpec {
+  std::string name;
+  Setter set;
+};
+
+Setter StringKey(std::string Config::*field, bool non_empty) {
+  return [=](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
+    auto s = AsString(v, key, origin);
+    if (!s.ok()) return s.status();
+    if (non_empty && s->empty()) return Bad(key, origin, "must not be empty");
+    c.*field = *s;
+    return absl::OkStatus();
+  };
+}
+
+template <typename Int>
+Setter IntKey(Int Config::*field, int64_t min, int64_t max) {
+  return [=](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
+    auto n = AsInteger(v, key, origin);
+    if (!n.ok()) return n.status();
+    if (*n < min || *n > max) {
+      return Bad(key, origin, core::StrCat(*n, " is outside ", min, "..", max));
+    }
+    c.*field = static_cast<Int>(*n);
+    return absl::OkStatus();
+  };
+}
+
+Setter DurationKey(absl::Duration Config::*field) {
+  return [=](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
+    auto d = AsDuration(v, key, origin);
+    if (!d.ok()) return d.status();
+    c.*field = *d;
+    return absl::OkStatus();
+  };
+}
+
+const std::vector<KeySpec>& Specs() {
+  static const auto* specs = new std::vector<KeySpec>{
+      {"server_name", StringKey(&Config::server_name, true)},
+      {"address", StringKey(&Config::address, true)},
+      {"port", IntKey(&Config::port, 0, 65535)},
+      {"database_path", StringKey(&Config::database_path, true)},
+      {"database_sync_writes",
+       [](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
+         auto b = AsBool(v, key, origin);
+         if (!b.ok()) return b.status();
+         c.database_sync_writes = *b;
+         return absl::OkStatus();
+       }},
+      {"log_level",
+       [](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
+         auto s = AsString(v, key, origin);
+         if (!s.ok()) return s.status();
+         static constexpr std::string_view kLevels[] = {"trace", "debug", "info",    "warn",
+                                                        "error", "critical", "off"};
+         for (auto level : kLevels) {
+           if (level == *s) {
+             c.log_level = *s;
+             return absl::OkStatus();
+           }
+         }
+         return Bad(key, origin,
+                    core::StrCat("'", *s,
+                                 "' is not one of trace, debug, info, warn, error, critical, off"));
+       }},
+      {"worker_threads", IntKey(&Config::worker_threads, 0, 256)},
+      {"max_header_size", IntKey(&Config::max_header_size, 1024, int64_t{1} << 24)},
+      {"max_body_size", IntKey(&Config::max_body_size, 1024, int64_t{1} << 32)},
+      {"request_timeout", DurationKey(&Config::request_timeout)},
+      {"idle_timeout", DurationKey(&Config::idle_timeout)},
+      {"reload_drain_timeout", DurationKey(&Config::reload_drain_timeout)},
+      {"module_dir", StringKey(&Config::module_dir, false)},
+      {"runtime_dir", StringKey(&Config::runtime_dir, false)},
+  };
+  return *specs;
+}
+
+std::string EnvName(std::string_view key) {
+  return core::StrCat("CONCLAVE_", absl::AsciiStrToUpper(std::string(key)));
+}
+
+}  // namespace
+
+const std::vector<std::string>& ConfigKeys() {
+  static const auto* keys = [] {
+    auto* out = new std::vector<std::string>;
+    for (const auto& spec : Specs()) out->push_back(spec.name);
+    return out;
+  }();
+  return *keys;
+}
+
+absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string_view origin,
+                                         char** environ) {
+  LoadedConfig out;
+  toml::table table;
+  try {
+    table = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(core::StrCat("config: ", origin, ":",
+                                                   static_cast<int>(e.source().begin.line), ":",
+                                                   static_cast<int>(e.source().begin.column), ": ", e.description()));
+  }
+  for (const auto& spec : Specs()) out.config.sources[spec.name] = "default";
+
+  for (const auto& [key, node] : table) {
+    std::string_view name = key.str();
+    auto it = std::find_if(Specs().begin(), Specs().end(),
+                           [&](const KeySpec& s) { return s.name == name; });
+    if (it == Specs().end()) {
+      out.warnings.push_back(core::StrCat("config: unknown key '", name, "' in ", origin,
+                                          " (ignored)"));
+      continue;
+    }
+    if (auto status = it->set(out.config, RawValue{&node, std::nullopt}, name, origin);
+        !status.ok()) {
+      return status;
+    }
+    out.config.sources[it->name] = "file";
+  }
+
+  // Environment overrides win over the file.
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    if (entry.substr(0, 9) != "CONCLAVE_") continue;
+    auto eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view env_name = entry.substr(0, eq);
+    bool known = false;
+    for (const auto& spec : Specs()) {
+      if (EnvName(spec.name) != env_name) continue;
+      known = true;
+      if (auto status = spec.set(out.config, RawValue{nullptr, std::string(entry.substr(eq + 1))},
+                                 spec.name, env_name);
+          !status.ok()) {
+        return status;
+      }
+      out.config.sources[spec.name] = "env";
+    }
+    if (!known) {
+      out.warnings.push_back(core::StrCat("config: unknown environment variable '", env_name,
+                                          "' (ignored)"));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<LoadedConfig> LoadConfig(const std::optional<std::string>& path, char** environ) {
+  std::string file = path.value_or("conclave.toml");
+  std::ifstream in(file);
+  if (!in) {
+    if (!path) return ParseConfig("", "defaults", environ);
+    int err = errno;
+    std::string why = std::strerror(err);
+    if (err == EACCES) return absl::PermissionDeniedError(core::StrCat("config: ", file, ": ", why));
+    return absl::NotFoundError(core::StrCat("config: cannot read ", file, ": ", why));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) return absl::UnavailableError(core::StrCat("config: cannot read ", file));
+  return ParseConfig(buffer.str(), file, environ);
+}
+
+}  // namespace conclave::core

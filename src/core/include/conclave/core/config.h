@@ -1,0 +1,79 @@
+// Server configuration: the TOML file, CONCLAVE_<KEY> environment overrides, and defaults.
+//
+// Every option is listed in docs/configuration.md with its type, default, unit and whether it can
+// change without a restart; keep the two in step (a test compares them).
+#ifndef CONCLAVE_CORE_CONFIG_H_
+#define CONCLAVE_CORE_CONFIG_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace conclave::core {
+
+// A plain value type; thread-compatible. The Server holds the active one; modules read it.
+struct Config {
+  // The Matrix server name, the part after the colon in user ids. Default "localhost".
+  // Needs a restart (it is baked into stored ids).
+  std::string server_name = "localhost";
+  // Address to listen on (IPv4 or IPv6 literal). Default "127.0.0.1". Needs a restart.
+  std::string address = "127.0.0.1";
+  // TCP port. Default 8008. 0 picks a free port (tests). Needs a restart.
+  uint16_t port = 8008;
+  // RocksDB directory. Default "./conclave-data". Needs a restart.
+  std::string database_path = "./conclave-data";
+  // Sync every write to disk (fsync of the WAL) for power-loss durability. Default false: an
+  // acknowledged write survives a process crash but not a power cut. Needs a restart.
+  bool database_sync_writes = false;
+  // Log level: trace, debug, info, warn, error, critical, off. Default "info".
+  std::string log_level = "info";
+  // HTTP worker threads. Default 0 = one per core. Needs a restart.
+  int worker_threads = 0;
+  // Largest request header block, bytes. Default 16384 (16 KiB); larger gets 431.
+  size_t max_header_size = 16 * 1024;
+  // Largest request body, bytes. Default 1048576 (1 MiB); larger gets 413.
+  size_t max_body_size = 1024 * 1024;
+  // Time allowed to receive one whole request once its first byte arrived. Default 30s.
+  absl::Duration request_timeout = absl::Seconds(30);
+  // A keep-alive connection with no request in flight is closed after this. Default 60s.
+  absl::Duration idle_timeout = absl::Seconds(60);
+  // How long a reload waits for in-flight requests of the modules it reloads. Default 5s.
+  absl::Duration reload_drain_timeout = absl::Seconds(5);
+  // Where dev builds find modules. Default "" = `<executable dir>/../lib`. Needs a restart.
+  std::string module_dir;
+  // Per-process directory for shadow copies of modules. Default "" = `$XDG_RUNTIME_DIR/conclave`
+  // or `/tmp/conclave-<uid>`. Needs a restart.
+  std::string runtime_dir;
+
+  // Where each value came from (key -> "default", "file", "env"); for show-config and errors.
+  std::map<std::string, std::string> sources;
+};
+
+// Result of loading: the config plus warnings (unknown keys) to log once logging is up.
+struct LoadedConfig {
+  Config config;
+  std::vector<std::string> warnings;
+};
+
+// Loads `path` (TOML) if given, else `./conclave.toml` if present, else defaults; then applies
+// CONCLAVE_<KEY> environment variables from `environ`. Returns kInvalidArgument naming the key
+// (or the file and line) for a bad value or syntax, kNotFound/kPermissionDenied for an unreadable
+// file that was asked for by name.
+absl::StatusOr<LoadedConfig> LoadConfig(const std::optional<std::string>& path, char** environ);
+
+// Parses TOML text directly (tests, the config fuzzer). `origin` names the source in messages.
+absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string_view origin,
+                                         char** environ);
+
+// The names of every option, in documentation order.
+const std::vector<std::string>& ConfigKeys();
+
+}  // namespace conclave::core
+
+#endif  // CONCLAVE_CORE_CONFIG_H_

@@ -1,0 +1,139 @@
+// HTTP types modules see, and the Router that maps requests to module handlers.
+//
+// No Beast or Asio here: this header is included by every module. The HTTP engine
+// (http_server.h) converts between the wire and these plain types.
+#ifndef CONCLAVE_CORE_HTTP_H_
+#define CONCLAVE_CORE_HTTP_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "conclave/core/gate.h"
+
+namespace conclave::core {
+
+// One parsed request. Thread-compatible; owned by the connection that received it.
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request target, e.g. "/_matrix/client/versions?x=1"
+  std::string path;    // path as sent (not decoded), without the query
+  std::string query;   // raw query string after '?', or empty
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string remote_address;
+  // Values of the `{name}` segments of the matched route template, percent-decoded.
+  std::map<std::string, std::string, std::less<>> path_params;
+
+  // Returns the first header named `name` (case-insensitive), if any.
+  std::optional<std::string_view> Header(std::string_view name) const;
+  // Returns the percent-decoded value of query parameter `name`, if present.
+  std::optional<std::string> QueryParam(std::string_view name) const;
+};
+
+// One response. The engine adds Content-Length, Connection and the CORS headers.
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Returns a response with a Matrix standard error body `{"errcode":…,"error":…}` (Client-Server
+// API, "Standard error response").
+Response MatrixError(int http_status, std::string_view errcode, std::string_view error);
+
+// A handler runs on an HTTP worker thread, possibly many at once: it must be thread-safe. Its
+// code lives in the registering module; the Router guarantees it is not running when that
+// module's gate is closed for unloading.
+using Handler = std::function<Response(Request& request)>;
+
+class Router;
+
+// Unregisters its route on destruction. Must be destroyed in the registering module's `unload`
+// hook at the latest (it owns the handler, whose code lives in that module).
+class [[nodiscard]] RouteHandle {
+ public:
+  RouteHandle() = default;
+  RouteHandle(Router* router, uint64_t id) : router_(router), id_(id) {}
+  RouteHandle(RouteHandle&& other) noexcept
+      : router_(std::exchange(other.router_, nullptr)), id_(other.id_) {}
+  RouteHandle& operator=(RouteHandle&& other) noexcept;
+  ~RouteHandle() { Reset(); }
+  void Reset();
+
+ private:
+  Router* router_ = nullptr;
+  uint64_t id_ = 0;
+};
+
+// Route table plus one Gate per module. Thread-safe: matching takes a shared lock; adding and
+// removing routes an exclusive one. Owned by the Server; outlives every module.
+class Router {
+ public:
+  Router();
+  ~Router();
+
+  // Registers `handler` for `method` and `path_template` (segments literal or `{name}`, e.g.
+  // "/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}"), owned by `module`. Returns
+  // kAlreadyExists if the same method and template are registered, kInvalidArgument for a
+  // malformed template.
+  absl::StatusOr<RouteHandle> Add(std::string_view module, std::string_view method,
+                                  std::string_view path_template, Handler handler);
+
+  // What Dispatch() did.
+  enum class Outcome {
+    kHandled,  // `response` is set
+    kRetry,    // the request's module is being reloaded: wait a little and call again
+  };
+  // Matches `request`, enters the owning module's gate, runs the handler and leaves the gate. A
+  // request whose module's gate is closed, or that matches nothing while a reload is under way
+  // (its route may be on its way back), gets kRetry. No route: 404 M_UNRECOGNIZED; a route with
+  // another method: 405 M_UNRECOGNIZED with an Allow header. A handler that throws gets a 500
+  // M_UNKNOWN (counted as failed).
+  Outcome Dispatch(Request& request, Response& response);
+
+  // Closes the gates of `modules`: new requests for them get kRetry. Then waits until their
+  // in-flight requests are done, at most `timeout`. Returns kDeadlineExceeded naming the busy
+  // modules (gates stay closed; call OpenGates).
+  absl::Status CloseGates(const std::set<std::string>& modules, absl::Duration timeout);
+  void OpenGates(const std::set<std::string>& modules);
+  // True while any gate is closed.
+  bool ReloadInProgress() const { return closed_gates_.load() > 0; }
+
+  // Requests answered with a 5xx status or abandoned at a closed gate; for reload reports.
+  uint64_t failed_requests() const { return failed_requests_.load(); }
+  void CountFailedRequest() { failed_requests_.fetch_add(1); }
+
+  // Number of registered routes owned by `module` (all modules if empty).
+  size_t RouteCount(std::string_view module = {}) const;
+
+ private:
+  friend class RouteHandle;
+  struct Route;
+  void Remove(uint64_t id);
+  Gate& GateFor(std::string_view module);  // caller holds mu_ (shared is enough: gates_ stable)
+
+  mutable std::shared_mutex mu_;
+  std::vector<std::shared_ptr<Route>> routes_;
+  std::map<std::string, std::unique_ptr<Gate>, std::less<>> gates_;
+  uint64_t next_id_ = 1;
+  std::atomic<int> closed_gates_{0};
+  std::atomic<uint64_t> failed_requests_{0};
+};
+
+}  // namespace conclave::core
+
+#endif  // CONCLAVE_CORE_HTTP_H_

@@ -1,0 +1,57 @@
+// HttpServer: the Beast/Asio engine that owns the listening sockets and client connections.
+//
+// Sockets and connections belong to core and survive every module reload; requests go through
+// the Router (http.h), whose gates hold them while their module reloads. No Beast or Asio types
+// here (they are compiled once, in core's .cc files).
+#ifndef CONCLAVE_CORE_HTTP_SERVER_H_
+#define CONCLAVE_CORE_HTTP_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "conclave/core/config.h"
+
+namespace conclave::core {
+
+class Router;
+
+// Start/Stop from one thread; the rest thread-safe. Must outlive nothing of the modules: it
+// holds no module code (handlers are reached through the Router).
+class HttpServer {
+ public:
+  // Keeps references to `router` and copies the limits from `config`.
+  HttpServer(Router& router, const Config& config);
+  ~HttpServer();
+
+  // Adopts `inherited_fds` (listening sockets from LISTEN_FDS) when not empty, else binds
+  // config address:port. kUnavailable naming the address on bind failure (e.g. in use).
+  absl::Status Listen(const std::vector<int>& inherited_fds);
+  // The bound port (the real one when config asked for 0).
+  uint16_t port() const;
+  // The listening descriptors (for an exec restart).
+  std::vector<int> listening_fds() const;
+
+  // Starts `threads` worker threads (>= 1) accepting and serving.
+  void Start(int threads);
+
+  // Two-stage graceful stop: stops accepting (the listening sockets stay open, so connections
+  // wait in the kernel backlog), lets requests in flight finish and closes idle connections;
+  // after `grace`, cancels whatever is left. Joins the workers. Start() may be called again.
+  void Stop(absl::Duration grace);
+  // Closes the listening sockets (final shutdown).
+  void CloseListeners();
+
+  // Open client connections right now.
+  size_t connection_count() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace conclave::core
+
+#endif  // CONCLAVE_CORE_HTTP_SERVER_H_

@@ -1,0 +1,25 @@
+// systemd's socket-passing protocol (sd_listen_fds(3)): adopting inherited listening sockets at
+// start, and handing ours to the next image across an exec restart.
+#ifndef CONCLAVE_CORE_LISTEN_FDS_H_
+#define CONCLAVE_CORE_LISTEN_FDS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace conclave::core {
+
+// Returns the descriptors passed by LISTEN_FDS when LISTEN_PID is this process (starting at 3),
+// marks them close-on-exec and unsets LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES. Empty if none.
+std::vector<int> TakeListenFds();
+
+// Re-executes `executable` with `argv`, passing `fds` as LISTEN_FDS (moved to 3, 4, ...; not
+// close-on-exec), LISTEN_PID = this pid and LISTEN_FDNAMES = "http". Returns only on failure
+// (kInternal with errno's text); then the descriptors are still open and usable.
+absl::Status ExecWithListenFds(const std::string& executable, char** argv,
+                               const std::vector<int>& fds);
+
+}  // namespace conclave::core
+
+#endif  // CONCLAVE_CORE_LISTEN_FDS_H_

@@ -1,0 +1,87 @@
+// The module ABI: the descriptor each reloadable subsystem exports, and the context its hooks get.
+//
+// Each module defines one `extern "C"` entry symbol `conclave_module_<name>` returning a pointer
+// to a static ModuleDescriptor (DESIGN.md section 3). The dev build finds it with dlsym in a
+// shadow copy of `libconclave_<name>.so`; the release build calls the very same function from a
+// static table. Hooks are called by the module host on its control thread, one at a time, never
+// concurrently with another hook of any module.
+#ifndef CONCLAVE_CORE_MODULE_H_
+#define CONCLAVE_CORE_MODULE_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace conclave::core {
+
+class Server;
+
+// Bumped whenever a type shared across the module boundary (anything in conclave/core headers
+// that modules use) changes layout or meaning. Part of the ABI fingerprint.
+inline constexpr int kInterfaceVersion = 1;
+
+#define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
+#define CONCLAVE_ABI_STRINGIFY_(x) CONCLAVE_ABI_STRINGIFY_INNER_(x)
+#if defined(NDEBUG)
+#define CONCLAVE_ABI_NDEBUG_ "ndebug"
+#else
+#define CONCLAVE_ABI_NDEBUG_ "debug"
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CONCLAVE_ABI_ASAN_ "asan"
+#else
+#define CONCLAVE_ABI_ASAN_ "noasan"
+#endif
+
+// The ABI fingerprint of the translation unit that expands it: compiler and version, libstdc++
+// dual ABI, -std level, NDEBUG, sanitizer, conclave interface version. A module whose fingerprint
+// differs from the host's is refused at load.
+#define CONCLAVE_ABI_FINGERPRINT                                                           \
+  "gcc " __VERSION__ ";cxx11abi=" CONCLAVE_ABI_STRINGIFY_(_GLIBCXX_USE_CXX11_ABI)          \
+  ";std=" CONCLAVE_ABI_STRINGIFY_(__cplusplus) ";" CONCLAVE_ABI_NDEBUG_ ";" CONCLAVE_ABI_ASAN_ \
+  ";iface=" CONCLAVE_ABI_STRINGIFY_(CONCLAVE_INTERFACE_VERSION_VALUE)
+#define CONCLAVE_INTERFACE_VERSION_VALUE 1
+static_assert(CONCLAVE_INTERFACE_VERSION_VALUE == kInterfaceVersion);
+
+// What a hook gets: the server it runs in and its own module name (used to attribute routes and
+// other registrations). Valid for the duration of the hook call only; copy what you need.
+struct ModuleContext {
+  Server& server;
+  std::string_view module_name;
+};
+
+// Describes one module. Exported as a static object with static storage duration in the module;
+// the host copies nothing out of it after the module is unloaded.
+struct ModuleDescriptor {
+  // Layout version of this struct itself, checked before anything else is read.
+  int descriptor_version = 1;
+  // CONCLAVE_ABI_FINGERPRINT as compiled into the module.
+  const char* abi_fingerprint = nullptr;
+  // Short name, e.g. "database"; the file is `libconclave_<name>.so`.
+  const char* name = nullptr;
+  // Null-terminated array of module names this module depends on. Must match the graph the host
+  // derives from the file's DT_NEEDED entries.
+  const char* const* dependencies = nullptr;
+  // False: the module refuses hot reload; the host answers "restart instead".
+  bool reloadable = true;
+
+  // Once per process, before the first `load`: build long-lived state (permanent types only) and
+  // park it (conclave/core/parking.h). May be null.
+  absl::Status (*startup)(ModuleContext& context) noexcept = nullptr;
+  // At every load: restore from `saved` (empty on first load), create objects, register routes.
+  absl::Status (*load)(ModuleContext& context, std::string_view saved) noexcept = nullptr;
+  // At every unload: serialize what must survive, destroy every object whose code lives in the
+  // module, join its threads, release every registration. The bytes go to the next `load`.
+  absl::StatusOr<std::string> (*unload)(ModuleContext& context) noexcept = nullptr;
+  // Once at process end, after the last `unload`: take and destroy parked state. May be null.
+  absl::Status (*shutdown)(ModuleContext& context) noexcept = nullptr;
+};
+
+// Signature of a module's entry symbol `conclave_module_<name>`.
+using ModuleEntry = const ModuleDescriptor* (*)() noexcept;
+
+}  // namespace conclave::core
+
+#endif  // CONCLAVE_CORE_MODULE_H_

@@ -1,0 +1,62 @@
+// The Server: the process-wide run state that every module reaches through its ModuleContext.
+//
+// Owned by main; created before any module is loaded and destroyed after the last one is shut
+// down, so a reference to it (or to anything it returns) is valid inside every hook and every
+// object a module creates. Accessors are thread-safe; the objects returned say their own rules.
+#ifndef CONCLAVE_CORE_SERVER_H_
+#define CONCLAVE_CORE_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "conclave/core/config.h"
+#include "conclave/core/parking.h"
+
+namespace conclave::core {
+
+class Router;
+class ModuleHost;
+class CommandSlot;
+
+class Server {
+ public:
+  // `config` is copied. `build_type` is "dev" or "release".
+  Server(Config config, std::string build_type);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  const Config& config() const { return config_; }
+  Parking& parking() { return parking_; }
+  Router& router() { return *router_; }
+  CommandSlot& commands() { return *commands_; }
+  // Null until main attaches the host (and in tests that have none).
+  ModuleHost* modules() const { return modules_; }
+  void set_modules(ModuleHost* host) { modules_ = host; }
+
+  // When this process started (not the first start of the database; see service globals).
+  absl::Time start_time() const { return start_time_; }
+  // "dev" (shared, reloadable modules) or "release" (static table).
+  const std::string& build_type() const { return build_type_; }
+
+  // Asks main to shut down gracefully (as SIGTERM would). Thread-safe, returns at once.
+  void RequestShutdown();
+  // Set by main: what RequestShutdown() calls.
+  void set_shutdown_callback(void (*callback)(void*), void* arg);
+
+ private:
+  Config config_;
+  std::string build_type_;
+  absl::Time start_time_;
+  Parking parking_;
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<CommandSlot> commands_;
+  ModuleHost* modules_ = nullptr;
+  void (*shutdown_callback_)(void*) = nullptr;
+  void* shutdown_arg_ = nullptr;
+};
+
+}  // namespace conclave::core
+
+#endif  // CONCLAVE_CORE_SERVER_H_

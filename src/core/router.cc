@@ -1,0 +1,240 @@
+#include <boost/json.hpp>
+
+#include <exception>
+
+#include "absl/strings/ascii.h"
+#include "conclave/core/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "conclave/core/http.h"
+#include "conclave/core/log.h"
+#include "percent.h"
+
+namespace conclave::core {
+
+struct Router::Route {
+  uint64_t id;
+  std::string module;
+  std::string method;
+  std::string path_template;
+  // Each segment is a literal, or a parameter name when `is_param`.
+  std::vector<std::pair<bool, std::string>> segments;
+  Handler handler;
+};
+
+namespace {
+
+absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+std::string_view Std(absl::string_view s) { return std::string_view(s.data(), s.size()); }
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  std::vector<std::string_view> out;
+  for (absl::string_view part : absl::StrSplit(Absl(path), '/')) out.push_back(Std(part));
+  return out;
+}
+
+bool MatchSegments(const std::vector<std::pair<bool, std::string>>& route,
+                   const std::vector<std::string_view>& path,
+                   std::map<std::string, std::string, std::less<>>* params) {
+  if (route.size() != path.size()) return false;
+  for (size_t i = 0; i < route.size(); ++i) {
+    const auto& [is_param, text] = route[i];
+    if (is_param) {
+      if (path[i].empty()) return false;
+      if (params != nullptr) (*params)[text] = internal::PercentDecode(path[i]);
+    } else if (text != path[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string_view> Request::Header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (absl::EqualsIgnoreCase(key, Absl(name))) return value;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Request::QueryParam(std::string_view name) const {
+  for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    if (internal::PercentDecode(Std(kv.first), true) == name) {
+      return internal::PercentDecode(Std(kv.second), true);
+    }
+  }
+  return std::nullopt;
+}
+
+Response MatrixError(int http_status, std::string_view errcode, std::string_view error) {
+  boost::json::object body;
+  body["errcode"] = boost::json::string_view(errcode.data(), errcode.size());
+  body["error"] = boost::json::string_view(error.data(), error.size());
+  return Response{http_status, "application/json", boost::json::serialize(body), {}};
+}
+
+RouteHandle& RouteHandle::operator=(RouteHandle&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    router_ = std::exchange(other.router_, nullptr);
+    id_ = other.id_;
+  }
+  return *this;
+}
+
+void RouteHandle::Reset() {
+  if (router_ != nullptr) std::exchange(router_, nullptr)->Remove(id_);
+}
+
+Router::Router() = default;
+Router::~Router() = default;
+
+absl::StatusOr<RouteHandle> Router::Add(std::string_view module, std::string_view method,
+                                        std::string_view path_template, Handler handler) {
+  if (path_template.empty() || path_template.front() != '/') {
+    return absl::InvalidArgumentError(
+        core::StrCat("route template '", path_template, "' must start with '/'"));
+  }
+  auto route = std::make_shared<Route>();
+  route->module = std::string(module);
+  route->method = absl::AsciiStrToUpper(std::string(method));
+  route->path_template = std::string(path_template);
+  route->handler = std::move(handler);
+  for (std::string_view segment : SplitPath(path_template)) {
+    if (segment.size() >= 2 && segment.front() == '{' && segment.back() == '}') {
+      route->segments.emplace_back(true, std::string(segment.substr(1, segment.size() - 2)));
+    } else if (segment.find_first_of("{}") != std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          core::StrCat("route template '", path_template, "': bad segment '", segment, "'"));
+    } else {
+      route->segments.emplace_back(false, std::string(segment));
+    }
+  }
+  std::unique_lock lock(mu_);
+  for (const auto& existing : routes_) {
+    if (existing->method == route->method && existing->path_template == route->path_template) {
+      return absl::AlreadyExistsError(core::StrCat(route->method, " ", path_template,
+                                                   " is already registered by ", existing->module));
+    }
+  }
+  if (!gates_.contains(module)) gates_.emplace(std::string(module), std::make_unique<Gate>());
+  route->id = next_id_++;
+  uint64_t id = route->id;
+  routes_.push_back(std::move(route));
+  return RouteHandle(this, id);
+}
+
+void Router::Remove(uint64_t id) {
+  std::shared_ptr<Route> removed;  // destroyed after the lock is released
+  std::unique_lock lock(mu_);
+  for (auto it = routes_.begin(); it != routes_.end(); ++it) {
+    if ((*it)->id == id) {
+      removed = std::move(*it);
+      routes_.erase(it);
+      return;
+    }
+  }
+}
+
+Gate& Router::GateFor(std::string_view module) { return *gates_.find(module)->second; }
+
+Router::Outcome Router::Dispatch(Request& request, Response& response) {
+  std::vector<std::string_view> segments = SplitPath(request.path);
+  std::shared_ptr<Route> route;
+  std::set<std::string> allowed;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& candidate : routes_) {
+      if (!MatchSegments(candidate->segments, segments, nullptr)) continue;
+      if (candidate->method == request.method) {
+        route = candidate;
+        break;
+      }
+      allowed.insert(candidate->method);
+    }
+    if (route != nullptr) {
+      // Entering under the table lock: a route is removed only with the lock held exclusively,
+      // and only after its module's gate drained, so a handler never outlives its module.
+      if (!GateFor(route->module).TryEnter()) return Outcome::kRetry;
+    } else if (ReloadInProgress()) {
+      return Outcome::kRetry;
+    }
+  }
+
+  if (route == nullptr) {
+    if (allowed.empty()) {
+      response = MatrixError(404, "M_UNRECOGNIZED", "Unrecognized request");
+    } else {
+      response = MatrixError(405, "M_UNRECOGNIZED", "Unrecognized request method");
+      response.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
+    }
+    return Outcome::kHandled;
+  }
+
+  Gate& gate = GateFor(route->module);
+  MatchSegments(route->segments, segments, &request.path_params);
+  try {
+    response = route->handler(request);
+  } catch (const std::exception& e) {
+    CONCLAVE_LOG(kError, "http", "{} {}: handler threw: {}", request.method,
+                 route->path_template, e.what());
+    response = MatrixError(500, "M_UNKNOWN", "Internal server error");
+  }
+  route.reset();
+  gate.Leave();
+  if (response.status >= 500) CountFailedRequest();
+  return Outcome::kHandled;
+}
+
+absl::Status Router::CloseGates(const std::set<std::string>& modules, absl::Duration timeout) {
+  std::vector<std::pair<std::string, Gate*>> gates;
+  {
+    std::unique_lock lock(mu_);
+    for (const auto& module : modules) {
+      auto it = gates_.find(module);
+      if (it == gates_.end()) it = gates_.emplace(module, std::make_unique<Gate>()).first;
+      if (!it->second->closed()) {
+        it->second->Close();
+        closed_gates_.fetch_add(1);
+      }
+      gates.emplace_back(module, it->second.get());
+    }
+  }
+  absl::Time deadline = absl::Now() + timeout;
+  std::vector<std::string> busy;
+  for (auto& [module, gate] : gates) {
+    if (!gate->WaitDrained(std::max(absl::ZeroDuration(), deadline - absl::Now()))) {
+      busy.push_back(core::StrCat(module, " (", gate->in_flight(), " in flight)"));
+    }
+  }
+  if (!busy.empty()) {
+    return absl::DeadlineExceededError(core::StrCat("requests still running after ",
+                                                    absl::FormatDuration(timeout), ": ",
+                                                    absl::StrJoin(busy, ", ")));
+  }
+  return absl::OkStatus();
+}
+
+void Router::OpenGates(const std::set<std::string>& modules) {
+  std::unique_lock lock(mu_);
+  for (const auto& module : modules) {
+    auto it = gates_.find(module);
+    if (it != gates_.end() && it->second->closed()) {
+      it->second->Open();
+      closed_gates_.fetch_sub(1);
+    }
+  }
+}
+
+size_t Router::RouteCount(std::string_view module) const {
+  std::shared_lock lock(mu_);
+  if (module.empty()) return routes_.size();
+  return std::count_if(routes_.begin(), routes_.end(),
+                       [&](const auto& r) { return r->module == module; });
+}
+
+}  // namespace conclave::core

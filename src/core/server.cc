@@ -1,0 +1,26 @@
+#include "conclave/core/server.h"
+
+#include "conclave/core/command_slot.h"
+#include "conclave/core/http.h"
+
+namespace conclave::core {
+
+Server::Server(Config config, std::string build_type)
+    : config_(std::move(config)),
+      build_type_(std::move(build_type)),
+      start_time_(absl::Now()),
+      router_(std::make_unique<Router>()),
+      commands_(std::make_unique<CommandSlot>()) {}
+
+Server::~Server() = default;
+
+void Server::RequestShutdown() {
+  if (shutdown_callback_ != nullptr) shutdown_callback_(shutdown_arg_);
+}
+
+void Server::set_shutdown_callback(void (*callback)(void*), void* arg) {
+  shutdown_callback_ = callback;
+  shutdown_arg_ = arg;
+}
+
+}  // namespace conclave::core

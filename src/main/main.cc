@@ -1,0 +1,287 @@
+// conclave: the executable. Parses the command line, loads the config, drives the module host and
+// the HTTP engine, turns signals into requests for its control loop, and exec-restarts in place.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "conclave/core/build_info.h"
+#include "conclave/core/command_slot.h"
+#include "conclave/core/config.h"
+#include "conclave/core/http.h"
+#include "conclave/core/http_server.h"
+#include "conclave/core/listen_fds.h"
+#include "conclave/core/log.h"
+#include "conclave/core/module_host.h"
+#include "conclave/core/server.h"
+
+#ifdef CONCLAVE_STATIC_MODULES
+extern "C" {
+const conclave::core::ModuleDescriptor* conclave_module_database() noexcept;
+const conclave::core::ModuleDescriptor* conclave_module_service() noexcept;
+const conclave::core::ModuleDescriptor* conclave_module_api() noexcept;
+const conclave::core::ModuleDescriptor* conclave_module_admin() noexcept;
+}
+#endif
+
+extern char** environ;
+
+namespace conclave {
+namespace {
+
+constexpr int kExitUsage = 2;  // bad command line, config, or a database we must not open
+
+enum class Action { kReload, kShutdown, kRestart };
+struct ControlRequest {
+  Action action;
+  std::vector<std::string> modules;  // kReload: forced modules
+  std::string why;
+};
+
+// What the signal thread and admin commands ask of the control loop. Thread-safe.
+class ControlQueue {
+ public:
+  void Push(ControlRequest r) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(r));
+    }
+    cv_.notify_one();
+  }
+  ControlRequest Pop() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return !queue_.empty(); });
+    ControlRequest r = std::move(queue_.front());
+    queue_.pop_front();
+    return r;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<ControlRequest> queue_;
+};
+
+sigset_t HandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP}) sigaddset(&set, s);
+  return set;
+}
+
+// Waits for signals on its own thread (never in handler context) and queues requests.
+class SignalThread {
+ public:
+  SignalThread(ControlQueue& queue, bool dev) : thread_([this, &queue, dev] {
+    sigset_t set = HandledSignals();
+    timespec tick{0, 200 * 1000 * 1000};
+    while (!stop_.load()) {
+      int sig = sigtimedwait(&set, nullptr, &tick);
+      if (sig < 0) continue;
+      switch (sig) {
+        case SIGINT:
+          if (dev) {
+            queue.Push({Action::kReload, {}, "SIGINT"});
+          } else {
+            queue.Push({Action::kShutdown, {}, "SIGINT"});
+          }
+          break;
+        case SIGUSR1:
+          queue.Push({dev ? Action::kReload : Action::kShutdown, {}, "SIGUSR1"});
+          break;
+        case SIGUSR2:
+          queue.Push({Action::kRestart, {}, "SIGUSR2"});
+          break;
+        case SIGHUP:
+          CONCLAVE_LOG(kWarn, "main", "SIGHUP: re-reading the config is not supported yet");
+          break;
+        default:
+          queue.Push({Action::kShutdown, {}, sig == SIGQUIT ? "SIGQUIT" : "SIGTERM"});
+      }
+    }
+  }) {}
+  ~SignalThread() {
+    stop_.store(true);
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+std::string ExecutablePath() {
+  std::error_code ec;
+  auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : path.string();
+}
+
+int Run(int argc, char** argv) {
+  // Block before any thread starts so that every thread inherits the mask and only the signal
+  // thread ever sees these signals.
+  sigset_t signals = HandledSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+#ifdef CONCLAVE_STATIC_MODULES
+  const bool dev = false;
+#else
+  const bool dev = true;
+#endif
+  CLI::App cli{"conclave: a modular Matrix homeserver.", "conclave"};
+  std::optional<std::string> config_path;
+  std::vector<std::string> execute;
+  bool version = false;
+  cli.add_option("-c,--config", config_path,
+                 "TOML config file (default: ./conclave.toml if present)");
+  cli.add_option("--execute", execute,
+                 "Run an admin command after start-up and print its output (repeatable), "
+                 "e.g. --execute \"server uptime\"")
+      ->allow_extra_args(false);
+  cli.add_flag("-V,--version", version, "Print version, commit and build type, then exit");
+  cli.footer(
+      "Signals: SIGTERM/SIGQUIT (Ctrl+\\) shut down; in dev builds SIGINT (Ctrl+C) and SIGUSR1 "
+      "hot-reload changed modules (in release SIGINT shuts down); SIGUSR2 restarts in place.\n"
+      "Every config key can be overridden by the environment variable CONCLAVE_<KEY>.");
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << cli.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "conclave: " << e.what() << "\nRun 'conclave --help' for usage.\n";
+    return kExitUsage;
+  }
+  if (version) {
+    std::cout << "conclave " << core::Version() << " (commit " << core::Commit() << ", "
+              << core::BuildType() << " build, " << core::Compiler() << ")\n";
+    return 0;
+  }
+
+  auto loaded = core::LoadConfig(config_path, environ);
+  if (!loaded.ok()) {
+    std::cerr << "conclave: " << loaded.status().message() << "\n";
+    return kExitUsage;
+  }
+  core::Config& config = loaded->config;
+  (void)core::SetLogLevel(config.log_level);  // validated by the config loader
+  for (const auto& w : loaded->warnings) CONCLAVE_LOG(kWarn, "config", "{}", w);
+
+  const std::string executable = ExecutablePath();
+  core::Server server(config, std::string(core::BuildType()));
+  ControlQueue control;
+  server.set_shutdown_callback(
+      [](void* q) { static_cast<ControlQueue*>(q)->Push({Action::kShutdown, {}, "admin"}); },
+      &control);
+
+  core::ModuleHostOptions options;
+  options.dynamic = dev;
+  options.drain_timeout = config.reload_drain_timeout;
+  options.runtime_dir = config.runtime_dir;
+  options.executable_path = executable;
+#ifdef CONCLAVE_STATIC_MODULES
+  options.static_modules = {{"database", &conclave_module_database},
+                            {"service", &conclave_module_service},
+                            {"api", &conclave_module_api},
+                            {"admin", &conclave_module_admin}};
+#else
+  options.modules = {"database", "service", "api", "admin"};
+  options.module_dir = config.module_dir.empty()
+                           ? (std::filesystem::path(executable).parent_path() / ".." / "lib")
+                                 .lexically_normal()
+                                 .string()
+                           : config.module_dir;
+#endif
+  auto host = core::ModuleHost::Create(server, options);
+  if (!host.ok()) {
+    std::cerr << "conclave: " << host.status().message() << "\n";
+    return 1;
+  }
+  server.set_modules(host->get());
+  (*host)->set_reload_requester([&control](std::vector<std::string> modules) {
+    control.Push({Action::kReload, std::move(modules), "admin command"});
+  });
+
+  std::vector<int> inherited = core::TakeListenFds();
+  if (auto s = (*host)->Start(); !s.ok()) {
+    std::cerr << "conclave: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  core::HttpServer http(server.router(), config);
+  if (auto s = http.Listen(inherited); !s.ok()) {
+    std::cerr << "conclave: " << s.message() << "\n";
+    (*host)->Stop().IgnoreError();
+    return 1;
+  }
+  const int threads = config.worker_threads > 0
+                          ? config.worker_threads
+                          : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  http.Start(threads);
+  SignalThread signal_thread(control, dev);
+  CONCLAVE_LOG(kInfo, "main", "conclave {} ({} build) listening on http://{}:{}{}",
+               core::Version(), core::BuildType(), config.address, http.port(),
+               inherited.empty() ? "" : " (inherited socket)");
+
+  for (const auto& command : execute) {
+    auto out = server.commands().Execute(command);
+    if (out.ok()) {
+      std::cout << *out << (out->empty() || out->back() == '\n' ? "" : "\n") << std::flush;
+    } else {
+      std::cerr << "conclave: " << command << ": " << out.status().message() << "\n";
+    }
+  }
+
+  for (;;) {
+    ControlRequest request = control.Pop();
+    if (request.action == Action::kReload) {
+      CONCLAVE_LOG(kInfo, "main", "{}: reloading", request.why);
+      core::ReloadReport report = (*host)->Reload(request.modules);
+      if (!report.restart_needed) {
+        core::Log(report.status.ok() ? core::LogLevel::kInfo : core::LogLevel::kError, "host",
+                  "{}", report.message);
+        continue;
+      }
+      CONCLAVE_LOG(kInfo, "host", "{}", report.message);
+      request.action = Action::kRestart;
+    }
+    if (request.action == Action::kRestart) {
+      CONCLAVE_LOG(kInfo, "main", "{}: restarting in place (exec {})", request.why, executable);
+      http.Stop(config.reload_drain_timeout);
+      if (auto s = (*host)->Stop(); !s.ok()) CONCLAVE_LOG(kError, "main", "{}", s.message());
+      auto s = core::ExecWithListenFds(executable, argv, http.listening_fds());
+      CONCLAVE_LOG(kError, "main", "restart failed, resuming: {}", s.message());
+      if (auto started = (*host)->Start(); !started.ok()) {
+        CONCLAVE_LOG(kCritical, "main", "cannot resume after a failed restart: {}",
+                     started.message());
+        return 1;
+      }
+      http.Start(threads);
+      continue;
+    }
+    CONCLAVE_LOG(kInfo, "main", "{}: shutting down", request.why);
+    break;
+  }
+  http.Stop(config.reload_drain_timeout);
+  http.CloseListeners();
+  absl::Status stopped = (*host)->Stop();
+  if (!stopped.ok()) {
+    CONCLAVE_LOG(kError, "main", "shutdown: {}", stopped.message());
+    return 1;
+  }
+  CONCLAVE_LOG(kInfo, "main", "stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+}  // namespace conclave
+
+int main(int argc, char** argv) { return conclave::Run(argc, argv); }
