@@ -70,6 +70,9 @@ absl::StatusOr<std::string> Unload(core::ModuleContext& context) noexcept {
 }
 
 absl::Status Shutdown(core::ModuleContext& context) noexcept {
+  // The host unloads before shutting down; should it not, the view must go before its engine.
+  delete g_instance;
+  g_instance = nullptr;
   absl::StatusOr<internal::Engine*> engine = context.server.parking().Take<internal::Engine>(
       internal::kEngineParkingKey, internal::kEngineTypeTag);
   if (!engine.ok()) return engine.status();

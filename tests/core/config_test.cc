@@ -1,0 +1,84 @@
+#include "conclave/core/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace conclave::core {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Config, DefaultsMatchTheDesign) {
+  auto loaded = ParseConfig("", "test", nullptr);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->config.server_name, "localhost");
+  EXPECT_EQ(loaded->config.address, "127.0.0.1");
+  EXPECT_EQ(loaded->config.port, 8008);
+  EXPECT_EQ(loaded->config.database_path, "./conclave-data");
+  EXPECT_EQ(loaded->config.sources["port"], "default");
+}
+
+TEST(Config, FileValuesAndEnvironmentOverrides) {
+  std::string env1 = "CONCLAVE_PORT=9000", env2 = "CONCLAVE_LOG_LEVEL=debug", env3 = "HOME=/x";
+  char* environ[] = {env1.data(), env2.data(), env3.data(), nullptr};
+  auto loaded = ParseConfig(
+      "server_name = \"example.org\"\nport = 8448\nreload_drain_timeout = \"250ms\"\n", "f.toml",
+      environ);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->config.server_name, "example.org");
+  EXPECT_EQ(loaded->config.port, 9000);
+  EXPECT_EQ(loaded->config.log_level, "debug");
+  EXPECT_EQ(loaded->config.reload_drain_timeout, absl::Milliseconds(250));
+  EXPECT_EQ(loaded->config.sources["port"], "env");
+  EXPECT_EQ(loaded->config.sources["server_name"], "file");
+}
+
+TEST(Config, BadValuesNameTheKey) {
+  auto port = ParseConfig("port = 70000", "f.toml", nullptr);
+  EXPECT_EQ(port.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(port.status().message()), HasSubstr("port"));
+  auto type = ParseConfig("server_name = 3", "f.toml", nullptr);
+  EXPECT_THAT(std::string(type.status().message()), HasSubstr("server_name"));
+  auto duration = ParseConfig("idle_timeout = \"soon\"", "f.toml", nullptr);
+  EXPECT_THAT(std::string(duration.status().message()), HasSubstr("idle_timeout"));
+  auto level = ParseConfig("log_level = \"loud\"", "f.toml", nullptr);
+  EXPECT_THAT(std::string(level.status().message()), HasSubstr("log_level"));
+  std::string env = "CONCLAVE_PORT=abc";
+  char* environ[] = {env.data(), nullptr};
+  auto from_env = ParseConfig("", "f.toml", environ);
+  EXPECT_THAT(std::string(from_env.status().message()), HasSubstr("CONCLAVE_PORT"));
+}
+
+TEST(Config, SyntaxErrorNamesFileAndLine) {
+  auto loaded = ParseConfig("port = 1\nthis is not toml\n", "conclave.toml", nullptr);
+  ASSERT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("conclave.toml:2"));
+}
+
+TEST(Config, UnknownKeysWarn) {
+  auto loaded = ParseConfig("prot = 1", "f.toml", nullptr);
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->warnings.size(), 1u);
+  EXPECT_THAT(loaded->warnings[0], HasSubstr("unknown key 'prot'"));
+}
+
+TEST(Config, MissingNamedFileIsNotFound) {
+  auto loaded = LoadConfig(std::string("/nonexistent/conclave.toml"), nullptr);
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(Config, EveryKeyIsDocumented) {
+  std::ifstream doc(CONCLAVE_SOURCE_DIR "/docs/configuration.md");
+  ASSERT_TRUE(doc) << "docs/configuration.md is missing";
+  std::stringstream text;
+  text << doc.rdbuf();
+  for (const auto& key : ConfigKeys()) {
+    EXPECT_THAT(text.str(), HasSubstr("`" + key + "`")) << key << " is not documented";
+  }
+}
+
+}  // namespace
+}  // namespace conclave::core
