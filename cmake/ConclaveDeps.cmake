@@ -9,7 +9,6 @@ set(CONCLAVE_LIBDIR /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE})
 find_package(Threads REQUIRED)
 find_package(absl REQUIRED CONFIG)
 find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS json)
-find_package(tomlplusplus REQUIRED CONFIG)
 find_package(GTest REQUIRED CONFIG)
 
 function(conclave_static_archive out name)
@@ -29,7 +28,9 @@ add_library(conclave_dep::argon2 ALIAS conclave_dep_argon2)
 # Header-only libraries.
 add_library(conclave_dep_headers INTERFACE)
 add_library(conclave_dep::headers ALIAS conclave_dep_headers)
-target_link_libraries(conclave_dep_headers INTERFACE Boost::headers tomlplusplus::tomlplusplus)
+# toml++ header-only (TOML_HEADER_ONLY in config.cc): its compiled library would be a shared
+# dependency of the release binary.
+target_link_libraries(conclave_dep_headers INTERFACE Boost::headers)
 
 if(CONCLAVE_SHARED_MODULES)
   target_link_libraries(conclave_dep_absl INTERFACE

@@ -1,11 +1,16 @@
 #include "conclave/core/config.h"
 
+#include <arpa/inet.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <sstream>
 
 #define TOML_EXCEPTIONS 1
+#define TOML_HEADER_ONLY 1
 #include <toml++/toml.h>
 
 #include "absl/strings/ascii.h"
@@ -108,7 +113,19 @@ Setter DurationKey(absl::Duration Config::*field) {
 const std::vector<KeySpec>& Specs() {
   static const auto* specs = new std::vector<KeySpec>{
       {"server_name", StringKey(&Config::server_name, true)},
-      {"address", StringKey(&Config::address, true)},
+      {"address",
+       [](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
+         auto s = AsString(v, key, origin);
+         if (!s.ok()) return s.status();
+         in6_addr buffer;
+         if (inet_pton(AF_INET, s->c_str(), &buffer) != 1 &&
+             inet_pton(AF_INET6, s->c_str(), &buffer) != 1) {
+           return Bad(key, origin,
+                      core::StrCat("'", *s, "' is not an IPv4 or IPv6 address literal"));
+         }
+         c.address = *s;
+         return absl::OkStatus();
+       }},
       {"port", IntKey(&Config::port, 0, 65535)},
       {"database_path", StringKey(&Config::database_path, true)},
       {"database_sync_writes",
@@ -220,7 +237,9 @@ absl::StatusOr<LoadedConfig> LoadConfig(const std::optional<std::string>& path, 
   std::string file = path.value_or("conclave.toml");
   std::ifstream in(file);
   if (!in) {
-    if (!path) return ParseConfig("", "defaults", environ);
+    // Without -c, a missing ./conclave.toml means defaults; one that exists but cannot be read
+    // is an error, never silently ignored.
+    if (!path && errno == ENOENT) return ParseConfig("", "defaults", environ);
     int err = errno;
     std::string why = std::strerror(err);
     if (err == EACCES) return absl::PermissionDeniedError(core::StrCat("config: ", file, ": ", why));

@@ -45,63 +45,70 @@ std::string BuildIdFromNotes(const unsigned char* data, size_t size) {
 }  // namespace
 
 absl::StatusOr<ElfInfo> ReadElfFile(const std::string& path) {
+  // Reads only the header, the section headers and the few sections used: a debug build of
+  // core is tens of MB, and a reload reads every module.
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return absl::NotFoundError(core::StrCat(path, ": cannot open: ", std::strerror(errno)));
-  std::string bytes(static_cast<size_t>(in.tellg()), '\0');
-  in.seekg(0);
-  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!in) return absl::UnavailableError(core::StrCat(path, ": read failed (being rewritten?)"));
-  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
-  const size_t size = bytes.size();
-
+  const uint64_t size = static_cast<uint64_t>(in.tellg());
+  auto read_at = [&](uint64_t offset, uint64_t length, void* out) {
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(static_cast<char*>(out), static_cast<std::streamsize>(length));
+    return static_cast<bool>(in);
+  };
   auto truncated = [&] {
     return absl::UnavailableError(
         core::StrCat(path, ": truncated ELF file (", size, " bytes; still being written?)"));
   };
-  if (size < sizeof(Elf64_Ehdr)) {
-    if (size >= 4 && std::memcmp(data, ELFMAG, SELFMAG) == 0) return truncated();
-    if (size == 0) return truncated();
+  unsigned char ident[SELFMAG];
+  if (size < SELFMAG || !read_at(0, SELFMAG, ident)) return truncated();
+  if (std::memcmp(ident, ELFMAG, SELFMAG) != 0) {
     return absl::InvalidArgumentError(core::StrCat(path, ": not an ELF file"));
   }
   Elf64_Ehdr header;
-  std::memcpy(&header, data, sizeof(header));
-  if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64) {
+  if (size < sizeof(header) || !read_at(0, sizeof(header), &header)) return truncated();
+  if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_shentsize != sizeof(Elf64_Shdr)) {
     return absl::InvalidArgumentError(core::StrCat(path, ": not a 64-bit ELF file"));
   }
-  if (header.e_shentsize != sizeof(Elf64_Shdr) ||
-      header.e_shoff + uint64_t{header.e_shnum} * sizeof(Elf64_Shdr) > size) {
+  // ld writes the section header table last: if it is not all there, neither is the file.
+  if (header.e_shoff + uint64_t{header.e_shnum} * sizeof(Elf64_Shdr) > size) return truncated();
+  std::vector<Elf64_Shdr> sections(header.e_shnum);
+  if (!read_at(header.e_shoff, header.e_shnum * sizeof(Elf64_Shdr), sections.data())) {
     return truncated();
   }
-  std::vector<Elf64_Shdr> sections(header.e_shnum);
-  std::memcpy(sections.data(), data + header.e_shoff, header.e_shnum * sizeof(Elf64_Shdr));
   for (const auto& s : sections) {
     if (s.sh_type != SHT_NOBITS && s.sh_offset + s.sh_size > size) return truncated();
   }
+  auto section_bytes = [&](const Elf64_Shdr& s) {
+    std::string bytes(s.sh_size, '\0');
+    if (!read_at(s.sh_offset, s.sh_size, bytes.data())) bytes.clear();
+    return bytes;
+  };
+  auto string_at = [](const std::string& strtab, uint64_t offset) -> std::string {
+    if (offset >= strtab.size()) return {};
+    return std::string(strtab.c_str() + offset);
+  };
 
   ElfInfo info;
   info.file_size = size;
-  auto string_at = [&](const Elf64_Shdr& strtab, uint64_t offset) -> std::string {
-    if (offset >= strtab.sh_size) return {};
-    const char* start = reinterpret_cast<const char*>(data + strtab.sh_offset + offset);
-    return std::string(start, strnlen(start, strtab.sh_size - offset));
-  };
   for (const auto& s : sections) {
     if (s.sh_type == SHT_NOTE && info.build_id.empty()) {
-      info.build_id = BuildIdFromNotes(data + s.sh_offset, s.sh_size);
+      std::string notes = section_bytes(s);
+      info.build_id = BuildIdFromNotes(reinterpret_cast<const unsigned char*>(notes.data()),
+                                       notes.size());
     } else if (s.sh_type == SHT_DYNAMIC && s.sh_link < sections.size()) {
-      const Elf64_Shdr& strtab = sections[s.sh_link];
-      for (uint64_t off = 0; off + sizeof(Elf64_Dyn) <= s.sh_size; off += sizeof(Elf64_Dyn)) {
+      std::string dynamic = section_bytes(s), strtab = section_bytes(sections[s.sh_link]);
+      for (uint64_t off = 0; off + sizeof(Elf64_Dyn) <= dynamic.size(); off += sizeof(Elf64_Dyn)) {
         Elf64_Dyn dyn;
-        std::memcpy(&dyn, data + s.sh_offset + off, sizeof(dyn));
+        std::memcpy(&dyn, dynamic.data() + off, sizeof(dyn));
         if (dyn.d_tag == DT_NULL) break;
         if (dyn.d_tag == DT_NEEDED) info.needed.push_back(string_at(strtab, dyn.d_un.d_val));
         if (dyn.d_tag == DT_SONAME) info.soname = string_at(strtab, dyn.d_un.d_val);
       }
     } else if (s.sh_type == SHT_DYNSYM && s.sh_link < sections.size()) {
-      const Elf64_Shdr& strtab = sections[s.sh_link];
-      for (uint64_t off = 0; off + sizeof(Elf64_Sym) <= s.sh_size; off += sizeof(Elf64_Sym)) {
+      std::string symbols = section_bytes(s), strtab = section_bytes(sections[s.sh_link]);
+      for (uint64_t off = 0; off + sizeof(Elf64_Sym) <= symbols.size(); off += sizeof(Elf64_Sym)) {
         Elf64_Sym sym;
-        std::memcpy(&sym, data + s.sh_offset + off, sizeof(sym));
+        std::memcpy(&sym, symbols.data() + off, sizeof(sym));
         if (ELF64_ST_BIND(sym.st_info) == STB_GNU_UNIQUE && sym.st_shndx != SHN_UNDEF) {
           info.unique_symbols.push_back(string_at(strtab, sym.st_name));
         }

@@ -148,18 +148,21 @@ Router::Outcome Router::Dispatch(Request& request, Response& response) {
   std::set<std::string> allowed;
   {
     std::shared_lock lock(mu_);
+    const std::shared_ptr<Route>* match = nullptr;
     for (const auto& candidate : routes_) {
       if (!MatchSegments(candidate->segments, segments, nullptr)) continue;
       if (candidate->method == request.method) {
-        route = candidate;
+        match = &candidate;
         break;
       }
       allowed.insert(candidate->method);
     }
-    if (route != nullptr) {
-      // Entering under the table lock: a route is removed only with the lock held exclusively,
-      // and only after its module's gate drained, so a handler never outlives its module.
-      if (!GateFor(route->module).TryEnter()) return Outcome::kRetry;
+    if (match != nullptr) {
+      // Enter the gate under the table lock, and take a reference only once inside: a route is
+      // removed only with the lock held exclusively and after its module's gate drained, so
+      // the last reference to a handler (whose code lives in the module) is never ours.
+      if (!GateFor((*match)->module).TryEnter()) return Outcome::kRetry;
+      route = *match;
     } else if (ReloadInProgress()) {
       return Outcome::kRetry;
     }

@@ -82,3 +82,16 @@ TEST(Config, EveryKeyIsDocumented) {
 
 }  // namespace
 }  // namespace conclave::core
+
+namespace conclave::core {
+namespace {
+
+TEST(Config, AddressMustBeAnIpLiteral) {
+  EXPECT_TRUE(ParseConfig("address = \"::1\"", "f.toml", nullptr).ok());
+  auto bad = ParseConfig("address = \"localhost\"", "f.toml", nullptr);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("address"));
+}
+
+}  // namespace
+}  // namespace conclave::core

@@ -57,8 +57,7 @@ class ReleaseTest(unittest.TestCase):
                                                                   "--execute", "modules reload"])
         again.start()
         self.assertEqual(self.first_start(again), first)  # same database, same first start
-        self.assertIn("hot reload is a dev-build feature",
-                      again.proc.stdout.readline().decode() + again.log())
+        again.wait_for_log(r"modules reload: hot reload is a dev-build feature")
         self.assertEqual(again.stop(signal.SIGTERM), 0)
 
     def test_bad_config_exits_2_before_binding(self):

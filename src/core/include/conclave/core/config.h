@@ -1,7 +1,8 @@
 // Server configuration: the TOML file, CONCLAVE_<KEY> environment overrides, and defaults.
 //
 // Every option is listed in docs/configuration.md with its type, default, unit and whether it can
-// change without a restart; keep the two in step (a test compares them).
+// change without a restart; keep the two in step (a test checks every key is there). Nothing is
+// re-read at runtime yet: every option needs a restart.
 #ifndef CONCLAVE_CORE_CONFIG_H_
 #define CONCLAVE_CORE_CONFIG_H_
 
@@ -33,15 +34,17 @@ struct Config {
   bool database_sync_writes = false;
   // Log level: trace, debug, info, warn, error, critical, off. Default "info".
   std::string log_level = "info";
-  // HTTP worker threads. Default 0 = one per core. Needs a restart.
+  // HTTP worker threads. Default 0 = one per core, at least 2. Needs a restart.
   int worker_threads = 0;
   // Largest request header block, bytes. Default 16384 (16 KiB); larger gets 431.
   size_t max_header_size = 16 * 1024;
   // Largest request body, bytes. Default 1048576 (1 MiB); larger gets 413.
   size_t max_body_size = 1024 * 1024;
-  // Time allowed to receive one whole request once its first byte arrived. Default 30s.
+  // Time allowed to receive a request body once its header arrived, and to write a response.
+  // Default 30s.
   absl::Duration request_timeout = absl::Seconds(30);
-  // A keep-alive connection with no request in flight is closed after this. Default 60s.
+  // Time allowed for the next request's header on a connection (keep-alive idle time included);
+  // the connection is closed after it. Default 60s.
   absl::Duration idle_timeout = absl::Seconds(60);
   // How long a reload waits for in-flight requests of the modules it reloads. Default 5s.
   absl::Duration reload_drain_timeout = absl::Seconds(5);
