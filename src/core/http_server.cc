@@ -105,6 +105,11 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) {
       co_await Write(*conn, res, false);
       break;
     }
+    if (ec == bhttp::error::body_limit) {  // Content-Length alone is over the limit
+      auto res = ErrorResponse(413, "M_TOO_LARGE", "Request body too large");
+      co_await Write(*conn, res, false);
+      break;
+    }
     if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
         ec == beast::error::timeout || ec == net::error::connection_reset || ec == net::error::eof) {
       break;
