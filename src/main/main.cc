@@ -227,9 +227,14 @@ int Run(int argc, char** argv) {
                           : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   http.Start(threads);
   SignalThread signal_thread(control, dev);
-  CONCLAVE_LOG(kInfo, "main", "conclave {} ({} build) listening on http://{}:{}{}",
+#ifdef CONCLAVE_MAIN_VARIANT
+  constexpr std::string_view kVariant = " [variant build]";  // tests only: see CMakeLists.txt
+#else
+  constexpr std::string_view kVariant = "";
+#endif
+  CONCLAVE_LOG(kInfo, "main", "conclave {} ({} build) listening on http://{}:{}{}{}",
                core::Version(), core::BuildType(), config.address, http.port(),
-               inherited.empty() ? "" : " (inherited socket)");
+               inherited.empty() ? "" : " (inherited socket)", kVariant);
 
   for (const auto& command : execute) {
     auto out = server.commands().Execute(command);

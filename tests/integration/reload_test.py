@@ -162,5 +162,40 @@ class ReloadTest(unittest.TestCase):
         self.assertIn("stopped cleanly", self.server.log())
 
 
+class ExecRestartTest(unittest.TestCase):
+    """Ctrl+C when `main` itself was rebuilt: no module reload, an exec restart in place."""
+
+    def setUp(self):
+        self.server = Server("/nonexistent")
+        bindir = os.path.join(self.server.workdir, "bin")
+        os.makedirs(bindir)
+        self.binary = os.path.join(bindir, "conclave")
+        shutil.copyfile(os.path.join(BUILD, "bin", "conclave"), self.binary)
+        os.chmod(self.binary, 0o755)
+        self.server.binary = self.binary
+        self.server.env["CONCLAVE_MODULE_DIR"] = os.path.join(BUILD, "lib")
+        self.server.start()
+
+    def tearDown(self):
+        self.server.cleanup()
+
+    def test_changed_main_restarts_in_place(self):
+        client = SteadyClient(self.server.port)
+        client.start()
+        time.sleep(0.3)
+        pid = self.server.proc.pid
+        offset = self.server.log_size()
+        install_atomically(os.path.join(BUILD, "variants", "main", "conclave"), self.binary)
+        self.server.send(signal.SIGINT)
+        self.server.wait_for_log(r"core or main changed: restarting in place", after=offset)
+        line = self.server.wait_for_log(r"listening on", after=offset)
+        self.assertIn("(inherited socket) [variant build]", line)  # the new binary runs
+        self.assertEqual(self.server.proc.pid, pid)
+        time.sleep(0.3)
+        client.finish()
+        self.assertEqual(client.errors, [], f"client errors: {client.errors[:5]}")
+        self.assertEqual(self.server.stop(), 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
