@@ -78,11 +78,6 @@ absl::Status CheckDescriptor(const ModuleDescriptor* d, const std::string& modul
 
 }  // namespace
 
-std::string FormatReloadReport(const ReloadReport& r) {
-  if (!r.message.empty()) return r.message;
-  return "";
-}
-
 absl::StatusOr<std::unique_ptr<ModuleHost>> ModuleHost::Create(Server& server,
                                                                ModuleHostOptions options) {
   std::optional<RuntimeDir> runtime;
@@ -374,8 +369,9 @@ ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
 
 absl::StatusOr<bool> ModuleHost::PermanentCodeChanged() const {
   if (!options_.dynamic) return false;
+  // Any function of core locates the loaded libconclave_core.so.
   CONCLAVE_ASSIGN_OR_RETURN(std::string core_path,
-                            LoadedObjectPath(reinterpret_cast<const void*>(&FormatReloadReport)));
+                            LoadedObjectPath(reinterpret_cast<const void*>(&ReadElfFile)));
   std::vector<std::pair<std::string, std::string>> objects = {{core_path, core_path}};
   if (!options_.executable_path.empty()) objects.emplace_back("", options_.executable_path);
   for (const auto& [loaded_name, disk_path] : objects) {

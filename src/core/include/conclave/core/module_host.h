@@ -143,9 +143,6 @@ class ModuleHost {
   std::function<void(std::vector<std::string>)> requester_;
 };
 
-// Formats `report` as one line; also used by tests and benchmarks to parse.
-std::string FormatReloadReport(const ReloadReport& report);
-
 }  // namespace conclave::core
 
 #endif  // CONCLAVE_CORE_MODULE_HOST_H_
