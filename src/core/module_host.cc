@@ -40,8 +40,10 @@ std::vector<std::string> ModuleDeps(const std::vector<std::string>& needed,
   return out;
 }
 
+// `linked` are the modules in the file's DT_NEEDED; `graph` knows their own dependencies (in
+// release, where nothing is linked dynamically, `linked` is the declared list itself).
 absl::Status CheckDescriptor(const ModuleDescriptor* d, const std::string& module,
-                             const std::vector<std::string>& dependencies) {
+                             const std::vector<std::string>& linked, const ModuleGraph* graph) {
   if (d == nullptr) return absl::FailedPreconditionError(module + ": entry returned null");
   if (d->descriptor_version != 1) {
     return absl::FailedPreconditionError(
@@ -65,13 +67,26 @@ absl::Status CheckDescriptor(const ModuleDescriptor* d, const std::string& modul
   for (const char* const* p = d->dependencies; p != nullptr && *p != nullptr; ++p) {
     declared.emplace_back(*p);
   }
-  std::vector<std::string> a = declared, b = dependencies;
-  std::sort(a.begin(), a.end());
-  std::sort(b.begin(), b.end());
-  if (a != b) {
+  // Every declared dependency must be linked (the host orders loads by DT_NEEDED), and every
+  // linked module must be declared or reachable through a declared one: a module may link a
+  // dependency of its dependency (CMake propagates public link libraries).
+  std::set<std::string> reachable;
+  std::vector<std::string> pending = declared;
+  while (!pending.empty()) {
+    std::string next = pending.back();
+    pending.pop_back();
+    if (!reachable.insert(next).second || graph == nullptr) continue;
+    for (const auto& d : graph->DependenciesOf(next)) pending.push_back(d);
+  }
+  bool ok = std::all_of(declared.begin(), declared.end(), [&](const std::string& d) {
+    return std::find(linked.begin(), linked.end(), d) != linked.end();
+  });
+  ok = ok && std::all_of(linked.begin(), linked.end(),
+                         [&](const std::string& l) { return reachable.contains(l); });
+  if (!ok) {
     return absl::FailedPreconditionError(
-        core::StrCat(module, ": declares dependencies [", absl::StrJoin(a, ", "),
-                     "] but links [", absl::StrJoin(b, ", "), "]"));
+        core::StrCat(module, ": declares dependencies [", absl::StrJoin(declared, ", "),
+                     "] but links [", absl::StrJoin(linked, ", "), "]"));
   }
   return absl::OkStatus();
 }
@@ -128,9 +143,9 @@ absl::StatusOr<ModuleGraph> ModuleHost::ReadGraph(
 }
 
 absl::Status ModuleHost::LoadOne(const std::string& module, int generation,
-                                 const std::string& source, bool copy,
-                                 const std::vector<std::string>& dependencies,
+                                 const std::string& source, bool copy, const ModuleGraph& graph,
                                  const std::string& saved) {
+  const std::vector<std::string>& dependencies = graph.DependenciesOf(module);
   Loaded entry;
   entry.name = module;
   entry.generation = generation;
@@ -156,7 +171,9 @@ absl::Status ModuleHost::LoadOne(const std::string& module, int generation,
                                        entry.path);
     if (!symbol.ok()) return fail(symbol.status());
     entry.descriptor = reinterpret_cast<ModuleEntry>(*symbol)();
-    if (auto s = CheckDescriptor(entry.descriptor, module, linked); !s.ok()) return fail(s);
+    if (auto s = CheckDescriptor(entry.descriptor, module, linked, &graph); !s.ok()) {
+      return fail(s);
+    }
     ModuleContext context{server_, module};
     if (!started_.contains(module) && entry.descriptor->startup != nullptr) {
       if (auto s = entry.descriptor->startup(context); !s.ok()) return fail(s);
@@ -171,13 +188,17 @@ absl::Status ModuleHost::LoadOne(const std::string& module, int generation,
     entry.descriptor = it->entry();
     entry.path = options_.executable_path;
     if (auto id = LoadedBuildId(""); id.ok()) entry.build_id = *id;
-    CONCLAVE_RETURN_IF_ERROR(CheckDescriptor(entry.descriptor, module, dependencies));
+    CONCLAVE_RETURN_IF_ERROR(CheckDescriptor(entry.descriptor, module, dependencies, &graph));
     ModuleContext context{server_, module};
     if (!started_.contains(module) && entry.descriptor->startup != nullptr) {
       CONCLAVE_RETURN_IF_ERROR(entry.descriptor->startup(context));
     }
     started_.insert(module);
     CONCLAVE_RETURN_IF_ERROR(entry.descriptor->load(context, saved));
+  }
+  entry.dependencies.clear();
+  for (const char* const* p = entry.descriptor->dependencies; p != nullptr && *p != nullptr; ++p) {
+    entry.dependencies.emplace_back(*p);
   }
   entry.loaded_at = absl::Now();
   loaded_[module] = std::move(entry);
@@ -214,8 +235,7 @@ absl::Status ModuleHost::UnloadOne(const std::string& module, bool shutdown, std
 absl::Status ModuleHost::Start() {
   CONCLAVE_ASSIGN_OR_RETURN(graph_, ReadGraph(nullptr));
   for (const auto& m : graph_.TopologicalOrder()) {
-    absl::Status s = LoadOne(m, 1, options_.dynamic ? BuildPath(m) : "", true,
-                             graph_.DependenciesOf(m), "");
+    absl::Status s = LoadOne(m, 1, options_.dynamic ? BuildPath(m) : "", true, graph_, "");
     if (!s.ok()) {
       Stop().IgnoreError();
       return s;
@@ -314,8 +334,7 @@ ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
   std::vector<std::string> loaded_new;
   if (failure.ok()) {
     for (const auto& m : new_graph->Order(reload)) {
-      failure = LoadOne(m, previous[m].generation + 1, BuildPath(m), true,
-                        new_graph->DependenciesOf(m), saved[m]);
+      failure = LoadOne(m, previous[m].generation + 1, BuildPath(m), true, *new_graph, saved[m]);
       if (!failure.ok()) break;
       loaded_new.push_back(m);
     }
@@ -334,7 +353,7 @@ ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
     for (const auto& m : old_order) {
       if (loaded_.contains(m)) continue;
       const Loaded& p = previous[m];
-      if (auto s = LoadOne(m, p.generation, p.path, false, p.dependencies, saved[m]); !s.ok()) {
+      if (auto s = LoadOne(m, p.generation, p.path, false, graph_, saved[m]); !s.ok()) {
         CONCLAVE_LOG(kCritical, "host", "rollback of {} failed, it is not loaded: {}", m,
                      s.message());
       } else {

@@ -52,7 +52,7 @@ struct ModuleInfo {
   int generation = 0;  // 1 at first load, +1 per reload
   std::string build_id;
   absl::Time loaded_at;
-  std::vector<std::string> dependencies;
+  std::vector<std::string> dependencies;  // as the module declares them
   bool reloadable = true;
   std::string path;  // the loaded file (a shadow copy in dev)
 };
@@ -121,10 +121,9 @@ class ModuleHost {
   // Reads the graph from the build files (dynamic) or descriptors (static).
   absl::StatusOr<ModuleGraph> ReadGraph(std::map<std::string, std::string>* build_ids) const;
   // Loads generation `generation` of `module` from `source` (copied to a shadow file first when
-  // `copy`), checks it, runs startup once per process, then load(`saved`).
+  // `copy`), checks it against `graph`, runs startup once per process, then load(`saved`).
   absl::Status LoadOne(const std::string& module, int generation, const std::string& source,
-                       bool copy, const std::vector<std::string>& dependencies,
-                       const std::string& saved);
+                       bool copy, const ModuleGraph& graph, const std::string& saved);
   // Runs `unload` and (when `shutdown`) the `shutdown` hook, dlcloses and verifies the copy is
   // gone. Returns the saved bytes; on a verification failure `saved` still receives them.
   absl::Status UnloadOne(const std::string& module, bool shutdown, std::string* saved);
