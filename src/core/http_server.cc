@@ -26,7 +26,7 @@ namespace {
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
-  bool idle = true;  // waiting for the next request; touched on the connection's strand only
+  bool idle = false;  // between two requests; touched on the connection's strand only
 };
 
 void AddCorsHeaders(bhttp::response<bhttp::string_body>& res) {
@@ -91,12 +91,14 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) {
     auto endpoint = conn->stream.socket().remote_endpoint(ec);
     if (!ec) remote = endpoint.address().to_string();
   }
-  for (;;) {
+  for (int served = 0;; ++served) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(config.max_header_size));
     parser.body_limit(config.max_body_size);
-    conn->idle = true;
-    if (stopping.load() && buffer.size() == 0) break;
+    // Idle means between requests. A new connection is not idle: its client connected to send
+    // a request, which a graceful stop lets it send and answers (with Connection: close).
+    conn->idle = served > 0;
+    if (stopping.load() && buffer.size() == 0 && served > 0) break;
     conn->stream.expires_after(absl::ToChronoNanoseconds(config.idle_timeout));
     auto [ec, n] = co_await bhttp::async_read_header(conn->stream, buffer, parser, kTuple);
     conn->idle = false;
