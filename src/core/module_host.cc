@@ -40,6 +40,15 @@ std::vector<std::string> ModuleDeps(const std::vector<std::string>& needed,
   return out;
 }
 
+// The descriptor's null-terminated `dependencies` array as a vector.
+std::vector<std::string> DeclaredDependencies(const ModuleDescriptor* d) {
+  std::vector<std::string> out;
+  for (const char* const* p = d->dependencies; p != nullptr && *p != nullptr; ++p) {
+    out.emplace_back(*p);
+  }
+  return out;
+}
+
 // `linked` are the modules in the file's DT_NEEDED; `graph` knows their own dependencies (in
 // release, where nothing is linked dynamically, `linked` is the declared list itself).
 absl::Status CheckDescriptor(const ModuleDescriptor* d, const std::string& module,
@@ -63,10 +72,7 @@ absl::Status CheckDescriptor(const ModuleDescriptor* d, const std::string& modul
   if (d->load == nullptr || d->unload == nullptr) {
     return absl::FailedPreconditionError(module + ": descriptor lacks a load or unload hook");
   }
-  std::vector<std::string> declared;
-  for (const char* const* p = d->dependencies; p != nullptr && *p != nullptr; ++p) {
-    declared.emplace_back(*p);
-  }
+  const std::vector<std::string> declared = DeclaredDependencies(d);
   // Every declared dependency must be linked (the host orders loads by DT_NEEDED), and every
   // linked module must be declared or reachable through a declared one: a module may link a
   // dependency of its dependency (CMake propagates public link libraries).
@@ -133,10 +139,7 @@ absl::StatusOr<ModuleGraph> ModuleHost::ReadGraph(
   } else {
     for (const auto& s : options_.static_modules) {
       names.push_back(s.name);
-      const ModuleDescriptor* d = s.entry();
-      for (const char* const* p = d->dependencies; p != nullptr && *p != nullptr; ++p) {
-        deps[s.name].emplace_back(*p);
-      }
+      deps[s.name] = DeclaredDependencies(s.entry());
     }
   }
   return ModuleGraph::Build(names, deps);
@@ -145,11 +148,9 @@ absl::StatusOr<ModuleGraph> ModuleHost::ReadGraph(
 absl::Status ModuleHost::LoadOne(const std::string& module, int generation,
                                  const std::string& source, bool copy, const ModuleGraph& graph,
                                  const std::string& saved) {
-  const std::vector<std::string>& dependencies = graph.DependenciesOf(module);
   Loaded entry;
   entry.name = module;
   entry.generation = generation;
-  entry.dependencies = dependencies;
   if (options_.dynamic) {
     entry.path = copy ? runtime_->ShadowPath(module, generation) : source;
     if (copy) CONCLAVE_RETURN_IF_ERROR(CopyFile(source, entry.path));
@@ -188,7 +189,8 @@ absl::Status ModuleHost::LoadOne(const std::string& module, int generation,
     entry.descriptor = it->entry();
     entry.path = options_.executable_path;
     if (auto id = LoadedBuildId(""); id.ok()) entry.build_id = *id;
-    CONCLAVE_RETURN_IF_ERROR(CheckDescriptor(entry.descriptor, module, dependencies, &graph));
+    CONCLAVE_RETURN_IF_ERROR(CheckDescriptor(entry.descriptor, module,
+                                             graph.DependenciesOf(module), &graph));
     ModuleContext context{server_, module};
     if (!started_.contains(module) && entry.descriptor->startup != nullptr) {
       CONCLAVE_RETURN_IF_ERROR(entry.descriptor->startup(context));
@@ -196,10 +198,7 @@ absl::Status ModuleHost::LoadOne(const std::string& module, int generation,
     started_.insert(module);
     CONCLAVE_RETURN_IF_ERROR(entry.descriptor->load(context, saved));
   }
-  entry.dependencies.clear();
-  for (const char* const* p = entry.descriptor->dependencies; p != nullptr && *p != nullptr; ++p) {
-    entry.dependencies.emplace_back(*p);
-  }
+  entry.dependencies = DeclaredDependencies(entry.descriptor);
   entry.loaded_at = absl::Now();
   loaded_[module] = std::move(entry);
   return absl::OkStatus();
