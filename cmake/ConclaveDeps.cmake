@@ -25,6 +25,8 @@ add_library(conclave_dep_jemalloc INTERFACE)
 add_library(conclave_dep::jemalloc ALIAS conclave_dep_jemalloc)
 add_library(conclave_dep_argon2 INTERFACE)
 add_library(conclave_dep::argon2 ALIAS conclave_dep_argon2)
+add_library(conclave_dep_crypto INTERFACE)
+add_library(conclave_dep::crypto ALIAS conclave_dep_crypto)
 # Header-only libraries.
 add_library(conclave_dep_headers INTERFACE)
 add_library(conclave_dep::headers ALIAS conclave_dep_headers)
@@ -40,6 +42,7 @@ if(CONCLAVE_SHARED_MODULES)
   target_link_libraries(conclave_dep_boost_json INTERFACE Boost::json)
   target_link_libraries(conclave_dep_jemalloc INTERFACE ${CONCLAVE_LIBDIR}/libjemalloc.so)
   target_link_libraries(conclave_dep_argon2 INTERFACE ${CONCLAVE_LIBDIR}/libargon2.so)
+  target_link_libraries(conclave_dep_crypto INTERFACE ${CONCLAVE_LIBDIR}/libcrypto.so)
 else()
   # Abseil's archives depend on each other in an order its CMake files only give for the shared
   # build; a link group resolves them in any order.
@@ -47,7 +50,8 @@ else()
   target_include_directories(conclave_dep_absl SYSTEM INTERFACE /usr/include)
   target_link_libraries(conclave_dep_absl INTERFACE
     "-Wl,--start-group" ${_absl_archives} "-Wl,--end-group")
-  foreach(_lib rocksdb snappy lz4 zstd bz2 z gflags uring boost_json jemalloc argon2)
+  foreach(_lib rocksdb snappy lz4 zstd bz2 z gflags uring boost_json jemalloc argon2
+           crypto)
     conclave_static_archive(CONCLAVE_A_${_lib} ${_lib})
   endforeach()
   target_link_libraries(conclave_dep_rocksdb INTERFACE
@@ -56,5 +60,7 @@ else()
   target_link_libraries(conclave_dep_boost_json INTERFACE Boost::headers ${CONCLAVE_A_boost_json})
   target_link_libraries(conclave_dep_jemalloc INTERFACE ${CONCLAVE_A_jemalloc} Threads::Threads
     ${CMAKE_DL_LIBS} m)
-  target_link_libraries(conclave_dep_argon2 INTERFACE ${CONCLAVE_A_argon2})
+  target_link_libraries(conclave_dep_argon2 INTERFACE ${CONCLAVE_A_argon2} Threads::Threads)
+  target_link_libraries(conclave_dep_crypto INTERFACE ${CONCLAVE_A_crypto} Threads::Threads
+    ${CMAKE_DL_LIBS})
 endif()

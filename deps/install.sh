@@ -12,7 +12,7 @@ packages=(
   libgflags-dev
   # Core libraries
   libabsl-dev libboost1.81-dev libboost-json1.81-dev libjemalloc-dev libtomlplusplus-dev
-  libcli11-dev libspdlog-dev libfmt-dev libargon2-dev
+  libcli11-dev libspdlog-dev libfmt-dev libargon2-dev libssl-dev
   # Tests and benchmarks
   libgtest-dev libgmock-dev python3-matrix-nio wrk curl procps
 )
