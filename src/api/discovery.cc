@@ -12,7 +12,7 @@ namespace conclave::api {
 namespace {
 
 core::Response Json(const boost::json::value& value) {
-  return core::Response{200, "application/json", boost::json::serialize(value), {}};
+  return core::Response{200, "application/json", boost::json::serialize(value), {}, {}};
 }
 
 // GET /_matrix/client/versions (Client-Server API, "GET /_matrix/client/versions").

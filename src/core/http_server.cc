@@ -11,6 +11,7 @@
 
 #include "conclave/core/str_cat.h"
 #include "conclave/core/http.h"
+#include "conclave/core/notifier.h"
 #include "conclave/core/log.h"
 
 namespace conclave::core {
@@ -39,10 +40,29 @@ void AddCorsHeaders(bhttp::response<bhttp::string_body>& res) {
 
 }  // namespace
 
+// A request parked on the Notifier. Wake() runs under the notifier's lock on any thread: it
+// only records the reason and posts a cancel of the timer to the connection's strand. Shared so
+// a posted cancel never outlives the timer.
+class ParkedRequest : public Notifier::Waiter,
+                      public std::enable_shared_from_this<ParkedRequest> {
+ public:
+  explicit ParkedRequest(net::any_io_executor executor) : timer(executor) {}
+
+  void Wake(WakeReason why) override {
+    WakeReason expected = WakeReason::kNone;
+    if (!reason.compare_exchange_strong(expected, why)) return;
+    net::post(timer.get_executor(), [self = shared_from_this()] { self->timer.cancel(); });
+  }
+
+  net::steady_timer timer;
+  std::atomic<WakeReason> reason{WakeReason::kNone};
+};
+
 struct HttpServer::Impl {
-  Impl(Router& r, const Config& c) : router(r), config(c) {}
+  Impl(Router& r, Notifier& n, const Config& c) : router(r), notifier(n), config(c) {}
 
   Router& router;
+  Notifier& notifier;
   Config config;
   net::io_context ioc;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
@@ -51,9 +71,12 @@ struct HttpServer::Impl {
   std::set<std::shared_ptr<Connection>> connections;
   std::atomic<bool> stopping{false};
   std::atomic<int> accept_loops{0};
+  bool interrupted = false;  // Stop() interrupted the notifier; Start() resumes it
 
   net::awaitable<void> Accept(tcp::acceptor& acceptor);
   net::awaitable<void> Serve(std::shared_ptr<Connection> conn);
+  net::awaitable<Response> Handle(Request& request);
+  net::awaitable<void> Park(Request& request, Wait wait);
   net::awaitable<bool> Write(Connection& conn, bhttp::response<bhttp::string_body>& res,
                              bool keep_alive);
   bhttp::response<bhttp::string_body> ErrorResponse(int status, std::string_view errcode,
@@ -161,19 +184,7 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) {
       res.set(bhttp::field::content_type, "application/json");
       res.body() = "{}";
     } else {
-      Response response;
-      // A reload holds this request at its module's gate: wait, then dispatch to the new code.
-      const absl::Time give_up = absl::Now() + config.reload_drain_timeout + absl::Seconds(30);
-      net::steady_timer timer(co_await net::this_coro::executor);
-      while (router.Dispatch(request, response) == Router::Outcome::kRetry) {
-        if (absl::Now() > give_up) {
-          router.CountFailedRequest();
-          response = MatrixError(503, "M_UNKNOWN", "The server is reloading; try again");
-          break;
-        }
-        timer.expires_after(std::chrono::milliseconds(1));
-        co_await timer.async_wait(kTuple);
-      }
+      Response response = co_await Handle(request);
       res = bhttp::response<bhttp::string_body>{static_cast<bhttp::status>(response.status), 11};
       res.set(bhttp::field::content_type, response.content_type);
       for (auto& [name, value] : response.headers) res.set(name, value);
@@ -186,6 +197,45 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) {
   conn->stream.close();
   std::lock_guard lock(mu);
   connections.erase(conn);
+}
+
+net::awaitable<Response> HttpServer::Impl::Handle(Request& request) {
+  Response response;
+  net::steady_timer timer(co_await net::this_coro::executor);
+  for (;;) {
+    // A reload holds this request at its module's gate: wait, then dispatch to the new code.
+    const absl::Time give_up = absl::Now() + config.reload_drain_timeout + absl::Seconds(30);
+    while (router.Dispatch(request, response) == Router::Outcome::kRetry) {
+      if (absl::Now() > give_up) {
+        router.CountFailedRequest();
+        co_return MatrixError(503, "M_UNKNOWN", "The server is reloading; try again");
+      }
+      timer.expires_after(std::chrono::milliseconds(1));
+      co_await timer.async_wait(kTuple);
+    }
+    if (!response.wait) co_return response;
+    Wait wait = std::move(*response.wait);
+    response = Response();
+    co_await Park(request, std::move(wait));
+  }
+}
+
+net::awaitable<void> HttpServer::Impl::Park(Request& request, Wait wait) {
+  request.wait_deadline = wait.deadline;
+  auto parked = std::make_shared<ParkedRequest>(co_await net::this_coro::executor);
+  WakeReason at_once = stopping.load() ? WakeReason::kInterrupted
+                                       : notifier.Subscribe(wait.key, wait.seen_version,
+                                                            parked.get());
+  if (at_once != WakeReason::kNone) {
+    request.wake_reason = at_once;
+    co_return;
+  }
+  const absl::Duration left = std::max(wait.deadline - absl::Now(), absl::ZeroDuration());
+  parked->timer.expires_after(absl::ToChronoNanoseconds(left));
+  co_await parked->timer.async_wait(kTuple);
+  notifier.Unsubscribe(wait.key, parked.get());
+  WakeReason why = parked->reason.load();
+  request.wake_reason = why == WakeReason::kNone ? WakeReason::kTimeout : why;
 }
 
 net::awaitable<void> HttpServer::Impl::Accept(tcp::acceptor& acceptor) {
@@ -226,8 +276,8 @@ void HttpServer::Impl::CancelConnections(bool idle_only) {
   }
 }
 
-HttpServer::HttpServer(Router& router, const Config& config)
-    : impl_(std::make_unique<Impl>(router, config)) {}
+HttpServer::HttpServer(Router& router, Notifier& notifier, const Config& config)
+    : impl_(std::make_unique<Impl>(router, notifier, config)) {}
 
 HttpServer::~HttpServer() {
   Stop(absl::Seconds(1));
@@ -282,6 +332,7 @@ std::vector<int> HttpServer::listening_fds() const {
 
 void HttpServer::Start(int threads) {
   impl_->stopping.store(false);
+  if (std::exchange(impl_->interrupted, false)) impl_->notifier.Resume();
   impl_->ioc.restart();
   for (auto& acceptor : impl_->acceptors) {
     net::co_spawn(acceptor->get_executor(), impl_->Accept(*acceptor), net::detached);
@@ -297,6 +348,7 @@ void HttpServer::Start(int threads) {
 void HttpServer::Stop(absl::Duration grace) {
   if (impl_->threads.empty()) return;
   impl_->stopping.store(true);
+  if (!std::exchange(impl_->interrupted, true)) impl_->notifier.Interrupt();
   for (auto& acceptor : impl_->acceptors) {
     net::post(acceptor->get_executor(), [a = acceptor.get()] {
       boost::system::error_code ec;

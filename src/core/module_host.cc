@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "conclave/core/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -249,6 +250,7 @@ absl::Status ModuleHost::Stop() {
   std::set<std::string> all;
   for (const auto& [name, entry] : loaded_) all.insert(name);
   // The HTTP engine is stopped before this; the gates only make sure of it.
+  server_.notifier().Interrupt();
   if (auto s = server_.router().CloseGates(all, options_.drain_timeout); !s.ok()) {
     CONCLAVE_LOG(kWarn, "host", "stopping anyway: {}", s.message());
   }
@@ -314,6 +316,9 @@ ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
   }
 
   Router& router = server_.router();
+  // Parked long-polls are answered now; their next request is served by the new code.
+  server_.notifier().Interrupt();
+  absl::Cleanup resume_long_polls = [this] { server_.notifier().Resume(); };
   if (auto s = router.CloseGates(reload, options_.drain_timeout); !s.ok()) {
     router.OpenGates(reload);
     return finish(s, core::StrCat("reload cancelled: ", s.message()));

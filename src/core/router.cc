@@ -74,7 +74,7 @@ Response MatrixError(int http_status, std::string_view errcode, std::string_view
   boost::json::object body;
   body["errcode"] = boost::json::string_view(errcode.data(), errcode.size());
   body["error"] = boost::json::string_view(error.data(), error.size());
-  return Response{http_status, "application/json", boost::json::serialize(body), {}};
+  return Response{http_status, "application/json", boost::json::serialize(body), {}, {}};
 }
 
 RouteHandle& RouteHandle::operator=(RouteHandle&& other) noexcept {

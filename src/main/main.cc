@@ -216,7 +216,7 @@ int Run(int argc, char** argv) {
     std::cerr << "conclave: " << s.message() << "\n";
     return kExitUsage;
   }
-  core::HttpServer http(server.router(), config);
+  core::HttpServer http(server.router(), server.notifier(), config);
   if (auto s = http.Listen(inherited); !s.ok()) {
     std::cerr << "conclave: " << s.message() << "\n";
     (*host)->Stop().IgnoreError();

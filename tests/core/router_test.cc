@@ -20,7 +20,7 @@ Request Get(std::string path) {
 TEST(Router, MatchesTemplateAndDecodesParams) {
   Router router;
   auto handle = router.Add("api", "GET", "/rooms/{roomId}/state/{type}", [](Request& r) {
-    return Response{200, "text/plain", r.path_params["roomId"] + "|" + r.path_params["type"], {}};
+    return Response{200, "text/plain", r.path_params["roomId"] + "|" + r.path_params["type"], {}, {}};
   });
   ASSERT_TRUE(handle.ok());
   Request request = Get("/rooms/%21abc%3Aexample.org/state/m.room.name");

@@ -62,7 +62,7 @@ absl::Status Load(conclave::core::ModuleContext& context, std::string_view saved
                                 context.module_name, "GET", "/tmod",
                                 [](conclave::core::Request&) {
                                   return conclave::core::Response{
-                                      200, "text/plain", std::to_string(TMOD_VERSION), {}};
+                                      200, "text/plain", std::to_string(TMOD_VERSION), {}, {}};
                                 }));
   g_route = new conclave::core::RouteHandle(std::move(route));
   return absl::OkStatus();

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "conclave/core/gate.h"
+#include "conclave/core/notifier.h"
 
 namespace conclave::core {
 
@@ -36,11 +37,24 @@ struct Request {
   std::string remote_address;
   // Values of the `{name}` segments of the matched route template, percent-decoded.
   std::map<std::string, std::string, std::less<>> path_params;
+  // Set by the engine when it dispatches a request again after it waited (Response::wait):
+  // why it woke, and the deadline it waited for.
+  WakeReason wake_reason = WakeReason::kNone;
+  absl::Time wait_deadline = absl::InfinitePast();
 
   // Returns the first header named `name` (case-insensitive), if any.
   std::optional<std::string_view> Header(std::string_view name) const;
   // Returns the percent-decoded value of query parameter `name`, if present.
   std::optional<std::string> QueryParam(std::string_view name) const;
+};
+
+// A handler's "nothing to answer yet" (long-poll): park the request until the Notifier `key`
+// moves past `seen_version` (read before looking for news), until `deadline`, or until a reload
+// or shutdown begins, then dispatch it again with Request::wake_reason set. See notifier.h.
+struct Wait {
+  std::string key;
+  uint64_t seen_version = 0;
+  absl::Time deadline;
 };
 
 // One response. The engine adds Content-Length, Connection and the CORS headers.
@@ -49,6 +63,8 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the rest is ignored: the request waits and is dispatched again.
+  std::optional<Wait> wait;
 };
 
 // Returns a response with a Matrix standard error body `{"errcode":…,"error":…}` (Client-Server

@@ -17,13 +17,15 @@
 namespace conclave::core {
 
 class Router;
+class Notifier;
 
 // Start/Stop from one thread; the rest thread-safe. Must outlive nothing of the modules: it
 // holds no module code (handlers are reached through the Router).
 class HttpServer {
  public:
-  // Keeps references to `router` and copies the limits from `config`.
-  HttpServer(Router& router, const Config& config);
+  // Keeps references to `router` and `notifier` (which parks long-polls) and copies the limits
+  // from `config`.
+  HttpServer(Router& router, Notifier& notifier, const Config& config);
   ~HttpServer();
 
   // Adopts `inherited_fds` (listening sockets from LISTEN_FDS) when not empty, else binds
@@ -38,7 +40,8 @@ class HttpServer {
   void Start(int threads);
 
   // Two-stage graceful stop: stops accepting (the listening sockets stay open, so connections
-  // wait in the kernel backlog), lets requests in flight finish and closes idle connections;
+  // wait in the kernel backlog), answers parked long-polls at once (Notifier::Interrupt), lets
+  // requests in flight finish and closes idle connections;
   // after `grace`, cancels whatever is left. Joins the workers. Start() may be called again.
   void Stop(absl::Duration grace);
   // Closes the listening sockets (final shutdown).

@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "conclave/core/config.h"
+#include "conclave/core/notifier.h"
 #include "conclave/core/parking.h"
 
 namespace conclave::core {
@@ -31,6 +32,8 @@ class Server {
   Parking& parking() { return parking_; }
   Router& router() { return *router_; }
   CommandSlot& commands() { return *commands_; }
+  // Wakes long-polling requests (see notifier.h).
+  Notifier& notifier() { return notifier_; }
   // Null until main attaches the host (and in tests that have none).
   ModuleHost* modules() const { return modules_; }
   void set_modules(ModuleHost* host) { modules_ = host; }
@@ -50,6 +53,7 @@ class Server {
   std::string build_type_;
   absl::Time start_time_;
   Parking parking_;
+  Notifier notifier_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<CommandSlot> commands_;
   ModuleHost* modules_ = nullptr;
