@@ -71,6 +71,18 @@ absl::StatusOr<absl::Duration> AsDuration(const RawValue& v, std::string_view ke
   return d;
 }
 
+absl::StatusOr<double> AsDouble(const RawValue& v, std::string_view key,
+                                 std::string_view origin) {
+  if (v.text) {
+    double out;
+    if (!absl::SimpleAtod(*v.text, &out)) return Bad(key, origin, "expected a number");
+    return out;
+  }
+  if (v.node->is_integer()) return static_cast<double>(*v.node->value<int64_t>());
+  if (!v.node->is_floating_point()) return Bad(key, origin, "expected a number");
+  return *v.node->value<double>();
+}
+
 using Setter = std::function<absl::Status(Config&, const RawValue&, std::string_view key,
                                           std::string_view origin)>;
 struct KeySpec {
@@ -97,6 +109,25 @@ Setter IntKey(Int Config::*field, int64_t min, int64_t max) {
       return Bad(key, origin, core::StrCat(*n, " is outside ", min, "..", max));
     }
     c.*field = static_cast<Int>(*n);
+    return absl::OkStatus();
+  };
+}
+
+Setter RateKey(double Config::*field) {
+  return [=](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
+    auto d = AsDouble(v, key, origin);
+    if (!d.ok()) return d.status();
+    if (!(*d >= 0 && *d <= 1e9)) return Bad(key, origin, "must be between 0 and 1e9");
+    c.*field = *d;
+    return absl::OkStatus();
+  };
+}
+
+Setter BoolKey(bool Config::*field) {
+  return [=](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
+    auto b = AsBool(v, key, origin);
+    if (!b.ok()) return b.status();
+    c.*field = *b;
     return absl::OkStatus();
   };
 }
@@ -159,6 +190,14 @@ const std::vector<KeySpec>& Specs() {
       {"reload_drain_timeout", DurationKey(&Config::reload_drain_timeout)},
       {"module_dir", StringKey(&Config::module_dir, false)},
       {"runtime_dir", StringKey(&Config::runtime_dir, false)},
+      {"allow_registration", BoolKey(&Config::allow_registration)},
+      {"registration_token", StringKey(&Config::registration_token, false)},
+      {"rc_login_per_second", RateKey(&Config::rc_login_per_second)},
+      {"rc_login_burst", IntKey(&Config::rc_login_burst, 1, 1000000)},
+      {"rc_registration_per_second", RateKey(&Config::rc_registration_per_second)},
+      {"rc_registration_burst", IntKey(&Config::rc_registration_burst, 1, 1000000)},
+      {"rc_message_per_second", RateKey(&Config::rc_message_per_second)},
+      {"rc_message_burst", IntKey(&Config::rc_message_burst, 1, 1000000)},
   };
   return *specs;
 }

@@ -54,6 +54,22 @@ struct Config {
   // or `/tmp/conclave-<uid>`. Needs a restart.
   std::string runtime_dir;
 
+  // Whether POST /register creates accounts; off answers M_FORBIDDEN. Default true.
+  bool allow_registration = true;
+  // When not empty, registration needs this token (m.login.registration_token stage). A secret:
+  // never logged or shown. Default "".
+  std::string registration_token;
+  // Token-bucket rate limits (requests per second, and the burst allowed at once). Exceeding
+  // one answers 429 M_LIMIT_EXCEEDED with retry_after_ms. A rate of 0 disables the limit.
+  // Login: per client IP address and per user logging in. Default 1/s, burst 10.
+  double rc_login_per_second = 1;
+  int rc_login_burst = 10;
+  // Registration: per client IP address. Default 0.5/s, burst 20.
+  double rc_registration_per_second = 0.5;
+  int rc_registration_burst = 20;
+  // Sending events (send, state, redact): per user. Default 50/s, burst 200.
+  double rc_message_per_second = 50;
+  int rc_message_burst = 200;
   // Where each value came from (key -> "default", "file", "env"); for show-config and errors.
   std::map<std::string, std::string> sources;
 };
