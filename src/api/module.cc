@@ -6,6 +6,8 @@
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
 #include "discovery.h"
+#include "handler.h"
+#include "routes.h"
 
 namespace conclave::api {
 namespace {
@@ -14,9 +16,15 @@ namespace {
 std::vector<core::RouteHandle>* g_routes = nullptr;
 
 absl::Status Load(core::ModuleContext& context, std::string_view) noexcept {
-  CONCLAVE_ASSIGN_OR_RETURN(auto routes,
+  CONCLAVE_ASSIGN_OR_RETURN(auto handles,
                             RegisterDiscovery(context.server.router(), context.module_name));
-  g_routes = new std::vector<core::RouteHandle>(std::move(routes));
+  auto owned = std::make_unique<std::vector<core::RouteHandle>>(std::move(handles));
+  Routes routes(context.server.router(), context.module_name, *owned);
+  for (auto* group : {&RegisterAccountRoutes, &RegisterProfileRoutes, &RegisterAccountDataRoutes,
+                      &RegisterRoomRoutes, &RegisterEventRoutes, &RegisterSyncRoutes}) {
+    CONCLAVE_RETURN_IF_ERROR(group(routes));
+  }
+  g_routes = owned.release();
   return absl::OkStatus();
 }
 

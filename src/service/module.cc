@@ -1,29 +1,37 @@
-// The service module's entry: opens the domain services over the database at every load.
+// The service module's entry: opens the homeserver over the database at every load and hands
+// its in-memory state (typing, rate limits) to the next load through the saved bytes.
 #include "conclave/core/module.h"
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/database/instance.h"
 #include "conclave/service/globals.h"
+#include "conclave/service/homeserver.h"
 
 namespace conclave::service {
 namespace {
 
 // Module state: plain pointers only (no static objects with destructors in a module).
 Globals* g_globals = nullptr;
+Homeserver* g_homeserver = nullptr;
 
 absl::Status Load(core::ModuleContext& context, std::string_view saved) noexcept {
   database::Database* db = database::Instance();
   if (db == nullptr) return absl::FailedPreconditionError("the database module is not loaded");
   CONCLAVE_ASSIGN_OR_RETURN(auto globals,
                             Globals::Open(*db, context.server.config().server_name));
+  CONCLAVE_ASSIGN_OR_RETURN(auto homeserver, Homeserver::Open(context.server, *db, saved));
   g_globals = globals.release();
+  g_homeserver = homeserver.release();
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Unload(core::ModuleContext&) noexcept {
+  std::string saved = g_homeserver != nullptr ? g_homeserver->Save() : std::string();
+  delete g_homeserver;
+  g_homeserver = nullptr;
   delete g_globals;
   g_globals = nullptr;
-  return std::string();
+  return saved;
 }
 
 constexpr const char* kDependencies[] = {"database", nullptr};
@@ -31,6 +39,7 @@ constexpr const char* kDependencies[] = {"database", nullptr};
 }  // namespace
 
 Globals* GlobalsInstance() { return g_globals; }
+Homeserver* Instance() { return g_homeserver; }
 
 }  // namespace conclave::service
 

@@ -1,0 +1,26 @@
+// The route groups of the api module; each registers its Client-Server endpoints into `routes`.
+// Private to the api module.
+#ifndef CONCLAVE_API_ROUTES_H_
+#define CONCLAVE_API_ROUTES_H_
+
+#include "absl/status/status.h"
+#include "handler.h"
+
+namespace conclave::api {
+
+// account.cc: capabilities, register, login, logout, whoami, password, deactivate, devices.
+absl::Status RegisterAccountRoutes(Routes& routes);
+// profile.cc: profile, presence, user directory.
+absl::Status RegisterProfileRoutes(Routes& routes);
+// account_data.cc: account data, tags, filters, push rules.
+absl::Status RegisterAccountDataRoutes(Routes& routes);
+// rooms.cc: createRoom, membership, joined rooms and members, aliases, the room directory.
+absl::Status RegisterRoomRoutes(Routes& routes);
+// events.cc: send, state, event, messages, context, redact, typing, receipts, read markers.
+absl::Status RegisterEventRoutes(Routes& routes);
+// sync.cc: /sync.
+absl::Status RegisterSyncRoutes(Routes& routes);
+
+}  // namespace conclave::api
+
+#endif  // CONCLAVE_API_ROUTES_H_

@@ -1,0 +1,62 @@
+#include "conclave/service/homeserver.h"
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "conclave/core/status_macros.h"
+#include "conclave/service/rooms.h"
+#include "conclave/service/sync.h"
+#include "conclave/service/typing.h"
+
+namespace conclave::service {
+
+Homeserver::Homeserver(core::Server& server)
+    : server_(server), server_name_(server.config().server_name) {}
+
+Homeserver::~Homeserver() = default;
+
+absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& server,
+                                                             database::Database& db,
+                                                             std::string_view saved) {
+  std::unique_ptr<Homeserver> hs(new Homeserver(server));
+  CONCLAVE_ASSIGN_OR_RETURN(hs->store_, Store::Open(db));
+  CONCLAVE_ASSIGN_OR_RETURN(hs->stream_, Stream::Open(*hs->store_));
+  hs->accounts_ = std::make_unique<Accounts>(*hs->store_, *hs->stream_, server);
+  hs->typing_ = std::make_unique<Typing>();
+  hs->rooms_ = std::make_unique<Rooms>(*hs);
+  hs->sync_ = std::make_unique<Sync>(*hs);
+  boost::system::error_code ec;
+  boost::json::value state = boost::json::parse(saved, ec);
+  if (!ec && state.is_object()) {
+    if (const auto* limits = state.get_object().if_contains("rate_limits")) {
+      if (const auto* text = limits->if_string()) hs->limiter_.Restore(*text);
+    }
+    if (const auto* typing = state.get_object().if_contains("typing")) {
+      if (const auto* text = typing->if_string()) hs->typing_->Restore(*text);
+    }
+  }
+  return hs;
+}
+
+std::string Homeserver::Save() const {
+  boost::json::object state;
+  state["rate_limits"] = limiter_.Save();
+  state["typing"] = typing_->Save();
+  return boost::json::serialize(state);
+}
+
+RateLimit Homeserver::login_limit() const {
+  const auto& c = server_.config();
+  return {c.rc_login_per_second, c.rc_login_burst};
+}
+RateLimit Homeserver::registration_limit() const {
+  const auto& c = server_.config();
+  return {c.rc_registration_per_second, c.rc_registration_burst};
+}
+RateLimit Homeserver::message_limit() const {
+  const auto& c = server_.config();
+  return {c.rc_message_per_second, c.rc_message_burst};
+}
+
+}  // namespace conclave::service
