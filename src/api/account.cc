@@ -1,7 +1,453 @@
+// Account routes: capabilities, registration, login and logout, whoami, password change,
+// deactivation and devices. Client-Server API: capabilities.yaml, registration.yaml,
+// registration_tokens.yaml, login.yaml, logout.yaml, whoami.yaml, password_management.yaml,
+// account_deactivation.yaml, device_management.yaml; the user-interactive authentication of
+// register, password, deactivate and device deletion follows "User-interactive authentication
+// API" with single-stage flows.
+#include <string>
+#include <utility>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/service/crypto.h"
+#include "conclave/service/errors.h"
+#include "conclave/service/rooms.h"
 #include "routes.h"
 
 namespace conclave::api {
+namespace {
 
-absl::Status RegisterAccountRoutes(Routes& routes) { return absl::OkStatus(); }
+using boost::json::array;
+using boost::json::object;
+
+constexpr std::string_view kPasswordLogin = "m.login.password";
+constexpr std::string_view kDummyStage = "m.login.dummy";
+constexpr std::string_view kTokenStage = "m.login.registration_token";
+
+absl::StatusOr<boost::json::value> Empty(absl::Status status) {
+  if (!status.ok()) return status;
+  return object();
+}
+
+absl::StatusOr<core::Response> EmptyResponse(absl::Status status) {
+  if (!status.ok()) return status;
+  return JsonResponse(object());
+}
+
+// Compares in time independent of where the strings differ (registration tokens are secrets).
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// registration.yaml lets the server map a username "onto a user_id in a logical manner": user
+// ids are lower case (Appendices, "User Identifiers"), so "Alice" registers @alice.
+std::string LowerUsername(std::string_view username) {
+  std::string out(username);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// ----- user-interactive authentication ---------------------------------------------------------
+
+// The outcome of the UIA stage of one request: either the response to send instead of going on
+// (the 401 with the flows, possibly with the error of a failed attempt), or the user that the
+// stage authenticated (empty for registration stages).
+struct UiaOutcome {
+  std::optional<core::Response> reply;
+  std::string user_id;
+};
+
+// The 401 of "User-interactive authentication API": the one flow (`stage`), its `params`, the
+// `session` to send back, and errcode/error when an attempt at the stage failed.
+core::Response AuthChallenge(std::string_view stage, const std::string& session,
+                             const absl::Status& failure = absl::OkStatus()) {
+  object body{{"flows", array{object{{"stages", array{boost::json::string(stage)}}}}},
+              {"params", object()},
+              {"session", session}};
+  if (!failure.ok()) {
+    body["errcode"] = service::ErrcodeOf(failure);
+    body["error"] = std::string(failure.message());
+  }
+  return JsonResponse(body, 401);
+}
+
+// The request's `auth` dict (null when absent) and the UIA session: the client's, else a new
+// one. Every flow here has one stage that completes within a single request, so a session
+// holds no state and any value the client sends back is accepted.
+struct AuthDict {
+  const object* auth = nullptr;
+  std::optional<std::string> type;
+  std::string session;
+};
+
+absl::StatusOr<AuthDict> ReadAuth(const object& body) {
+  AuthDict dict;
+  CONCLAVE_ASSIGN_OR_RETURN(dict.auth, OptionalObject(body, "auth"));
+  std::optional<std::string> session;
+  if (dict.auth != nullptr) {
+    CONCLAVE_ASSIGN_OR_RETURN(dict.type, OptionalString(*dict.auth, "type"));
+    CONCLAVE_ASSIGN_OR_RETURN(session, OptionalString(*dict.auth, "session"));
+  }
+  dict.session = session && !session->empty() ? *session : service::RandomAlnum(24);
+  return dict;
+}
+
+absl::Status Unrecognized(std::string_view expected) {
+  return service::MatrixStatus(absl::StatusCode::kInvalidArgument, "M_UNRECOGNIZED",
+                               core::StrCat("This endpoint expects the stage ", expected));
+}
+
+// The m.login.password stage ("Password-based" authentication type): `auth` has an
+// `identifier` {type: m.id.user, user} (or the legacy `user`) and `password`. With an access
+// token the identified user, if any is given, must be the token's; without one (password and
+// deactivate allow that) the identifier names the account. Attempts count against the login rate
+// limit of the user, so a stolen access token does not give unlimited password guesses.
+absl::StatusOr<UiaOutcome> PasswordStage(Call& call, const object& body) {
+  CONCLAVE_ASSIGN_OR_RETURN(AuthDict dict, ReadAuth(body));
+  if (dict.auth == nullptr || !dict.type) {
+    return UiaOutcome{AuthChallenge(kPasswordLogin, dict.session), ""};
+  }
+  if (*dict.type != kPasswordLogin) {
+    return UiaOutcome{AuthChallenge(kPasswordLogin, dict.session, Unrecognized(kPasswordLogin)),
+                      ""};
+  }
+  const object& auth = *dict.auth;
+  std::optional<std::string> user;
+  CONCLAVE_ASSIGN_OR_RETURN(const object* identifier, OptionalObject(auth, "identifier"));
+  if (identifier != nullptr) {
+    CONCLAVE_ASSIGN_OR_RETURN(std::string type, RequiredString(*identifier, "type"));
+    if (type != "m.id.user") {
+      return UiaOutcome{
+          AuthChallenge(kPasswordLogin, dict.session,
+                        service::Forbidden("Only m.id.user identifiers are supported")),
+          ""};
+    }
+    CONCLAVE_ASSIGN_OR_RETURN(user, RequiredString(*identifier, "user"));
+  } else {
+    CONCLAVE_ASSIGN_OR_RETURN(user, OptionalString(auth, "user"));
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(std::string password, RequiredString(auth, "password"));
+
+  std::string user_id = call.session.user_id;
+  if (user) {
+    auto resolved = call.hs.accounts().ResolveUser(*user);
+    if (!resolved.ok() || (!user_id.empty() && *resolved != user_id)) {
+      return UiaOutcome{AuthChallenge(kPasswordLogin, dict.session,
+                                      service::Forbidden("Invalid user or password")),
+                        ""};
+    }
+    user_id = *resolved;
+  } else if (user_id.empty()) {
+    return service::MissingParam("Missing 'auth.identifier'");
+  }
+  CONCLAVE_RETURN_IF_ERROR(
+      call.hs.limiter().Take(core::StrCat("login/user/", user_id), call.hs.login_limit()));
+  if (absl::Status checked = call.hs.accounts().CheckPassword(user_id, password); !checked.ok()) {
+    return UiaOutcome{AuthChallenge(kPasswordLogin, dict.session, checked), ""};
+  }
+  return UiaOutcome{std::nullopt, user_id};
+}
+
+// The stage registration asks for: m.login.registration_token when the server has a
+// registration token (registration_tokens.yaml, "Token-authenticated registration"), else
+// m.login.dummy.
+absl::StatusOr<UiaOutcome> RegistrationStage(Call& call, const object& body) {
+  const std::string& token = call.hs.server().config().registration_token;
+  const std::string_view stage = token.empty() ? kDummyStage : kTokenStage;
+  CONCLAVE_ASSIGN_OR_RETURN(AuthDict dict, ReadAuth(body));
+  if (dict.auth == nullptr || !dict.type) return UiaOutcome{AuthChallenge(stage, dict.session), ""};
+  if (*dict.type != stage) {
+    return UiaOutcome{AuthChallenge(stage, dict.session, Unrecognized(stage)), ""};
+  }
+  if (stage == kTokenStage) {
+    CONCLAVE_ASSIGN_OR_RETURN(std::optional<std::string> given,
+                              OptionalString(*dict.auth, "token"));
+    if (!given || !ConstantTimeEquals(*given, token)) {
+      return UiaOutcome{
+          AuthChallenge(stage, dict.session, service::Forbidden("Invalid registration token")),
+          ""};
+    }
+  }
+  return UiaOutcome{};
+}
+
+// ----- handlers --------------------------------------------------------------------------------
+
+// GET /v3/capabilities (capabilities.yaml).
+absl::StatusOr<boost::json::value> Capabilities(Call&) {
+  // Only room version 10 is listed: createRoom refuses every other version, and this server
+  // implements the authorization rules of version 10 only.
+  object available{{service::kDefaultRoomVersion, "stable"}};
+  object enabled{{"enabled", true}};
+  object disabled{{"enabled", false}};
+  object capabilities{
+      {"m.change_password", enabled},
+      {"m.room_versions", {{"default", service::kDefaultRoomVersion}, {"available", available}}},
+      {"m.set_displayname", enabled},
+      {"m.set_avatar_url", enabled},
+      {"m.3pid_changes", disabled},
+      {"m.get_login_token", disabled},
+      // profile.cc stores these two fields only.
+      {"m.profile_fields", {{"enabled", true}, {"allowed", array{"displayname", "avatar_url"}}}},
+  };
+  return object{{"capabilities", capabilities}};
+}
+
+// POST /v3/register (registration.yaml). Order per the spec: the rate limit, registration being
+// enabled and the kind, then M_USER_IN_USE / M_INVALID_USERNAME "before performing
+// User-Interactive Authentication", then the UIA stage, then the account.
+absl::StatusOr<core::Response> Register(Call& call) {
+  CONCLAVE_RETURN_IF_ERROR(call.hs.limiter().Take(core::StrCat("register/", call.remote_ip()),
+                                                  call.hs.registration_limit()));
+  if (!call.hs.server().config().allow_registration) {
+    return service::Forbidden("Registration is disabled");
+  }
+  const std::string kind = call.request.QueryParam("kind").value_or("user");
+  if (kind == "guest") return service::Forbidden("Guest access is not supported");
+  if (kind != "user") return service::InvalidParam("kind must be 'user' or 'guest'");
+
+  CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+  CONCLAVE_ASSIGN_OR_RETURN(auto username, OptionalString(body, "username"));
+  CONCLAVE_ASSIGN_OR_RETURN(auto password, OptionalString(body, "password"));
+  CONCLAVE_ASSIGN_OR_RETURN(auto device_id, OptionalString(body, "device_id"));
+  CONCLAVE_ASSIGN_OR_RETURN(auto display_name, OptionalString(body, "initial_device_display_name"));
+  CONCLAVE_ASSIGN_OR_RETURN(auto inhibit_login, OptionalBool(body, "inhibit_login"));
+  // Refresh tokens are optional for servers (registration.yaml): the access token never expires,
+  // so no refresh_token or expires_in_ms is returned. Only the type is checked.
+  CONCLAVE_RETURN_IF_ERROR(OptionalBool(body, "refresh_token").status());
+
+  const std::string localpart = username ? LowerUsername(*username) : std::string();
+  if (!localpart.empty()) {
+    CONCLAVE_RETURN_IF_ERROR(call.hs.accounts().CheckUsernameAvailable(localpart));
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, RegistrationStage(call, body));
+  if (uia.reply) return *std::move(uia.reply);
+  // The spec leaves `password` optional, but without one (and without 3PIDs or SSO here) the
+  // account could never log in.
+  if (!password || password->empty()) return service::MissingParam("Missing 'password'");
+
+  CONCLAVE_ASSIGN_OR_RETURN(
+      service::LoginResult result,
+      call.hs.accounts().Register(localpart, *password, device_id, display_name,
+                                  inhibit_login.value_or(false), call.remote_ip()));
+  object out{{"user_id", result.user_id}, {"home_server", call.hs.server_name()}};
+  if (!result.access_token.empty()) {
+    out["access_token"] = result.access_token;
+    out["device_id"] = result.device_id;
+  }
+  return JsonResponse(out);
+}
+
+// GET /v3/register/available (registration.yaml).
+absl::StatusOr<boost::json::value> RegisterAvailable(Call& call) {
+  CONCLAVE_RETURN_IF_ERROR(call.hs.limiter().Take(
+      core::StrCat("register_available/", call.remote_ip()), call.hs.registration_limit()));
+  std::optional<std::string> username = call.request.QueryParam("username");
+  if (!username) return service::MissingParam("Missing query parameter 'username'");
+  CONCLAVE_RETURN_IF_ERROR(call.hs.accounts().CheckUsernameAvailable(LowerUsername(*username)));
+  return object{{"available", true}};
+}
+
+// GET /v1/register/m.login.registration_token/validity (registration_tokens.yaml), rate-limited
+// as the spec asks, against guessing.
+absl::StatusOr<boost::json::value> RegistrationTokenValidity(Call& call) {
+  CONCLAVE_RETURN_IF_ERROR(call.hs.limiter().Take(
+      core::StrCat("register_token/", call.remote_ip()), call.hs.registration_limit()));
+  const core::Config& config = call.hs.server().config();
+  if (!config.allow_registration) {
+    return service::Forbidden("Registration is not enabled on this homeserver");
+  }
+  std::optional<std::string> token = call.request.QueryParam("token");
+  if (!token) return service::MissingParam("Missing query parameter 'token'");
+  const bool valid =
+      !config.registration_token.empty() && ConstantTimeEquals(*token, config.registration_token);
+  return object{{"valid", valid}};
+}
+
+// POST /v3/login (login.yaml): m.login.password only.
+absl::StatusOr<boost::json::value> Login(Call& call) {
+  CONCLAVE_RETURN_IF_ERROR(call.hs.limiter().Take(core::StrCat("login/ip/", call.remote_ip()),
+                                                  call.hs.login_limit()));
+  CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+  CONCLAVE_ASSIGN_OR_RETURN(std::string type, RequiredString(body, "type"));
+  if (type != kPasswordLogin) {
+    // login.yaml's own example of a 400: M_UNKNOWN "Bad login type."
+    return service::MatrixStatus(absl::StatusCode::kInvalidArgument, "M_UNKNOWN",
+                                 "Bad login type");
+  }
+  std::optional<std::string> user;
+  CONCLAVE_ASSIGN_OR_RETURN(const object* identifier, OptionalObject(body, "identifier"));
+  if (identifier != nullptr) {
+    CONCLAVE_ASSIGN_OR_RETURN(std::string id_type, RequiredString(*identifier, "type"));
+    if (id_type != "m.id.user") {
+      return service::MatrixStatus(absl::StatusCode::kInvalidArgument, "M_UNKNOWN",
+                                   "Only m.id.user identifiers are supported");
+    }
+    CONCLAVE_ASSIGN_OR_RETURN(user, RequiredString(*identifier, "user"));
+  } else {
+    CONCLAVE_ASSIGN_OR_RETURN(user, OptionalString(body, "user"));
+    if (!user) {
+      if (body.contains("medium") || body.contains("address")) {
+        return service::MatrixStatus(absl::StatusCode::kInvalidArgument, "M_UNKNOWN",
+                                     "Third-party identifiers are not supported");
+      }
+      return service::MissingParam("Missing 'identifier'");
+    }
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(std::string password, RequiredString(body, "password"));
+  CONCLAVE_ASSIGN_OR_RETURN(auto device_id, OptionalString(body, "device_id"));
+  CONCLAVE_ASSIGN_OR_RETURN(auto display_name, OptionalString(body, "initial_device_display_name"));
+  CONCLAVE_RETURN_IF_ERROR(OptionalBool(body, "refresh_token").status());
+
+  service::Accounts& accounts = call.hs.accounts();
+  const std::string limit_key = accounts.ResolveUser(*user).value_or(LowerUsername(*user));
+  CONCLAVE_RETURN_IF_ERROR(
+      call.hs.limiter().Take(core::StrCat("login/user/", limit_key), call.hs.login_limit()));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      service::LoginResult result,
+      accounts.LoginWithPassword(*user, password, device_id, display_name, call.remote_ip()));
+  return object{{"user_id", result.user_id},
+                {"access_token", result.access_token},
+                {"device_id", result.device_id},
+                {"home_server", call.hs.server_name()}};
+}
+
+// POST /v3/account/password (password_management.yaml). The access token is optional: without
+// one, the UIA identifier names the account and every device may be logged out.
+absl::StatusOr<core::Response> ChangePassword(Call& call) {
+  CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+  CONCLAVE_ASSIGN_OR_RETURN(auto new_password, OptionalString(body, "new_password"));
+  CONCLAVE_ASSIGN_OR_RETURN(auto logout_devices, OptionalBool(body, "logout_devices"));
+  CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, PasswordStage(call, body));
+  if (uia.reply) return *std::move(uia.reply);
+  if (!new_password) return service::MissingParam("Missing 'new_password'");
+  // "The homeserver SHOULD NOT revoke the access token provided in the request."
+  return EmptyResponse(call.hs.accounts().ChangePassword(
+      uia.user_id, *new_password, logout_devices.value_or(true), call.session.device_id));
+}
+
+// POST /v3/account/deactivate (account_deactivation.yaml).
+absl::StatusOr<core::Response> Deactivate(Call& call) {
+  CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+  CONCLAVE_RETURN_IF_ERROR(OptionalString(body, "id_server").status());
+  // `erase` is accepted but does nothing more than deactivation does: no redacted copies are
+  // served to later joiners.
+  CONCLAVE_RETURN_IF_ERROR(OptionalBool(body, "erase").status());
+  CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, PasswordStage(call, body));
+  if (uia.reply) return *std::move(uia.reply);
+  // Deactivate first, so no token can act while the rooms are left; it is idempotent, so if
+  // leaving fails the client can retry with the password alone (the token is gone by then).
+  CONCLAVE_RETURN_IF_ERROR(call.hs.accounts().Deactivate(uia.user_id));
+  CONCLAVE_RETURN_IF_ERROR(call.hs.rooms().LeaveAll(uia.user_id));
+  // No 3PIDs are ever bound here, and the spec says the result "must be `success` if the
+  // homeserver has no identifiers to unbind for the user".
+  return JsonResponse(object{{"id_server_unbind_result", "success"}});
+}
+
+object DeviceJson(const service::Device& device) {
+  object out{{"device_id", device.device_id}};
+  if (device.display_name) out["display_name"] = *device.display_name;
+  if (device.last_seen_ip) out["last_seen_ip"] = *device.last_seen_ip;
+  if (device.last_seen_ts) out["last_seen_ts"] = *device.last_seen_ts;
+  return out;
+}
+
+}  // namespace
+
+absl::Status RegisterAccountRoutes(Routes& routes) {
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v3/capabilities", Auth::kRequired, &Capabilities));
+
+  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw("POST", "/v3/register", Auth::kNone, &Register));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("GET", "/v3/register/available", Auth::kNone, &RegisterAvailable));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v1/register/m.login.registration_token/validity",
+                                      Auth::kNone, &RegistrationTokenValidity));
+
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "GET", "/v3/login", Auth::kNone, [](Call&) -> absl::StatusOr<boost::json::value> {
+        return object{{"flows", array{object{{"type", kPasswordLogin}}}}};
+      }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/login", Auth::kNone, &Login));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/logout", Auth::kRequired, [](Call& call) {
+    return Empty(call.hs.accounts().Logout(call.session));
+  }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/logout/all", Auth::kRequired, [](Call& call) {
+    return Empty(call.hs.accounts().LogoutAll(call.session.user_id));
+  }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "GET", "/v3/account/whoami", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<boost::json::value> {
+        return object{{"user_id", call.session.user_id},
+                      {"device_id", call.session.device_id},
+                      {"is_guest", false}};
+      }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.AddRaw("POST", "/v3/account/password", Auth::kOptional, &ChangePassword));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.AddRaw("POST", "/v3/account/deactivate", Auth::kOptional, &Deactivate));
+
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "GET", "/v3/devices", Auth::kRequired, [](Call& call) -> absl::StatusOr<boost::json::value> {
+        CONCLAVE_ASSIGN_OR_RETURN(auto devices,
+                                  call.hs.accounts().ListDevices(call.session.user_id));
+        array out;
+        for (const service::Device& device : devices) out.push_back(DeviceJson(device));
+        return object{{"devices", std::move(out)}};
+      }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "GET", "/v3/devices/{deviceId}", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<boost::json::value> {
+        CONCLAVE_ASSIGN_OR_RETURN(
+            service::Device device,
+            call.hs.accounts().GetDevice(call.session.user_id, call.Param("deviceId")));
+        return DeviceJson(device);
+      }));
+  // Creating a device this way is for application services only (device_management.yaml), so
+  // an unknown device is M_NOT_FOUND.
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "PUT", "/v3/devices/{deviceId}", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<boost::json::value> {
+        CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+        CONCLAVE_ASSIGN_OR_RETURN(auto display_name, OptionalString(body, "display_name"));
+        return Empty(call.hs.accounts().UpdateDevice(call.session.user_id,
+                                                     call.Param("deviceId"), display_name));
+      }));
+  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw(
+      "DELETE", "/v3/devices/{deviceId}", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<core::Response> {
+        CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+        CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, PasswordStage(call, body));
+        if (uia.reply) return *std::move(uia.reply);
+        return EmptyResponse(
+            call.hs.accounts().DeleteDevice(call.session.user_id, call.Param("deviceId")));
+      }));
+  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw(
+      "POST", "/v3/delete_devices", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<core::Response> {
+        CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+        const boost::json::value* devices = body.if_contains("devices");
+        if (devices == nullptr) return service::MissingParam("Missing 'devices'");
+        if (!devices->is_array()) return service::BadJson("'devices' must be an array");
+        for (const boost::json::value& id : devices->get_array()) {
+          if (!id.is_string()) return service::BadJson("'devices' must hold strings");
+        }
+        CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, PasswordStage(call, body));
+        if (uia.reply) return *std::move(uia.reply);
+        for (const boost::json::value& id : devices->get_array()) {
+          CONCLAVE_RETURN_IF_ERROR(call.hs.accounts().DeleteDevice(
+              call.session.user_id, std::string_view(id.get_string())));
+        }
+        return JsonResponse(object());
+      }));
+  return absl::OkStatus();
+}
 
 }  // namespace conclave::api

@@ -1,7 +1,251 @@
+// Account data, room tags, filters and push rules. Client-Server API: account-data.yaml,
+// tags.yaml (stored as room account data of type m.tag, "Room Tagging"), filter.yaml,
+// pushrules.yaml (reading only).
+#include <algorithm>
+#include <iterator>
+#include <string>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/service/errors.h"
+#include "conclave/service/identifiers.h"
+#include "conclave/service/push_rules.h"
 #include "routes.h"
 
 namespace conclave::api {
+namespace {
 
-absl::Status RegisterAccountDataRoutes(Routes& routes) { return absl::OkStatus(); }
+using boost::json::array;
+using boost::json::object;
+
+constexpr std::string_view kTagType = "m.tag";
+constexpr std::string_view kRuleKinds[] = {"override", "content", "room", "sender", "underride"};
+
+absl::StatusOr<boost::json::value> Empty(absl::Status status) {
+  if (!status.ok()) return status;
+  return object();
+}
+
+// "The access token must be authorised to make requests for this user ID."
+absl::Status CheckSelf(const Call& call, std::string_view what) {
+  if (call.Param("userId") != call.session.user_id) {
+    return service::Forbidden(core::StrCat("Cannot ", what, " for other users"));
+  }
+  return absl::OkStatus();
+}
+
+// The `{roomId}` of the route, M_INVALID_PARAM when it is not a room id (account-data.yaml 400).
+absl::StatusOr<std::string> RoomParam(const Call& call) {
+  std::string room_id = call.Param("roomId");
+  CONCLAVE_RETURN_IF_ERROR(service::ParseRoomId(room_id).status());
+  return room_id;
+}
+
+// Account data types the server controls: m.push_rules (pushrules.yaml) and m.fully_read
+// (read_markers.yaml). account-data.yaml answers them 405 with M_BAD_JSON, a pairing that
+// errors.h's status mapping cannot express, so the response is built here.
+std::optional<core::Response> RefuseServerControlled(std::string_view type) {
+  if (type != "m.push_rules" && type != "m.fully_read") return std::nullopt;
+  return JsonResponse(object{{"errcode", "M_BAD_JSON"},
+                             {"error", core::StrCat("Cannot set ", type, " through this API")}},
+                      405);
+}
+
+// PUT .../account_data/{type}, global when `room_id` is empty.
+absl::StatusOr<core::Response> PutAccountData(Call& call, bool per_room) {
+  CONCLAVE_RETURN_IF_ERROR(CheckSelf(call, "add account data"));
+  std::string room_id;
+  if (per_room) {
+    CONCLAVE_ASSIGN_OR_RETURN(room_id, RoomParam(call));
+  }
+  const std::string type = call.Param("type");
+  if (auto refused = RefuseServerControlled(type)) return *std::move(refused);
+  CONCLAVE_ASSIGN_OR_RETURN(object content, call.JsonBody());
+  CONCLAVE_RETURN_IF_ERROR(
+      call.hs.accounts().SetAccountData(call.session.user_id, room_id, type, content));
+  return JsonResponse(object());
+}
+
+absl::StatusOr<boost::json::value> GetAccountData(Call& call, bool per_room) {
+  CONCLAVE_RETURN_IF_ERROR(CheckSelf(call, "get account data"));
+  std::string room_id;
+  if (per_room) {
+    CONCLAVE_ASSIGN_OR_RETURN(room_id, RoomParam(call));
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(
+      auto content,
+      call.hs.accounts().GetAccountData(call.session.user_id, room_id, call.Param("type")));
+  if (!content) {
+    return service::NotFound(per_room ? "Room account data not found" : "Account data not found");
+  }
+  return *std::move(content);
+}
+
+// The `tags` object of m.tag content, made an object if it is anything else.
+object& TagsOf(object& content) {
+  boost::json::value& tags = content["tags"];
+  if (!tags.is_object()) tags.emplace_object();
+  return tags.get_object();
+}
+
+// GET /v3/user/{userId}/rooms/{roomId}/tags.
+absl::StatusOr<boost::json::value> GetTags(Call& call) {
+  CONCLAVE_RETURN_IF_ERROR(CheckSelf(call, "get tags"));
+  CONCLAVE_ASSIGN_OR_RETURN(std::string room_id, RoomParam(call));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      auto content, call.hs.accounts().GetAccountData(call.session.user_id, room_id, kTagType));
+  object tags;
+  if (content) tags = TagsOf(*content);
+  return object{{"tags", std::move(tags)}};
+}
+
+// PUT /v3/user/{userId}/rooms/{roomId}/tags/{tag}: the body is the tag's object (tag.yaml), kept
+// as sent once `order`, if present, is a number.
+absl::StatusOr<boost::json::value> PutTag(Call& call) {
+  CONCLAVE_RETURN_IF_ERROR(CheckSelf(call, "add tags"));
+  CONCLAVE_ASSIGN_OR_RETURN(std::string room_id, RoomParam(call));
+  CONCLAVE_ASSIGN_OR_RETURN(object tag, call.JsonBody());
+  if (const boost::json::value* order = tag.if_contains("order");
+      order != nullptr && !order->is_number()) {
+    return service::BadJson("'order' must be a number");
+  }
+  const std::string name = call.Param("tag");
+  return Empty(call.hs.accounts().UpdateAccountData(
+      call.session.user_id, room_id, kTagType, [&](object& content) {
+        TagsOf(content)[name] = tag;
+        return absl::OkStatus();
+      }));
+}
+
+// DELETE /v3/user/{userId}/rooms/{roomId}/tags/{tag}: removing an absent tag succeeds.
+absl::StatusOr<boost::json::value> DeleteTag(Call& call) {
+  CONCLAVE_RETURN_IF_ERROR(CheckSelf(call, "remove tags"));
+  CONCLAVE_ASSIGN_OR_RETURN(std::string room_id, RoomParam(call));
+  const std::string name = call.Param("tag");
+  return Empty(call.hs.accounts().UpdateAccountData(
+      call.session.user_id, room_id, kTagType, [&](object& content) {
+        TagsOf(content).erase(name);
+        return absl::OkStatus();
+      }));
+}
+
+// The caller's push rules: the server defaults (push_rules.h), since rules cannot be changed.
+absl::StatusOr<object> PushRules(const Call& call) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::UserId user, service::ParseUserId(call.session.user_id));
+  return service::DefaultPushRules(call.session.user_id, user.localpart);
+}
+
+// The rule `{kind}`/`{ruleId}` of the caller: M_INVALID_PARAM for an unknown kind, M_NOT_FOUND
+// for an unknown rule (pushrules.yaml 404).
+absl::StatusOr<object> FindRule(const Call& call) {
+  const std::string kind = call.Param("kind");
+  if (std::find(std::begin(kRuleKinds), std::end(kRuleKinds), kind) == std::end(kRuleKinds)) {
+    return service::InvalidParam(core::StrCat("Unknown push rule kind '", kind, "'"));
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(object rules, PushRules(call));
+  const std::string rule_id = call.Param("ruleId");
+  if (const auto* global = rules.if_contains("global"); global && global->is_object()) {
+    if (const auto* list = global->get_object().if_contains(kind); list && list->is_array()) {
+      for (const boost::json::value& rule : list->get_array()) {
+        if (!rule.is_object()) continue;
+        const auto* id = rule.get_object().if_contains("rule_id");
+        if (id != nullptr && id->is_string() && id->get_string() == rule_id) {
+          return rule.get_object();
+        }
+      }
+    }
+  }
+  return service::NotFound("The push rule was not found");
+}
+
+// Changing push rules is not implemented: these methods of existing endpoints answer 404
+// M_UNRECOGNIZED, the spec's answer for an endpoint a server does not implement ("Common error
+// codes"), rather than the router's 405, which would claim the method itself is wrong.
+absl::StatusOr<boost::json::value> PushRulesReadOnly(Call&) {
+  return service::MatrixStatus(absl::StatusCode::kUnimplemented, "M_UNRECOGNIZED",
+                               "Changing push rules is not supported by this server");
+}
+
+}  // namespace
+
+absl::Status RegisterAccountDataRoutes(Routes& routes) {
+  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw(
+      "PUT", "/v3/user/{userId}/account_data/{type}", Auth::kRequired,
+      [](Call& call) { return PutAccountData(call, /*per_room=*/false); }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("GET", "/v3/user/{userId}/account_data/{type}", Auth::kRequired,
+                 [](Call& call) { return GetAccountData(call, /*per_room=*/false); }));
+  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw(
+      "PUT", "/v3/user/{userId}/rooms/{roomId}/account_data/{type}", Auth::kRequired,
+      [](Call& call) { return PutAccountData(call, /*per_room=*/true); }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("GET", "/v3/user/{userId}/rooms/{roomId}/account_data/{type}", Auth::kRequired,
+                 [](Call& call) { return GetAccountData(call, /*per_room=*/true); }));
+
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("GET", "/v3/user/{userId}/rooms/{roomId}/tags", Auth::kRequired, &GetTags));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("PUT", "/v3/user/{userId}/rooms/{roomId}/tags/{tag}", Auth::kRequired, &PutTag));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("DELETE", "/v3/user/{userId}/rooms/{roomId}/tags/{tag}",
+                                      Auth::kRequired, &DeleteTag));
+
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "POST", "/v3/user/{userId}/filter", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<boost::json::value> {
+        CONCLAVE_RETURN_IF_ERROR(CheckSelf(call, "create filters"));
+        CONCLAVE_ASSIGN_OR_RETURN(object filter, call.JsonBody());
+        CONCLAVE_ASSIGN_OR_RETURN(std::string filter_id,
+                                  call.hs.accounts().CreateFilter(call.session.user_id, filter));
+        return object{{"filter_id", filter_id}};
+      }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "GET", "/v3/user/{userId}/filter/{filterId}", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<boost::json::value> {
+        CONCLAVE_RETURN_IF_ERROR(CheckSelf(call, "get filters"));
+        CONCLAVE_ASSIGN_OR_RETURN(
+            object filter,
+            call.hs.accounts().GetFilter(call.session.user_id, call.Param("filterId")));
+        return filter;
+      }));
+
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "GET", "/v3/pushrules/", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<boost::json::value> { return PushRules(call); }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "GET", "/v3/pushrules/global/", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<boost::json::value> {
+        CONCLAVE_ASSIGN_OR_RETURN(object rules, PushRules(call));
+        return rules["global"];
+      }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "GET", "/v3/pushrules/global/{kind}/{ruleId}", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<boost::json::value> { return FindRule(call); }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "GET", "/v3/pushrules/global/{kind}/{ruleId}/enabled", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<boost::json::value> {
+        CONCLAVE_ASSIGN_OR_RETURN(object rule, FindRule(call));
+        const boost::json::value* enabled = rule.if_contains("enabled");
+        return object{{"enabled", enabled != nullptr && enabled->is_bool() && enabled->get_bool()}};
+      }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "GET", "/v3/pushrules/global/{kind}/{ruleId}/actions", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<boost::json::value> {
+        CONCLAVE_ASSIGN_OR_RETURN(object rule, FindRule(call));
+        const boost::json::value* actions = rule.if_contains("actions");
+        return object{{"actions", actions != nullptr ? *actions : array()}};
+      }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("PUT", "/v3/pushrules/global/{kind}/{ruleId}",
+                                      Auth::kRequired, &PushRulesReadOnly));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("DELETE", "/v3/pushrules/global/{kind}/{ruleId}",
+                                      Auth::kRequired, &PushRulesReadOnly));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("PUT", "/v3/pushrules/global/{kind}/{ruleId}/enabled",
+                                      Auth::kRequired, &PushRulesReadOnly));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("PUT", "/v3/pushrules/global/{kind}/{ruleId}/actions",
+                                      Auth::kRequired, &PushRulesReadOnly));
+  return absl::OkStatus();
+}
 
 }  // namespace conclave::api

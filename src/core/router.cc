@@ -41,7 +41,9 @@ bool MatchSegments(const std::vector<std::pair<bool, std::string>>& route,
   for (size_t i = 0; i < route.size(); ++i) {
     const auto& [is_param, text] = route[i];
     if (is_param) {
-      if (path[i].empty()) return false;
+      // Only the last segment may be empty: a state event's state_key is often "", and clients
+      // send ".../state/m.room.name/".
+      if (path[i].empty() && i + 1 != route.size()) return false;
       if (params != nullptr) (*params)[text] = internal::PercentDecode(path[i]);
     } else if (text != path[i]) {
       return false;

@@ -103,7 +103,8 @@ class Router {
   ~Router();
 
   // Registers `handler` for `method` and `path_template` (segments literal or `{name}`, e.g.
-  // "/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}"), owned by `module`. Returns
+  // "/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}"; only a last `{name}` matches
+  // an empty segment), owned by `module`. Returns
   // kAlreadyExists if the same method and template are registered, kInvalidArgument for a
   // malformed template.
   absl::StatusOr<RouteHandle> Add(std::string_view module, std::string_view method,

@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "conclave/service/accounts.h"
 #include "conclave/service/filter.h"
+#include "conclave/service/redaction.h"
 #include "conclave/service/state_map.h"
 
 namespace conclave::service {
@@ -37,7 +38,6 @@ class Homeserver;
 
 // The largest event accepted, in bytes of its JSON (Client-Server API, "Size limits").
 inline constexpr size_t kMaxEventBytes = 65536;
-inline constexpr char kDefaultRoomVersion[] = "10";
 
 // A stored event: the PDU (including `unsigned`) and where it sits in the stream.
 struct StoredEvent {
@@ -186,7 +186,26 @@ class Rooms {
 
  private:
   struct RoomData;
+  struct Draft;
+  // The room's cache entry, loading it from the database on first use. M_NOT_FOUND if the room
+  // does not exist.
+  absl::StatusOr<std::shared_ptr<RoomData>> Load(std::string_view room_id);
+  std::shared_ptr<RoomData> NewRoom(std::string_view room_id);
+  // Builds, authorizes and commits one event in a room whose lock the caller holds; wakes the
+  // members. Returns the stored event.
+  absl::StatusOr<StoredEvent> Commit(RoomData& room, Draft draft);
+  absl::Status ChangeMembership(const Session& session, std::string_view room_id,
+                                std::string_view target, std::string_view membership,
+                                std::optional<std::string> reason, bool is_direct = false);
+  // The highest position `user_id` may read in the room: everything while joined, up to the
+  // leave for a former member; M_FORBIDDEN otherwise (world_readable rooms excepted).
+  absl::StatusOr<uint64_t> VisibleUpTo(std::string_view user_id, RoomData& room);
+  absl::StatusOr<StoredEvent> ReadEvent(std::string_view event_id) const;
+  // Writes alias → room (no permission checks; the caller made them). M_UNKNOWN/409 if taken.
+  absl::Status PutAlias(std::string_view alias, std::string_view room_id,
+                        std::string_view creator);
   Homeserver& hs_;
+  std::mutex alias_mu_;  // makes check-and-put of an alias atomic
   std::mutex rooms_mu_;  // guards rooms_ (the map, not the entries)
   std::map<std::string, std::shared_ptr<RoomData>, std::less<>> rooms_;
 };

@@ -1,0 +1,157 @@
+// Rooms: typing notifications, receipts and read markers (Client-Server API "Typing
+// Notifications", "Receipts", "Fully read markers").
+#include <boost/json/serialize.hpp>
+
+#include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/database/key.h"
+#include "conclave/service/errors.h"
+#include "conclave/service/homeserver.h"
+#include "conclave/service/rooms.h"
+#include "conclave/service/typing.h"
+#include "rooms_internal.h"
+
+namespace conclave::service {
+
+using namespace rooms_internal;  // NOLINT: private helpers of this subsystem
+
+absl::Status Rooms::SetTyping(const Session& session, std::string_view room_id, bool typing,
+                              absl::Duration timeout) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  std::vector<std::string> members;
+  {
+    std::lock_guard lock(room->mu);
+    if (MembershipOf(room->state, session.user_id) != "join") {
+      return Forbidden("You are not joined to this room");
+    }
+  }
+  if (hs_.typing().Set(room_id, session.user_id, typing, timeout)) {
+    CONCLAVE_ASSIGN_OR_RETURN(members, JoinedUserIds(room_id));
+    hs_.notifier().Notify(members);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Rooms::SetReceipt(const Session& session, std::string_view room_id,
+                               std::string_view receipt_type, std::string_view event_id) {
+  if (receipt_type != "m.read" && receipt_type != "m.read.private") {
+    return InvalidParam(core::StrCat("Unknown receipt type '", receipt_type, "'"));
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Event(session, room_id, event_id));
+  Store& store = hs_.store();
+  const std::string key = database::KeyBuilder()
+                              .AppendString(room_id)
+                              .AppendString(receipt_type)
+                              .AppendString(session.user_id)
+                              .Build();
+  database::WriteBatch batch;
+  CONCLAVE_RETURN_IF_ERROR(
+      hs_.stream()
+          .Commit(batch,
+                  [&](uint64_t pos, database::WriteBatch& b) {
+                    b.Put(*store.receipts, key,
+                          boost::json::serialize(boost::json::object{
+                              {"event_id", boost::json::string_view(event_id.data(),
+                                                                    event_id.size())},
+                              {"ts", NowMs()},
+                              {"pos", pos},
+                              {"event_pos", event.position}}));
+                  })
+          .status());
+  if (receipt_type == "m.read.private") {
+    hs_.notifier().Notify(session.user_id);
+  } else {
+    CONCLAVE_ASSIGN_OR_RETURN(auto members, JoinedUserIds(room_id));
+    hs_.notifier().Notify(members);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Rooms::SetReadMarkers(const Session& session, std::string_view room_id,
+                                   std::optional<std::string> fully_read,
+                                   std::optional<std::string> read,
+                                   std::optional<std::string> read_private) {
+  if (fully_read) {
+    CONCLAVE_RETURN_IF_ERROR(Event(session, room_id, *fully_read).status());
+    CONCLAVE_RETURN_IF_ERROR(hs_.accounts().SetAccountData(
+        session.user_id, room_id, "m.fully_read", boost::json::object{{"event_id", *fully_read}}));
+  }
+  if (read) CONCLAVE_RETURN_IF_ERROR(SetReceipt(session, room_id, "m.read", *read));
+  if (read_private) {
+    CONCLAVE_RETURN_IF_ERROR(SetReceipt(session, room_id, "m.read.private", *read_private));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<boost::json::object> Rooms::ReceiptsSince(std::string_view room_id,
+                                                         uint64_t since,
+                                                         std::string_view for_user) {
+  Store& store = hs_.store();
+  boost::json::object content;
+  absl::Status status;
+  CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(
+      *store.receipts, RoomPrefix(room_id), [&](std::string_view key, std::string_view value) {
+        database::KeyReader reader(key);
+        auto room = reader.ReadString();
+        auto type = reader.ReadString();
+        auto user = reader.ReadString();
+        auto json = ParseObject(value);
+        if (!room.ok() || !type.ok() || !user.ok() || !json.ok()) {
+          status = absl::DataLossError("malformed receipt");
+          return false;
+        }
+        const auto* pos = json->if_contains("pos");
+        uint64_t position = pos && pos->is_int64() ? static_cast<uint64_t>(pos->get_int64())
+                            : pos && pos->is_uint64() ? pos->get_uint64()
+                                                      : 0;
+        if (position <= since) return true;
+        if (*type == "m.read.private" && *user != for_user) return true;
+        std::string event_id(StringField(*json, "event_id"));
+        auto& by_event = content[event_id];
+        if (!by_event.is_object()) by_event = boost::json::object();
+        auto& by_type = by_event.as_object()[*type];
+        if (!by_type.is_object()) by_type = boost::json::object();
+        boost::json::object receipt;
+        if (const auto* ts = json->if_contains("ts")) receipt["ts"] = *ts;
+        by_type.as_object()[*user] = std::move(receipt);
+        return true;
+      }));
+  CONCLAVE_RETURN_IF_ERROR(status);
+  return content;
+}
+
+absl::StatusOr<int64_t> Rooms::UnreadCount(std::string_view room_id, std::string_view user_id) {
+  Store& store = hs_.store();
+  uint64_t read_position = 0;
+  for (const char* type : {"m.read", "m.read.private"}) {
+    CONCLAVE_ASSIGN_OR_RETURN(
+        auto value, store.Find(*store.receipts, database::KeyBuilder()
+                                                     .AppendString(room_id)
+                                                     .AppendString(type)
+                                                     .AppendString(user_id)
+                                                     .Build()));
+    if (!value) continue;
+    CONCLAVE_ASSIGN_OR_RETURN(auto json, ParseObject(*value));
+    if (const auto* p = json.if_contains("event_pos"); p && p->is_int64()) {
+      read_position = std::max<uint64_t>(read_position, p->get_int64());
+    } else if (p && p->is_uint64()) {
+      read_position = std::max<uint64_t>(read_position, p->get_uint64());
+    }
+  }
+  // Counting stops at a bound so a long-unread room costs a bounded scan.
+  constexpr int64_t kMaxCounted = 1000;
+  int64_t count = 0;
+  auto it = store.db->NewIterator(*store.timeline, {.prefix = RoomPrefix(room_id)});
+  for (it->SeekToLast(); it->Valid() && count < kMaxCounted; it->Prev()) {
+    CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));
+    if (position <= read_position) break;
+    CONCLAVE_ASSIGN_OR_RETURN(auto pdu, ParseObject(it->value()));
+    if (StringField(pdu, "sender") == user_id) break;  // own message: read up to here
+    std::string_view type = StringField(pdu, "type");
+    if (type == "m.room.message" || type == "m.room.encrypted") ++count;
+  }
+  CONCLAVE_RETURN_IF_ERROR(it->status());
+  return count;
+}
+
+}  // namespace conclave::service

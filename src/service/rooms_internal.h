@@ -1,0 +1,71 @@
+// Private to the service module: the per-room cache behind Rooms, and key and JSON helpers shared
+// by rooms*.cc and sync.cc.
+#ifndef CONCLAVE_SERVICE_ROOMS_INTERNAL_H_
+#define CONCLAVE_SERVICE_ROOMS_INTERNAL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+
+#include "absl/status/statusor.h"
+#include "conclave/service/rooms.h"
+#include "conclave/service/state_map.h"
+
+namespace conclave::service {
+
+// The cached current state and tip of one room. `mu` serializes the events of the room and
+// guards every field but `latest_position`, which readers may load without it.
+struct Rooms::RoomData {
+  std::mutex mu;
+  std::string room_id;
+  std::string room_version{kDefaultRoomVersion};
+  StateMap state;
+  std::map<StateKey, uint64_t> state_positions;
+  std::string last_event_id;
+  int64_t depth = 0;
+  std::atomic<uint64_t> latest_position{0};
+};
+
+// An event about to be built by Rooms::Commit.
+struct Rooms::Draft {
+  std::string type;
+  std::optional<std::string> state_key;
+  std::string sender;
+  boost::json::object content;
+  std::optional<std::string> redacts;         // m.room.redaction: the target's event id
+  std::optional<StoredEvent> redact_target;   // ... and the target itself
+  std::string device_id;                      // with txn_id: for idempotent sends
+  std::string txn_id;
+};
+
+namespace rooms_internal {
+
+int64_t NowMs();
+// Keys of the maps in store.h.
+std::string RoomPrefix(std::string_view room_id);
+std::string TimelineKey(std::string_view room_id, uint64_t position);
+std::string StateKeyOf(std::string_view room_id, std::string_view type,
+                       std::string_view state_key);
+std::string PairKey(std::string_view a, std::string_view b);
+// Parses stored JSON that must be an object (kDataLoss otherwise).
+absl::StatusOr<boost::json::object> ParseObject(std::string_view json);
+// Position of a timeline key (room, position).
+absl::StatusOr<uint64_t> PositionOfTimelineKey(std::string_view key);
+// Pagination tokens: "t<position>" from /messages and /context, "s<position>_<typing>" from
+// /sync; both name the boundary after that position.
+absl::StatusOr<uint64_t> ParsePositionToken(std::string_view token);
+std::string PositionToken(uint64_t position);
+std::string_view StringField(const boost::json::object& object, std::string_view key);
+// True when `value` holds a floating-point number anywhere (room versions 6+ refuse them).
+bool HasFloat(const boost::json::value& value);
+
+}  // namespace rooms_internal
+}  // namespace conclave::service
+
+#endif  // CONCLAVE_SERVICE_ROOMS_INTERNAL_H_
