@@ -4,11 +4,10 @@
 // account_deactivation.yaml, device_management.yaml; the user-interactive authentication of
 // register, password, deactivate and device deletion follows "User-interactive authentication
 // API" with single-stage flows.
-#include <string>
-#include <utility>
-
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <string>
+#include <utility>
 
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
@@ -172,8 +171,7 @@ absl::StatusOr<UiaOutcome> RegistrationStage(Call& call, const object& body) {
                               OptionalString(*dict.auth, "token"));
     if (!given || !ConstantTimeEquals(*given, token)) {
       return UiaOutcome{
-          AuthChallenge(stage, dict.session, service::Forbidden("Invalid registration token")),
-          ""};
+          AuthChallenge(stage, dict.session, service::Forbidden("Invalid registration token")), ""};
     }
   }
   return UiaOutcome{};
@@ -259,8 +257,8 @@ absl::StatusOr<boost::json::value> RegisterAvailable(Call& call) {
 // GET /v1/register/m.login.registration_token/validity (registration_tokens.yaml), rate-limited
 // as the spec asks, against guessing.
 absl::StatusOr<boost::json::value> RegistrationTokenValidity(Call& call) {
-  CONCLAVE_RETURN_IF_ERROR(call.hs.limiter().Take(
-      core::StrCat("register_token/", call.remote_ip()), call.hs.registration_limit()));
+  CONCLAVE_RETURN_IF_ERROR(call.hs.limiter().Take(core::StrCat("register_token/", call.remote_ip()),
+                                                  call.hs.registration_limit()));
   const core::Config& config = call.hs.server().config();
   if (!config.allow_registration) {
     return service::Forbidden("Registration is not enabled on this homeserver");
@@ -274,14 +272,13 @@ absl::StatusOr<boost::json::value> RegistrationTokenValidity(Call& call) {
 
 // POST /v3/login (login.yaml): m.login.password only.
 absl::StatusOr<boost::json::value> Login(Call& call) {
-  CONCLAVE_RETURN_IF_ERROR(call.hs.limiter().Take(core::StrCat("login/ip/", call.remote_ip()),
-                                                  call.hs.login_limit()));
+  CONCLAVE_RETURN_IF_ERROR(
+      call.hs.limiter().Take(core::StrCat("login/ip/", call.remote_ip()), call.hs.login_limit()));
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
   CONCLAVE_ASSIGN_OR_RETURN(std::string type, RequiredString(body, "type"));
   if (type != kPasswordLogin) {
     // login.yaml's own example of a 400: M_UNKNOWN "Bad login type."
-    return service::MatrixStatus(absl::StatusCode::kInvalidArgument, "M_UNKNOWN",
-                                 "Bad login type");
+    return service::MatrixStatus(absl::StatusCode::kInvalidArgument, "M_UNKNOWN", "Bad login type");
   }
   std::optional<std::string> user;
   CONCLAVE_ASSIGN_OR_RETURN(const object* identifier, OptionalObject(body, "identifier"));
@@ -371,8 +368,8 @@ absl::Status RegisterAccountRoutes(Routes& routes) {
   CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v1/register/m.login.registration_token/validity",
                                       Auth::kNone, &RegistrationTokenValidity));
 
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "GET", "/v3/login", Auth::kNone, [](Call&) -> absl::StatusOr<boost::json::value> {
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("GET", "/v3/login", Auth::kNone, [](Call&) -> absl::StatusOr<boost::json::value> {
         return object{{"flows", array{object{{"type", kPasswordLogin}}}}};
       }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/login", Auth::kNone, &Login));
@@ -382,13 +379,12 @@ absl::Status RegisterAccountRoutes(Routes& routes) {
   CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/logout/all", Auth::kRequired, [](Call& call) {
     return Empty(call.hs.accounts().LogoutAll(call.session.user_id));
   }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "GET", "/v3/account/whoami", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> {
-        return object{{"user_id", call.session.user_id},
-                      {"device_id", call.session.device_id},
-                      {"is_guest", false}};
-      }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v3/account/whoami", Auth::kRequired,
+                                      [](Call& call) -> absl::StatusOr<boost::json::value> {
+                                        return object{{"user_id", call.session.user_id},
+                                                      {"device_id", call.session.device_id},
+                                                      {"is_guest", false}};
+                                      }));
   CONCLAVE_RETURN_IF_ERROR(
       routes.AddRaw("POST", "/v3/account/password", Auth::kOptional, &ChangePassword));
   CONCLAVE_RETURN_IF_ERROR(
@@ -402,14 +398,14 @@ absl::Status RegisterAccountRoutes(Routes& routes) {
         for (const service::Device& device : devices) out.push_back(DeviceJson(device));
         return object{{"devices", std::move(out)}};
       }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "GET", "/v3/devices/{deviceId}", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_ASSIGN_OR_RETURN(
-            service::Device device,
-            call.hs.accounts().GetDevice(call.session.user_id, call.Param("deviceId")));
-        return DeviceJson(device);
-      }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("GET", "/v3/devices/{deviceId}", Auth::kRequired,
+                 [](Call& call) -> absl::StatusOr<boost::json::value> {
+                   CONCLAVE_ASSIGN_OR_RETURN(
+                       service::Device device,
+                       call.hs.accounts().GetDevice(call.session.user_id, call.Param("deviceId")));
+                   return DeviceJson(device);
+                 }));
   // Creating a device this way is for application services only (device_management.yaml), so
   // an unknown device is M_NOT_FOUND.
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
@@ -417,36 +413,37 @@ absl::Status RegisterAccountRoutes(Routes& routes) {
       [](Call& call) -> absl::StatusOr<boost::json::value> {
         CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
         CONCLAVE_ASSIGN_OR_RETURN(auto display_name, OptionalString(body, "display_name"));
-        return Empty(call.hs.accounts().UpdateDevice(call.session.user_id,
-                                                     call.Param("deviceId"), display_name));
+        return Empty(call.hs.accounts().UpdateDevice(call.session.user_id, call.Param("deviceId"),
+                                                     display_name));
       }));
-  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw(
-      "DELETE", "/v3/devices/{deviceId}", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<core::Response> {
-        CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-        CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, PasswordStage(call, body));
-        if (uia.reply) return *std::move(uia.reply);
-        return EmptyResponse(
-            call.hs.accounts().DeleteDevice(call.session.user_id, call.Param("deviceId")));
-      }));
-  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw(
-      "POST", "/v3/delete_devices", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<core::Response> {
-        CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-        const boost::json::value* devices = body.if_contains("devices");
-        if (devices == nullptr) return service::MissingParam("Missing 'devices'");
-        if (!devices->is_array()) return service::BadJson("'devices' must be an array");
-        for (const boost::json::value& id : devices->get_array()) {
-          if (!id.is_string()) return service::BadJson("'devices' must hold strings");
-        }
-        CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, PasswordStage(call, body));
-        if (uia.reply) return *std::move(uia.reply);
-        for (const boost::json::value& id : devices->get_array()) {
-          CONCLAVE_RETURN_IF_ERROR(call.hs.accounts().DeleteDevice(
-              call.session.user_id, std::string_view(id.get_string())));
-        }
-        return JsonResponse(object());
-      }));
+  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw("DELETE", "/v3/devices/{deviceId}", Auth::kRequired,
+                                         [](Call& call) -> absl::StatusOr<core::Response> {
+                                           CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+                                           CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia,
+                                                                     PasswordStage(call, body));
+                                           if (uia.reply) return *std::move(uia.reply);
+                                           return EmptyResponse(call.hs.accounts().DeleteDevice(
+                                               call.session.user_id, call.Param("deviceId")));
+                                         }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.AddRaw("POST", "/v3/delete_devices", Auth::kRequired,
+                    [](Call& call) -> absl::StatusOr<core::Response> {
+                      CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+                      const boost::json::value* devices = body.if_contains("devices");
+                      if (devices == nullptr) return service::MissingParam("Missing 'devices'");
+                      if (!devices->is_array())
+                        return service::BadJson("'devices' must be an array");
+                      for (const boost::json::value& id : devices->get_array()) {
+                        if (!id.is_string()) return service::BadJson("'devices' must hold strings");
+                      }
+                      CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, PasswordStage(call, body));
+                      if (uia.reply) return *std::move(uia.reply);
+                      for (const boost::json::value& id : devices->get_array()) {
+                        CONCLAVE_RETURN_IF_ERROR(call.hs.accounts().DeleteDevice(
+                            call.session.user_id, std::string_view(id.get_string())));
+                      }
+                      return JsonResponse(object());
+                    }));
   return absl::OkStatus();
 }
 

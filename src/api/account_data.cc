@@ -2,11 +2,10 @@
 // tags.yaml (stored as room account data of type m.tag, "Room Tagging"), filter.yaml,
 // pushrules.yaml (reading only).
 #include <algorithm>
-#include <iterator>
-#include <string>
-
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <iterator>
+#include <string>
 
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
@@ -75,9 +74,8 @@ absl::StatusOr<boost::json::value> GetAccountData(Call& call, bool per_room) {
   if (per_room) {
     CONCLAVE_ASSIGN_OR_RETURN(room_id, RoomParam(call));
   }
-  CONCLAVE_ASSIGN_OR_RETURN(
-      auto content,
-      call.hs.accounts().GetAccountData(call.session.user_id, room_id, call.Param("type")));
+  CONCLAVE_ASSIGN_OR_RETURN(auto content, call.hs.accounts().GetAccountData(
+                                              call.session.user_id, room_id, call.Param("type")));
   if (!content) {
     return service::NotFound(per_room ? "Room account data not found" : "Account data not found");
   }
@@ -113,11 +111,11 @@ absl::StatusOr<boost::json::value> PutTag(Call& call) {
     return service::BadJson("'order' must be a number");
   }
   const std::string name = call.Param("tag");
-  return Empty(call.hs.accounts().UpdateAccountData(
-      call.session.user_id, room_id, kTagType, [&](object& content) {
-        TagsOf(content)[name] = tag;
-        return absl::OkStatus();
-      }));
+  return Empty(call.hs.accounts().UpdateAccountData(call.session.user_id, room_id, kTagType,
+                                                    [&](object& content) {
+                                                      TagsOf(content)[name] = tag;
+                                                      return absl::OkStatus();
+                                                    }));
 }
 
 // DELETE /v3/user/{userId}/rooms/{roomId}/tags/{tag}: removing an absent tag succeeds.
@@ -125,11 +123,11 @@ absl::StatusOr<boost::json::value> DeleteTag(Call& call) {
   CONCLAVE_RETURN_IF_ERROR(CheckSelf(call, "remove tags"));
   CONCLAVE_ASSIGN_OR_RETURN(std::string room_id, RoomParam(call));
   const std::string name = call.Param("tag");
-  return Empty(call.hs.accounts().UpdateAccountData(
-      call.session.user_id, room_id, kTagType, [&](object& content) {
-        TagsOf(content).erase(name);
-        return absl::OkStatus();
-      }));
+  return Empty(call.hs.accounts().UpdateAccountData(call.session.user_id, room_id, kTagType,
+                                                    [&](object& content) {
+                                                      TagsOf(content).erase(name);
+                                                      return absl::OkStatus();
+                                                    }));
 }
 
 // The caller's push rules: the server defaults (push_rules.h), since rules cannot be changed.
@@ -172,15 +170,15 @@ absl::StatusOr<boost::json::value> PushRulesReadOnly(Call&) {
 }  // namespace
 
 absl::Status RegisterAccountDataRoutes(Routes& routes) {
-  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw(
-      "PUT", "/v3/user/{userId}/account_data/{type}", Auth::kRequired,
-      [](Call& call) { return PutAccountData(call, /*per_room=*/false); }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.AddRaw("PUT", "/v3/user/{userId}/account_data/{type}", Auth::kRequired,
+                    [](Call& call) { return PutAccountData(call, /*per_room=*/false); }));
   CONCLAVE_RETURN_IF_ERROR(
       routes.Add("GET", "/v3/user/{userId}/account_data/{type}", Auth::kRequired,
                  [](Call& call) { return GetAccountData(call, /*per_room=*/false); }));
-  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw(
-      "PUT", "/v3/user/{userId}/rooms/{roomId}/account_data/{type}", Auth::kRequired,
-      [](Call& call) { return PutAccountData(call, /*per_room=*/true); }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.AddRaw("PUT", "/v3/user/{userId}/rooms/{roomId}/account_data/{type}", Auth::kRequired,
+                    [](Call& call) { return PutAccountData(call, /*per_room=*/true); }));
   CONCLAVE_RETURN_IF_ERROR(
       routes.Add("GET", "/v3/user/{userId}/rooms/{roomId}/account_data/{type}", Auth::kRequired,
                  [](Call& call) { return GetAccountData(call, /*per_room=*/true); }));
@@ -205,24 +203,22 @@ absl::Status RegisterAccountDataRoutes(Routes& routes) {
       "GET", "/v3/user/{userId}/filter/{filterId}", Auth::kRequired,
       [](Call& call) -> absl::StatusOr<boost::json::value> {
         CONCLAVE_RETURN_IF_ERROR(CheckSelf(call, "get filters"));
-        CONCLAVE_ASSIGN_OR_RETURN(
-            object filter,
-            call.hs.accounts().GetFilter(call.session.user_id, call.Param("filterId")));
+        CONCLAVE_ASSIGN_OR_RETURN(object filter, call.hs.accounts().GetFilter(
+                                                     call.session.user_id, call.Param("filterId")));
         return filter;
       }));
 
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "GET", "/v3/pushrules/", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> { return PushRules(call); }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "GET", "/v3/pushrules/global/", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_ASSIGN_OR_RETURN(object rules, PushRules(call));
-        return rules["global"];
-      }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "GET", "/v3/pushrules/global/{kind}/{ruleId}", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> { return FindRule(call); }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("GET", "/v3/pushrules/", Auth::kRequired,
+                 [](Call& call) -> absl::StatusOr<boost::json::value> { return PushRules(call); }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v3/pushrules/global/", Auth::kRequired,
+                                      [](Call& call) -> absl::StatusOr<boost::json::value> {
+                                        CONCLAVE_ASSIGN_OR_RETURN(object rules, PushRules(call));
+                                        return rules["global"];
+                                      }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("GET", "/v3/pushrules/global/{kind}/{ruleId}", Auth::kRequired,
+                 [](Call& call) -> absl::StatusOr<boost::json::value> { return FindRule(call); }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
       "GET", "/v3/pushrules/global/{kind}/{ruleId}/enabled", Auth::kRequired,
       [](Call& call) -> absl::StatusOr<boost::json::value> {
@@ -230,13 +226,13 @@ absl::Status RegisterAccountDataRoutes(Routes& routes) {
         const boost::json::value* enabled = rule.if_contains("enabled");
         return object{{"enabled", enabled != nullptr && enabled->is_bool() && enabled->get_bool()}};
       }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "GET", "/v3/pushrules/global/{kind}/{ruleId}/actions", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_ASSIGN_OR_RETURN(object rule, FindRule(call));
-        const boost::json::value* actions = rule.if_contains("actions");
-        return object{{"actions", actions != nullptr ? *actions : array()}};
-      }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("GET", "/v3/pushrules/global/{kind}/{ruleId}/actions", Auth::kRequired,
+                 [](Call& call) -> absl::StatusOr<boost::json::value> {
+                   CONCLAVE_ASSIGN_OR_RETURN(object rule, FindRule(call));
+                   const boost::json::value* actions = rule.if_contains("actions");
+                   return object{{"actions", actions != nullptr ? *actions : array()}};
+                 }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add("PUT", "/v3/pushrules/global/{kind}/{ruleId}",
                                       Auth::kRequired, &PushRulesReadOnly));
   CONCLAVE_RETURN_IF_ERROR(routes.Add("DELETE", "/v3/pushrules/global/{kind}/{ruleId}",

@@ -5,10 +5,9 @@
 // so); other valid keys read as absent and cannot be set. Profiles and presence of users of other
 // servers are M_NOT_FOUND: there is no federation.
 #include <algorithm>
-#include <string>
-
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <string>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -179,11 +178,11 @@ absl::StatusOr<boost::json::value> DeleteProfileField(Call& call) {
 // GET /v3/presence/{userId}/status. Any signed-in user may read a local user's presence.
 absl::StatusOr<boost::json::value> GetPresence(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(std::string user_id, LocalUserParam(call));
-  CONCLAVE_ASSIGN_OR_RETURN(service::PresenceState state,
-                            call.hs.accounts().GetPresence(user_id));
+  CONCLAVE_ASSIGN_OR_RETURN(service::PresenceState state, call.hs.accounts().GetPresence(user_id));
   object out{{"presence", state.presence}};
   if (state.last_active_ts > 0) {
-    const int64_t ago = std::max<int64_t>(0, absl::ToUnixMillis(absl::Now()) - state.last_active_ts);
+    const int64_t ago =
+        std::max<int64_t>(0, absl::ToUnixMillis(absl::Now()) - state.last_active_ts);
     out["last_active_ago"] = ago;
     out["currently_active"] =
         state.presence == "online" && ago < absl::ToInt64Milliseconds(kCurrentlyActive);
@@ -232,8 +231,8 @@ absl::Status RegisterProfileRoutes(Routes& routes) {
       routes.Add("GET", "/v3/profile/{userId}/{keyName}", Auth::kNone, &GetProfileField));
   CONCLAVE_RETURN_IF_ERROR(
       routes.Add("PUT", "/v3/profile/{userId}/{keyName}", Auth::kRequired, &PutProfileField));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("DELETE", "/v3/profile/{userId}/{keyName}",
-                                      Auth::kRequired, &DeleteProfileField));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("DELETE", "/v3/profile/{userId}/{keyName}", Auth::kRequired, &DeleteProfileField));
   CONCLAVE_RETURN_IF_ERROR(
       routes.Add("GET", "/v3/presence/{userId}/status", Auth::kRequired, &GetPresence));
   CONCLAVE_RETURN_IF_ERROR(

@@ -11,6 +11,7 @@
 #define CONCLAVE_SERVICE_ACCOUNTS_H_
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,9 +20,12 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "conclave/core/server.h"
+#include "conclave/database/write_batch.h"
 #include "conclave/service/store.h"
 #include "conclave/service/stream.h"
 
@@ -92,8 +96,9 @@ class Accounts {
                                        std::optional<std::string> device_id,
                                        std::optional<std::string> device_display_name,
                                        bool inhibit_login, std::string_view remote_ip);
-  // `user` is a localpart or a full user id. M_FORBIDDEN for an unknown user, a wrong password
-  // or a deactivated account (one message for all, so it does not reveal which).
+  // `user` is a localpart or a full user id. M_FORBIDDEN for an unknown user or a wrong password
+  // (one message for both, so it does not reveal which); M_USER_DEACTIVATED (403) for a
+  // deactivated account, only once the password matched (login.yaml, 403).
   absl::StatusOr<LoginResult> LoginWithPassword(std::string_view user, std::string_view password,
                                                 std::optional<std::string> device_id,
                                                 std::optional<std::string> device_display_name,
@@ -116,10 +121,15 @@ class Accounts {
   absl::StatusOr<std::vector<std::string>> ListUsers() const;
 
   // --- devices ---------------------------------------------------------------------------------
+  // Devices sorted by id.
   absl::StatusOr<std::vector<Device>> ListDevices(std::string_view user_id) const;
-  absl::StatusOr<Device> GetDevice(std::string_view user_id, std::string_view device_id) const;
+  absl::StatusOr<Device> GetDevice(std::string_view user_id,
+                                   std::string_view device_id) const;  // M_NOT_FOUND
+  // Sets the display name when `display_name` is given. M_NOT_FOUND for an unknown device.
   absl::Status UpdateDevice(std::string_view user_id, std::string_view device_id,
                             std::optional<std::string> display_name);
+  // Deletes the device and invalidates its token; OK when it does not exist (it "had been
+  // removed previously", device_management.yaml).
   absl::Status DeleteDevice(std::string_view user_id, std::string_view device_id);
 
   // --- profiles --------------------------------------------------------------------------------
@@ -139,14 +149,25 @@ class Accounts {
   absl::StatusOr<std::optional<boost::json::object>> GetAccountData(std::string_view user_id,
                                                                     std::string_view room_id,
                                                                     std::string_view type) const;
+  // Reads entry `type` (an empty object when absent), lets `update` change it and stores the
+  // result as SetAccountData does; atomic with respect to every other account data write of
+  // this Accounts (room tags are a read-modify-write of m.tag). An error from `update` is
+  // returned and nothing is written.
+  absl::Status UpdateAccountData(std::string_view user_id, std::string_view room_id,
+                                 std::string_view type,
+                                 absl::FunctionRef<absl::Status(boost::json::object&)> update);
   // Entries with position > `since` (all when 0), global and per room.
   absl::StatusOr<std::vector<AccountDataEntry>> AccountDataSince(std::string_view user_id,
                                                                  uint64_t since) const;
 
   // --- presence (committed on the stream) ------------------------------------------------------
+  // Setting the same presence and status message again only refreshes last_active_ts (at most
+  // once a minute, without a stream position or wake-up), so /sync's set_presence does not wake
+  // the very request that set it. M_INVALID_PARAM for an unknown `presence`.
   absl::Status SetPresence(std::string_view user_id, std::string_view presence,
                            std::optional<std::string> status_msg);
-  absl::StatusOr<PresenceState> GetPresence(std::string_view user_id) const;  // M_NOT_FOUND
+  // M_NOT_FOUND for an unknown user; a user who never set a presence is "offline".
+  absl::StatusOr<PresenceState> GetPresence(std::string_view user_id) const;
 
   // --- user directory --------------------------------------------------------------------------
   // Local users whose id or display name contains `term` (case-insensitive), at most `limit`;
@@ -155,9 +176,46 @@ class Accounts {
                                                          bool* limited) const;
 
  private:
+  // The record of `user_id` in `users`; nullopt when there is none.
+  absl::StatusOr<std::optional<boost::json::object>> ReadUser(std::string_view user_id) const;
+  // Adds to `batch` the device `device_id` (new when not given) of `user_id` with a new access
+  // token; an existing device keeps its display name and its old token's digest goes to
+  // `dropped`. Caller holds `accounts_mu_` and writes the batch.
+  absl::StatusOr<LoginResult> AddSession(std::string_view user_id,
+                                         std::optional<std::string> device_id,
+                                         std::optional<std::string> device_display_name,
+                                         std::string_view remote_ip, database::WriteBatch& batch,
+                                         std::vector<std::string>& dropped);
+  // Adds to `batch` the deletion of every device of `user_id` except `keep_device` (none when
+  // empty) and of their tokens, whose digests go to `dropped`. Caller holds `accounts_mu_`.
+  absl::Status DropDevices(std::string_view user_id, std::string_view keep_device,
+                           database::WriteBatch& batch, std::vector<std::string>& dropped);
+  // Removes token digests from the cache after their deletion was written.
+  void ForgetTokens(const std::vector<std::string>& digests);
+  // Stores account data `content` at a new stream position and wakes the user's /sync. Caller
+  // holds `account_data_mu_`.
+  absl::Status WriteAccountData(std::string_view user_id, std::string_view room_id,
+                                std::string_view type, const boost::json::object& content);
+
   Store& store_;
   Stream& stream_;
   core::Server& server_;
+
+  // Serializes the read-modify-write of `users` and `devices` records (registration, sessions,
+  // passwords, profiles), so two requests never both see a name free or a device absent.
+  std::mutex accounts_mu_;
+  // Serializes account data writes (UpdateAccountData's read and write are one step).
+  std::mutex account_data_mu_;
+  // Serializes presence writes, so a refresh of last_active_ts never overwrites a newer state.
+  std::mutex presence_mu_;
+
+  // Token digest → session, so authenticating a request is a hash lookup and not a RocksDB read.
+  // An entry is removed after the deletion of its token is written; `token_epoch_` moves with
+  // every removal, and a session read from the database is cached only if no removal happened
+  // during the read (else a token deleted meanwhile could come back to life in the cache).
+  mutable std::mutex tokens_mu_;
+  absl::flat_hash_map<std::string, Session> tokens_;  // guarded by tokens_mu_
+  uint64_t token_epoch_ = 0;                          // guarded by tokens_mu_
 };
 
 }  // namespace conclave::service
