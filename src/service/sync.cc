@@ -8,6 +8,8 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/service/errors.h"
 #include "conclave/service/homeserver.h"
+#include "conclave/service/identifiers.h"
+#include "conclave/service/push_rules.h"
 #include "conclave/service/rooms.h"
 #include "conclave/service/typing.h"
 #include "rooms_internal.h"
@@ -203,9 +205,20 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
   }
 
   boost::json::array global_account_data;
+  bool has_push_rules = false;
   for (const auto& entry : account_data) {
     if (!entry.room_id.empty()) continue;
+    has_push_rules = has_push_rules || entry.type == "m.push_rules";
     boost::json::object event{{"type", entry.type}, {"content", entry.content}};
+    if (Matches(filter.account_data, event)) global_account_data.push_back(std::move(event));
+  }
+  if (initial && !has_push_rules) {
+    // Clients (Element among them) read the push rules from account data; ours are the spec's
+    // defaults, which nobody can change yet.
+    auto parsed = ParseUserId(user);
+    boost::json::object event{
+        {"type", "m.push_rules"},
+        {"content", DefaultPushRules(user, parsed.ok() ? parsed->localpart : user)}};
     if (Matches(filter.account_data, event)) global_account_data.push_back(std::move(event));
   }
 
