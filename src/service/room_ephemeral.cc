@@ -138,17 +138,16 @@ absl::StatusOr<int64_t> Rooms::UnreadCount(std::string_view room_id, std::string
       read_position = std::max<uint64_t>(read_position, p->get_uint64());
     }
   }
-  // Counting stops at a bound so a long-unread room costs a bounded scan.
+  // Counting stops at a bound so a long-unread room costs a bounded scan; the index holds only
+  // countable messages and their senders, so nothing is parsed.
   constexpr int64_t kMaxCounted = 1000;
   int64_t count = 0;
-  auto it = store.db->NewIterator(*store.timeline, {.prefix = RoomPrefix(room_id)});
+  auto it = store.db->NewIterator(*store.message_index, {.prefix = RoomPrefix(room_id)});
   for (it->SeekToLast(); it->Valid() && count < kMaxCounted; it->Prev()) {
     CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));
     if (position <= read_position) break;
-    CONCLAVE_ASSIGN_OR_RETURN(auto pdu, ParseObject(it->value()));
-    if (StringField(pdu, "sender") == user_id) break;  // own message: read up to here
-    std::string_view type = StringField(pdu, "type");
-    if (type == "m.room.message" || type == "m.room.encrypted") ++count;
+    if (it->value() == user_id) break;  // own message: read up to here
+    ++count;
   }
   CONCLAVE_RETURN_IF_ERROR(it->status());
   return count;

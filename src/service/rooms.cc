@@ -10,6 +10,7 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
 #include "conclave/service/auth_rules.h"
+#include "conclave/service/canonical_json.h"
 #include "conclave/service/errors.h"
 #include "conclave/service/event_hash.h"
 #include "conclave/service/homeserver.h"
@@ -111,6 +112,11 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
   if (HasFloat(draft.content)) {
     return BadJson("Event content must not contain floating-point numbers");
   }
+  // Integers out of range, invalid UTF-8 or too deep nesting: the client's content, not ours.
+  if (auto canonical = CanonicalJson(draft.content); !canonical.ok()) {
+    return BadJson(core::StrCat("Event content is not canonical JSON: ",
+                                canonical.status().message()));
+  }
   boost::json::object pdu;
   pdu["type"] = draft.type;
   pdu["room_id"] = room.room_id;
@@ -187,6 +193,9 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
             const std::string timeline_key = TimelineKey(room.room_id, pos);
             b.Put(*store.timeline, timeline_key, json);
             b.Put(*store.events, event_id, timeline_key);
+            if (draft.type == "m.room.message" || draft.type == "m.room.encrypted") {
+              b.Put(*store.message_index, timeline_key, draft.sender);
+            }
             if (state_key) {
               b.Put(*store.room_state, StateKeyOf(room.room_id, state_key->first, state_key->second),
                     event_id);

@@ -23,6 +23,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(database::Database& db) {
       {"rooms", &Store::rooms},
       {"events", &Store::events},
       {"timeline", &Store::timeline},
+      {"message_index", &Store::message_index},
       {"room_state", &Store::room_state},
       {"room_members", &Store::room_members},
       {"user_rooms", &Store::user_rooms},

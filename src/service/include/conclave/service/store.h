@@ -11,6 +11,8 @@
 //   rooms           room_id → {room_version, creator, created_ts}
 //   events          event_id → room_id, pos (the key of the event in `timeline`)
 //   timeline        room_id, pos → the event (PDU JSON plus `unsigned`)
+//   message_index   room_id, pos → sender, for m.room.message and m.room.encrypted events only
+//                   (unread counts without reading whole events)
 //   room_state      room_id, type, state_key → event_id
 //   room_members    room_id, user_id → {membership, pos}
 //   user_rooms      user_id, room_id → {membership, pos}
@@ -46,6 +48,7 @@ struct Store {
   database::Map* rooms = nullptr;
   database::Map* events = nullptr;
   database::Map* timeline = nullptr;
+  database::Map* message_index = nullptr;
   database::Map* room_state = nullptr;
   database::Map* room_members = nullptr;
   database::Map* user_rooms = nullptr;
