@@ -58,7 +58,9 @@ absl::StatusOr<core::Response> SyncHandler(Call& call) {
                             call.hs.sync().Run(call.session, sync));
   if (!result.body) {
     core::Response wait;
-    wait.wait = core::Wait{result.wait_key, result.wait_version, deadline};
+    // Woken early for a typing notice that runs out, the sync reports it and ends the poll.
+    absl::Time wake = result.wake_by ? std::min(deadline, *result.wake_by) : deadline;
+    wait.wait = core::Wait{result.wait_key, result.wait_version, wake};
     return wait;
   }
   return JsonResponse(*result.body);

@@ -54,6 +54,13 @@ Sync::Sync(Homeserver& hs) : hs_(hs) {}
 
 absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& request) {
   const std::string& user = session.user_id;
+  // Typing notices time out lazily: expire them now so this sync reports the change, and wake
+  // the other members' waiting syncs for it.
+  for (const std::string& room_id : hs_.typing().Expire()) {
+    if (auto members = hs_.rooms().JoinedUserIds(room_id); members.ok()) {
+      hs_.notifier().Notify(*members);
+    }
+  }
   // Read before looking (see core/notifier.h): anything committed after this wakes the wait.
   const uint64_t version = hs_.notifier().Version(user);
   const bool initial = request.since.empty();
@@ -241,6 +248,11 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
   if (empty && request.may_wait && !initial) {
     result.wait_key = user;
     result.wait_version = version;
+    std::vector<std::string> joined_rooms;
+    for (const UserRoom& m : memberships) {
+      if (m.membership == "join") joined_rooms.push_back(m.room_id);
+    }
+    result.wake_by = hs_.typing().NextExpiry(joined_rooms);
     return result;
   }
   boost::json::object body;

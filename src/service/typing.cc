@@ -60,6 +60,19 @@ uint64_t Typing::serial() const {
   return serial_;
 }
 
+std::optional<absl::Time> Typing::NextExpiry(const std::vector<std::string>& room_ids) const {
+  std::lock_guard lock(mu_);
+  std::optional<absl::Time> earliest;
+  for (const std::string& room_id : room_ids) {
+    auto it = rooms_.find(room_id);
+    if (it == rooms_.end()) continue;
+    for (const auto& [user, expiry] : it->second.users) {
+      if (!earliest || expiry < *earliest) earliest = expiry;
+    }
+  }
+  return earliest;
+}
+
 std::vector<std::string> Typing::Expire(absl::Time now) {
   std::lock_guard lock(mu_);
   std::vector<std::string> changed;

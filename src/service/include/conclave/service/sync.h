@@ -14,6 +14,8 @@
 
 #include <boost/json/object.hpp>
 
+#include "absl/time/time.h"
+
 #include "absl/status/statusor.h"
 #include "conclave/service/accounts.h"
 #include "conclave/service/filter.h"
@@ -36,6 +38,8 @@ struct SyncResult {
   std::optional<boost::json::object> body;
   std::string wait_key;
   uint64_t wait_version = 0;
+  // When waiting: wake by then even if nothing is notified (a typing notice runs out).
+  std::optional<absl::Time> wake_by;
 };
 
 class Sync {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,10 @@ class Typing {
   // Serial of the last change in `room_id` (0 if none), and of any room.
   uint64_t RoomSerial(std::string_view room_id) const;
   uint64_t serial() const;
+
+  // The earliest time a typing notice in one of `room_ids` runs out, if any: a waiting /sync
+  // wakes then to report it.
+  std::optional<absl::Time> NextExpiry(const std::vector<std::string>& room_ids) const;
 
   // Drops expired entries; returns the rooms whose typing set changed (for waking /sync).
   std::vector<std::string> Expire(absl::Time now = absl::Now());
