@@ -138,18 +138,28 @@ absl::StatusOr<int64_t> Rooms::UnreadCount(std::string_view room_id, std::string
       read_position = std::max<uint64_t>(read_position, p->get_uint64());
     }
   }
-  // Counting stops at a bound so a long-unread room costs a bounded scan; the index holds only
-  // countable messages and their senders, so nothing is parsed.
-  constexpr int64_t kMaxCounted = 1000;
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  std::lock_guard lock(room->mu);
+  if (!room->messages_loaded) {
+    auto it = store.db->NewIterator(*store.message_index, {.prefix = RoomPrefix(room_id)});
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));
+      room->AppendMessage(position, it->value());
+    }
+    CONCLAVE_RETURN_IF_ERROR(it->status());
+    room->messages_loaded = true;
+  }
+  // Counting stops at a bound so a long-unread room costs a bounded walk.
+  constexpr int64_t kMaxCounted = RoomData::kMaxUnreadCounted;
+  auto own = room->sender_ids.find(user_id);
+  const int64_t own_id = own == room->sender_ids.end() ? -1 : own->second;
   int64_t count = 0;
-  auto it = store.db->NewIterator(*store.message_index, {.prefix = RoomPrefix(room_id)});
-  for (it->SeekToLast(); it->Valid() && count < kMaxCounted; it->Prev()) {
-    CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));
-    if (position <= read_position) break;
-    if (it->value() == user_id) break;  // own message: read up to here
+  for (auto it = room->messages.rbegin(); it != room->messages.rend() && count < kMaxCounted;
+       ++it) {
+    if (it->first <= read_position) break;
+    if (static_cast<int64_t>(it->second) == own_id) break;  // own message: read up to here
     ++count;
   }
-  CONCLAVE_RETURN_IF_ERROR(it->status());
   return count;
 }
 

@@ -243,6 +243,10 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
                 }
               }
             }
+            if (room.messages_loaded &&
+                (draft.type == "m.room.message" || draft.type == "m.room.encrypted")) {
+              room.AppendMessage(pos, draft.sender);
+            }
             room.last_event_id = event_id;
             room.depth += 1;
             room.latest_position.store(pos);
