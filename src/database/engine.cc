@@ -46,6 +46,9 @@ rocksdb::DBOptions MakeDbOptions(const Options& options) {
   db_options.create_missing_column_families = true;
   // Every open starts a new info LOG; dev restarts often and would pile up LOG.old files.
   db_options.keep_log_file_num = 10;
+  // One budget for the memtables of all column families (the homeserver has about 20): without
+  // it each may grow to its own 64 MiB before a flush, and small maps never reach that.
+  db_options.db_write_buffer_size = 64 << 20;
   return db_options;
 }
 
