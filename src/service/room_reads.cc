@@ -309,7 +309,9 @@ absl::StatusOr<boost::json::object> Rooms::JoinedMembers(const Session& session,
        it != room->state.end() && it->first.first == "m.room.member"; ++it) {
     const auto* content = FindStateContent(room->state, "m.room.member", it->first.second);
     if (content == nullptr || StringField(*content, "membership") != "join") continue;
-    boost::json::object member;
+    // Both keys are always present, null when unset, as Synapse answers: matrix-nio 0.20's
+    // schema requires display_name and refuses the whole response without it.
+    boost::json::object member{{"display_name", nullptr}, {"avatar_url", nullptr}};
     if (const auto* d = content->if_contains("displayname"); d && d->is_string()) {
       member["display_name"] = *d;
     }

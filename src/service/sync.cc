@@ -1,8 +1,10 @@
 // Sync::Run: one /sync response (Client-Server API "Syncing", GET /sync).
 #include "conclave/service/sync.h"
 
+#include <algorithm>
 #include <charconv>
 #include <set>
+#include <thread>
 
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
@@ -44,6 +46,22 @@ absl::StatusOr<SinceToken> ParseSince(std::string_view token) {
   return out;
 }
 
+// Whether the membership event at `membership.position` replaced a join (a displayname or avatar
+// change): the user was already in the room, so the sync stays incremental.
+absl::StatusOr<bool> JoinOverJoin(Rooms& rooms, const UserRoom& membership) {
+  bool limited = false;
+  CONCLAVE_ASSIGN_OR_RETURN(auto events,
+                            rooms.Timeline(membership.room_id, membership.position - 1,
+                                           membership.position, 1, RoomEventFilter(), &limited));
+  if (events.empty()) return false;
+  const auto* unsigned_data = events.front().pdu.if_contains("unsigned");
+  const auto* prev = unsigned_data != nullptr && unsigned_data->is_object()
+                         ? unsigned_data->get_object().if_contains("prev_content")
+                         : nullptr;
+  return prev != nullptr && prev->is_object() &&
+         StringField(prev->get_object(), "membership") == "join";
+}
+
 boost::json::object Events(boost::json::array events) {
   return boost::json::object{{"events", std::move(events)}};
 }
@@ -78,7 +96,21 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
       CONCLAVE_RETURN_IF_ERROR(hs_.accounts().SetPresence(user, presence, std::nullopt));
     }
   }
-  const uint64_t upto = hs_.stream().current();
+  // Every membership read must be at or before `upto`: a room whose row moved past it (a join, a
+  // profile change) would be left out of this sync, and its events up to `upto` out of the next
+  // one. A row past `upto` belongs to a commit in flight, which publishes its position right
+  // after its write.
+  uint64_t upto = 0;
+  std::vector<UserRoom> memberships;
+  for (int attempt = 0;; ++attempt) {
+    upto = hs_.stream().current();
+    CONCLAVE_ASSIGN_OR_RETURN(memberships, hs_.rooms().UserRooms(user));
+    if (attempt == 100 || std::all_of(memberships.begin(), memberships.end(),
+                                      [&](const UserRoom& m) { return m.position <= upto; })) {
+      break;
+    }
+    std::this_thread::yield();
+  }
   const uint64_t typing_now = hs_.typing().serial();
   const uint64_t after = initial ? 0 : since.position;
   const Filter& filter = request.filter;
@@ -89,7 +121,6 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
   const bool lazy_members = room_filter.state.lazy_load_members.value_or(false);
 
   CONCLAVE_ASSIGN_OR_RETURN(auto account_data, hs_.accounts().AccountDataSince(user, after));
-  CONCLAVE_ASSIGN_OR_RETURN(auto memberships, hs_.rooms().UserRooms(user));
   Rooms& rooms = hs_.rooms();
 
   boost::json::object join, invite, leave;
@@ -97,9 +128,13 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
   for (const UserRoom& membership : memberships) {
     const std::string& room_id = membership.room_id;
     if (!MatchesRoom(room_filter, room_id)) continue;
-    if (membership.position > upto) continue;  // committed after our snapshot: next time
+    if (membership.position > upto) continue;  // still in flight after the retries: next time
     if (membership.membership == "join") {
-      const bool newly_joined = !initial && membership.position > since.position;
+      bool newly_joined = !initial && membership.position > since.position;
+      if (newly_joined) {
+        CONCLAVE_ASSIGN_OR_RETURN(bool profile_change, JoinOverJoin(rooms, membership));
+        newly_joined = !profile_change;
+      }
       const bool full_state = initial || newly_joined || request.full_state;
       const uint64_t timeline_after = (initial || newly_joined) ? 0 : since.position;
       bool limited = false;

@@ -1,6 +1,7 @@
 """Starts and drives a real conclave process for the integration tests (stdlib only)."""
 
 import http.client
+import json
 import os
 import re
 import shutil
@@ -30,12 +31,22 @@ class Server:
         self.port = None
 
     def start(self, timeout=30):
+        """Starts the process; may be called again after stop() (same data dir, new port)."""
+        offset = self.log_size() if os.path.exists(self.log_path) else 0
+        if getattr(self, "log_file", None) is not None:
+            self.log_file.close()
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([self.binary, *self.args], cwd=self.workdir, env=self.env,
                                      stdout=subprocess.PIPE, stderr=self.log_file)
-        line = self.wait_for_log(r"listening on http://[^:]+:(\d+)", timeout)
+        line = self.wait_for_log(r"listening on http://[^:]+:(\d+)", timeout, after=offset)
         self.port = int(re.search(r"listening on http://[^:]+:(\d+)", line).group(1))
         return self
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
 
     def log(self):
         with open(self.log_path, "r", errors="replace") as f:
@@ -66,6 +77,28 @@ class Server:
         finally:
             conn.close()
 
+    def request(self, method, path, body=None, token=None, headers=None, timeout=30):
+        """One request on a new connection. `body`: bytes/str sent as is, anything else as JSON.
+        Returns (status, parsed JSON body or None if it is not JSON, response headers)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            all_headers = dict(headers or {})
+            if body is not None and not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+                all_headers.setdefault("Content-Type", "application/json")
+            if token is not None:
+                all_headers["Authorization"] = f"Bearer {token}"
+            conn.request(method, path, body=body, headers=all_headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            try:
+                parsed = json.loads(data) if data else None
+            except ValueError:
+                parsed = None
+            return resp.status, parsed, dict(resp.getheaders())
+        finally:
+            conn.close()
+
     def send(self, sig):
         self.proc.send_signal(sig)
 
@@ -84,6 +117,10 @@ class Server:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+        if getattr(self, "log_file", None) is not None:
+            self.log_file.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -93,3 +130,33 @@ def install_atomically(source, destination):
     shutil.copyfile(source, tmp)
     os.chmod(tmp, 0o755)
     os.replace(tmp, destination)
+
+
+class ModuleDir:
+    """A private CONCLAVE_MODULE_DIR for a dev-build server: the build's modules copied there, so
+    a test can install another build of one module and trigger a reload."""
+
+    MODULES = ("database", "service", "api", "admin")
+
+    def __init__(self, server, build_dir):
+        self.server = server
+        self.build_dir = build_dir
+        self.path = os.path.join(server.workdir, "modules")
+        os.makedirs(self.path, exist_ok=True)
+        for m in self.MODULES:
+            shutil.copyfile(os.path.join(build_dir, "lib", f"libconclave_{m}.so"),
+                            os.path.join(self.path, f"libconclave_{m}.so"))
+        server.env["CONCLAVE_MODULE_DIR"] = self.path
+
+    def install_variant(self, module):
+        """Installs build_dir/variants/<module>/libconclave_<module>.so (another build id)."""
+        install_atomically(
+            os.path.join(self.build_dir, "variants", module, f"libconclave_{module}.so"),
+            os.path.join(self.path, f"libconclave_{module}.so"))
+
+    def reload(self, sig=signal.SIGUSR1, timeout=60):
+        """Signals a reload and returns the host's report line."""
+        offset = self.server.log_size()
+        self.server.send(sig)
+        return self.server.wait_for_log(r"\[host\] (reloaded|nothing|not |reload)", timeout,
+                                        after=offset)
