@@ -21,6 +21,13 @@ function(conclave_subsystem name)
   target_link_libraries(conclave_${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   if(ARG_MODULE)
     target_compile_definitions(conclave_${name} PRIVATE CONCLAVE_MODULE_NAME="${name}")
+    if(CONCLAVE_SHARED_MODULES)
+      # A module binds its own definitions to itself. Modules are dlopened RTLD_GLOBAL, so
+      # without this a later module's calls to an inline or template function (say
+      # std::initializer_list<std::string>::begin) bind to the copy in an earlier module, and
+      # glibc then keeps that earlier module mapped after its dlclose: it could never reload.
+      target_link_options(conclave_${name} PRIVATE -Wl,-Bsymbolic)
+    endif()
     set_property(GLOBAL APPEND PROPERTY CONCLAVE_MODULES ${name})
   endif()
 endfunction()
