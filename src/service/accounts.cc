@@ -1,3 +1,4 @@
+#include "stored_json.h"
 #include "conclave/service/accounts.h"
 
 #include <algorithm>
@@ -33,15 +34,6 @@ constexpr size_t kMaxDeviceIdBytes = 255;
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
-absl::StatusOr<object> ParseObject(std::string_view text, std::string_view what) {
-  boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec);
-  if (ec || !value.is_object()) {
-    return absl::DataLossError(core::StrCat("corrupt ", what, " record"));
-  }
-  return std::move(value.get_object());
-}
-
 std::optional<std::string> StringField(const object& o, std::string_view key) {
   const boost::json::value* v = o.if_contains(key);
   if (v == nullptr || !v->is_string()) return std::nullopt;
@@ -51,22 +43,6 @@ std::optional<std::string> StringField(const object& o, std::string_view key) {
 bool BoolField(const object& o, std::string_view key) {
   const boost::json::value* v = o.if_contains(key);
   return v != nullptr && v->is_bool() && v->get_bool();
-}
-
-std::optional<int64_t> IntField(const object& o, std::string_view key) {
-  const boost::json::value* v = o.if_contains(key);
-  if (v == nullptr) return std::nullopt;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  return std::nullopt;
-}
-
-uint64_t PositionField(const object& o) {
-  const boost::json::value* v = o.if_contains("pos");
-  if (v == nullptr) return 0;
-  if (v->is_uint64()) return v->get_uint64();
-  if (v->is_int64() && v->get_int64() > 0) return static_cast<uint64_t>(v->get_int64());
-  return 0;
 }
 
 void SetOrErase(object& o, std::string_view key, const std::optional<std::string>& value) {
@@ -141,7 +117,7 @@ absl::StatusOr<Session> Accounts::Authenticate(std::string_view access_token) {
   }
   CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.access_tokens, digest));
   if (!value) return UnknownToken("Unrecognised access token");
-  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseObject(*value, "access token"));
+  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseStored(*value, "access token"));
   Session session;
   session.user_id = StringField(record, "user_id").value_or("");
   session.device_id = StringField(record, "device_id").value_or("");
@@ -162,7 +138,7 @@ void Accounts::ForgetTokens(const std::vector<std::string>& digests) {
 absl::StatusOr<std::optional<object>> Accounts::ReadUser(std::string_view user_id) const {
   CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.users, user_id));
   if (!value) return std::optional<object>();
-  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseObject(*value, "user"));
+  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseStored(*value, "user"));
   return std::optional<object>(std::move(record));
 }
 
@@ -198,7 +174,7 @@ absl::StatusOr<LoginResult> Accounts::AddSession(std::string_view user_id,
     CONCLAVE_ASSIGN_OR_RETURN(auto existing,
                               store_.Find(*store_.devices, DeviceKey(user_id, *device_id)));
     if (existing) {
-      CONCLAVE_ASSIGN_OR_RETURN(device, ParseObject(*existing, "device"));
+      CONCLAVE_ASSIGN_OR_RETURN(device, ParseStored(*existing, "device"));
       if (auto old = TokenDigestOf(device)) {
         batch.Delete(*store_.access_tokens, *old);
         dropped.push_back(*std::move(old));
@@ -244,7 +220,7 @@ absl::Status Accounts::DropDevices(std::string_view user_id, std::string_view ke
         }
         if (!keep_device.empty() && *device_id == keep_device) return true;
         batch.Delete(*store_.devices, key);
-        if (auto device = ParseObject(value, "device"); device.ok()) {
+        if (auto device = ParseStored(value, "device"); device.ok()) {
           if (auto digest = TokenDigestOf(*device)) {
             batch.Delete(*store_.access_tokens, *digest);
             dropped.push_back(*std::move(digest));
@@ -449,21 +425,12 @@ absl::StatusOr<std::vector<std::string>> Accounts::ListUsers() const {
 
 absl::StatusOr<std::vector<Device>> Accounts::ListDevices(std::string_view user_id) const {
   std::vector<Device> devices;
-  absl::Status corrupt;
-  CONCLAVE_RETURN_IF_ERROR(store_.db->ForEachWithPrefix(
-      *store_.devices, UserPrefix(user_id), [&](std::string_view key, std::string_view value) {
-        database::KeyReader reader(key);
-        auto user = reader.ReadString();
-        auto device_id = reader.ReadString();
-        auto record = ParseObject(value, "device");
-        if (!user.ok() || !device_id.ok() || !record.ok()) {
-          corrupt = absl::DataLossError("corrupt device entry");
-          return false;
-        }
-        devices.push_back(DeviceFromRecord(*std::move(device_id), *record));
+  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
+      *store_.db, *store_.devices, UserPrefix(user_id), 2, "device",
+      [&](std::vector<std::string>& key, object& record) {
+        devices.push_back(DeviceFromRecord(std::move(key[1]), record));
         return true;
       }));
-  CONCLAVE_RETURN_IF_ERROR(corrupt);
   return devices;
 }
 
@@ -472,7 +439,7 @@ absl::StatusOr<Device> Accounts::GetDevice(std::string_view user_id,
   CONCLAVE_ASSIGN_OR_RETURN(auto value,
                             store_.Find(*store_.devices, DeviceKey(user_id, device_id)));
   if (!value) return NotFound("Unknown device");
-  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseObject(*value, "device"));
+  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseStored(*value, "device"));
   return DeviceFromRecord(std::string(device_id), record);
 }
 
@@ -483,7 +450,7 @@ absl::Status Accounts::UpdateDevice(std::string_view user_id, std::string_view d
   CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.devices, key));
   if (!value) return NotFound("Unknown device");
   if (!display_name) return absl::OkStatus();
-  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseObject(*value, "device"));
+  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseStored(*value, "device"));
   record["display_name"] = *display_name;
   return store_.db->Put(*store_.devices, key, boost::json::serialize(record));
 }
@@ -497,7 +464,7 @@ absl::Status Accounts::DeleteDevice(std::string_view user_id, std::string_view d
     if (!value) return absl::OkStatus();
     database::WriteBatch batch;
     batch.Delete(*store_.devices, key);
-    if (auto record = ParseObject(*value, "device"); record.ok()) {
+    if (auto record = ParseStored(*value, "device"); record.ok()) {
       if (auto digest = TokenDigestOf(*record)) {
         batch.Delete(*store_.access_tokens, *digest);
         dropped.push_back(*std::move(digest));
@@ -555,7 +522,7 @@ absl::StatusOr<object> Accounts::GetFilter(std::string_view user_id,
       store_.Find(*store_.filters,
                   database::KeyBuilder().AppendString(user_id).AppendString(filter_id).Build()));
   if (!value) return NotFound("Unknown filter");
-  return ParseObject(*value, "filter");
+  return ParseStored(*value, "filter");
 }
 
 // --- account data ------------------------------------------------------------------------------
@@ -598,7 +565,7 @@ absl::StatusOr<std::optional<object>> Accounts::GetAccountData(std::string_view 
   CONCLAVE_ASSIGN_OR_RETURN(
       auto value, store_.Find(*store_.account_data, AccountDataKey(user_id, room_id, type)));
   if (!value) return std::optional<object>();
-  CONCLAVE_ASSIGN_OR_RETURN(object entry, ParseObject(*value, "account data"));
+  CONCLAVE_ASSIGN_OR_RETURN(object entry, ParseStored(*value, "account data"));
   const boost::json::value* content = entry.if_contains("content");
   if (content == nullptr || !content->is_object()) {
     return absl::DataLossError("account data record without content");
@@ -609,28 +576,18 @@ absl::StatusOr<std::optional<object>> Accounts::GetAccountData(std::string_view 
 absl::StatusOr<std::vector<AccountDataEntry>> Accounts::AccountDataSince(std::string_view user_id,
                                                                          uint64_t since) const {
   std::vector<AccountDataEntry> entries;
-  absl::Status corrupt;
-  CONCLAVE_RETURN_IF_ERROR(store_.db->ForEachWithPrefix(
-      *store_.account_data, UserPrefix(user_id), [&](std::string_view key, std::string_view value) {
-        database::KeyReader reader(key);
-        auto user = reader.ReadString();
-        auto room_id = reader.ReadString();
-        auto type = reader.ReadString();
-        auto entry = ParseObject(value, "account data");
-        if (!user.ok() || !room_id.ok() || !type.ok() || !entry.ok()) {
-          corrupt = absl::DataLossError("corrupt account data entry");
-          return false;
-        }
-        uint64_t position = PositionField(*entry);
+  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
+      *store_.db, *store_.account_data, UserPrefix(user_id), 3, "account data",
+      [&](std::vector<std::string>& key, object& entry) {
+        uint64_t position = PositionField(entry);
         if (position <= since) return true;
-        const boost::json::value* content = entry->if_contains("content");
+        const boost::json::value* content = entry.if_contains("content");
         entries.push_back(AccountDataEntry{
-            *std::move(room_id), *std::move(type),
+            std::move(key[1]), std::move(key[2]),
             content != nullptr && content->is_object() ? content->get_object() : object(),
             position});
         return true;
       }));
-  CONCLAVE_RETURN_IF_ERROR(corrupt);
   std::sort(
       entries.begin(), entries.end(),
       [](const AccountDataEntry& a, const AccountDataEntry& b) { return a.position < b.position; });
@@ -648,7 +605,7 @@ absl::Status Accounts::SetPresence(std::string_view user_id, std::string_view pr
   const int64_t now = NowMs();
   CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.presence, user_id));
   if (value) {
-    CONCLAVE_ASSIGN_OR_RETURN(object current, ParseObject(*value, "presence"));
+    CONCLAVE_ASSIGN_OR_RETURN(object current, ParseStored(*value, "presence"));
     if (StringField(current, "presence") == presence &&
         StringField(current, "status_msg") == status_msg) {
       if (now - IntField(current, "last_active_ts").value_or(0) <
@@ -683,7 +640,7 @@ absl::StatusOr<PresenceState> Accounts::GetPresence(std::string_view user_id) co
     state.presence = "offline";
     return state;
   }
-  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseObject(*value, "presence"));
+  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseStored(*value, "presence"));
   state.presence = StringField(record, "presence").value_or("offline");
   state.status_msg = StringField(record, "status_msg");
   state.last_active_ts = IntField(record, "last_active_ts").value_or(0);
@@ -705,7 +662,7 @@ absl::StatusOr<std::vector<DirectoryUser>> Accounts::SearchUsers(std::string_vie
   absl::Status corrupt;
   CONCLAVE_RETURN_IF_ERROR(store_.db->ForEachWithPrefix(
       *store_.users, "", [&](std::string_view key, std::string_view value) {
-        auto record = ParseObject(value, "user");
+        auto record = ParseStored(value, "user");
         if (!record.ok()) {
           corrupt = record.status();
           return false;

@@ -10,6 +10,7 @@
 #include "conclave/service/rooms.h"
 #include "conclave/service/typing.h"
 #include "rooms_internal.h"
+#include "stored_json.h"
 
 namespace conclave::service {
 
@@ -88,35 +89,23 @@ absl::StatusOr<boost::json::object> Rooms::ReceiptsSince(std::string_view room_i
                                                          std::string_view for_user) {
   Store& store = hs_.store();
   boost::json::object content;
-  absl::Status status;
-  CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(
-      *store.receipts, RoomPrefix(room_id), [&](std::string_view key, std::string_view value) {
-        database::KeyReader reader(key);
-        auto room = reader.ReadString();
-        auto type = reader.ReadString();
-        auto user = reader.ReadString();
-        auto json = ParseObject(value);
-        if (!room.ok() || !type.ok() || !user.ok() || !json.ok()) {
-          status = absl::DataLossError("malformed receipt");
-          return false;
-        }
-        const auto* pos = json->if_contains("pos");
-        uint64_t position = pos && pos->is_int64() ? static_cast<uint64_t>(pos->get_int64())
-                            : pos && pos->is_uint64() ? pos->get_uint64()
-                                                      : 0;
-        if (position <= since) return true;
-        if (*type == "m.read.private" && *user != for_user) return true;
-        std::string event_id(StringField(*json, "event_id"));
+  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
+      *store.db, *store.receipts, RoomPrefix(room_id), 3, "receipt",
+      [&](std::vector<std::string>& key, boost::json::object& record) {
+        const std::string& type = key[1];
+        const std::string& user = key[2];
+        if (PositionField(record) <= since) return true;
+        if (type == "m.read.private" && user != for_user) return true;
+        std::string event_id(StringField(record, "event_id"));
         auto& by_event = content[event_id];
         if (!by_event.is_object()) by_event = boost::json::object();
-        auto& by_type = by_event.as_object()[*type];
+        auto& by_type = by_event.as_object()[type];
         if (!by_type.is_object()) by_type = boost::json::object();
         boost::json::object receipt;
-        if (const auto* ts = json->if_contains("ts")) receipt["ts"] = *ts;
-        by_type.as_object()[*user] = std::move(receipt);
+        if (const auto* ts = record.if_contains("ts")) receipt["ts"] = *ts;
+        by_type.as_object()[user] = std::move(receipt);
         return true;
       }));
-  CONCLAVE_RETURN_IF_ERROR(status);
   return content;
 }
 
@@ -132,11 +121,7 @@ absl::StatusOr<int64_t> Rooms::UnreadCount(std::string_view room_id, std::string
                                                      .Build()));
     if (!value) continue;
     CONCLAVE_ASSIGN_OR_RETURN(auto json, ParseObject(*value));
-    if (const auto* p = json.if_contains("event_pos"); p && p->is_int64()) {
-      read_position = std::max<uint64_t>(read_position, p->get_int64());
-    } else if (p && p->is_uint64()) {
-      read_position = std::max<uint64_t>(read_position, p->get_uint64());
-    }
+    read_position = std::max(read_position, PositionField(json, "event_pos"));
   }
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   std::lock_guard lock(room->mu);

@@ -10,6 +10,7 @@
 #include "conclave/service/homeserver.h"
 #include "conclave/service/rooms.h"
 #include "rooms_internal.h"
+#include "stored_json.h"
 
 namespace conclave::service {
 
@@ -262,29 +263,13 @@ absl::StatusOr<boost::json::object> Rooms::Context(const Session& session,
 absl::StatusOr<std::vector<UserRoom>> Rooms::UserRooms(std::string_view user_id) const {
   Store& store = hs_.store();
   std::vector<UserRoom> out;
-  absl::Status status;
-  CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(
-      *store.user_rooms, RoomPrefix(user_id), [&](std::string_view key, std::string_view value) {
-        database::KeyReader reader(key);
-        auto user = reader.ReadString();
-        auto room = reader.ReadString();
-        auto json = ParseObject(value);
-        if (!user.ok() || !room.ok() || !json.ok()) {
-          status = absl::DataLossError("malformed user_rooms entry");
-          return false;
-        }
-        UserRoom entry;
-        entry.room_id = *room;
-        entry.membership = std::string(StringField(*json, "membership"));
-        if (const auto* pos = json->if_contains("pos"); pos && pos->is_uint64()) {
-          entry.position = pos->get_uint64();
-        } else if (pos && pos->is_int64()) {
-          entry.position = static_cast<uint64_t>(pos->get_int64());
-        }
-        out.push_back(std::move(entry));
+  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
+      *store.db, *store.user_rooms, RoomPrefix(user_id), 2, "membership",
+      [&](std::vector<std::string>& key, boost::json::object& record) {
+        out.push_back(UserRoom{std::move(key[1]), std::string(StringField(record, "membership")),
+                               PositionField(record)});
         return true;
       }));
-  CONCLAVE_RETURN_IF_ERROR(status);
   return out;
 }
 

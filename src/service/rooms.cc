@@ -40,6 +40,15 @@ std::vector<std::string> UsersToWake(const StateMap& state, const std::string* e
   return users;
 }
 
+// Key of the `txn_ids` map: who sent, from which device, with which transaction id.
+std::string TxnKey(std::string_view user_id, std::string_view device_id, std::string_view txn_id) {
+  return database::KeyBuilder()
+      .AppendString(user_id)
+      .AppendString(device_id)
+      .AppendString(txn_id)
+      .Build();
+}
+
 }  // namespace
 
 Rooms::Rooms(Homeserver& hs) : hs_(hs) {}
@@ -207,13 +216,7 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
               b.Put(*store.user_rooms, PairKey(*draft.state_key, room.room_id), value);
             }
             if (!draft.txn_id.empty()) {
-              b.Put(*store.txn_ids,
-                    database::KeyBuilder()
-                        .AppendString(draft.sender)
-                        .AppendString(draft.device_id)
-                        .AppendString(draft.txn_id)
-                        .Build(),
-                    event_id);
+              b.Put(*store.txn_ids, TxnKey(draft.sender, draft.device_id, draft.txn_id), event_id);
             }
             if (draft.type == "m.room.create") {
               b.Put(*store.rooms, room.room_id,
@@ -264,11 +267,7 @@ absl::StatusOr<std::string> Rooms::Send(const Session& session, std::string_view
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   std::lock_guard lock(room->mu);
   Store& store = hs_.store();
-  const std::string txn_key = database::KeyBuilder()
-                                  .AppendString(session.user_id)
-                                  .AppendString(session.device_id)
-                                  .AppendString(txn_id)
-                                  .Build();
+  const std::string txn_key = TxnKey(session.user_id, session.device_id, txn_id);
   if (!txn_id.empty()) {
     CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.txn_ids, txn_key));
     if (existing) return *existing;
@@ -321,11 +320,7 @@ absl::StatusOr<std::string> Rooms::Redact(const Session& session, std::string_vi
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   std::lock_guard lock(room->mu);
   Store& store = hs_.store();
-  const std::string txn_key = database::KeyBuilder()
-                                  .AppendString(session.user_id)
-                                  .AppendString(session.device_id)
-                                  .AppendString(txn_id)
-                                  .Build();
+  const std::string txn_key = TxnKey(session.user_id, session.device_id, txn_id);
   CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.txn_ids, txn_key));
   if (existing) return *existing;
   auto target = ReadEvent(event_id);

@@ -3,12 +3,12 @@
 #include <charconv>
 #include <chrono>
 
-#include <boost/json/parse.hpp>
 
 #include "absl/time/clock.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
 #include "conclave/service/errors.h"
+#include "stored_json.h"
 
 namespace conclave::service::rooms_internal {
 
@@ -36,12 +36,7 @@ std::string PairKey(std::string_view a, std::string_view b) {
 }
 
 absl::StatusOr<boost::json::object> ParseObject(std::string_view json) {
-  boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(json, ec);
-  if (ec || !value.is_object()) {
-    return absl::DataLossError("stored JSON is not an object");
-  }
-  return std::move(value.get_object());
+  return ParseStored(json, "stored event");
 }
 
 absl::StatusOr<uint64_t> PositionOfTimelineKey(std::string_view key) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../database/temp_dir.h"
+#include "errcode.h"
 #include "conclave/core/config.h"
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
@@ -25,12 +26,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-// The Matrix errcode of a failed StatusOr or Status ("OK" when it succeeded).
-template <typename T>
-std::string Errcode(const absl::StatusOr<T>& result) {
-  return result.ok() ? "OK" : ErrcodeOf(result.status());
-}
-std::string Errcode(const absl::Status& status) { return status.ok() ? "OK" : ErrcodeOf(status); }
+using test_util::Errcode;
 
 class AccountsTest : public ::testing::Test {
  protected:

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../database/temp_dir.h"
+#include "errcode.h"
 #include "conclave/core/config.h"
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
@@ -24,11 +25,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
-template <typename T>
-std::string Errcode(const absl::StatusOr<T>& result) {
-  return result.ok() ? "OK" : ErrcodeOf(result.status());
-}
-std::string Errcode(const absl::Status& status) { return status.ok() ? "OK" : ErrcodeOf(status); }
+using test_util::Errcode;
 
 std::string Str(const boost::json::value* v) {
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
