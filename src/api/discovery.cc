@@ -2,10 +2,10 @@
 
 #include <boost/json.hpp>
 
-#include "conclave/core/str_cat.h"
 #include "conclave/api/api.h"
 #include "conclave/core/build_info.h"
 #include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
 #include "conclave/service/globals.h"
 
 namespace conclave::api {
@@ -49,8 +49,7 @@ absl::StatusOr<std::vector<core::RouteHandle>> RegisterDiscovery(core::Router& r
   std::vector<core::RouteHandle> handles;
   CONCLAVE_ASSIGN_OR_RETURN(auto versions, router.Add(module, "GET", kVersionsPath, &Versions));
   handles.push_back(std::move(versions));
-  CONCLAVE_ASSIGN_OR_RETURN(auto well_known,
-                            router.Add(module, "GET", kWellKnownPath, &WellKnown));
+  CONCLAVE_ASSIGN_OR_RETURN(auto well_known, router.Add(module, "GET", kWellKnownPath, &WellKnown));
   handles.push_back(std::move(well_known));
   CONCLAVE_ASSIGN_OR_RETURN(auto server_version,
                             router.Add(module, "GET", kServerVersionPath, &ServerVersion));

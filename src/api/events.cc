@@ -35,8 +35,7 @@ absl::StatusOr<boost::json::value> PutState(Call& call, const std::string& state
   CONCLAVE_ASSIGN_OR_RETURN(object content, EventContent(call));
   CONCLAVE_ASSIGN_OR_RETURN(std::string event_id,
                             call.hs.rooms().SendState(call.session, call.Param("roomId"),
-                                                      call.Param("eventType"), state_key,
-                                                      content));
+                                                      call.Param("eventType"), state_key, content));
   return object{{"event_id", event_id}};
 }
 
@@ -55,55 +54,53 @@ absl::StatusOr<service::RoomEventFilter> QueryFilter(const core::Request& reques
   boost::json::value value = boost::json::parse(*text, ec);
   if (ec || !value.is_object()) return service::InvalidParam("'filter' must be a JSON object");
   // A RoomEventFilter parses as the room.timeline part of a whole filter.
-  CONCLAVE_ASSIGN_OR_RETURN(
-      service::Filter filter,
-      service::ParseFilter(object{{"room", object{{"timeline", value}}}}));
+  CONCLAVE_ASSIGN_OR_RETURN(service::Filter filter,
+                            service::ParseFilter(object{{"room", object{{"timeline", value}}}}));
   return filter.room.timeline;
 }
 
 }  // namespace
 
 absl::Status RegisterEventRoutes(Routes& routes) {
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "PUT", "/v3/rooms/{roomId}/send/{eventType}/{txnId}", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_RETURN_IF_ERROR(TakeMessageToken(call));
-        CONCLAVE_ASSIGN_OR_RETURN(object content, EventContent(call));
-        CONCLAVE_ASSIGN_OR_RETURN(
-            std::string event_id,
-            call.hs.rooms().Send(call.session, call.Param("roomId"), call.Param("eventType"),
-                                 call.Param("txnId"), content));
-        return object{{"event_id", event_id}};
-      }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("PUT", "/v3/rooms/{roomId}/send/{eventType}/{txnId}", Auth::kRequired,
+                 [](Call& call) -> absl::StatusOr<boost::json::value> {
+                   CONCLAVE_RETURN_IF_ERROR(TakeMessageToken(call));
+                   CONCLAVE_ASSIGN_OR_RETURN(object content, EventContent(call));
+                   CONCLAVE_ASSIGN_OR_RETURN(
+                       std::string event_id,
+                       call.hs.rooms().Send(call.session, call.Param("roomId"),
+                                            call.Param("eventType"), call.Param("txnId"), content));
+                   return object{{"event_id", event_id}};
+                 }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add("PUT", "/v3/rooms/{roomId}/state/{eventType}",
                                       Auth::kRequired,
                                       [](Call& call) { return PutState(call, ""); }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("PUT", "/v3/rooms/{roomId}/state/{eventType}/{stateKey}",
-                                      Auth::kRequired, [](Call& call) {
-                                        return PutState(call, call.Param("stateKey"));
-                                      }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("PUT", "/v3/rooms/{roomId}/state/{eventType}/{stateKey}", Auth::kRequired,
+                 [](Call& call) { return PutState(call, call.Param("stateKey")); }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v3/rooms/{roomId}/state/{eventType}",
                                       Auth::kRequired,
                                       [](Call& call) { return GetState(call, ""); }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v3/rooms/{roomId}/state/{eventType}/{stateKey}",
-                                      Auth::kRequired, [](Call& call) {
-                                        return GetState(call, call.Param("stateKey"));
-                                      }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "GET", "/v3/rooms/{roomId}/state", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_ASSIGN_OR_RETURN(auto events,
-                                  call.hs.rooms().State(call.session, call.Param("roomId")));
-        boost::json::array out;
-        for (const auto& e : events) out.push_back(Rooms::ClientEvent(e, &call.session, true));
-        return out;
-      }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("GET", "/v3/rooms/{roomId}/state/{eventType}/{stateKey}", Auth::kRequired,
+                 [](Call& call) { return GetState(call, call.Param("stateKey")); }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("GET", "/v3/rooms/{roomId}/state", Auth::kRequired,
+                 [](Call& call) -> absl::StatusOr<boost::json::value> {
+                   CONCLAVE_ASSIGN_OR_RETURN(
+                       auto events, call.hs.rooms().State(call.session, call.Param("roomId")));
+                   boost::json::array out;
+                   for (const auto& e : events)
+                     out.push_back(Rooms::ClientEvent(e, &call.session, true));
+                   return out;
+                 }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
       "GET", "/v3/rooms/{roomId}/event/{eventId}", Auth::kRequired,
       [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_ASSIGN_OR_RETURN(auto event, call.hs.rooms().Event(call.session,
-                                                                    call.Param("roomId"),
-                                                                    call.Param("eventId")));
+        CONCLAVE_ASSIGN_OR_RETURN(
+            auto event,
+            call.hs.rooms().Event(call.session, call.Param("roomId"), call.Param("eventId")));
         return Rooms::ClientEvent(event, &call.session, true);
       }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
@@ -114,17 +111,19 @@ absl::Status RegisterEventRoutes(Routes& routes) {
         CONCLAVE_ASSIGN_OR_RETURN(auto limit, QueryInt(call.request, "limit"));
         if (limit && *limit < 0) return service::InvalidParam("'limit' must not be negative");
         CONCLAVE_ASSIGN_OR_RETURN(service::RoomEventFilter filter, QueryFilter(call.request));
-        size_t n = limit ? static_cast<size_t>(*limit)
-                         : filter.limit ? static_cast<size_t>(*filter.limit) : 10;
+        size_t n = limit          ? static_cast<size_t>(*limit)
+                   : filter.limit ? static_cast<size_t>(*filter.limit)
+                                  : 10;
         CONCLAVE_ASSIGN_OR_RETURN(
             service::MessagesPage page,
-            call.hs.rooms().Messages(call.session, call.Param("roomId"),
-                                     call.request.QueryParam("from").value_or(""),
-                                     call.request.QueryParam("to").value_or(""), dir[0], n,
-                                     filter));
+            call.hs.rooms().Messages(
+                call.session, call.Param("roomId"), call.request.QueryParam("from").value_or(""),
+                call.request.QueryParam("to").value_or(""), dir[0], n, filter));
         boost::json::array chunk, state;
-        for (const auto& e : page.chunk) chunk.push_back(Rooms::ClientEvent(e, &call.session, true));
-        for (const auto& e : page.state) state.push_back(Rooms::ClientEvent(e, &call.session, true));
+        for (const auto& e : page.chunk)
+          chunk.push_back(Rooms::ClientEvent(e, &call.session, true));
+        for (const auto& e : page.state)
+          state.push_back(Rooms::ClientEvent(e, &call.session, true));
         object out{{"start", page.start}, {"chunk", std::move(chunk)}};
         if (page.end) out["end"] = *page.end;
         if (!state.empty()) out["state"] = std::move(state);
@@ -137,23 +136,23 @@ absl::Status RegisterEventRoutes(Routes& routes) {
         if (limit && *limit < 0) return service::InvalidParam("'limit' must not be negative");
         CONCLAVE_ASSIGN_OR_RETURN(service::RoomEventFilter filter, QueryFilter(call.request));
         CONCLAVE_ASSIGN_OR_RETURN(
-            object out, call.hs.rooms().Context(call.session, call.Param("roomId"),
-                                                call.Param("eventId"),
-                                                limit ? static_cast<size_t>(*limit) : 10, filter));
+            object out,
+            call.hs.rooms().Context(call.session, call.Param("roomId"), call.Param("eventId"),
+                                    limit ? static_cast<size_t>(*limit) : 10, filter));
         return out;
       }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "PUT", "/v3/rooms/{roomId}/redact/{eventId}/{txnId}", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_RETURN_IF_ERROR(TakeMessageToken(call));
-        CONCLAVE_ASSIGN_OR_RETURN(object body, EventContent(call));
-        CONCLAVE_ASSIGN_OR_RETURN(auto reason, OptionalString(body, "reason"));
-        CONCLAVE_ASSIGN_OR_RETURN(
-            std::string event_id,
-            call.hs.rooms().Redact(call.session, call.Param("roomId"), call.Param("eventId"),
-                                   call.Param("txnId"), reason));
-        return object{{"event_id", event_id}};
-      }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("PUT", "/v3/rooms/{roomId}/redact/{eventId}/{txnId}", Auth::kRequired,
+                 [](Call& call) -> absl::StatusOr<boost::json::value> {
+                   CONCLAVE_RETURN_IF_ERROR(TakeMessageToken(call));
+                   CONCLAVE_ASSIGN_OR_RETURN(object body, EventContent(call));
+                   CONCLAVE_ASSIGN_OR_RETURN(auto reason, OptionalString(body, "reason"));
+                   CONCLAVE_ASSIGN_OR_RETURN(
+                       std::string event_id,
+                       call.hs.rooms().Redact(call.session, call.Param("roomId"),
+                                              call.Param("eventId"), call.Param("txnId"), reason));
+                   return object{{"event_id", event_id}};
+                 }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
       "PUT", "/v3/rooms/{roomId}/typing/{userId}", Auth::kRequired,
       [](Call& call) -> absl::StatusOr<boost::json::value> {
@@ -172,21 +171,21 @@ absl::Status RegisterEventRoutes(Routes& routes) {
             call.session, call.Param("roomId"), typing->get_bool(), absl::Milliseconds(ms)));
         return object();
       }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "POST", "/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_RETURN_IF_ERROR(call.JsonBody().status());
-        const std::string type = call.Param("receiptType");
-        if (type == "m.fully_read") {
-          CONCLAVE_RETURN_IF_ERROR(call.hs.rooms().SetReadMarkers(
-              call.session, call.Param("roomId"), call.Param("eventId"), std::nullopt,
-              std::nullopt));
-        } else {
-          CONCLAVE_RETURN_IF_ERROR(call.hs.rooms().SetReceipt(call.session, call.Param("roomId"),
-                                                              type, call.Param("eventId")));
-        }
-        return object();
-      }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("POST", "/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}", Auth::kRequired,
+                 [](Call& call) -> absl::StatusOr<boost::json::value> {
+                   CONCLAVE_RETURN_IF_ERROR(call.JsonBody().status());
+                   const std::string type = call.Param("receiptType");
+                   if (type == "m.fully_read") {
+                     CONCLAVE_RETURN_IF_ERROR(call.hs.rooms().SetReadMarkers(
+                         call.session, call.Param("roomId"), call.Param("eventId"), std::nullopt,
+                         std::nullopt));
+                   } else {
+                     CONCLAVE_RETURN_IF_ERROR(call.hs.rooms().SetReceipt(
+                         call.session, call.Param("roomId"), type, call.Param("eventId")));
+                   }
+                   return object();
+                 }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
       "POST", "/v3/rooms/{roomId}/read_markers", Auth::kRequired,
       [](Call& call) -> absl::StatusOr<boost::json::value> {

@@ -1,9 +1,8 @@
 #include "handler.h"
 
-#include <charconv>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 
 #include "conclave/core/log.h"
 #include "conclave/core/str_cat.h"
@@ -120,8 +119,7 @@ core::Response ErrorResponse(const absl::Status& status) {
   return JsonResponse(body, http_status);
 }
 
-absl::StatusOr<std::string> RequiredString(const boost::json::object& body,
-                                           std::string_view key) {
+absl::StatusOr<std::string> RequiredString(const boost::json::object& body, std::string_view key) {
   const boost::json::value* v = body.if_contains(Key(key));
   if (v == nullptr || v->is_null()) {
     return service::MissingParam(core::StrCat("Missing '", key, "'"));
@@ -177,8 +175,7 @@ absl::StatusOr<std::optional<int64_t>> QueryInt(const core::Request& request,
   return std::optional<int64_t>(value);
 }
 
-absl::StatusOr<std::optional<bool>> QueryBool(const core::Request& request,
-                                              std::string_view name) {
+absl::StatusOr<std::optional<bool>> QueryBool(const core::Request& request, std::string_view name) {
   std::optional<std::string> text = request.QueryParam(name);
   if (!text) return std::optional<bool>();
   if (*text == "true") return std::optional<bool>(true);

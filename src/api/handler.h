@@ -5,14 +5,13 @@
 #ifndef CONCLAVE_API_HANDLER_H_
 #define CONCLAVE_API_HANDLER_H_
 
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -92,8 +91,7 @@ absl::StatusOr<const boost::json::object*> OptionalObject(const boost::json::obj
 // Query parameter helpers: M_INVALID_PARAM naming the parameter when malformed.
 absl::StatusOr<std::optional<int64_t>> QueryInt(const core::Request& request,
                                                 std::string_view name);
-absl::StatusOr<std::optional<bool>> QueryBool(const core::Request& request,
-                                              std::string_view name);
+absl::StatusOr<std::optional<bool>> QueryBool(const core::Request& request, std::string_view name);
 
 }  // namespace conclave::api
 

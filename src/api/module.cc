@@ -1,8 +1,9 @@
 // The api module's entry: registers the HTTP routes at load, releases them at unload.
+#include "conclave/core/module.h"
+
 #include <vector>
 
 #include "conclave/core/http.h"
-#include "conclave/core/module.h"
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
 #include "discovery.h"

@@ -2,10 +2,11 @@
 // Client-Server API: create_room.yaml, joining.yaml, inviting.yaml, leaving.yaml, kicking.yaml,
 // banning.yaml, list_joined_rooms.yaml, rooms.yaml (members), directory.yaml,
 // list_public_rooms.yaml.
+#include "conclave/service/rooms.h"
+
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/errors.h"
-#include "conclave/service/rooms.h"
 #include "routes.h"
 
 namespace conclave::api {
@@ -24,15 +25,15 @@ using TargetAction = absl::Status (Rooms::*)(const service::Session&, std::strin
                                              std::string_view, std::optional<std::string>);
 
 absl::Status AddTargetAction(Routes& routes, std::string_view verb, TargetAction action) {
-  return routes.Add("POST", core::StrCat("/v3/rooms/{roomId}/", verb), Auth::kRequired,
-                    [action](Call& call) -> absl::StatusOr<boost::json::value> {
-                      CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-                      CONCLAVE_ASSIGN_OR_RETURN(std::string user_id,
-                                                RequiredString(body, "user_id"));
-                      CONCLAVE_ASSIGN_OR_RETURN(auto reason, OptionalString(body, "reason"));
-                      return Empty((call.hs.rooms().*action)(call.session, call.Param("roomId"),
-                                                             user_id, reason));
-                    });
+  return routes.Add(
+      "POST", core::StrCat("/v3/rooms/{roomId}/", verb), Auth::kRequired,
+      [action](Call& call) -> absl::StatusOr<boost::json::value> {
+        CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+        CONCLAVE_ASSIGN_OR_RETURN(std::string user_id, RequiredString(body, "user_id"));
+        CONCLAVE_ASSIGN_OR_RETURN(auto reason, OptionalString(body, "reason"));
+        return Empty(
+            (call.hs.rooms().*action)(call.session, call.Param("roomId"), user_id, reason));
+      });
 }
 
 absl::StatusOr<boost::json::value> JoinHandler(Call& call, const std::string& target) {
@@ -70,35 +71,33 @@ absl::StatusOr<boost::json::value> PublicRoomsHandler(Call& call, bool post) {
 
 absl::Status RegisterRoomRoutes(Routes& routes) {
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "POST", "/v3/createRoom", Auth::kRequired, [](Call& call) -> absl::StatusOr<boost::json::value> {
+      "POST", "/v3/createRoom", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<boost::json::value> {
         CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
         CONCLAVE_ASSIGN_OR_RETURN(auto result, call.hs.rooms().CreateRoom(call.session, body));
         return object{{"room_id", result.room_id}};
       }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/join/{roomIdOrAlias}", Auth::kRequired,
-                                      [](Call& call) {
-                                        return JoinHandler(call, call.Param("roomIdOrAlias"));
-                                      }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/rooms/{roomId}/join", Auth::kRequired,
-                                      [](Call& call) {
-                                        return JoinHandler(call, call.Param("roomId"));
-                                      }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("POST", "/v3/join/{roomIdOrAlias}", Auth::kRequired,
+                 [](Call& call) { return JoinHandler(call, call.Param("roomIdOrAlias")); }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("POST", "/v3/rooms/{roomId}/join", Auth::kRequired,
+                 [](Call& call) { return JoinHandler(call, call.Param("roomId")); }));
   CONCLAVE_RETURN_IF_ERROR(AddTargetAction(routes, "invite", &Rooms::Invite));
   CONCLAVE_RETURN_IF_ERROR(AddTargetAction(routes, "kick", &Rooms::Kick));
   CONCLAVE_RETURN_IF_ERROR(AddTargetAction(routes, "ban", &Rooms::Ban));
   CONCLAVE_RETURN_IF_ERROR(AddTargetAction(routes, "unban", &Rooms::Unban));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "POST", "/v3/rooms/{roomId}/leave", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-        CONCLAVE_ASSIGN_OR_RETURN(auto reason, OptionalString(body, "reason"));
-        return Empty(call.hs.rooms().Leave(call.session, call.Param("roomId"), reason));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("POST", "/v3/rooms/{roomId}/leave", Auth::kRequired,
+                 [](Call& call) -> absl::StatusOr<boost::json::value> {
+                   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+                   CONCLAVE_ASSIGN_OR_RETURN(auto reason, OptionalString(body, "reason"));
+                   return Empty(call.hs.rooms().Leave(call.session, call.Param("roomId"), reason));
+                 }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("POST", "/v3/rooms/{roomId}/forget", Auth::kRequired, [](Call& call) {
+        return Empty(call.hs.rooms().Forget(call.session, call.Param("roomId")));
       }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/rooms/{roomId}/forget", Auth::kRequired,
-                                      [](Call& call) {
-                                        return Empty(call.hs.rooms().Forget(call.session,
-                                                                            call.Param("roomId")));
-                                      }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
       "GET", "/v3/joined_rooms", Auth::kRequired,
       [](Call& call) -> absl::StatusOr<boost::json::value> {
@@ -107,21 +106,21 @@ absl::Status RegisterRoomRoutes(Routes& routes) {
         for (auto& r : rooms) ids.emplace_back(r);
         return object{{"joined_rooms", std::move(ids)}};
       }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "GET", "/v3/rooms/{roomId}/joined_members", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_ASSIGN_OR_RETURN(object out,
-                                  call.hs.rooms().JoinedMembers(call.session, call.Param("roomId")));
-        return out;
-      }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v3/rooms/{roomId}/joined_members", Auth::kRequired,
+                                      [](Call& call) -> absl::StatusOr<boost::json::value> {
+                                        CONCLAVE_ASSIGN_OR_RETURN(
+                                            object out, call.hs.rooms().JoinedMembers(
+                                                            call.session, call.Param("roomId")));
+                                        return out;
+                                      }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
       "GET", "/v3/rooms/{roomId}/members", Auth::kRequired,
       [](Call& call) -> absl::StatusOr<boost::json::value> {
         std::string membership = call.request.QueryParam("membership").value_or("");
         std::string not_membership = call.request.QueryParam("not_membership").value_or("");
-        CONCLAVE_ASSIGN_OR_RETURN(auto events,
-                                  call.hs.rooms().Members(call.session, call.Param("roomId"),
-                                                          membership, not_membership));
+        CONCLAVE_ASSIGN_OR_RETURN(
+            auto events, call.hs.rooms().Members(call.session, call.Param("roomId"), membership,
+                                                 not_membership));
         boost::json::array chunk;
         for (const auto& e : events) chunk.push_back(Rooms::ClientEvent(e, &call.session, true));
         return object{{"chunk", std::move(chunk)}};
@@ -143,20 +142,19 @@ absl::Status RegisterRoomRoutes(Routes& routes) {
         CONCLAVE_ASSIGN_OR_RETURN(std::string room_id, RequiredString(body, "room_id"));
         return Empty(call.hs.rooms().SetAlias(call.session, call.Param("roomAlias"), room_id));
       }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("DELETE", "/v3/directory/room/{roomAlias}", Auth::kRequired,
-                                      [](Call& call) {
-                                        return Empty(call.hs.rooms().DeleteAlias(
-                                            call.session, call.Param("roomAlias")));
-                                      }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "GET", "/v3/rooms/{roomId}/aliases", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_ASSIGN_OR_RETURN(auto aliases,
-                                  call.hs.rooms().Aliases(call.session, call.Param("roomId")));
-        boost::json::array out;
-        for (auto& a : aliases) out.emplace_back(a);
-        return object{{"aliases", std::move(out)}};
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("DELETE", "/v3/directory/room/{roomAlias}", Auth::kRequired, [](Call& call) {
+        return Empty(call.hs.rooms().DeleteAlias(call.session, call.Param("roomAlias")));
       }));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("GET", "/v3/rooms/{roomId}/aliases", Auth::kRequired,
+                 [](Call& call) -> absl::StatusOr<boost::json::value> {
+                   CONCLAVE_ASSIGN_OR_RETURN(
+                       auto aliases, call.hs.rooms().Aliases(call.session, call.Param("roomId")));
+                   boost::json::array out;
+                   for (auto& a : aliases) out.emplace_back(a);
+                   return object{{"aliases", std::move(out)}};
+                 }));
 
   // The public room directory.
   CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v3/publicRooms", Auth::kOptional,
@@ -166,7 +164,8 @@ absl::Status RegisterRoomRoutes(Routes& routes) {
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
       "GET", "/v3/directory/list/room/{roomId}", Auth::kNone,
       [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_ASSIGN_OR_RETURN(bool published, call.hs.rooms().IsPublished(call.Param("roomId")));
+        CONCLAVE_ASSIGN_OR_RETURN(bool published,
+                                  call.hs.rooms().IsPublished(call.Param("roomId")));
         if (!published) {
           // Unknown rooms are 404 per the spec; known unpublished ones are "private".
           CONCLAVE_RETURN_IF_ERROR(call.hs.rooms().CurrentState(call.Param("roomId")).status());

@@ -1,6 +1,8 @@
 // GET /_matrix/client/v3/sync (Client-Server API "Syncing", sync.yaml), long-polling through the
 // HTTP engine's parked requests (core/notifier.h): a sync with nothing new returns a Wait, and is
 // dispatched again when the user's notifier key moves, the timeout passes, or a reload begins.
+#include "conclave/service/sync.h"
+
 #include <boost/json/parse.hpp>
 
 #include "absl/time/clock.h"
@@ -8,7 +10,6 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/service/errors.h"
 #include "conclave/service/filter.h"
-#include "conclave/service/sync.h"
 #include "routes.h"
 
 namespace conclave::api {
@@ -54,8 +55,7 @@ absl::StatusOr<core::Response> SyncHandler(Call& call) {
   }
   sync.may_wait = deadline > now && request.wake_reason != core::WakeReason::kTimeout &&
                   request.wake_reason != core::WakeReason::kInterrupted;
-  CONCLAVE_ASSIGN_OR_RETURN(service::SyncResult result,
-                            call.hs.sync().Run(call.session, sync));
+  CONCLAVE_ASSIGN_OR_RETURN(service::SyncResult result, call.hs.sync().Run(call.session, sync));
   if (!result.body) {
     core::Response wait;
     // Woken early for a typing notice that runs out, the sync reports it and ends the poll.

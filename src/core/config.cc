@@ -15,8 +15,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
-#include "conclave/core/str_cat.h"
 #include "conclave/core/log.h"
+#include "conclave/core/str_cat.h"
 
 namespace conclave::core {
 namespace {
@@ -64,15 +64,15 @@ absl::StatusOr<absl::Duration> AsDuration(const RawValue& v, std::string_view ke
   auto text = AsString(v, key, origin);
   if (!text.ok()) return Bad(key, origin, "expected a duration string such as \"5s\" or \"250ms\"");
   absl::Duration d;
-  if (!absl::ParseDuration(*text, &d) || d < absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+  if (!absl::ParseDuration(*text, &d) || d < absl::ZeroDuration() ||
+      d == absl::InfiniteDuration()) {
     return Bad(key, origin,
                core::StrCat("'", *text, "' is not a duration such as \"5s\" or \"250ms\""));
   }
   return d;
 }
 
-absl::StatusOr<double> AsDouble(const RawValue& v, std::string_view key,
-                                 std::string_view origin) {
+absl::StatusOr<double> AsDouble(const RawValue& v, std::string_view key, std::string_view origin) {
   if (v.text) {
     double out;
     if (!absl::SimpleAtod(*v.text, &out)) return Bad(key, origin, "expected a number");
@@ -170,7 +170,7 @@ const std::vector<KeySpec>& Specs() {
        [](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
          auto s = AsString(v, key, origin);
          if (!s.ok()) return s.status();
-         static constexpr std::string_view kLevels[] = {"trace", "debug", "info",    "warn",
+         static constexpr std::string_view kLevels[] = {"trace", "debug",    "info", "warn",
                                                         "error", "critical", "off"};
          for (auto level : kLevels) {
            if (level == *s) {
@@ -224,9 +224,9 @@ absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string
   try {
     table = toml::parse(toml_text, origin);
   } catch (const toml::parse_error& e) {
-    return absl::InvalidArgumentError(core::StrCat("config: ", origin, ":",
-                                                   static_cast<int>(e.source().begin.line), ":",
-                                                   static_cast<int>(e.source().begin.column), ": ", e.description()));
+    return absl::InvalidArgumentError(
+        core::StrCat("config: ", origin, ":", static_cast<int>(e.source().begin.line), ":",
+                     static_cast<int>(e.source().begin.column), ": ", e.description()));
   }
   for (const auto& spec : Specs()) out.config.sources[spec.name] = "default";
 
@@ -235,8 +235,8 @@ absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string
     auto it = std::find_if(Specs().begin(), Specs().end(),
                            [&](const KeySpec& s) { return s.name == name; });
     if (it == Specs().end()) {
-      out.warnings.push_back(core::StrCat("config: unknown key '", name, "' in ", origin,
-                                          " (ignored)"));
+      out.warnings.push_back(
+          core::StrCat("config: unknown key '", name, "' in ", origin, " (ignored)"));
       continue;
     }
     if (auto status = it->set(out.config, RawValue{&node, std::nullopt}, name, origin);
@@ -265,8 +265,8 @@ absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string
       out.config.sources[spec.name] = "env";
     }
     if (!known) {
-      out.warnings.push_back(core::StrCat("config: unknown environment variable '", env_name,
-                                          "' (ignored)"));
+      out.warnings.push_back(
+          core::StrCat("config: unknown environment variable '", env_name, "' (ignored)"));
     }
   }
   return out;
@@ -281,7 +281,8 @@ absl::StatusOr<LoadedConfig> LoadConfig(const std::optional<std::string>& path, 
     if (!path && errno == ENOENT) return ParseConfig("", "defaults", environ);
     int err = errno;
     std::string why = std::strerror(err);
-    if (err == EACCES) return absl::PermissionDeniedError(core::StrCat("config: ", file, ": ", why));
+    if (err == EACCES)
+      return absl::PermissionDeniedError(core::StrCat("config: ", file, ": ", why));
     return absl::NotFoundError(core::StrCat("config: cannot read ", file, ": ", why));
   }
   std::stringstream buffer;

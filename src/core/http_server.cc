@@ -9,10 +9,10 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
-#include "conclave/core/str_cat.h"
 #include "conclave/core/http.h"
-#include "conclave/core/notifier.h"
 #include "conclave/core/log.h"
+#include "conclave/core/notifier.h"
+#include "conclave/core/str_cat.h"
 
 namespace conclave::core {
 
@@ -43,8 +43,7 @@ void AddCorsHeaders(bhttp::response<bhttp::string_body>& res) {
 // A request parked on the Notifier. Wake() runs under the notifier's lock on any thread: it
 // only records the reason and posts a cancel of the timer to the connection's strand. Shared so
 // a posted cancel never outlives the timer.
-class ParkedRequest : public Notifier::Waiter,
-                      public std::enable_shared_from_this<ParkedRequest> {
+class ParkedRequest : public Notifier::Waiter, public std::enable_shared_from_this<ParkedRequest> {
  public:
   explicit ParkedRequest(net::any_io_executor executor) : timer(executor) {}
 
@@ -136,12 +135,13 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn) {
       break;
     }
     if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
-        ec == beast::error::timeout || ec == net::error::connection_reset || ec == net::error::eof) {
+        ec == beast::error::timeout || ec == net::error::connection_reset ||
+        ec == net::error::eof) {
       break;
     }
     if (ec) {
-      auto res = ErrorResponse(400, "M_UNRECOGNIZED", core::StrCat("Malformed HTTP request: ",
-                                                                   ec.message()));
+      auto res = ErrorResponse(400, "M_UNRECOGNIZED",
+                               core::StrCat("Malformed HTTP request: ", ec.message()));
       co_await Write(*conn, res, false);
       break;
     }
@@ -223,9 +223,9 @@ net::awaitable<Response> HttpServer::Impl::Handle(Request& request) {
 net::awaitable<void> HttpServer::Impl::Park(Request& request, Wait wait) {
   request.wait_deadline = wait.deadline;
   auto parked = std::make_shared<ParkedRequest>(co_await net::this_coro::executor);
-  WakeReason at_once = stopping.load() ? WakeReason::kInterrupted
-                                       : notifier.Subscribe(wait.key, wait.seen_version,
-                                                            parked.get());
+  WakeReason at_once = stopping.load()
+                           ? WakeReason::kInterrupted
+                           : notifier.Subscribe(wait.key, wait.seen_version, parked.get());
   if (at_once != WakeReason::kNone) {
     request.wake_reason = at_once;
     co_return;
@@ -368,8 +368,8 @@ void HttpServer::Stop(absl::Duration grace) {
     return false;
   };
   if (!wait_for_connections(grace)) {
-    CONCLAVE_LOG(kWarn, "http", "closing {} connections still busy after {}",
-                 connection_count(), absl::FormatDuration(grace));
+    CONCLAVE_LOG(kWarn, "http", "closing {} connections still busy after {}", connection_count(),
+                 absl::FormatDuration(grace));
     impl_->CancelConnections(/*idle_only=*/false);
     wait_for_connections(absl::Seconds(1));
   }

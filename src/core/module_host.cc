@@ -5,13 +5,13 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
-#include "conclave/core/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "conclave/core/elf_file.h"
 #include "conclave/core/http.h"
 #include "conclave/core/log.h"
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
 #include "shared_library.h"
 
 namespace conclave::core {
@@ -61,10 +61,10 @@ absl::Status CheckDescriptor(const ModuleDescriptor* d, const std::string& modul
   }
   if (d->abi_fingerprint == nullptr ||
       std::string_view(d->abi_fingerprint) != CONCLAVE_ABI_FINGERPRINT) {
-    return absl::FailedPreconditionError(core::StrCat(
-        module, ": ABI fingerprint mismatch: module built as [",
-        d->abi_fingerprint ? d->abi_fingerprint : "", "], host is [", CONCLAVE_ABI_FINGERPRINT,
-        "]; rebuild it with the same compiler and flags"));
+    return absl::FailedPreconditionError(
+        core::StrCat(module, ": ABI fingerprint mismatch: module built as [",
+                     d->abi_fingerprint ? d->abi_fingerprint : "", "], host is [",
+                     CONCLAVE_ABI_FINGERPRINT, "]; rebuild it with the same compiler and flags"));
   }
   if (d->name == nullptr || module != d->name) {
     return absl::FailedPreconditionError(
@@ -109,7 +109,8 @@ absl::StatusOr<std::unique_ptr<ModuleHost>> ModuleHost::Create(Server& server,
     for (const auto& s : stale) CONCLAVE_LOG(kInfo, "host", "removed stale runtime dir {}", s);
     runtime.emplace(std::move(dir));
   }
-  return std::unique_ptr<ModuleHost>(new ModuleHost(server, std::move(options), std::move(runtime)));
+  return std::unique_ptr<ModuleHost>(
+      new ModuleHost(server, std::move(options), std::move(runtime)));
 }
 
 ModuleHost::ModuleHost(Server& server, ModuleHostOptions options, std::optional<RuntimeDir> runtime)
@@ -169,8 +170,8 @@ absl::Status ModuleHost::LoadOne(const std::string& module, int generation,
       }
       return status;
     };
-    auto symbol = internal::FindSymbol(entry.handle, core::StrCat("conclave_module_", module),
-                                       entry.path);
+    auto symbol =
+        internal::FindSymbol(entry.handle, core::StrCat("conclave_module_", module), entry.path);
     if (!symbol.ok()) return fail(symbol.status());
     entry.descriptor = reinterpret_cast<ModuleEntry>(*symbol)();
     if (auto s = CheckDescriptor(entry.descriptor, module, linked, &graph); !s.ok()) {
@@ -190,8 +191,8 @@ absl::Status ModuleHost::LoadOne(const std::string& module, int generation,
     entry.descriptor = it->entry();
     entry.path = options_.executable_path;
     if (auto id = LoadedBuildId(""); id.ok()) entry.build_id = *id;
-    CONCLAVE_RETURN_IF_ERROR(CheckDescriptor(entry.descriptor, module,
-                                             graph.DependenciesOf(module), &graph));
+    CONCLAVE_RETURN_IF_ERROR(
+        CheckDescriptor(entry.descriptor, module, graph.DependenciesOf(module), &graph));
     ModuleContext context{server_, module};
     if (!started_.contains(module) && entry.descriptor->startup != nullptr) {
       CONCLAVE_RETURN_IF_ERROR(entry.descriptor->startup(context));
@@ -285,8 +286,8 @@ ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
   }
   for (const auto& name : force) {
     if (!loaded_.contains(name)) {
-      return finish(absl::NotFoundError(name), core::StrCat("not reloaded: no module '", name,
-                                                            "' is loaded"));
+      return finish(absl::NotFoundError(name),
+                    core::StrCat("not reloaded: no module '", name, "' is loaded"));
     }
   }
   if (auto changed = PermanentCodeChanged(); changed.ok() && *changed) {
@@ -297,8 +298,7 @@ ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
   std::map<std::string, std::string> build_ids;
   auto new_graph = ReadGraph(&build_ids);
   if (!new_graph.ok()) {
-    return finish(new_graph.status(),
-                  core::StrCat("not reloaded: ", new_graph.status().message()));
+    return finish(new_graph.status(), core::StrCat("not reloaded: ", new_graph.status().message()));
   }
   std::set<std::string> changed(force.begin(), force.end());
   for (const auto& [name, id] : build_ids) {
@@ -309,9 +309,9 @@ ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
   if (reload.empty()) return finish(absl::OkStatus(), "nothing changed");
   for (const auto& m : reload) {
     if (!loaded_[m].descriptor->reloadable) {
-      return finish(absl::FailedPreconditionError(m + " is not reloadable"),
-                    core::StrCat("not reloaded: module ", m,
-                                 " refuses hot reload; restart instead"));
+      return finish(
+          absl::FailedPreconditionError(m + " is not reloadable"),
+          core::StrCat("not reloaded: module ", m, " refuses hot reload; restart instead"));
     }
   }
 
@@ -384,9 +384,8 @@ ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
   report.status = absl::OkStatus();
   report.message = core::StrCat(
       "reloaded ", loaded_new.size(), loaded_new.size() == 1 ? " module (" : " modules (",
-      absl::StrJoin(loaded_new, ", "), ") in ",
-      absl::ToInt64Milliseconds(report.elapsed), " ms; ", report.failed_requests,
-      report.failed_requests == 1 ? " request failed" : " requests failed");
+      absl::StrJoin(loaded_new, ", "), ") in ", absl::ToInt64Milliseconds(report.elapsed), " ms; ",
+      report.failed_requests, report.failed_requests == 1 ? " request failed" : " requests failed");
   return report;
 }
 

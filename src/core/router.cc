@@ -1,13 +1,12 @@
 #include <boost/json.hpp>
-
 #include <exception>
 
 #include "absl/strings/ascii.h"
-#include "conclave/core/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "conclave/core/http.h"
 #include "conclave/core/log.h"
+#include "conclave/core/str_cat.h"
 #include "percent.h"
 
 namespace conclave::core {
@@ -185,8 +184,8 @@ Router::Outcome Router::Dispatch(Request& request, Response& response) {
   try {
     response = route->handler(request);
   } catch (const std::exception& e) {
-    CONCLAVE_LOG(kError, "http", "{} {}: handler threw: {}", request.method,
-                 route->path_template, e.what());
+    CONCLAVE_LOG(kError, "http", "{} {}: handler threw: {}", request.method, route->path_template,
+                 e.what());
     response = MatrixError(500, "M_UNKNOWN", "Internal server error");
   }
   route.reset();

@@ -82,34 +82,35 @@ sigset_t HandledSignals() {
 // Waits for signals on its own thread (never in handler context) and queues requests.
 class SignalThread {
  public:
-  SignalThread(ControlQueue& queue, bool dev) : thread_([this, &queue, dev] {
-    sigset_t set = HandledSignals();
-    timespec tick{0, 200 * 1000 * 1000};
-    while (!stop_.load()) {
-      int sig = sigtimedwait(&set, nullptr, &tick);
-      if (sig < 0) continue;
-      switch (sig) {
-        case SIGINT:
-          if (dev) {
-            queue.Push({Action::kReload, {}, "SIGINT"});
-          } else {
-            queue.Push({Action::kShutdown, {}, "SIGINT"});
+  SignalThread(ControlQueue& queue, bool dev)
+      : thread_([this, &queue, dev] {
+          sigset_t set = HandledSignals();
+          timespec tick{0, 200 * 1000 * 1000};
+          while (!stop_.load()) {
+            int sig = sigtimedwait(&set, nullptr, &tick);
+            if (sig < 0) continue;
+            switch (sig) {
+              case SIGINT:
+                if (dev) {
+                  queue.Push({Action::kReload, {}, "SIGINT"});
+                } else {
+                  queue.Push({Action::kShutdown, {}, "SIGINT"});
+                }
+                break;
+              case SIGUSR1:
+                queue.Push({dev ? Action::kReload : Action::kShutdown, {}, "SIGUSR1"});
+                break;
+              case SIGUSR2:
+                queue.Push({Action::kRestart, {}, "SIGUSR2"});
+                break;
+              case SIGHUP:
+                CONCLAVE_LOG(kWarn, "main", "SIGHUP: re-reading the config is not supported yet");
+                break;
+              default:
+                queue.Push({Action::kShutdown, {}, sig == SIGQUIT ? "SIGQUIT" : "SIGTERM"});
+            }
           }
-          break;
-        case SIGUSR1:
-          queue.Push({dev ? Action::kReload : Action::kShutdown, {}, "SIGUSR1"});
-          break;
-        case SIGUSR2:
-          queue.Push({Action::kRestart, {}, "SIGUSR2"});
-          break;
-        case SIGHUP:
-          CONCLAVE_LOG(kWarn, "main", "SIGHUP: re-reading the config is not supported yet");
-          break;
-        default:
-          queue.Push({Action::kShutdown, {}, sig == SIGQUIT ? "SIGQUIT" : "SIGTERM"});
-      }
-    }
-  }) {}
+        }) {}
   ~SignalThread() {
     stop_.store(true);
     thread_.join();
@@ -180,7 +181,9 @@ int Run(int argc, char** argv) {
   core::Server server(config, std::string(core::BuildType()));
   ControlQueue control;
   server.set_shutdown_callback(
-      [](void* q) { static_cast<ControlQueue*>(q)->Push({Action::kShutdown, {}, "admin"}); },
+      [](void* q) {
+        static_cast<ControlQueue*>(q)->Push({Action::kShutdown, {}, "admin"});
+      },
       &control);
 
   core::ModuleHostOptions options;
@@ -251,8 +254,8 @@ int Run(int argc, char** argv) {
       CONCLAVE_LOG(kInfo, "main", "{}: reloading", request.why);
       core::ReloadReport report = (*host)->Reload(request.modules);
       if (!report.restart_needed) {
-        core::Log(report.status.ok() ? core::LogLevel::kInfo : core::LogLevel::kError, "host",
-                  "{}", report.message);
+        core::Log(report.status.ok() ? core::LogLevel::kInfo : core::LogLevel::kError, "host", "{}",
+                  report.message);
         continue;
       }
       CONCLAVE_LOG(kInfo, "host", "{}", report.message);

@@ -1,4 +1,3 @@
-#include "stored_json.h"
 #include "conclave/service/accounts.h"
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include "conclave/service/filter.h"
 #include "conclave/service/identifiers.h"
 #include "conclave/service/password.h"
+#include "stored_json.h"
 
 namespace conclave::service {
 namespace {
@@ -425,12 +425,12 @@ absl::StatusOr<std::vector<std::string>> Accounts::ListUsers() const {
 
 absl::StatusOr<std::vector<Device>> Accounts::ListDevices(std::string_view user_id) const {
   std::vector<Device> devices;
-  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
-      *store_.db, *store_.devices, UserPrefix(user_id), 2, "device",
-      [&](std::vector<std::string>& key, object& record) {
-        devices.push_back(DeviceFromRecord(std::move(key[1]), record));
-        return true;
-      }));
+  CONCLAVE_RETURN_IF_ERROR(
+      ForEachRecord(*store_.db, *store_.devices, UserPrefix(user_id), 2, "device",
+                    [&](std::vector<std::string>& key, object& record) {
+                      devices.push_back(DeviceFromRecord(std::move(key[1]), record));
+                      return true;
+                    }));
   return devices;
 }
 

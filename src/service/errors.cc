@@ -49,8 +49,7 @@ absl::Status TooLarge(std::string_view m) {
   return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_TOO_LARGE", m);
 }
 absl::Status LimitExceeded(std::string_view m, int64_t retry_after_ms) {
-  absl::Status status =
-      MatrixStatus(absl::StatusCode::kResourceExhausted, "M_LIMIT_EXCEEDED", m);
+  absl::Status status = MatrixStatus(absl::StatusCode::kResourceExhausted, "M_LIMIT_EXCEEDED", m);
   status.SetPayload(kRetryUrl, absl::Cord(std::to_string(retry_after_ms)));
   return status;
 }

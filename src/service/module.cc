@@ -1,6 +1,7 @@
 // The service module's entry: opens the homeserver over the database at every load and hands
 // its in-memory state (typing, rate limits) to the next load through the saved bytes.
 #include "conclave/core/module.h"
+
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/database/instance.h"
@@ -17,8 +18,7 @@ Homeserver* g_homeserver = nullptr;
 absl::Status Load(core::ModuleContext& context, std::string_view saved) noexcept {
   database::Database* db = database::Instance();
   if (db == nullptr) return absl::FailedPreconditionError("the database module is not loaded");
-  CONCLAVE_ASSIGN_OR_RETURN(auto globals,
-                            Globals::Open(*db, context.server.config().server_name));
+  CONCLAVE_ASSIGN_OR_RETURN(auto globals, Globals::Open(*db, context.server.config().server_name));
   CONCLAVE_ASSIGN_OR_RETURN(auto homeserver, Homeserver::Open(context.server, *db, saved));
   g_globals = globals.release();
   g_homeserver = homeserver.release();

@@ -1,11 +1,10 @@
 #include "conclave/service/rate_limiter.h"
 
 #include <algorithm>
-#include <cmath>
-
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 
 #include "conclave/service/errors.h"
 

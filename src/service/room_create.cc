@@ -56,10 +56,10 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
   if (!preset_name) preset_name = published ? "public_chat" : "private_chat";
   CONCLAVE_ASSIGN_OR_RETURN(Preset preset, PresetFor(*preset_name));
   if (room_version && *room_version != kDefaultRoomVersion) {
-    return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_UNSUPPORTED_ROOM_VERSION",
-                        core::StrCat("Room version ", *room_version,
-                                     " is not supported; this server creates version ",
-                                     kDefaultRoomVersion));
+    return MatrixStatus(
+        absl::StatusCode::kInvalidArgument, "M_UNSUPPORTED_ROOM_VERSION",
+        core::StrCat("Room version ", *room_version,
+                     " is not supported; this server creates version ", kDefaultRoomVersion));
   }
   bool is_direct = false;
   if (const auto* d = body.if_contains("is_direct"); d && !d->is_null()) {
@@ -171,9 +171,9 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
   }
   CONCLAVE_RETURN_IF_ERROR(
       send("m.room.join_rules", "", boost::json::object{{"join_rule", preset.join_rule}}));
-  CONCLAVE_RETURN_IF_ERROR(send("m.room.history_visibility", "",
-                                boost::json::object{{"history_visibility",
-                                                     preset.history_visibility}}));
+  CONCLAVE_RETURN_IF_ERROR(
+      send("m.room.history_visibility", "",
+           boost::json::object{{"history_visibility", preset.history_visibility}}));
   CONCLAVE_RETURN_IF_ERROR(
       send("m.room.guest_access", "", boost::json::object{{"guest_access", preset.guest_access}}));
   if (initial_state) {

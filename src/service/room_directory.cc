@@ -1,7 +1,6 @@
 // Rooms: aliases (Client-Server API "Room aliases") and the public room directory ("Listing
 // rooms").
 #include <algorithm>
-
 #include <boost/json/serialize.hpp>
 
 #include "absl/strings/ascii.h"
@@ -35,12 +34,9 @@ absl::Status Rooms::PutAlias(std::string_view alias, std::string_view room_id,
   }
   database::WriteBatch batch;
   batch.Put(*store.aliases, alias,
-            boost::json::serialize(boost::json::object{{"room_id", boost::json::string_view(
-                                                                       room_id.data(),
-                                                                       room_id.size())},
-                                                       {"creator", boost::json::string_view(
-                                                                       creator.data(),
-                                                                       creator.size())}}));
+            boost::json::serialize(boost::json::object{
+                {"room_id", boost::json::string_view(room_id.data(), room_id.size())},
+                {"creator", boost::json::string_view(creator.data(), creator.size())}}));
   batch.Put(*store.room_aliases, PairKey(room_id, alias), "");
   return store.db->Write(batch);
 }
@@ -86,8 +82,8 @@ absl::Status Rooms::DeleteAlias(const Session& session, std::string_view alias) 
     if (!allowed) {
       if (auto room = Load(room_id); room.ok()) {
         std::lock_guard room_lock((*room)->mu);
-        auto levels = ParsePowerLevels(
-            FindStateContent((*room)->state, "m.room.power_levels", ""), "");
+        auto levels =
+            ParsePowerLevels(FindStateContent((*room)->state, "m.room.power_levels", ""), "");
         allowed = levels.ok() && levels->UserLevel(session.user_id) >=
                                      levels->EventLevel("m.room.canonical_alias", true);
       }
@@ -107,14 +103,15 @@ absl::StatusOr<std::vector<std::string>> Rooms::Aliases(const Session& session,
   CONCLAVE_RETURN_IF_ERROR(VisibleUpTo(session.user_id, *room).status());
   Store& store = hs_.store();
   std::vector<std::string> out;
-  CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(
-      *store.room_aliases, RoomPrefix(room_id), [&](std::string_view key, std::string_view) {
-        database::KeyReader reader(key);
-        auto room = reader.ReadString();
-        auto alias = reader.ReadString();
-        if (room.ok() && alias.ok()) out.push_back(*alias);
-        return true;
-      }));
+  CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(*store.room_aliases, RoomPrefix(room_id),
+                                                       [&](std::string_view key, std::string_view) {
+                                                         database::KeyReader reader(key);
+                                                         auto room = reader.ReadString();
+                                                         auto alias = reader.ReadString();
+                                                         if (room.ok() && alias.ok())
+                                                           out.push_back(*alias);
+                                                         return true;
+                                                       }));
   return out;
 }
 
@@ -143,11 +140,11 @@ absl::StatusOr<boost::json::object> Rooms::PublicRooms(size_t limit, std::string
                                                        std::string_view term) {
   Store& store = hs_.store();
   std::vector<std::string> room_ids;
-  CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(
-      *store.public_rooms, "", [&](std::string_view key, std::string_view) {
-        room_ids.emplace_back(key);
-        return true;
-      }));
+  CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(*store.public_rooms, "",
+                                                       [&](std::string_view key, std::string_view) {
+                                                         room_ids.emplace_back(key);
+                                                         return true;
+                                                       }));
   size_t offset = 0;
   if (!since.empty()) {
     CONCLAVE_ASSIGN_OR_RETURN(uint64_t parsed, ParsePositionToken(since));
@@ -183,8 +180,8 @@ absl::StatusOr<boost::json::object> Rooms::PublicRooms(size_t limit, std::string
     copy("m.room.avatar", "url", "avatar_url");
     copy("m.room.join_rules", "join_rule", "join_rule");
     const auto* hv = FindStateContent(state, "m.room.history_visibility", "");
-    chunk["world_readable"] = hv != nullptr &&
-                              StringField(*hv, "history_visibility") == "world_readable";
+    chunk["world_readable"] =
+        hv != nullptr && StringField(*hv, "history_visibility") == "world_readable";
     const auto* ga = FindStateContent(state, "m.room.guest_access", "");
     chunk["guest_can_join"] = ga != nullptr && StringField(*ga, "guest_access") == "can_join";
     if (const auto* create = FindStateContent(state, "m.room.create", "")) {

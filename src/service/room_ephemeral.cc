@@ -48,16 +48,16 @@ absl::Status Rooms::SetReceipt(const Session& session, std::string_view room_id,
   database::WriteBatch batch;
   CONCLAVE_RETURN_IF_ERROR(
       hs_.stream()
-          .Commit(batch,
-                  [&](uint64_t pos, database::WriteBatch& b) {
-                    b.Put(*store.receipts, key,
-                          boost::json::serialize(boost::json::object{
-                              {"event_id", boost::json::string_view(event_id.data(),
-                                                                    event_id.size())},
-                              {"ts", NowMs()},
-                              {"pos", pos},
-                              {"event_pos", event.position}}));
-                  })
+          .Commit(
+              batch,
+              [&](uint64_t pos, database::WriteBatch& b) {
+                b.Put(*store.receipts, key,
+                      boost::json::serialize(boost::json::object{
+                          {"event_id", boost::json::string_view(event_id.data(), event_id.size())},
+                          {"ts", NowMs()},
+                          {"pos", pos},
+                          {"event_pos", event.position}}));
+              })
           .status());
   if (receipt_type == "m.read.private") {
     hs_.notifier().Notify(session.user_id);
@@ -84,28 +84,27 @@ absl::Status Rooms::SetReadMarkers(const Session& session, std::string_view room
   return absl::OkStatus();
 }
 
-absl::StatusOr<boost::json::object> Rooms::ReceiptsSince(std::string_view room_id,
-                                                         uint64_t since,
+absl::StatusOr<boost::json::object> Rooms::ReceiptsSince(std::string_view room_id, uint64_t since,
                                                          std::string_view for_user) {
   Store& store = hs_.store();
   boost::json::object content;
-  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
-      *store.db, *store.receipts, RoomPrefix(room_id), 3, "receipt",
-      [&](std::vector<std::string>& key, boost::json::object& record) {
-        const std::string& type = key[1];
-        const std::string& user = key[2];
-        if (PositionField(record) <= since) return true;
-        if (type == "m.read.private" && user != for_user) return true;
-        std::string event_id(StringField(record, "event_id"));
-        auto& by_event = content[event_id];
-        if (!by_event.is_object()) by_event = boost::json::object();
-        auto& by_type = by_event.as_object()[type];
-        if (!by_type.is_object()) by_type = boost::json::object();
-        boost::json::object receipt;
-        if (const auto* ts = record.if_contains("ts")) receipt["ts"] = *ts;
-        by_type.as_object()[user] = std::move(receipt);
-        return true;
-      }));
+  CONCLAVE_RETURN_IF_ERROR(
+      ForEachRecord(*store.db, *store.receipts, RoomPrefix(room_id), 3, "receipt",
+                    [&](std::vector<std::string>& key, boost::json::object& record) {
+                      const std::string& type = key[1];
+                      const std::string& user = key[2];
+                      if (PositionField(record) <= since) return true;
+                      if (type == "m.read.private" && user != for_user) return true;
+                      std::string event_id(StringField(record, "event_id"));
+                      auto& by_event = content[event_id];
+                      if (!by_event.is_object()) by_event = boost::json::object();
+                      auto& by_type = by_event.as_object()[type];
+                      if (!by_type.is_object()) by_type = boost::json::object();
+                      boost::json::object receipt;
+                      if (const auto* ts = record.if_contains("ts")) receipt["ts"] = *ts;
+                      by_type.as_object()[user] = std::move(receipt);
+                      return true;
+                    }));
   return content;
 }
 
@@ -113,12 +112,11 @@ absl::StatusOr<int64_t> Rooms::UnreadCount(std::string_view room_id, std::string
   Store& store = hs_.store();
   uint64_t read_position = 0;
   for (const char* type : {"m.read", "m.read.private"}) {
-    CONCLAVE_ASSIGN_OR_RETURN(
-        auto value, store.Find(*store.receipts, database::KeyBuilder()
-                                                     .AppendString(room_id)
-                                                     .AppendString(type)
-                                                     .AppendString(user_id)
-                                                     .Build()));
+    CONCLAVE_ASSIGN_OR_RETURN(auto value, store.Find(*store.receipts, database::KeyBuilder()
+                                                                          .AppendString(room_id)
+                                                                          .AppendString(type)
+                                                                          .AppendString(user_id)
+                                                                          .Build()));
     if (!value) continue;
     CONCLAVE_ASSIGN_OR_RETURN(auto json, ParseObject(*value));
     read_position = std::max(read_position, PositionField(json, "event_pos"));

@@ -1,6 +1,5 @@
 // Rooms: reading state, events, history and memberships.
 #include <algorithm>
-
 #include <boost/json/serialize.hpp>
 
 #include "conclave/core/status_macros.h"
@@ -20,8 +19,8 @@ boost::json::object Rooms::ClientEvent(const StoredEvent& event, const Session* 
                                        bool with_room_id) {
   const boost::json::object& pdu = event.pdu;
   boost::json::object out;
-  for (const char* key : {"content", "event_id", "origin_server_ts", "sender", "state_key",
-                          "type", "redacts"}) {
+  for (const char* key :
+       {"content", "event_id", "origin_server_ts", "sender", "state_key", "type", "redacts"}) {
     if (const auto* v = pdu.if_contains(key)) out[key] = *v;
   }
   if (with_room_id) {
@@ -101,16 +100,14 @@ absl::StatusOr<StoredEvent> Rooms::Event(const Session& session, std::string_vie
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   CONCLAVE_ASSIGN_OR_RETURN(uint64_t visible, VisibleUpTo(session.user_id, *room));
   auto event = ReadEvent(event_id);
-  if (!event.ok() || StringField(event->pdu, "room_id") != room_id ||
-      event->position > visible) {
+  if (!event.ok() || StringField(event->pdu, "room_id") != room_id || event->position > visible) {
     return NotFound(core::StrCat("Event ", event_id, " not found in ", room_id));
   }
   return event;
 }
 
-absl::StatusOr<std::vector<StoredEvent>> Rooms::Timeline(std::string_view room_id,
-                                                         uint64_t after, uint64_t upto,
-                                                         size_t limit,
+absl::StatusOr<std::vector<StoredEvent>> Rooms::Timeline(std::string_view room_id, uint64_t after,
+                                                         uint64_t upto, size_t limit,
                                                          const RoomEventFilter& filter,
                                                          bool* limited) {
   *limited = false;
@@ -152,9 +149,8 @@ absl::StatusOr<std::vector<std::string>> Rooms::JoinedUserIds(std::string_view r
 }
 
 absl::StatusOr<MessagesPage> Rooms::Messages(const Session& session, std::string_view room_id,
-                                             std::string_view from, std::string_view to,
-                                             char dir, size_t limit,
-                                             const RoomEventFilter& filter) {
+                                             std::string_view from, std::string_view to, char dir,
+                                             size_t limit, const RoomEventFilter& filter) {
   if (dir != 'b' && dir != 'f') return InvalidParam("'dir' must be b or f");
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   CONCLAVE_ASSIGN_OR_RETURN(uint64_t visible, VisibleUpTo(session.user_id, *room));
@@ -213,8 +209,7 @@ absl::StatusOr<MessagesPage> Rooms::Messages(const Session& session, std::string
   return page;
 }
 
-absl::StatusOr<boost::json::object> Rooms::Context(const Session& session,
-                                                   std::string_view room_id,
+absl::StatusOr<boost::json::object> Rooms::Context(const Session& session, std::string_view room_id,
                                                    std::string_view event_id, size_t limit,
                                                    const RoomEventFilter& filter) {
   CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Event(session, room_id, event_id));
@@ -230,9 +225,9 @@ absl::StatusOr<boost::json::object> Rooms::Context(const Session& session,
   boost::json::array before;
   uint64_t start = event.position - 1;
   if (before_limit > 0 && event.position > 1) {
-    CONCLAVE_ASSIGN_OR_RETURN(
-        MessagesPage page, Messages(session, room_id, PositionToken(event.position - 1), "", 'b',
-                                    before_limit, unlimited));
+    CONCLAVE_ASSIGN_OR_RETURN(MessagesPage page,
+                              Messages(session, room_id, PositionToken(event.position - 1), "", 'b',
+                                       before_limit, unlimited));
     for (const auto& e : page.chunk) {
       before.push_back(ClientEvent(e, &session, true));
       start = e.position - 1;
@@ -241,9 +236,9 @@ absl::StatusOr<boost::json::object> Rooms::Context(const Session& session,
   boost::json::array after;
   uint64_t end = event.position;
   if (after_limit > 0 && event.position < std::min(room->latest_position.load(), visible)) {
-    CONCLAVE_ASSIGN_OR_RETURN(MessagesPage page,
-                              Messages(session, room_id, PositionToken(event.position), "", 'f',
-                                       after_limit, unlimited));
+    CONCLAVE_ASSIGN_OR_RETURN(
+        MessagesPage page,
+        Messages(session, room_id, PositionToken(event.position), "", 'f', after_limit, unlimited));
     for (const auto& e : page.chunk) {
       after.push_back(ClientEvent(e, &session, true));
       end = e.position;
@@ -332,9 +327,10 @@ absl::StatusOr<boost::json::array> Rooms::StrippedState(std::string_view room_id
   boost::json::array out;
   // Client-Server API "Stripped state": these types, plus the invitee's own member event.
   for (const auto& [key, pdu] : room->state) {
-    static constexpr std::string_view kTypes[] = {
-        "m.room.create", "m.room.name", "m.room.avatar", "m.room.topic", "m.room.join_rules",
-        "m.room.canonical_alias", "m.room.encryption", "m.room.member"};
+    static constexpr std::string_view kTypes[] = {"m.room.create",     "m.room.name",
+                                                  "m.room.avatar",     "m.room.topic",
+                                                  "m.room.join_rules", "m.room.canonical_alias",
+                                                  "m.room.encryption", "m.room.member"};
     if (std::find(std::begin(kTypes), std::end(kTypes), key.first) == std::end(kTypes)) continue;
     if (key.first == "m.room.member") {
       std::string_view m = MembershipOf(room->state, key.second);

@@ -111,7 +111,8 @@ absl::StatusOr<StoredEvent> Rooms::ReadEvent(std::string_view event_id) const {
   CONCLAVE_ASSIGN_OR_RETURN(auto where, store.Find(*store.events, event_id));
   if (!where) return NotFound(core::StrCat("Unknown event ", event_id));
   CONCLAVE_ASSIGN_OR_RETURN(auto json, store.Find(*store.timeline, *where));
-  if (!json) return absl::DataLossError(core::StrCat("event ", event_id, " is indexed but missing"));
+  if (!json)
+    return absl::DataLossError(core::StrCat("event ", event_id, " is indexed but missing"));
   CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(*where));
   CONCLAVE_ASSIGN_OR_RETURN(auto pdu, ParseObject(*json));
   return StoredEvent{std::move(pdu), position};
@@ -123,8 +124,8 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
   }
   // Integers out of range, invalid UTF-8 or too deep nesting: the client's content, not ours.
   if (auto canonical = CanonicalJson(draft.content); !canonical.ok()) {
-    return BadJson(core::StrCat("Event content is not canonical JSON: ",
-                                canonical.status().message()));
+    return BadJson(
+        core::StrCat("Event content is not canonical JSON: ", canonical.status().message()));
   }
   boost::json::object pdu;
   pdu["type"] = draft.type;
@@ -171,7 +172,8 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
 
   const std::string json = boost::json::serialize(pdu);
   if (json.size() > kMaxEventBytes) {
-    return TooLarge(core::StrCat("Event is ", json.size(), " bytes; the limit is ", kMaxEventBytes));
+    return TooLarge(
+        core::StrCat("Event is ", json.size(), " bytes; the limit is ", kMaxEventBytes));
   }
 
   // The redacted target, rewritten in the same batch.
@@ -206,8 +208,8 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
               b.Put(*store.message_index, timeline_key, draft.sender);
             }
             if (state_key) {
-              b.Put(*store.room_state, StateKeyOf(room.room_id, state_key->first, state_key->second),
-                    event_id);
+              b.Put(*store.room_state,
+                    StateKeyOf(room.room_id, state_key->first, state_key->second), event_id);
             }
             if (!membership.empty()) {
               std::string value = boost::json::serialize(
@@ -220,10 +222,10 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
             }
             if (draft.type == "m.room.create") {
               b.Put(*store.rooms, room.room_id,
-                    boost::json::serialize(boost::json::object{
-                        {"room_version", room.room_version},
-                        {"creator", draft.sender},
-                        {"created_ts", pdu["origin_server_ts"]}}));
+                    boost::json::serialize(
+                        boost::json::object{{"room_version", room.room_version},
+                                            {"creator", draft.sender},
+                                            {"created_ts", pdu["origin_server_ts"]}}));
             }
             if (draft.redact_target) {
               b.Put(*store.timeline, TimelineKey(room.room_id, draft.redact_target->position),
@@ -254,9 +256,8 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
             room.depth += 1;
             room.latest_position.store(pos);
           }));
-  const std::string* target = draft.state_key && draft.type == "m.room.member"
-                                  ? &*draft.state_key
-                                  : nullptr;
+  const std::string* target =
+      draft.state_key && draft.type == "m.room.member" ? &*draft.state_key : nullptr;
   hs_.notifier().Notify(UsersToWake(room.state, target));
   return StoredEvent{std::move(pdu), position};
 }
@@ -370,8 +371,7 @@ absl::Status Rooms::ChangeMembership(const Session& session, std::string_view ro
   return Commit(*room, std::move(draft)).status();
 }
 
-absl::StatusOr<std::string> Rooms::Join(const Session& session,
-                                        std::string_view room_id_or_alias,
+absl::StatusOr<std::string> Rooms::Join(const Session& session, std::string_view room_id_or_alias,
                                         std::optional<std::string> reason) {
   std::string room_id(room_id_or_alias);
   if (!room_id_or_alias.empty() && room_id_or_alias[0] == '#') {
@@ -394,8 +394,8 @@ absl::Status Rooms::Leave(const Session& session, std::string_view room_id,
   return ChangeMembership(session, room_id, session.user_id, "leave", std::move(reason));
 }
 
-absl::Status Rooms::Kick(const Session& session, std::string_view room_id,
-                         std::string_view target, std::optional<std::string> reason) {
+absl::Status Rooms::Kick(const Session& session, std::string_view room_id, std::string_view target,
+                         std::optional<std::string> reason) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   {
     std::lock_guard lock(room->mu);
@@ -407,13 +407,13 @@ absl::Status Rooms::Kick(const Session& session, std::string_view room_id,
   return ChangeMembership(session, room_id, target, "leave", std::move(reason));
 }
 
-absl::Status Rooms::Ban(const Session& session, std::string_view room_id,
-                        std::string_view target, std::optional<std::string> reason) {
+absl::Status Rooms::Ban(const Session& session, std::string_view room_id, std::string_view target,
+                        std::optional<std::string> reason) {
   return ChangeMembership(session, room_id, target, "ban", std::move(reason));
 }
 
-absl::Status Rooms::Unban(const Session& session, std::string_view room_id,
-                          std::string_view target, std::optional<std::string> reason) {
+absl::Status Rooms::Unban(const Session& session, std::string_view room_id, std::string_view target,
+                          std::optional<std::string> reason) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   {
     std::lock_guard lock(room->mu);

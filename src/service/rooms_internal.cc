@@ -3,7 +3,6 @@
 #include <charconv>
 #include <chrono>
 
-
 #include "absl/time/clock.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
@@ -50,9 +49,8 @@ absl::StatusOr<uint64_t> ParsePositionToken(std::string_view token) {
   if (token.size() < 2 || (token[0] != 't' && token[0] != 's')) {
     return InvalidParam(core::StrCat("Unknown pagination token '", token, "'"));
   }
-  std::string_view digits = token.substr(1, token.find('_') == std::string_view::npos
-                                                ? std::string_view::npos
-                                                : token.find('_') - 1);
+  std::string_view digits = token.substr(
+      1, token.find('_') == std::string_view::npos ? std::string_view::npos : token.find('_') - 1);
   uint64_t position = 0;
   auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), position);
   if (ec != std::errc() || ptr != digits.data() + digits.size()) {
@@ -64,7 +62,8 @@ absl::StatusOr<uint64_t> ParsePositionToken(std::string_view token) {
 std::string PositionToken(uint64_t position) { return core::StrCat("t", position); }
 
 std::string_view StringField(const boost::json::object& object, std::string_view key) {
-  const boost::json::value* v = object.if_contains(boost::json::string_view(key.data(), key.size()));
+  const boost::json::value* v =
+      object.if_contains(boost::json::string_view(key.data(), key.size()));
   if (v == nullptr || !v->is_string()) return {};
   return v->get_string();
 }

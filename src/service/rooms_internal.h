@@ -4,6 +4,7 @@
 #define CONCLAVE_SERVICE_ROOMS_INTERNAL_H_
 
 #include <atomic>
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -12,8 +13,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "absl/status/statusor.h"
 #include "conclave/service/rooms.h"
@@ -62,9 +61,9 @@ struct Rooms::Draft {
   std::optional<std::string> state_key;
   std::string sender;
   boost::json::object content;
-  std::optional<std::string> redacts;         // m.room.redaction: the target's event id
-  std::optional<StoredEvent> redact_target;   // ... and the target itself
-  std::string device_id;                      // with txn_id: for idempotent sends
+  std::optional<std::string> redacts;        // m.room.redaction: the target's event id
+  std::optional<StoredEvent> redact_target;  // ... and the target itself
+  std::string device_id;                     // with txn_id: for idempotent sends
   std::string txn_id;
 };
 
@@ -74,8 +73,7 @@ int64_t NowMs();
 // Keys of the maps in store.h.
 std::string RoomPrefix(std::string_view room_id);
 std::string TimelineKey(std::string_view room_id, uint64_t position);
-std::string StateKeyOf(std::string_view room_id, std::string_view type,
-                       std::string_view state_key);
+std::string StateKeyOf(std::string_view room_id, std::string_view type, std::string_view state_key);
 std::string PairKey(std::string_view a, std::string_view b);
 // Parses stored JSON that must be an object (kDataLoss otherwise).
 absl::StatusOr<boost::json::object> ParseObject(std::string_view json);

@@ -17,7 +17,8 @@ absl::StatusOr<boost::json::object> ParseStored(std::string_view text, std::stri
 }
 
 std::optional<int64_t> IntField(const boost::json::object& object, std::string_view key) {
-  const boost::json::value* v = object.if_contains(boost::json::string_view(key.data(), key.size()));
+  const boost::json::value* v =
+      object.if_contains(boost::json::string_view(key.data(), key.size()));
   if (v == nullptr) return std::nullopt;
   if (v->is_int64()) return v->get_int64();
   if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
@@ -25,7 +26,8 @@ std::optional<int64_t> IntField(const boost::json::object& object, std::string_v
 }
 
 uint64_t PositionField(const boost::json::object& object, std::string_view key) {
-  const boost::json::value* v = object.if_contains(boost::json::string_view(key.data(), key.size()));
+  const boost::json::value* v =
+      object.if_contains(boost::json::string_view(key.data(), key.size()));
   if (v == nullptr) return 0;
   if (v->is_uint64()) return v->get_uint64();
   if (v->is_int64() && v->get_int64() > 0) return static_cast<uint64_t>(v->get_int64());
@@ -38,8 +40,8 @@ absl::Status ForEachRecord(
     absl::FunctionRef<bool(std::vector<std::string>& key, boost::json::object& value)> callback) {
   absl::Status corrupt;
   std::vector<std::string> parts;
-  absl::Status read = db.ForEachWithPrefix(
-      map, prefix, [&](std::string_view key, std::string_view value) {
+  absl::Status read =
+      db.ForEachWithPrefix(map, prefix, [&](std::string_view key, std::string_view value) {
         database::KeyReader reader(key);
         parts.clear();
         for (size_t i = 0; i < key_parts; ++i) {

@@ -2,13 +2,12 @@
 #ifndef CONCLAVE_SERVICE_STORED_JSON_H_
 #define CONCLAVE_SERVICE_STORED_JSON_H_
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"

@@ -50,9 +50,9 @@ absl::StatusOr<SinceToken> ParseSince(std::string_view token) {
 // change): the user was already in the room, so the sync stays incremental.
 absl::StatusOr<bool> JoinOverJoin(Rooms& rooms, const UserRoom& membership) {
   bool limited = false;
-  CONCLAVE_ASSIGN_OR_RETURN(auto events,
-                            rooms.Timeline(membership.room_id, membership.position - 1,
-                                           membership.position, 1, RoomEventFilter(), &limited));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      auto events, rooms.Timeline(membership.room_id, membership.position - 1, membership.position,
+                                  1, RoomEventFilter(), &limited));
   if (events.empty()) return false;
   const auto* unsigned_data = events.front().pdu.if_contains("unsigned");
   const auto* prev = unsigned_data != nullptr && unsigned_data->is_object()
@@ -156,7 +156,8 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
       if (full_state || limited) {
         CONCLAVE_ASSIGN_OR_RETURN(auto current, rooms.CurrentState(room_id));
         for (const auto& e : current) {
-          if (e.position > upto || timeline_ids.contains(std::string(StringField(e.pdu, "event_id")))) {
+          if (e.position > upto ||
+              timeline_ids.contains(std::string(StringField(e.pdu, "event_id")))) {
             continue;
           }
           if (!full_state && (e.position <= since.position || e.position >= first_position)) {
@@ -177,8 +178,9 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
         if (!initial || !typing_users.empty()) {
           boost::json::array ids;
           for (auto& u : typing_users) ids.emplace_back(u);
-          ephemeral.push_back(boost::json::object{
-              {"type", "m.typing"}, {"content", boost::json::object{{"user_ids", std::move(ids)}}}});
+          ephemeral.push_back(
+              boost::json::object{{"type", "m.typing"},
+                                  {"content", boost::json::object{{"user_ids", std::move(ids)}}}});
         }
       }
       CONCLAVE_ASSIGN_OR_RETURN(auto receipts, rooms.ReceiptsSince(room_id, after, user));
@@ -199,7 +201,8 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
         continue;
       }
       boost::json::array timeline_events;
-      for (const auto& e : timeline) timeline_events.push_back(Rooms::ClientEvent(e, &session, false));
+      for (const auto& e : timeline)
+        timeline_events.push_back(Rooms::ClientEvent(e, &session, false));
       boost::json::object room;
       room["timeline"] = boost::json::object{
           {"events", std::move(timeline_events)},
@@ -217,14 +220,13 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
         if (u != user && heroes.size() < 5) heroes.emplace_back(u);
         co_members.insert(u);
       }
-      room["summary"] = boost::json::object{
-          {"m.joined_member_count", joined_users.size()}, {"m.heroes", std::move(heroes)}};
+      room["summary"] = boost::json::object{{"m.joined_member_count", joined_users.size()},
+                                            {"m.heroes", std::move(heroes)}};
       join[room_id] = std::move(room);
     } else if (membership.membership == "invite") {
       if (!initial && membership.position <= since.position) continue;
       CONCLAVE_ASSIGN_OR_RETURN(auto stripped, rooms.StrippedState(room_id));
-      invite[room_id] =
-          boost::json::object{{"invite_state", Events(std::move(stripped))}};
+      invite[room_id] = boost::json::object{{"invite_state", Events(std::move(stripped))}};
     } else if (membership.membership == "leave" || membership.membership == "ban") {
       if (initial ? !room_filter.include_leave.value_or(false)
                   : membership.position <= since.position) {
@@ -232,10 +234,11 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
       }
       bool limited = false;
       CONCLAVE_ASSIGN_OR_RETURN(auto timeline,
-                                rooms.Timeline(room_id, after, membership.position,
-                                               timeline_limit, room_filter.timeline, &limited));
+                                rooms.Timeline(room_id, after, membership.position, timeline_limit,
+                                               room_filter.timeline, &limited));
       boost::json::array timeline_events;
-      for (const auto& e : timeline) timeline_events.push_back(Rooms::ClientEvent(e, &session, false));
+      for (const auto& e : timeline)
+        timeline_events.push_back(Rooms::ClientEvent(e, &session, false));
       const uint64_t first = timeline.empty() ? membership.position : timeline.front().position;
       leave[room_id] = boost::json::object{
           {"timeline", boost::json::object{{"events", std::move(timeline_events)},
@@ -269,9 +272,9 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
   for (const std::string& member : co_members) {
     auto state = hs_.accounts().GetPresence(member);
     if (!state.ok() || state->position <= after || state->position > upto) continue;
-    boost::json::object content{{"presence", state->presence},
-                                {"last_active_ago",
-                                 std::max<int64_t>(0, NowMs() - state->last_active_ts)}};
+    boost::json::object content{
+        {"presence", state->presence},
+        {"last_active_ago", std::max<int64_t>(0, NowMs() - state->last_active_ts)}};
     if (state->status_msg) content["status_msg"] = *state->status_msg;
     boost::json::object event{{"type", "m.presence"}, {"sender", member}, {"content", content}};
     if (Matches(filter.presence, event)) presence.push_back(std::move(event));

@@ -89,8 +89,7 @@ std::string Typing::Save() const {
     if (room.users.empty()) continue;
     boost::json::object users;
     for (const auto& [user, expiry] : room.users) users[user] = absl::ToUnixMicros(expiry);
-    rooms[room_id] = boost::json::object{{"users", std::move(users)},
-                                         {"serial", room.serial}};
+    rooms[room_id] = boost::json::object{{"users", std::move(users)}, {"serial", room.serial}};
   }
   return boost::json::serialize(boost::json::object{{"serial", serial_}, {"rooms", rooms}});
 }

@@ -88,9 +88,9 @@ class LongPollTest : public ::testing::Test {
         response.wait = Wait{"k", notifier_.Version("k"), absl::Now() + absl::Seconds(5)};
         return response;
       }
-      response.body = r.wake_reason == WakeReason::kNotified    ? "notified"
-                      : r.wake_reason == WakeReason::kTimeout   ? "timeout"
-                                                                : "interrupted";
+      response.body = r.wake_reason == WakeReason::kNotified  ? "notified"
+                      : r.wake_reason == WakeReason::kTimeout ? "timeout"
+                                                              : "interrupted";
       return response;
     });
     ASSERT_TRUE(handle.ok());

@@ -20,7 +20,8 @@ Request Get(std::string path) {
 TEST(Router, MatchesTemplateAndDecodesParams) {
   Router router;
   auto handle = router.Add("api", "GET", "/rooms/{roomId}/state/{type}", [](Request& r) {
-    return Response{200, "text/plain", r.path_params["roomId"] + "|" + r.path_params["type"], {}, {}};
+    return Response{
+        200, "text/plain", r.path_params["roomId"] + "|" + r.path_params["type"], {}, {}};
   });
   ASSERT_TRUE(handle.ok());
   Request request = Get("/rooms/%21abc%3Aexample.org/state/m.room.name");
@@ -103,9 +104,8 @@ TEST(Router, CloseGatesWaitsForInFlightAndTimesOut) {
 
 TEST(Router, HandlerExceptionBecomes500AndCountsAsFailed) {
   Router router;
-  auto handle = router.Add("api", "GET", "/boom", [](Request&) -> Response {
-    throw std::runtime_error("boom");
-  });
+  auto handle = router.Add("api", "GET", "/boom",
+                           [](Request&) -> Response { throw std::runtime_error("boom"); });
   ASSERT_TRUE(handle.ok());
   Request request = Get("/boom");
   Response response;

@@ -59,8 +59,7 @@ absl::Status Load(conclave::core::ModuleContext& context, std::string_view saved
   g_server = &context.server;
   CONCLAVE_ASSIGN_OR_RETURN(auto route,
                             context.server.router().Add(
-                                context.module_name, "GET", "/tmod",
-                                [](conclave::core::Request&) {
+                                context.module_name, "GET", "/tmod", [](conclave::core::Request&) {
                                   return conclave::core::Response{
                                       200, "text/plain", std::to_string(TMOD_VERSION), {}, {}};
                                 }));
@@ -88,23 +87,19 @@ constexpr const char* kNoDependencies[] = {nullptr};
 extern "C" int tmod_version() { return TMOD_VERSION; }
 
 extern "C" const conclave::core::ModuleDescriptor* conclave_module_tmod() noexcept {
-  static const conclave::core::ModuleDescriptor descriptor{
+  static const conclave::core::ModuleDescriptor descriptor {
 #if defined(TMOD_BAD_FINGERPRINT)
-      .abi_fingerprint = "gcc 0.0 (a different compiler);cxx11abi=0",
+    .abi_fingerprint = "gcc 0.0 (a different compiler);cxx11abi=0",
 #else
-      .abi_fingerprint = CONCLAVE_ABI_FINGERPRINT,
+    .abi_fingerprint = CONCLAVE_ABI_FINGERPRINT,
 #endif
-      .name = "tmod",
-      .dependencies = kNoDependencies,
+    .name = "tmod", .dependencies = kNoDependencies,
 #if defined(TMOD_REFUSE_RELOAD)
-      .reloadable = false,
+    .reloadable = false,
 #else
-      .reloadable = true,
+    .reloadable = true,
 #endif
-      .startup = &Startup,
-      .load = &Load,
-      .unload = &Unload,
-      .shutdown = &Shutdown,
+    .startup = &Startup, .load = &Load, .unload = &Unload, .shutdown = &Shutdown,
   };
   return &descriptor;
 }

@@ -9,7 +9,6 @@
 #include <string>
 
 #include "../database/temp_dir.h"
-#include "errcode.h"
 #include "conclave/core/config.h"
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
@@ -17,6 +16,7 @@
 #include "conclave/service/crypto.h"
 #include "conclave/service/errors.h"
 #include "conclave/service/homeserver.h"
+#include "errcode.h"
 
 namespace conclave::service {
 namespace {

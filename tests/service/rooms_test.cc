@@ -10,13 +10,13 @@
 #include <string>
 
 #include "../database/temp_dir.h"
-#include "errcode.h"
 #include "conclave/core/config.h"
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
 #include "conclave/service/errors.h"
 #include "conclave/service/homeserver.h"
 #include "conclave/service/sync.h"
+#include "errcode.h"
 
 namespace conclave::service {
 namespace {
@@ -93,27 +93,28 @@ class RoomsTest : public ::testing::Test {
 };
 
 TEST_F(RoomsTest, CreateRoomWritesThePresetStateInOrderWithVersion4EventIds) {
-  std::string room = CreateRoom(alice_, {{"name", "Lounge"}, {"topic", "chat"},
-                                         {"room_alias_name", "lounge"}, {"preset", "public_chat"}});
+  std::string room = CreateRoom(alice_, {{"name", "Lounge"},
+                                         {"topic", "chat"},
+                                         {"room_alias_name", "lounge"},
+                                         {"preset", "public_chat"}});
   auto state = rooms().State(alice_, room);
   ASSERT_TRUE(state.ok()) << state.status();
   std::map<std::string, StoredEvent> by_type;
   for (const auto& e : *state) by_type[Str(e.pdu.if_contains("type"))] = e;
-  for (const char* type : {"m.room.create", "m.room.member", "m.room.power_levels",
-                           "m.room.canonical_alias", "m.room.join_rules",
-                           "m.room.history_visibility", "m.room.guest_access", "m.room.name",
-                           "m.room.topic"}) {
+  for (const char* type :
+       {"m.room.create", "m.room.member", "m.room.power_levels", "m.room.canonical_alias",
+        "m.room.join_rules", "m.room.history_visibility", "m.room.guest_access", "m.room.name",
+        "m.room.topic"}) {
     ASSERT_TRUE(by_type.contains(type)) << type;
     EXPECT_THAT(Str(by_type[type].pdu.if_contains("event_id")),
                 MatchesRegex("\\$[A-Za-z0-9_-]{43}"));
   }
   EXPECT_LT(by_type["m.room.create"].position, by_type["m.room.member"].position);
   EXPECT_LT(by_type["m.room.member"].position, by_type["m.room.power_levels"].position);
-  EXPECT_EQ(Str(by_type["m.room.join_rules"].pdu.at("content").as_object().if_contains(
-                "join_rule")),
-            "public");
-  EXPECT_EQ(Str(by_type["m.room.create"].pdu.at("content").as_object().if_contains(
-                "room_version")),
+  EXPECT_EQ(
+      Str(by_type["m.room.join_rules"].pdu.at("content").as_object().if_contains("join_rule")),
+      "public");
+  EXPECT_EQ(Str(by_type["m.room.create"].pdu.at("content").as_object().if_contains("room_version")),
             "10");
   auto resolved = rooms().ResolveAlias("#lounge:example.org");
   ASSERT_TRUE(resolved.ok());

@@ -10,15 +10,14 @@
 #ifndef CONCLAVE_SERVICE_ACCOUNTS_H_
 #define CONCLAVE_SERVICE_ACCOUNTS_H_
 
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"

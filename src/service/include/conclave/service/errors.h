@@ -19,15 +19,15 @@ absl::Status MatrixStatus(absl::StatusCode code, std::string_view errcode,
                           std::string_view message);
 
 // The common ones. HTTP status in brackets (see HttpStatusOf).
-absl::Status Forbidden(std::string_view message);       // M_FORBIDDEN [403]
-absl::Status NotFound(std::string_view message);        // M_NOT_FOUND [404]
-absl::Status BadJson(std::string_view message);         // M_BAD_JSON [400]
-absl::Status NotJson(std::string_view message);         // M_NOT_JSON [400]
-absl::Status MissingParam(std::string_view message);    // M_MISSING_PARAM [400]
-absl::Status InvalidParam(std::string_view message);    // M_INVALID_PARAM [400]
-absl::Status UnknownToken(std::string_view message);    // M_UNKNOWN_TOKEN [401]
-absl::Status MissingToken(std::string_view message);    // M_MISSING_TOKEN [401]
-absl::Status TooLarge(std::string_view message);        // M_TOO_LARGE [413]
+absl::Status Forbidden(std::string_view message);     // M_FORBIDDEN [403]
+absl::Status NotFound(std::string_view message);      // M_NOT_FOUND [404]
+absl::Status BadJson(std::string_view message);       // M_BAD_JSON [400]
+absl::Status NotJson(std::string_view message);       // M_NOT_JSON [400]
+absl::Status MissingParam(std::string_view message);  // M_MISSING_PARAM [400]
+absl::Status InvalidParam(std::string_view message);  // M_INVALID_PARAM [400]
+absl::Status UnknownToken(std::string_view message);  // M_UNKNOWN_TOKEN [401]
+absl::Status MissingToken(std::string_view message);  // M_MISSING_TOKEN [401]
+absl::Status TooLarge(std::string_view message);      // M_TOO_LARGE [413]
 // M_LIMIT_EXCEEDED [429] with `retry_after_ms` for the response body.
 absl::Status LimitExceeded(std::string_view message, int64_t retry_after_ms);
 

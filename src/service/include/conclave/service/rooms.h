@@ -13,6 +13,8 @@
 #ifndef CONCLAVE_SERVICE_ROOMS_H_
 #define CONCLAVE_SERVICE_ROOMS_H_
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -21,9 +23,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -102,8 +101,7 @@ class Rooms {
   absl::StatusOr<boost::json::object> JoinedMembers(const Session& session,
                                                     std::string_view room_id);
   // m.room.member events; `membership`/`not_membership` filter (empty: no filter).
-  absl::StatusOr<std::vector<StoredEvent>> Members(const Session& session,
-                                                   std::string_view room_id,
+  absl::StatusOr<std::vector<StoredEvent>> Members(const Session& session, std::string_view room_id,
                                                    std::string_view membership,
                                                    std::string_view not_membership);
 
@@ -120,8 +118,7 @@ class Rooms {
                                      std::optional<std::string> reason);
   // Content of a current state event; M_NOT_FOUND if absent. Caller must be (or have been) a
   // member.
-  absl::StatusOr<boost::json::object> StateContent(const Session& session,
-                                                   std::string_view room_id,
+  absl::StatusOr<boost::json::object> StateContent(const Session& session, std::string_view room_id,
                                                    std::string_view type,
                                                    std::string_view state_key);
   absl::StatusOr<std::vector<StoredEvent>> State(const Session& session, std::string_view room_id);
@@ -202,8 +199,7 @@ class Rooms {
   absl::StatusOr<uint64_t> VisibleUpTo(std::string_view user_id, RoomData& room);
   absl::StatusOr<StoredEvent> ReadEvent(std::string_view event_id) const;
   // Writes alias → room (no permission checks; the caller made them). M_UNKNOWN/409 if taken.
-  absl::Status PutAlias(std::string_view alias, std::string_view room_id,
-                        std::string_view creator);
+  absl::Status PutAlias(std::string_view alias, std::string_view room_id, std::string_view creator);
   Homeserver& hs_;
   std::mutex alias_mu_;  // makes check-and-put of an alias atomic
   std::mutex rooms_mu_;  // guards rooms_ (the map, not the entries)

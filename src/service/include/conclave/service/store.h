@@ -2,13 +2,12 @@
 //
 // Keys are built with database::KeyBuilder (big-endian integers, escaped strings), so prefixes
 // and numeric order work. What each map holds, key → value (JSON unless said otherwise):
-//   users           user_id → {password_hash, deactivated, admin, created_ts, displayname, avatar_url}
-//   devices         user_id, device_id → {display_name, last_seen_ip, last_seen_ts, token_digest}
-//   access_tokens   SHA-256 of the token (raw) → {user_id, device_id}; the token itself is not stored
-//   filters         user_id, filter_id → filter JSON
-//   account_data    user_id, room_id ("" for global), type → {pos, content}
-//   presence        user_id → {pos, presence, status_msg, last_active_ts}
-//   rooms           room_id → {room_version, creator, created_ts}
+//   users           user_id → {password_hash, deactivated, admin, created_ts, displayname,
+//   avatar_url} devices         user_id, device_id → {display_name, last_seen_ip, last_seen_ts,
+//   token_digest} access_tokens   SHA-256 of the token (raw) → {user_id, device_id}; the token
+//   itself is not stored filters         user_id, filter_id → filter JSON account_data    user_id,
+//   room_id ("" for global), type → {pos, content} presence        user_id → {pos, presence,
+//   status_msg, last_active_ts} rooms           room_id → {room_version, creator, created_ts}
 //   events          event_id → room_id, pos (the key of the event in `timeline`)
 //   timeline        room_id, pos → the event (PDU JSON plus `unsigned`)
 //   message_index   room_id, pos → sender, for m.room.message and m.room.encrypted events only

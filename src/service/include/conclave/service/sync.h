@@ -8,15 +8,13 @@
 #ifndef CONCLAVE_SERVICE_SYNC_H_
 #define CONCLAVE_SERVICE_SYNC_H_
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 
-#include <boost/json/object.hpp>
-
-#include "absl/time/time.h"
-
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "conclave/service/accounts.h"
 #include "conclave/service/filter.h"
 
@@ -25,11 +23,11 @@ namespace conclave::service {
 class Homeserver;
 
 struct SyncRequest {
-  std::string since;               // empty: initial sync
-  Filter filter;                   // parsed inline filter or stored filter; default: {}
+  std::string since;  // empty: initial sync
+  Filter filter;      // parsed inline filter or stored filter; default: {}
   bool full_state = false;
   std::optional<std::string> set_presence;  // online, offline, unavailable
-  bool may_wait = false;           // the client gave a timeout and time is left
+  bool may_wait = false;                    // the client gave a timeout and time is left
 };
 
 struct SyncResult {

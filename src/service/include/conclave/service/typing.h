@@ -26,8 +26,8 @@ class Typing {
 
   // Sets or clears `user_id` typing in `room_id`; typing stops by itself after `timeout`.
   // Returns true if the set of typing users changed.
-  bool Set(std::string_view room_id, std::string_view user_id, bool typing,
-           absl::Duration timeout, absl::Time now = absl::Now());
+  bool Set(std::string_view room_id, std::string_view user_id, bool typing, absl::Duration timeout,
+           absl::Time now = absl::Now());
 
   // Users typing in `room_id` now, sorted.
   std::vector<std::string> Users(std::string_view room_id, absl::Time now = absl::Now());
