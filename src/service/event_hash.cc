@@ -1,3 +1,4 @@
+#include "conclave/core/str_cat.h"
 #include "conclave/service/event_hash.h"
 
 #include <boost/json/value.hpp>
@@ -37,7 +38,7 @@ absl::StatusOr<std::string> ReferenceHash(const boost::json::object& event,
 absl::StatusOr<std::string> EventIdV4(const boost::json::object& event,
                                       std::string_view room_version) {
   CONCLAVE_ASSIGN_OR_RETURN(std::string hash, ReferenceHash(event, room_version));
-  return "$" + UnpaddedBase64Url(hash);
+  return core::StrCat("$", UnpaddedBase64Url(hash));
 }
 
 }  // namespace conclave::service

@@ -124,7 +124,7 @@ absl::StatusOr<int64_t> Rooms::UnreadCount(std::string_view room_id, std::string
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   std::lock_guard lock(room->mu);
   if (!room->messages_loaded) {
-    auto it = store.db->NewIterator(*store.message_index, {.prefix = RoomPrefix(room_id)});
+    auto it = store.db->NewIterator(*store.message_index, RoomIteration(room_id));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));
       room->AppendMessage(position, it->value());

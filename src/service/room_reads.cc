@@ -114,7 +114,7 @@ absl::StatusOr<std::vector<StoredEvent>> Rooms::Timeline(std::string_view room_i
   std::vector<StoredEvent> out;
   if (upto <= after || limit == 0) return out;
   Store& store = hs_.store();
-  auto it = store.db->NewIterator(*store.timeline, {.prefix = RoomPrefix(room_id)});
+  auto it = store.db->NewIterator(*store.timeline, RoomIteration(room_id));
   it->SeekForPrev(TimelineKey(room_id, upto));
   for (; it->Valid(); it->Prev()) {
     CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));
@@ -170,7 +170,7 @@ absl::StatusOr<MessagesPage> Rooms::Messages(const Session& session, std::string
   MessagesPage page;
   page.start = PositionToken(start);
   Store& store = hs_.store();
-  auto it = store.db->NewIterator(*store.timeline, {.prefix = RoomPrefix(room_id)});
+  auto it = store.db->NewIterator(*store.timeline, RoomIteration(room_id));
   uint64_t last = start;
   bool exhausted = true;
   if (dir == 'b') {

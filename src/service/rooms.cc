@@ -88,7 +88,7 @@ absl::StatusOr<std::shared_ptr<Rooms::RoomData>> Rooms::Load(std::string_view ro
     room->state_positions[key] = event.position;
     room->state[key] = std::move(event.pdu);
   }
-  auto it = store.db->NewIterator(*store.timeline, {.prefix = RoomPrefix(room_id)});
+  auto it = store.db->NewIterator(*store.timeline, RoomIteration(room_id));
   it->SeekToLast();
   if (it->Valid()) {
     CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));

@@ -17,6 +17,12 @@ std::string RoomPrefix(std::string_view room_id) {
   return database::KeyBuilder().AppendString(room_id).Build();
 }
 
+database::IteratorOptions RoomIteration(std::string_view room_id) {
+  database::IteratorOptions options;
+  options.prefix = RoomPrefix(room_id);
+  return options;
+}
+
 std::string TimelineKey(std::string_view room_id, uint64_t position) {
   return database::KeyBuilder().AppendString(room_id).AppendU64(position).Build();
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "conclave/database/iterator.h"
 #include "conclave/service/rooms.h"
 #include "conclave/service/state_map.h"
 
@@ -57,14 +58,14 @@ struct Rooms::RoomData {
 
 // An event about to be built by Rooms::Commit.
 struct Rooms::Draft {
-  std::string type;
-  std::optional<std::string> state_key;
-  std::string sender;
-  boost::json::object content;
-  std::optional<std::string> redacts;        // m.room.redaction: the target's event id
-  std::optional<StoredEvent> redact_target;  // ... and the target itself
-  std::string device_id;                     // with txn_id: for idempotent sends
-  std::string txn_id;
+  std::string type{};
+  std::optional<std::string> state_key{};
+  std::string sender{};
+  boost::json::object content{};
+  std::optional<std::string> redacts{};        // m.room.redaction: the target's event id
+  std::optional<StoredEvent> redact_target{};  // ... and the target itself
+  std::string device_id{};                     // with txn_id: for idempotent sends
+  std::string txn_id{};
 };
 
 namespace rooms_internal {
@@ -72,6 +73,8 @@ namespace rooms_internal {
 int64_t NowMs();
 // Keys of the maps in store.h.
 std::string RoomPrefix(std::string_view room_id);
+// Iterator options visiting one room's entries (keys starting with RoomPrefix).
+database::IteratorOptions RoomIteration(std::string_view room_id);
 std::string TimelineKey(std::string_view room_id, uint64_t position);
 std::string StateKeyOf(std::string_view room_id, std::string_view type, std::string_view state_key);
 std::string PairKey(std::string_view a, std::string_view b);

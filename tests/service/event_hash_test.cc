@@ -1,3 +1,4 @@
+#include "conclave/core/str_cat.h"
 #include "conclave/service/event_hash.h"
 
 #include <gmock/gmock.h>
@@ -128,7 +129,7 @@ TEST(ReferenceHash, IsTheRawDigestBehindTheEventId) {
   ASSERT_TRUE(hash.ok()) << hash.status();
   EXPECT_EQ(hash->size(), 32u);
   // The version 3 id of this event (standard alphabet), also from gomatrixserverlib's tests.
-  EXPECT_EQ("$" + UnpaddedBase64(*hash), "$RrGxF28UrHLmoASHndYb9Jb/1SFww2ptmtur9INS438");
+  EXPECT_EQ(core::StrCat("$", UnpaddedBase64(*hash)), "$RrGxF28UrHLmoASHndYb9Jb/1SFww2ptmtur9INS438");
 }
 
 TEST(EventIdV4, HasTheUrlSafeShape) {

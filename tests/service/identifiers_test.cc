@@ -1,3 +1,4 @@
+#include "conclave/core/str_cat.h"
 #include "conclave/service/identifiers.h"
 
 #include <gmock/gmock.h>
@@ -102,7 +103,7 @@ TEST(ParseUserId, RefusesMalformedIds) {
 
 TEST(ParseUserId, LimitsTheWholeIdTo255Bytes) {
   std::string server = ":example.org";
-  std::string longest = "@" + std::string(255 - 1 - server.size(), 'a') + server;
+  std::string longest = core::StrCat("@", std::string(255 - 1 - server.size(), 'a'), server);
   ASSERT_EQ(longest.size(), 255u);
   EXPECT_TRUE(ParseUserId(longest).ok());
   EXPECT_EQ(ParseUserId("@a" + longest.substr(1)).status().code(),

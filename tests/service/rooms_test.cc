@@ -1,5 +1,6 @@
 // Rooms and Sync over a real RocksDB: room creation, membership transitions through the
 // authorization rules, idempotent sends across restarts, history, redaction and /sync.
+#include "conclave/core/str_cat.h"
 #include "conclave/service/rooms.h"
 
 #include <gmock/gmock.h>
@@ -178,7 +179,7 @@ TEST_F(RoomsTest, SendIsIdempotentPerDeviceAndTxnIdAcrossARestart) {
 
 TEST_F(RoomsTest, MessagesPagesBackwardsAndForwardsWithoutGapsOrRepeats) {
   std::string room = CreateRoom(alice_, {});
-  for (int i = 0; i < 25; ++i) SendText(alice_, room, std::to_string(i), "t" + std::to_string(i));
+  for (int i = 0; i < 25; ++i) SendText(alice_, room, std::to_string(i), core::StrCat("t", i));
   RoomEventFilter only_messages;
   only_messages.types = std::vector<std::string>{"m.room.message"};
   std::vector<std::string> backwards;
@@ -281,7 +282,7 @@ TEST_F(RoomsTest, TimelineLimitMarksLimitedAndGivesAPrevBatchThatPaginates) {
   SyncRequest request;
   auto first = hs_->sync().Run(alice_, request);
   ASSERT_TRUE(first.ok() && first->body);
-  for (int i = 0; i < 15; ++i) SendText(alice_, room, std::to_string(i), "m" + std::to_string(i));
+  for (int i = 0; i < 15; ++i) SendText(alice_, room, std::to_string(i), core::StrCat("m", i));
   request.since = std::string(first->body->at("next_batch").as_string());
   request.filter.room.timeline.limit = 5;
   auto next = hs_->sync().Run(alice_, request);

@@ -15,10 +15,10 @@ namespace conclave::database {
 struct IteratorOptions {
   // Read the map as of this snapshot; the iterator keeps it alive. Default: null, an implicit
   // snapshot taken when the iterator is created.
-  std::shared_ptr<const Snapshot> snapshot;
+  std::shared_ptr<const Snapshot> snapshot{};
   // Only keys starting with `prefix` are visible: SeekToFirst() lands on the first of them,
   // SeekToLast() on the last, and iteration stops at either end. Default: empty, every key.
-  std::string prefix;
+  std::string prefix{};
 };
 
 // Walks one map in ascending byte order of keys (see key.h), like rocksdb::Iterator, whose
