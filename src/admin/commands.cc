@@ -3,12 +3,12 @@
 #include <CLI/CLI.hpp>
 #include <sstream>
 
-#include "conclave/core/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "conclave/core/build_info.h"
 #include "conclave/core/module_host.h"
 #include "conclave/core/server.h"
+#include "conclave/core/str_cat.h"
 #include "conclave/service/globals.h"
 
 namespace conclave::admin {
@@ -29,9 +29,9 @@ std::string Uptime(core::Server& server) {
 }
 
 std::string BuildInfo(core::Server& server) {
-  std::string out = core::StrCat("conclave ", core::Version(), "\ncommit: ", core::Commit(),
-                                 "\nbuild: ", core::BuildType(), "\ncompiler: ", core::Compiler(),
-                                 "\n");
+  std::string out =
+      core::StrCat("conclave ", core::Version(), "\ncommit: ", core::Commit(),
+                   "\nbuild: ", core::BuildType(), "\ncompiler: ", core::Compiler(), "\n");
   if (auto* host = server.modules()) {
     for (const auto& m : host->List()) {
       core::StrAppend(&out, "module ", m.name, ": build id ", m.build_id, "\n");
@@ -56,9 +56,42 @@ std::string ModulesList(core::Server& server) {
   return out;
 }
 
+// Plain text shown as preformatted HTML.
+core::CommandOutput Preformatted(std::string text) {
+  std::string html = "<pre><code>";
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        html += "&lt;";
+        break;
+      case '>':
+        html += "&gt;";
+        break;
+      case '&':
+        html += "&amp;";
+        break;
+      default:
+        html += c;
+    }
+  }
+  html += "</code></pre>";
+  return core::CommandOutput{std::move(text), std::move(html)};
+}
+
+absl::StatusOr<std::string> Run(core::Server& server, std::string_view command_line);
+
 }  // namespace
 
-absl::StatusOr<std::string> Execute(core::Server& server, std::string_view command_line) {
+absl::StatusOr<core::CommandOutput> Execute(core::Server& server,
+                                            const core::CommandRequest& request) {
+  auto text = Run(server, request.command_line);
+  if (!text.ok()) return text.status();
+  return Preformatted(*std::move(text));
+}
+
+namespace {
+
+absl::StatusOr<std::string> Run(core::Server& server, std::string_view command_line) {
   std::string line(absl::StripAsciiWhitespace(std::string(command_line)));
   CLI::App app{"Administer the conclave server.", "!admin"};
   app.require_subcommand(1, 1);
@@ -67,8 +100,9 @@ absl::StatusOr<std::string> Execute(core::Server& server, std::string_view comma
 
   auto* server_cmd = app.add_subcommand("server", "Server status and control");
   server_cmd->require_subcommand(1, 1);
-  server_cmd->add_subcommand("uptime", "How long the server has been running")
-      ->callback([&] { result = Uptime(server); });
+  server_cmd->add_subcommand("uptime", "How long the server has been running")->callback([&] {
+    result = Uptime(server);
+  });
   server_cmd->add_subcommand("build-info", "Version, commit, build type, module build ids")
       ->callback([&] { result = BuildInfo(server); });
   server_cmd->add_subcommand("shutdown", "Shut the server down gracefully")->callback([&] {
@@ -111,4 +145,5 @@ absl::StatusOr<std::string> Execute(core::Server& server, std::string_view comma
   return result;
 }
 
+}  // namespace
 }  // namespace conclave::admin

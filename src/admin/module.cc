@@ -1,7 +1,8 @@
 // The admin module's entry: installs the command processor into core's CommandSlot.
+#include "conclave/core/module.h"
+
 #include "conclave/admin/commands.h"
 #include "conclave/core/command_slot.h"
-#include "conclave/core/module.h"
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
 
@@ -12,9 +13,10 @@ core::CommandHandle* g_handle = nullptr;
 
 absl::Status Load(core::ModuleContext& context, std::string_view) noexcept {
   core::Server* server = &context.server;
-  CONCLAVE_ASSIGN_OR_RETURN(auto handle, server->commands().Install([server](std::string_view l) {
-    return Execute(*server, l);
-  }));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      auto handle, server->commands().Install([server](const core::CommandRequest& request) {
+        return Execute(*server, request);
+      }));
   g_handle = new core::CommandHandle(std::move(handle));
   return absl::OkStatus();
 }

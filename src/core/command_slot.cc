@@ -28,10 +28,14 @@ void CommandSlot::Uninstall() {
   processor_ = nullptr;
 }
 
-absl::StatusOr<std::string> CommandSlot::Execute(std::string_view command_line) const {
+absl::StatusOr<CommandOutput> CommandSlot::Execute(const CommandRequest& request) const {
   std::shared_lock lock(mu_);
   if (!processor_) return absl::UnavailableError("the admin module is not loaded");
-  return processor_(command_line);
+  return processor_(request);
+}
+
+absl::StatusOr<CommandOutput> CommandSlot::Execute(std::string_view command_line) const {
+  return Execute(CommandRequest{std::string(command_line), "", ""});
 }
 
 }  // namespace conclave::core

@@ -242,7 +242,8 @@ int Run(int argc, char** argv) {
   for (const auto& command : execute) {
     auto out = server.commands().Execute(command);
     if (out.ok()) {
-      std::cout << *out << (out->empty() || out->back() == '\n' ? "" : "\n") << std::flush;
+      const std::string& text = out->plain;
+      std::cout << text << (text.empty() || text.back() == '\n' ? "" : "\n") << std::flush;
     } else {
       std::cerr << "conclave: " << command << ": " << out.status().message() << "\n";
     }

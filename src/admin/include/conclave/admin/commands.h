@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "conclave/core/command_slot.h"
 
 namespace conclave::core {
 class Server;
@@ -16,10 +17,12 @@ class Server;
 
 namespace conclave::admin {
 
-// Runs `command_line` (e.g. "modules list", "server --help") against `server` and returns the
-// text to show. Help requests return the help text. Returns kInvalidArgument with the error and
-// the usage of the command for bad input, or the command's own error.
-absl::StatusOr<std::string> Execute(core::Server& server, std::string_view command_line);
+// Runs `request.command_line` (e.g. "modules list", "server --help") against `server` and returns
+// the output as plain text and HTML. Help requests return the help text. Returns
+// kInvalidArgument with the error and the usage of the command for bad input, or the command's
+// own error.
+absl::StatusOr<core::CommandOutput> Execute(core::Server& server,
+                                            const core::CommandRequest& request);
 
 }  // namespace conclave::admin
 

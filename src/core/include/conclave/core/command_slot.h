@@ -12,9 +12,28 @@
 
 namespace conclave::core {
 
-// Runs one command line (e.g. "server uptime") and returns its output. Errors are kInvalidArgument
-// for bad usage (the message includes the usage text).
-using CommandProcessor = std::function<absl::StatusOr<std::string>(std::string_view command_line)>;
+// One admin command to run.
+struct CommandRequest {
+  // The command without its prefix, e.g. "users create-user alice".
+  std::string command_line;
+  // Its body: the fenced code block that followed the command in the admin room (a list of
+  // users, JSON), without the fences; empty if none.
+  std::string body;
+  // User id of the admin who sent it from the admin room; empty from the command line
+  // (`--execute`) or the config (`admin_execute`).
+  std::string invoker;
+};
+
+// What a command answers: the same content as plain text and as HTML (the admin room sends both,
+// as `body` and `formatted_body` with `format: org.matrix.custom.html`).
+struct CommandOutput {
+  std::string plain;
+  std::string html;
+};
+
+// Runs one command. Errors are kInvalidArgument for bad usage (the message includes the usage
+// text), or the command's own error.
+using CommandProcessor = std::function<absl::StatusOr<CommandOutput>(const CommandRequest&)>;
 
 class CommandSlot;
 
@@ -39,8 +58,11 @@ class CommandSlot {
  public:
   // Installs `processor`; kAlreadyExists if one is installed.
   absl::StatusOr<CommandHandle> Install(CommandProcessor processor);
-  // Runs `command_line`. kUnavailable when no processor is installed (admin module not loaded).
-  absl::StatusOr<std::string> Execute(std::string_view command_line) const;
+  // Runs `request`. kUnavailable when no processor is installed (the admin module is not loaded,
+  // or is being reloaded: a caller that queues commands retries later).
+  absl::StatusOr<CommandOutput> Execute(const CommandRequest& request) const;
+  // Shorthand for a command line with no body and no invoker.
+  absl::StatusOr<CommandOutput> Execute(std::string_view command_line) const;
 
  private:
   friend class CommandHandle;
