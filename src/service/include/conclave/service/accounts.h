@@ -119,6 +119,17 @@ class Accounts {
   // Every local user id, sorted.
   absl::StatusOr<std::vector<std::string>> ListUsers() const;
 
+  // --- administration (the admin room and its commands) ----------------------------------------
+  // Creates an account whatever `allow_registration` says (admin commands, the admin bot), with
+  // no device. Returns the user id. M_USER_IN_USE, M_INVALID_USERNAME.
+  absl::StatusOr<std::string> CreateUser(std::string_view localpart, std::string_view password,
+                                         bool admin);
+  // Whether the account is a server admin (may run admin commands).
+  bool IsAdmin(std::string_view user_id) const;
+  // Grants or revokes admin. M_NOT_FOUND for an unknown user. (Inviting a new admin to the admin
+  // room is the caller's job: AdminRoom::OnAdminGranted.)
+  absl::Status SetAdmin(std::string_view user_id, bool admin);
+
   // --- devices ---------------------------------------------------------------------------------
   // Devices sorted by id.
   absl::StatusOr<std::vector<Device>> ListDevices(std::string_view user_id) const;

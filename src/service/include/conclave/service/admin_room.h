@@ -1,0 +1,48 @@
+// AdminRoom: the `#admins:<server_name>` room, its bot `@conclave:<server_name>`, and the queue of
+// `!admin` commands typed there (DESIGN.md section 9).
+//
+// Created on first start (idempotent later): the bot account, the room (alias, name, topic),
+// and the first registered user as admin, joined. A message in the room from a joined admin that
+// starts with `!admin` (or the bot's id or display name) is queued; a worker thread runs queued
+// commands one at a time through core's CommandSlot (the admin module's processor) and posts
+// each answer as an m.notice in reply to the command. Queued commands survive a reload of the
+// admin module (they wait for the new processor) and of the service module (saved bytes).
+//
+// Thread-safe. Owned by the Homeserver; must not outlive the service module.
+#ifndef CONCLAVE_SERVICE_ADMIN_ROOM_H_
+#define CONCLAVE_SERVICE_ADMIN_ROOM_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace conclave::service {
+
+inline constexpr char kAdminBotLocalpart[] = "conclave";
+inline constexpr char kAdminRoomAliasLocalpart[] = "admins";
+inline constexpr char kAdminCommandPrefix[] = "!admin";
+
+class AdminRoom {
+ public:
+  virtual ~AdminRoom() = default;
+
+  // "!…:server" once the room exists.
+  virtual const std::string& room_id() const = 0;
+  // "@conclave:<server_name>".
+  virtual const std::string& bot_user_id() const = 0;
+
+  // Posts an m.notice from the bot into the admin room: `plain` as `body`, `html` as
+  // `formatted_body` (org.matrix.custom.html) when not empty, replying to `in_reply_to` (an event
+  // id) when given.
+  virtual absl::Status Notice(std::string_view plain, std::string_view html,
+                              std::optional<std::string> in_reply_to) = 0;
+
+  // Called when `user_id` was made admin: invites them to the admin room (joins the first admin).
+  virtual absl::Status OnAdminGranted(std::string_view user_id) = 0;
+};
+
+}  // namespace conclave::service
+
+#endif  // CONCLAVE_SERVICE_ADMIN_ROOM_H_
