@@ -2,7 +2,21 @@
 
 #include <mutex>
 
+#include "absl/strings/cord.h"
+
 namespace conclave::core {
+namespace {
+
+// The payload that marks Execute()'s "no processor" answer (absl::Status payloads are keyed by a
+// type URL).
+constexpr char kNoProcessorPayload[] = "type.conclave/core.CommandSlot.NoProcessor";
+
+}  // namespace
+
+bool IsNoProcessor(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable &&
+         status.GetPayload(kNoProcessorPayload).has_value();
+}
 
 CommandHandle& CommandHandle::operator=(CommandHandle&& other) noexcept {
   if (this != &other) {
@@ -30,7 +44,11 @@ void CommandSlot::Uninstall() {
 
 absl::StatusOr<CommandOutput> CommandSlot::Execute(const CommandRequest& request) const {
   std::shared_lock lock(mu_);
-  if (!processor_) return absl::UnavailableError("the admin module is not loaded");
+  if (!processor_) {
+    absl::Status status = absl::UnavailableError("the admin module is not loaded");
+    status.SetPayload(kNoProcessorPayload, absl::Cord("1"));
+    return status;
+  }
   return processor_(request);
 }
 

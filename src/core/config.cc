@@ -141,6 +141,54 @@ Setter DurationKey(absl::Duration Config::*field) {
   };
 }
 
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front()))) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back()))) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// An array of strings. From the environment: a TOML array (`["a", "b"]`) when the text starts
+// with '[', else `;`-separated items, each trimmed, empty ones dropped.
+Setter StringListKey(std::vector<std::string> Config::*field) {
+  return [=](Config& c, const RawValue& v, std::string_view key,
+             std::string_view origin) -> absl::Status {
+    std::vector<std::string> out;
+    if (v.text) {
+      std::string_view text = Trim(*v.text);
+      if (text.empty() || text.front() != '[') {
+        while (!text.empty()) {
+          size_t end = text.find(';');
+          std::string_view item = Trim(text.substr(0, end));
+          if (!item.empty()) out.emplace_back(item);
+          text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+        }
+        c.*field = std::move(out);
+        return absl::OkStatus();
+      }
+      toml::table table;
+      try {
+        table = toml::parse(core::StrCat("value = ", text), origin);
+      } catch (const toml::parse_error& e) {
+        return Bad(key, origin, core::StrCat("not a TOML array of strings: ", e.description()));
+      }
+      return StringListKey(field)(c, RawValue{table.get("value"), std::nullopt}, key, origin);
+    }
+    const toml::array* array = v.node != nullptr ? v.node->as_array() : nullptr;
+    if (array == nullptr) return Bad(key, origin, "expected an array of strings");
+    for (const toml::node& item : *array) {
+      auto s = item.value<std::string>();
+      if (!item.is_string() || !s) return Bad(key, origin, "expected an array of strings");
+      out.push_back(*s);
+    }
+    c.*field = std::move(out);
+    return absl::OkStatus();
+  };
+}
+
 const std::vector<KeySpec>& Specs() {
   static const auto* specs = new std::vector<KeySpec>{
       {"server_name", StringKey(&Config::server_name, true)},
@@ -166,6 +214,8 @@ const std::vector<KeySpec>& Specs() {
          c.database_sync_writes = *b;
          return absl::OkStatus();
        }},
+      {"database_backup_path", StringKey(&Config::database_backup_path, false)},
+      {"database_backups_to_keep", IntKey(&Config::database_backups_to_keep, 1, 1000)},
       {"log_level",
        [](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
          auto s = AsString(v, key, origin);
@@ -198,6 +248,7 @@ const std::vector<KeySpec>& Specs() {
       {"rc_registration_burst", IntKey(&Config::rc_registration_burst, 1, 1000000)},
       {"rc_message_per_second", RateKey(&Config::rc_message_per_second)},
       {"rc_message_burst", IntKey(&Config::rc_message_burst, 1, 1000000)},
+      {"admin_execute", StringListKey(&Config::admin_execute)},
   };
   return *specs;
 }
@@ -268,6 +319,11 @@ absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string
       out.warnings.push_back(
           core::StrCat("config: unknown environment variable '", env_name, "' (ignored)"));
     }
+  }
+  if (out.config.database_backup_path.empty()) {
+    std::string_view base = out.config.database_path;
+    while (base.size() > 1 && base.back() == '/') base.remove_suffix(1);
+    out.config.database_backup_path = core::StrCat(base, "-backups");
   }
   return out;
 }

@@ -28,6 +28,7 @@ std::vector<int> TakeListenFds() {
   }
   unsetenv("LISTEN_PID");
   unsetenv("LISTEN_FDS");
+  unsetenv(kExecRestartVariable);
   unsetenv("LISTEN_FDNAMES");
   return fds;
 }
@@ -52,6 +53,7 @@ absl::Status ExecWithListenFds(const std::string& executable, char** argv,
   setenv("LISTEN_PID", core::StrCat(getpid()).c_str(), 1);
   setenv("LISTEN_FDS", core::StrCat(fds.size()).c_str(), 1);
   setenv("LISTEN_FDNAMES", "http", 1);
+  setenv(kExecRestartVariable, "1", 1);
   execv(executable.c_str(), argv);
   int err = errno;
   for (size_t i = 0; i < high.size(); ++i) {

@@ -38,14 +38,15 @@ spdlog::level::level_enum ToSpd(LogLevel level) {
   return spdlog::level::info;
 }
 
+constexpr std::pair<std::string_view, LogLevel> kLevelNames[] = {
+    {"trace", LogLevel::kTrace}, {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo},
+    {"warn", LogLevel::kWarn},   {"error", LogLevel::kError}, {"critical", LogLevel::kCritical},
+    {"off", LogLevel::kOff}};
+
 }  // namespace
 
 absl::Status SetLogLevel(std::string_view name) {
-  static constexpr std::pair<std::string_view, LogLevel> kNames[] = {
-      {"trace", LogLevel::kTrace}, {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo},
-      {"warn", LogLevel::kWarn},   {"error", LogLevel::kError}, {"critical", LogLevel::kCritical},
-      {"off", LogLevel::kOff}};
-  for (const auto& [n, level] : kNames) {
+  for (const auto& [n, level] : kLevelNames) {
     if (n == name) {
       g_level.store(level);
       return absl::OkStatus();
@@ -53,6 +54,14 @@ absl::Status SetLogLevel(std::string_view name) {
   }
   return absl::InvalidArgumentError(core::StrCat(
       "unknown log level '", name, "' (expected trace, debug, info, warn, error, critical, off)"));
+}
+
+std::string_view LogLevelName() {
+  const LogLevel current = g_level.load();
+  for (const auto& [n, level] : kLevelNames) {
+    if (level == current) return n;
+  }
+  return "info";
 }
 
 bool LogEnabled(LogLevel level) {

@@ -234,11 +234,13 @@ absl::Status ModuleHost::UnloadOne(const std::string& module, bool shutdown, std
 }
 
 absl::Status ModuleHost::Start() {
+  std::lock_guard ops(ops_mu_);
+  stopped_.clear();
   CONCLAVE_ASSIGN_OR_RETURN(graph_, ReadGraph(nullptr));
   for (const auto& m : graph_.TopologicalOrder()) {
     absl::Status s = LoadOne(m, 1, options_.dynamic ? BuildPath(m) : "", true, graph_, "");
     if (!s.ok()) {
-      Stop().IgnoreError();
+      StopLocked().IgnoreError();
       return s;
     }
     CONCLAVE_LOG(kDebug, "host", "loaded {} generation 1", m);
@@ -248,6 +250,11 @@ absl::Status ModuleHost::Start() {
 }
 
 absl::Status ModuleHost::Stop() {
+  std::lock_guard ops(ops_mu_);
+  return StopLocked();
+}
+
+absl::Status ModuleHost::StopLocked() {
   std::set<std::string> all;
   for (const auto& [name, entry] : loaded_) all.insert(name);
   // The HTTP engine is stopped before this; the gates only make sure of it.
@@ -270,6 +277,7 @@ absl::Status ModuleHost::Stop() {
 }
 
 ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
+  std::lock_guard ops(ops_mu_);
   const absl::Time start = absl::Now();
   const uint64_t failed_before = server_.router().failed_requests();
   ReloadReport report;
@@ -306,6 +314,8 @@ ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
   }
   std::set<std::string> reload = new_graph->WithDependents(changed);
   for (const auto& m : graph_.WithDependents(changed)) reload.insert(m);
+  // A module stopped by UnloadModule() stays stopped; LoadModule() brings it back.
+  std::erase_if(reload, [this](const std::string& m) { return !loaded_.contains(m); });
   if (reload.empty()) return finish(absl::OkStatus(), "nothing changed");
   for (const auto& m : reload) {
     if (!loaded_[m].descriptor->reloadable) {
@@ -419,8 +429,102 @@ void ModuleHost::PublishList() {
     list.push_back(ModuleInfo{l.name, l.generation, l.build_id, l.loaded_at, l.dependencies,
                               l.descriptor->reloadable, l.path});
   }
+  std::vector<std::string> unloaded;
+  for (const auto& m : graph_.TopologicalOrder()) {
+    if (stopped_.contains(m)) unloaded.push_back(m);
+  }
   std::lock_guard lock(mu_);
   published_ = std::move(list);
+  published_unloaded_ = std::move(unloaded);
+}
+
+std::vector<std::string> ModuleHost::Unloaded() const {
+  std::lock_guard lock(mu_);
+  return published_unloaded_;
+}
+
+absl::Status ModuleHost::UnloadModule(const std::string& name) {
+  if (!options_.dynamic) {
+    return absl::FailedPreconditionError(
+        "unloading modules is a dev-build feature; this is a release build");
+  }
+  std::unique_lock ops(ops_mu_, std::try_to_lock);
+  if (!ops.owns_lock()) {
+    return absl::UnavailableError("a reload or another module operation is running; try again");
+  }
+  auto it = loaded_.find(name);
+  if (it == loaded_.end()) {
+    return absl::NotFoundError(core::StrCat("no module '", name, "' is loaded"));
+  }
+  std::vector<std::string> dependents;
+  for (const auto& m : graph_.Order(graph_.WithDependents({name}))) {
+    if (m != name && loaded_.contains(m)) dependents.push_back(m);
+  }
+  if (!dependents.empty()) {
+    return absl::FailedPreconditionError(
+        core::StrCat("cannot unload ", name, ": ", absl::StrJoin(dependents, ", "),
+                     dependents.size() == 1 ? " depends on it" : " depend on it", " and ",
+                     dependents.size() == 1 ? "is" : "are", " loaded; unload ",
+                     dependents.size() == 1 ? "it" : "them", " first"));
+  }
+  const std::set<std::string> gate = {name};
+  server_.notifier().Interrupt();
+  absl::Cleanup resume_long_polls = [this] { server_.notifier().Resume(); };
+  Router& router = server_.router();
+  if (auto s = router.CloseGates(gate, options_.drain_timeout); !s.ok()) {
+    router.OpenGates(gate);
+    return s;
+  }
+  const int generation = it->second.generation;
+  const std::string shadow = it->second.path;
+  Stopped stopped{generation, ""};
+  absl::Status status = UnloadOne(name, /*shutdown=*/true, &stopped.saved);
+  started_.erase(name);
+  stopped_[name] = std::move(stopped);
+  std::error_code ec;
+  std::filesystem::remove(shadow, ec);
+  // Its routes are gone: requests for them get 404 instead of waiting at the gate.
+  router.OpenGates(gate);
+  PublishList();
+  return status;
+}
+
+absl::Status ModuleHost::LoadModule(const std::string& name) {
+  if (!options_.dynamic) {
+    return absl::FailedPreconditionError(
+        "loading modules is a dev-build feature; this is a release build");
+  }
+  std::unique_lock ops(ops_mu_, std::try_to_lock);
+  if (!ops.owns_lock()) {
+    return absl::UnavailableError("a reload or another module operation is running; try again");
+  }
+  if (loaded_.contains(name)) {
+    return absl::AlreadyExistsError(
+        core::StrCat("module ", name, " is loaded (to load new code: modules reload ", name, ")"));
+  }
+  if (!graph_.Contains(name)) return absl::NotFoundError(core::StrCat("no module '", name, "'"));
+  std::vector<std::string> missing;
+  for (const auto& d : graph_.DependenciesOf(name)) {
+    if (!loaded_.contains(d)) missing.push_back(d);
+  }
+  if (!missing.empty()) {
+    return absl::FailedPreconditionError(
+        core::StrCat("cannot load ", name, ": it depends on ", absl::StrJoin(missing, ", "),
+                     missing.size() == 1 ? ", which is not loaded; load it first"
+                                         : ", which are not loaded; load them first"));
+  }
+  auto it = stopped_.find(name);
+  const int generation = it != stopped_.end() ? it->second.generation + 1 : 1;
+  const std::string saved = it != stopped_.end() ? it->second.saved : std::string();
+  absl::Status status = LoadOne(name, generation, BuildPath(name), true, graph_, saved);
+  if (!status.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(runtime_->ShadowPath(name, generation), ec);
+    return status;
+  }
+  stopped_.erase(name);
+  PublishList();
+  return absl::OkStatus();
 }
 
 absl::Status ModuleHost::RequestReload(std::vector<std::string> force) {

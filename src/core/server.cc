@@ -23,4 +23,17 @@ void Server::set_shutdown_callback(void (*callback)(void*), void* arg) {
   shutdown_arg_ = arg;
 }
 
+absl::Status Server::RequestRestart() {
+  if (restart_callback_ == nullptr) {
+    return absl::FailedPreconditionError("this process cannot restart in place (no restart hook)");
+  }
+  restart_callback_(restart_arg_);
+  return absl::OkStatus();
+}
+
+void Server::set_restart_callback(void (*callback)(void*), void* arg) {
+  restart_callback_ = callback;
+  restart_arg_ = arg;
+}
+
 }  // namespace conclave::core

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <system_error>
+#include <unordered_set>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -13,7 +15,9 @@
 #include "engine.h"
 #include "iterator_rep.h"
 #include "rocksdb/options.h"
+#include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
+#include "rocksdb/utilities/memory_util.h"
 #include "status.h"
 
 namespace conclave::database {
@@ -277,6 +281,32 @@ absl::StatusOr<std::vector<MapStats>> Database::Stats() const {
     result.push_back(std::move(stats));
   }
   return result;
+}
+
+absl::StatusOr<MemoryUsage> Database::Memory() const {
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  {
+    std::lock_guard<std::mutex> lock(engine_->mu);
+    for (const auto& [name, handle] : engine_->column_families) handles.push_back(handle);
+  }
+  std::unordered_set<const rocksdb::Cache*> caches;
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    const rocksdb::Options options = engine_->db->GetOptions(handle);
+    if (options.table_factory == nullptr) continue;
+    const auto* table = options.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>();
+    if (table != nullptr && table->block_cache != nullptr) caches.insert(table->block_cache.get());
+  }
+  std::map<rocksdb::MemoryUtil::UsageType, uint64_t> usage;
+  CONCLAVE_RETURN_IF_ERROR(internal::FromRocksdb(
+      rocksdb::MemoryUtil::GetApproximateMemoryUsageByType({engine_->db}, caches, &usage),
+      absl::StrCat("cannot read the memory usage of ", engine_->path)));
+  MemoryUsage out;
+  out.memtable_bytes = usage[rocksdb::MemoryUtil::kMemTableTotal];
+  out.table_readers_bytes = usage[rocksdb::MemoryUtil::kTableReadersTotal];
+  out.block_cache_bytes = usage[rocksdb::MemoryUtil::kCacheTotal];
+  out.block_caches = caches.size();
+  for (const rocksdb::Cache* cache : caches) out.block_cache_capacity += cache->GetCapacity();
+  return out;
 }
 
 }  // namespace conclave::database

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <climits>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <iostream>
@@ -142,13 +144,17 @@ int Run(int argc, char** argv) {
   std::optional<std::string> config_path;
   std::vector<std::string> execute;
   bool version = false;
+  bool print_admin_commands = false;
   cli.add_option("-c,--config", config_path,
                  "TOML config file (default: ./conclave.toml if present)");
   cli.add_option("--execute", execute,
-                 "Run an admin command after start-up and print its output (repeatable), "
-                 "e.g. --execute \"server uptime\"")
+                 "Run an admin command after start-up and print its output (repeatable; not run "
+                 "again after an exec restart), e.g. --execute \"server uptime\"")
       ->allow_extra_args(false);
   cli.add_flag("-V,--version", version, "Print version, commit and build type, then exit");
+  cli.add_flag("--print-admin-commands", print_admin_commands,
+               "Print the reference of the admin commands (Markdown, docs/admin-commands.md) and "
+               "exit; the modules start over a temporary database, not the configured one");
   cli.footer(
       "Signals: SIGTERM/SIGQUIT (Ctrl+\\) shut down; in dev builds SIGINT (Ctrl+C) and SIGUSR1 "
       "hot-reload changed modules (in release SIGINT shuts down); SIGUSR2 restarts in place.\n"
@@ -168,6 +174,12 @@ int Run(int argc, char** argv) {
     return 0;
   }
 
+  // An exec restart keeps argv: its --execute commands already ran in the first image (and a
+  // "server restart" among them would restart forever).
+  const bool exec_restarted = std::getenv(core::kExecRestartVariable) != nullptr;
+  unsetenv(core::kExecRestartVariable);
+  if (exec_restarted) execute.clear();
+
   auto loaded = core::LoadConfig(config_path, environ);
   if (!loaded.ok()) {
     std::cerr << "conclave: " << loaded.status().message() << "\n";
@@ -175,6 +187,21 @@ int Run(int argc, char** argv) {
   }
   core::Config& config = loaded->config;
   (void)core::SetLogLevel(config.log_level);  // validated by the config loader
+  // --print-admin-commands: the admin module renders the reference, and it loads only after its
+  // dependencies; they start over a throwaway database, so this works while a server runs.
+  std::string scratch_dir;
+  if (print_admin_commands) {
+    char pattern[] = "/tmp/conclave-print-admin-commands-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) {
+      std::cerr << "conclave: cannot create a temporary directory: " << std::strerror(errno)
+                << "\n";
+      return 1;
+    }
+    scratch_dir = pattern;
+    config.database_path = scratch_dir + "/db";
+    config.admin_execute.clear();
+    (void)core::SetLogLevel("error");
+  }
   for (const auto& w : loaded->warnings) CONCLAVE_LOG(kWarn, "config", "{}", w);
 
   const std::string executable = ExecutablePath();
@@ -183,6 +210,11 @@ int Run(int argc, char** argv) {
   server.set_shutdown_callback(
       [](void* q) {
         static_cast<ControlQueue*>(q)->Push({Action::kShutdown, {}, "admin"});
+      },
+      &control);
+  server.set_restart_callback(
+      [](void* q) {
+        static_cast<ControlQueue*>(q)->Push({Action::kRestart, {}, "admin"});
       },
       &control);
 
@@ -219,6 +251,18 @@ int Run(int argc, char** argv) {
     std::cerr << "conclave: " << s.message() << "\n";
     return kExitUsage;
   }
+  if (print_admin_commands) {
+    auto out = server.commands().Execute("help --markdown");
+    absl::Status stopped = (*host)->Stop();
+    std::error_code ignored;
+    std::filesystem::remove_all(scratch_dir, ignored);
+    if (!out.ok()) {
+      std::cerr << "conclave: " << out.status().message() << "\n";
+      return 1;
+    }
+    std::cout << out->plain << std::flush;
+    return stopped.ok() ? 0 : 1;
+  }
   core::HttpServer http(server.router(), server.notifier(), config);
   if (auto s = http.Listen(inherited); !s.ok()) {
     std::cerr << "conclave: " << s.message() << "\n";
@@ -239,6 +283,25 @@ int Run(int argc, char** argv) {
                core::Version(), core::BuildType(), config.address, http.port(),
                inherited.empty() ? "" : " (inherited socket)", kVariant);
 
+  // The config's admin_execute commands, at every start: output and errors to the log, never
+  // fatal. Only the first two words of a command are logged (its arguments may be secrets).
+  auto first_two_words = [](std::string_view line) {
+    size_t end = 0;
+    for (int word = 0; word < 2; ++word) {
+      if ((end = line.find_first_not_of(' ', end)) == std::string_view::npos) return line;
+      if ((end = line.find(' ', end)) == std::string_view::npos) return line;
+    }
+    return line.substr(0, end);
+  };
+  for (const auto& command : config.admin_execute) {
+    std::string_view name = first_two_words(command);
+    auto out = server.commands().Execute(command);
+    if (out.ok()) {
+      CONCLAVE_LOG(kInfo, "admin", "admin_execute '{}':\n{}", name, out->plain);
+    } else {
+      CONCLAVE_LOG(kError, "admin", "admin_execute '{}' failed: {}", name, out.status().message());
+    }
+  }
   for (const auto& command : execute) {
     auto out = server.commands().Execute(command);
     if (out.ok()) {

@@ -95,3 +95,57 @@ TEST(Config, AddressMustBeAnIpLiteral) {
 
 }  // namespace
 }  // namespace conclave::core
+
+namespace conclave::core {
+namespace {
+
+TEST(Config, AdminExecuteFromTheFileOrTheEnvironment) {
+  auto file =
+      ParseConfig("admin_execute = [\"server uptime\", \"users list-users\"]", "f.toml", nullptr);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_THAT(file->config.admin_execute,
+              ::testing::ElementsAre("server uptime", "users list-users"));
+  EXPECT_TRUE(ParseConfig("", "f.toml", nullptr)->config.admin_execute.empty());
+
+  std::string list = "CONCLAVE_ADMIN_EXECUTE= server uptime ;; debug ping ;";
+  char* env1[] = {list.data(), nullptr};
+  auto semicolons = ParseConfig("", "f.toml", env1);
+  ASSERT_TRUE(semicolons.ok()) << semicolons.status();
+  EXPECT_THAT(semicolons->config.admin_execute,
+              ::testing::ElementsAre("server uptime", "debug ping"));
+  EXPECT_EQ(semicolons->config.sources["admin_execute"], "env");
+
+  std::string array = "CONCLAVE_ADMIN_EXECUTE=[\"debug echo a;b\"]";
+  char* env2[] = {array.data(), nullptr};
+  auto toml_array = ParseConfig("", "f.toml", env2);
+  ASSERT_TRUE(toml_array.ok()) << toml_array.status();
+  EXPECT_THAT(toml_array->config.admin_execute, ::testing::ElementsAre("debug echo a;b"));
+
+  for (const char* bad : {"admin_execute = \"server uptime\"", "admin_execute = [1, 2]"}) {
+    auto refused = ParseConfig(bad, "f.toml", nullptr);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr("admin_execute")) << bad;
+  }
+  std::string broken = "CONCLAVE_ADMIN_EXECUTE=[\"unclosed";
+  char* env3[] = {broken.data(), nullptr};
+  EXPECT_EQ(ParseConfig("", "f.toml", env3).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Config, BackupPathDefaultsNextToTheDatabase) {
+  auto defaults = ParseConfig("", "f.toml", nullptr);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.database_backup_path, "./conclave-data-backups");
+  EXPECT_EQ(defaults->config.database_backups_to_keep, 3);
+  auto moved = ParseConfig("database_path = \"/var/lib/conclave/\"", "f.toml", nullptr);
+  EXPECT_EQ(moved->config.database_backup_path, "/var/lib/conclave-backups");
+  auto set = ParseConfig("database_backup_path = \"/backups\"\ndatabase_backups_to_keep = 7",
+                         "f.toml", nullptr);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->config.database_backup_path, "/backups");
+  EXPECT_EQ(set->config.database_backups_to_keep, 7);
+  EXPECT_EQ(ParseConfig("database_backups_to_keep = 0", "f.toml", nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace conclave::core

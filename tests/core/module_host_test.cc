@@ -246,6 +246,56 @@ TEST_F(ModuleHostTest, StopUnloadsInReverseAndRunsShutdown) {
   EXPECT_FALSE(fs::exists(shadow));
 }
 
+TEST_F(ModuleHostTest, UnloadRefusesWhileADependentIsLoadedAndNamesIt) {
+  ASSERT_TRUE(host_->Start().ok());
+  TakeEvents();
+  absl::Status s = host_->UnloadModule("tmod");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(), "cannot unload tmod: tdep depends on it and is loaded; unload it first");
+  EXPECT_EQ(host_->UnloadModule("nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(TakeEvents().empty());
+  EXPECT_EQ(Served(), "1");
+}
+
+TEST_F(ModuleHostTest, UnloadStopsAModuleAndLoadStartsItWithItsSavedBytes) {
+  ASSERT_TRUE(host_->Start().ok());
+  TakeEvents();
+  ASSERT_TRUE(host_->UnloadModule("tdep").ok());
+  ASSERT_TRUE(host_->UnloadModule("tmod").ok());
+  EXPECT_THAT(TakeEvents(), ElementsAre("tdep:unload", "tmod:unload", "tmod:shutdown"));
+  EXPECT_EQ(Served(), "status 404");  // its route is gone and its gate open again
+  EXPECT_TRUE(host_->List().empty());
+  EXPECT_THAT(host_->Unloaded(), ElementsAre("tmod", "tdep"));
+  // A reload leaves stopped modules alone.
+  Install("good2");
+  EXPECT_EQ(host_->Reload().message, "nothing changed");
+
+  absl::Status s = host_->LoadModule("tdep");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(),
+            "cannot load tdep: it depends on tmod, which is not loaded; load it first");
+  ASSERT_TRUE(host_->LoadModule("tmod").ok());
+  ASSERT_TRUE(host_->LoadModule("tdep").ok());
+  // The build's current file, the next generation, a fresh startup, the bytes of the unload.
+  EXPECT_THAT(TakeEvents(),
+              ElementsAre("tmod:startup", "tmod:load:2:state-from-v1", "tdep:load:sees-tmod-2"));
+  EXPECT_EQ(Served(), "2");
+  EXPECT_EQ(Generation("tmod"), 2);
+  EXPECT_TRUE(host_->Unloaded().empty());
+  EXPECT_EQ(host_->LoadModule("tmod").code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(host_->LoadModule("nope").code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ModuleHostStatic, UnloadAndLoadAreDevBuildFeatures) {
+  Server server(Config{}, "release");
+  ModuleHostOptions options;
+  options.dynamic = false;
+  auto host = ModuleHost::Create(server, options);
+  ASSERT_TRUE(host.ok());
+  EXPECT_THAT((*host)->UnloadModule("api").message(), HasSubstr("dev-build feature"));
+  EXPECT_EQ((*host)->LoadModule("api").code(), absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(RuntimeDir, RemovesDirectoriesOfDeadProcesses) {
   char tmpl[] = "/tmp/conclave-rt-test-XXXXXX";
   std::string base = mkdtemp(tmpl);

@@ -496,6 +496,26 @@ TEST_F(DatabaseTest, StatsListEveryMap) {
   EXPECT_EQ((*after_flush)[1].sst_files, 0u);
 }
 
+TEST_F(DatabaseTest, MemoryCountsMemtablesAndEachBlockCacheOnce) {
+  auto db = OpenOrDie();
+  Map* users = MapOrDie(*db, "users");
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(db->Put(*users, "@user" + std::to_string(i), std::string(100, 'x')).ok());
+  }
+  auto memory = db->Memory();
+  ASSERT_TRUE(memory.ok()) << memory.status();
+  EXPECT_GT(memory->memtable_bytes, 0u);
+  // Default options: each of the two maps ("default", "users") has its own block cache.
+  EXPECT_EQ(memory->block_caches, 2u);
+  EXPECT_GT(memory->block_cache_capacity, 0u);
+  ASSERT_TRUE(db->Flush().ok());
+  ASSERT_TRUE(db->Get(*users, "@user1").ok());  // reads a block through the cache
+  memory = db->Memory();
+  ASSERT_TRUE(memory.ok()) << memory.status();
+  EXPECT_GT(memory->block_cache_bytes, 0u);
+  EXPECT_LE(memory->block_cache_bytes, memory->block_cache_capacity);
+}
+
 TEST_F(DatabaseTest, MapsAreSafeToOpenFromManyThreads) {
   auto db = OpenOrDie();
   std::vector<std::thread> threads;

@@ -37,6 +37,10 @@ using CommandProcessor = std::function<absl::StatusOr<CommandOutput>(const Comma
 
 class CommandSlot;
 
+// True when `status` is CommandSlot::Execute()'s answer for "no processor is installed" (nothing
+// ran), false for every other status, including a command's own kUnavailable error.
+bool IsNoProcessor(const absl::Status& status);
+
 // Uninstalls the processor on destruction. Must be destroyed before the module that installed
 // the processor is unloaded (i.e. in its `unload` hook).
 class [[nodiscard]] CommandHandle {
@@ -59,7 +63,8 @@ class CommandSlot {
   // Installs `processor`; kAlreadyExists if one is installed.
   absl::StatusOr<CommandHandle> Install(CommandProcessor processor);
   // Runs `request`. kUnavailable when no processor is installed (the admin module is not loaded,
-  // or is being reloaded: a caller that queues commands retries later).
+  // or is being reloaded: a caller that queues commands retries later); IsNoProcessor() tells
+  // that answer from a command's own kUnavailable error.
   absl::StatusOr<CommandOutput> Execute(const CommandRequest& request) const;
   // Shorthand for a command line with no body and no invoker.
   absl::StatusOr<CommandOutput> Execute(std::string_view command_line) const;

@@ -32,6 +32,14 @@ struct Config {
   // Sync every write to disk (fsync of the WAL) for power-loss durability. Default false: an
   // acknowledged write survives a process crash but not a power cut. Needs a restart.
   bool database_sync_writes = false;
+  // Directory for RocksDB checkpoints made by the admin command `database backup`, one
+  // subdirectory per backup. Default "" = `<database_path>-backups` (e.g.
+  // "./conclave-data-backups"), filled in when the config is loaded, so this is never empty
+  // afterwards. Needs a restart.
+  std::string database_backup_path;
+  // How many backups `database backup` keeps; after a new one, the oldest beyond this number are
+  // deleted. Default 3, range 1..1000. Needs a restart.
+  int database_backups_to_keep = 3;
   // Log level: trace, debug, info, warn, error, critical, off. Default "info".
   std::string log_level = "info";
   // HTTP worker threads. Default 0 = one per core, at least 2. Needs a restart.
@@ -70,6 +78,12 @@ struct Config {
   // Sending events (send, state, redact): per user. Default 50/s, burst 200.
   double rc_message_per_second = 50;
   int rc_message_burst = 200;
+
+  // Admin commands run at every start, in order, once the server listens (after the modules
+  // loaded, before `--execute`), e.g. "users create-user bot" for automation. Their output goes
+  // to the log; a failing command is logged and start-up goes on. Default empty. In the
+  // environment: `;`-separated commands, or a TOML array. Needs a restart.
+  std::vector<std::string> admin_execute;
   // Where each value came from (key -> "default", "file", "env"); for show-config and errors.
   std::map<std::string, std::string> sources;
 };

@@ -14,8 +14,14 @@ namespace conclave::core {
 // marks them close-on-exec and unsets LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES. Empty if none.
 std::vector<int> TakeListenFds();
 
+// Set in the environment of an exec restart, so the new image knows it is one (and does not run
+// the one-shot `--execute` commands of its command line again). Not a config key: main reads and
+// removes it before the config is loaded.
+inline constexpr char kExecRestartVariable[] = "CONCLAVE_EXEC_RESTARTED";
+
 // Re-executes `executable` with `argv`, passing `fds` as LISTEN_FDS (moved to 3, 4, ...; not
-// close-on-exec), LISTEN_PID = this pid and LISTEN_FDNAMES = "http". Returns only on failure
+// close-on-exec), LISTEN_PID = this pid, LISTEN_FDNAMES = "http" and kExecRestartVariable = "1".
+// Returns only on failure
 // (kInternal with errno's text); then the descriptors are still open and usable.
 absl::Status ExecWithListenFds(const std::string& executable, char** argv,
                                const std::vector<int>& fds);

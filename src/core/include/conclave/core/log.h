@@ -19,6 +19,8 @@ enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kCritical, kOff };
 // Sets the global level from its name (trace|debug|info|warn|error|critical|off). Returns
 // kInvalidArgument for any other name. Takes effect immediately.
 absl::Status SetLogLevel(std::string_view name);
+// Returns the name of the current global level ("info", ...).
+std::string_view LogLevelName();
 bool LogEnabled(LogLevel level);
 // Writes one line (`component` is e.g. "host", "http", "database").
 void LogLine(LogLevel level, std::string_view component, std::string_view message);

@@ -67,9 +67,10 @@ struct ReloadReport {
   std::string message;                // e.g. "reloaded 2 modules (api, admin) in 23 ms; ..."
 };
 
-// Start(), Reload() and Stop() must be called from one thread (main's control thread), never
-// concurrently. List() and RequestReload() are thread-safe. Must outlive every module it loaded:
-// call Stop() before destroying it.
+// Start(), Reload() and Stop() are called from main's control thread. UnloadModule() and
+// LoadModule() may be called from any thread (admin commands); all five are serialized by an
+// internal mutex. List(), Unloaded() and RequestReload() are thread-safe. Must outlive every
+// module it loaded: call Stop() before destroying it.
 class ModuleHost {
  public:
   // Creates the runtime directory (dynamic). Returns its errors.
@@ -104,6 +105,26 @@ class ModuleHost {
   absl::Status RequestReload(std::vector<std::string> force);
   void set_reload_requester(std::function<void(std::vector<std::string>)> requester);
 
+  // Stops module `name` while the others keep running (dev builds): closes its gate and waits
+  // up to the drain timeout for its requests, runs its `unload` then its `shutdown` hook,
+  // dlcloses it and verifies the copy is gone. Its routes answer 404 afterwards. The bytes its
+  // `unload` returned are kept for LoadModule(). Must not be called from code of `name` or of a
+  // module that depends on it (it would wait for itself). Returns kFailedPrecondition in a
+  // release build or while another loaded module depends on `name` (the message names them),
+  // kNotFound if `name` is not loaded, kUnavailable while a reload or another module operation
+  // runs (try again), kDeadlineExceeded if its requests did not drain (nothing was unloaded), or
+  // a hook's or the verification's error (the module is unloaded even then).
+  absl::Status UnloadModule(const std::string& name);
+  // Starts again a module stopped by UnloadModule() (dev builds): copies the build's current
+  // file to a new shadow copy of the next generation, runs its `startup` and its `load` with the
+  // bytes its last `unload` saved. Returns kFailedPrecondition in a release build or while a
+  // module it depends on is not loaded (named), kNotFound for a name that is not a module,
+  // kAlreadyExists if it is loaded, kUnavailable while a reload or another module operation
+  // runs, or the load's error (checks, hooks, dlopen), after which it stays unloaded.
+  absl::Status LoadModule(const std::string& name);
+  // The modules stopped by UnloadModule() and not loaded again, in load order.
+  std::vector<std::string> Unloaded() const;
+
  private:
   struct Loaded {
     std::string name;
@@ -128,6 +149,8 @@ class ModuleHost {
   // gone. Returns the saved bytes; on a verification failure `saved` still receives them.
   absl::Status UnloadOne(const std::string& module, bool shutdown, std::string* saved);
   void PublishList();
+  // Stop() without taking `ops_mu_` (Start() calls it on failure).
+  absl::Status StopLocked();
 
   Server& server_;
   ModuleHostOptions options_;
@@ -136,9 +159,18 @@ class ModuleHost {
   std::map<std::string, Loaded> loaded_;
   // Modules whose startup hook ran since the last Stop() (which runs their shutdown hooks).
   std::set<std::string> started_;
+  // Modules stopped by UnloadModule(): their last generation and the bytes their unload saved.
+  struct Stopped {
+    int generation = 0;
+    std::string saved;
+  };
+  std::map<std::string, Stopped> stopped_;
+  // Serializes Start, Reload, Stop, UnloadModule and LoadModule (everything above).
+  std::mutex ops_mu_;
 
   mutable std::mutex mu_;  // guards the two below
   std::vector<ModuleInfo> published_;
+  std::vector<std::string> published_unloaded_;
   std::function<void(std::vector<std::string>)> requester_;
 };
 

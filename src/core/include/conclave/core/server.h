@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "conclave/core/config.h"
 #include "conclave/core/notifier.h"
@@ -48,6 +49,14 @@ class Server {
   // Set by main: what RequestShutdown() calls.
   void set_shutdown_callback(void (*callback)(void*), void* arg);
 
+  // Asks main to restart in place, as SIGUSR2 would: an exec of the executable that keeps the
+  // listening sockets (DESIGN.md section 5). Thread-safe, returns at once; main drains requests
+  // and stops the modules before the exec. Returns kFailedPrecondition when main installed no
+  // restart callback (tests and tools that run commands without main).
+  absl::Status RequestRestart();
+  // Set by main: what RequestRestart() calls.
+  void set_restart_callback(void (*callback)(void*), void* arg);
+
  private:
   Config config_;
   std::string build_type_;
@@ -59,6 +68,8 @@ class Server {
   ModuleHost* modules_ = nullptr;
   void (*shutdown_callback_)(void*) = nullptr;
   void* shutdown_arg_ = nullptr;
+  void (*restart_callback_)(void*) = nullptr;
+  void* restart_arg_ = nullptr;
 };
 
 }  // namespace conclave::core

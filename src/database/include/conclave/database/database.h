@@ -53,6 +53,20 @@ struct MapStats {
   std::vector<uint64_t> files_per_level;
 };
 
+// Memory RocksDB holds for the whole database (every map), from its own accounting. Estimates.
+struct MemoryUsage {
+  // Active and immutable memtables of every map (rocksdb.cur-size-all-mem-tables).
+  uint64_t memtable_bytes = 0;
+  // Index and filter blocks held by open SST files outside the block cache
+  // (rocksdb.estimate-table-readers-mem).
+  uint64_t table_readers_bytes = 0;
+  // Block caches in use and their capacity; a cache shared by several maps counts once.
+  uint64_t block_cache_bytes = 0;
+  uint64_t block_cache_capacity = 0;
+  // How many distinct block caches the maps use (the default options give each map its own).
+  uint64_t block_caches = 0;
+};
+
 // The open database. Thread-safe: like rocksdb::DB, every method may be called concurrently from
 // any thread without external synchronization. A Database either owns its engine (Open(), closed
 // by the destructor) or borrows one that outlives it (Adopt(), used by the module so the engine
@@ -126,6 +140,9 @@ class Database {
   absl::Status Flush();
   // Returns statistics for every map, sorted by name. kInternal if RocksDB cannot report them.
   absl::StatusOr<std::vector<MapStats>> Stats() const;
+  // Returns the memory RocksDB uses for memtables, table readers and block caches. kInternal if
+  // RocksDB cannot report it.
+  absl::StatusOr<MemoryUsage> Memory() const;
 
  private:
   Database(internal::Engine* engine, bool owns_engine);
