@@ -7,9 +7,11 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "conclave/core/log.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
+#include "conclave/service/admin_room.h"
 #include "conclave/service/crypto.h"
 #include "conclave/service/errors.h"
 #include "conclave/service/filter.h"
@@ -247,6 +249,7 @@ absl::StatusOr<LoginResult> Accounts::Register(std::string_view localpart,
   database::WriteBatch batch;
   std::vector<std::string> dropped;
   LoginResult result;
+  bool first_admin = false;
   {
     std::lock_guard lock(accounts_mu_);
     std::string user_id;
@@ -263,11 +266,13 @@ absl::StatusOr<LoginResult> Accounts::Register(std::string_view localpart,
       CONCLAVE_RETURN_IF_ERROR(CheckUsernameAvailable(localpart));
       user_id = UserId{std::string(localpart), server_name}.ToString();
     }
+    // The first account besides the admin bot's becomes admin (DESIGN.md section 9).
+    const std::string bot = BotUserId(server_name);
     bool first_user = true;
-    CONCLAVE_RETURN_IF_ERROR(
-        store_.db->ForEachWithPrefix(*store_.users, "", [&](std::string_view, std::string_view) {
-          first_user = false;
-          return false;
+    CONCLAVE_RETURN_IF_ERROR(store_.db->ForEachWithPrefix(
+        *store_.users, "", [&](std::string_view key, std::string_view) {
+          first_user = key == bot;
+          return first_user;
         }));
     object record{{"password_hash", password_hash},
                   {"deactivated", false},
@@ -282,8 +287,20 @@ absl::StatusOr<LoginResult> Accounts::Register(std::string_view localpart,
                              remote_ip, batch, dropped));
     }
     CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+    if (first_user) {
+      CONCLAVE_LOG(kInfo, "accounts", "{} is the first user: made server admin", user_id);
+    }
+    first_admin = first_user;
   }
   ForgetTokens(dropped);
+  if (first_admin) {
+    std::function<void(const std::string&)> hook;
+    {
+      std::lock_guard lock(hook_mu_);
+      hook = first_admin_hook_;
+    }
+    if (hook) hook(result.user_id);
+  }
   return result;
 }
 
@@ -419,6 +436,66 @@ absl::StatusOr<std::vector<std::string>> Accounts::ListUsers() const {
         return true;
       }));
   return users;
+}
+
+// --- administration ----------------------------------------------------------------------------
+
+absl::StatusOr<std::string> Accounts::CreateUser(std::string_view localpart,
+                                                 std::string_view password, bool admin) {
+  CONCLAVE_RETURN_IF_ERROR(CheckUsernameAvailable(localpart));
+  std::string password_hash;
+  if (!password.empty()) {
+    CONCLAVE_ASSIGN_OR_RETURN(password_hash, HashPassword(password));
+  }
+  std::string user_id = UserId{std::string(localpart), server_.config().server_name}.ToString();
+  std::lock_guard lock(accounts_mu_);
+  // Checked again under the lock: a registration may have taken the name meanwhile.
+  CONCLAVE_RETURN_IF_ERROR(CheckUsernameAvailable(localpart));
+  object record{{"password_hash", password_hash},
+                {"deactivated", false},
+                {"admin", admin},
+                {"created_ts", NowMs()}};
+  CONCLAVE_RETURN_IF_ERROR(store_.db->Put(*store_.users, user_id, boost::json::serialize(record)));
+  return user_id;
+}
+
+bool Accounts::IsAdmin(std::string_view user_id) const {
+  auto record = ReadUser(user_id);
+  return record.ok() && record->has_value() && BoolField(**record, "admin") &&
+         !BoolField(**record, "deactivated");
+}
+
+absl::Status Accounts::SetAdmin(std::string_view user_id, bool admin) {
+  std::lock_guard lock(accounts_mu_);
+  CONCLAVE_ASSIGN_OR_RETURN(auto record, ReadUser(user_id));
+  if (!record) return NotFound(core::StrCat("Unknown user ", user_id));
+  if (BoolField(*record, "admin") == admin) return absl::OkStatus();
+  (*record)["admin"] = admin;
+  return store_.db->Put(*store_.users, user_id, boost::json::serialize(*record));
+}
+
+absl::StatusOr<std::vector<std::string>> Accounts::ListAdmins() const {
+  std::vector<std::string> admins;
+  absl::Status corrupt;
+  CONCLAVE_RETURN_IF_ERROR(store_.db->ForEachWithPrefix(
+      *store_.users, "", [&](std::string_view key, std::string_view value) {
+        auto record = ParseStored(value, "user");
+        if (!record.ok()) {
+          corrupt = record.status();
+          return false;
+        }
+        if (BoolField(*record, "admin") && !BoolField(*record, "deactivated")) {
+          admins.emplace_back(key);
+        }
+        return true;
+      }));
+  CONCLAVE_RETURN_IF_ERROR(corrupt);
+  return admins;
+}
+
+void Accounts::SetFirstAdminHook(std::function<void(const std::string& user_id)> hook) {
+  std::lock_guard lock(hook_mu_);
+  first_admin_hook_ = std::move(hook);
 }
 
 // --- devices -----------------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "admin_room_impl.h"
+#include "conclave/core/log.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/service/rooms.h"
 #include "conclave/service/sync.h"
@@ -14,7 +16,10 @@ namespace conclave::service {
 Homeserver::Homeserver(core::Server& server)
     : server_(server), server_name_(server.config().server_name) {}
 
-Homeserver::~Homeserver() = default;
+Homeserver::~Homeserver() {
+  Stop();
+  if (accounts_ != nullptr) accounts_->SetFirstAdminHook(nullptr);
+}
 
 absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& server,
                                                              database::Database& db,
@@ -26,6 +31,7 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
   hs->typing_ = std::make_unique<Typing>();
   hs->rooms_ = std::make_unique<Rooms>(*hs);
   hs->sync_ = std::make_unique<Sync>(*hs);
+  hs->admin_room_ = std::make_unique<AdminRoomImpl>(*hs);
   boost::system::error_code ec;
   boost::json::value state = boost::json::parse(saved, ec);
   if (!ec && state.is_object()) {
@@ -35,14 +41,33 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
     if (const auto* typing = state.get_object().if_contains("typing")) {
       if (const auto* text = typing->if_string()) hs->typing_->Restore(*text);
     }
+    if (const auto* queue = state.get_object().if_contains("admin_queue")) {
+      if (const auto* text = queue->if_string()) hs->admin_room_->RestoreQueue(*text);
+    }
   }
+  CONCLAVE_RETURN_IF_ERROR(hs->admin_room_->SetUp());
+  hs->accounts_->SetFirstAdminHook([room = hs->admin_room_.get()](const std::string& user_id) {
+    if (absl::Status s = room->JoinFirstAdmin(user_id); !s.ok()) {
+      CONCLAVE_LOG(kError, "admin", "could not join the first admin {} to the admin room: {}",
+                   user_id, s.message());
+    }
+  });
   return hs;
 }
+
+absl::Status Homeserver::Start() { return admin_room_->Start(); }
+
+void Homeserver::Stop() {
+  if (admin_room_ != nullptr) admin_room_->Stop();
+}
+
+AdminRoom& Homeserver::admin_room() { return *admin_room_; }
 
 std::string Homeserver::Save() const {
   boost::json::object state;
   state["rate_limits"] = limiter_.Save();
   state["typing"] = typing_->Save();
+  state["admin_queue"] = admin_room_->SaveQueue();
   return boost::json::serialize(state);
 }
 

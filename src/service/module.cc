@@ -1,5 +1,6 @@
-// The service module's entry: opens the homeserver over the database at every load and hands
-// its in-memory state (typing, rate limits) to the next load through the saved bytes.
+// The service module's entry: opens the homeserver over the database at every load (which sets
+// up the admin room), starts the admin command worker, and hands its in-memory state (typing,
+// rate limits, queued admin commands) to the next load through the saved bytes.
 #include "conclave/core/module.h"
 
 #include "conclave/core/server.h"
@@ -22,10 +23,22 @@ absl::Status Load(core::ModuleContext& context, std::string_view saved) noexcept
   CONCLAVE_ASSIGN_OR_RETURN(auto homeserver, Homeserver::Open(context.server, *db, saved));
   g_globals = globals.release();
   g_homeserver = homeserver.release();
+  // The admin command worker, this module's only thread (joined in Unload), starts once
+  // Instance() answers: the commands it runs use it.
+  if (absl::Status started = g_homeserver->Start(); !started.ok()) {
+    delete g_homeserver;
+    g_homeserver = nullptr;
+    delete g_globals;
+    g_globals = nullptr;
+    return started;
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Unload(core::ModuleContext&) noexcept {
+  // Join the admin worker before saving: a command it is running finishes and is answered on
+  // this code, and is then no longer queued; the ones behind it go to the next load.
+  if (g_homeserver != nullptr) g_homeserver->Stop();
   std::string saved = g_homeserver != nullptr ? g_homeserver->Save() : std::string();
   delete g_homeserver;
   g_homeserver = nullptr;

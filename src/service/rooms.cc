@@ -5,6 +5,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "admin_room_impl.h"
 #include "conclave/core/log.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
@@ -266,20 +267,29 @@ absl::StatusOr<std::string> Rooms::Send(const Session& session, std::string_view
                                         std::string_view type, std::string_view txn_id,
                                         const boost::json::object& content) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
-  std::lock_guard lock(room->mu);
-  Store& store = hs_.store();
-  const std::string txn_key = TxnKey(session.user_id, session.device_id, txn_id);
-  if (!txn_id.empty()) {
-    CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.txn_ids, txn_key));
-    if (existing) return *existing;
+  std::string event_id;
+  {
+    std::lock_guard lock(room->mu);
+    Store& store = hs_.store();
+    const std::string txn_key = TxnKey(session.user_id, session.device_id, txn_id);
+    if (!txn_id.empty()) {
+      CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.txn_ids, txn_key));
+      if (existing) return *existing;
+    }
+    Draft draft{.type = std::string(type),
+                .sender = session.user_id,
+                .content = content,
+                .device_id = session.device_id,
+                .txn_id = std::string(txn_id)};
+    CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Commit(*room, std::move(draft)));
+    event_id = std::string(StringField(event.pdu, "event_id"));
   }
-  Draft draft{.type = std::string(type),
-              .sender = session.user_id,
-              .content = content,
-              .device_id = session.device_id,
-              .txn_id = std::string(txn_id)};
-  CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Commit(*room, std::move(draft)));
-  return std::string(StringField(event.pdu, "event_id"));
+  // Command intake of the admin room, outside the room's lock (a refusal notice is sent into
+  // the same room). A retried transaction returned above: a command is queued once.
+  if (type == "m.room.message") {
+    hs_.admin_room_impl().OnMessage(room_id, session.user_id, event_id, content);
+  }
+  return event_id;
 }
 
 absl::StatusOr<std::string> Rooms::SendState(const Session& session, std::string_view room_id,
@@ -354,6 +364,11 @@ absl::Status Rooms::ChangeMembership(const Session& session, std::string_view ro
   }
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   std::lock_guard lock(room->mu);
+  // A room banned by the server's admins takes no new members (room_admin.cc). Checked under
+  // the room's lock, which BanRoom holds while it records the ban, so no join slips past it.
+  if (membership == "join" && MembershipOf(room->state, target) != "join") {
+    CONCLAVE_RETURN_IF_ERROR(CheckRoomNotBanned(room_id));
+  }
   boost::json::object content;
   content["membership"] = membership;
   if (membership == "join" || membership == "invite") {

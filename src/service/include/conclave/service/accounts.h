@@ -13,6 +13,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -90,7 +91,8 @@ class Accounts {
   absl::Status CheckUsernameAvailable(std::string_view localpart);
   // Creates the account (a random localpart when `localpart` is empty) and, unless
   // `inhibit_login`, a device and token. M_USER_IN_USE, M_INVALID_USERNAME, M_FORBIDDEN when
-  // registration is off (the api checks the UIA stages before).
+  // registration is off (the api checks the UIA stages before). The first account besides the
+  // admin bot's is made admin (and handed to the first-admin hook, see SetFirstAdminHook).
   absl::StatusOr<LoginResult> Register(std::string_view localpart, std::string_view password,
                                        std::optional<std::string> device_id,
                                        std::optional<std::string> device_display_name,
@@ -124,11 +126,19 @@ class Accounts {
   // no device. Returns the user id. M_USER_IN_USE, M_INVALID_USERNAME.
   absl::StatusOr<std::string> CreateUser(std::string_view localpart, std::string_view password,
                                          bool admin);
-  // Whether the account is a server admin (may run admin commands).
+  // Whether the account is a server admin (may run admin commands). False for an unknown or
+  // deactivated account, and when the record cannot be read.
   bool IsAdmin(std::string_view user_id) const;
   // Grants or revokes admin. M_NOT_FOUND for an unknown user. (Inviting a new admin to the admin
   // room is the caller's job: AdminRoom::OnAdminGranted.)
   absl::Status SetAdmin(std::string_view user_id, bool admin);
+  // Every admin account that is not deactivated (the admin bot included), sorted.
+  absl::StatusOr<std::vector<std::string>> ListAdmins() const;
+  // Sets what Register() calls, after the account is written and outside every lock of Accounts,
+  // when it created the first account of the server besides the admin bot's (that account is
+  // made admin). The Homeserver sets it to join that user to the admin room. `hook` runs on the
+  // registering thread; it must not outlive the service module (it is destroyed with Accounts).
+  void SetFirstAdminHook(std::function<void(const std::string& user_id)> hook);
 
   // --- devices ---------------------------------------------------------------------------------
   // Devices sorted by id.
@@ -226,6 +236,9 @@ class Accounts {
   mutable std::mutex tokens_mu_;
   absl::flat_hash_map<std::string, Session> tokens_;  // guarded by tokens_mu_
   uint64_t token_epoch_ = 0;                          // guarded by tokens_mu_
+
+  mutable std::mutex hook_mu_;
+  std::function<void(const std::string&)> first_admin_hook_;  // guarded by hook_mu_
 };
 
 }  // namespace conclave::service

@@ -12,17 +12,32 @@
 #ifndef CONCLAVE_SERVICE_ADMIN_ROOM_H_
 #define CONCLAVE_SERVICE_ADMIN_ROOM_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "conclave/core/str_cat.h"
 
 namespace conclave::service {
 
 inline constexpr char kAdminBotLocalpart[] = "conclave";
+inline constexpr char kAdminBotDisplayName[] = "conclave";
 inline constexpr char kAdminRoomAliasLocalpart[] = "admins";
 inline constexpr char kAdminCommandPrefix[] = "!admin";
+// The most a notice carries: `body` and `formatted_body` together, in bytes of their JSON
+// (escapes included), so that the whole event stays under kMaxEventBytes (65,536).
+inline constexpr size_t kMaxNoticeBytes = 60000;
+
+// "@conclave:<server_name>".
+inline std::string BotUserId(std::string_view server_name) {
+  return core::StrCat("@", kAdminBotLocalpart, ":", server_name);
+}
+// "#admins:<server_name>".
+inline std::string AdminRoomAlias(std::string_view server_name) {
+  return core::StrCat("#", kAdminRoomAliasLocalpart, ":", server_name);
+}
 
 class AdminRoom {
  public:
@@ -35,11 +50,17 @@ class AdminRoom {
 
   // Posts an m.notice from the bot into the admin room: `plain` as `body`, `html` as
   // `formatted_body` (org.matrix.custom.html) when not empty, replying to `in_reply_to` (an event
-  // id) when given.
+  // id) when given. Output over kMaxNoticeBytes is truncated with a note of how much was cut.
+  // kFailedPrecondition when the room could not be set up; otherwise Rooms::Send's errors.
+  // Callable from any thread holding no room lock (admin commands call it from the queue's
+  // worker thread).
   virtual absl::Status Notice(std::string_view plain, std::string_view html,
                               std::optional<std::string> in_reply_to) = 0;
 
-  // Called when `user_id` was made admin: invites them to the admin room (joins the first admin).
+  // Called when `user_id` was made admin (Accounts::SetAdmin): the bot invites them to the admin
+  // room. OK when they are already joined or invited. (The first admin, made at registration,
+  // is joined rather than invited; that happens inside the service module.) M_NOT_FOUND for an
+  // unknown user; Rooms' errors otherwise.
   virtual absl::Status OnAdminGranted(std::string_view user_id) = 0;
 };
 

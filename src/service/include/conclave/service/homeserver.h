@@ -1,6 +1,7 @@
 // Homeserver: the service module's object graph — the store, the stream, and the domain services
-// the api calls (accounts, rooms, sync) plus the in-memory state that survives reloads (typing
-// notifications, rate-limit buckets) through the module's saved bytes.
+// the api calls (accounts, rooms, sync), the admin room, plus the in-memory state that survives
+// reloads (typing notifications, rate-limit buckets, queued admin commands) through the module's
+// saved bytes.
 //
 // Created at every load of the service module, destroyed at its unload; the api module (which
 // depends on service) is reloaded whenever service is, so a Homeserver* obtained from Instance()
@@ -22,6 +23,8 @@
 
 namespace conclave::service {
 
+class AdminRoom;
+class AdminRoomImpl;
 class Rooms;
 class Sync;
 class Typing;
@@ -29,13 +32,25 @@ class Typing;
 class Homeserver {
  public:
   // Opens the maps, reads the stream position, restores `saved` (from the previous load's
-  // Save(); empty on first load).
+  // Save(); empty on first load), and sets up the admin room (AdminRoomImpl::SetUp: the bot, the
+  // room, invites for admins not in it). Errors from the database and from that set-up.
   static absl::StatusOr<std::unique_ptr<Homeserver>> Open(core::Server& server,
                                                           database::Database& db,
                                                           std::string_view saved);
+  // Stops the background work first (see Stop()).
   ~Homeserver();
 
-  // What must survive a reload: typing notifications and rate-limit buckets.
+  // Starts the background work: the thread that runs the admin room's queued commands. Called
+  // by the service module's load, after Open(); a Homeserver that is never started still queues
+  // commands (tests). Not thread-safe with Stop(): call both from one thread (the module hooks).
+  // kResourceExhausted when the thread cannot be created.
+  absl::Status Start();
+  // Stops the background work and joins its thread; a command that is running finishes (and is
+  // answered) first. Idempotent.
+  void Stop();
+
+  // What must survive a reload: typing notifications, rate-limit buckets and the admin commands
+  // still queued. Call after Stop(), so that the command the worker is busy with is not saved too.
   std::string Save() const;
 
   const std::string& server_name() const { return server_name_; }
@@ -48,6 +63,9 @@ class Homeserver {
   Sync& sync() { return *sync_; }
   Typing& typing() { return *typing_; }
   RateLimiter& limiter() { return limiter_; }
+  AdminRoom& admin_room();
+  // The same, with the service module's private interface (admin_room_impl.h).
+  AdminRoomImpl& admin_room_impl() { return *admin_room_; }
 
   // The configured limits (core::Config rc_*).
   RateLimit login_limit() const;
@@ -65,6 +83,8 @@ class Homeserver {
   std::unique_ptr<Rooms> rooms_;
   std::unique_ptr<Sync> sync_;
   RateLimiter limiter_;
+  // Last: destroyed (its worker joined) before everything it uses.
+  std::unique_ptr<AdminRoomImpl> admin_room_;
 };
 
 // The Homeserver of the loaded service module, or null when it is not loaded.

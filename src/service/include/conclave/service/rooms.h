@@ -181,6 +181,75 @@ class Rooms {
   static boost::json::object ClientEvent(const StoredEvent& event, const Session* viewer,
                                          bool with_room_id);
 
+  // --- server administration (admin commands; room_admin.cc) ----------------------------------
+  // For the server's operators: no membership or power-level checks, the caller (an admin
+  // command) has checked that its invoker is a server admin. Errors carry Matrix errcodes like
+  // the methods above.
+
+  // What `rooms list-rooms` and `rooms info` show of one room.
+  struct Summary {
+    std::string room_id;
+    std::string name;             // m.room.name, empty if none
+    std::string canonical_alias;  // m.room.canonical_alias `alias`, empty if none
+    std::string topic;
+    std::string creator;
+    std::string room_version;
+    int64_t created_ts = 0;  // ms since the Unix epoch
+    size_t joined_members = 0;
+    size_t invited_members = 0;
+    // Events in the room: the depth of its newest event, since every event of a room on this
+    // server (no federation) extends one chain.
+    int64_t events = 0;
+    size_t state_events = 0;
+    uint64_t latest_position = 0;
+    bool published = false;  // in the public room directory
+    bool banned = false;     // banned on this server (BanRoom)
+  };
+  // A room banned on this server.
+  struct RoomBan {
+    std::string room_id;
+    std::string banned_by;  // user id of the admin, or "" from the command line
+    std::string reason;
+    int64_t banned_ts = 0;  // ms since the Unix epoch
+  };
+
+  // Every room of this server, sorted by id.
+  absl::StatusOr<std::vector<std::string>> AllRoomIds() const;
+  // M_NOT_FOUND for an unknown room.
+  absl::StatusOr<Summary> RoomSummary(std::string_view room_id);
+  // Resolves a room id or alias to the id of an existing room. M_NOT_FOUND for an unknown room or
+  // alias, M_INVALID_PARAM for something that is neither.
+  absl::StatusOr<std::string> ResolveRoom(std::string_view room_id_or_alias);
+  // Any stored event, by id. M_NOT_FOUND if unknown.
+  absl::StatusOr<StoredEvent> EventById(std::string_view event_id) const;
+  // Points `alias` (of this server) at the existing room `room_id`, recording `creator` as the
+  // alias's creator. M_UNKNOWN (kAlreadyExists) if the alias is taken.
+  absl::Status AdminSetAlias(std::string_view alias, std::string_view room_id,
+                             std::string_view creator);
+  // Deletes `alias` whoever created it; returns the room it pointed to. M_NOT_FOUND if unknown.
+  absl::StatusOr<std::string> AdminDeleteAlias(std::string_view alias);
+  // Every alias of this server with its room id, sorted by alias.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> AllAliases() const;
+  // The aliases pointing at `room_id`, sorted.
+  absl::StatusOr<std::vector<std::string>> RoomAliases(std::string_view room_id) const;
+  // Publishes `room_id` in the public room directory, or removes it. M_NOT_FOUND if unknown.
+  absl::Status SetPublished(std::string_view room_id, bool published);
+  // The published rooms, sorted by id.
+  absl::StatusOr<std::vector<std::string>> PublishedRooms() const;
+  // Bans `room_id` on this server: from now on local users cannot join it (Join answers
+  // M_FORBIDDEN), and every local member who is joined, invited or knocking leaves it (with
+  // `reason`). Returns the users who were made to leave. M_NOT_FOUND for an unknown room,
+  // kAlreadyExists if it is banned already.
+  absl::StatusOr<std::vector<std::string>> BanRoom(std::string_view room_id,
+                                                   std::string_view banned_by,
+                                                   std::string_view reason);
+  // Lifts the ban; M_NOT_FOUND if `room_id` is not banned.
+  absl::Status UnbanRoom(std::string_view room_id);
+  // The banned rooms, sorted by id.
+  absl::StatusOr<std::vector<RoomBan>> BannedRooms() const;
+  // OK unless `room_id` is banned on this server (then M_FORBIDDEN).
+  absl::Status CheckRoomNotBanned(std::string_view room_id) const;
+
  private:
   struct RoomData;
   struct Draft;
