@@ -1,0 +1,236 @@
+// `users`: local accounts — create, list, reset passwords, deactivate, make admin, and their
+// room memberships.
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_join.h"
+#include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/service/admin_room.h"
+#include "conclave/service/crypto.h"
+#include "conclave/service/homeserver.h"
+#include "conclave/service/identifiers.h"
+#include "conclave/service/rooms.h"
+#include "format.h"
+#include "tree.h"
+
+namespace conclave::admin {
+namespace {
+
+// Length of generated passwords: 24 of [A-Za-z0-9], about 143 bits.
+constexpr size_t kGeneratedPasswordLength = 24;
+
+struct UserArgs {
+  std::string username;
+  std::string password;  // empty: generate one
+  std::string room;
+};
+
+// The localpart a new account gets from USERNAME (a localpart or a full id of this server).
+absl::StatusOr<std::string> NewLocalpart(const service::Homeserver& hs, std::string_view username) {
+  if (username.empty() || username[0] != '@') return std::string(username);
+  auto id = service::ParseUserId(username);
+  if (!id.ok())
+    return absl::InvalidArgumentError(core::StrCat("'", username, "' is not a user id"));
+  if (id->server_name != hs.server_name()) {
+    return absl::InvalidArgumentError(
+        core::StrCat(username, " is not a user of this server (", hs.server_name(), ")"));
+  }
+  return id->localpart;
+}
+
+// "!abc:x (#alias:x, Name)" for listings and answers.
+std::string DescribeRoom(service::Rooms& rooms, const std::string& room_id) {
+  auto summary = rooms.RoomSummary(room_id);
+  if (!summary.ok()) return room_id;
+  std::vector<std::string> what;
+  if (!summary->canonical_alias.empty()) what.push_back(summary->canonical_alias);
+  if (!summary->name.empty()) what.push_back(core::StrCat("\"", summary->name, "\""));
+  if (what.empty()) return room_id;
+  return core::StrCat(room_id, " (", absl::StrJoin(what, ", "), ")");
+}
+
+absl::StatusOr<Reply> CreateUser(Context& context, const UserArgs& args) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  CONCLAVE_ASSIGN_OR_RETURN(std::string localpart, NewLocalpart(*hs, args.username));
+  const bool generated = args.password.empty();
+  const std::string password =
+      generated ? service::RandomAlnum(kGeneratedPasswordLength) : args.password;
+  CONCLAVE_ASSIGN_OR_RETURN(std::string user_id,
+                            hs->accounts().CreateUser(localpart, password, /*admin=*/false));
+  Reply reply(core::StrCat("created ", user_id, " ", context.By()));
+  if (generated) reply.Text(core::StrCat("password: ", password));
+  return reply;
+}
+
+absl::StatusOr<Reply> ListUsers(Context& context) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  service::Accounts& accounts = hs->accounts();
+  CONCLAVE_ASSIGN_OR_RETURN(std::vector<std::string> users, accounts.ListUsers());
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& user_id : users) {
+    auto profile = accounts.GetProfile(user_id);
+    std::string name = profile.ok() ? profile->displayname.value_or("") : "";
+    rows.push_back({user_id, name, accounts.IsAdmin(user_id) ? "admin" : "",
+                    accounts.IsDeactivated(user_id) ? "deactivated" : ""});
+  }
+  Reply reply(Plural(users.size(), "user", "users"));
+  reply.Table({"user", "display name", "admin", "status"}, std::move(rows));
+  return reply;
+}
+
+absl::StatusOr<Reply> ResetPassword(Context& context, const UserArgs& args) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  CONCLAVE_ASSIGN_OR_RETURN(std::string user_id, context.ResolveUser(args.username));
+  if (hs->accounts().IsDeactivated(user_id)) {
+    return absl::FailedPreconditionError(core::StrCat(user_id, " is deactivated"));
+  }
+  const bool generated = args.password.empty();
+  const std::string password =
+      generated ? service::RandomAlnum(kGeneratedPasswordLength) : args.password;
+  CONCLAVE_RETURN_IF_ERROR(hs->accounts().ChangePassword(user_id, password,
+                                                         /*logout_devices=*/true, ""));
+  Reply reply(core::StrCat("reset the password of ", user_id, " ", context.By(),
+                           "; every device of theirs is logged out"));
+  if (generated) reply.Text(core::StrCat("new password: ", password));
+  return reply;
+}
+
+absl::StatusOr<Reply> Deactivate(Context& context, const UserArgs& args) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  CONCLAVE_ASSIGN_OR_RETURN(std::string user_id, context.ResolveUser(args.username));
+  if (user_id == hs->admin_room().bot_user_id()) {
+    return absl::FailedPreconditionError(
+        core::StrCat(user_id, " is the server's admin bot; it cannot be deactivated"));
+  }
+  if (hs->accounts().IsDeactivated(user_id)) {
+    return absl::FailedPreconditionError(core::StrCat(user_id, " is deactivated already"));
+  }
+  std::vector<std::string> left;
+  if (auto rooms = hs->rooms().UserRooms(user_id); rooms.ok()) {
+    for (const service::UserRoom& room : *rooms) {
+      if (room.membership == "join" || room.membership == "invite" || room.membership == "knock") {
+        left.push_back(room.room_id);
+      }
+    }
+  }
+  CONCLAVE_RETURN_IF_ERROR(hs->accounts().Deactivate(user_id));
+  CONCLAVE_RETURN_IF_ERROR(hs->rooms().LeaveAll(user_id));
+  Reply reply(core::StrCat("deactivated ", user_id, " ", context.By(),
+                           ": every device logged out, profile cleared, left ",
+                           Plural(left.size(), "room", "rooms"), left.empty() ? "" : ":"));
+  for (const std::string& room_id : left) reply.Text(core::StrCat("  ", room_id));
+  return reply;
+}
+
+absl::StatusOr<Reply> MakeAdmin(Context& context, const UserArgs& args) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  CONCLAVE_ASSIGN_OR_RETURN(std::string user_id, context.ResolveUser(args.username));
+  if (hs->accounts().IsDeactivated(user_id)) {
+    return absl::FailedPreconditionError(core::StrCat(user_id, " is deactivated"));
+  }
+  const bool was_admin = hs->accounts().IsAdmin(user_id);
+  CONCLAVE_RETURN_IF_ERROR(hs->accounts().SetAdmin(user_id, true));
+  absl::Status invited = hs->admin_room().OnAdminGranted(user_id);
+  Reply reply(was_admin ? core::StrCat(user_id, " is an admin already")
+                        : core::StrCat("made ", user_id, " a server admin ", context.By()));
+  if (invited.ok()) {
+    reply.Text(core::StrCat("invited to the admin room ", hs->admin_room().room_id(),
+                            " (unless already there)"));
+  } else {
+    reply.Text(core::StrCat("but the invitation to the admin room failed: ", invited.message()));
+  }
+  return reply;
+}
+
+absl::StatusOr<Reply> ListJoinedRooms(Context& context, const UserArgs& args) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  CONCLAVE_ASSIGN_OR_RETURN(std::string user_id, context.ResolveUser(args.username));
+  CONCLAVE_ASSIGN_OR_RETURN(std::vector<std::string> room_ids, hs->rooms().JoinedRooms(user_id));
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& room_id : room_ids) {
+    auto summary = hs->rooms().RoomSummary(room_id);
+    if (!summary.ok()) {
+      rows.push_back({room_id, "", "", ""});
+      continue;
+    }
+    rows.push_back(
+        {room_id, summary->canonical_alias, summary->name, core::StrCat(summary->joined_members)});
+  }
+  Reply reply(core::StrCat(user_id, " is joined to ", Plural(rows.size(), "room", "rooms")));
+  reply.Table({"room", "alias", "name", "members"}, std::move(rows));
+  return reply;
+}
+
+absl::StatusOr<Reply> ForceJoin(Context& context, const UserArgs& args) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  CONCLAVE_ASSIGN_OR_RETURN(std::string user_id, context.ResolveUser(args.username));
+  CONCLAVE_ASSIGN_OR_RETURN(std::string room_id, context.ResolveRoom(args.room));
+  // The user joins on their own behalf, so the room's join rules apply (an invite-only room
+  // needs an invitation first).
+  CONCLAVE_RETURN_IF_ERROR(
+      hs->rooms().Join(service::Session{user_id, ""}, room_id, std::nullopt).status());
+  return Reply(
+      core::StrCat(user_id, " joined ", DescribeRoom(hs->rooms(), room_id), ", ", context.By()));
+}
+
+absl::StatusOr<Reply> ForceLeave(Context& context, const UserArgs& args) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  CONCLAVE_ASSIGN_OR_RETURN(std::string user_id, context.ResolveUser(args.username));
+  CONCLAVE_ASSIGN_OR_RETURN(std::string room_id, context.ResolveRoom(args.room));
+  CONCLAVE_RETURN_IF_ERROR(hs->rooms().Leave(service::Session{user_id, ""}, room_id, std::nullopt));
+  return Reply(
+      core::StrCat(user_id, " left ", DescribeRoom(hs->rooms(), room_id), ", ", context.By()));
+}
+
+// Adds a command taking USERNAME, and ROOM when `with_room`, to `group`.
+void UserCommand(CommandTree& tree, CLI::App* group, const std::string& name,
+                 const std::string& description,
+                 absl::StatusOr<Reply> (*run)(Context&, const UserArgs&), bool with_room = false) {
+  auto* args = tree.Make<UserArgs>();
+  CLI::App* command = tree.AddCommand(
+      group, name, description, [args, run](Context& context) { return run(context, *args); });
+  command->add_option("USERNAME", args->username, "Localpart or full user id")->required();
+  if (with_room) command->add_option("ROOM", args->room, "Room id or alias")->required();
+}
+
+}  // namespace
+
+void AddUsersCommands(CommandTree& tree) {
+  CLI::App* group = tree.AddGroup("users", "Local accounts");
+  {
+    auto* args = tree.Make<UserArgs>();
+    CLI::App* command = tree.AddCommand(
+        group, "create-user",
+        "Create a local account; without PASSWORD a random one is generated and printed",
+        [args](Context& context) { return CreateUser(context, *args); });
+    command->add_option("USERNAME", args->username, "Localpart (or full user id) of the account")
+        ->required();
+    command->add_option("PASSWORD", args->password, "Its password");
+  }
+  tree.AddCommand(group, "list-users",
+                  "Every local account with its display name, admin flag and status", ListUsers);
+  {
+    auto* args = tree.Make<UserArgs>();
+    CLI::App* command = tree.AddCommand(
+        group, "reset-password",
+        "Set a new password and log out every device; without PASSWORD a random one is "
+        "generated and printed",
+        [args](Context& context) { return ResetPassword(context, *args); });
+    command->add_option("USERNAME", args->username, "Localpart or full user id")->required();
+    command->add_option("PASSWORD", args->password, "The new password");
+  }
+  UserCommand(tree, group, "deactivate",
+              "Deactivate an account: log out every device, clear the profile, leave every room",
+              Deactivate);
+  UserCommand(tree, group, "make-user-admin",
+              "Make an account a server admin and invite it to the admin room", MakeAdmin);
+  UserCommand(tree, group, "list-joined-rooms", "The rooms an account is joined to",
+              ListJoinedRooms);
+  UserCommand(tree, group, "force-join-room",
+              "Join an account to ROOM on its behalf (the room's join rules apply)", ForceJoin,
+              /*with_room=*/true);
+  UserCommand(tree, group, "force-leave-room", "Make an account leave ROOM", ForceLeave,
+              /*with_room=*/true);
+}
+
+}  // namespace conclave::admin

@@ -1,0 +1,131 @@
+// `users` commands against a real Homeserver.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "admin_fixture.h"
+#include "conclave/service/admin_room.h"
+#include "conclave/service/errors.h"
+
+namespace conclave::admin {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::StartsWith;
+
+class UsersCommandsTest : public test_util::AdminTest {
+ protected:
+  // The password printed on the line starting with `label`.
+  static std::string PrintedPassword(const std::string& out, const std::string& label) {
+    size_t at = out.find(label);
+    if (at == std::string::npos) return "";
+    at += label.size();
+    return out.substr(at, out.find('\n', at) - at);
+  }
+  bool CanLogIn(const std::string& user, const std::string& password) {
+    return hs_->accounts().LoginWithPassword(user, password, std::nullopt, std::nullopt, "ip").ok();
+  }
+};
+
+TEST_F(UsersCommandsTest, CreateUserWithAGeneratedPassword) {
+  std::string out = Ok("users create-user alice");
+  EXPECT_THAT(out, StartsWith("created @alice:example.org by @root:example.org\npassword: "));
+  std::string password = PrintedPassword(out, "password: ");
+  EXPECT_THAT(password, MatchesRegex("[A-Za-z0-9]{24}"));
+  EXPECT_TRUE(CanLogIn("alice", password));
+  EXPECT_FALSE(hs_->accounts().IsAdmin("@alice:example.org"));
+}
+
+TEST_F(UsersCommandsTest, CreateUserWithAPasswordOrAFullId) {
+  EXPECT_EQ(Ok("users create-user bob hunter2"), "created @bob:example.org by @root:example.org\n");
+  EXPECT_TRUE(CanLogIn("bob", "hunter2"));
+  EXPECT_EQ(Ok("users create-user @carol:example.org pw", ""),
+            "created @carol:example.org from the command line\n");
+  absl::Status taken = Err("users create-user bob");
+  EXPECT_EQ(service::ErrcodeOf(taken), "M_USER_IN_USE");
+  EXPECT_EQ(service::ErrcodeOf(Err("users create-user Bad!Name")), "M_INVALID_USERNAME");
+}
+
+TEST_F(UsersCommandsTest, ListUsers) {
+  Register("alice");
+  ASSERT_TRUE(hs_->accounts().SetDisplayName("@alice:example.org", "Alice A.").ok());
+  Register("bob");
+  ASSERT_TRUE(hs_->accounts().Deactivate("@bob:example.org").ok());
+  std::string out = Ok("users list-users");
+  EXPECT_THAT(out, MatchesRegex("(.|\n)*@alice:example.org +Alice A\\.(.|\n)*"));
+  EXPECT_THAT(out, MatchesRegex("(.|\n)*@bob:example.org +deactivated\n(.|\n)*"));
+  // The admin bot exists from the start and is an admin.
+  EXPECT_THAT(out, MatchesRegex("(.|\n)*@conclave:example.org +[a-z]* +admin\n(.|\n)*"));
+  auto html = Run("users list-users");
+  ASSERT_TRUE(html.ok());
+  EXPECT_THAT(html->html, HasSubstr("<td>@alice:example.org</td><td>Alice A.</td>"));
+}
+
+TEST_F(UsersCommandsTest, ResetPassword) {
+  Register("alice");
+  EXPECT_EQ(Ok("users reset-password alice n3w"),
+            "reset the password of @alice:example.org by @root:example.org; every device of "
+            "theirs is logged out\n");
+  EXPECT_TRUE(CanLogIn("alice", "n3w"));
+  EXPECT_FALSE(CanLogIn("alice", "pw"));
+  std::string out = Ok("users reset-password @alice:example.org");
+  std::string password = PrintedPassword(out, "new password: ");
+  EXPECT_EQ(password.size(), 24u);
+  EXPECT_TRUE(CanLogIn("alice", password));
+  EXPECT_EQ(Err("users reset-password nobody").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(UsersCommandsTest, DeactivateLeavesRoomsAndSaysWhoDidIt) {
+  service::Session alice = Register("alice");
+  service::Session bob = Register("bob");
+  std::string room = CreateRoom(alice, "Lobby");
+  ASSERT_TRUE(hs_->rooms().Join(bob, room, std::nullopt).ok());
+  std::string out = Ok("users deactivate bob");
+  EXPECT_EQ(out,
+            "deactivated @bob:example.org by @root:example.org: every device logged out, "
+            "profile cleared, left 1 room:\n  " +
+                room + "\n");
+  EXPECT_TRUE(hs_->accounts().IsDeactivated("@bob:example.org"));
+  EXPECT_EQ(Membership("@bob:example.org", room), "leave");
+  EXPECT_EQ(Err("users deactivate bob").code(), absl::StatusCode::kFailedPrecondition);
+  absl::Status bot = Err("users deactivate conclave");
+  EXPECT_THAT(std::string(bot.message()), HasSubstr("admin bot"));
+}
+
+TEST_F(UsersCommandsTest, MakeUserAdminInvitesToTheAdminRoom) {
+  Register("alice");
+  Register("bob");
+  EXPECT_THAT(Ok("users make-user-admin bob"),
+              StartsWith("made @bob:example.org a server admin by @root:example.org\n"
+                         "invited to the admin room !"));
+  EXPECT_TRUE(hs_->accounts().IsAdmin("@bob:example.org"));
+  EXPECT_EQ(Membership("@bob:example.org", hs_->admin_room().room_id()), "invite");
+  EXPECT_THAT(Ok("users make-user-admin bob"), StartsWith("@bob:example.org is an admin already"));
+}
+
+TEST_F(UsersCommandsTest, JoinedRoomsForceJoinAndForceLeave) {
+  service::Session alice = Register("alice");
+  Register("bob");
+  std::string room = CreateRoom(alice, "Lobby", "lobby");
+  EXPECT_EQ(Ok("users list-joined-rooms bob"), "@bob:example.org is joined to 0 rooms\n(none)\n");
+
+  EXPECT_EQ(Ok("users force-join-room bob #lobby:example.org"),
+            "@bob:example.org joined " + room +
+                " (#lobby:example.org, \"Lobby\"), by @root:example.org\n");
+  EXPECT_EQ(Membership("@bob:example.org", room), "join");
+  std::string list = Ok("users list-joined-rooms @bob:example.org");
+  EXPECT_THAT(list, HasSubstr("is joined to 1 room"));
+  EXPECT_TRUE(test_util::HasRow(list, {room, "#lobby:example.org", "Lobby", "2"})) << list;
+
+  EXPECT_THAT(Ok("users force-leave-room bob " + room), StartsWith("@bob:example.org left "));
+  EXPECT_EQ(Membership("@bob:example.org", room), "leave");
+
+  EXPECT_EQ(Err("users force-join-room bob #nowhere:example.org").code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Err("users force-join-room bob not-a-room").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Err("users force-join-room nobody " + room).code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace conclave::admin
