@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "conclave/database/database.h"
 #include "rocksdb/db.h"
+#include "rocksdb/options.h"
 
 namespace conclave::database::internal {
 
@@ -21,7 +22,7 @@ namespace conclave::database::internal {
 // any change to Engine's members: a newer module generation then refuses the old engine and asks
 // for a restart instead of misreading it.
 inline constexpr char kEngineParkingKey[] = "database.engine";
-inline constexpr char kEngineTypeTag[] = "conclave::database::internal::Engine/v1";
+inline constexpr char kEngineTypeTag[] = "conclave::database::internal::Engine/v2";
 
 // Built only from types whose code is permanent (RocksDB, the standard library): no virtual
 // function, no function pointer and no non-inline code of the database module, so whichever
@@ -34,6 +35,8 @@ struct Engine {
   // Owned; closed and deleted by CloseEngine().
   rocksdb::DB* db = nullptr;
   std::mutex mu;
+  // The options every column family is opened or created with: they share one block cache.
+  rocksdb::ColumnFamilyOptions column_family_options;
   // Every column family by name, "default" included. Handles owned, destroyed by CloseEngine().
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> column_families;
 };
