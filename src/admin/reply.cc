@@ -74,30 +74,6 @@ void RenderHtmlTable(const std::vector<std::string>& header,
 
 }  // namespace
 
-std::string EscapeHtml(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 Reply& Reply::Text(std::string_view line) {
   blocks_.push_back(Block{Kind::kText, std::string(line), {}, {}});
   return *this;

@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "conclave/core/command_slot.h"
+#include "conclave/service/html.h"
 
 namespace conclave::admin {
 
-// Escapes `text` for HTML text and attribute values (&, <, >, ").
-std::string EscapeHtml(std::string_view text);
+using service::EscapeHtml;
 
 // A value type; thread-compatible.
 class Reply {

@@ -16,6 +16,7 @@
 #include "conclave/service/crypto.h"
 #include "conclave/service/errors.h"
 #include "conclave/service/homeserver.h"
+#include "conclave/service/html.h"
 #include "conclave/service/rooms.h"
 
 namespace conclave::service {
@@ -155,30 +156,6 @@ size_t JsonSize(std::string_view s) {
     }
   }
   return n;
-}
-
-std::string EscapeHtml(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 // The first two words of a command line ("users create-user"), for logs: the arguments may be

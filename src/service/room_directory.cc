@@ -101,18 +101,7 @@ absl::StatusOr<std::vector<std::string>> Rooms::Aliases(const Session& session,
                                                         std::string_view room_id) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   CONCLAVE_RETURN_IF_ERROR(VisibleUpTo(session.user_id, *room).status());
-  Store& store = hs_.store();
-  std::vector<std::string> out;
-  CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(*store.room_aliases, RoomPrefix(room_id),
-                                                       [&](std::string_view key, std::string_view) {
-                                                         database::KeyReader reader(key);
-                                                         auto room = reader.ReadString();
-                                                         auto alias = reader.ReadString();
-                                                         if (room.ok() && alias.ok())
-                                                           out.push_back(*alias);
-                                                         return true;
-                                                       }));
-  return out;
+  return RoomAliases(room_id);
 }
 
 absl::Status Rooms::SetVisibility(const Session& session, std::string_view room_id,
