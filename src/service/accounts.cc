@@ -476,20 +476,13 @@ absl::Status Accounts::SetAdmin(std::string_view user_id, bool admin) {
 
 absl::StatusOr<std::vector<std::string>> Accounts::ListAdmins() const {
   std::vector<std::string> admins;
-  absl::Status corrupt;
-  CONCLAVE_RETURN_IF_ERROR(store_.db->ForEachWithPrefix(
-      *store_.users, "", [&](std::string_view key, std::string_view value) {
-        auto record = ParseStored(value, "user");
-        if (!record.ok()) {
-          corrupt = record.status();
-          return false;
-        }
-        if (BoolField(*record, "admin") && !BoolField(*record, "deactivated")) {
-          admins.emplace_back(key);
+  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
+      *store_.db, *store_.users, "", 0, "user", [&](std::vector<std::string>& key, object& record) {
+        if (BoolField(record, "admin") && !BoolField(record, "deactivated")) {
+          admins.push_back(std::move(key[0]));
         }
         return true;
       }));
-  CONCLAVE_RETURN_IF_ERROR(corrupt);
   return admins;
 }
 
@@ -736,17 +729,11 @@ absl::StatusOr<std::vector<DirectoryUser>> Accounts::SearchUsers(std::string_vie
     DirectoryUser user;
   };
   std::vector<Match> matches;
-  absl::Status corrupt;
-  CONCLAVE_RETURN_IF_ERROR(store_.db->ForEachWithPrefix(
-      *store_.users, "", [&](std::string_view key, std::string_view value) {
-        auto record = ParseStored(value, "user");
-        if (!record.ok()) {
-          corrupt = record.status();
-          return false;
-        }
-        if (BoolField(*record, "deactivated")) return true;
-        std::optional<std::string> name = StringField(*record, "displayname");
-        const std::string id = AsciiLower(key);
+  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
+      *store_.db, *store_.users, "", 0, "user", [&](std::vector<std::string>& key, object& record) {
+        if (BoolField(record, "deactivated")) return true;
+        std::optional<std::string> name = StringField(record, "displayname");
+        const std::string id = AsciiLower(key[0]);
         const std::string localpart = id.substr(1, id.find(':') - 1);
         const std::string display = name ? AsciiLower(*name) : std::string();
         int rank = 3;
@@ -760,10 +747,9 @@ absl::StatusOr<std::vector<DirectoryUser>> Accounts::SearchUsers(std::string_vie
         }
         if (rank == 3) return true;
         matches.push_back(
-            Match{rank, DirectoryUser{std::string(key), name, StringField(*record, "avatar_url")}});
+            Match{rank, DirectoryUser{std::move(key[0]), name, StringField(record, "avatar_url")}});
         return true;
       }));
-  CONCLAVE_RETURN_IF_ERROR(corrupt);
   // users.yaml: "Ordered by rank and then whether or not profile info is available".
   std::stable_sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {
     if (a.rank != b.rank) return a.rank < b.rank;

@@ -133,18 +133,12 @@ absl::StatusOr<std::string> Rooms::AdminDeleteAlias(std::string_view alias) {
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Rooms::AllAliases() const {
   Store& store = hs_.store();
   std::vector<std::pair<std::string, std::string>> out;
-  absl::Status corrupt;
-  CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(
-      *store.aliases, "", [&](std::string_view alias, std::string_view value) {
-        auto json = ParseStored(value, "alias");
-        if (!json.ok()) {
-          corrupt = json.status();
-          return false;
-        }
-        out.emplace_back(std::string(alias), std::string(StringField(*json, "room_id")));
+  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
+      *store.db, *store.aliases, "", 0, "alias",
+      [&](std::vector<std::string>& key, boost::json::object& json) {
+        out.emplace_back(std::move(key[0]), std::string(StringField(json, "room_id")));
         return true;
       }));
-  CONCLAVE_RETURN_IF_ERROR(corrupt);
   return out;
 }
 
@@ -239,20 +233,14 @@ absl::StatusOr<std::vector<Rooms::RoomBan>> Rooms::BannedRooms() const {
   Store& store = hs_.store();
   CONCLAVE_ASSIGN_OR_RETURN(database::Map * banned, BannedRoomsMap(store));
   std::vector<RoomBan> out;
-  absl::Status corrupt;
-  CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(
-      *banned, "", [&](std::string_view room_id, std::string_view value) {
-        auto json = ParseStored(value, "room ban");
-        if (!json.ok()) {
-          corrupt = json.status();
-          return false;
-        }
-        out.push_back(RoomBan{std::string(room_id), std::string(StringField(*json, "banned_by")),
-                              std::string(StringField(*json, "reason")),
-                              IntField(*json, "banned_ts").value_or(0)});
+  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
+      *store.db, *banned, "", 0, "room ban",
+      [&](std::vector<std::string>& key, boost::json::object& json) {
+        out.push_back(RoomBan{std::move(key[0]), std::string(StringField(json, "banned_by")),
+                              std::string(StringField(json, "reason")),
+                              IntField(json, "banned_ts").value_or(0)});
         return true;
       }));
-  CONCLAVE_RETURN_IF_ERROR(corrupt);
   return out;
 }
 

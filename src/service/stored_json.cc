@@ -44,6 +44,7 @@ absl::Status ForEachRecord(
       db.ForEachWithPrefix(map, prefix, [&](std::string_view key, std::string_view value) {
         database::KeyReader reader(key);
         parts.clear();
+        if (key_parts == 0) parts.emplace_back(key);
         for (size_t i = 0; i < key_parts; ++i) {
           auto part = reader.ReadString();
           if (!part.ok()) {

@@ -25,9 +25,9 @@ std::optional<int64_t> IntField(const boost::json::object& object, std::string_v
 uint64_t PositionField(const boost::json::object& object, std::string_view key = "pos");
 
 // Calls `callback` for each entry of `map` under `prefix` whose key is `key_parts` strings
-// (KeyBuilder::AppendString) and whose value is a JSON object, in key order, until it returns
-// false. kDataLoss naming `what` for an entry that does not decode; other read errors as
-// Database::ForEachWithPrefix.
+// (KeyBuilder::AppendString) — or, with `key_parts` 0, a raw key passed as the one element of
+// `key` — and whose value is a JSON object, in key order, until it returns false. kDataLoss naming
+// `what` for an entry that does not decode; other read errors as Database::ForEachWithPrefix.
 absl::Status ForEachRecord(
     const database::Database& db, const database::Map& map, std::string_view prefix,
     size_t key_parts, std::string_view what,
