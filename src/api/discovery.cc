@@ -15,10 +15,12 @@ core::Response Json(const boost::json::value& value) {
   return core::Response{200, "application/json", boost::json::serialize(value), {}, {}};
 }
 
-// GET /_matrix/client/versions (Client-Server API, "GET /_matrix/client/versions").
-core::Response Versions(core::Request&) {
-  return Json({{"versions", boost::json::array{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6"}},
-               {"unstable_features", boost::json::object{}}});
+// The body of GET /_matrix/client/versions (Client-Server API, "GET /_matrix/client/versions").
+// Constant: serialized once, when the route is registered (clients and load balancers poll it).
+std::string VersionsBody() {
+  return boost::json::serialize(boost::json::value{
+      {"versions", boost::json::array{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6"}},
+      {"unstable_features", boost::json::object{}}});
 }
 
 // GET /.well-known/matrix/client ("Server discovery"). The base URL is the server name over
@@ -47,7 +49,11 @@ core::Response ServerVersion(core::Request&) {
 absl::StatusOr<std::vector<core::RouteHandle>> RegisterDiscovery(core::Router& router,
                                                                  std::string_view module) {
   std::vector<core::RouteHandle> handles;
-  CONCLAVE_ASSIGN_OR_RETURN(auto versions, router.Add(module, "GET", kVersionsPath, &Versions));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      auto versions,
+      router.Add(module, "GET", kVersionsPath, [body = VersionsBody()](core::Request&) {
+        return core::Response{200, "application/json", body, {}, {}};
+      }));
   handles.push_back(std::move(versions));
   CONCLAVE_ASSIGN_OR_RETURN(auto well_known, router.Add(module, "GET", kWellKnownPath, &WellKnown));
   handles.push_back(std::move(well_known));

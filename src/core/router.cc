@@ -7,6 +7,7 @@
 #include "conclave/core/http.h"
 #include "conclave/core/log.h"
 #include "conclave/core/str_cat.h"
+#include "metrics_http.h"
 #include "percent.h"
 
 namespace conclave::core {
@@ -19,6 +20,9 @@ struct Router::Route {
   // Each segment is a literal, or a parameter name when `is_param`.
   std::vector<std::pair<bool, std::string>> segments;
   Handler handler;
+  // Requests and durations of this method and template; permanent, so a request finishing
+  // after its route was removed can still record into it.
+  internal::RouteMetrics* metrics = nullptr;
 };
 
 namespace {
@@ -115,6 +119,7 @@ absl::StatusOr<RouteHandle> Router::Add(std::string_view module, std::string_vie
       route->segments.emplace_back(false, std::string(segment));
     }
   }
+  route->metrics = &internal::HttpMetrics::Global().ForRoute(route->method, route->path_template);
   std::unique_lock lock(mu_);
   for (const auto& existing : routes_) {
     if (existing->method == route->method && existing->path_template == route->path_template) {
@@ -143,7 +148,9 @@ void Router::Remove(uint64_t id) {
 
 Gate& Router::GateFor(std::string_view module) { return *gates_.find(module)->second; }
 
-Router::Outcome Router::Dispatch(Request& request, Response& response) {
+Router::Outcome Router::Dispatch(Request& request, Response& response,
+                                 internal::RouteMetrics** matched) {
+  if (matched != nullptr) *matched = nullptr;
   std::vector<std::string_view> segments = SplitPath(request.path);
   std::shared_ptr<Route> route;
   std::set<std::string> allowed;
@@ -180,6 +187,7 @@ Router::Outcome Router::Dispatch(Request& request, Response& response) {
   }
 
   Gate& gate = GateFor(route->module);
+  if (matched != nullptr) *matched = route->metrics;
   MatchSegments(route->segments, segments, &request.path_params);
   try {
     response = route->handler(request);

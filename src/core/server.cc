@@ -2,6 +2,8 @@
 
 #include "conclave/core/command_slot.h"
 #include "conclave/core/http.h"
+#include "conclave/core/log.h"
+#include "conclave/core/metrics.h"
 
 namespace conclave::core {
 
@@ -10,7 +12,14 @@ Server::Server(Config config, std::string build_type)
       build_type_(std::move(build_type)),
       start_time_(absl::Now()),
       router_(std::make_unique<Router>()),
-      commands_(std::make_unique<CommandSlot>()) {}
+      commands_(std::make_unique<CommandSlot>()) {
+  // Validated by the config loader; a hand-built Config with another value keeps the format.
+  SetLogFormat(config_.log_format).IgnoreError();
+  SetAccessLogEnabled(config_.access_log);
+  GlobalMetrics();
+}
+
+MetricsRegistry& Server::metrics() { return GlobalMetrics(); }
 
 Server::~Server() = default;
 

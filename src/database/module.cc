@@ -15,16 +15,20 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "conclave/core/log.h"
+#include "conclave/core/metrics.h"
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
 #include "conclave/database/instance.h"
 #include "engine.h"
+#include "metrics.h"
 
 namespace conclave::database {
 namespace {
 
 // The live view between `load` and `unload`; owned.
 Database* g_instance = nullptr;
+// The RocksDB gauges' collector between `load` and `unload` (its code is this module's); owned.
+core::MetricsHandle* g_metrics = nullptr;
 
 absl::Status Startup(core::ModuleContext& context) noexcept {
   const core::Config& config = context.server.config();
@@ -59,11 +63,16 @@ absl::Status Load(core::ModuleContext& context, std::string_view saved) noexcept
                                      engine.status().message()));
   }
   g_instance = Database::Adopt(*engine).release();
+  g_metrics =
+      new core::MetricsHandle(internal::RegisterEngineMetrics(context.server.metrics(), *engine));
   CONCLAVE_LOG(kDebug, "database", "database module loaded");
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Unload(core::ModuleContext& context) noexcept {
+  // First the collector (this waits for a scrape running it), then what it reads.
+  delete g_metrics;
+  g_metrics = nullptr;
   delete g_instance;
   g_instance = nullptr;
   return std::string();
@@ -71,6 +80,8 @@ absl::StatusOr<std::string> Unload(core::ModuleContext& context) noexcept {
 
 absl::Status Shutdown(core::ModuleContext& context) noexcept {
   // The host unloads before shutting down; should it not, the view must go before its engine.
+  delete g_metrics;
+  g_metrics = nullptr;
   delete g_instance;
   g_instance = nullptr;
   absl::StatusOr<internal::Engine*> engine = context.server.parking().Take<internal::Engine>(

@@ -21,19 +21,25 @@
 extern "C" int conclave_test_symbol_that_does_not_exist();
 #endif
 
+#if defined(TMOD_UNIQUE)
+// g++ makes the static local of an inline function with external linkage an STB_GNU_UNIQUE
+// symbol (built here without -fno-gnu-unique on purpose). Outside the anonymous namespace: with
+// internal linkage it would be a plain local symbol, and the test would depend on whichever
+// library symbols (fmt's tables, say) happened to be unique in this build and in no library
+// loaded before it.
+namespace tmod_unique {
+inline int& LoadCount() {
+  static int count = 0;
+  return count;
+}
+}  // namespace tmod_unique
+#endif
+
 namespace {
 
 conclave::core::RouteHandle* g_route = nullptr;
 conclave::core::Server* g_server = nullptr;
 
-#if defined(TMOD_UNIQUE)
-// g++ makes the static local of an inline function an STB_GNU_UNIQUE symbol (built here
-// without -fno-gnu-unique on purpose).
-inline int& LoadCount() {
-  static int count = 0;
-  return count;
-}
-#endif
 
 void Record(conclave::core::Server& server, std::string event) {
   auto events = server.parking().Find<std::vector<std::string>>("test.events", "events/v1");
@@ -50,7 +56,7 @@ absl::Status Load(conclave::core::ModuleContext& context, std::string_view saved
   conclave_test_symbol_that_does_not_exist();
 #endif
 #if defined(TMOD_UNIQUE)
-  ++LoadCount();
+  ++tmod_unique::LoadCount();
 #endif
   Record(context.server, conclave::core::StrCat("tmod:load:", TMOD_VERSION, ":", saved));
 #if defined(TMOD_FAIL_LOAD)

@@ -1,8 +1,9 @@
 // Server configuration: the TOML file, CONCLAVE_<KEY> environment overrides, and defaults.
 //
 // Every option is listed in docs/configuration.md with its type, default, unit and whether it can
-// change without a restart; keep the two in step (a test checks every key is there). Nothing is
-// re-read at runtime yet: every option needs a restart.
+// change without a restart; keep the two in step (a test checks every key is there). SIGHUP
+// re-reads the file and applies the keys config_reload.h lists as runtime (modules read those
+// through Server::runtime()); every other option needs a restart.
 #ifndef CONCLAVE_CORE_CONFIG_H_
 #define CONCLAVE_CORE_CONFIG_H_
 
@@ -42,6 +43,22 @@ struct Config {
   int database_backups_to_keep = 3;
   // Log level: trace, debug, info, warn, error, critical, off. Default "info".
   std::string log_level = "info";
+  // Log line format: "text" or "json" (one object per line). Default "text". Applied by the
+  // Server's constructor; changeable at runtime with core::SetLogFormat (log.h).
+  std::string log_format = "text";
+  // One `access` line at info level per HTTP request (method, route template, status, duration,
+  // peer; never the raw path or query). Default true. Applied by the Server's constructor;
+  // changeable at runtime with core::SetAccessLogEnabled (log.h).
+  bool access_log = true;
+  // Serve Prometheus metrics at /_conclave/metrics. Default false (the path answers 404).
+  // Needs a restart.
+  bool metrics_enabled = false;
+  // Where to serve them. Both default (address "" and port 0): on the main listener. Otherwise
+  // on a separate listener, bound to `metrics_address` (IPv4 or IPv6 literal; "" = `address`) and
+  // `metrics_port` (0 = a free port, logged), which serves nothing else; the main listener then
+  // answers 404 for the path. Need a restart; ignored when a metrics socket is inherited.
+  std::string metrics_address;
+  uint16_t metrics_port = 0;
   // HTTP worker threads. Default 0 = one per core, at least 2. Needs a restart.
   int worker_threads = 0;
   // Largest request header block, bytes. Default 16384 (16 KiB); larger gets 431.

@@ -26,6 +26,10 @@
 
 namespace conclave::core {
 
+namespace internal {
+class RouteMetrics;  // metrics_http.h, private to core
+}  // namespace internal
+
 // One parsed request. Thread-compatible; owned by the connection that received it.
 struct Request {
   std::string method;  // "GET", "POST", ...
@@ -119,8 +123,10 @@ class Router {
   // request whose module's gate is closed, or that matches nothing while a reload is under way
   // (its route may be on its way back), gets kRetry. No route: 404 M_UNRECOGNIZED; a route with
   // another method: 405 M_UNRECOGNIZED with an Allow header. A handler that throws gets a 500
-  // M_UNKNOWN (counted as failed).
-  Outcome Dispatch(Request& request, Response& response);
+  // M_UNKNOWN (counted as failed). When kHandled by a route and `matched` is not null, sets
+  // `*matched` to the route's metrics series (permanent; null when no route matched).
+  Outcome Dispatch(Request& request, Response& response,
+                   internal::RouteMetrics** matched = nullptr);
 
   // Closes the gates of `modules`: new requests for them get kRetry. Then waits until their
   // in-flight requests are done, at most `timeout`. Returns kDeadlineExceeded naming the busy

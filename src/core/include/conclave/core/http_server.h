@@ -24,16 +24,25 @@ class Notifier;
 class HttpServer {
  public:
   // Keeps references to `router` and `notifier` (which parks long-polls) and copies the limits
-  // from `config`.
+  // and the metrics settings (metrics_enabled, metrics_address, metrics_port) from `config`.
+  // Requests are counted in GlobalMetrics() (metrics.h) and logged to the access log
+  // (AccessLogEnabled(), log.h).
   HttpServer(Router& router, Notifier& notifier, const Config& config);
   ~HttpServer();
 
-  // Adopts `inherited_fds` (listening sockets from LISTEN_FDS) when not empty, else binds
-  // config address:port. kUnavailable naming the address on bind failure (e.g. in use).
+  // Adopts `inherited_fds` (listening sockets from LISTEN_FDS): the one named "metrics"
+  // (ListenFdName(), listen_fds.h) as the separate metrics listener if the config asks for one
+  // (else it is closed), every other one as the main listener. Then binds what is still
+  // missing: config address:port for the main listener, and the separate metrics listener
+  // (metrics_address, or address when empty, and metrics_port) when configured. Names every
+  // listening socket for ExecWithListenFds(). kUnavailable naming the address on bind failure
+  // (e.g. in use), kInvalidArgument for a malformed address.
   absl::Status Listen(const std::vector<int>& inherited_fds);
-  // The bound port (the real one when config asked for 0).
+  // The main listener's bound port (the real one when config asked for 0).
   uint16_t port() const;
-  // The listening descriptors (for an exec restart).
+  // The separate metrics listener's bound port; 0 when there is none.
+  uint16_t metrics_port() const;
+  // The listening descriptors, main listener first (for an exec restart).
   std::vector<int> listening_fds() const;
 
   // Starts `threads` worker threads (>= 1) accepting and serving.

@@ -14,27 +14,38 @@
 #include "conclave/core/config.h"
 #include "conclave/core/notifier.h"
 #include "conclave/core/parking.h"
+#include "conclave/core/runtime_settings.h"
 
 namespace conclave::core {
 
 class Router;
 class ModuleHost;
 class CommandSlot;
+class MetricsRegistry;
 
 class Server {
  public:
-  // `config` is copied. `build_type` is "dev" or "release".
+  // `config` is copied. `build_type` is "dev" or "release". Applies the config's process-wide
+  // logging settings (log_format, access_log; main applies log_level) and creates the metrics
+  // registry, so that its start time is the process's.
   Server(Config config, std::string build_type);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // The config the process started with. The keys SIGHUP can change are read from runtime().
   const Config& config() const { return config_; }
+  // allow_registration, registration_token and the rate limits as they are now (SIGHUP applies
+  // a re-read config file to them; see runtime_settings.h).
+  RuntimeSettings& runtime() { return runtime_; }
   Parking& parking() { return parking_; }
   Router& router() { return *router_; }
   CommandSlot& commands() { return *commands_; }
   // Wakes long-polling requests (see notifier.h).
   Notifier& notifier() { return notifier_; }
+  // The process-wide metrics registry (GlobalMetrics(), metrics.h): permanent, so what modules
+  // add to it survives their reloads; their collectors must be unregistered in `unload`.
+  MetricsRegistry& metrics();
   // Null until main attaches the host (and in tests that have none).
   ModuleHost* modules() const { return modules_; }
   void set_modules(ModuleHost* host) { modules_ = host; }
@@ -59,6 +70,7 @@ class Server {
 
  private:
   Config config_;
+  RuntimeSettings runtime_{config_};
   std::string build_type_;
   absl::Time start_time_;
   Parking parking_;
