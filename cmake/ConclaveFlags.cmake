@@ -23,3 +23,13 @@ if(CONCLAVE_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+# The release binary: link-time optimization of conclave's own code (Debian's archives are plain
+# objects) and full debug info, which bin/conclave.debug keeps after the binary is stripped
+# (src/main/CMakeLists.txt). Objects are "fat" (machine code beside the LTO bytecode), so the
+# test executables link them without paying for LTO; only bin/conclave links with -flto.
+if(NOT CONCLAVE_SHARED_MODULES AND NOT CONCLAVE_SANITIZE AND CMAKE_BUILD_TYPE STREQUAL "Release"
+   AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  set(CONCLAVE_LTO ON)
+  add_compile_options(-g -flto=auto -ffat-lto-objects)
+endif()

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "conclave/core/build_info.h"
 #include "conclave/core/config.h"
+#include "conclave/core/config_reload.h"
 #include "conclave/core/elf_file.h"
 #include "conclave/core/module_host.h"
 #include "conclave/core/server.h"
@@ -25,45 +26,6 @@
 
 namespace conclave::admin {
 namespace {
-
-std::string Seconds(absl::Duration d) { return absl::FormatDuration(d); }
-
-// The value of config key `key` as show-config prints it; nullopt for a key this table lacks.
-std::optional<std::string> ConfigValue(const core::Config& c, std::string_view key) {
-  auto number = [](auto n) { return core::StrCat(n); };
-  auto boolean = [](bool b) { return std::string(b ? "true" : "false"); };
-  auto quoted = [](const std::string& s) { return core::StrCat("\"", s, "\""); };
-  if (key == "server_name") return quoted(c.server_name);
-  if (key == "address") return quoted(c.address);
-  if (key == "port") return number(c.port);
-  if (key == "database_path") return quoted(c.database_path);
-  if (key == "database_sync_writes") return boolean(c.database_sync_writes);
-  if (key == "database_backup_path") return quoted(c.database_backup_path);
-  if (key == "database_backups_to_keep") return number(c.database_backups_to_keep);
-  if (key == "log_level") return quoted(c.log_level);
-  if (key == "worker_threads") return number(c.worker_threads);
-  if (key == "max_header_size") return number(c.max_header_size);
-  if (key == "max_body_size") return number(c.max_body_size);
-  if (key == "request_timeout") return quoted(Seconds(c.request_timeout));
-  if (key == "idle_timeout") return quoted(Seconds(c.idle_timeout));
-  if (key == "reload_drain_timeout") return quoted(Seconds(c.reload_drain_timeout));
-  if (key == "module_dir") return quoted(c.module_dir);
-  if (key == "runtime_dir") return quoted(c.runtime_dir);
-  if (key == "allow_registration") return boolean(c.allow_registration);
-  if (key == "registration_token") return quoted(c.registration_token);
-  if (key == "rc_login_per_second") return number(c.rc_login_per_second);
-  if (key == "rc_login_burst") return number(c.rc_login_burst);
-  if (key == "rc_registration_per_second") return number(c.rc_registration_per_second);
-  if (key == "rc_registration_burst") return number(c.rc_registration_burst);
-  if (key == "rc_message_per_second") return number(c.rc_message_per_second);
-  if (key == "rc_message_burst") return number(c.rc_message_burst);
-  // Commands may carry passwords (users create-user NAME PASSWORD): only their number is shown.
-  if (key == "admin_execute") {
-    return core::StrCat("(", Plural(c.admin_execute.size(), "command", "commands"),
-                        "; not shown, they may hold passwords)");
-  }
-  return std::nullopt;
-}
 
 // The running executable's path on disk: /proc/self/exe, without the " (deleted)" the kernel
 // appends once the build replaced the file.
@@ -105,23 +67,24 @@ absl::StatusOr<Reply> BuildInfo(Context& context) {
 }
 
 absl::StatusOr<Reply> ShowConfig(Context& context) {
-  const core::Config& config = context.server().config();
+  const core::Config config = context.server().runtime().Current();
   std::vector<std::vector<std::string>> rows;
   for (const std::string& key : core::ConfigKeys()) {
-    std::optional<std::string> value = ConfigValue(config, key);
+    std::optional<std::string> value = core::ConfigValueText(config, key);
     if (!value) {
-      value = "(not shown: unknown to this admin module)";
+      value = "(not shown: unknown to this build)";
     } else if (IsSecretConfigKey(key) && *value != "\"\"") {
-      value = "(set; redacted)";
+      value = "(set; redacted)";  // also a secret key core does not know as one
     }
     auto source = config.sources.find(key);
-    rows.push_back({key, *value, source == config.sources.end() ? "default" : source->second});
+    rows.push_back({key, *value, source == config.sources.end() ? "default" : source->second,
+                    core::ConfigKeyIsRuntime(key) ? "SIGHUP" : "restart"});
   }
   Reply reply;
-  reply.Table({"key", "value", "source"}, std::move(rows));
+  reply.Table({"key", "value", "source", "a change needs"}, std::move(rows));
   reply.Text(
-      "Sources: default, file (the TOML config), env (CONCLAVE_<KEY>). Values apply from "
-      "start-up; a change needs a restart.");
+      "Sources: default, file (the TOML config), env (CONCLAVE_<KEY>). SIGHUP re-reads the file "
+      "and applies the keys marked SIGHUP; the others keep their value until a restart.");
   return reply;
 }
 
@@ -208,7 +171,7 @@ bool IsSecretConfigKey(std::string_view key) {
 }
 
 bool HasConfigFormatter(std::string_view key) {
-  return ConfigValue(core::Config{}, key).has_value();
+  return core::ConfigValueText(core::Config{}, key).has_value();
 }
 
 absl::StatusOr<JemallocStats> ReadJemallocStats(MallctlFunction mallctl) {

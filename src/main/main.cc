@@ -1,6 +1,7 @@
 // conclave: the executable. Parses the command line, loads the config, drives the module host and
 // the HTTP engine, turns signals into requests for its control loop, and exec-restarts in place.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -20,12 +21,15 @@
 #include "conclave/core/build_info.h"
 #include "conclave/core/command_slot.h"
 #include "conclave/core/config.h"
+#include "conclave/core/config_reload.h"
 #include "conclave/core/http.h"
 #include "conclave/core/http_server.h"
 #include "conclave/core/listen_fds.h"
 #include "conclave/core/log.h"
 #include "conclave/core/module_host.h"
+#include "conclave/core/sd_notify.h"
 #include "conclave/core/server.h"
+#include "preflight.h"
 
 #ifdef CONCLAVE_STATIC_MODULES
 extern "C" {
@@ -41,9 +45,12 @@ extern char** environ;
 namespace conclave {
 namespace {
 
-constexpr int kExitUsage = 2;  // bad command line, config, or a database we must not open
+constexpr int kExitUsage = 2;
+// How long the new binary's --check-config may take before a restart is refused.
+constexpr absl::Duration kPreflightTimeout =
+    absl::Seconds(30);  // bad command line, config, or a database we must not open
 
-enum class Action { kReload, kShutdown, kRestart };
+enum class Action { kReload, kShutdown, kRestart, kReloadConfig };
 struct ControlRequest {
   Action action;
   std::vector<std::string> modules;  // kReload: forced modules
@@ -106,7 +113,7 @@ class SignalThread {
                 queue.Push({Action::kRestart, {}, "SIGUSR2"});
                 break;
               case SIGHUP:
-                CONCLAVE_LOG(kWarn, "main", "SIGHUP: re-reading the config is not supported yet");
+                queue.Push({Action::kReloadConfig, {}, "SIGHUP"});
                 break;
               default:
                 queue.Push({Action::kShutdown, {}, sig == SIGQUIT ? "SIGQUIT" : "SIGTERM"});
@@ -122,6 +129,51 @@ class SignalThread {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
+
+// A service manager's notification failing is logged, never fatal (sd_notify.h).
+void Notify(const absl::Status& sent) {
+  if (!sent.ok()) CONCLAVE_LOG(kWarn, "main", "{}", sent.message());
+}
+
+// Up to the hard limit: every connection is a descriptor, and the soft default (1024) is far
+// below what a server holds (10,000 idle keep-alive clients, say). Kept across exec restarts.
+void RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    CONCLAVE_LOG(kWarn, "main", "cannot raise the descriptor limit from {}: {}", before,
+                 std::strerror(errno));
+  }
+}
+
+// SIGHUP: re-reads the config file (and the environment the process started with) and applies the
+// runtime-changeable keys that changed; a key that needs a restart keeps its running value and is
+// named in the log. An unreadable or invalid file changes nothing.
+void ReloadConfig(const std::optional<std::string>& path, core::Config& running,
+                  core::Server& server) {
+  auto fresh = core::LoadConfig(path, environ);
+  if (!fresh.ok()) {
+    CONCLAVE_LOG(kError, "main", "config not reloaded, the running config stays: {}",
+                 fresh.status().message());
+    return;
+  }
+  for (const auto& w : fresh->warnings) CONCLAVE_LOG(kWarn, "config", "{}", w);
+  const core::ConfigReloadPlan plan = core::PlanConfigReload(running, fresh->config);
+  running = core::MergeRuntimeKeys(running, fresh->config);
+  // Only what changed in the file: a level set with `debug change-log-level` survives a SIGHUP
+  // that does not touch log_level.
+  for (const core::ConfigChange& change : plan.apply) {
+    if (change.key == "log_level") (void)core::SetLogLevel(running.log_level);
+    if (change.key == "log_format") (void)core::SetLogFormat(running.log_format);
+    if (change.key == "access_log") core::SetAccessLogEnabled(running.access_log);
+  }
+  server.runtime().Apply(running);
+  core::Log(plan.needs_restart.empty() ? core::LogLevel::kInfo : core::LogLevel::kWarn, "main",
+            "config reloaded from {}: {}", path.value_or("conclave.toml"),
+            core::DescribeConfigReload(plan));
+}
 
 std::string ExecutablePath() {
   std::error_code ec;
@@ -145,6 +197,7 @@ int Run(int argc, char** argv) {
   std::vector<std::string> execute;
   bool version = false;
   bool print_admin_commands = false;
+  bool check_config = false;
   cli.add_option("-c,--config", config_path,
                  "TOML config file (default: ./conclave.toml if present)");
   cli.add_option("--execute", execute,
@@ -152,12 +205,18 @@ int Run(int argc, char** argv) {
                  "again after an exec restart), e.g. --execute \"server uptime\"")
       ->allow_extra_args(false);
   cli.add_flag("-V,--version", version, "Print version, commit and build type, then exit");
+  cli.add_flag("--check-config", check_config,
+               "Load and validate the config (file and CONCLAVE_* environment), print the result "
+               "and exit: 0 when valid, 2 when not. Nothing is bound or opened. A restart in "
+               "place runs the new binary this way first and stays up if it fails");
   cli.add_flag("--print-admin-commands", print_admin_commands,
                "Print the reference of the admin commands (Markdown, docs/admin-commands.md) and "
                "exit; the modules start over a temporary database, not the configured one");
   cli.footer(
       "Signals: SIGTERM/SIGQUIT (Ctrl+\\) shut down; in dev builds SIGINT (Ctrl+C) and SIGUSR1 "
-      "hot-reload changed modules (in release SIGINT shuts down); SIGUSR2 restarts in place.\n"
+      "hot-reload changed modules (in release SIGINT shuts down); SIGUSR2 restarts in place "
+      "(exec of the binary on disk, keeping the listening sockets); SIGHUP re-reads the config "
+      "file and applies the settings that can change at runtime.\n"
       "Every config key can be overridden by the environment variable CONCLAVE_<KEY>.");
   try {
     cli.parse(argc, argv);
@@ -186,6 +245,13 @@ int Run(int argc, char** argv) {
     return kExitUsage;
   }
   core::Config& config = loaded->config;
+  if (check_config) {
+    for (const auto& w : loaded->warnings) std::cerr << "conclave: " << w << "\n";
+    std::cout << "conclave " << core::Version() << " (commit " << core::Commit() << "): config OK ("
+              << config_path.value_or("conclave.toml if present") << ")\n";
+    return 0;
+  }
+  RaiseDescriptorLimit();
   (void)core::SetLogLevel(config.log_level);  // validated by the config loader
   // --print-admin-commands: the admin module renders the reference, and it loads only after its
   // dependencies; they start over a throwaway database, so this works while a server runs.
@@ -312,21 +378,54 @@ int Run(int argc, char** argv) {
     }
   }
 
+  auto ready = [&](std::string_view status) {
+    Notify(core::NotifyServiceManager(
+        core::StrCat("READY=1\nSTATUS=", status, "\nMAINPID=", static_cast<long>(getpid()))));
+  };
+  const std::string serving = core::StrCat("serving on ", config.address, ":", http.port());
+  ready(serving);
+  core::Config running = config;  // the config in force: start-up plus what SIGHUP applied
+
   for (;;) {
     ControlRequest request = control.Pop();
+    if (request.action == Action::kReloadConfig) {
+      CONCLAVE_LOG(kInfo, "main", "{}: re-reading the config", request.why);
+      Notify(core::NotifyReloading("re-reading the config"));
+      ReloadConfig(config_path, running, server);
+      ready(serving);
+      continue;
+    }
     if (request.action == Action::kReload) {
       CONCLAVE_LOG(kInfo, "main", "{}: reloading", request.why);
+      Notify(core::NotifyReloading("hot-reloading modules"));
       core::ReloadReport report = (*host)->Reload(request.modules);
       if (!report.restart_needed) {
         core::Log(report.status.ok() ? core::LogLevel::kInfo : core::LogLevel::kError, "host", "{}",
                   report.message);
+        ready(serving);
         continue;
       }
       CONCLAVE_LOG(kInfo, "host", "{}", report.message);
       request.action = Action::kRestart;
     }
     if (request.action == Action::kRestart) {
+      // The new image must be able to start before this one stops serving: run it with
+      // --check-config first (preflight.h). If it fails, nothing was stopped.
+      if (auto checked = PreflightCheck(executable, argc, argv, kPreflightTimeout); !checked.ok()) {
+        CONCLAVE_LOG(kError, "main",
+                     "{}: restart refused, still serving with the running binary: {}", request.why,
+                     checked.message());
+        // Whoever typed `!admin server restart` was told "restarting": say it did not.
+        (void)server.commands().Execute(core::CommandRequest{
+            .command_line = "server admin-notice",
+            .body = core::StrCat("Restart refused, still serving with the running binary: ",
+                                 checked.message()),
+            .invoker = ""});
+        ready(serving);
+        continue;
+      }
       CONCLAVE_LOG(kInfo, "main", "{}: restarting in place (exec {})", request.why, executable);
+      Notify(core::NotifyReloading("restarting in place"));
       http.Stop(config.reload_drain_timeout);
       if (auto s = (*host)->Stop(); !s.ok()) CONCLAVE_LOG(kError, "main", "{}", s.message());
       auto s = core::ExecWithListenFds(executable, argv, http.listening_fds());
@@ -334,14 +433,18 @@ int Run(int argc, char** argv) {
       if (auto started = (*host)->Start(); !started.ok()) {
         CONCLAVE_LOG(kCritical, "main", "cannot resume after a failed restart: {}",
                      started.message());
+        Notify(
+            core::NotifyServiceManager("STOPPING=1\nSTATUS=cannot resume after a failed restart"));
         return 1;
       }
       http.Start(threads);
+      ready(serving);
       continue;
     }
     CONCLAVE_LOG(kInfo, "main", "{}: shutting down", request.why);
     break;
   }
+  Notify(core::NotifyServiceManager("STOPPING=1\nSTATUS=shutting down"));
   http.Stop(config.reload_drain_timeout);
   http.CloseListeners();
   absl::Status stopped = (*host)->Stop();

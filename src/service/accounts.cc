@@ -238,7 +238,7 @@ absl::StatusOr<LoginResult> Accounts::Register(std::string_view localpart,
                                                std::optional<std::string> device_id,
                                                std::optional<std::string> device_display_name,
                                                bool inhibit_login, std::string_view remote_ip) {
-  if (!server_.config().allow_registration) return Forbidden("Registration is disabled");
+  if (!server_.runtime().allow_registration()) return Forbidden("Registration is disabled");
   if (!localpart.empty()) CONCLAVE_RETURN_IF_ERROR(CheckUsernameAvailable(localpart));
   // Hashing takes tens of milliseconds and 19 MiB: done before taking the lock.
   std::string password_hash;

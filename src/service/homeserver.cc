@@ -72,16 +72,16 @@ std::string Homeserver::Save() const {
 }
 
 RateLimit Homeserver::login_limit() const {
-  const auto& c = server_.config();
-  return {c.rc_login_per_second, c.rc_login_burst};
+  const core::RateSetting r = server_.runtime().login_limit();
+  return {r.per_second, r.burst};
 }
 RateLimit Homeserver::registration_limit() const {
-  const auto& c = server_.config();
-  return {c.rc_registration_per_second, c.rc_registration_burst};
+  const core::RateSetting r = server_.runtime().registration_limit();
+  return {r.per_second, r.burst};
 }
 RateLimit Homeserver::message_limit() const {
-  const auto& c = server_.config();
-  return {c.rc_message_per_second, c.rc_message_burst};
+  const core::RateSetting r = server_.runtime().message_limit();
+  return {r.per_second, r.burst};
 }
 
 }  // namespace conclave::service

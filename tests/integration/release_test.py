@@ -81,6 +81,46 @@ class ReleaseTest(unittest.TestCase):
         self.assertRegex(version.stdout.decode(), r"conclave \d+\.\d+\.\d+ \(commit \S+, release")
         help_out = subprocess.run([BINARY, "--help"], capture_output=True, timeout=30)
         self.assertIn(b"--execute", help_out.stdout)
+        self.assertIn(b"--check-config", help_out.stdout)
+        # The commit is stamped at build time: the one checked out (plus "-dirty" for local
+        # changes), not the one of the last configure.
+        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        head = subprocess.run(["git", "-C", source, "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True, timeout=30)
+        if head.returncode == 0:
+            self.assertIn(f"(commit {head.stdout.strip()}", version.stdout.decode())
+
+    def test_check_config(self):
+        good = subprocess.run([BINARY, "--check-config"], cwd=self.server.workdir,
+                              capture_output=True, timeout=30)
+        self.assertEqual(good.returncode, 0, good.stderr)
+        self.assertIn(b"config OK", good.stdout)
+        bad = subprocess.run([BINARY, "--check-config"], cwd=self.server.workdir,
+                             env=dict(os.environ, CONCLAVE_IDLE_TIMEOUT="soon"),
+                             capture_output=True, timeout=30)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn(b"idle_timeout (CONCLAVE_IDLE_TIMEOUT)", bad.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.server.workdir, "data")))
+
+    def test_stripped_with_separate_debug_info(self):
+        def readelf(*args):  # section dumps can hold bytes that are not UTF-8
+            return subprocess.run(["readelf", *args], capture_output=True, text=True,
+                                  errors="replace", timeout=30).stdout
+
+        sections = readelf("-S", "-W", BINARY)
+        self.assertNotIn(".debug_info", sections)
+        self.assertNotIn(".symtab", sections)
+        self.assertIn(".gnu_debuglink", sections)
+        self.assertIn(".note.gnu.build-id", sections)
+        link = readelf("--string-dump=.gnu_debuglink", BINARY)
+        self.assertIn("conclave.debug", link)
+        debug = readelf("-S", "-W", BINARY + ".debug")
+        self.assertIn(".debug_info", debug)
+        self.assertIn(".symtab", debug)
+        # The same build: gdb matches the two by build id.
+        ids = [readelf("-n", path).split("Build ID:")[1].split()[0]
+               for path in (BINARY, BINARY + ".debug")]
+        self.assertEqual(ids[0], ids[1])
 
 
 if __name__ == "__main__":
