@@ -15,6 +15,10 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libargon2-dev libssl-dev
   # Tests and benchmarks
   libgtest-dev libgmock-dev python3-matrix-nio wrk curl procps
+  # bench/http compares against nginx; systemd_test runs `systemd-analyze verify` on dist/
+  nginx-light systemd
+  # Fuzzing (the fuzz preset): clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()

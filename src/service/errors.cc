@@ -1,8 +1,10 @@
 #include "conclave/service/errors.h"
 
 #include <charconv>
+#include <string>
 
 #include "absl/strings/cord.h"
+#include "conclave/service/canonical_json.h"
 
 namespace conclave::service {
 namespace {
@@ -12,11 +14,32 @@ constexpr char kRetryUrl[] = "conclave.matrix/retry_after_ms";
 
 absl::string_view Abs(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
+// `s` with each byte that is not part of a valid UTF-8 sequence replaced by U+FFFD. Messages
+// quote client input (a pagination token, a filter entry, a percent-decoded path segment) and
+// the api sends them in JSON, which must be UTF-8 (RFC 8259 section 8.1): a strict client could
+// not parse the error at all (found by tests/fuzz/http_request).
+std::string ValidUtf8(std::string_view s) {
+  if (IsValidUtf8(s)) return std::string(s);
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    const size_t n = lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    if (n <= s.size() - i && IsValidUtf8(s.substr(i, n))) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::Status MatrixStatus(absl::StatusCode code, std::string_view errcode,
                           std::string_view message) {
-  absl::Status status(code, Abs(message));
+  absl::Status status(code, Abs(ValidUtf8(message)));
   status.SetPayload(kErrcodeUrl, absl::Cord(Abs(errcode)));
   return status;
 }
