@@ -1,5 +1,5 @@
-// `database`: RocksDB statistics, compaction, and backups (checkpoints) into
-// `database_backup_path`.
+// `database`: RocksDB statistics, compaction, backups (checkpoints) into `database_backup_path`,
+// and the consistency check of the homeserver's maps.
 #include "database_commands.h"
 
 #include <CLI/CLI.hpp>
@@ -12,6 +12,8 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/database/database.h"
+#include "conclave/service/homeserver.h"
+#include "conclave/service/verify.h"
 #include "format.h"
 #include "tree.h"
 
@@ -120,6 +122,42 @@ absl::StatusOr<Reply> ListBackups(Context& context) {
   return reply;
 }
 
+// Counts per map and "OK", or the problems as an error (kDataLoss) whose message is the whole
+// report, so that `--execute` prints it to stderr and the admin room shows it as an error.
+absl::StatusOr<Reply> Verify(Context& context, size_t max_problems) {
+  if (max_problems == 0) return absl::InvalidArgumentError("--max-problems must be at least 1");
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  const absl::Time start = absl::Now();
+  CONCLAVE_ASSIGN_OR_RETURN(service::VerifyReport report,
+                            service::VerifyDatabase(hs->store(), {.max_problems = max_problems}));
+  std::vector<std::vector<std::string>> rows;
+  uint64_t total = 0;
+  for (const auto& [map, records] : report.records) {
+    rows.push_back({map, core::StrCat(records)});
+    total += records;
+  }
+  Reply reply(core::StrCat("checked ", Plural(total, "record", "records"), " in ",
+                           Plural(report.records.size(), "map", "maps"), " at stream position ",
+                           report.stream_position, " in ",
+                           absl::ToInt64Milliseconds(absl::Now() - start), " ms"));
+  reply.Table({"map", "records"}, std::move(rows));
+  if (report.ok()) {
+    reply.Text("OK: no inconsistencies");
+    return reply;
+  }
+  std::vector<std::vector<std::string>> problems;
+  for (const service::VerifyProblem& p : report.problems) {
+    problems.push_back({p.map, p.key, p.problem});
+  }
+  reply.Text(
+      core::StrCat("FAILED: ", Plural(report.problem_count, "inconsistency", "inconsistencies"),
+                   report.problems.size() < report.problem_count
+                       ? core::StrCat(", the first ", report.problems.size(), " listed")
+                       : std::string()));
+  reply.Table({"map", "key", "problem"}, std::move(problems));
+  return absl::DataLossError(reply.Render().plain);
+}
+
 // Files and bytes under `dir` (hard-linked SST files count in full).
 void Measure(const fs::path& dir, uint64_t* files, uint64_t* bytes) {
   std::error_code ec;
@@ -216,6 +254,16 @@ void AddDatabaseCommands(CommandTree& tree) {
                   "keeping the newest database_backups_to_keep",
                   Backup);
   tree.AddCommand(group, "list-backups", "The backups in database_backup_path", ListBackups);
+  auto* max_problems = tree.Make<size_t>();
+  *max_problems = 100;
+  CLI::App* verify = tree.AddCommand(
+      group, "verify",
+      "Check that every index of the homeserver agrees with its records (events, timeline, "
+      "room state, memberships, aliases, transaction ids, receipts, devices and tokens), "
+      "through one snapshot; fails listing the inconsistencies",
+      [max_problems](Context& context) { return Verify(context, *max_problems); });
+  verify->add_option("--max-problems", *max_problems, "How many problems to list (default 100)")
+      ->type_name("N");
 }
 
 }  // namespace conclave::admin

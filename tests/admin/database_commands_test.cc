@@ -1,4 +1,4 @@
-// `database` commands against a real RocksDB: statistics, compaction, backups.
+// `database` commands against a real RocksDB: statistics, compaction, backups, verify.
 #include "database_commands.h"
 
 #include <gmock/gmock.h>
@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "admin_fixture.h"
+#include "conclave/database/key.h"
 
 namespace conclave::admin {
 namespace {
@@ -72,6 +73,35 @@ TEST_F(DatabaseCommandsTest, BackupKeepsTheNewestAndListsThem) {
   EXPECT_THAT(list, StartsWith("2 backups in " + dir_.Sub("backups") + " (keeping 2)\n"));
   EXPECT_THAT(list, HasSubstr("conclave-backup-"));
   EXPECT_FALSE(fs::exists((*backups)[0].path));
+}
+
+TEST_F(DatabaseCommandsTest, VerifyCountsRecordsAndReportsInconsistencies) {
+  service::Session alice = Register("alice");
+  const std::string room = CreateRoom(alice, "Lobby", "lobby");
+  std::string out = Ok("database verify");
+  EXPECT_THAT(out, MatchesRegex("checked [0-9]+ records in [0-9]+ maps at stream position [0-9]+ "
+                                "in [0-9]+ ms\n(.|\n)*"));
+  EXPECT_TRUE(test_util::HasRow(out, {"users", "2"})) << out;    // alice and the admin bot
+  EXPECT_TRUE(test_util::HasRow(out, {"aliases", "2"})) << out;  // #lobby and #admins
+  EXPECT_THAT(out, HasSubstr("\nOK: no inconsistencies\n"));
+
+  // Damage: the room's name loses its room_state entry.
+  service::Store& store = hs_->store();
+  const std::string key = database::KeyBuilder()
+                              .AppendString(room)
+                              .AppendString("m.room.name")
+                              .AppendString("")
+                              .Build();
+  ASSERT_TRUE(db_->Delete(*store.room_state, key).ok());
+  absl::Status s = Err("database verify");
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  const std::string message(s.message());
+  EXPECT_THAT(message, HasSubstr("\nFAILED: 1 inconsistency\n"));
+  EXPECT_TRUE(test_util::HasRow(message, {"room_state", room + " | m.room.name | \"\""}))
+      << message;
+  EXPECT_THAT(message, HasSubstr("missing: the latest state event of this type and key is $"));
+
+  EXPECT_EQ(Err("database verify --max-problems 0").code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(BackupTest, WriteBackupNamesByTimeAndPrunes) {
