@@ -20,7 +20,7 @@ class Server;
 
 // Bumped whenever a type shared across the module boundary (anything in conclave/core headers
 // that modules use) changes layout or meaning. Part of the ABI fingerprint.
-inline constexpr int kInterfaceVersion = 2;
+inline constexpr int kInterfaceVersion = 3;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
 #define CONCLAVE_ABI_STRINGIFY_(x) CONCLAVE_ABI_STRINGIFY_INNER_(x)
@@ -42,7 +42,7 @@ inline constexpr int kInterfaceVersion = 2;
   "gcc " __VERSION__ ";cxx11abi=" CONCLAVE_ABI_STRINGIFY_(_GLIBCXX_USE_CXX11_ABI)          \
   ";std=" CONCLAVE_ABI_STRINGIFY_(__cplusplus) ";" CONCLAVE_ABI_NDEBUG_ ";" CONCLAVE_ABI_ASAN_ \
   ";iface=" CONCLAVE_ABI_STRINGIFY_(CONCLAVE_INTERFACE_VERSION_VALUE)
-#define CONCLAVE_INTERFACE_VERSION_VALUE 2
+#define CONCLAVE_INTERFACE_VERSION_VALUE 3
 static_assert(CONCLAVE_INTERFACE_VERSION_VALUE == kInterfaceVersion);
 
 // What a hook gets: the server it runs in and its own module name (used to attribute routes and
