@@ -3,7 +3,8 @@
 # only). Builds the `fuzz` preset, then fuzzes each target for MINUTES with JOBS worker processes
 # (libFuzzer's -fork mode: one crash does not end the run, every reproducer is kept), keeping the
 # inputs it finds in build/fuzz/long/<target>/corpus across runs. Then minimizes that corpus
-# (-merge) and prints per target: executions, exec/s, edges covered, new inputs, crashes.
+# (-merge) and prints per target: executions, exec/s, edges and features the corpus reaches,
+# crashes. bench/fuzz/coverage.sh then gives line coverage per source file.
 #
 # Usage: bench/fuzz/run.sh [-m MINUTES] [-j JOBS] [-u] [TARGET...]
 #   -m MINUTES  per target (default 10)
@@ -57,8 +58,9 @@ for target in "${targets[@]}"; do
   "$bin" -merge=1 -max_len="${max_len[$target]:-4096}" "$out/minimized" "$seeds" "$out/corpus" \
     >/dev/null 2>"$out/merge.log" || true
   rm -rf "$out/corpus" && mv "$out/minimized" "$out/corpus"
-  # Coverage of the minimized corpus: edges covered per source file of src/.
-  "$bin" -runs=0 -print_coverage=1 "$out/corpus" 2>"$out/coverage.log" >/dev/null || true
+  # Edges (cov) and features (ft) the minimized corpus reaches, counted as the ctest run counts
+  # them (the -fork status line counts differently). Line coverage: bench/fuzz/coverage.sh.
+  "$bin" -runs=0 "$out/corpus" 2>"$out/coverage.log" >/dev/null || true
   if [ "$update_seeds" = 1 ]; then
     before=$(find "$seeds" -maxdepth 1 -type f | wc -l)
     "$bin" -merge=1 -max_len="${max_len[$target]:-4096}" "$seeds" "$out/corpus" \
@@ -68,18 +70,10 @@ for target in "${targets[@]}"; do
   fi
   crashes=$(find "$out/artifacts" -type f | wc -l)
   [ "$crashes" -eq 0 ] || crashed=1
-  # Edges (cov) and features (ft) the minimized corpus reaches, counted as the ctest run counts
-  # them (the -fork status line counts differently).
   reached=$(grep -Eo 'INITED cov: [0-9]+ ft: [0-9]+' "$out/coverage.log" | tail -1 | sed 's/INITED //')
   echo "   fuzzing: $status"
   echo "   corpus: $(find "$out/corpus" -type f | wc -l) inputs, $reached;" \
        "reproducers: $crashes in $out/artifacts"
-  awk '/^COVERED_FUNC|^UNCOVERED_FUNC/ {
-         split($5, e, "/"); file = $NF; sub(/:[0-9]+$/, "", file)
-         if (file ~ /\/src\//) { sub(/.*\/src\//, "src/", file); cov[file] += e[1]; all[file] += e[2] }
-       }
-       END { for (f in all) if (all[f] > 0) printf "     %-40s %5d / %5d edges (%3.0f%%)\n", f, cov[f], all[f], 100 * cov[f] / all[f] }' \
-    "$out/coverage.log" | sort
   summary+=("$target: $(grep -Eo 'exec/s [0-9]+' <<<"$status"), corpus $reached, reproducers $crashes")
 done
 

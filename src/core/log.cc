@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -82,6 +83,14 @@ void AppendJsonEscaped(std::string* out, std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const auto* end = p + text.size();
   while (p < end) {
+    // Fast path: a run of printable ASCII that needs no escaping, appended at once.
+    const unsigned char* run = p;
+    while (run < end && *run >= 0x20 && *run < 0x7f && *run != '"' && *run != '\\') ++run;
+    if (run != p) {
+      out->append(reinterpret_cast<const char*>(p), run - p);
+      p = run;
+      continue;
+    }
     const unsigned char c = *p;
     if (c < 0x80) {
       switch (c) {
@@ -241,16 +250,20 @@ void Emit(LogLevel level, std::string_view component, std::string_view message,
   clock_gettime(CLOCK_REALTIME, &now);
   const int millis = static_cast<int>(now.tv_nsec / 1000000);
   const bool json = format == LogFormat::kJson;
-  std::string head;
-  head.reserve(48);
-  if (json) head.append("{\"ts\":\"");
-  head.append(SecondPrefix(sink, now.tv_sec, /*utc=*/json));
+  char head[48];  // no allocation: `{"ts":"` + 19 + `.mmm` + `Z",`
+  size_t length = 0;
+  auto put = [&](std::string_view part) {
+    std::memcpy(head + length, part.data(), part.size());
+    length += part.size();
+  };
+  if (json) put("{\"ts\":\"");
+  put(SecondPrefix(sink, now.tv_sec, /*utc=*/json));
   const char digits[] = {'.', static_cast<char>('0' + millis / 100),
                          static_cast<char>('0' + millis / 10 % 10),
                          static_cast<char>('0' + millis % 10)};
-  head.append(digits, sizeof(digits));
-  head.append(json ? "Z\"," : " ");
-  WriteLine(head, tail);
+  put(std::string_view(digits, sizeof(digits)));
+  put(json ? "Z\"," : " ");
+  WriteLine(std::string_view(head, length), tail);
 }
 
 }  // namespace

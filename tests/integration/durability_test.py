@@ -1,29 +1,32 @@
 """Durability: acknowledged events survive `kill -9` and exec restarts, and every index agrees.
 
-Several clients (raw HTTP, one keep-alive connection each) register, join a shared room and make
-one of their own, then send messages continuously, each with its own transaction id. An event
-counts as acknowledged only when its send returned 200 with an event_id.
+Four clients (raw HTTP, one keep-alive connection each) register, join a shared room and make one
+of their own, then send messages continuously (about RATE a second each), each with a new
+transaction id. An event counts as acknowledged only when its send returned 200 with an event_id.
 
 Crash rounds: the load runs a random 0.2–1.5 s, the server is killed with SIGKILL and started
-again on the same data dir with `--execute "database verify"` (the consistency check, run at once
-while the load resumes). Every event acknowledged by the killed process must be there
-(GET /rooms/{roomId}/event/{eventId}), the checker must print "OK: no inconsistencies", and a
-send that was in flight at the kill is retried with the same transaction id: it must answer the
-event the first attempt stored, or store it once (checked at the end: no body twice in a room).
+again on the same data dir with `--execute "database verify"`, the consistency check, which
+starts at once while the load resumes (it reads through a snapshot; the load holds while it
+finishes, so that the database does not grow with every run). Every event the killed process
+acknowledged must be in its room's timeline (and a sample is fetched by id), the checker must
+print "OK: no inconsistencies", each client's last acknowledged send, sent again with its
+transaction id, must answer the same event, and a send that was in flight at the kill is retried
+with its transaction id until acknowledged.
 
 Exec restarts: SIGUSR2 under the same load re-executes the binary in place, keeping the listening
 socket: the pid stays, no connection is refused, and a request on a kept-alive connection that
-the restart closes fails with a reset or EOF and is retried (counted). At the end the server is
-stopped and started once more with the checker, and every acknowledged event of the whole run is
-read back by paging /messages.
+the restart closes fails with a reset or EOF and is retried with its transaction id (counted).
+At the end the server is stopped and started once more with the checker, every acknowledged
+event of the whole run is read back by paging /messages, and no transaction was stored twice.
 
 What this guarantees and what it does not: `database_sync_writes` is false (the default), so a
-write returns once RocksDB has written its WriteBatch — the event with all its indexes — to the
-write-ahead log in the OS page cache. A process kill keeps the page cache, so every write that
-returned must survive it; an OS crash or power cut could lose the last writes and is not tested
+write returns once RocksDB has appended its WriteBatch — the event with all its indexes — to the
+write-ahead log, in the OS page cache. A process kill keeps the page cache, so every write that
+returned must survive it. An OS crash or power cut could lose the last writes and is not tested
 (that needs database_sync_writes = true).
 
-Usage: durability_test.py BUILD_DIR
+Usage: durability_test.py BUILD_DIR. Environment: DURABILITY_CRASH_ROUNDS, DURABILITY_EXEC_RESTARTS
+(20 each), DURABILITY_RATE, DURABILITY_SEED (to repeat a run), DURABILITY_VERBOSE=1 (per round).
 """
 
 import collections
@@ -71,6 +74,7 @@ class Target:
         self.port = None
         self.generation = 0  # one per server process started (not per exec restart)
         self.up = False
+        self.paused = False
 
     def set_up(self, port):
         with self.cv:
@@ -82,6 +86,17 @@ class Target:
     def set_down(self):
         with self.cv:
             self.up = False
+
+    def pause(self, paused):
+        """Holds the clients before their next send (or lets them go again)."""
+        with self.cv:
+            self.paused = paused
+            self.cv.notify_all()
+
+    def wait_unpaused(self, stop):
+        with self.cv:
+            while self.paused and not stop.is_set():
+                self.cv.wait(0.05)
 
     def wait_past(self, generation, stop):
         """Blocks until a server newer than `generation` is up, or `stop` is set."""
@@ -140,6 +155,7 @@ class Client(threading.Thread):
         next_send = time.monotonic()
         while not self.stop.is_set():
             if pending is None:
+                self.target.wait_unpaused(self.stop)
                 # Random gaps averaging 1/RATE, so the clients do not send in lockstep.
                 pause = next_send - time.monotonic()
                 if pause > 0:
@@ -306,6 +322,12 @@ class DurabilityTest(unittest.TestCase):
             conn.close()
         return bad
 
+    def resend(self, ack, tokens):
+        """Sends `ack`'s transaction again; returns the event id answered."""
+        data = self.api("PUT", f"/rooms/{q(ack.room)}/send/m.room.message/{q(ack.txn)}",
+                        {"msgtype": "m.text", "body": ack.txn}, tokens[ack.client])
+        return data["event_id"]
+
     def room_messages(self, room, token, wanted=None):
         """The m.room.message events of `room`, paging /messages backwards from the end (until
         every body in `wanted` was seen, if given): the bodies, and body → (event_id,
@@ -371,7 +393,7 @@ class DurabilityTest(unittest.TestCase):
 
         # --- kill -9 rounds: the load resumes as soon as the new process listens, and the
         # checker runs under it ---
-        per_round = []
+        per_round, replayed = [], 0
         for round_no in range(CRASH_ROUNDS):
             time.sleep(rng.uniform(0.2, 1.5))
             generation = target.generation
@@ -389,8 +411,19 @@ class DurabilityTest(unittest.TestCase):
                              f"{what}: acknowledged events lost")
             sample = rng.sample(killed, min(20, len(killed)))
             self.assertEqual(self.fetch_each(sample, tokens), [], what)
+            # Each client's last acknowledged send, sent again as if its answer had been lost:
+            # the txn_ids entry survived the kill, so the same event comes back.
+            for client in self.clients:
+                mine = [a for a in killed if a.client == client.name]
+                if mine:
+                    self.assertEqual(self.resend(mine[-1], tokens), mine[-1].event_id, what)
+                    replayed += 1
+            # The checker started under load (through its snapshot); the load holds while it
+            # finishes, or the database would grow with every slower run of it.
+            target.pause(True)
             t2 = time.time()
             self.assertGreater(self.assert_verified(reader, offset, what), 0)
+            target.pause(False)
             per_round.append(len(killed))
             if VERBOSE:
                 print(f"{what}: {len(killed)} acknowledged, checked in {t2 - t1:.2f} s, "
@@ -452,7 +485,8 @@ class DurabilityTest(unittest.TestCase):
         self.assertEqual(self.fetch_each(retried, tokens), [])
         print(f"\ndurability (seed {seed}): {CRASH_ROUNDS} kill -9 rounds, acknowledged per "
               f"round {min(per_round, default=0)}-{max(per_round, default=0)} "
-              f"(mean {sum(per_round) / max(len(per_round), 1):.0f}), none lost; "
+              f"(mean {sum(per_round) / max(len(per_round), 1):.0f}), none lost, {replayed} "
+              f"resent after the kill answered with their event; "
               f"{EXEC_RESTARTS} exec restarts of pid {pid} "
               f"({min(restart_times, default=0):.2f}-{max(restart_times, default=0):.2f} s each), "
               f"{len(exec_acks)} acknowledged meanwhile, none lost; {len(acks)} events read back; "
