@@ -11,6 +11,10 @@ if(CONCLAVE_SHARED_MODULES)
   # glibc never unloads a library holding one. Modules must be unloadable (DESIGN.md section 4).
   add_compile_options(-fno-gnu-unique)
   set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+  # A rebuilt libconclave_core.so does not relink the modules and executables that link it: the
+  # link would write the same bytes (a shared library is resolved at load time), only later.
+  # Their own objects changing still relinks them.
+  set(CMAKE_LINK_DEPENDS_NO_SHARED ON)
   # Find libconclave_core.so next to the binary without LD_LIBRARY_PATH.
   set(CMAKE_BUILD_RPATH "${CMAKE_BINARY_DIR}/lib")
   set(CMAKE_INSTALL_RPATH "$ORIGIN/../lib")
