@@ -15,6 +15,15 @@ if(CONCLAVE_SHARED_MODULES)
   # link would write the same bytes (a shared library is resolved at load time), only later.
   # Their own objects changing still relinks them.
   set(CMAKE_LINK_DEPENDS_NO_SHARED ON)
+  # Every compile and link step runs through conclave_launcher.sh, which records a failed step in
+  # <build dir>/.conclave-build-failed for watch mode (src/main/watcher.h). ccache, when the
+  # preset names it, still runs the compiler and sees the same command line.
+  set(_launcher ${CMAKE_SOURCE_DIR}/cmake/conclave_launcher.sh
+      ${CMAKE_BINARY_DIR}/.conclave-build-failed)
+  set(CMAKE_C_COMPILER_LAUNCHER ${_launcher} ${CMAKE_C_COMPILER_LAUNCHER})
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${_launcher} ${CMAKE_CXX_COMPILER_LAUNCHER})
+  set(CMAKE_C_LINKER_LAUNCHER ${_launcher})
+  set(CMAKE_CXX_LINKER_LAUNCHER ${_launcher})
   # Find libconclave_core.so next to the binary without LD_LIBRARY_PATH.
   set(CMAKE_BUILD_RPATH "${CMAKE_BINARY_DIR}/lib")
   set(CMAKE_INSTALL_RPATH "$ORIGIN/../lib")

@@ -1,23 +1,24 @@
 // conclave: the executable. Parses the command line, loads the config, drives the module host and
 // the HTTP engine, turns signals into requests for its control loop, and exec-restarts in place.
+#include <dlfcn.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <climits>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <iostream>
-#include <mutex>
+#include <optional>
 #include <thread>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "command_line.h"
 #include "conclave/core/build_info.h"
 #include "conclave/core/command_slot.h"
 #include "conclave/core/config.h"
@@ -29,7 +30,9 @@
 #include "conclave/core/module_host.h"
 #include "conclave/core/sd_notify.h"
 #include "conclave/core/server.h"
+#include "control.h"
 #include "preflight.h"
+#include "watcher.h"
 
 #ifdef CONCLAVE_STATIC_MODULES
 extern "C" {
@@ -49,86 +52,6 @@ constexpr int kExitUsage = 2;
 // How long the new binary's --check-config may take before a restart is refused.
 constexpr absl::Duration kPreflightTimeout =
     absl::Seconds(30);  // bad command line, config, or a database we must not open
-
-enum class Action { kReload, kShutdown, kRestart, kReloadConfig };
-struct ControlRequest {
-  Action action;
-  std::vector<std::string> modules;  // kReload: forced modules
-  std::string why;
-};
-
-// What the signal thread and admin commands ask of the control loop. Thread-safe.
-class ControlQueue {
- public:
-  void Push(ControlRequest r) {
-    {
-      std::lock_guard lock(mu_);
-      queue_.push_back(std::move(r));
-    }
-    cv_.notify_one();
-  }
-  ControlRequest Pop() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return !queue_.empty(); });
-    ControlRequest r = std::move(queue_.front());
-    queue_.pop_front();
-    return r;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<ControlRequest> queue_;
-};
-
-sigset_t HandledSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP}) sigaddset(&set, s);
-  return set;
-}
-
-// Waits for signals on its own thread (never in handler context) and queues requests.
-class SignalThread {
- public:
-  SignalThread(ControlQueue& queue, bool dev)
-      : thread_([this, &queue, dev] {
-          sigset_t set = HandledSignals();
-          timespec tick{0, 200 * 1000 * 1000};
-          while (!stop_.load()) {
-            int sig = sigtimedwait(&set, nullptr, &tick);
-            if (sig < 0) continue;
-            switch (sig) {
-              case SIGINT:
-                if (dev) {
-                  queue.Push({Action::kReload, {}, "SIGINT"});
-                } else {
-                  queue.Push({Action::kShutdown, {}, "SIGINT"});
-                }
-                break;
-              case SIGUSR1:
-                queue.Push({dev ? Action::kReload : Action::kShutdown, {}, "SIGUSR1"});
-                break;
-              case SIGUSR2:
-                queue.Push({Action::kRestart, {}, "SIGUSR2"});
-                break;
-              case SIGHUP:
-                queue.Push({Action::kReloadConfig, {}, "SIGHUP"});
-                break;
-              default:
-                queue.Push({Action::kShutdown, {}, sig == SIGQUIT ? "SIGQUIT" : "SIGTERM"});
-            }
-          }
-        }) {}
-  ~SignalThread() {
-    stop_.store(true);
-    thread_.join();
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 // A service manager's notification failing is logged, never fatal (sd_notify.h).
 void Notify(const absl::Status& sent) {
@@ -181,114 +104,90 @@ std::string ExecutablePath() {
   return ec ? std::string() : path.string();
 }
 
-int Run(int argc, char** argv) {
-  // Block before any thread starts so that every thread inherits the mask and only the signal
-  // thread ever sees these signals.
-  sigset_t signals = HandledSignals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
 #ifdef CONCLAVE_STATIC_MODULES
-  const bool dev = false;
+constexpr bool kDev = false;
 #else
-  const bool dev = true;
+constexpr bool kDev = true;
 #endif
-  CLI::App cli{"conclave: a modular Matrix homeserver.", "conclave"};
-  std::optional<std::string> config_path;
-  std::vector<std::string> execute;
-  bool version = false;
-  bool print_admin_commands = false;
-  bool check_config = false;
-  cli.add_option("-c,--config", config_path,
-                 "TOML config file (default: ./conclave.toml if present)");
-  cli.add_option("--execute", execute,
-                 "Run an admin command after start-up and print its output (repeatable; not run "
-                 "again after an exec restart), e.g. --execute \"server uptime\"")
-      ->allow_extra_args(false);
-  cli.add_flag("-V,--version", version, "Print version, commit and build type, then exit");
-  cli.add_flag("--check-config", check_config,
-               "Load and validate the config (file and CONCLAVE_* environment), print the result "
-               "and exit: 0 when valid, 2 when not. Nothing is bound or opened. A restart in "
-               "place runs the new binary this way first and stays up if it fails");
-  cli.add_flag("--print-admin-commands", print_admin_commands,
-               "Print the reference of the admin commands (Markdown, docs/admin-commands.md) and "
-               "exit; the modules start over a temporary database, not the configured one");
-  cli.footer(
-      "Signals: SIGTERM/SIGQUIT (Ctrl+\\) shut down; in dev builds SIGINT (Ctrl+C) and SIGUSR1 "
-      "hot-reload changed modules (in release SIGINT shuts down); SIGUSR2 restarts in place "
-      "(exec of the binary on disk, keeping the listening sockets); SIGHUP re-reads the config "
-      "file and applies the settings that can change at runtime.\n"
-      "Every config key can be overridden by the environment variable CONCLAVE_<KEY>.");
-  try {
-    cli.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << cli.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "conclave: " << e.what() << "\nRun 'conclave --help' for usage.\n";
-    return kExitUsage;
-  }
-  if (version) {
-    std::cout << "conclave " << core::Version() << " (commit " << core::Commit() << ", "
-              << core::BuildType() << " build, " << core::Compiler() << ")\n";
-    return 0;
-  }
+#ifdef CONCLAVE_MAIN_VARIANT
+constexpr std::string_view kVariant = " [variant build]";  // tests only: see CMakeLists.txt
+#else
+constexpr std::string_view kVariant = "";
+#endif
 
-  // An exec restart keeps argv: its --execute commands already ran in the first image (and a
-  // "server restart" among them would restart forever).
-  const bool exec_restarted = std::getenv(core::kExecRestartVariable) != nullptr;
-  unsetenv(core::kExecRestartVariable);
-  if (exec_restarted) execute.clear();
-
-  auto loaded = core::LoadConfig(config_path, environ);
-  if (!loaded.ok()) {
-    std::cerr << "conclave: " << loaded.status().message() << "\n";
-    return kExitUsage;
+// The file of the loaded libconclave_core.so (dev), found from one of its functions.
+std::string CoreLibraryPath() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<const void*>(&core::Version), &info) == 0 ||
+      info.dli_fname == nullptr) {
+    return "";
   }
-  core::Config& config = loaded->config;
-  if (check_config) {
-    for (const auto& w : loaded->warnings) std::cerr << "conclave: " << w << "\n";
-    std::cout << "conclave " << core::Version() << " (commit " << core::Commit() << "): config OK ("
-              << config_path.value_or("conclave.toml if present") << ")\n";
-    return 0;
-  }
-  RaiseDescriptorLimit();
-  (void)core::SetLogLevel(config.log_level);  // validated by the config loader
-  // --print-admin-commands: the admin module renders the reference, and it loads only after its
-  // dependencies; they start over a throwaway database, so this works while a server runs.
-  std::string scratch_dir;
-  if (print_admin_commands) {
-    char pattern[] = "/tmp/conclave-print-admin-commands-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) {
-      std::cerr << "conclave: cannot create a temporary directory: " << std::strerror(errno)
-                << "\n";
-      return 1;
-    }
-    scratch_dir = pattern;
-    config.database_path = scratch_dir + "/db";
-    config.admin_execute.clear();
-    (void)core::SetLogLevel("error");
-  }
-  for (const auto& w : loaded->warnings) CONCLAVE_LOG(kWarn, "config", "{}", w);
+  std::error_code ec;
+  auto path = std::filesystem::canonical(info.dli_fname, ec);
+  return ec ? std::string(info.dli_fname) : path.string();
+}
 
-  const std::string executable = ExecutablePath();
-  core::Server server(config, std::string(core::BuildType()));
-  ControlQueue control;
-  server.set_shutdown_callback(
-      [](void* q) {
-        static_cast<ControlQueue*>(q)->Push({Action::kShutdown, {}, "admin"});
-      },
-      &control);
-  server.set_restart_callback(
-      [](void* q) {
-        static_cast<ControlQueue*>(q)->Push({Action::kRestart, {}, "admin"});
-      },
-      &control);
+// One image of the running server: what Run() builds step by step, in this order, and tears
+// down in reverse. Confined to the main thread.
+class Process {
+ public:
+  Process(int argc, char** argv, CommandLine command_line, core::Config config)
+      : argc_(argc),
+        argv_(argv),
+        cli_(std::move(command_line)),
+        config_(std::move(config)),
+        executable_(ExecutablePath()) {}
 
+  // Creates the server and the module host and starts every module. Returns the exit status
+  // when that fails.
+  std::optional<int> StartModules();
+  // --print-admin-commands: prints the reference and stops the modules. Returns the exit status.
+  int PrintAdminCommands(const std::string& scratch_dir);
+  // Binds (or adopts) the listening sockets and starts serving. Returns the exit status on error.
+  std::optional<int> StartServing(std::vector<int> inherited);
+  // The config's admin_execute commands (to the log), then --execute's (to stdout).
+  void RunStartupCommands();
+  // --watch: starts the build watcher (before serving). Returns the exit status on error, after
+  // stopping the modules.
+  std::optional<int> StartWatching();
+  // Handles control requests until one asks for shutdown. Returns the exit status.
+  int ControlLoop();
+  ControlQueue& control() { return control_; }
+  // Stops serving and every module. Returns the exit status.
+  int Shutdown();
+
+ private:
+  void Ready() {
+    Notify(core::NotifyServiceManager(
+        core::StrCat("READY=1\nSTATUS=", serving_, "\nMAINPID=", static_cast<long>(getpid()))));
+  }
+  core::ModuleHostOptions HostOptions() const;
+  void Reload(const ControlRequest& request, bool* restart);
+  // Exec restart; returns only when it failed or was refused. Returns the exit status when the
+  // process cannot go on.
+  std::optional<int> Restart(const ControlRequest& request);
+
+  const int argc_;
+  char** const argv_;
+  const CommandLine cli_;
+  core::Config config_;
+  const std::string executable_;
+  ControlQueue control_;
+  std::unique_ptr<core::Server> server_;
+  std::unique_ptr<core::ModuleHost> host_;
+  std::unique_ptr<core::HttpServer> http_;
+  int threads_ = 0;
+  std::string serving_;
+  core::Config running_;  // the config in force: start-up plus what SIGHUP applied
+  std::unique_ptr<BuildWatcher> watcher_;
+};
+
+core::ModuleHostOptions Process::HostOptions() const {
   core::ModuleHostOptions options;
-  options.dynamic = dev;
-  options.drain_timeout = config.reload_drain_timeout;
-  options.runtime_dir = config.runtime_dir;
-  options.executable_path = executable;
+  options.dynamic = kDev;
+  options.drain_timeout = config_.reload_drain_timeout;
+  options.runtime_dir = config_.runtime_dir;
+  options.executable_path = executable_;
 #ifdef CONCLAVE_STATIC_MODULES
   options.static_modules = {{"database", &conclave_module_database},
                             {"service", &conclave_module_service},
@@ -296,61 +195,79 @@ int Run(int argc, char** argv) {
                             {"admin", &conclave_module_admin}};
 #else
   options.modules = {"database", "service", "api", "admin"};
-  options.module_dir = config.module_dir.empty()
-                           ? (std::filesystem::path(executable).parent_path() / ".." / "lib")
+  options.module_dir = config_.module_dir.empty()
+                           ? (std::filesystem::path(executable_).parent_path() / ".." / "lib")
                                  .lexically_normal()
                                  .string()
-                           : config.module_dir;
+                           : config_.module_dir;
 #endif
-  auto host = core::ModuleHost::Create(server, options);
+  return options;
+}
+
+std::optional<int> Process::StartModules() {
+  server_ = std::make_unique<core::Server>(config_, std::string(core::BuildType()));
+  server_->set_shutdown_callback(
+      [](void* q) {
+        static_cast<ControlQueue*>(q)->Push({Action::kShutdown, {}, "admin"});
+      },
+      &control_);
+  server_->set_restart_callback(
+      [](void* q) {
+        static_cast<ControlQueue*>(q)->Push({Action::kRestart, {}, "admin"});
+      },
+      &control_);
+  auto host = core::ModuleHost::Create(*server_, HostOptions());
   if (!host.ok()) {
     std::cerr << "conclave: " << host.status().message() << "\n";
     return 1;
   }
-  server.set_modules(host->get());
-  (*host)->set_reload_requester([&control](std::vector<std::string> modules) {
-    control.Push({Action::kReload, std::move(modules), "admin command"});
+  host_ = *std::move(host);
+  server_->set_modules(host_.get());
+  host_->set_reload_requester([this](std::vector<std::string> modules) {
+    control_.Push({Action::kReload, std::move(modules), "admin command"});
   });
-
-  std::vector<int> inherited = core::TakeListenFds();
-  if (auto s = (*host)->Start(); !s.ok()) {
+  if (auto s = host_->Start(); !s.ok()) {
     std::cerr << "conclave: " << s.message() << "\n";
     return kExitUsage;
   }
-  if (print_admin_commands) {
-    auto out = server.commands().Execute("help --markdown");
-    absl::Status stopped = (*host)->Stop();
-    std::error_code ignored;
-    std::filesystem::remove_all(scratch_dir, ignored);
-    if (!out.ok()) {
-      std::cerr << "conclave: " << out.status().message() << "\n";
-      return 1;
-    }
-    std::cout << out->plain << std::flush;
-    return stopped.ok() ? 0 : 1;
-  }
-  core::HttpServer http(server.router(), server.notifier(), config);
-  if (auto s = http.Listen(inherited); !s.ok()) {
-    std::cerr << "conclave: " << s.message() << "\n";
-    (*host)->Stop().IgnoreError();
+  return std::nullopt;
+}
+
+int Process::PrintAdminCommands(const std::string& scratch_dir) {
+  auto out = server_->commands().Execute("help --markdown");
+  absl::Status stopped = host_->Stop();
+  std::error_code ignored;
+  std::filesystem::remove_all(scratch_dir, ignored);
+  if (!out.ok()) {
+    std::cerr << "conclave: " << out.status().message() << "\n";
     return 1;
   }
-  const int threads = config.worker_threads > 0
-                          ? config.worker_threads
-                          : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
-  http.Start(threads);
-  SignalThread signal_thread(control, dev);
-#ifdef CONCLAVE_MAIN_VARIANT
-  constexpr std::string_view kVariant = " [variant build]";  // tests only: see CMakeLists.txt
-#else
-  constexpr std::string_view kVariant = "";
-#endif
-  CONCLAVE_LOG(kInfo, "main", "conclave {} ({} build) listening on http://{}:{}{}{}",
-               core::Version(), core::BuildType(), config.address, http.port(),
-               inherited.empty() ? "" : " (inherited socket)", kVariant);
+  std::cout << out->plain << std::flush;
+  return stopped.ok() ? 0 : 1;
+}
 
-  // The config's admin_execute commands, at every start: output and errors to the log, never
-  // fatal. Only the first two words of a command are logged (its arguments may be secrets).
+std::optional<int> Process::StartServing(std::vector<int> inherited) {
+  http_ = std::make_unique<core::HttpServer>(server_->router(), server_->notifier(), config_);
+  if (auto s = http_->Listen(inherited); !s.ok()) {
+    std::cerr << "conclave: " << s.message() << "\n";
+    host_->Stop().IgnoreError();
+    return 1;
+  }
+  threads_ = config_.worker_threads > 0
+                 ? config_.worker_threads
+                 : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  http_->Start(threads_);
+  CONCLAVE_LOG(kInfo, "main", "conclave {} ({} build) listening on http://{}:{}{}{}",
+               core::Version(), core::BuildType(), config_.address, http_->port(),
+               inherited.empty() ? "" : " (inherited socket)", kVariant);
+  serving_ = core::StrCat("serving on ", config_.address, ":", http_->port());
+  running_ = config_;
+  return std::nullopt;
+}
+
+void Process::RunStartupCommands() {
+  // Output and errors of admin_execute go to the log, never fatal. Only the first two words of
+  // a command are logged (its arguments may be secrets).
   auto first_two_words = [](std::string_view line) {
     size_t end = 0;
     for (int word = 0; word < 2; ++word) {
@@ -359,17 +276,17 @@ int Run(int argc, char** argv) {
     }
     return line.substr(0, end);
   };
-  for (const auto& command : config.admin_execute) {
+  for (const auto& command : config_.admin_execute) {
     std::string_view name = first_two_words(command);
-    auto out = server.commands().Execute(command);
+    auto out = server_->commands().Execute(command);
     if (out.ok()) {
       CONCLAVE_LOG(kInfo, "admin", "admin_execute '{}':\n{}", name, out->plain);
     } else {
       CONCLAVE_LOG(kError, "admin", "admin_execute '{}' failed: {}", name, out.status().message());
     }
   }
-  for (const auto& command : execute) {
-    auto out = server.commands().Execute(command);
+  for (const auto& command : cli_.execute) {
+    auto out = server_->commands().Execute(command);
     if (out.ok()) {
       const std::string& text = out->plain;
       std::cout << text << (text.empty() || text.back() == '\n' ? "" : "\n") << std::flush;
@@ -377,83 +294,203 @@ int Run(int argc, char** argv) {
       std::cerr << "conclave: " << command << ": " << out.status().message() << "\n";
     }
   }
+}
 
-  auto ready = [&](std::string_view status) {
-    Notify(core::NotifyServiceManager(
-        core::StrCat("READY=1\nSTATUS=", status, "\nMAINPID=", static_cast<long>(getpid()))));
-  };
-  const std::string serving = core::StrCat("serving on ", config.address, ":", http.port());
-  ready(serving);
-  core::Config running = config;  // the config in force: start-up plus what SIGHUP applied
-
-  for (;;) {
-    ControlRequest request = control.Pop();
-    if (request.action == Action::kReloadConfig) {
-      CONCLAVE_LOG(kInfo, "main", "{}: re-reading the config", request.why);
-      Notify(core::NotifyReloading("re-reading the config"));
-      ReloadConfig(config_path, running, server);
-      ready(serving);
-      continue;
-    }
-    if (request.action == Action::kReload) {
-      CONCLAVE_LOG(kInfo, "main", "{}: reloading", request.why);
-      Notify(core::NotifyReloading("hot-reloading modules"));
-      core::ReloadReport report = (*host)->Reload(request.modules);
-      if (!report.restart_needed) {
-        core::Log(report.status.ok() ? core::LogLevel::kInfo : core::LogLevel::kError, "host", "{}",
-                  report.message);
-        ready(serving);
-        continue;
-      }
-      CONCLAVE_LOG(kInfo, "host", "{}", report.message);
-      request.action = Action::kRestart;
-    }
-    if (request.action == Action::kRestart) {
-      // The new image must be able to start before this one stops serving: run it with
-      // --check-config first (preflight.h). If it fails, nothing was stopped.
-      if (auto checked = PreflightCheck(executable, argc, argv, kPreflightTimeout); !checked.ok()) {
-        CONCLAVE_LOG(kError, "main",
-                     "{}: restart refused, still serving with the running binary: {}", request.why,
-                     checked.message());
-        // Whoever typed `!admin server restart` was told "restarting": say it did not.
-        (void)server.commands().Execute(core::CommandRequest{
-            .command_line = "server admin-notice",
-            .body = core::StrCat("Restart refused, still serving with the running binary: ",
-                                 checked.message()),
-            .invoker = ""});
-        ready(serving);
-        continue;
-      }
-      CONCLAVE_LOG(kInfo, "main", "{}: restarting in place (exec {})", request.why, executable);
-      Notify(core::NotifyReloading("restarting in place"));
-      http.Stop(config.reload_drain_timeout);
-      if (auto s = (*host)->Stop(); !s.ok()) CONCLAVE_LOG(kError, "main", "{}", s.message());
-      auto s = core::ExecWithListenFds(executable, argv, http.listening_fds());
-      CONCLAVE_LOG(kError, "main", "restart failed, resuming: {}", s.message());
-      if (auto started = (*host)->Start(); !started.ok()) {
-        CONCLAVE_LOG(kCritical, "main", "cannot resume after a failed restart: {}",
-                     started.message());
-        Notify(
-            core::NotifyServiceManager("STOPPING=1\nSTATUS=cannot resume after a failed restart"));
-        return 1;
-      }
-      http.Start(threads);
-      ready(serving);
-      continue;
-    }
-    CONCLAVE_LOG(kInfo, "main", "{}: shutting down", request.why);
-    break;
+std::optional<int> Process::StartWatching() {
+  const core::ModuleHostOptions options = HostOptions();
+  WatchOptions watch;
+  for (const auto& m : options.modules) {
+    watch.files.push_back(core::StrCat(options.module_dir, "/libconclave_", m, ".so"));
   }
+  if (std::string core_path = CoreLibraryPath(); !core_path.empty()) {
+    watch.files.push_back(core_path);
+  }
+  watch.files.push_back(executable_);
+  // The build directory of build/dev/lib: where ninja's log and the failure marker are.
+  std::filesystem::path build_dir = std::filesystem::path(options.module_dir).parent_path();
+  if (std::filesystem::exists(build_dir / ".ninja_log")) watch.build_dir = build_dir.string();
+  auto watcher = BuildWatcher::Start(watch, [this](const BuildOutcome& outcome) {
+    if (outcome.failed) {
+      control_.Push({Action::kBuildFailed, {}, outcome.failure});
+    } else {
+      control_.Push({Action::kReload,
+                     {},
+                     core::StrCat("watch (", absl::StrJoin(outcome.written, ", "), ")")});
+    }
+  });
+  if (!watcher.ok()) {
+    std::cerr << "conclave: " << watcher.status().message() << "\n";
+    host_->Stop().IgnoreError();
+    return kExitUsage;
+  }
+  watcher_ = *std::move(watcher);
+  CONCLAVE_LOG(kInfo, "main", "watching {}{}", options.module_dir,
+               watch.build_dir.empty() ? "" : core::StrCat(" (builds in ", watch.build_dir, ")"));
+  return std::nullopt;
+}
+
+void Process::Reload(const ControlRequest& request, bool* restart) {
+  CONCLAVE_LOG(kInfo, "main", "{}: reloading", request.why);
+  Notify(core::NotifyReloading("hot-reloading modules"));
+  core::ReloadReport report = host_->Reload(request.modules);
+  *restart = report.restart_needed;
+  if (report.restart_needed) {
+    CONCLAVE_LOG(kInfo, "host", "{}", report.message);
+    return;
+  }
+  core::Log(report.status.ok() ? core::LogLevel::kInfo : core::LogLevel::kError, "host", "{}",
+            report.message);
+  Ready();
+}
+
+std::optional<int> Process::Restart(const ControlRequest& request) {
+  // The new image must be able to start before this one stops serving: run it with
+  // --check-config first (preflight.h). If it fails, nothing was stopped.
+  if (auto checked = PreflightCheck(executable_, argc_, argv_, kPreflightTimeout); !checked.ok()) {
+    CONCLAVE_LOG(kError, "main", "{}: restart refused, still serving with the running binary: {}",
+                 request.why, checked.message());
+    // Whoever typed `!admin server restart` was told "restarting": say it did not.
+    (void)server_->commands().Execute(core::CommandRequest{
+        .command_line = "server admin-notice",
+        .body = core::StrCat("Restart refused, still serving with the running binary: ",
+                             checked.message()),
+        .invoker = ""});
+    Ready();
+    return std::nullopt;
+  }
+  CONCLAVE_LOG(kInfo, "main", "{}: restarting in place (exec {})", request.why, executable_);
+  Notify(core::NotifyReloading("restarting in place"));
+  http_->Stop(config_.reload_drain_timeout);
+  if (auto s = host_->Stop(); !s.ok()) CONCLAVE_LOG(kError, "main", "{}", s.message());
+  auto s = core::ExecWithListenFds(executable_, argv_, http_->listening_fds());
+  CONCLAVE_LOG(kError, "main", "restart failed, resuming: {}", s.message());
+  if (auto started = host_->Start(); !started.ok()) {
+    CONCLAVE_LOG(kCritical, "main", "cannot resume after a failed restart: {}", started.message());
+    Notify(core::NotifyServiceManager("STOPPING=1\nSTATUS=cannot resume after a failed restart"));
+    return 1;
+  }
+  http_->Start(threads_);
+  Ready();
+  return std::nullopt;
+}
+
+int Process::ControlLoop() {
+  Ready();
+  for (;;) {
+    ControlRequest request = control_.Pop();
+    switch (request.action) {
+      case Action::kReloadConfig:
+        CONCLAVE_LOG(kInfo, "main", "{}: re-reading the config", request.why);
+        Notify(core::NotifyReloading("re-reading the config"));
+        ReloadConfig(cli_.config_path, running_, *server_);
+        Ready();
+        continue;
+      case Action::kBuildFailed:
+        CONCLAVE_LOG(kError, "host", "not reloaded: the build failed ({}); the running code stays",
+                     request.why);
+        continue;
+      case Action::kReload: {
+        bool restart = false;
+        Reload(request, &restart);
+        if (!restart) continue;
+        [[fallthrough]];
+      }
+      case Action::kRestart:
+        if (auto exit_status = Restart(request)) return *exit_status;
+        continue;
+      case Action::kShutdown:
+        CONCLAVE_LOG(kInfo, "main", "{}: shutting down", request.why);
+        return Shutdown();
+    }
+  }
+}
+
+int Process::Shutdown() {
+  watcher_.reset();
   Notify(core::NotifyServiceManager("STOPPING=1\nSTATUS=shutting down"));
-  http.Stop(config.reload_drain_timeout);
-  http.CloseListeners();
-  absl::Status stopped = (*host)->Stop();
+  http_->Stop(config_.reload_drain_timeout);
+  http_->CloseListeners();
+  absl::Status stopped = host_->Stop();
   if (!stopped.ok()) {
     CONCLAVE_LOG(kError, "main", "shutdown: {}", stopped.message());
     return 1;
   }
   CONCLAVE_LOG(kInfo, "main", "stopped cleanly");
   return 0;
+}
+
+void PrintVersion(std::string_view suffix) {
+  std::cout << "conclave " << core::Version() << " (commit " << core::Commit() << suffix;
+}
+
+// --print-admin-commands: a throwaway database, so this works while a server runs. Returns the
+// directory to remove, or empty on error (printed).
+std::string PrepareAdminCommandsScratch(core::Config& config) {
+  char pattern[] = "/tmp/conclave-print-admin-commands-XXXXXX";
+  if (mkdtemp(pattern) == nullptr) {
+    std::cerr << "conclave: cannot create a temporary directory: " << std::strerror(errno) << "\n";
+    return "";
+  }
+  config.database_path = std::string(pattern) + "/db";
+  config.admin_execute.clear();
+  (void)core::SetLogLevel("error");
+  return pattern;
+}
+
+int Run(int argc, char** argv) {
+  // Block before any thread starts so that every thread inherits the mask and only the signal
+  // thread ever sees these signals.
+  sigset_t signals = HandledSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto parsed = ParseCommandLine(argc, argv);
+  if (int* exit_status = std::get_if<int>(&parsed)) return *exit_status;
+  CommandLine cli = std::get<CommandLine>(std::move(parsed));
+  if (cli.version) {
+    PrintVersion(core::StrCat(", ", core::BuildType(), " build, ", core::Compiler(), ")\n"));
+    return 0;
+  }
+  if (cli.watch && !kDev) {
+    std::cerr << "conclave: --watch needs a dev build (shared modules); this is a release build\n";
+    return kExitUsage;
+  }
+  // An exec restart keeps argv: its --execute commands already ran in the first image (and a
+  // "server restart" among them would restart forever).
+  if (std::getenv(core::kExecRestartVariable) != nullptr) cli.execute.clear();
+  unsetenv(core::kExecRestartVariable);
+
+  auto loaded = core::LoadConfig(cli.config_path, environ);
+  if (!loaded.ok()) {
+    std::cerr << "conclave: " << loaded.status().message() << "\n";
+    return kExitUsage;
+  }
+  if (cli.check_config) {
+    for (const auto& w : loaded->warnings) std::cerr << "conclave: " << w << "\n";
+    PrintVersion(core::StrCat("): config OK (",
+                              cli.config_path.value_or("conclave.toml if present"), ")\n"));
+    return 0;
+  }
+  RaiseDescriptorLimit();
+  (void)core::SetLogLevel(loaded->config.log_level);  // validated by the config loader
+  std::string scratch_dir;
+  if (cli.print_admin_commands) {
+    scratch_dir = PrepareAdminCommandsScratch(loaded->config);
+    if (scratch_dir.empty()) return 1;
+  }
+  for (const auto& w : loaded->warnings) CONCLAVE_LOG(kWarn, "config", "{}", w);
+
+  const bool watch = cli.watch;
+  Process process(argc, argv, std::move(cli), std::move(loaded->config));
+  std::vector<int> inherited = core::TakeListenFds();
+  if (auto exit_status = process.StartModules()) return *exit_status;
+  if (!scratch_dir.empty()) return process.PrintAdminCommands(scratch_dir);
+  if (watch) {
+    if (auto exit_status = process.StartWatching()) return *exit_status;
+  }
+  if (auto exit_status = process.StartServing(std::move(inherited))) return *exit_status;
+  SignalThread signal_thread(process.control(), kDev);
+  process.RunStartupCommands();
+  return process.ControlLoop();
 }
 
 }  // namespace

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Launcher of every compile and link step of the dev and asan builds (cmake/ConclaveFlags.cmake).
+# Runs the step; when it fails, writes what it was building to MARKER, which watch mode reads
+# (src/main/watcher.h) to report the build as failed instead of reloading half of it.
+# Usage: conclave_launcher.sh MARKER COMMAND...
+marker=$1
+shift
+"$@" && exit 0
+status=$?
+out=
+prev=
+for arg in "$@"; do
+  [ "$prev" = "-o" ] && out=$arg
+  prev=$arg
+done
+echo "${out:-a build step} (exit status $status)" > "$marker"
+exit $status
