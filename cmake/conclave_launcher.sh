@@ -1,10 +1,13 @@
 #!/bin/sh
 # Launcher of every compile and link step of the dev and asan builds (cmake/ConclaveFlags.cmake).
-# Runs the step; when it fails, writes what it was building to MARKER, which watch mode reads
+# Runs the step (with ccache's settings for precompiled headers); when it fails, writes what it was building to MARKER, which watch mode reads
 # (src/main/watcher.h) to report the build as failed instead of reloading half of it.
 # Usage: conclave_launcher.sh MARKER COMMAND...
 marker=$1
 shift
+# Precompiled headers (cmake/ConclavePch.cmake): ccache hits need these two.
+CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:+$CCACHE_SLOPPINESS,}pch_defines,time_macros"
+export CCACHE_SLOPPINESS
 "$@" && exit 0
 status=$?
 out=
