@@ -12,7 +12,9 @@ function(conclave_header_check)
   add_custom_target(conclave_header_check ALL)
   foreach(sub ${ARG_SUBSYSTEMS})
     set(include_dir ${CMAKE_SOURCE_DIR}/src/${sub}/include)
-    file(GLOB_RECURSE headers CONFIGURE_DEPENDS RELATIVE ${include_dir} ${include_dir}/*.h)
+    # No CONFIGURE_DEPENDS: it would re-glob at every build, the dev loop's included; a new
+    # public header is checked from the next configure on.
+    file(GLOB_RECURSE headers RELATIVE ${include_dir} ${include_dir}/*.h)
     set(sources "")
     foreach(header ${headers})
       string(REGEX REPLACE "[/.]" "_" stem ${header})
