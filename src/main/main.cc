@@ -307,8 +307,12 @@ std::optional<int> Process::StartWatching() {
   }
   watch.files.push_back(executable_);
   // The build directory of build/dev/lib: where ninja's log and the failure marker are.
+  // A fresh build directory has no .ninja_log yet: CMake's cache says it is one all the same.
   std::filesystem::path build_dir = std::filesystem::path(options.module_dir).parent_path();
-  if (std::filesystem::exists(build_dir / ".ninja_log")) watch.build_dir = build_dir.string();
+  if (std::filesystem::exists(build_dir / ".ninja_log") ||
+      std::filesystem::exists(build_dir / "CMakeCache.txt")) {
+    watch.build_dir = build_dir.string();
+  }
   auto watcher = BuildWatcher::Start(watch, [this](const BuildOutcome& outcome) {
     if (outcome.failed) {
       control_.Push({Action::kBuildFailed, {}, outcome.failure});
