@@ -41,6 +41,12 @@ def setUpModule():
     CHECKOUT.build()
 
 
+def tearDownModule():
+    # ~900 MiB of build tree; DEVLOOP_KEEP_SCRATCH=1 keeps it for a look after a failure.
+    if CHECKOUT is not None and not os.environ.get("DEVLOOP_KEEP_SCRATCH"):
+        shutil.rmtree(CHECKOUT.path, ignore_errors=True)
+
+
 class DevLoopCase(unittest.TestCase):
     name = "conclave"  # what /_conclave/server_version answers as "name", shared by the cases
     args = ()
