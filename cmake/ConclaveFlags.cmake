@@ -15,10 +15,11 @@ if(CONCLAVE_SHARED_MODULES)
   # link would write the same bytes (a shared library is resolved at load time), only later.
   # Their own objects changing still relinks them.
   set(CMAKE_LINK_DEPENDS_NO_SHARED ON)
-  # LLVM's linker (Debian's lld-14, with clang-14 for the fuzz preset): it links
-  # libconclave_api.so in 0.3-0.4 s where GNU ld takes 1.0-1.5 s (2 busy cores), and writes the
-  # output to a temporary file renamed into place, so a watcher never sees it half written.
-  find_program(CONCLAVE_LLD NAMES ld.lld ld.lld-14)
+  # LLVM's linker (Debian package lld), when installed: it links libconclave_api.so in 0.3-0.4 s
+  # where GNU ld takes 1.0-1.5 s (2 busy cores), and writes the output to a temporary file
+  # renamed into place, so a watcher never sees it half written. ld.lld is the name that
+  # `g++ -fuse-ld=lld` runs.
+  find_program(CONCLAVE_LLD NAMES ld.lld)
   if(CONCLAVE_LLD)
     add_link_options(-fuse-ld=lld)
   endif()

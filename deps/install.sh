@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # Toolchain and build
   build-essential cmake ninja-build ccache pkg-config git binutils
+  # The dev and asan presets' linker (optional: GNU ld when it is missing)
+  lld
   # Storage: RocksDB and the compression libraries its static archive needs
   librocksdb-dev libsnappy-dev liblz4-dev libzstd-dev libbz2-dev zlib1g-dev liburing-dev
   libgflags-dev
