@@ -56,6 +56,11 @@ def missing_token_says(server, text):
     return status == 401 and body and body.get("error") == text
 
 
+# Every edit of every run writes a new text: an edit repeated from an earlier run would be a
+# ccache hit and time nothing.
+RUN = str(int(time.time()))
+
+
 class Loop:
     def __init__(self, checkout, server):
         self.checkout = checkout
@@ -76,7 +81,7 @@ class Loop:
         return self.checkout.build()[1]
 
     def api(self, i):
-        new = f"conclave-{i}"
+        new = f"conclave-{RUN}-{i}"
 
         def edit():
             self.checkout.edit("src/api/discovery.cc", f'{{"name", "{self.api_name}"}}',
@@ -85,7 +90,7 @@ class Loop:
         return self.timed(edit, self.dev_build, lambda: name_is(self.server, new))
 
     def service(self, i):
-        new = f"Missing access token {i}"
+        new = f"Missing access token {RUN}-{i}"
 
         def edit():
             old = ('"M_MISSING_TOKEN", m)' if self.service_text == "Missing access token" else
@@ -96,7 +101,7 @@ class Loop:
         return self.timed(edit, self.dev_build, lambda: missing_token_says(self.server, new))
 
     def core(self, i):
-        new = f"unknown {i}"
+        new = f"unknown {RUN}-{i}"
         offset = self.server.log_size()
 
         def edit():
@@ -120,7 +125,7 @@ def release_loop(checkout, edits, results):
     name = "conclave"
     try:
         for i in range(edits):
-            new = f"conclave-release-{i}"
+            new = f"conclave-release-{RUN}-{i}"
             t0 = time.monotonic()
             checkout.edit("src/api/discovery.cc", f'{{"name", "{name}"}}', f'{{"name", "{new}"}}')
             name = new
