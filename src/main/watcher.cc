@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "conclave/core/log.h"
 
 namespace conclave {
 namespace {
@@ -110,7 +111,11 @@ void BuildWatcher::Run() {
     }
     pollfd fds[2] = {{s.inotify, POLLIN, 0}, {s.stop, POLLIN, 0}};
     int n = poll(fds, 2, timeout);
-    if (n < 0 && errno != EINTR) return;
+    if (n < 0 && errno != EINTR) {
+      CONCLAVE_LOG(kError, "main", "watch: poll: {}; no longer watching (Ctrl+C still reloads)",
+                   std::strerror(errno));
+      return;
+    }
     if (fds[1].revents != 0) return;
     if (n > 0 && (fds[0].revents & POLLIN) != 0) {
       ssize_t len;
