@@ -13,11 +13,12 @@
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/crypto.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/homeserver.h"
-#include "conclave/service/html.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/accounts/accounts.h"
+#include "conclave/service/admin_room/html.h"
+#include "conclave/service/protocol/crypto.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/rate_limit/rate_limiter.h"
+#include "conclave/service/rooms/rooms.h"
 
 namespace conclave::service {
 namespace {
@@ -241,12 +242,20 @@ void TruncateNotice(std::string& plain, std::string& html, size_t limit) {
   }
 }
 
-AdminRoomImpl::AdminRoomImpl(Homeserver& hs) : hs_(hs), bot_user_id_(BotUserId(hs.server_name())) {}
+AdminRoomImpl::AdminRoomImpl(Deps deps)
+    : deps_(std::move(deps)), bot_user_id_(BotUserId(deps_.server_name)) {
+  // Command intake, outside the room's lock (a refusal notice is sent into the same room).
+  intake_ = deps_.rooms.observers().Add([this](const SentEvent& event) {
+    if (event.type == "m.room.message") {
+      OnMessage(event.room_id, event.sender, event.event_id, event.content);
+    }
+  });
+}
 
 AdminRoomImpl::~AdminRoomImpl() { Stop(); }
 
 absl::StatusOr<std::string> AdminRoomImpl::RoomMembership(std::string_view user_id) {
-  CONCLAVE_ASSIGN_OR_RETURN(auto rooms, hs_.rooms().UserRooms(user_id));
+  CONCLAVE_ASSIGN_OR_RETURN(auto rooms, deps_.rooms.UserRooms(user_id));
   for (const UserRoom& room : rooms) {
     if (room.room_id == room_id_) return room.membership;
   }
@@ -254,7 +263,7 @@ absl::StatusOr<std::string> AdminRoomImpl::RoomMembership(std::string_view user_
 }
 
 absl::Status AdminRoomImpl::SetUp() {
-  Accounts& accounts = hs_.accounts();
+  Accounts& accounts = deps_.accounts;
   if (!accounts.UserExists(bot_user_id_)) {
     auto created =
         accounts.CreateUser(kAdminBotLocalpart, RandomAlnum(kBotPasswordLength), /*admin=*/true);
@@ -269,12 +278,12 @@ absl::Status AdminRoomImpl::SetUp() {
   if (profile.displayname != kAdminBotDisplayName) {
     CONCLAVE_RETURN_IF_ERROR(
         accounts.SetDisplayName(bot_user_id_, std::string(kAdminBotDisplayName)));
-    CONCLAVE_RETURN_IF_ERROR(hs_.rooms().ReflectProfile(bot_user_id_));
+    CONCLAVE_RETURN_IF_ERROR(deps_.rooms.ReflectProfile(bot_user_id_));
   }
 
   const Session bot{bot_user_id_, ""};
-  const std::string alias = AdminRoomAlias(hs_.server_name());
-  auto resolved = hs_.rooms().ResolveAlias(alias);
+  const std::string alias = AdminRoomAlias(deps_.server_name);
+  auto resolved = deps_.rooms.ResolveAlias(alias);
   if (resolved.ok()) {
     room_id_ = *resolved;
   } else if (resolved.status().code() == absl::StatusCode::kNotFound) {
@@ -285,7 +294,7 @@ absl::Status AdminRoomImpl::SetUp() {
                              {"room_alias_name", kAdminRoomAliasLocalpart}};
     // The preset's power levels: the bot, as creator, at 100; members at 0 (they may invite, as
     // in any private room; only admins' commands run, whoever is in the room).
-    auto created = hs_.rooms().CreateRoom(bot, body);
+    auto created = deps_.rooms.CreateRoom(bot, body);
     if (!created.ok()) {
       return absl::Status(created.status().code(), core::StrCat("admin room: creating ", alias,
                                                                 ": ", created.status().message()));
@@ -334,8 +343,7 @@ absl::Status AdminRoomImpl::Notice(std::string_view plain, std::string_view html
     content["m.relates_to"] =
         boost::json::object{{"m.in_reply_to", boost::json::object{{"event_id", *in_reply_to}}}};
   }
-  return hs_.rooms()
-      .Send(Session{bot_user_id_, ""}, room_id_, "m.room.message", "", content)
+  return deps_.rooms.Send(Session{bot_user_id_, ""}, room_id_, "m.room.message", "", content)
       .status();
 }
 
@@ -343,7 +351,7 @@ absl::Status AdminRoomImpl::OnAdminGranted(std::string_view user_id) {
   if (room_id_.empty()) return absl::FailedPreconditionError("there is no admin room");
   CONCLAVE_ASSIGN_OR_RETURN(std::string membership, RoomMembership(user_id));
   if (membership == "join" || membership == "invite") return absl::OkStatus();
-  CONCLAVE_RETURN_IF_ERROR(hs_.rooms().Invite(Session{bot_user_id_, ""}, room_id_, user_id,
+  CONCLAVE_RETURN_IF_ERROR(deps_.rooms.Invite(Session{bot_user_id_, ""}, room_id_, user_id,
                                               std::string("server admin")));
   CONCLAVE_LOG(kInfo, "admin", "invited admin {} to the admin room", user_id);
   return absl::OkStatus();
@@ -354,11 +362,11 @@ absl::Status AdminRoomImpl::JoinFirstAdmin(std::string_view user_id) {
   CONCLAVE_ASSIGN_OR_RETURN(std::string membership, RoomMembership(user_id));
   if (membership == "join") return absl::OkStatus();
   if (membership != "invite") {
-    CONCLAVE_RETURN_IF_ERROR(hs_.rooms().Invite(Session{bot_user_id_, ""}, room_id_, user_id,
+    CONCLAVE_RETURN_IF_ERROR(deps_.rooms.Invite(Session{bot_user_id_, ""}, room_id_, user_id,
                                                 std::string("first user: server admin")));
   }
   CONCLAVE_RETURN_IF_ERROR(
-      hs_.rooms().Join(Session{std::string(user_id), ""}, room_id_, std::nullopt).status());
+      deps_.rooms.Join(Session{std::string(user_id), ""}, room_id_, std::nullopt).status());
   CONCLAVE_LOG(kInfo, "admin", "joined the first admin {} to the admin room", user_id);
   return absl::OkStatus();
 }
@@ -393,9 +401,9 @@ void AdminRoomImpl::OnMessage(std::string_view room_id, std::string_view sender,
   }
   auto command = ParseAdminCommand(body, formatted, bot_user_id_, kAdminBotDisplayName);
   if (!command) return;
-  if (!hs_.accounts().IsAdmin(sender)) {
+  if (!deps_.accounts.IsAdmin(sender)) {
     CONCLAVE_LOG(kWarn, "admin", "refused an admin command from {}, who is not an admin", sender);
-    if (hs_.limiter().Take(core::StrCat("admin_refusal/", sender), kRefusalLimit).ok()) {
+    if (deps_.limiter.Take(core::StrCat("admin_refusal/", sender), kRefusalLimit).ok()) {
       absl::Status s =
           Notice(core::StrCat(sender, ": only server admins can run admin commands."),
                  core::StrCat(EscapeHtml(sender), ": only server admins can run admin commands."),
@@ -437,6 +445,16 @@ absl::Status AdminRoomImpl::Start() {
   return absl::OkStatus();
 }
 
+uint64_t AdminRoomImpl::retries_without_processor() const {
+  std::lock_guard lock(mu_);
+  return retries_without_processor_;
+}
+
+bool AdminRoomImpl::stop_requested() const {
+  std::lock_guard lock(mu_);
+  return stop_;
+}
+
 void AdminRoomImpl::Stop() {
   if (!worker_.joinable()) return;
   {
@@ -460,11 +478,12 @@ void AdminRoomImpl::RunWorker() {
     QueuedCommand command = queue_.front();
     lock.unlock();
     const core::CommandRequest request{command.command_line, command.body, command.invoker};
-    absl::StatusOr<core::CommandOutput> output = hs_.server().commands().Execute(request);
+    absl::StatusOr<core::CommandOutput> output = deps_.server.commands().Execute(request);
     if (core::IsNoProcessor(output.status())) {
       // The admin module is being reloaded (or not loaded): keep the command and try again
       // soon; it runs on the new code. Stop() interrupts the wait.
       lock.lock();
+      ++retries_without_processor_;
       if (!waiting_logged) {
         CONCLAVE_LOG(kInfo, "admin", "admin command '{}' waits for the admin module",
                      CommandName(command.command_line));

@@ -1,11 +1,12 @@
 // Private to the service module: the admin room (AdminRoom, admin_room.h) and the queue of
 // `!admin` commands typed in it, with the worker thread that runs them.
 //
-// Rooms::Send hands every committed m.room.message to OnMessage() (outside the room's lock).
+// Rooms::Send hands every committed m.room.message to OnMessage() through the rooms' event
+// observers (outside the room's lock).
 // A command from an admin is queued; the worker thread runs the queue one command at a time
 // through core's CommandSlot and posts each answer as an m.notice in reply to the command.
-#ifndef CONCLAVE_SERVICE_ADMIN_ROOM_IMPL_H_
-#define CONCLAVE_SERVICE_ADMIN_ROOM_IMPL_H_
+#ifndef CONCLAVE_SERVICE_ADMIN_ROOM_ADMIN_ROOM_IMPL_H_
+#define CONCLAVE_SERVICE_ADMIN_ROOM_ADMIN_ROOM_IMPL_H_
 
 #include <boost/json/object.hpp>
 #include <condition_variable>
@@ -19,11 +20,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "conclave/service/admin_room.h"
+#include "conclave/core/server.h"
+#include "conclave/service/admin_room/admin_room.h"
+#include "conclave/service/rooms/event_observers.h"
 
 namespace conclave::service {
 
-class Homeserver;
+class Accounts;
+class RateLimiter;
+class Rooms;
 
 // A command as typed in the admin room, once its prefix is stripped.
 struct ParsedAdminCommand {
@@ -49,7 +54,16 @@ void TruncateNotice(std::string& plain, std::string& html, size_t limit);
 // worker first); must not outlive the service module.
 class AdminRoomImpl final : public AdminRoom {
  public:
-  explicit AdminRoomImpl(Homeserver& hs);
+  // What the admin room works with; every reference must outlive it.
+  struct Deps {
+    std::string server_name;
+    core::Server& server;  // its CommandSlot runs the commands
+    Accounts& accounts;
+    Rooms& rooms;
+    RateLimiter& limiter;  // bounds the refusals sent to non-admins
+  };
+  // Registers the command intake as an observer of `deps.rooms`.
+  explicit AdminRoomImpl(Deps deps);
   ~AdminRoomImpl() override;  // stops and joins the worker
 
   // Makes sure, idempotently, that the bot account exists (admin, random password, display
@@ -92,6 +106,12 @@ class AdminRoomImpl final : public AdminRoom {
   // Commands queued or running.
   size_t pending() const;
 
+  // Sync points for tests (instead of sleeping and hoping): how many times the worker found no
+  // command processor (the admin module away) and went back to waiting, and whether Stop() has
+  // asked the worker to stop. Thread-safe.
+  uint64_t retries_without_processor() const;
+  bool stop_requested() const;
+
  private:
   struct QueuedCommand {
     std::string command_line;
@@ -108,7 +128,7 @@ class AdminRoomImpl final : public AdminRoom {
   // The membership of `user_id` in the admin room ("" when none).
   absl::StatusOr<std::string> RoomMembership(std::string_view user_id);
 
-  Homeserver& hs_;
+  Deps deps_;
   const std::string bot_user_id_;
   std::string room_id_;  // set by SetUp, before any other thread can see this object
 
@@ -116,11 +136,14 @@ class AdminRoomImpl final : public AdminRoom {
   std::condition_variable cv_;
   // Front first. The worker leaves a command at the front while it runs and removes it after
   // its reply was posted.
-  std::deque<QueuedCommand> queue_;  // guarded by mu_
-  bool stop_ = false;                // guarded by mu_
-  std::thread worker_;               // started and joined by the thread calling Start/Stop
+  std::deque<QueuedCommand> queue_;         // guarded by mu_
+  bool stop_ = false;                       // guarded by mu_
+  uint64_t retries_without_processor_ = 0;  // guarded by mu_
+  std::thread worker_;                      // started and joined by the thread calling Start/Stop
+  // Last: unregistered first, so no OnMessage runs while the rest is destroyed.
+  EventObservers::Handle intake_;  // OnMessage for every m.room.message sent
 };
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_ADMIN_ROOM_IMPL_H_
+#endif  // CONCLAVE_SERVICE_ADMIN_ROOM_ADMIN_ROOM_IMPL_H_

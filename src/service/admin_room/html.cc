@@ -1,4 +1,4 @@
-#include "conclave/service/html.h"
+#include "conclave/service/admin_room/html.h"
 
 namespace conclave::service {
 

@@ -1,4 +1,4 @@
-#include "conclave/service/auth_rules.h"
+#include "conclave/service/protocol/auth_rules.h"
 
 #include <algorithm>
 #include <array>
@@ -13,8 +13,8 @@
 
 #include "absl/status/statusor.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/power_levels.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/power_levels.h"
 
 namespace conclave::service {
 namespace {
@@ -123,9 +123,9 @@ absl::Status CheckCreate(const boost::json::object& event, const StateMap& state
   // An absent room_version means version 1, whose rules differ from these.
   std::string_view version = room_version == nullptr ? std::string_view("1")
                                                      : std::string_view(room_version->get_string());
-  if (version != kRoomVersion) {
-    return Refuse("rule 1.3: room version '", version, "' is not supported (only ", kRoomVersion,
-                  ")");
+  if (version != kAuthRulesRoomVersion) {
+    return Refuse("rule 1.3: room version '", version, "' is not supported (only ",
+                  kAuthRulesRoomVersion, ")");
   }
   if (!HasString(content, "creator")) {
     return Refuse("rule 1.4: m.room.create content has no creator");

@@ -1,4 +1,4 @@
-#include "conclave/service/canonical_json.h"
+#include "conclave/service/protocol/canonical_json.h"
 
 #include <algorithm>
 #include <boost/json/array.hpp>
@@ -178,6 +178,20 @@ bool IsValidUtf8(std::string_view bytes) {
     i += length;
   }
   return true;
+}
+
+bool HasFloat(const boost::json::value& value) {
+  if (value.is_double()) return true;
+  if (const auto* object = value.if_object()) {
+    for (const auto& [key, child] : *object) {
+      if (HasFloat(child)) return true;
+    }
+  } else if (const auto* array = value.if_array()) {
+    for (const auto& child : *array) {
+      if (HasFloat(child)) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace conclave::service

@@ -1,10 +1,10 @@
-#include "conclave/service/errors.h"
+#include "conclave/service/protocol/errors.h"
 
 #include <charconv>
 #include <string>
 
 #include "absl/strings/cord.h"
-#include "conclave/service/canonical_json.h"
+#include "conclave/service/protocol/canonical_json.h"
 
 namespace conclave::service {
 namespace {

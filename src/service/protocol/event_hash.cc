@@ -1,11 +1,11 @@
-#include "conclave/core/str_cat.h"
-#include "conclave/service/event_hash.h"
+#include "conclave/service/protocol/event_hash.h"
 
 #include <boost/json/value.hpp>
 
 #include "conclave/core/status_macros.h"
-#include "conclave/service/canonical_json.h"
-#include "conclave/service/crypto.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/service/protocol/canonical_json.h"
+#include "conclave/service/protocol/crypto.h"
 
 namespace conclave::service {
 

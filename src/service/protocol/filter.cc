@@ -1,4 +1,4 @@
-#include "conclave/service/filter.h"
+#include "conclave/service/protocol/filter.h"
 
 #include <algorithm>
 #include <boost/json/array.hpp>
@@ -6,7 +6,7 @@
 
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/errors.h"
+#include "conclave/service/protocol/errors.h"
 
 namespace conclave::service {
 namespace {

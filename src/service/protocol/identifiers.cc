@@ -1,4 +1,4 @@
-#include "conclave/service/identifiers.h"
+#include "conclave/service/protocol/identifiers.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -7,9 +7,9 @@
 #include <string>
 
 #include "conclave/core/str_cat.h"
-#include "conclave/service/canonical_json.h"
-#include "conclave/service/crypto.h"
-#include "conclave/service/errors.h"
+#include "conclave/service/protocol/canonical_json.h"
+#include "conclave/service/protocol/crypto.h"
+#include "conclave/service/protocol/errors.h"
 
 namespace conclave::service {
 namespace {

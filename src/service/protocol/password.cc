@@ -1,4 +1,4 @@
-#include "conclave/service/password.h"
+#include "conclave/service/protocol/password.h"
 
 #include <argon2.h>
 
@@ -6,7 +6,7 @@
 #include <string>
 
 #include "conclave/core/str_cat.h"
-#include "conclave/service/crypto.h"
+#include "conclave/service/protocol/crypto.h"
 
 namespace conclave::service {
 namespace {

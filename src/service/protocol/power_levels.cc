@@ -1,4 +1,4 @@
-#include "conclave/service/power_levels.h"
+#include "conclave/service/protocol/power_levels.h"
 
 #include <array>
 #include <boost/json/value.hpp>
@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "conclave/core/str_cat.h"
-#include "conclave/service/errors.h"
+#include "conclave/service/protocol/errors.h"
 
 namespace conclave::service {
 namespace {

@@ -1,8 +1,7 @@
-#include "conclave/service/redaction.h"
+#include "conclave/service/protocol/redaction.h"
 
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
-#include <charconv>
 #include <initializer_list>
 #include <string_view>
 
@@ -11,14 +10,7 @@ namespace {
 
 // The room version as a number, kDefaultRoomVersion's if unknown.
 int VersionNumber(std::string_view room_version) {
-  int number = 0;
-  auto [end, error] =
-      std::from_chars(room_version.data(), room_version.data() + room_version.size(), number);
-  if (error != std::errc() || end != room_version.data() + room_version.size() || number < 1 ||
-      number > 12) {
-    return VersionNumber(kDefaultRoomVersion);
-  }
-  return number;
+  return RoomVersionNumber(room_version).value_or(*RoomVersionNumber(kDefaultRoomVersion));
 }
 
 bool IsOneOf(std::string_view key, std::initializer_list<std::string_view> keys) {

@@ -1,4 +1,4 @@
-#include "conclave/service/rate_limiter.h"
+#include "conclave/service/rate_limit/rate_limiter.h"
 
 #include <algorithm>
 #include <boost/json/object.hpp>
@@ -6,7 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <cmath>
 
-#include "conclave/service/errors.h"
+#include "conclave/service/protocol/errors.h"
 
 namespace conclave::service {
 

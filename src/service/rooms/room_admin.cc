@@ -9,12 +9,11 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/homeserver.h"
-#include "conclave/service/identifiers.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/identifiers.h"
+#include "conclave/service/rooms/rooms.h"
+#include "conclave/service/storage/stored_json.h"
 #include "rooms_internal.h"
-#include "stored_json.h"
 
 namespace conclave::service {
 
@@ -22,7 +21,7 @@ using namespace rooms_internal;  // NOLINT: private helpers of this subsystem
 
 namespace {
 
-constexpr char kBannedRoomsMap[] = "banned_rooms";
+using schema::kBannedRoomsMap;
 
 boost::json::string_view J(std::string_view s) { return {s.data(), s.size()}; }
 
@@ -46,12 +45,12 @@ absl::StatusOr<std::vector<std::string>> PlainKeys(const database::Database& db,
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> Rooms::AllRoomIds() const {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   return PlainKeys(*store.db, *store.rooms);
 }
 
 absl::StatusOr<Rooms::Summary> Rooms::RoomSummary(std::string_view room_id) {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   Summary out;
   out.room_id = std::string(room_id);
@@ -117,7 +116,7 @@ absl::StatusOr<std::string> Rooms::AdminDeleteAlias(std::string_view alias) {
   if (!ParseRoomAlias(alias).ok()) {
     return InvalidParam(core::StrCat("'", alias, "' is not a room alias"));
   }
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   std::lock_guard lock(alias_mu_);
   CONCLAVE_ASSIGN_OR_RETURN(auto value, store.Find(*store.aliases, alias));
   if (!value) return NotFound(core::StrCat("Room alias ", alias, " not found"));
@@ -131,7 +130,7 @@ absl::StatusOr<std::string> Rooms::AdminDeleteAlias(std::string_view alias) {
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Rooms::AllAliases() const {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   std::vector<std::pair<std::string, std::string>> out;
   CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
       *store.db, *store.aliases, "", 0, "alias",
@@ -143,7 +142,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Rooms::AllAlias
 }
 
 absl::StatusOr<std::vector<std::string>> Rooms::RoomAliases(std::string_view room_id) const {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   std::vector<std::string> out;
   CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(*store.room_aliases, RoomPrefix(room_id),
                                                        [&](std::string_view key, std::string_view) {
@@ -159,18 +158,18 @@ absl::StatusOr<std::vector<std::string>> Rooms::RoomAliases(std::string_view roo
 
 absl::Status Rooms::SetPublished(std::string_view room_id, bool published) {
   CONCLAVE_RETURN_IF_ERROR(Load(room_id).status());
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   if (published) return store.db->Put(*store.public_rooms, room_id, "");
   return store.db->Delete(*store.public_rooms, room_id);
 }
 
 absl::StatusOr<std::vector<std::string>> Rooms::PublishedRooms() const {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   return PlainKeys(*store.db, *store.public_rooms);
 }
 
 absl::Status Rooms::CheckRoomNotBanned(std::string_view room_id) const {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   CONCLAVE_ASSIGN_OR_RETURN(database::Map * banned, BannedRoomsMap(store));
   CONCLAVE_ASSIGN_OR_RETURN(auto ban, store.Find(*banned, room_id));
   if (ban) return Forbidden("This room is banned on this server");
@@ -180,7 +179,7 @@ absl::Status Rooms::CheckRoomNotBanned(std::string_view room_id) const {
 absl::StatusOr<std::vector<std::string>> Rooms::BanRoom(std::string_view room_id,
                                                         std::string_view banned_by,
                                                         std::string_view reason) {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   CONCLAVE_ASSIGN_OR_RETURN(database::Map * banned, BannedRoomsMap(store));
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   std::vector<std::string> members;
@@ -222,7 +221,7 @@ absl::StatusOr<std::vector<std::string>> Rooms::BanRoom(std::string_view room_id
 }
 
 absl::Status Rooms::UnbanRoom(std::string_view room_id) {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   CONCLAVE_ASSIGN_OR_RETURN(database::Map * banned, BannedRoomsMap(store));
   CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*banned, room_id));
   if (!existing) return NotFound(core::StrCat("Room ", room_id, " is not banned"));
@@ -230,7 +229,7 @@ absl::Status Rooms::UnbanRoom(std::string_view room_id) {
 }
 
 absl::StatusOr<std::vector<Rooms::RoomBan>> Rooms::BannedRooms() const {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   CONCLAVE_ASSIGN_OR_RETURN(database::Map * banned, BannedRoomsMap(store));
   std::vector<RoomBan> out;
   CONCLAVE_RETURN_IF_ERROR(ForEachRecord(

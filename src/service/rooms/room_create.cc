@@ -5,11 +5,10 @@
 
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/homeserver.h"
-#include "conclave/service/identifiers.h"
-#include "conclave/service/power_levels.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/identifiers.h"
+#include "conclave/service/protocol/power_levels.h"
+#include "conclave/service/rooms/rooms.h"
 #include "rooms_internal.h"
 
 namespace conclave::service {
@@ -33,40 +32,55 @@ absl::StatusOr<Preset> PresetFor(std::string_view preset) {
                                    "': use private_chat, public_chat or trusted_private_chat"));
 }
 
-}  // namespace
+// A /createRoom body, parsed (Client-Server API POST /createRoom).
+struct CreateRoomRequest {
+  std::optional<std::string> name;
+  std::optional<std::string> topic;
+  std::optional<std::string> alias_name;
+  bool published = false;  // visibility "public": listed in the room directory
+  Preset preset{};
+  bool is_direct = false;
+  std::vector<std::string> invites;
+  const boost::json::object* creation_content = nullptr;
+  const boost::json::object* power_override = nullptr;
+  const boost::json::array* initial_state = nullptr;
+};
 
-absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
-                                                   const boost::json::object& body) {
+// The fields of a /createRoom body, checked: M_BAD_JSON for a wrong type, M_INVALID_PARAM for a
+// bad value, M_UNSUPPORTED_ROOM_VERSION, M_NOT_FOUND for an invitee who is not a local user.
+// The pointers point into `body`.
+absl::StatusOr<CreateRoomRequest> ParseCreateRoom(const boost::json::object& body,
+                                                  std::string_view server_name,
+                                                  const Accounts& accounts) {
   auto string_field = [&](std::string_view key) -> absl::StatusOr<std::optional<std::string>> {
     const auto* v = body.if_contains(boost::json::string_view(key.data(), key.size()));
     if (v == nullptr || v->is_null()) return std::optional<std::string>();
     if (!v->is_string()) return BadJson(core::StrCat("'", key, "' must be a string"));
     return std::optional<std::string>(std::string(v->get_string()));
   };
+  CreateRoomRequest req;
   CONCLAVE_ASSIGN_OR_RETURN(auto visibility, string_field("visibility"));
   CONCLAVE_ASSIGN_OR_RETURN(auto preset_name, string_field("preset"));
-  CONCLAVE_ASSIGN_OR_RETURN(auto name, string_field("name"));
-  CONCLAVE_ASSIGN_OR_RETURN(auto topic, string_field("topic"));
-  CONCLAVE_ASSIGN_OR_RETURN(auto alias_name, string_field("room_alias_name"));
+  CONCLAVE_ASSIGN_OR_RETURN(req.name, string_field("name"));
+  CONCLAVE_ASSIGN_OR_RETURN(req.topic, string_field("topic"));
+  CONCLAVE_ASSIGN_OR_RETURN(req.alias_name, string_field("room_alias_name"));
   CONCLAVE_ASSIGN_OR_RETURN(auto room_version, string_field("room_version"));
   if (visibility && *visibility != "public" && *visibility != "private") {
     return InvalidParam("'visibility' must be public or private");
   }
-  const bool published = visibility && *visibility == "public";
-  if (!preset_name) preset_name = published ? "public_chat" : "private_chat";
-  CONCLAVE_ASSIGN_OR_RETURN(Preset preset, PresetFor(*preset_name));
+  req.published = visibility && *visibility == "public";
+  if (!preset_name) preset_name = req.published ? "public_chat" : "private_chat";
+  CONCLAVE_ASSIGN_OR_RETURN(req.preset, PresetFor(*preset_name));
   if (room_version && *room_version != kDefaultRoomVersion) {
     return MatrixStatus(
         absl::StatusCode::kInvalidArgument, "M_UNSUPPORTED_ROOM_VERSION",
         core::StrCat("Room version ", *room_version,
                      " is not supported; this server creates version ", kDefaultRoomVersion));
   }
-  bool is_direct = false;
   if (const auto* d = body.if_contains("is_direct"); d && !d->is_null()) {
     if (!d->is_bool()) return BadJson("'is_direct' must be a boolean");
-    is_direct = d->get_bool();
+    req.is_direct = d->get_bool();
   }
-  std::vector<std::string> invites;
   if (const auto* v = body.if_contains("invite"); v && !v->is_null()) {
     if (!v->is_array()) return BadJson("'invite' must be an array of user ids");
     for (const auto& u : v->get_array()) {
@@ -74,18 +88,15 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
         return InvalidParam("'invite' must hold user ids");
       }
       auto target = ParseUserId(u.get_string());
-      if (target->server_name != hs_.server_name() || !hs_.accounts().UserExists(u.get_string())) {
+      if (target->server_name != server_name || !accounts.UserExists(u.get_string())) {
         return NotFound(core::StrCat("Cannot invite unknown user ", u.get_string(),
                                      " (this server does not federate)"));
       }
-      invites.emplace_back(u.get_string());
+      req.invites.emplace_back(u.get_string());
     }
   }
-  const boost::json::object* creation_content = nullptr;
-  const boost::json::object* power_override = nullptr;
-  const boost::json::array* initial_state = nullptr;
-  for (auto [key, out] : {std::pair{"creation_content", &creation_content},
-                          std::pair{"power_level_content_override", &power_override}}) {
+  for (auto [key, out] : {std::pair{"creation_content", &req.creation_content},
+                          std::pair{"power_level_content_override", &req.power_override}}) {
     if (const auto* v = body.if_contains(key); v && !v->is_null()) {
       if (!v->is_object()) return BadJson(core::StrCat("'", key, "' must be an object"));
       *out = &v->get_object();
@@ -93,8 +104,8 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
   }
   if (const auto* v = body.if_contains("initial_state"); v && !v->is_null()) {
     if (!v->is_array()) return BadJson("'initial_state' must be an array");
-    initial_state = &v->get_array();
-    for (const auto& e : *initial_state) {
+    req.initial_state = &v->get_array();
+    for (const auto& e : *req.initial_state) {
       const auto* o = e.if_object();
       if (o == nullptr || StringField(*o, "type").empty() || !o->contains("content") ||
           !(*o).at("content").is_object()) {
@@ -102,15 +113,25 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
       }
     }
   }
+  return req;
+}
 
+}  // namespace
+
+absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
+                                                   const boost::json::object& body) {
+  CONCLAVE_ASSIGN_OR_RETURN(CreateRoomRequest req,
+                            ParseCreateRoom(body, deps_.server_name, deps_.accounts));
+  const auto& [name, topic, alias_name, published, preset, is_direct, invites, creation_content,
+               power_override, initial_state] = req;
   // The alias is claimed first so a taken alias leaves no half-made room behind.
   std::optional<std::string> alias;
   if (alias_name) {
     if (alias_name->empty() || alias_name->find(':') != std::string::npos ||
-        !ParseRoomAlias(core::StrCat("#", *alias_name, ":", hs_.server_name())).ok()) {
+        !ParseRoomAlias(core::StrCat("#", *alias_name, ":", deps_.server_name)).ok()) {
       return InvalidParam(core::StrCat("'", *alias_name, "' is not a valid alias localpart"));
     }
-    alias = core::StrCat("#", *alias_name, ":", hs_.server_name());
+    alias = core::StrCat("#", *alias_name, ":", deps_.server_name);
     auto existing = ResolveAlias(*alias);
     if (existing.ok()) {
       return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_ROOM_IN_USE",
@@ -121,8 +142,8 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
   std::string room_id;
   std::shared_ptr<RoomData> room;
   for (int attempt = 0;; ++attempt) {
-    room_id = NewRoomId(hs_.server_name());
-    CONCLAVE_ASSIGN_OR_RETURN(auto taken, hs_.store().Find(*hs_.store().rooms, room_id));
+    room_id = NewRoomId(deps_.server_name);
+    CONCLAVE_ASSIGN_OR_RETURN(auto taken, deps_.store.Find(*deps_.store.rooms, room_id));
     if (!taken) break;
     if (attempt > 5) return absl::InternalError("could not pick a free room id");
   }
@@ -148,7 +169,7 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
   }
 
   boost::json::object member{{"membership", "join"}};
-  if (auto profile = hs_.accounts().GetProfile(session.user_id); profile.ok()) {
+  if (auto profile = deps_.accounts.GetProfile(session.user_id); profile.ok()) {
     if (profile->displayname) member["displayname"] = *profile->displayname;
     if (profile->avatar_url) member["avatar_url"] = *profile->avatar_url;
   }
@@ -191,13 +212,13 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
   for (const std::string& invitee : invites) {
     boost::json::object content{{"membership", "invite"}};
     if (is_direct) content["is_direct"] = true;
-    if (auto profile = hs_.accounts().GetProfile(invitee); profile.ok() && profile->displayname) {
+    if (auto profile = deps_.accounts.GetProfile(invitee); profile.ok() && profile->displayname) {
       content["displayname"] = *profile->displayname;
     }
     CONCLAVE_RETURN_IF_ERROR(send("m.room.member", invitee, std::move(content)));
   }
   if (published) {
-    CONCLAVE_RETURN_IF_ERROR(hs_.store().db->Put(*hs_.store().public_rooms, room_id, ""));
+    CONCLAVE_RETURN_IF_ERROR(deps_.store.db->Put(*deps_.store.public_rooms, room_id, ""));
   }
   return CreateRoomResult{room_id, alias};
 }

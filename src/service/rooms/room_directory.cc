@@ -7,11 +7,10 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/homeserver.h"
-#include "conclave/service/identifiers.h"
-#include "conclave/service/power_levels.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/identifiers.h"
+#include "conclave/service/protocol/power_levels.h"
+#include "conclave/service/rooms/rooms.h"
 #include "rooms_internal.h"
 
 namespace conclave::service {
@@ -22,10 +21,10 @@ absl::Status Rooms::PutAlias(std::string_view alias, std::string_view room_id,
                              std::string_view creator) {
   auto parsed = ParseRoomAlias(alias);
   if (!parsed.ok()) return InvalidParam(core::StrCat("'", alias, "' is not a room alias"));
-  if (parsed->server_name != hs_.server_name()) {
-    return InvalidParam(core::StrCat("Aliases must end in :", hs_.server_name()));
+  if (parsed->server_name != deps_.server_name) {
+    return InvalidParam(core::StrCat("Aliases must end in :", deps_.server_name));
   }
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   std::lock_guard lock(alias_mu_);
   CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.aliases, alias));
   if (existing) {
@@ -57,7 +56,7 @@ absl::StatusOr<std::string> Rooms::ResolveAlias(std::string_view alias) const {
   if (!ParseRoomAlias(alias).ok()) {
     return InvalidParam(core::StrCat("'", alias, "' is not a room alias"));
   }
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   CONCLAVE_ASSIGN_OR_RETURN(auto value, store.Find(*store.aliases, alias));
   if (!value) return NotFound(core::StrCat("Room alias ", alias, " not found"));
   CONCLAVE_ASSIGN_OR_RETURN(auto json, ParseObject(*value));
@@ -65,7 +64,7 @@ absl::StatusOr<std::string> Rooms::ResolveAlias(std::string_view alias) const {
 }
 
 absl::Status Rooms::DeleteAlias(const Session& session, std::string_view alias) {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   std::string room_id;
   {
     std::lock_guard lock(alias_mu_);
@@ -99,8 +98,7 @@ absl::Status Rooms::DeleteAlias(const Session& session, std::string_view alias) 
 
 absl::StatusOr<std::vector<std::string>> Rooms::Aliases(const Session& session,
                                                         std::string_view room_id) {
-  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
-  CONCLAVE_RETURN_IF_ERROR(VisibleUpTo(session.user_id, *room).status());
+  CONCLAVE_RETURN_IF_ERROR(LoadReadable(session.user_id, room_id).status());
   return RoomAliases(room_id);
 }
 
@@ -114,20 +112,20 @@ absl::Status Rooms::SetVisibility(const Session& session, std::string_view room_
       return Forbidden("Publishing a room needs the power to send state events");
     }
   }
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   if (published) return store.db->Put(*store.public_rooms, room_id, "");
   return store.db->Delete(*store.public_rooms, room_id);
 }
 
 absl::StatusOr<bool> Rooms::IsPublished(std::string_view room_id) const {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   CONCLAVE_ASSIGN_OR_RETURN(auto value, store.Find(*store.public_rooms, room_id));
   return value.has_value();
 }
 
 absl::StatusOr<boost::json::object> Rooms::PublicRooms(size_t limit, std::string_view since,
                                                        std::string_view term) {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   std::vector<std::string> room_ids;
   CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(*store.public_rooms, "",
                                                        [&](std::string_view key, std::string_view) {

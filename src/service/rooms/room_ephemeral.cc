@@ -5,12 +5,11 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/homeserver.h"
-#include "conclave/service/rooms.h"
-#include "conclave/service/typing.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/rooms/rooms.h"
+#include "conclave/service/rooms/typing.h"
+#include "conclave/service/storage/stored_json.h"
 #include "rooms_internal.h"
-#include "stored_json.h"
 
 namespace conclave::service {
 
@@ -26,9 +25,9 @@ absl::Status Rooms::SetTyping(const Session& session, std::string_view room_id, 
       return Forbidden("You are not joined to this room");
     }
   }
-  if (hs_.typing().Set(room_id, session.user_id, typing, timeout)) {
+  if (deps_.typing.Set(room_id, session.user_id, typing, timeout)) {
     CONCLAVE_ASSIGN_OR_RETURN(members, JoinedUserIds(room_id));
-    hs_.notifier().Notify(members);
+    deps_.notifier.Notify(members);
   }
   return absl::OkStatus();
 }
@@ -39,15 +38,11 @@ absl::Status Rooms::SetReceipt(const Session& session, std::string_view room_id,
     return InvalidParam(core::StrCat("Unknown receipt type '", receipt_type, "'"));
   }
   CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Event(session, room_id, event_id));
-  Store& store = hs_.store();
-  const std::string key = database::KeyBuilder()
-                              .AppendString(room_id)
-                              .AppendString(receipt_type)
-                              .AppendString(session.user_id)
-                              .Build();
+  Store& store = deps_.store;
+  const std::string key = schema::ReceiptKey(room_id, receipt_type, session.user_id);
   database::WriteBatch batch;
   CONCLAVE_RETURN_IF_ERROR(
-      hs_.stream()
+      deps_.stream
           .Commit(
               batch,
               [&](uint64_t pos, database::WriteBatch& b) {
@@ -60,10 +55,10 @@ absl::Status Rooms::SetReceipt(const Session& session, std::string_view room_id,
               })
           .status());
   if (receipt_type == "m.read.private") {
-    hs_.notifier().Notify(session.user_id);
+    deps_.notifier.Notify(session.user_id);
   } else {
     CONCLAVE_ASSIGN_OR_RETURN(auto members, JoinedUserIds(room_id));
-    hs_.notifier().Notify(members);
+    deps_.notifier.Notify(members);
   }
   return absl::OkStatus();
 }
@@ -74,7 +69,7 @@ absl::Status Rooms::SetReadMarkers(const Session& session, std::string_view room
                                    std::optional<std::string> read_private) {
   if (fully_read) {
     CONCLAVE_RETURN_IF_ERROR(Event(session, room_id, *fully_read).status());
-    CONCLAVE_RETURN_IF_ERROR(hs_.accounts().SetAccountData(
+    CONCLAVE_RETURN_IF_ERROR(deps_.accounts.SetAccountData(
         session.user_id, room_id, "m.fully_read", boost::json::object{{"event_id", *fully_read}}));
   }
   if (read) CONCLAVE_RETURN_IF_ERROR(SetReceipt(session, room_id, "m.read", *read));
@@ -86,7 +81,7 @@ absl::Status Rooms::SetReadMarkers(const Session& session, std::string_view room
 
 absl::StatusOr<boost::json::object> Rooms::ReceiptsSince(std::string_view room_id, uint64_t since,
                                                          std::string_view for_user) {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   boost::json::object content;
   CONCLAVE_RETURN_IF_ERROR(
       ForEachRecord(*store.db, *store.receipts, RoomPrefix(room_id), 3, "receipt",
@@ -109,14 +104,11 @@ absl::StatusOr<boost::json::object> Rooms::ReceiptsSince(std::string_view room_i
 }
 
 absl::StatusOr<int64_t> Rooms::UnreadCount(std::string_view room_id, std::string_view user_id) {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   uint64_t read_position = 0;
   for (const char* type : {"m.read", "m.read.private"}) {
-    CONCLAVE_ASSIGN_OR_RETURN(auto value, store.Find(*store.receipts, database::KeyBuilder()
-                                                                          .AppendString(room_id)
-                                                                          .AppendString(type)
-                                                                          .AppendString(user_id)
-                                                                          .Build()));
+    CONCLAVE_ASSIGN_OR_RETURN(
+        auto value, store.Find(*store.receipts, schema::ReceiptKey(room_id, type, user_id)));
     if (!value) continue;
     CONCLAVE_ASSIGN_OR_RETURN(auto json, ParseObject(*value));
     read_position = std::max(read_position, PositionField(json, "event_pos"));

@@ -5,11 +5,10 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/homeserver.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/rooms/rooms.h"
+#include "conclave/service/storage/stored_json.h"
 #include "rooms_internal.h"
-#include "stored_json.h"
 
 namespace conclave::service {
 
@@ -49,6 +48,13 @@ boost::json::object Rooms::ClientEvent(const StoredEvent& event, const Session* 
   return out;
 }
 
+absl::StatusOr<std::shared_ptr<Rooms::RoomData>> Rooms::LoadReadable(std::string_view user_id,
+                                                                     std::string_view room_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  CONCLAVE_RETURN_IF_ERROR(VisibleUpTo(user_id, *room).status());
+  return room;
+}
+
 absl::StatusOr<uint64_t> Rooms::VisibleUpTo(std::string_view user_id, RoomData& room) {
   std::lock_guard lock(room.mu);
   std::string_view membership = MembershipOf(room.state, user_id);
@@ -76,8 +82,7 @@ absl::StatusOr<std::vector<StoredEvent>> Rooms::CurrentState(std::string_view ro
 
 absl::StatusOr<std::vector<StoredEvent>> Rooms::State(const Session& session,
                                                       std::string_view room_id) {
-  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
-  CONCLAVE_RETURN_IF_ERROR(VisibleUpTo(session.user_id, *room).status());
+  CONCLAVE_RETURN_IF_ERROR(LoadReadable(session.user_id, room_id).status());
   return CurrentState(room_id);
 }
 
@@ -85,8 +90,7 @@ absl::StatusOr<boost::json::object> Rooms::StateContent(const Session& session,
                                                         std::string_view room_id,
                                                         std::string_view type,
                                                         std::string_view state_key) {
-  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
-  CONCLAVE_RETURN_IF_ERROR(VisibleUpTo(session.user_id, *room).status());
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, LoadReadable(session.user_id, room_id));
   std::lock_guard lock(room->mu);
   const boost::json::object* content = FindStateContent(room->state, type, state_key);
   if (content == nullptr) {
@@ -113,7 +117,7 @@ absl::StatusOr<std::vector<StoredEvent>> Rooms::Timeline(std::string_view room_i
   *limited = false;
   std::vector<StoredEvent> out;
   if (upto <= after || limit == 0) return out;
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   auto it = store.db->NewIterator(*store.timeline, RoomIteration(room_id));
   it->SeekForPrev(TimelineKey(room_id, upto));
   for (; it->Valid(); it->Prev()) {
@@ -169,7 +173,7 @@ absl::StatusOr<MessagesPage> Rooms::Messages(const Session& session, std::string
 
   MessagesPage page;
   page.start = PositionToken(start);
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   auto it = store.db->NewIterator(*store.timeline, RoomIteration(room_id));
   uint64_t last = start;
   bool exhausted = true;
@@ -256,7 +260,7 @@ absl::StatusOr<boost::json::object> Rooms::Context(const Session& session, std::
 }
 
 absl::StatusOr<std::vector<UserRoom>> Rooms::UserRooms(std::string_view user_id) const {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   std::vector<UserRoom> out;
   CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
       *store.db, *store.user_rooms, RoomPrefix(user_id), 2, "membership",
@@ -307,8 +311,7 @@ absl::StatusOr<std::vector<StoredEvent>> Rooms::Members(const Session& session,
                                                         std::string_view room_id,
                                                         std::string_view membership,
                                                         std::string_view not_membership) {
-  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
-  CONCLAVE_RETURN_IF_ERROR(VisibleUpTo(session.user_id, *room).status());
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, LoadReadable(session.user_id, room_id));
   std::lock_guard lock(room->mu);
   std::vector<StoredEvent> out;
   for (auto it = room->state.lower_bound(StateKey("m.room.member", ""));

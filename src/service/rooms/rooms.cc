@@ -1,22 +1,21 @@
 // Rooms: the per-room cache, building and committing events, membership and room creation.
 // Reads are in room_reads.cc, aliases and the directory in room_directory.cc, typing and receipts
 // in room_ephemeral.cc.
-#include "conclave/service/rooms.h"
+#include "conclave/service/rooms/rooms.h"
 
 #include <boost/json/serialize.hpp>
 
-#include "admin_room_impl.h"
 #include "conclave/core/log.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
-#include "conclave/service/auth_rules.h"
-#include "conclave/service/canonical_json.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/event_hash.h"
-#include "conclave/service/homeserver.h"
-#include "conclave/service/identifiers.h"
-#include "conclave/service/power_levels.h"
+#include "conclave/service/protocol/auth_rules.h"
+#include "conclave/service/protocol/canonical_json.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/event_hash.h"
+#include "conclave/service/protocol/identifiers.h"
+#include "conclave/service/protocol/power_levels.h"
+#include "conclave/service/storage/event_writer.h"
 #include "rooms_internal.h"
 
 namespace conclave::service {
@@ -24,8 +23,6 @@ namespace conclave::service {
 using namespace rooms_internal;  // NOLINT: private helpers of this subsystem
 
 namespace {
-
-boost::json::string_view J(std::string_view s) { return {s.data(), s.size()}; }
 
 // Member ids with membership join or invite, plus `extra` (a membership target).
 std::vector<std::string> UsersToWake(const StateMap& state, const std::string* extra) {
@@ -41,18 +38,9 @@ std::vector<std::string> UsersToWake(const StateMap& state, const std::string* e
   return users;
 }
 
-// Key of the `txn_ids` map: who sent, from which device, with which transaction id.
-std::string TxnKey(std::string_view user_id, std::string_view device_id, std::string_view txn_id) {
-  return database::KeyBuilder()
-      .AppendString(user_id)
-      .AppendString(device_id)
-      .AppendString(txn_id)
-      .Build();
-}
-
 }  // namespace
 
-Rooms::Rooms(Homeserver& hs) : hs_(hs) {}
+Rooms::Rooms(Deps deps) : deps_(std::move(deps)) {}
 Rooms::~Rooms() = default;
 
 std::shared_ptr<Rooms::RoomData> Rooms::NewRoom(std::string_view room_id) {
@@ -68,7 +56,7 @@ absl::StatusOr<std::shared_ptr<Rooms::RoomData>> Rooms::Load(std::string_view ro
     std::lock_guard lock(rooms_mu_);
     if (auto it = rooms_.find(room_id); it != rooms_.end()) return it->second;
   }
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   CONCLAVE_ASSIGN_OR_RETURN(auto info, store.Find(*store.rooms, room_id));
   if (!info) return NotFound(core::StrCat("Unknown room ", room_id));
   auto room = std::make_shared<RoomData>();
@@ -108,7 +96,7 @@ absl::StatusOr<std::shared_ptr<Rooms::RoomData>> Rooms::Load(std::string_view ro
 }
 
 absl::StatusOr<StoredEvent> Rooms::ReadEvent(std::string_view event_id) const {
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   CONCLAVE_ASSIGN_OR_RETURN(auto where, store.Find(*store.events, event_id));
   if (!where) return NotFound(core::StrCat("Unknown event ", event_id));
   CONCLAVE_ASSIGN_OR_RETURN(auto json, store.Find(*store.timeline, *where));
@@ -119,7 +107,7 @@ absl::StatusOr<StoredEvent> Rooms::ReadEvent(std::string_view event_id) const {
   return StoredEvent{std::move(pdu), position};
 }
 
-absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
+absl::StatusOr<boost::json::object> Rooms::BuildEvent(RoomData& room, Draft& draft) {
   if (HasFloat(draft.content)) {
     return BadJson("Event content must not contain floating-point numbers");
   }
@@ -156,9 +144,7 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
   pdu["event_id"] = event_id;
 
   boost::json::object unsigned_data;
-  std::optional<StateKey> state_key;
   if (draft.state_key) {
-    state_key.emplace(draft.type, *draft.state_key);
     if (const auto* prev_state = FindState(room.state, draft.type, *draft.state_key)) {
       if (const auto* c = prev_state->if_contains("content")) unsigned_data["prev_content"] = *c;
       unsigned_data["prev_sender"] = StringField(*prev_state, "sender");
@@ -171,6 +157,14 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
   }
   if (!unsigned_data.empty()) pdu["unsigned"] = std::move(unsigned_data);
 
+  return pdu;
+}
+
+absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
+  CONCLAVE_ASSIGN_OR_RETURN(boost::json::object pdu, BuildEvent(room, draft));
+  const std::string event_id(StringField(pdu, "event_id"));
+  std::optional<StateKey> state_key;
+  if (draft.state_key) state_key.emplace(draft.type, *draft.state_key);
   const std::string json = boost::json::serialize(pdu);
   if (json.size() > kMaxEventBytes) {
     return TooLarge(
@@ -189,50 +183,35 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
     redacted_json = boost::json::serialize(redacted_pdu);
   }
 
-  std::string membership_json;
   std::string_view membership;
   if (draft.type == "m.room.member" && draft.state_key) {
     membership = StringField(pdu["content"].get_object(), "membership");
   }
 
-  Store& store = hs_.store();
+  EventRows rows{.room_id = room.room_id,
+                 .event_id = event_id,
+                 .type = draft.type,
+                 .sender = draft.sender,
+                 .state_key = std::nullopt,
+                 .membership = membership,
+                 .json = json,
+                 .room_version = room.room_version,
+                 .origin_server_ts = 0,
+                 .device_id = draft.device_id,
+                 .txn_id = draft.txn_id,
+                 .redacted_position = std::nullopt,
+                 .redacted_json = redacted_json};
+  if (draft.state_key) rows.state_key = *draft.state_key;
+  if (const auto* ts = pdu.if_contains("origin_server_ts"); ts && ts->is_int64()) {
+    rows.origin_server_ts = ts->get_int64();
+  }
+  if (draft.redact_target) rows.redacted_position = draft.redact_target->position;
+  const EventWriter writer(deps_.store);
   database::WriteBatch batch;
   CONCLAVE_ASSIGN_OR_RETURN(
       uint64_t position,
-      hs_.stream().Commit(
-          batch,
-          [&](uint64_t pos, database::WriteBatch& b) {
-            const std::string timeline_key = TimelineKey(room.room_id, pos);
-            b.Put(*store.timeline, timeline_key, json);
-            b.Put(*store.events, event_id, timeline_key);
-            if (draft.type == "m.room.message" || draft.type == "m.room.encrypted") {
-              b.Put(*store.message_index, timeline_key, draft.sender);
-            }
-            if (state_key) {
-              b.Put(*store.room_state,
-                    StateKeyOf(room.room_id, state_key->first, state_key->second), event_id);
-            }
-            if (!membership.empty()) {
-              std::string value = boost::json::serialize(
-                  boost::json::object{{"membership", J(membership)}, {"pos", pos}});
-              b.Put(*store.room_members, PairKey(room.room_id, *draft.state_key), value);
-              b.Put(*store.user_rooms, PairKey(*draft.state_key, room.room_id), value);
-            }
-            if (!draft.txn_id.empty()) {
-              b.Put(*store.txn_ids, TxnKey(draft.sender, draft.device_id, draft.txn_id), event_id);
-            }
-            if (draft.type == "m.room.create") {
-              b.Put(*store.rooms, room.room_id,
-                    boost::json::serialize(
-                        boost::json::object{{"room_version", room.room_version},
-                                            {"creator", draft.sender},
-                                            {"created_ts", pdu["origin_server_ts"]}}));
-            }
-            if (draft.redact_target) {
-              b.Put(*store.timeline, TimelineKey(room.room_id, draft.redact_target->position),
-                    redacted_json);
-            }
-          },
+      deps_.stream.Commit(
+          batch, [&](uint64_t pos, database::WriteBatch& b) { writer.Put(rows, pos, b); },
           [&](uint64_t pos) {
             if (state_key) {
               room.state[*state_key] = pdu;
@@ -249,8 +228,7 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
                 }
               }
             }
-            if (room.messages_loaded &&
-                (draft.type == "m.room.message" || draft.type == "m.room.encrypted")) {
+            if (room.messages_loaded && IsCountableMessage(draft.type)) {
               room.AppendMessage(pos, draft.sender);
             }
             room.last_event_id = event_id;
@@ -259,7 +237,7 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
           }));
   const std::string* target =
       draft.state_key && draft.type == "m.room.member" ? &*draft.state_key : nullptr;
-  hs_.notifier().Notify(UsersToWake(room.state, target));
+  deps_.notifier.Notify(UsersToWake(room.state, target));
   return StoredEvent{std::move(pdu), position};
 }
 
@@ -270,7 +248,7 @@ absl::StatusOr<std::string> Rooms::Send(const Session& session, std::string_view
   std::string event_id;
   {
     std::lock_guard lock(room->mu);
-    Store& store = hs_.store();
+    Store& store = deps_.store;
     const std::string txn_key = TxnKey(session.user_id, session.device_id, txn_id);
     if (!txn_id.empty()) {
       CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.txn_ids, txn_key));
@@ -284,11 +262,9 @@ absl::StatusOr<std::string> Rooms::Send(const Session& session, std::string_view
     CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Commit(*room, std::move(draft)));
     event_id = std::string(StringField(event.pdu, "event_id"));
   }
-  // Command intake of the admin room, outside the room's lock (a refusal notice is sent into
-  // the same room). A retried transaction returned above: a command is queued once.
-  if (type == "m.room.message") {
-    hs_.admin_room_impl().OnMessage(room_id, session.user_id, event_id, content);
-  }
+  // Outside the room's lock (the admin room's intake sends a refusal notice into the same room).
+  // A retried transaction returned above: observers hear of an event once.
+  observers_.Notify(SentEvent{room_id, session.user_id, event_id, type, content});
   return event_id;
 }
 
@@ -330,7 +306,7 @@ absl::StatusOr<std::string> Rooms::Redact(const Session& session, std::string_vi
                                           std::optional<std::string> reason) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   std::lock_guard lock(room->mu);
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   const std::string txn_key = TxnKey(session.user_id, session.device_id, txn_id);
   CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.txn_ids, txn_key));
   if (existing) return *existing;
@@ -356,10 +332,10 @@ absl::Status Rooms::ChangeMembership(const Session& session, std::string_view ro
                                      std::optional<std::string> reason, bool is_direct) {
   auto target_id = ParseUserId(target);
   if (!target_id.ok()) return InvalidParam(core::StrCat("'", target, "' is not a user id"));
-  if (target_id->server_name != hs_.server_name()) {
+  if (target_id->server_name != deps_.server_name) {
     return Forbidden("This server does not federate: only local users can be members");
   }
-  if (!hs_.accounts().UserExists(target)) {
+  if (!deps_.accounts.UserExists(target)) {
     return NotFound(core::StrCat("Unknown user ", target));
   }
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
@@ -372,7 +348,7 @@ absl::Status Rooms::ChangeMembership(const Session& session, std::string_view ro
   boost::json::object content;
   content["membership"] = membership;
   if (membership == "join" || membership == "invite") {
-    if (auto profile = hs_.accounts().GetProfile(target); profile.ok()) {
+    if (auto profile = deps_.accounts.GetProfile(target); profile.ok()) {
       if (profile->displayname) content["displayname"] = *profile->displayname;
       if (profile->avatar_url) content["avatar_url"] = *profile->avatar_url;
     }
@@ -447,7 +423,7 @@ absl::Status Rooms::Forget(const Session& session, std::string_view room_id) {
     return MatrixStatus(absl::StatusCode::kFailedPrecondition, "M_UNKNOWN",
                         "Leave the room before forgetting it");
   }
-  Store& store = hs_.store();
+  Store& store = deps_.store;
   return store.db->Delete(*store.user_rooms, PairKey(session.user_id, room_id));
 }
 

@@ -1,5 +1,4 @@
-// Private to the service module: the per-room cache behind Rooms, and key and JSON helpers shared
-// by rooms*.cc and sync.cc.
+// Private to rooms/: the per-room cache behind Rooms and the draft of an event being committed.
 #ifndef CONCLAVE_SERVICE_ROOMS_INTERNAL_H_
 #define CONCLAVE_SERVICE_ROOMS_INTERNAL_H_
 
@@ -16,8 +15,13 @@
 
 #include "absl/status/statusor.h"
 #include "conclave/database/iterator.h"
-#include "conclave/service/rooms.h"
-#include "conclave/service/state_map.h"
+#include "conclave/service/protocol/canonical_json.h"
+#include "conclave/service/protocol/clock.h"
+#include "conclave/service/protocol/state_map.h"
+#include "conclave/service/rooms/rooms.h"
+#include "conclave/service/storage/schema.h"
+#include "conclave/service/storage/stored_json.h"
+#include "conclave/service/storage/stream.h"
 
 namespace conclave::service {
 
@@ -68,27 +72,22 @@ struct Rooms::Draft {
   std::string txn_id{};
 };
 
+// The schema's key encoders and the readers shared with storage, under the names rooms*.cc use.
 namespace rooms_internal {
 
-int64_t NowMs();
-// Keys of the maps in store.h.
-std::string RoomPrefix(std::string_view room_id);
-// Iterator options visiting one room's entries (keys starting with RoomPrefix).
-database::IteratorOptions RoomIteration(std::string_view room_id);
-std::string TimelineKey(std::string_view room_id, uint64_t position);
-std::string StateKeyOf(std::string_view room_id, std::string_view type, std::string_view state_key);
-std::string PairKey(std::string_view a, std::string_view b);
-// Parses stored JSON that must be an object (kDataLoss otherwise).
-absl::StatusOr<boost::json::object> ParseObject(std::string_view json);
-// Position of a timeline key (room, position).
-absl::StatusOr<uint64_t> PositionOfTimelineKey(std::string_view key);
-// Pagination tokens: "t<position>" from /messages and /context, "s<position>_<typing>" from
-// /sync; both name the boundary after that position.
-absl::StatusOr<uint64_t> ParsePositionToken(std::string_view token);
-std::string PositionToken(uint64_t position);
-std::string_view StringField(const boost::json::object& object, std::string_view key);
-// True when `value` holds a floating-point number anywhere (room versions 6+ refuse them).
-bool HasFloat(const boost::json::value& value);
+using ::conclave::service::HasFloat;
+using ::conclave::service::NowMs;
+using ::conclave::service::ParseObject;
+using ::conclave::service::ParsePositionToken;
+using ::conclave::service::PositionToken;
+using ::conclave::service::StringField;
+using schema::PairKey;
+using schema::PositionOfTimelineKey;
+using schema::RoomIteration;
+using schema::RoomPrefix;
+using schema::StateKeyOf;
+using schema::TimelineKey;
+using schema::TxnKey;
 
 }  // namespace rooms_internal
 }  // namespace conclave::service

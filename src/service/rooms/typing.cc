@@ -1,4 +1,4 @@
-#include "conclave/service/typing.h"
+#include "conclave/service/rooms/typing.h"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>

@@ -1,18 +1,19 @@
-#include "conclave/service/globals.h"
+#include "conclave/service/storage/globals.h"
 
 #include <functional>
 
-#include "conclave/core/str_cat.h"
 #include "conclave/core/log.h"
 #include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
 #include "conclave/database/instance.h"
 #include "conclave/database/key.h"
 #include "conclave/database/write_batch.h"
+#include "conclave/service/storage/schema.h"
 
 namespace conclave::service {
 namespace {
 
-constexpr std::string_view kMap = "globals";
+using schema::kGlobalsMap;
 constexpr std::string_view kSchemaKey = "schema_version";
 constexpr std::string_view kFirstStartKey = "first_start_us";
 
@@ -44,7 +45,7 @@ std::vector<Migration> Migrations(database::Map& globals) {
 
 absl::StatusOr<std::unique_ptr<Globals>> Globals::Open(database::Database& db,
                                                        std::string server_name) {
-  CONCLAVE_ASSIGN_OR_RETURN(database::Map * map, db.OpenMap(kMap));
+  CONCLAVE_ASSIGN_OR_RETURN(database::Map * map, db.OpenMap(kGlobalsMap));
   uint64_t stored = 0;
   auto raw = db.Get(*map, kSchemaKey);
   if (raw.ok()) {
@@ -53,10 +54,10 @@ absl::StatusOr<std::unique_ptr<Globals>> Globals::Open(database::Database& db,
     return raw.status();
   }
   if (stored > kSchemaVersion) {
-    return absl::FailedPreconditionError(core::StrCat(
-        "the database at ", db.path(), " has schema version ", stored,
-        ", written by a newer conclave; this build supports up to ", kSchemaVersion,
-        ". Upgrade conclave, or restore a backup made by this version"));
+    return absl::FailedPreconditionError(
+        core::StrCat("the database at ", db.path(), " has schema version ", stored,
+                     ", written by a newer conclave; this build supports up to ", kSchemaVersion,
+                     ". Upgrade conclave, or restore a backup made by this version"));
   }
   auto migrations = Migrations(*map);
   for (uint64_t version = stored + 1; version <= kSchemaVersion; ++version) {

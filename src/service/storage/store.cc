@@ -1,4 +1,4 @@
-#include "conclave/service/store.h"
+#include "conclave/service/storage/store.h"
 
 #include <optional>
 

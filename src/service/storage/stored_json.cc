@@ -1,4 +1,4 @@
-#include "stored_json.h"
+#include "conclave/service/storage/stored_json.h"
 
 #include <boost/json/parse.hpp>
 
@@ -62,6 +62,17 @@ absl::Status ForEachRecord(
       });
   if (!read.ok()) return read;
   return corrupt;
+}
+
+absl::StatusOr<boost::json::object> ParseObject(std::string_view json) {
+  return ParseStored(json, "stored event");
+}
+
+std::string_view StringField(const boost::json::object& object, std::string_view key) {
+  const boost::json::value* v =
+      object.if_contains(boost::json::string_view(key.data(), key.size()));
+  if (v == nullptr || !v->is_string()) return {};
+  return v->get_string();
 }
 
 }  // namespace conclave::service

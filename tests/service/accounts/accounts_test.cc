@@ -1,4 +1,4 @@
-#include "conclave/service/accounts.h"
+#include "conclave/service/accounts/accounts.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,15 +8,16 @@
 #include <memory>
 #include <string>
 
-#include "../database/temp_dir.h"
 #include "conclave/core/config.h"
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
 #include "conclave/database/key.h"
-#include "conclave/service/crypto.h"
-#include "conclave/service/errors.h"
 #include "conclave/service/homeserver.h"
-#include "errcode.h"
+#include "conclave/service/protocol/crypto.h"
+#include "conclave/service/protocol/errors.h"
+#include "service/testing/errcode.h"
+#include "service/testing/homeserver_fixture.h"
+#include "service/testing/status_matchers.h"
 
 namespace conclave::service {
 namespace {
@@ -27,33 +28,12 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 
 using test_util::Errcode;
+using test_util::HasErrcode;
 
-class AccountsTest : public ::testing::Test {
+// Reopen() gives a new Accounts with an empty token cache on the same database, as after a
+// restart or a reload of the service module.
+class AccountsTest : public test_util::HomeserverTest {
  protected:
-  void SetUp() override { Open(core::Config{}); }
-
-  void Open(core::Config config) {
-    hs_.reset();
-    db_.reset();
-    config.server_name = "example.org";
-    server_ = std::make_unique<core::Server>(config, "dev");
-    auto db = database::Database::Open({.path = dir_.Sub("db")});
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = *std::move(db);
-    Reopen();
-  }
-
-  // A new Homeserver (and so a new Accounts with an empty token cache) on the same database, as
-  // after a restart or a reload of the service module.
-  void Reopen() {
-    hs_.reset();
-    auto hs = Homeserver::Open(*server_, *db_, "");
-    ASSERT_TRUE(hs.ok()) << hs.status();
-    hs_ = *std::move(hs);
-  }
-
-  Accounts& accounts() { return hs_->accounts(); }
-
   LoginResult Register(const std::string& localpart, const std::string& password = "secret",
                        std::optional<std::string> device_id = std::nullopt) {
     auto result = accounts().Register(localpart, password, std::move(device_id), "phone",
@@ -68,11 +48,6 @@ class AccountsTest : public ::testing::Test {
     if (!value.ok()) return {};
     return boost::json::parse(*value).as_object();
   }
-
-  database::test_util::TempDir dir_;
-  std::unique_ptr<core::Server> server_;
-  std::unique_ptr<database::Database> db_;
-  std::unique_ptr<Homeserver> hs_;
 };
 
 TEST_F(AccountsTest, RegisterCreatesAUserWithADeviceAndAWorkingToken) {
@@ -94,7 +69,7 @@ TEST_F(AccountsTest, RegisterCreatesAUserWithADeviceAndAWorkingToken) {
 }
 
 TEST_F(AccountsTest, UnknownTokenIsRefused) {
-  EXPECT_EQ(Errcode(accounts().Authenticate("nope")), "M_UNKNOWN_TOKEN");
+  EXPECT_THAT(accounts().Authenticate("nope"), HasErrcode("M_UNKNOWN_TOKEN"));
 }
 
 TEST_F(AccountsTest, FirstUserIsAdminAndLaterOnesAreNot) {
@@ -111,9 +86,9 @@ TEST_F(AccountsTest, FirstUserIsAdminAndLaterOnesAreNot) {
 }
 
 TEST_F(AccountsTest, UsernameGrammarIsChecked) {
-  EXPECT_EQ(Errcode(accounts().CheckUsernameAvailable("Alice")), "M_INVALID_USERNAME");
-  EXPECT_EQ(Errcode(accounts().CheckUsernameAvailable("al ice")), "M_INVALID_USERNAME");
-  EXPECT_EQ(Errcode(accounts().CheckUsernameAvailable("")), "M_INVALID_USERNAME");
+  EXPECT_THAT(accounts().CheckUsernameAvailable("Alice"), HasErrcode("M_INVALID_USERNAME"));
+  EXPECT_THAT(accounts().CheckUsernameAvailable("al ice"), HasErrcode("M_INVALID_USERNAME"));
+  EXPECT_THAT(accounts().CheckUsernameAvailable(""), HasErrcode("M_INVALID_USERNAME"));
   // "@" + 243 + ":example.org" is 256 bytes, one more than a user id may have.
   EXPECT_EQ(Errcode(accounts().CheckUsernameAvailable(std::string(243, 'a'))),
             "M_INVALID_USERNAME");
@@ -125,9 +100,9 @@ TEST_F(AccountsTest, UsernameGrammarIsChecked) {
 
 TEST_F(AccountsTest, UsernameInUseIsRefused) {
   Register("bob");
-  EXPECT_EQ(Errcode(accounts().CheckUsernameAvailable("bob")), "M_USER_IN_USE");
+  EXPECT_THAT(accounts().CheckUsernameAvailable("bob"), HasErrcode("M_USER_IN_USE"));
   auto again = accounts().Register("bob", "other", std::nullopt, std::nullopt, false, "");
-  EXPECT_EQ(Errcode(again), "M_USER_IN_USE");
+  EXPECT_THAT(again, HasErrcode("M_USER_IN_USE"));
   EXPECT_EQ(HttpStatusOf(again.status()), 400);
 }
 
@@ -153,7 +128,7 @@ TEST_F(AccountsTest, InhibitLoginCreatesNoDeviceOrToken) {
 }
 
 TEST_F(AccountsTest, RegistrationDisabledIsForbidden) {
-  core::Config config;
+  core::Config config = DefaultConfig();
   config.allow_registration = false;
   Open(config);
   EXPECT_EQ(Errcode(accounts().Register("carol", "pw", std::nullopt, std::nullopt, false, "")),
@@ -189,12 +164,12 @@ TEST_F(AccountsTest, WrongPasswordAndUnknownUserGetTheSameForbidden) {
   auto unknown = accounts().LoginWithPassword("nobody", "right", std::nullopt, std::nullopt, "");
   auto remote =
       accounts().LoginWithPassword("@alice:elsewhere.org", "right", std::nullopt, std::nullopt, "");
-  EXPECT_EQ(Errcode(wrong), "M_FORBIDDEN");
-  EXPECT_EQ(Errcode(unknown), "M_FORBIDDEN");
-  EXPECT_EQ(Errcode(remote), "M_FORBIDDEN");
+  EXPECT_THAT(wrong, HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(unknown, HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(remote, HasErrcode("M_FORBIDDEN"));
   EXPECT_EQ(wrong.status().message(), unknown.status().message());
   EXPECT_EQ(HttpStatusOf(wrong.status()), 403);
-  EXPECT_EQ(Errcode(accounts().CheckPassword("@alice:example.org", "wrong")), "M_FORBIDDEN");
+  EXPECT_THAT(accounts().CheckPassword("@alice:example.org", "wrong"), HasErrcode("M_FORBIDDEN"));
   EXPECT_EQ(Errcode(accounts().CheckPassword("@alice:example.org", "right")), "OK");
 }
 
@@ -205,7 +180,7 @@ TEST_F(AccountsTest, LoginWithAKnownDeviceIdReplacesItsToken) {
   auto second = accounts().LoginWithPassword("alice", "pw", "MYDEVICE", "ignored", "");
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->device_id, "MYDEVICE");
-  EXPECT_EQ(Errcode(accounts().Authenticate(first.access_token)), "M_UNKNOWN_TOKEN");
+  EXPECT_THAT(accounts().Authenticate(first.access_token), HasErrcode("M_UNKNOWN_TOKEN"));
   EXPECT_TRUE(accounts().Authenticate(second->access_token).ok());
   auto device = accounts().GetDevice("@alice:example.org", "MYDEVICE");
   ASSERT_TRUE(device.ok());
@@ -222,8 +197,8 @@ TEST_F(AccountsTest, LogoutDeletesTheDeviceAndItsCachedToken) {
   auto session = accounts().Authenticate(alice.access_token);
   ASSERT_TRUE(session.ok());
   ASSERT_TRUE(accounts().Logout(*session).ok());
-  EXPECT_EQ(Errcode(accounts().Authenticate(alice.access_token)), "M_UNKNOWN_TOKEN");
-  EXPECT_EQ(Errcode(accounts().GetDevice(alice.user_id, alice.device_id)), "M_NOT_FOUND");
+  EXPECT_THAT(accounts().Authenticate(alice.access_token), HasErrcode("M_UNKNOWN_TOKEN"));
+  EXPECT_THAT(accounts().GetDevice(alice.user_id, alice.device_id), HasErrcode("M_NOT_FOUND"));
   EXPECT_TRUE(accounts().Authenticate(other->access_token).ok());
 }
 
@@ -234,8 +209,8 @@ TEST_F(AccountsTest, LogoutAllInvalidatesEveryToken) {
   ASSERT_TRUE(other.ok());
   ASSERT_TRUE(accounts().Authenticate(other->access_token).ok());
   ASSERT_TRUE(accounts().LogoutAll("@alice:example.org").ok());
-  EXPECT_EQ(Errcode(accounts().Authenticate(alice.access_token)), "M_UNKNOWN_TOKEN");
-  EXPECT_EQ(Errcode(accounts().Authenticate(other->access_token)), "M_UNKNOWN_TOKEN");
+  EXPECT_THAT(accounts().Authenticate(alice.access_token), HasErrcode("M_UNKNOWN_TOKEN"));
+  EXPECT_THAT(accounts().Authenticate(other->access_token), HasErrcode("M_UNKNOWN_TOKEN"));
   EXPECT_TRUE(accounts().Authenticate(bob.access_token).ok());
   auto devices = accounts().ListDevices("@alice:example.org");
   ASSERT_TRUE(devices.ok());
@@ -248,9 +223,9 @@ TEST_F(AccountsTest, DeactivatedUserCannotLogIn) {
   ASSERT_TRUE(accounts().Authenticate(alice.access_token).ok());
   ASSERT_TRUE(accounts().Deactivate(alice.user_id).ok());
   EXPECT_TRUE(accounts().IsDeactivated(alice.user_id));
-  EXPECT_EQ(Errcode(accounts().Authenticate(alice.access_token)), "M_UNKNOWN_TOKEN");
+  EXPECT_THAT(accounts().Authenticate(alice.access_token), HasErrcode("M_UNKNOWN_TOKEN"));
   auto login = accounts().LoginWithPassword("alice", "pw", std::nullopt, std::nullopt, "");
-  EXPECT_EQ(Errcode(login), "M_USER_DEACTIVATED");
+  EXPECT_THAT(login, HasErrcode("M_USER_DEACTIVATED"));
   EXPECT_EQ(HttpStatusOf(login.status()), 403);
   // Without the password nothing tells that the account exists.
   EXPECT_EQ(Errcode(accounts().LoginWithPassword("alice", "guess", std::nullopt, std::nullopt, "")),
@@ -258,7 +233,7 @@ TEST_F(AccountsTest, DeactivatedUserCannotLogIn) {
   auto profile = accounts().GetProfile(alice.user_id);
   ASSERT_TRUE(profile.ok());
   EXPECT_FALSE(profile->displayname.has_value());
-  EXPECT_EQ(Errcode(accounts().CheckUsernameAvailable("alice")), "M_USER_IN_USE");
+  EXPECT_THAT(accounts().CheckUsernameAvailable("alice"), HasErrcode("M_USER_IN_USE"));
   EXPECT_EQ(Errcode(accounts().ChangePassword(alice.user_id, "new", true, "")),
             "M_USER_DEACTIVATED");
   EXPECT_TRUE(accounts().Deactivate(alice.user_id).ok());  // a retry is harmless
@@ -275,7 +250,7 @@ TEST_F(AccountsTest, TokensSurviveARestart) {
   // A logout after the restart is seen at once, cached or not.
   ASSERT_TRUE(accounts().Logout(*session).ok());
   Reopen();
-  EXPECT_EQ(Errcode(accounts().Authenticate(alice.access_token)), "M_UNKNOWN_TOKEN");
+  EXPECT_THAT(accounts().Authenticate(alice.access_token), HasErrcode("M_UNKNOWN_TOKEN"));
 }
 
 TEST_F(AccountsTest, OnlyTheTokenDigestIsStored) {
@@ -310,15 +285,15 @@ TEST_F(AccountsTest, UpdateAndDeleteDevice) {
   // No name given: unchanged.
   ASSERT_TRUE(accounts().UpdateDevice(alice.user_id, alice.device_id, std::nullopt).ok());
   EXPECT_EQ(accounts().GetDevice(alice.user_id, alice.device_id)->display_name, "renamed");
-  EXPECT_EQ(Errcode(accounts().UpdateDevice(alice.user_id, "NOSUCH", "x")), "M_NOT_FOUND");
+  EXPECT_THAT(accounts().UpdateDevice(alice.user_id, "NOSUCH", "x"), HasErrcode("M_NOT_FOUND"));
   // Another user's device is not found under this user.
   LoginResult bob = Register("bob");
-  EXPECT_EQ(Errcode(accounts().GetDevice(alice.user_id, bob.device_id)), "M_NOT_FOUND");
+  EXPECT_THAT(accounts().GetDevice(alice.user_id, bob.device_id), HasErrcode("M_NOT_FOUND"));
 
   ASSERT_TRUE(accounts().Authenticate(alice.access_token).ok());
   ASSERT_TRUE(accounts().DeleteDevice(alice.user_id, alice.device_id).ok());
-  EXPECT_EQ(Errcode(accounts().Authenticate(alice.access_token)), "M_UNKNOWN_TOKEN");
-  EXPECT_EQ(Errcode(accounts().GetDevice(alice.user_id, alice.device_id)), "M_NOT_FOUND");
+  EXPECT_THAT(accounts().Authenticate(alice.access_token), HasErrcode("M_UNKNOWN_TOKEN"));
+  EXPECT_THAT(accounts().GetDevice(alice.user_id, alice.device_id), HasErrcode("M_NOT_FOUND"));
   EXPECT_TRUE(accounts().DeleteDevice(alice.user_id, alice.device_id).ok());  // already gone
   // Deleting alice's device id under bob's name does nothing to bob.
   EXPECT_TRUE(accounts().DeleteDevice(alice.user_id, bob.device_id).ok());
@@ -332,7 +307,7 @@ TEST_F(AccountsTest, ChangePasswordKeepsOnlyTheCallersDevice) {
   ASSERT_TRUE(accounts().Authenticate(other->access_token).ok());
   ASSERT_TRUE(accounts().ChangePassword(alice.user_id, "new", true, alice.device_id).ok());
   EXPECT_TRUE(accounts().Authenticate(alice.access_token).ok());
-  EXPECT_EQ(Errcode(accounts().Authenticate(other->access_token)), "M_UNKNOWN_TOKEN");
+  EXPECT_THAT(accounts().Authenticate(other->access_token), HasErrcode("M_UNKNOWN_TOKEN"));
   EXPECT_EQ(Errcode(accounts().LoginWithPassword("alice", "old", std::nullopt, std::nullopt, "")),
             "M_FORBIDDEN");
   auto again = accounts().LoginWithPassword("alice", "new", std::nullopt, std::nullopt, "");
@@ -340,7 +315,8 @@ TEST_F(AccountsTest, ChangePasswordKeepsOnlyTheCallersDevice) {
   // logout_devices false: every device stays.
   ASSERT_TRUE(accounts().ChangePassword(alice.user_id, "newer", false, "").ok());
   EXPECT_TRUE(accounts().Authenticate(again->access_token).ok());
-  EXPECT_EQ(Errcode(accounts().ChangePassword(alice.user_id, "", true, "")), "M_INVALID_PARAM");
+  EXPECT_THAT(accounts().ChangePassword(alice.user_id, "", true, ""),
+              HasErrcode("M_INVALID_PARAM"));
 }
 
 TEST_F(AccountsTest, ProfileRoundTrip) {
@@ -359,8 +335,8 @@ TEST_F(AccountsTest, ProfileRoundTrip) {
   EXPECT_FALSE(accounts().GetProfile(alice.user_id)->displayname.has_value());
   // The rest of the record is untouched by profile writes.
   EXPECT_TRUE(accounts().CheckPassword(alice.user_id, "secret").ok());
-  EXPECT_EQ(Errcode(accounts().GetProfile("@nobody:example.org")), "M_NOT_FOUND");
-  EXPECT_EQ(Errcode(accounts().SetDisplayName("@nobody:example.org", "x")), "M_NOT_FOUND");
+  EXPECT_THAT(accounts().GetProfile("@nobody:example.org"), HasErrcode("M_NOT_FOUND"));
+  EXPECT_THAT(accounts().SetDisplayName("@nobody:example.org", "x"), HasErrcode("M_NOT_FOUND"));
 }
 
 TEST_F(AccountsTest, AccountDataRoundTripAndPositions) {
@@ -432,7 +408,7 @@ TEST_F(AccountsTest, UpdateAccountDataReadsModifiesAndWrites) {
                                                content.clear();
                                                return InvalidParam("no");
                                              });
-  EXPECT_EQ(Errcode(failed), "M_INVALID_PARAM");
+  EXPECT_THAT(failed, HasErrcode("M_INVALID_PARAM"));
   EXPECT_EQ(hs_->stream().current(), position);
   EXPECT_TRUE((**accounts().GetAccountData(alice, "!r:example.org", "m.tag")).contains("tags"));
 }
@@ -457,10 +433,10 @@ TEST_F(AccountsTest, FiltersRoundTrip) {
   ASSERT_TRUE(other.ok());
   EXPECT_NE(*other, *id);
 
-  EXPECT_EQ(Errcode(accounts().GetFilter("@bob:example.org", *id)), "M_NOT_FOUND");
-  EXPECT_EQ(Errcode(accounts().GetFilter(alice, "nosuch")), "M_NOT_FOUND");
+  EXPECT_THAT(accounts().GetFilter("@bob:example.org", *id), HasErrcode("M_NOT_FOUND"));
+  EXPECT_THAT(accounts().GetFilter(alice, "nosuch"), HasErrcode("M_NOT_FOUND"));
   auto bad = accounts().CreateFilter(alice, {{"room", {{"timeline", {{"limit", -1}}}}}});
-  EXPECT_EQ(Errcode(bad), "M_BAD_JSON");
+  EXPECT_THAT(bad, HasErrcode("M_BAD_JSON"));
 }
 
 TEST_F(AccountsTest, PresenceIsStoredOnTheStream) {
@@ -468,7 +444,7 @@ TEST_F(AccountsTest, PresenceIsStoredOnTheStream) {
   auto initial = accounts().GetPresence(alice.user_id);
   ASSERT_TRUE(initial.ok());
   EXPECT_EQ(initial->presence, "offline");
-  EXPECT_EQ(Errcode(accounts().GetPresence("@nobody:example.org")), "M_NOT_FOUND");
+  EXPECT_THAT(accounts().GetPresence("@nobody:example.org"), HasErrcode("M_NOT_FOUND"));
 
   const uint64_t version = server_->notifier().Version(alice.user_id);
   ASSERT_TRUE(accounts().SetPresence(alice.user_id, "online", "here").ok());
@@ -537,9 +513,9 @@ TEST_F(AccountsTest, ResolveUserAcceptsLocalpartsAndLocalIdsOnly) {
   EXPECT_EQ(accounts().ResolveUser("alice").value_or(""), "@alice:example.org");
   EXPECT_EQ(accounts().ResolveUser("@alice:example.org").value_or(""), "@alice:example.org");
   EXPECT_EQ(accounts().ResolveUser("Alice").value_or(""), "@alice:example.org");
-  EXPECT_EQ(Errcode(accounts().ResolveUser("@alice:elsewhere.org")), "M_INVALID_PARAM");
-  EXPECT_EQ(Errcode(accounts().ResolveUser("a:b")), "M_INVALID_PARAM");
-  EXPECT_EQ(Errcode(accounts().ResolveUser("")), "M_INVALID_PARAM");
+  EXPECT_THAT(accounts().ResolveUser("@alice:elsewhere.org"), HasErrcode("M_INVALID_PARAM"));
+  EXPECT_THAT(accounts().ResolveUser("a:b"), HasErrcode("M_INVALID_PARAM"));
+  EXPECT_THAT(accounts().ResolveUser(""), HasErrcode("M_INVALID_PARAM"));
 }
 
 TEST_F(AccountsTest, ListUsersIsSorted) {

@@ -2,7 +2,7 @@
 // registered user made admin and joined, command intake (prefixes, fenced bodies, refusals), and
 // the command queue (one at a time, in order, waiting for the admin module, carried across a
 // reload of service in the saved bytes, a running command finished exactly once).
-#include "conclave/service/admin_room.h"
+#include "conclave/service/admin_room/admin_room.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,14 +16,15 @@
 #include <thread>
 #include <vector>
 
-#include "../database/temp_dir.h"
 #include "absl/time/clock.h"
+#include "admin_room/admin_room_impl.h"
 #include "conclave/core/command_slot.h"
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
 #include "conclave/service/homeserver.h"
-#include "conclave/service/rooms.h"
-#include "errcode.h"
+#include "conclave/service/rooms/rooms.h"
+#include "service/testing/errcode.h"
+#include "service/testing/homeserver_fixture.h"
 
 namespace conclave::service {
 namespace {
@@ -51,27 +52,10 @@ bool WaitFor(const std::function<bool()>& done) {
   return true;
 }
 
-class AdminRoomTest : public ::testing::Test {
+// Reopen(saved) is what a reload of service does. TearDown destroys the Homeserver (and joins
+// its worker) before handle_ uninstalls the processor.
+class AdminRoomTest : public test_util::HomeserverTest {
  protected:
-  void SetUp() override {
-    core::Config config;
-    config.server_name = "example.org";
-    server_ = std::make_unique<core::Server>(config, "dev");
-    auto db = database::Database::Open({.path = dir_.Sub("db")});
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = *std::move(db);
-    Reopen("");
-  }
-
-  // A new Homeserver on the same database with `saved` bytes: what a reload of service does.
-  void Reopen(const std::string& saved) {
-    if (hs_ != nullptr) hs_->Stop();
-    hs_.reset();
-    auto hs = Homeserver::Open(*server_, *db_, saved);
-    ASSERT_TRUE(hs.ok()) << hs.status();
-    hs_ = *std::move(hs);
-  }
-
   // Installs a processor that records each request and answers "ran <command line>", or runs
   // `behaviour` when given.
   void InstallProcessor(
@@ -98,12 +82,6 @@ class AdminRoomTest : public ::testing::Test {
     std::vector<std::string> out;
     for (const auto& r : Requests()) out.push_back(r.command_line);
     return out;
-  }
-
-  Session Register(const std::string& localpart) {
-    auto r = hs_->accounts().Register(localpart, "pw", std::nullopt, std::nullopt, false, "ip");
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? Session{r->user_id, r->device_id} : Session{};
   }
 
   const std::string& room() { return hs_->admin_room().room_id(); }
@@ -165,11 +143,7 @@ class AdminRoomTest : public ::testing::Test {
     return boost::json::parse(state.at("admin_queue").as_string()).as_array().size();
   }
 
-  database::test_util::TempDir dir_;
-  std::unique_ptr<core::Server> server_;
-  std::unique_ptr<database::Database> db_;
   core::CommandHandle handle_;  // uninstalled after the Homeserver (and its worker) is gone
-  std::unique_ptr<Homeserver> hs_;
   std::mutex mu_;
   std::vector<core::CommandRequest> requests_;  // guarded by mu_
   int txn_ = 0;
@@ -282,29 +256,35 @@ TEST_F(AdminRoomTest, IntakeRecognisesThePrefixesAndTheFencedBody) {
   }
   EXPECT_EQ(Str(notices[0], "body"), "ran server uptime");
   EXPECT_EQ(Str(notices[0], "formatted_body"), "<b>ran</b> server uptime");
-  // The bot's own messages are never commands, even when they look like one.
+  // The bot's own messages are never commands, even when they look like one. The intake runs
+  // inside Send, so the marker after it is queued after it would have been: once the marker has
+  // run, the notice would have too.
   ASSERT_TRUE(hs_->admin_room().Notice("!admin server uptime", "", std::nullopt).ok());
-  absl::SleepFor(absl::Milliseconds(100));
-  EXPECT_EQ(Requests().size(), commands.size());
+  Say(alice, "!admin debug ping");
+  ASSERT_TRUE(WaitFor([&] { return Requests().size() > commands.size(); }));
+  EXPECT_EQ(CommandLines().back(), "debug ping");
+  EXPECT_EQ(Requests().size(), commands.size() + 1);
 }
 
 TEST_F(AdminRoomTest, NonAdminsAreRefusedOnceAMinuteAndNothingRuns) {
   InstallProcessor();
   ASSERT_TRUE(hs_->Start().ok());
-  Register("alice");
+  Session alice = Register("alice");
   Session bob = Register("bob");
   ASSERT_TRUE(hs_->rooms().Invite(Session{kBot, ""}, room(), bob.user_id, std::nullopt).ok());
   ASSERT_TRUE(hs_->rooms().Join(bob, room(), std::nullopt).ok());
   std::string first = Say(bob, "!admin server shutdown");
   Say(bob, "!admin server shutdown");
   Say(bob, "conclave: server shutdown");
-  ASSERT_TRUE(WaitFor([&] { return !Notices().empty(); }));
-  absl::SleepFor(absl::Milliseconds(100));
+  // Refusals are sent inside Send, before it returns: all of them are in the room by now.
   auto notices = Notices();
   ASSERT_EQ(notices.size(), 1u);  // rate-limited: one refusal a minute
   EXPECT_THAT(Str(notices[0], "body"), HasSubstr("only server admins"));
   EXPECT_EQ(InReplyTo(notices[0]), first);
-  EXPECT_THAT(Requests(), IsEmpty());
+  // An admin's marker command queued after them: once it ran, nothing of bob's did.
+  Say(alice, "!admin debug ping");
+  ASSERT_TRUE(WaitFor([&] { return Notices().size() == 2; }));
+  EXPECT_THAT(CommandLines(), ElementsAre("debug ping"));
 }
 
 TEST_F(AdminRoomTest, CommandsInOtherRoomsDoNotRun) {
@@ -338,7 +318,8 @@ TEST_F(AdminRoomTest, QueueWaitsForTheAdminModuleAndSurvivesAReloadOfService) {
   ASSERT_TRUE(hs_->Start().ok());  // no processor: the admin module is "not loaded"
   std::vector<std::string> commands = {Say(alice, "!admin one"), Say(alice, "!admin two"),
                                        Say(alice, "!admin three")};
-  absl::SleepFor(absl::Milliseconds(150));  // a few retries
+  // A few rounds of the worker finding no processor, and no answer.
+  ASSERT_TRUE(WaitFor([&] { return hs_->admin_room_impl().retries_without_processor() >= 2; }));
   EXPECT_THAT(Notices(), IsEmpty());
 
   // A reload of service: the worker stops, the queue goes into the saved bytes.
@@ -347,8 +328,9 @@ TEST_F(AdminRoomTest, QueueWaitsForTheAdminModuleAndSurvivesAReloadOfService) {
   EXPECT_EQ(SavedQueueLength(saved), 3u);
   Reopen(saved);
   ASSERT_TRUE(hs_->Start().ok());
-  absl::SleepFor(absl::Milliseconds(100));
-  InstallProcessor();  // the admin module loads after service
+  // The new worker has met the missing processor before the admin module loads after service.
+  ASSERT_TRUE(WaitFor([&] { return hs_->admin_room_impl().retries_without_processor() >= 1; }));
+  InstallProcessor();
   ASSERT_TRUE(WaitFor([&] { return Notices().size() == 3; }));
   EXPECT_THAT(CommandLines(), ElementsAre("one", "two", "three"));
   auto notices = Notices();
@@ -380,7 +362,7 @@ TEST_F(AdminRoomTest, RunningCommandFinishesOnceWhenServiceUnloads) {
   }
   // Unload begins while "slow" runs: Stop() waits for it to finish and be answered.
   std::thread stopper([&] { hs_->Stop(); });
-  absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_TRUE(WaitFor([&] { return hs_->admin_room_impl().stop_requested(); }));
   {
     std::lock_guard lock(mu);
     release = true;

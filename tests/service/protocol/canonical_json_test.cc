@@ -1,4 +1,4 @@
-#include "conclave/service/canonical_json.h"
+#include "conclave/service/protocol/canonical_json.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "conclave/service/crypto.h"
+#include "conclave/service/protocol/crypto.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,5 +1,4 @@
-#include "conclave/core/str_cat.h"
-#include "conclave/service/event_hash.h"
+#include "conclave/service/protocol/event_hash.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,7 +7,8 @@
 #include <boost/json/value.hpp>
 #include <string>
 
-#include "conclave/service/crypto.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/service/protocol/crypto.h"
 
 namespace conclave::service {
 namespace {
@@ -129,7 +129,8 @@ TEST(ReferenceHash, IsTheRawDigestBehindTheEventId) {
   ASSERT_TRUE(hash.ok()) << hash.status();
   EXPECT_EQ(hash->size(), 32u);
   // The version 3 id of this event (standard alphabet), also from gomatrixserverlib's tests.
-  EXPECT_EQ(core::StrCat("$", UnpaddedBase64(*hash)), "$RrGxF28UrHLmoASHndYb9Jb/1SFww2ptmtur9INS438");
+  EXPECT_EQ(core::StrCat("$", UnpaddedBase64(*hash)),
+            "$RrGxF28UrHLmoASHndYb9Jb/1SFww2ptmtur9INS438");
 }
 
 TEST(EventIdV4, HasTheUrlSafeShape) {

@@ -1,5 +1,4 @@
-#include "conclave/core/str_cat.h"
-#include "conclave/service/identifiers.h"
+#include "conclave/service/protocol/identifiers.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,7 +6,8 @@
 #include <set>
 #include <string>
 
-#include "conclave/service/errors.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/service/protocol/errors.h"
 
 namespace conclave::service {
 namespace {

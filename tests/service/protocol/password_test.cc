@@ -1,4 +1,4 @@
-#include "conclave/service/password.h"
+#include "conclave/service/protocol/password.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

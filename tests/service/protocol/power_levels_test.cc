@@ -1,4 +1,4 @@
-#include "conclave/service/power_levels.h"
+#include "conclave/service/protocol/power_levels.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
-#include "conclave/service/errors.h"
+#include "conclave/service/protocol/errors.h"
 
 namespace conclave::service {
 namespace {

@@ -1,4 +1,4 @@
-#include "conclave/service/push_rules.h"
+#include "conclave/service/protocol/push_rules.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

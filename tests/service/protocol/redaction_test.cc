@@ -1,4 +1,4 @@
-#include "conclave/service/redaction.h"
+#include "conclave/service/protocol/redaction.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

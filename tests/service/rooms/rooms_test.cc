@@ -1,7 +1,6 @@
 // Rooms and Sync over a real RocksDB: room creation, membership transitions through the
 // authorization rules, idempotent sends across restarts, history, redaction and /sync.
-#include "conclave/core/str_cat.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/rooms/rooms.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,14 +9,16 @@
 #include <memory>
 #include <string>
 
-#include "../database/temp_dir.h"
 #include "conclave/core/config.h"
 #include "conclave/core/server.h"
+#include "conclave/core/str_cat.h"
 #include "conclave/database/database.h"
-#include "conclave/service/errors.h"
 #include "conclave/service/homeserver.h"
-#include "conclave/service/sync.h"
-#include "errcode.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/sync/sync.h"
+#include "service/testing/errcode.h"
+#include "service/testing/homeserver_fixture.h"
+#include "service/testing/status_matchers.h"
 
 namespace conclave::service {
 namespace {
@@ -27,54 +28,19 @@ using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
 using test_util::Errcode;
+using test_util::HasErrcode;
 
 std::string Str(const boost::json::value* v) {
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
-class RoomsTest : public ::testing::Test {
+class RoomsTest : public test_util::HomeserverTest {
  protected:
   void SetUp() override {
-    core::Config config;
-    config.server_name = "example.org";
-    server_ = std::make_unique<core::Server>(config, "dev");
-    auto db = database::Database::Open({.path = dir_.Sub("db")});
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = *std::move(db);
-    Reopen();
+    HomeserverTest::SetUp();
     alice_ = Register("alice");
     bob_ = Register("bob");
     carol_ = Register("carol");
-  }
-
-  // A new Homeserver on the same database: what a restart or a service reload does.
-  void Reopen() {
-    hs_.reset();
-    auto hs = Homeserver::Open(*server_, *db_, "");
-    ASSERT_TRUE(hs.ok()) << hs.status();
-    hs_ = *std::move(hs);
-  }
-
-  Session Register(const std::string& localpart) {
-    auto r = hs_->accounts().Register(localpart, "pw", std::nullopt, std::nullopt, false, "ip");
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? Session{r->user_id, r->device_id} : Session{};
-  }
-
-  Rooms& rooms() { return hs_->rooms(); }
-
-  std::string CreateRoom(const Session& who, boost::json::object body) {
-    auto r = rooms().CreateRoom(who, body);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? r->room_id : "";
-  }
-
-  std::string SendText(const Session& who, const std::string& room, const std::string& body,
-                       const std::string& txn) {
-    auto r = rooms().Send(who, room, "m.room.message", txn,
-                          boost::json::object{{"msgtype", "m.text"}, {"body", body}});
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : "";
   }
 
   std::vector<std::string> Bodies(const std::vector<StoredEvent>& events) {
@@ -86,10 +52,6 @@ class RoomsTest : public ::testing::Test {
     return out;
   }
 
-  database::test_util::TempDir dir_;
-  std::unique_ptr<core::Server> server_;
-  std::unique_ptr<database::Database> db_;
-  std::unique_ptr<Homeserver> hs_;
   Session alice_, bob_, carol_;
 };
 
@@ -121,7 +83,8 @@ TEST_F(RoomsTest, CreateRoomWritesThePresetStateInOrderWithVersion4EventIds) {
   ASSERT_TRUE(resolved.ok());
   EXPECT_EQ(*resolved, room);
   // The alias is taken now.
-  EXPECT_EQ(Errcode(rooms().CreateRoom(alice_, {{"room_alias_name", "lounge"}})), "M_ROOM_IN_USE");
+  EXPECT_THAT(rooms().CreateRoom(alice_, {{"room_alias_name", "lounge"}}),
+              HasErrcode("M_ROOM_IN_USE"));
   EXPECT_EQ(Errcode(rooms().CreateRoom(alice_, {{"room_version", "9"}})),
             "M_UNSUPPORTED_ROOM_VERSION");
 }
@@ -129,12 +92,12 @@ TEST_F(RoomsTest, CreateRoomWritesThePresetStateInOrderWithVersion4EventIds) {
 TEST_F(RoomsTest, MembershipTransitionsFollowTheJoinRulesAndPowerLevels) {
   std::string room = CreateRoom(alice_, {{"preset", "private_chat"}});
   // Invite-only: bob cannot join uninvited.
-  EXPECT_EQ(Errcode(rooms().Join(bob_, room, std::nullopt)), "M_FORBIDDEN");
+  EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode("M_FORBIDDEN"));
   ASSERT_TRUE(rooms().Invite(alice_, room, bob_.user_id, std::nullopt).ok());
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
   // bob (level 0) may not kick or ban alice, nor set the name (state_default 50).
-  EXPECT_EQ(Errcode(rooms().Kick(bob_, room, alice_.user_id, std::nullopt)), "M_FORBIDDEN");
-  EXPECT_EQ(Errcode(rooms().Ban(bob_, room, alice_.user_id, std::nullopt)), "M_FORBIDDEN");
+  EXPECT_THAT(rooms().Kick(bob_, room, alice_.user_id, std::nullopt), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Ban(bob_, room, alice_.user_id, std::nullopt), HasErrcode("M_FORBIDDEN"));
   EXPECT_EQ(Errcode(rooms().SendState(bob_, room, "m.room.name", "", {{"name", "x"}})),
             "M_FORBIDDEN");
   // carol, not in the room, may not send.
@@ -142,8 +105,8 @@ TEST_F(RoomsTest, MembershipTransitionsFollowTheJoinRulesAndPowerLevels) {
             "M_FORBIDDEN");
   // alice bans bob; he cannot come back until unbanned and re-invited.
   ASSERT_TRUE(rooms().Ban(alice_, room, bob_.user_id, std::string("spam")).ok());
-  EXPECT_EQ(Errcode(rooms().Join(bob_, room, std::nullopt)), "M_FORBIDDEN");
-  EXPECT_EQ(Errcode(rooms().Invite(alice_, room, bob_.user_id, std::nullopt)), "M_FORBIDDEN");
+  EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Invite(alice_, room, bob_.user_id, std::nullopt), HasErrcode("M_FORBIDDEN"));
   ASSERT_TRUE(rooms().Unban(alice_, room, bob_.user_id, std::nullopt).ok());
   ASSERT_TRUE(rooms().Invite(alice_, room, bob_.user_id, std::nullopt).ok());
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
@@ -201,8 +164,9 @@ TEST_F(RoomsTest, MessagesPagesBackwardsAndForwardsWithoutGapsOrRepeats) {
   EXPECT_EQ(bodies.front(), "0");
   EXPECT_EQ(bodies.back(), "24");
   EXPECT_FALSE(forward->end.has_value());
-  EXPECT_EQ(Errcode(rooms().Messages(carol_, room, "", "", 'b', 10, {})), "M_FORBIDDEN");
-  EXPECT_EQ(Errcode(rooms().Messages(alice_, room, "bogus", "", 'b', 10, {})), "M_INVALID_PARAM");
+  EXPECT_THAT(rooms().Messages(carol_, room, "", "", 'b', 10, {}), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Messages(alice_, room, "bogus", "", 'b', 10, {}),
+              HasErrcode("M_INVALID_PARAM"));
 }
 
 TEST_F(RoomsTest, RedactionStripsTheContentAndNeedsPower) {
@@ -210,7 +174,7 @@ TEST_F(RoomsTest, RedactionStripsTheContentAndNeedsPower) {
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
   std::string alices = SendText(alice_, room, "secret", "a1");
   std::string bobs = SendText(bob_, room, "oops", "b1");
-  EXPECT_EQ(Errcode(rooms().Redact(bob_, room, alices, "r1", std::nullopt)), "M_FORBIDDEN");
+  EXPECT_THAT(rooms().Redact(bob_, room, alices, "r1", std::nullopt), HasErrcode("M_FORBIDDEN"));
   ASSERT_TRUE(rooms().Redact(bob_, room, bobs, "r2", std::string("typo")).ok());
   ASSERT_TRUE(rooms().Redact(alice_, room, alices, "r3", std::nullopt).ok());
   for (const auto& id : {alices, bobs}) {
@@ -274,7 +238,7 @@ TEST_F(RoomsTest, SyncIsInitialThenIncrementalAndWaitsWhenNothingIsNew) {
   EXPECT_FALSE(timeline.at("limited").as_bool());
 
   request.since = "garbage";
-  EXPECT_EQ(Errcode(hs_->sync().Run(bob_, request)), "M_INVALID_PARAM");
+  EXPECT_THAT(hs_->sync().Run(bob_, request), HasErrcode("M_INVALID_PARAM"));
 }
 
 TEST_F(RoomsTest, TimelineLimitMarksLimitedAndGivesAPrevBatchThatPaginates) {

@@ -1,4 +1,4 @@
-#include "conclave/service/globals.h"
+#include "conclave/service/storage/globals.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

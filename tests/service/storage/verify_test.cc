@@ -1,7 +1,7 @@
 // VerifyDatabase over a real RocksDB: a homeserver built through its own API verifies clean (also
 // while another thread writes), and each kind of damage done directly through the database is
 // reported as the specific problem it is.
-#include "conclave/service/verify.h"
+#include "conclave/service/storage/verify.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,15 +13,15 @@
 #include <string>
 #include <thread>
 
-#include "../database/temp_dir.h"
 #include "conclave/core/config.h"
 #include "conclave/core/server.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/database/database.h"
 #include "conclave/database/key.h"
-#include "conclave/service/crypto.h"
 #include "conclave/service/homeserver.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/protocol/crypto.h"
+#include "conclave/service/rooms/rooms.h"
+#include "service/testing/homeserver_fixture.h"
 
 namespace conclave::service {
 namespace {
@@ -66,18 +66,10 @@ uint64_t Records(const VerifyReport& report, std::string_view map) {
   return 0;
 }
 
-class VerifyTest : public ::testing::Test {
+class VerifyTest : public test_util::HomeserverTest {
  protected:
   void SetUp() override {
-    core::Config config;
-    config.server_name = "example.org";
-    server_ = std::make_unique<core::Server>(config, "dev");
-    auto db = database::Database::Open({.path = dir_.Sub("db")});
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = *std::move(db);
-    auto hs = Homeserver::Open(*server_, *db_, "");
-    ASSERT_TRUE(hs.ok()) << hs.status();
-    hs_ = *std::move(hs);
+    HomeserverTest::SetUp();
 
     alice_ = Register("alice");
     bob_ = Register("bob");
@@ -109,18 +101,12 @@ class VerifyTest : public ::testing::Test {
     ASSERT_TRUE(rooms().Forget(bob_, other_room_).ok());
   }
 
-  Session Register(const std::string& localpart) {
-    auto r = hs_->accounts().Register(localpart, "pw", std::nullopt, std::nullopt, false, "ip");
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? Session{r->user_id, r->device_id} : Session{};
-  }
   std::string Send(const Session& who, const std::string& body, const std::string& txn) {
     auto r = rooms().Send(who, room_, "m.room.message", txn,
                           boost::json::object{{"msgtype", "m.text"}, {"body", body}});
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : "";
   }
-  Rooms& rooms() { return hs_->rooms(); }
   Store& store() { return hs_->store(); }
   uint64_t PositionOf(const std::string& event_id) {
     auto event = rooms().EventById(event_id);
@@ -144,10 +130,6 @@ class VerifyTest : public ::testing::Test {
     return report.ok() ? *std::move(report) : VerifyReport{};
   }
 
-  database::test_util::TempDir dir_;
-  std::unique_ptr<core::Server> server_;
-  std::unique_ptr<database::Database> db_;
-  std::unique_ptr<Homeserver> hs_;
   Session alice_, bob_;
   std::string room_, other_room_;
   std::string first_, second_, third_;
@@ -169,10 +151,7 @@ TEST_F(VerifyTest, ACleanHomeserverVerifies) {
   EXPECT_EQ(Records(report, "room_members"), Records(report, "user_rooms") + 1);  // the forget
 
   // The same after a restart: nothing depends on the caches.
-  hs_.reset();
-  auto hs = Homeserver::Open(*server_, *db_, "");
-  ASSERT_TRUE(hs.ok());
-  hs_ = *std::move(hs);
+  Reopen();
   EXPECT_TRUE(Verify().ok());
 }
 

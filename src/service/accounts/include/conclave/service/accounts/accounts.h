@@ -7,8 +7,8 @@
 // their SHA-256 is stored, so reading the database does not yield a usable token.
 //
 // Thread-safe. Owned by the Homeserver; must not outlive the service module.
-#ifndef CONCLAVE_SERVICE_ACCOUNTS_H_
-#define CONCLAVE_SERVICE_ACCOUNTS_H_
+#ifndef CONCLAVE_SERVICE_ACCOUNTS_ACCOUNTS_H_
+#define CONCLAVE_SERVICE_ACCOUNTS_ACCOUNTS_H_
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -26,8 +26,8 @@
 #include "absl/status/statusor.h"
 #include "conclave/core/server.h"
 #include "conclave/database/write_batch.h"
-#include "conclave/service/store.h"
-#include "conclave/service/stream.h"
+#include "conclave/service/storage/store.h"
+#include "conclave/service/storage/stream.h"
 
 namespace conclave::service {
 
@@ -243,4 +243,4 @@ class Accounts {
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_ACCOUNTS_H_
+#endif  // CONCLAVE_SERVICE_ACCOUNTS_ACCOUNTS_H_

@@ -9,8 +9,8 @@
 // admin module (they wait for the new processor) and of the service module (saved bytes).
 //
 // Thread-safe. Owned by the Homeserver; must not outlive the service module.
-#ifndef CONCLAVE_SERVICE_ADMIN_ROOM_H_
-#define CONCLAVE_SERVICE_ADMIN_ROOM_H_
+#ifndef CONCLAVE_SERVICE_ADMIN_ROOM_ADMIN_ROOM_H_
+#define CONCLAVE_SERVICE_ADMIN_ROOM_ADMIN_ROOM_H_
 
 #include <cstddef>
 #include <optional>
@@ -18,26 +18,9 @@
 #include <string_view>
 
 #include "absl/status/status.h"
-#include "conclave/core/str_cat.h"
+#include "conclave/service/accounts/admin_bot.h"
 
 namespace conclave::service {
-
-inline constexpr char kAdminBotLocalpart[] = "conclave";
-inline constexpr char kAdminBotDisplayName[] = "conclave";
-inline constexpr char kAdminRoomAliasLocalpart[] = "admins";
-inline constexpr char kAdminCommandPrefix[] = "!admin";
-// The most a notice carries: `body` and `formatted_body` together, in bytes of their JSON
-// (escapes included), so that the whole event stays under kMaxEventBytes (65,536).
-inline constexpr size_t kMaxNoticeBytes = 60000;
-
-// "@conclave:<server_name>".
-inline std::string BotUserId(std::string_view server_name) {
-  return core::StrCat("@", kAdminBotLocalpart, ":", server_name);
-}
-// "#admins:<server_name>".
-inline std::string AdminRoomAlias(std::string_view server_name) {
-  return core::StrCat("#", kAdminRoomAliasLocalpart, ":", server_name);
-}
 
 class AdminRoom {
  public:
@@ -66,4 +49,4 @@ class AdminRoom {
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_ADMIN_ROOM_H_
+#endif  // CONCLAVE_SERVICE_ADMIN_ROOM_ADMIN_ROOM_H_

@@ -1,7 +1,7 @@
 // HTML escaping for the formatted bodies (org.matrix.custom.html) of the admin room's messages.
 // Stateless, thread-safe.
-#ifndef CONCLAVE_SERVICE_HTML_H_
-#define CONCLAVE_SERVICE_HTML_H_
+#ifndef CONCLAVE_SERVICE_ADMIN_ROOM_HTML_H_
+#define CONCLAVE_SERVICE_ADMIN_ROOM_HTML_H_
 
 #include <string>
 #include <string_view>
@@ -13,4 +13,4 @@ std::string EscapeHtml(std::string_view text);
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_HTML_H_
+#endif  // CONCLAVE_SERVICE_ADMIN_ROOM_HTML_H_

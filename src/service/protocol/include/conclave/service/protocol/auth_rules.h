@@ -14,20 +14,18 @@
 //     `join_authorised_via_users_server` names a user on the joining user's server (the only
 //     server) who is joined and has the invite level; whether the joiner really is in one of the
 //     `allow` rooms is for the caller to decide before it picks that user.
-#ifndef CONCLAVE_SERVICE_AUTH_RULES_H_
-#define CONCLAVE_SERVICE_AUTH_RULES_H_
+#ifndef CONCLAVE_SERVICE_PROTOCOL_AUTH_RULES_H_
+#define CONCLAVE_SERVICE_PROTOCOL_AUTH_RULES_H_
 
 #include <boost/json/object.hpp>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "conclave/service/state_map.h"
+#include "conclave/service/protocol/room_versions.h"
+#include "conclave/service/protocol/state_map.h"
 
 namespace conclave::service {
-
-// The one room version whose rules CheckEventAuth implements.
-inline constexpr std::string_view kRoomVersion = "10";
 
 // Checks `event` (PDU shape: type, sender, room_id, content, state_key if a state event,
 // prev_events) against `auth_state`, the room state just before it: the full state, or just the
@@ -72,4 +70,4 @@ std::vector<StateKey> AuthStateKeys(const boost::json::object& event);
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_AUTH_RULES_H_
+#endif  // CONCLAVE_SERVICE_PROTOCOL_AUTH_RULES_H_

@@ -1,8 +1,8 @@
 // Matrix canonical JSON: the byte encoding that event hashes, event ids and signatures cover.
 //
 // Appendices, "Signing JSON" → "Canonical JSON". Stateless functions; thread-safe.
-#ifndef CONCLAVE_SERVICE_CANONICAL_JSON_H_
-#define CONCLAVE_SERVICE_CANONICAL_JSON_H_
+#ifndef CONCLAVE_SERVICE_PROTOCOL_CANONICAL_JSON_H_
+#define CONCLAVE_SERVICE_PROTOCOL_CANONICAL_JSON_H_
 
 #include <boost/json/value.hpp>
 #include <cstdint>
@@ -35,10 +35,14 @@ inline constexpr int kCanonicalJsonMaxDepth = 256;
 // kCanonicalJsonMaxDepth.
 absl::StatusOr<std::string> CanonicalJson(const boost::json::value& value);
 
+// True when `value` holds a floating-point number anywhere (room versions 6+ refuse them:
+// Client-Server API "Room versions", canonical JSON allows integers only).
+bool HasFloat(const boost::json::value& value);
+
 // Returns whether `bytes` is well-formed UTF-8 (RFC 3629: shortest form, no surrogates, at most
 // U+10FFFF).
 bool IsValidUtf8(std::string_view bytes);
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_CANONICAL_JSON_H_
+#endif  // CONCLAVE_SERVICE_PROTOCOL_CANONICAL_JSON_H_

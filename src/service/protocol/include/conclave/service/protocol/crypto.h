@@ -3,8 +3,8 @@
 //
 // Appendices, "Unpadded Base64"; RFC 4648 §4 and §5. Stateless functions; thread-safe (OpenSSL
 // 3's default RAND_bytes is).
-#ifndef CONCLAVE_SERVICE_CRYPTO_H_
-#define CONCLAVE_SERVICE_CRYPTO_H_
+#ifndef CONCLAVE_SERVICE_PROTOCOL_CRYPTO_H_
+#define CONCLAVE_SERVICE_PROTOCOL_CRYPTO_H_
 
 #include <cstddef>
 #include <string>
@@ -47,4 +47,4 @@ std::string HexEncode(std::string_view bytes);
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_CRYPTO_H_
+#endif  // CONCLAVE_SERVICE_PROTOCOL_CRYPTO_H_

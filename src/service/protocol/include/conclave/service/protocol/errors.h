@@ -2,8 +2,8 @@
 // service can say "M_USER_IN_USE" and the api turns it into the right JSON and HTTP status.
 //
 // Client-Server API, "Standard error response" and "Common error codes". Stateless, thread-safe.
-#ifndef CONCLAVE_SERVICE_ERRORS_H_
-#define CONCLAVE_SERVICE_ERRORS_H_
+#ifndef CONCLAVE_SERVICE_PROTOCOL_ERRORS_H_
+#define CONCLAVE_SERVICE_PROTOCOL_ERRORS_H_
 
 #include <cstdint>
 #include <optional>
@@ -47,4 +47,4 @@ std::optional<int64_t> RetryAfterMs(const absl::Status& status);
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_ERRORS_H_
+#endif  // CONCLAVE_SERVICE_PROTOCOL_ERRORS_H_

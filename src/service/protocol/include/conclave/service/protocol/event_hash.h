@@ -2,8 +2,8 @@
 //
 // Server-Server API, "Calculating the content hash for an event" and "Calculating the
 // reference hash for an event"; room version 4, "Event IDs". Stateless functions; thread-safe.
-#ifndef CONCLAVE_SERVICE_EVENT_HASH_H_
-#define CONCLAVE_SERVICE_EVENT_HASH_H_
+#ifndef CONCLAVE_SERVICE_PROTOCOL_EVENT_HASH_H_
+#define CONCLAVE_SERVICE_PROTOCOL_EVENT_HASH_H_
 
 #include <boost/json/object.hpp>
 #include <string>
@@ -11,7 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "conclave/service/redaction.h"
+#include "conclave/service/protocol/redaction.h"
 
 namespace conclave::service {
 
@@ -41,4 +41,4 @@ absl::StatusOr<std::string> EventIdV4(const boost::json::object& event,
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_EVENT_HASH_H_
+#endif  // CONCLAVE_SERVICE_PROTOCOL_EVENT_HASH_H_

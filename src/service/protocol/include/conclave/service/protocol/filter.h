@@ -7,8 +7,8 @@
 //
 // Every list is optional: absent means "no restriction", present-but-empty restricts to nothing
 // (`types: []` matches no event). `not_*` lists win over their positive lists.
-#ifndef CONCLAVE_SERVICE_FILTER_H_
-#define CONCLAVE_SERVICE_FILTER_H_
+#ifndef CONCLAVE_SERVICE_PROTOCOL_FILTER_H_
+#define CONCLAVE_SERVICE_PROTOCOL_FILTER_H_
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -101,4 +101,4 @@ int64_t EffectiveLimit(const EventFilter& filter, int64_t default_limit, int64_t
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_FILTER_H_
+#endif  // CONCLAVE_SERVICE_PROTOCOL_FILTER_H_

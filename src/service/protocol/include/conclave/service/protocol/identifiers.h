@@ -3,8 +3,8 @@
 //
 // Appendices, "Identifier Grammar" ("Server Name", "User Identifiers", "Room IDs", "Room
 // Aliases", "Event IDs"). Stateless functions; thread-safe.
-#ifndef CONCLAVE_SERVICE_IDENTIFIERS_H_
-#define CONCLAVE_SERVICE_IDENTIFIERS_H_
+#ifndef CONCLAVE_SERVICE_PROTOCOL_IDENTIFIERS_H_
+#define CONCLAVE_SERVICE_PROTOCOL_IDENTIFIERS_H_
 
 #include <cstddef>
 #include <string>
@@ -90,4 +90,4 @@ std::string NewAccessToken();
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_IDENTIFIERS_H_
+#endif  // CONCLAVE_SERVICE_PROTOCOL_IDENTIFIERS_H_

@@ -3,8 +3,8 @@
 //
 // Stateless functions; thread-safe. Each call takes the configured memory and CPU time: call
 // them off latency-sensitive threads.
-#ifndef CONCLAVE_SERVICE_PASSWORD_H_
-#define CONCLAVE_SERVICE_PASSWORD_H_
+#ifndef CONCLAVE_SERVICE_PROTOCOL_PASSWORD_H_
+#define CONCLAVE_SERVICE_PROTOCOL_PASSWORD_H_
 
 #include <cstdint>
 #include <string>
@@ -43,4 +43,4 @@ bool VerifyPassword(std::string_view password, std::string_view encoded);
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_PASSWORD_H_
+#endif  // CONCLAVE_SERVICE_PROTOCOL_PASSWORD_H_

@@ -3,8 +3,8 @@
 //
 // Client-Server API, "m.room.power_levels"; Room Versions, "Room version 10" (values must be
 // integers, never strings). Stateless functions; PowerLevels is a value type (thread-compatible).
-#ifndef CONCLAVE_SERVICE_POWER_LEVELS_H_
-#define CONCLAVE_SERVICE_POWER_LEVELS_H_
+#ifndef CONCLAVE_SERVICE_PROTOCOL_POWER_LEVELS_H_
+#define CONCLAVE_SERVICE_PROTOCOL_POWER_LEVELS_H_
 
 #include <boost/json/object.hpp>
 #include <cstdint>
@@ -73,4 +73,4 @@ boost::json::object DefaultPowerLevelsContent(std::string_view creator);
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_POWER_LEVELS_H_
+#endif  // CONCLAVE_SERVICE_PROTOCOL_POWER_LEVELS_H_

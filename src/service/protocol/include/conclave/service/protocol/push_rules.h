@@ -2,8 +2,8 @@
 //
 // Client-Server API, "Push Rules" → "Predefined Rules" (override, content and underride rules,
 // v1.9 set including .m.rule.suppress_edits). Stateless, thread-safe.
-#ifndef CONCLAVE_SERVICE_PUSH_RULES_H_
-#define CONCLAVE_SERVICE_PUSH_RULES_H_
+#ifndef CONCLAVE_SERVICE_PROTOCOL_PUSH_RULES_H_
+#define CONCLAVE_SERVICE_PROTOCOL_PUSH_RULES_H_
 
 #include <boost/json/object.hpp>
 #include <string_view>
@@ -21,4 +21,4 @@ boost::json::object DefaultPushRules(std::string_view user_id, std::string_view 
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_PUSH_RULES_H_
+#endif  // CONCLAVE_SERVICE_PROTOCOL_PUSH_RULES_H_

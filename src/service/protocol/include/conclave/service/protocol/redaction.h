@@ -3,16 +3,15 @@
 //
 // Room versions, "Redactions" in v1 (versions 1–5), v6 (6–7), v8, v9 (9–10) and v11 (11–12).
 // Stateless functions; thread-safe.
-#ifndef CONCLAVE_SERVICE_REDACTION_H_
-#define CONCLAVE_SERVICE_REDACTION_H_
+#ifndef CONCLAVE_SERVICE_PROTOCOL_REDACTION_H_
+#define CONCLAVE_SERVICE_PROTOCOL_REDACTION_H_
 
 #include <boost/json/object.hpp>
 #include <string_view>
 
-namespace conclave::service {
+#include "conclave/service/protocol/room_versions.h"
 
-// The room version whose rules apply when none is given or the given one is not known.
-inline constexpr std::string_view kDefaultRoomVersion = "10";
+namespace conclave::service {
 
 // Returns a copy of `event` (a PDU) redacted under the rules of `room_version` ("1" … "12";
 // anything else is treated as kDefaultRoomVersion):
@@ -29,4 +28,4 @@ boost::json::object RedactEvent(const boost::json::object& event,
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_REDACTION_H_
+#endif  // CONCLAVE_SERVICE_PROTOCOL_REDACTION_H_

@@ -3,8 +3,8 @@
 //
 // Header only, no state of its own. A StateMap is a value type: thread-compatible (const use from
 // several threads is safe, mutation needs external synchronisation).
-#ifndef CONCLAVE_SERVICE_STATE_MAP_H_
-#define CONCLAVE_SERVICE_STATE_MAP_H_
+#ifndef CONCLAVE_SERVICE_PROTOCOL_STATE_MAP_H_
+#define CONCLAVE_SERVICE_PROTOCOL_STATE_MAP_H_
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -65,4 +65,4 @@ inline bool PutState(StateMap& state, boost::json::object event) {
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_STATE_MAP_H_
+#endif  // CONCLAVE_SERVICE_PROTOCOL_STATE_MAP_H_

@@ -4,8 +4,8 @@
 // Each bucket holds up to `burst` tokens and refills at `per_second`; a request takes one. The
 // buckets survive a reload of the service module through Save()/Restore() (the module's saved
 // bytes), so a reload does not hand out a fresh burst. Thread-safe.
-#ifndef CONCLAVE_SERVICE_RATE_LIMITER_H_
-#define CONCLAVE_SERVICE_RATE_LIMITER_H_
+#ifndef CONCLAVE_SERVICE_RATE_LIMIT_RATE_LIMITER_H_
+#define CONCLAVE_SERVICE_RATE_LIMIT_RATE_LIMITER_H_
 
 #include <cstdint>
 #include <mutex>
@@ -47,4 +47,4 @@ class RateLimiter {
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_RATE_LIMITER_H_
+#endif  // CONCLAVE_SERVICE_RATE_LIMIT_RATE_LIMITER_H_

@@ -10,8 +10,8 @@
 //
 // Thread-safe: events of one room are serialized by a per-room lock. Owned by the Homeserver;
 // must not outlive the service module.
-#ifndef CONCLAVE_SERVICE_ROOMS_H_
-#define CONCLAVE_SERVICE_ROOMS_H_
+#ifndef CONCLAVE_SERVICE_ROOMS_ROOMS_H_
+#define CONCLAVE_SERVICE_ROOMS_ROOMS_H_
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -26,14 +26,18 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "conclave/service/accounts.h"
-#include "conclave/service/filter.h"
-#include "conclave/service/redaction.h"
-#include "conclave/service/state_map.h"
+#include "conclave/core/notifier.h"
+#include "conclave/service/accounts/accounts.h"
+#include "conclave/service/protocol/filter.h"
+#include "conclave/service/protocol/redaction.h"
+#include "conclave/service/protocol/state_map.h"
+#include "conclave/service/rooms/event_observers.h"
+#include "conclave/service/storage/store.h"
+#include "conclave/service/storage/stream.h"
 
 namespace conclave::service {
 
-class Homeserver;
+class Typing;
 
 // The largest event accepted, in bytes of its JSON (Client-Server API, "Size limits").
 inline constexpr size_t kMaxEventBytes = 65536;
@@ -66,8 +70,20 @@ struct MessagesPage {
 
 class Rooms {
  public:
-  explicit Rooms(Homeserver& hs);
+  // What Rooms works with; every reference must outlive it.
+  struct Deps {
+    std::string server_name;
+    Store& store;
+    Stream& stream;
+    core::Notifier& notifier;  // woken with the user ids an event concerns
+    Accounts& accounts;        // profiles for member events, whether an invitee exists
+    Typing& typing;
+  };
+  explicit Rooms(Deps deps);
   ~Rooms();
+
+  // Observers of the events local clients send (Send); the admin room's intake is one.
+  EventObservers& observers() { return observers_; }
 
   // --- rooms and membership -------------------------------------------------------------------
   // `body` is the createRoom request (create_room.yaml): preset, name, topic, invite,
@@ -257,19 +273,29 @@ class Rooms {
   // does not exist.
   absl::StatusOr<std::shared_ptr<RoomData>> Load(std::string_view room_id);
   std::shared_ptr<RoomData> NewRoom(std::string_view room_id);
-  // Builds, authorizes and commits one event in a room whose lock the caller holds; wakes the
-  // members. Returns the stored event.
+  // Builds, authorizes and commits one event in a room whose lock the caller holds (its rows
+  // through EventWriter, in one WriteBatch on the Stream); wakes the members. Returns the stored
+  // event.
   absl::StatusOr<StoredEvent> Commit(RoomData& room, Draft draft);
+  // The PDU of `draft` in `room`: prev_events, depth, auth_events, checked against the auth
+  // rules (and the redaction rules for a redaction), content hash, event id, `unsigned`. Moves
+  // `draft.content` into it. M_BAD_JSON for floats or non-canonical content; M_FORBIDDEN from
+  // the auth rules.
+  absl::StatusOr<boost::json::object> BuildEvent(RoomData& room, Draft& draft);
   absl::Status ChangeMembership(const Session& session, std::string_view room_id,
                                 std::string_view target, std::string_view membership,
                                 std::optional<std::string> reason, bool is_direct = false);
   // The highest position `user_id` may read in the room: everything while joined, up to the
   // leave for a former member; M_FORBIDDEN otherwise (world_readable rooms excepted).
   absl::StatusOr<uint64_t> VisibleUpTo(std::string_view user_id, RoomData& room);
+  // The room `room_id`, when `user_id` may read it (VisibleUpTo); M_NOT_FOUND or M_FORBIDDEN.
+  absl::StatusOr<std::shared_ptr<RoomData>> LoadReadable(std::string_view user_id,
+                                                         std::string_view room_id);
   absl::StatusOr<StoredEvent> ReadEvent(std::string_view event_id) const;
   // Writes alias → room (no permission checks; the caller made them). M_UNKNOWN/409 if taken.
   absl::Status PutAlias(std::string_view alias, std::string_view room_id, std::string_view creator);
-  Homeserver& hs_;
+  Deps deps_;
+  EventObservers observers_;
   std::mutex alias_mu_;  // makes check-and-put of an alias atomic
   std::mutex rooms_mu_;  // guards rooms_ (the map, not the entries)
   std::map<std::string, std::shared_ptr<RoomData>, std::less<>> rooms_;
@@ -277,4 +303,4 @@ class Rooms {
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_ROOMS_H_
+#endif  // CONCLAVE_SERVICE_ROOMS_ROOMS_H_

@@ -4,8 +4,8 @@
 // through Save()/Restore(). Every change bumps a serial that /sync tokens carry; the serial
 // starts at the wall clock in microseconds, so tokens handed out before a restart stay ordered
 // before the new process's changes. Thread-safe.
-#ifndef CONCLAVE_SERVICE_TYPING_H_
-#define CONCLAVE_SERVICE_TYPING_H_
+#ifndef CONCLAVE_SERVICE_ROOMS_TYPING_H_
+#define CONCLAVE_SERVICE_ROOMS_TYPING_H_
 
 #include <cstdint>
 #include <map>
@@ -59,4 +59,4 @@ class Typing {
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_TYPING_H_
+#endif  // CONCLAVE_SERVICE_ROOMS_TYPING_H_

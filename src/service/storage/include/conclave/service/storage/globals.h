@@ -1,7 +1,7 @@
 // Globals: server-wide facts kept in the database — schema version and first start — and the
 // schema migrations that run when the service module loads.
-#ifndef CONCLAVE_SERVICE_GLOBALS_H_
-#define CONCLAVE_SERVICE_GLOBALS_H_
+#ifndef CONCLAVE_SERVICE_STORAGE_GLOBALS_H_
+#define CONCLAVE_SERVICE_STORAGE_GLOBALS_H_
 
 #include <string>
 
@@ -42,4 +42,4 @@ Globals* GlobalsInstance();
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_GLOBALS_H_
+#endif  // CONCLAVE_SERVICE_STORAGE_GLOBALS_H_

@@ -23,8 +23,8 @@
 //   stream          "position" → last stream position (u64)
 //
 // Thread-safe (the maps are). Must not outlive the database module's Database.
-#ifndef CONCLAVE_SERVICE_STORE_H_
-#define CONCLAVE_SERVICE_STORE_H_
+#ifndef CONCLAVE_SERVICE_STORAGE_STORE_H_
+#define CONCLAVE_SERVICE_STORAGE_STORE_H_
 
 #include <memory>
 #include <optional>
@@ -68,4 +68,4 @@ struct Store {
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_STORE_H_
+#endif  // CONCLAVE_SERVICE_STORAGE_STORE_H_

@@ -1,6 +1,6 @@
-// Private to the service module: reading the JSON records the homeserver keeps in its maps.
-#ifndef CONCLAVE_SERVICE_STORED_JSON_H_
-#define CONCLAVE_SERVICE_STORED_JSON_H_
+// Internal to the service module: reading the JSON records the homeserver keeps in its maps.
+#ifndef CONCLAVE_SERVICE_STORAGE_STORED_JSON_H_
+#define CONCLAVE_SERVICE_STORAGE_STORED_JSON_H_
 
 #include <boost/json/object.hpp>
 #include <cstdint>
@@ -17,6 +17,11 @@ namespace conclave::service {
 
 // Parses a stored record that must be a JSON object; kDataLoss "corrupt <what> record" if not.
 absl::StatusOr<boost::json::object> ParseStored(std::string_view text, std::string_view what);
+
+// ParseStored for an event ("corrupt stored event record").
+absl::StatusOr<boost::json::object> ParseObject(std::string_view json);
+// The string field `key` of `object`; empty when absent or not a string.
+std::string_view StringField(const boost::json::object& object, std::string_view key);
 
 // An integer field whether Boost.JSON read it as signed or unsigned; nullopt if absent or not an
 // integer.
@@ -35,4 +40,4 @@ absl::Status ForEachRecord(
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_STORED_JSON_H_
+#endif  // CONCLAVE_SERVICE_STORAGE_STORED_JSON_H_

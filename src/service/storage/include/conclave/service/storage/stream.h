@@ -5,18 +5,20 @@
 // position, and writes the batch atomically; commits are serialized, so a reader that sees
 // position P has seen every commit up to P. Positions survive restarts (they are stored in the
 // `stream` map in the same batch). Thread-safe. Must not outlive its Store.
-#ifndef CONCLAVE_SERVICE_STREAM_H_
-#define CONCLAVE_SERVICE_STREAM_H_
+#ifndef CONCLAVE_SERVICE_STORAGE_STREAM_H_
+#define CONCLAVE_SERVICE_STORAGE_STREAM_H_
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "conclave/database/write_batch.h"
-#include "conclave/service/store.h"
+#include "conclave/service/storage/store.h"
 
 namespace conclave::service {
 
@@ -45,6 +47,12 @@ class Stream {
   std::atomic<uint64_t> current_;
 };
 
+// Pagination tokens: "t<position>" from /messages and /context, "s<position>_<typing>" from
+// /sync; both name the boundary after that position. M_INVALID_PARAM for anything else.
+absl::StatusOr<uint64_t> ParsePositionToken(std::string_view token);
+// "t<position>".
+std::string PositionToken(uint64_t position);
+
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_STREAM_H_
+#endif  // CONCLAVE_SERVICE_STORAGE_STREAM_H_

@@ -24,8 +24,8 @@
 //     devices, tokens, filters, account data and presence.
 // Records that do not decode are problems too, not errors. Read-only; safe to run while the
 // server serves (the snapshot hides concurrent writes).
-#ifndef CONCLAVE_SERVICE_VERIFY_H_
-#define CONCLAVE_SERVICE_VERIFY_H_
+#ifndef CONCLAVE_SERVICE_STORAGE_VERIFY_H_
+#define CONCLAVE_SERVICE_STORAGE_VERIFY_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "conclave/service/store.h"
+#include "conclave/service/storage/store.h"
 
 namespace conclave::service {
 
@@ -74,4 +74,4 @@ absl::StatusOr<VerifyReport> VerifyDatabase(const Store& store, const VerifyOpti
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_VERIFY_H_
+#endif  // CONCLAVE_SERVICE_STORAGE_VERIFY_H_

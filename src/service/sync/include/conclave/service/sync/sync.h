@@ -5,8 +5,8 @@
 // nothing new and time left answers "wait on the user's notifier key": the api returns that to
 // the HTTP engine, which parks the request (core/notifier.h) and dispatches it again. Thread-safe.
 // Owned by the Homeserver; must not outlive the service module.
-#ifndef CONCLAVE_SERVICE_SYNC_H_
-#define CONCLAVE_SERVICE_SYNC_H_
+#ifndef CONCLAVE_SERVICE_SYNC_SYNC_H_
+#define CONCLAVE_SERVICE_SYNC_SYNC_H_
 
 #include <boost/json/object.hpp>
 #include <cstdint>
@@ -15,12 +15,15 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "conclave/service/accounts.h"
-#include "conclave/service/filter.h"
+#include "conclave/core/notifier.h"
+#include "conclave/service/accounts/accounts.h"
+#include "conclave/service/protocol/filter.h"
+#include "conclave/service/storage/stream.h"
 
 namespace conclave::service {
 
-class Homeserver;
+class Rooms;
+class Typing;
 
 struct SyncRequest {
   std::string since;  // empty: initial sync
@@ -42,15 +45,23 @@ struct SyncResult {
 
 class Sync {
  public:
-  explicit Sync(Homeserver& hs);
+  // What Sync reads; every reference must outlive it.
+  struct Deps {
+    Stream& stream;
+    core::Notifier& notifier;  // the version a waiting /sync parks on
+    Accounts& accounts;        // account data and presence
+    Rooms& rooms;
+    Typing& typing;
+  };
+  explicit Sync(Deps deps);
 
   // M_INVALID_PARAM for a malformed `since`.
   absl::StatusOr<SyncResult> Run(const Session& session, const SyncRequest& request);
 
  private:
-  Homeserver& hs_;
+  Deps deps_;
 };
 
 }  // namespace conclave::service
 
-#endif  // CONCLAVE_SERVICE_SYNC_H_
+#endif  // CONCLAVE_SERVICE_SYNC_SYNC_H_

@@ -1,11 +1,11 @@
 // Test helper: the Matrix errcode of a result, for EXPECT_EQ(Errcode(...), "M_FORBIDDEN").
-#ifndef CONCLAVE_TESTS_SERVICE_ERRCODE_H_
-#define CONCLAVE_TESTS_SERVICE_ERRCODE_H_
+#ifndef CONCLAVE_TESTS_SERVICE_TESTING_ERRCODE_H_
+#define CONCLAVE_TESTS_SERVICE_TESTING_ERRCODE_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "conclave/service/errors.h"
+#include "conclave/service/protocol/errors.h"
 
 namespace conclave::service::test_util {
 
@@ -20,4 +20,4 @@ std::string Errcode(const absl::StatusOr<T>& result) {
 
 }  // namespace conclave::service::test_util
 
-#endif  // CONCLAVE_TESTS_SERVICE_ERRCODE_H_
+#endif  // CONCLAVE_TESTS_SERVICE_TESTING_ERRCODE_H_
