@@ -24,22 +24,22 @@ bool IsCountableMessage(std::string_view type);
 
 // What EventWriter stores of one event. Views into the caller's data, valid for the call.
 struct EventRows {
-  std::string_view room_id;
-  std::string_view event_id;
-  std::string_view type;
-  std::string_view sender;
-  std::optional<std::string_view> state_key;  // state events only
-  std::string_view membership;                // m.room.member: content.membership
-  std::string_view json;                      // the PDU as stored (with `unsigned`)
+  std::string_view room_id{};
+  std::string_view event_id{};
+  std::string_view type{};
+  std::string_view sender{};
+  std::optional<std::string_view> state_key{};  // state events only
+  std::string_view membership{};                // m.room.member: content.membership
+  std::string_view json{};                      // the PDU as stored (with `unsigned`)
   // m.room.create: the `rooms` record's fields.
-  std::string_view room_version;
+  std::string_view room_version{};
   int64_t origin_server_ts = 0;
   // A client's transaction, for idempotent sends ("" when none).
-  std::string_view device_id;
-  std::string_view txn_id;
+  std::string_view device_id{};
+  std::string_view txn_id{};
   // m.room.redaction: the target's stream position and its redacted JSON, rewritten in place.
-  std::optional<uint64_t> redacted_position;
-  std::string_view redacted_json;
+  std::optional<uint64_t> redacted_position{};
+  std::string_view redacted_json{};
 };
 
 class EventWriter {
