@@ -3,8 +3,8 @@
 #include "conclave/admin/commands.h"
 
 #include "conclave/database/instance.h"
-#include "conclave/service/globals.h"
 #include "conclave/service/homeserver.h"
+#include "conclave/service/storage/globals.h"
 #include "tree.h"
 
 namespace conclave::admin {

@@ -13,7 +13,7 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/database/database.h"
 #include "conclave/service/homeserver.h"
-#include "conclave/service/verify.h"
+#include "conclave/service/storage/verify.h"
 #include "format.h"
 #include "tree.h"
 

@@ -8,7 +8,7 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/homeserver.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/rooms/rooms.h"
 #include "format.h"
 #include "tree.h"
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "conclave/core/command_slot.h"
-#include "conclave/service/html.h"
+#include "conclave/service/admin_room/html.h"
 
 namespace conclave::admin {
 

@@ -6,9 +6,9 @@
 #include "absl/strings/str_join.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/admin_room.h"
+#include "conclave/service/admin_room/admin_room.h"
 #include "conclave/service/homeserver.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/rooms/rooms.h"
 #include "format.h"
 #include "tree.h"
 

@@ -18,9 +18,9 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/database/database.h"
-#include "conclave/service/admin_room.h"
-#include "conclave/service/globals.h"
+#include "conclave/service/admin_room/admin_room.h"
 #include "conclave/service/homeserver.h"
+#include "conclave/service/storage/globals.h"
 #include "format.h"
 #include "tree.h"
 

@@ -8,8 +8,8 @@
 #include "conclave/core/server.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/homeserver.h"
-#include "conclave/service/identifiers.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/protocol/identifiers.h"
+#include "conclave/service/rooms/rooms.h"
 #include "format.h"
 
 namespace conclave::admin {

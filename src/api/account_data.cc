@@ -9,9 +9,9 @@
 
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/identifiers.h"
-#include "conclave/service/push_rules.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/identifiers.h"
+#include "conclave/service/protocol/push_rules.h"
 #include "routes.h"
 
 namespace conclave::api {

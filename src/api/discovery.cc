@@ -6,7 +6,7 @@
 #include "conclave/core/build_info.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/globals.h"
+#include "conclave/service/storage/globals.h"
 
 namespace conclave::api {
 namespace {

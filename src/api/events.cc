@@ -5,9 +5,9 @@
 
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/filter.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/filter.h"
+#include "conclave/service/rooms/rooms.h"
 #include "routes.h"
 
 namespace conclave::api {

@@ -6,7 +6,7 @@
 
 #include "conclave/core/log.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/errors.h"
+#include "conclave/service/protocol/errors.h"
 
 namespace conclave::api {
 namespace {

@@ -16,7 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "conclave/core/http.h"
-#include "conclave/service/accounts.h"
+#include "conclave/service/accounts/accounts.h"
 #include "conclave/service/homeserver.h"
 
 namespace conclave::api {

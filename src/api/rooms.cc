@@ -2,11 +2,11 @@
 // Client-Server API: create_room.yaml, joining.yaml, inviting.yaml, leaving.yaml, kicking.yaml,
 // banning.yaml, list_joined_rooms.yaml, rooms.yaml (members), directory.yaml,
 // list_public_rooms.yaml.
-#include "conclave/service/rooms.h"
+#include "conclave/service/rooms/rooms.h"
 
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/errors.h"
+#include "conclave/service/protocol/errors.h"
 #include "routes.h"
 
 namespace conclave::api {

@@ -1,15 +1,15 @@
 // GET /_matrix/client/v3/sync (Client-Server API "Syncing", sync.yaml), long-polling through the
 // HTTP engine's parked requests (core/notifier.h): a sync with nothing new returns a Wait, and is
 // dispatched again when the user's notifier key moves, the timeout passes, or a reload begins.
-#include "conclave/service/sync.h"
+#include "conclave/service/sync/sync.h"
 
 #include <boost/json/parse.hpp>
 
 #include "absl/time/clock.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/filter.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/filter.h"
 #include "routes.h"
 
 namespace conclave::api {

@@ -4,12 +4,12 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "admin_room_impl.h"
+#include "admin_room/admin_room_impl.h"
 #include "conclave/core/log.h"
 #include "conclave/core/status_macros.h"
-#include "conclave/service/rooms.h"
-#include "conclave/service/sync.h"
-#include "conclave/service/typing.h"
+#include "conclave/service/rooms/rooms.h"
+#include "conclave/service/rooms/typing.h"
+#include "conclave/service/sync/sync.h"
 
 namespace conclave::service {
 
@@ -29,9 +29,23 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
   CONCLAVE_ASSIGN_OR_RETURN(hs->stream_, Stream::Open(*hs->store_));
   hs->accounts_ = std::make_unique<Accounts>(*hs->store_, *hs->stream_, server);
   hs->typing_ = std::make_unique<Typing>();
-  hs->rooms_ = std::make_unique<Rooms>(*hs);
-  hs->sync_ = std::make_unique<Sync>(*hs);
-  hs->admin_room_ = std::make_unique<AdminRoomImpl>(*hs);
+  hs->rooms_ = std::make_unique<Rooms>(Rooms::Deps{.server_name = hs->server_name_,
+                                                   .store = *hs->store_,
+                                                   .stream = *hs->stream_,
+                                                   .notifier = server.notifier(),
+                                                   .accounts = *hs->accounts_,
+                                                   .typing = *hs->typing_});
+  hs->sync_ = std::make_unique<Sync>(Sync::Deps{.stream = *hs->stream_,
+                                                .notifier = server.notifier(),
+                                                .accounts = *hs->accounts_,
+                                                .rooms = *hs->rooms_,
+                                                .typing = *hs->typing_});
+  hs->admin_room_ =
+      std::make_unique<AdminRoomImpl>(AdminRoomImpl::Deps{.server_name = hs->server_name_,
+                                                          .server = server,
+                                                          .accounts = *hs->accounts_,
+                                                          .rooms = *hs->rooms_,
+                                                          .limiter = hs->limiter_});
   boost::system::error_code ec;
   boost::json::value state = boost::json::parse(saved, ec);
   if (!ec && state.is_object()) {

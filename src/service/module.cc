@@ -6,8 +6,8 @@
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/database/instance.h"
-#include "conclave/service/globals.h"
 #include "conclave/service/homeserver.h"
+#include "conclave/service/storage/globals.h"
 
 namespace conclave::service {
 namespace {

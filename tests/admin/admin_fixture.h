@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "../database/temp_dir.h"
 #include "conclave/admin/commands.h"
 #include "conclave/core/config.h"
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
 #include "conclave/service/homeserver.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/rooms/rooms.h"
+#include "service/testing/homeserver_fixture.h"
 
 namespace conclave::admin::test_util {
 
@@ -49,29 +49,22 @@ inline bool HasRow(const std::string& text, const std::vector<std::string>& cell
   return false;
 }
 
-class AdminTest : public ::testing::Test {
+class AdminTest : public service::test_util::HomeserverTest {
  protected:
   void SetUp() override {
-    core::Config config;
-    config.server_name = "example.org";
-    config.database_path = dir_.Sub("db");
+    core::Config config = DefaultConfig();
     config.database_backup_path = dir_.Sub("backups");
     config.database_backups_to_keep = 2;
     config.registration_token = "sesame";
     Configure(config);
-    server_ = std::make_unique<core::Server>(config, "dev");
-    auto db = database::Database::Open({.path = config.database_path});
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = *std::move(db);
-    auto hs = service::Homeserver::Open(*server_, *db_, "");
-    ASSERT_TRUE(hs.ok()) << hs.status();
-    hs_ = *std::move(hs);
+    Open(config);
+    if (HasFatalFailure()) return;
     environment_.server = server_.get();
     environment_.homeserver = hs_.get();
     environment_.database = db_.get();
   }
   void TearDown() override {
-    hs_.reset();
+    HomeserverTest::TearDown();
     db_.reset();
   }
   // Lets a test change the config before the server is made.
@@ -96,12 +89,6 @@ class AdminTest : public ::testing::Test {
     return out.status();
   }
 
-  // A local account (registered through Accounts, with a device).
-  service::Session Register(const std::string& localpart) {
-    auto r = hs_->accounts().Register(localpart, "pw", std::nullopt, std::nullopt, false, "ip");
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? service::Session{r->user_id, r->device_id} : service::Session{};
-  }
   // A public room created by `who`, with `name` and the alias #`alias`:example.org if given.
   std::string CreateRoom(const service::Session& who, const std::string& name,
                          const std::string& alias = "") {
@@ -120,10 +107,6 @@ class AdminTest : public ::testing::Test {
     return "";
   }
 
-  database::test_util::TempDir dir_;
-  std::unique_ptr<core::Server> server_;
-  std::unique_ptr<database::Database> db_;
-  std::unique_ptr<service::Homeserver> hs_;
   Environment environment_;
 };
 

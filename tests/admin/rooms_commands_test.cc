@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "admin_fixture.h"
-#include "conclave/service/admin_room.h"
-#include "conclave/service/errors.h"
+#include "conclave/service/admin_room/admin_room.h"
+#include "conclave/service/protocol/errors.h"
 
 namespace conclave::admin {
 namespace {

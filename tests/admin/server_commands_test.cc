@@ -13,8 +13,8 @@
 #include "conclave/core/config.h"
 #include "conclave/core/elf_file.h"
 #include "conclave/core/module_host.h"
-#include "conclave/service/admin_room.h"
-#include "conclave/service/filter.h"
+#include "conclave/service/admin_room/admin_room.h"
+#include "conclave/service/protocol/filter.h"
 
 namespace conclave::admin {
 namespace {

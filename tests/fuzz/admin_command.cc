@@ -29,8 +29,8 @@
 #include "conclave/core/log.h"
 #include "conclave/core/server.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/admin_room.h"
-#include "conclave/service/canonical_json.h"
+#include "conclave/service/admin_room/admin_room.h"
+#include "conclave/service/protocol/canonical_json.h"
 #include "fuzz_check.h"
 
 namespace conclave::fuzz {

@@ -24,20 +24,20 @@
 #include <vector>
 
 #include "conclave/core/str_cat.h"
-#include "conclave/service/accounts.h"
-#include "conclave/service/auth_rules.h"
-#include "conclave/service/canonical_json.h"
-#include "conclave/service/crypto.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/event_hash.h"
-#include "conclave/service/filter.h"
-#include "conclave/service/identifiers.h"
-#include "conclave/service/power_levels.h"
-#include "conclave/service/redaction.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/accounts/accounts.h"
+#include "conclave/service/protocol/auth_rules.h"
+#include "conclave/service/protocol/canonical_json.h"
+#include "conclave/service/protocol/crypto.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/event_hash.h"
+#include "conclave/service/protocol/filter.h"
+#include "conclave/service/protocol/identifiers.h"
+#include "conclave/service/protocol/power_levels.h"
+#include "conclave/service/protocol/redaction.h"
+#include "conclave/service/rooms/rooms.h"
+#include "conclave/service/storage/stored_json.h"
+#include "conclave/service/storage/stream.h"
 #include "fuzz_check.h"
-#include "rooms_internal.h"
-#include "stored_json.h"
 
 namespace conclave::fuzz {
 namespace {
@@ -249,9 +249,8 @@ void CheckIdentifiers(std::string_view s) {
     }
   }
   if (service::LooksLikeEventId(s)) FUZZ_CHECK(s.size() >= 2 && s[0] == '$', Printable(s));
-  if (auto position = service::rooms_internal::ParsePositionToken(s); position.ok()) {
-    auto again = service::rooms_internal::ParsePositionToken(
-        service::rooms_internal::PositionToken(*position));
+  if (auto position = service::ParsePositionToken(s); position.ok()) {
+    auto again = service::ParsePositionToken(service::PositionToken(*position));
     FUZZ_CHECK(again.ok() && *again == *position, Printable(s));
   }
   CheckBase64(s);
@@ -342,7 +341,7 @@ void CheckCommitPath(const json::object& event) {
   if (content == nullptr || !content->is_object()) return;
   // Deeper content never gets here: the api parses bodies with Boost.JSON's default max_depth.
   if (Depth(*content) > kApiMaxDepth) return;
-  if (service::rooms_internal::HasFloat(*content)) return;
+  if (service::HasFloat(*content)) return;
   if (!service::CanonicalJson(*content).ok()) return;
   json::object pdu{{"type", "m.room.message"},
                    {"room_id", "!room:example.org"},

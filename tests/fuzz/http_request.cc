@@ -38,15 +38,15 @@
 #include "conclave/core/notifier.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/canonical_json.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/event_hash.h"
-#include "conclave/service/filter.h"
-#include "conclave/service/identifiers.h"
-#include "conclave/service/rooms.h"
+#include "conclave/service/protocol/canonical_json.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/event_hash.h"
+#include "conclave/service/protocol/filter.h"
+#include "conclave/service/protocol/identifiers.h"
+#include "conclave/service/rooms/rooms.h"
+#include "conclave/service/storage/stream.h"
 #include "fuzz_check.h"
 #include "handler.h"
-#include "rooms_internal.h"
 
 namespace conclave::fuzz {
 namespace {
@@ -107,7 +107,7 @@ absl::StatusOr<json::value> SendEvent(const core::Request& request,
   }
   CONCLAVE_ASSIGN_OR_RETURN(json::object content, JsonBody(request));
   CONCLAVE_ASSIGN_OR_RETURN(service::RoomId room, service::ParseRoomId(Param(request, "roomId")));
-  if (service::rooms_internal::HasFloat(content)) {
+  if (service::HasFloat(content)) {
     return service::BadJson("Event content must not contain floating-point numbers");
   }
   if (auto canonical = service::CanonicalJson(content); !canonical.ok()) {
@@ -162,20 +162,19 @@ absl::StatusOr<json::value> Messages(core::Request& request) {
   if (dir && *dir != "b" && *dir != "f") return service::InvalidParam("'dir' must be b or f");
   uint64_t from = 0;
   if (auto token = request.QueryParam("from")) {
-    CONCLAVE_ASSIGN_OR_RETURN(from, service::rooms_internal::ParsePositionToken(*token));
+    CONCLAVE_ASSIGN_OR_RETURN(from, service::ParsePositionToken(*token));
   }
   CONCLAVE_ASSIGN_OR_RETURN(service::RoomEventFilter filter, QueryFilter(request));
   int64_t n = service::EffectiveLimit(filter, limit.value_or(10), 100);
-  return json::object{{"chunk", json::array{}},
-                      {"start", service::rooms_internal::PositionToken(from)},
-                      {"limit", n}};
+  return json::object{
+      {"chunk", json::array{}}, {"start", service::PositionToken(from)}, {"limit", n}};
 }
 
 absl::StatusOr<json::value> Sync(core::Request& request) {
   CONCLAVE_ASSIGN_OR_RETURN(std::optional<int64_t> timeout, api::QueryInt(request, "timeout"));
   CONCLAVE_ASSIGN_OR_RETURN(std::optional<bool> full_state, api::QueryBool(request, "full_state"));
   if (auto since = request.QueryParam("since")) {
-    CONCLAVE_RETURN_IF_ERROR(service::rooms_internal::ParsePositionToken(*since).status());
+    CONCLAVE_RETURN_IF_ERROR(service::ParsePositionToken(*since).status());
   }
   if (auto filter = request.QueryParam("filter");
       filter && !filter->empty() && (*filter)[0] == '{') {

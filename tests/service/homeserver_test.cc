@@ -5,12 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "../database/temp_dir.h"
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
-#include "conclave/service/errors.h"
-#include "conclave/service/rate_limiter.h"
-#include "conclave/service/typing.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/rate_limit/rate_limiter.h"
+#include "conclave/service/rooms/typing.h"
+#include "database/temp_dir.h"
 
 namespace conclave::service {
 namespace {

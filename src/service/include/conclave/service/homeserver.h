@@ -16,10 +16,10 @@
 #include "absl/status/statusor.h"
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
-#include "conclave/service/accounts.h"
-#include "conclave/service/rate_limiter.h"
-#include "conclave/service/store.h"
-#include "conclave/service/stream.h"
+#include "conclave/service/accounts/accounts.h"
+#include "conclave/service/rate_limit/rate_limiter.h"
+#include "conclave/service/storage/store.h"
+#include "conclave/service/storage/stream.h"
 
 namespace conclave::service {
 

@@ -1,0 +1,429 @@
+#include "conclave/service/accounts/accounts.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "conclave/core/log.h"
+#include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/database/key.h"
+#include "conclave/service/accounts/admin_bot.h"
+#include "conclave/service/protocol/clock.h"
+#include "conclave/service/protocol/crypto.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/identifiers.h"
+#include "conclave/service/protocol/password.h"
+#include "conclave/service/storage/schema.h"
+#include "conclave/service/storage/stored_json.h"
+#include "records.h"
+
+namespace conclave::service {
+namespace {
+
+using boost::json::object;
+using namespace accounts_internal;  // NOLINT: this folder's record readers (records.h)
+using schema::DeviceKey;
+using schema::UserPrefix;
+
+// One message for an unknown user and a wrong password, so a login does not reveal which.
+constexpr std::string_view kBadLogin = "Invalid username or password";
+// Random localparts for registrations without a username: 12 of [a-z0-9], about 62 bits.
+constexpr std::string_view kLocalpartAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+constexpr size_t kRandomLocalpartLength = 12;
+// Device ids are opaque to the spec; this bound keeps keys and /sync bodies sane.
+constexpr size_t kMaxDeviceIdBytes = 255;
+
+}  // namespace
+
+Accounts::Accounts(Store& store, Stream& stream, core::Server& server)
+    : store_(store), stream_(stream), server_(server) {}
+
+// --- tokens ------------------------------------------------------------------------------------
+
+absl::StatusOr<Session> Accounts::Authenticate(std::string_view access_token) {
+  std::string digest = Sha256(access_token);
+  uint64_t epoch = 0;
+  {
+    std::lock_guard lock(tokens_mu_);
+    if (auto it = tokens_.find(digest); it != tokens_.end()) return it->second;
+    epoch = token_epoch_;
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.access_tokens, digest));
+  if (!value) return UnknownToken("Unrecognised access token");
+  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseStored(*value, "access token"));
+  Session session;
+  session.user_id = OptionalStringField(record, "user_id").value_or("");
+  session.device_id = OptionalStringField(record, "device_id").value_or("");
+  if (session.user_id.empty()) return absl::DataLossError("access token record without user_id");
+  std::lock_guard lock(tokens_mu_);
+  if (token_epoch_ == epoch) tokens_.emplace(std::move(digest), session);
+  return session;
+}
+
+void Accounts::ForgetTokens(const std::vector<std::string>& digests) {
+  std::lock_guard lock(tokens_mu_);
+  for (const std::string& digest : digests) tokens_.erase(digest);
+  ++token_epoch_;
+}
+
+// --- registration and login --------------------------------------------------------------------
+
+absl::StatusOr<std::optional<object>> Accounts::ReadUser(std::string_view user_id) const {
+  CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.users, user_id));
+  if (!value) return std::optional<object>();
+  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseStored(*value, "user"));
+  return std::optional<object>(std::move(record));
+}
+
+absl::Status Accounts::CheckUsernameAvailable(std::string_view localpart) {
+  CONCLAVE_RETURN_IF_ERROR(ValidateLocalpartForRegistration(localpart));
+  std::string user_id = UserId{std::string(localpart), server_.config().server_name}.ToString();
+  if (user_id.size() > kMaxIdentifierBytes) {
+    return MatrixStatus(
+        absl::StatusCode::kInvalidArgument, "M_INVALID_USERNAME",
+        core::StrCat("User ID may not be longer than ", kMaxIdentifierBytes, " bytes"));
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(auto existing, store_.Find(*store_.users, user_id));
+  if (existing) {
+    return MatrixStatus(absl::StatusCode::kAlreadyExists, "M_USER_IN_USE",
+                        "Desired user ID is already taken");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LoginResult> Accounts::AddSession(std::string_view user_id,
+                                                 std::optional<std::string> device_id,
+                                                 std::optional<std::string> device_display_name,
+                                                 std::string_view remote_ip,
+                                                 database::WriteBatch& batch,
+                                                 std::vector<std::string>& dropped) {
+  if (device_id && (device_id->empty() || device_id->size() > kMaxDeviceIdBytes)) {
+    return InvalidParam(core::StrCat("device_id must be 1 to ", kMaxDeviceIdBytes, " bytes"));
+  }
+  object device;
+  if (device_id) {
+    // Client-Server API "Relationship between access tokens and devices": logging in again with
+    // a known device id replaces that device's token.
+    CONCLAVE_ASSIGN_OR_RETURN(auto existing,
+                              store_.Find(*store_.devices, DeviceKey(user_id, *device_id)));
+    if (existing) {
+      CONCLAVE_ASSIGN_OR_RETURN(device, ParseStored(*existing, "device"));
+      if (auto old = TokenDigestOf(device)) {
+        batch.Delete(*store_.access_tokens, *old);
+        dropped.push_back(*std::move(old));
+      }
+    } else if (device_display_name) {
+      device["display_name"] = *device_display_name;
+    }
+  } else {
+    // A fresh id; a collision with an existing device (26^10 ids) would hand over its entry.
+    for (;;) {
+      device_id = NewDeviceId();
+      CONCLAVE_ASSIGN_OR_RETURN(auto existing,
+                                store_.Find(*store_.devices, DeviceKey(user_id, *device_id)));
+      if (!existing) break;
+    }
+    if (device_display_name) device["display_name"] = *device_display_name;
+  }
+  LoginResult result;
+  result.user_id = std::string(user_id);
+  result.device_id = *device_id;
+  result.access_token = NewAccessToken();
+  std::string digest = Sha256(result.access_token);
+  device["token_digest"] = UnpaddedBase64(digest);
+  device["last_seen_ip"] = std::string(remote_ip);
+  device["last_seen_ts"] = NowMs();
+  batch.Put(*store_.devices, DeviceKey(user_id, result.device_id), boost::json::serialize(device));
+  object token{{"user_id", result.user_id}, {"device_id", result.device_id}};
+  batch.Put(*store_.access_tokens, digest, boost::json::serialize(token));
+  return result;
+}
+
+absl::Status Accounts::DropDevices(std::string_view user_id, std::string_view keep_device,
+                                   database::WriteBatch& batch, std::vector<std::string>& dropped) {
+  absl::Status corrupt;
+  CONCLAVE_RETURN_IF_ERROR(store_.db->ForEachWithPrefix(
+      *store_.devices, UserPrefix(user_id), [&](std::string_view key, std::string_view value) {
+        database::KeyReader reader(key);
+        auto user = reader.ReadString();
+        auto device_id = reader.ReadString();
+        if (!user.ok() || !device_id.ok()) {
+          corrupt = absl::DataLossError("corrupt device key");
+          return false;
+        }
+        if (!keep_device.empty() && *device_id == keep_device) return true;
+        batch.Delete(*store_.devices, key);
+        if (auto device = ParseStored(value, "device"); device.ok()) {
+          if (auto digest = TokenDigestOf(*device)) {
+            batch.Delete(*store_.access_tokens, *digest);
+            dropped.push_back(*std::move(digest));
+          }
+        }
+        return true;
+      }));
+  return corrupt;
+}
+
+absl::StatusOr<LoginResult> Accounts::Register(std::string_view localpart,
+                                               std::string_view password,
+                                               std::optional<std::string> device_id,
+                                               std::optional<std::string> device_display_name,
+                                               bool inhibit_login, std::string_view remote_ip) {
+  if (!server_.runtime().allow_registration()) return Forbidden("Registration is disabled");
+  if (!localpart.empty()) CONCLAVE_RETURN_IF_ERROR(CheckUsernameAvailable(localpart));
+  // Hashing takes tens of milliseconds and 19 MiB: done before taking the lock.
+  std::string password_hash;
+  if (!password.empty()) {
+    CONCLAVE_ASSIGN_OR_RETURN(password_hash, HashPassword(password));
+  }
+  const std::string& server_name = server_.config().server_name;
+  database::WriteBatch batch;
+  std::vector<std::string> dropped;
+  LoginResult result;
+  bool first_admin = false;
+  {
+    std::lock_guard lock(accounts_mu_);
+    std::string user_id;
+    if (localpart.empty()) {
+      for (int attempt = 0;; ++attempt) {
+        std::string candidate = RandomString(kRandomLocalpartLength, kLocalpartAlphabet);
+        user_id = UserId{candidate, server_name}.ToString();
+        CONCLAVE_ASSIGN_OR_RETURN(auto existing, store_.Find(*store_.users, user_id));
+        if (!existing) break;
+        if (attempt == 10) return absl::InternalError("no free random localpart");
+      }
+    } else {
+      // Checked again under the lock: another registration may have taken it meanwhile.
+      CONCLAVE_RETURN_IF_ERROR(CheckUsernameAvailable(localpart));
+      user_id = UserId{std::string(localpart), server_name}.ToString();
+    }
+    // The first account besides the admin bot's becomes admin (DESIGN.md section 9).
+    const std::string bot = BotUserId(server_name);
+    bool first_user = true;
+    CONCLAVE_RETURN_IF_ERROR(store_.db->ForEachWithPrefix(
+        *store_.users, "", [&](std::string_view key, std::string_view) {
+          first_user = key == bot;
+          return first_user;
+        }));
+    object record{{"password_hash", password_hash},
+                  {"deactivated", false},
+                  {"admin", first_user},
+                  {"created_ts", NowMs()}};
+    batch.Put(*store_.users, user_id, boost::json::serialize(record));
+    if (inhibit_login) {
+      result.user_id = user_id;
+    } else {
+      CONCLAVE_ASSIGN_OR_RETURN(
+          result, AddSession(user_id, std::move(device_id), std::move(device_display_name),
+                             remote_ip, batch, dropped));
+    }
+    CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+    if (first_user) {
+      CONCLAVE_LOG(kInfo, "accounts", "{} is the first user: made server admin", user_id);
+    }
+    first_admin = first_user;
+  }
+  ForgetTokens(dropped);
+  if (first_admin) {
+    std::function<void(const std::string&)> hook;
+    {
+      std::lock_guard lock(hook_mu_);
+      hook = first_admin_hook_;
+    }
+    if (hook) hook(result.user_id);
+  }
+  return result;
+}
+
+absl::StatusOr<std::string> Accounts::ResolveUser(std::string_view user) const {
+  const std::string& server_name = server_.config().server_name;
+  std::string user_id = !user.empty() && user.front() == '@'
+                            ? std::string(user)
+                            : core::StrCat("@", user, ":", server_name);
+  auto parsed = ParseUserId(user_id);
+  if (!parsed.ok()) return InvalidParam(core::StrCat("Invalid user: ", parsed.status().message()));
+  if (parsed->server_name != server_name) {
+    return InvalidParam("The user is not on this homeserver");
+  }
+  // Registration maps user names to lower case; accept the capitalized name at login too.
+  std::string lower = UserId{AsciiLower(parsed->localpart), server_name}.ToString();
+  if (lower != user_id && !UserExists(user_id) && UserExists(lower)) return lower;
+  return user_id;
+}
+
+absl::StatusOr<LoginResult> Accounts::LoginWithPassword(
+    std::string_view user, std::string_view password, std::optional<std::string> device_id,
+    std::optional<std::string> device_display_name, std::string_view remote_ip) {
+  auto user_id = ResolveUser(user);
+  if (!user_id.ok()) return Forbidden(kBadLogin);
+  CONCLAVE_ASSIGN_OR_RETURN(auto record, ReadUser(*user_id));
+  if (!record) return Forbidden(kBadLogin);
+  if (!VerifyPassword(password, OptionalStringField(*record, "password_hash").value_or(""))) {
+    return Forbidden(kBadLogin);
+  }
+  database::WriteBatch batch;
+  std::vector<std::string> dropped;
+  LoginResult result;
+  {
+    std::lock_guard lock(accounts_mu_);
+    // Read again under the lock: a deactivation may have finished since the password check.
+    CONCLAVE_ASSIGN_OR_RETURN(record, ReadUser(*user_id));
+    if (!record) return Forbidden(kBadLogin);
+    if (BoolField(*record, "deactivated")) {
+      return MatrixStatus(absl::StatusCode::kPermissionDenied, "M_USER_DEACTIVATED",
+                          "This account has been deactivated");
+    }
+    CONCLAVE_ASSIGN_OR_RETURN(
+        result, AddSession(*user_id, std::move(device_id), std::move(device_display_name),
+                           remote_ip, batch, dropped));
+    CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+  }
+  ForgetTokens(dropped);
+  return result;
+}
+
+absl::Status Accounts::Logout(const Session& session) {
+  return DeleteDevice(session.user_id, session.device_id);
+}
+
+absl::Status Accounts::LogoutAll(std::string_view user_id) {
+  database::WriteBatch batch;
+  std::vector<std::string> dropped;
+  {
+    std::lock_guard lock(accounts_mu_);
+    CONCLAVE_RETURN_IF_ERROR(DropDevices(user_id, "", batch, dropped));
+    CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+  }
+  ForgetTokens(dropped);
+  return absl::OkStatus();
+}
+
+absl::Status Accounts::CheckPassword(std::string_view user_id, std::string_view password) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto record, ReadUser(user_id));
+  if (!record ||
+      !VerifyPassword(password, OptionalStringField(*record, "password_hash").value_or(""))) {
+    return Forbidden("Invalid password");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Accounts::ChangePassword(std::string_view user_id, std::string_view new_password,
+                                      bool logout_devices, std::string_view keep_device) {
+  if (new_password.empty()) return InvalidParam("The new password must not be empty");
+  CONCLAVE_ASSIGN_OR_RETURN(std::string hash, HashPassword(new_password));
+  database::WriteBatch batch;
+  std::vector<std::string> dropped;
+  {
+    std::lock_guard lock(accounts_mu_);
+    CONCLAVE_ASSIGN_OR_RETURN(auto record, ReadUser(user_id));
+    if (!record) return NotFound("Unknown user");
+    if (BoolField(*record, "deactivated")) {
+      return MatrixStatus(absl::StatusCode::kPermissionDenied, "M_USER_DEACTIVATED",
+                          "This account has been deactivated");
+    }
+    (*record)["password_hash"] = hash;
+    batch.Put(*store_.users, user_id, boost::json::serialize(*record));
+    if (logout_devices) CONCLAVE_RETURN_IF_ERROR(DropDevices(user_id, keep_device, batch, dropped));
+    CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+  }
+  ForgetTokens(dropped);
+  return absl::OkStatus();
+}
+
+absl::Status Accounts::Deactivate(std::string_view user_id) {
+  database::WriteBatch batch;
+  std::vector<std::string> dropped;
+  {
+    std::lock_guard lock(accounts_mu_);
+    CONCLAVE_ASSIGN_OR_RETURN(auto record, ReadUser(user_id));
+    if (!record) return NotFound("Unknown user");
+    // The password hash stays, so a later login with the right password can be told
+    // M_USER_DEACTIVATED rather than a plain M_FORBIDDEN.
+    (*record)["deactivated"] = true;
+    record->erase("displayname");
+    record->erase("avatar_url");
+    batch.Put(*store_.users, user_id, boost::json::serialize(*record));
+    CONCLAVE_RETURN_IF_ERROR(DropDevices(user_id, "", batch, dropped));
+    CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+  }
+  ForgetTokens(dropped);
+  return absl::OkStatus();
+}
+
+bool Accounts::UserExists(std::string_view user_id) const {
+  auto value = store_.Find(*store_.users, user_id);
+  return value.ok() && value->has_value();
+}
+
+bool Accounts::IsDeactivated(std::string_view user_id) const {
+  auto record = ReadUser(user_id);
+  return record.ok() && record->has_value() && BoolField(**record, "deactivated");
+}
+
+absl::StatusOr<std::vector<std::string>> Accounts::ListUsers() const {
+  std::vector<std::string> users;
+  CONCLAVE_RETURN_IF_ERROR(
+      store_.db->ForEachWithPrefix(*store_.users, "", [&](std::string_view key, std::string_view) {
+        users.emplace_back(key);
+        return true;
+      }));
+  return users;
+}
+
+// --- administration ----------------------------------------------------------------------------
+
+absl::StatusOr<std::string> Accounts::CreateUser(std::string_view localpart,
+                                                 std::string_view password, bool admin) {
+  CONCLAVE_RETURN_IF_ERROR(CheckUsernameAvailable(localpart));
+  std::string password_hash;
+  if (!password.empty()) {
+    CONCLAVE_ASSIGN_OR_RETURN(password_hash, HashPassword(password));
+  }
+  std::string user_id = UserId{std::string(localpart), server_.config().server_name}.ToString();
+  std::lock_guard lock(accounts_mu_);
+  // Checked again under the lock: a registration may have taken the name meanwhile.
+  CONCLAVE_RETURN_IF_ERROR(CheckUsernameAvailable(localpart));
+  object record{{"password_hash", password_hash},
+                {"deactivated", false},
+                {"admin", admin},
+                {"created_ts", NowMs()}};
+  CONCLAVE_RETURN_IF_ERROR(store_.db->Put(*store_.users, user_id, boost::json::serialize(record)));
+  return user_id;
+}
+
+bool Accounts::IsAdmin(std::string_view user_id) const {
+  auto record = ReadUser(user_id);
+  return record.ok() && record->has_value() && BoolField(**record, "admin") &&
+         !BoolField(**record, "deactivated");
+}
+
+absl::Status Accounts::SetAdmin(std::string_view user_id, bool admin) {
+  std::lock_guard lock(accounts_mu_);
+  CONCLAVE_ASSIGN_OR_RETURN(auto record, ReadUser(user_id));
+  if (!record) return NotFound(core::StrCat("Unknown user ", user_id));
+  if (BoolField(*record, "admin") == admin) return absl::OkStatus();
+  (*record)["admin"] = admin;
+  return store_.db->Put(*store_.users, user_id, boost::json::serialize(*record));
+}
+
+absl::StatusOr<std::vector<std::string>> Accounts::ListAdmins() const {
+  std::vector<std::string> admins;
+  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
+      *store_.db, *store_.users, "", 0, "user", [&](std::vector<std::string>& key, object& record) {
+        if (BoolField(record, "admin") && !BoolField(record, "deactivated")) {
+          admins.push_back(std::move(key[0]));
+        }
+        return true;
+      }));
+  return admins;
+}
+
+void Accounts::SetFirstAdminHook(std::function<void(const std::string& user_id)> hook) {
+  std::lock_guard lock(hook_mu_);
+  first_admin_hook_ = std::move(hook);
+}
+
+}  // namespace conclave::service

@@ -1,0 +1,246 @@
+// Accounts: users, devices, access tokens, profiles, filters, account data, presence and the user
+// directory of local users.
+//
+// Client-Server API sections "Account registration and management", "Login", "Device
+// management", "Profiles", "Filtering", "Client Config" (account data), "Presence", "User
+// directory". Passwords are argon2id hashes (password.h); access tokens are random and only
+// their SHA-256 is stored, so reading the database does not yield a usable token.
+//
+// Thread-safe. Owned by the Homeserver; must not outlive the service module.
+#ifndef CONCLAVE_SERVICE_ACCOUNTS_ACCOUNTS_H_
+#define CONCLAVE_SERVICE_ACCOUNTS_ACCOUNTS_H_
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "conclave/core/server.h"
+#include "conclave/database/write_batch.h"
+#include "conclave/service/storage/store.h"
+#include "conclave/service/storage/stream.h"
+
+namespace conclave::service {
+
+// Who an access token belongs to.
+struct Session {
+  std::string user_id;
+  std::string device_id;
+};
+
+struct LoginResult {
+  std::string user_id;
+  std::string device_id;
+  std::string access_token;  // empty when registration had inhibit_login
+};
+
+struct Device {
+  std::string device_id;
+  std::optional<std::string> display_name;
+  std::optional<std::string> last_seen_ip;
+  std::optional<int64_t> last_seen_ts;  // ms since the Unix epoch
+};
+
+struct Profile {
+  std::optional<std::string> displayname;
+  std::optional<std::string> avatar_url;
+};
+
+// One account data entry, for /sync.
+struct AccountDataEntry {
+  std::string room_id;  // empty for global
+  std::string type;
+  boost::json::object content;
+  uint64_t position = 0;
+};
+
+struct PresenceState {
+  std::string user_id;
+  std::string presence;  // "online", "offline", "unavailable"
+  std::optional<std::string> status_msg;
+  int64_t last_active_ts = 0;  // ms since the Unix epoch
+  uint64_t position = 0;
+};
+
+struct DirectoryUser {
+  std::string user_id;
+  std::optional<std::string> display_name;
+  std::optional<std::string> avatar_url;
+};
+
+class Accounts {
+ public:
+  // `server` gives config (server_name, allow_registration, registration_token) and notifier.
+  Accounts(Store& store, Stream& stream, core::Server& server);
+
+  // --- tokens -------------------------------------------------------------------------------
+  // The session of `access_token`, or M_UNKNOWN_TOKEN.
+  absl::StatusOr<Session> Authenticate(std::string_view access_token);
+
+  // --- registration and login ------------------------------------------------------------------
+  // Localpart free and valid? OK, M_USER_IN_USE, M_INVALID_USERNAME.
+  absl::Status CheckUsernameAvailable(std::string_view localpart);
+  // Creates the account (a random localpart when `localpart` is empty) and, unless
+  // `inhibit_login`, a device and token. M_USER_IN_USE, M_INVALID_USERNAME, M_FORBIDDEN when
+  // registration is off (the api checks the UIA stages before). The first account besides the
+  // admin bot's is made admin (and handed to the first-admin hook, see SetFirstAdminHook).
+  absl::StatusOr<LoginResult> Register(std::string_view localpart, std::string_view password,
+                                       std::optional<std::string> device_id,
+                                       std::optional<std::string> device_display_name,
+                                       bool inhibit_login, std::string_view remote_ip);
+  // `user` is a localpart or a full user id. M_FORBIDDEN for an unknown user or a wrong password
+  // (one message for both, so it does not reveal which); M_USER_DEACTIVATED (403) for a
+  // deactivated account, only once the password matched (login.yaml, 403).
+  absl::StatusOr<LoginResult> LoginWithPassword(std::string_view user, std::string_view password,
+                                                std::optional<std::string> device_id,
+                                                std::optional<std::string> device_display_name,
+                                                std::string_view remote_ip);
+  // Resolves a login identifier (localpart or user id) to a user id of this server.
+  absl::StatusOr<std::string> ResolveUser(std::string_view user) const;
+  absl::Status Logout(const Session& session);  // deletes the device and its token
+  absl::Status LogoutAll(std::string_view user_id);
+  // Checks `password` against the stored hash (for UIA m.login.password). M_FORBIDDEN if wrong.
+  absl::Status CheckPassword(std::string_view user_id, std::string_view password);
+  // Sets a new password; with `logout_devices`, every device but `keep_device` is deleted.
+  absl::Status ChangePassword(std::string_view user_id, std::string_view new_password,
+                              bool logout_devices, std::string_view keep_device);
+  // Marks the account deactivated, deletes devices and tokens, clears the profile. (Leaving
+  // rooms is the caller's job: Rooms::LeaveAll.)
+  absl::Status Deactivate(std::string_view user_id);
+  bool UserExists(std::string_view user_id) const;
+  bool IsDeactivated(std::string_view user_id) const;
+  // Every local user id, sorted.
+  absl::StatusOr<std::vector<std::string>> ListUsers() const;
+
+  // --- administration (the admin room and its commands) ----------------------------------------
+  // Creates an account whatever `allow_registration` says (admin commands, the admin bot), with
+  // no device. Returns the user id. M_USER_IN_USE, M_INVALID_USERNAME.
+  absl::StatusOr<std::string> CreateUser(std::string_view localpart, std::string_view password,
+                                         bool admin);
+  // Whether the account is a server admin (may run admin commands). False for an unknown or
+  // deactivated account, and when the record cannot be read.
+  bool IsAdmin(std::string_view user_id) const;
+  // Grants or revokes admin. M_NOT_FOUND for an unknown user. (Inviting a new admin to the admin
+  // room is the caller's job: AdminRoom::OnAdminGranted.)
+  absl::Status SetAdmin(std::string_view user_id, bool admin);
+  // Every admin account that is not deactivated (the admin bot included), sorted.
+  absl::StatusOr<std::vector<std::string>> ListAdmins() const;
+  // Sets what Register() calls, after the account is written and outside every lock of Accounts,
+  // when it created the first account of the server besides the admin bot's (that account is
+  // made admin). The Homeserver sets it to join that user to the admin room. `hook` runs on the
+  // registering thread; it must not outlive the service module (it is destroyed with Accounts).
+  void SetFirstAdminHook(std::function<void(const std::string& user_id)> hook);
+
+  // --- devices ---------------------------------------------------------------------------------
+  // Devices sorted by id.
+  absl::StatusOr<std::vector<Device>> ListDevices(std::string_view user_id) const;
+  absl::StatusOr<Device> GetDevice(std::string_view user_id,
+                                   std::string_view device_id) const;  // M_NOT_FOUND
+  // Sets the display name when `display_name` is given. M_NOT_FOUND for an unknown device.
+  absl::Status UpdateDevice(std::string_view user_id, std::string_view device_id,
+                            std::optional<std::string> display_name);
+  // Deletes the device and invalidates its token; OK when it does not exist (it "had been
+  // removed previously", device_management.yaml).
+  absl::Status DeleteDevice(std::string_view user_id, std::string_view device_id);
+
+  // --- profiles --------------------------------------------------------------------------------
+  absl::StatusOr<Profile> GetProfile(std::string_view user_id) const;  // M_NOT_FOUND
+  absl::Status SetDisplayName(std::string_view user_id, std::optional<std::string> name);
+  absl::Status SetAvatarUrl(std::string_view user_id, std::optional<std::string> url);
+
+  // --- filters ---------------------------------------------------------------------------------
+  absl::StatusOr<std::string> CreateFilter(std::string_view user_id,
+                                           const boost::json::object& filter);
+  absl::StatusOr<boost::json::object> GetFilter(std::string_view user_id,
+                                                std::string_view filter_id) const;
+
+  // --- account data (committed on the stream; wakes the user's /sync) -------------------------
+  absl::Status SetAccountData(std::string_view user_id, std::string_view room_id,
+                              std::string_view type, const boost::json::object& content);
+  absl::StatusOr<std::optional<boost::json::object>> GetAccountData(std::string_view user_id,
+                                                                    std::string_view room_id,
+                                                                    std::string_view type) const;
+  // Reads entry `type` (an empty object when absent), lets `update` change it and stores the
+  // result as SetAccountData does; atomic with respect to every other account data write of
+  // this Accounts (room tags are a read-modify-write of m.tag). An error from `update` is
+  // returned and nothing is written.
+  absl::Status UpdateAccountData(std::string_view user_id, std::string_view room_id,
+                                 std::string_view type,
+                                 absl::FunctionRef<absl::Status(boost::json::object&)> update);
+  // Entries with position > `since` (all when 0), global and per room.
+  absl::StatusOr<std::vector<AccountDataEntry>> AccountDataSince(std::string_view user_id,
+                                                                 uint64_t since) const;
+
+  // --- presence (committed on the stream) ------------------------------------------------------
+  // Setting the same presence and status message again only refreshes last_active_ts (at most
+  // once a minute, without a stream position or wake-up), so /sync's set_presence does not wake
+  // the very request that set it. M_INVALID_PARAM for an unknown `presence`.
+  absl::Status SetPresence(std::string_view user_id, std::string_view presence,
+                           std::optional<std::string> status_msg);
+  // M_NOT_FOUND for an unknown user; a user who never set a presence is "offline".
+  absl::StatusOr<PresenceState> GetPresence(std::string_view user_id) const;
+
+  // --- user directory --------------------------------------------------------------------------
+  // Local users whose id or display name contains `term` (case-insensitive), at most `limit`;
+  // `limited` is set when there were more.
+  absl::StatusOr<std::vector<DirectoryUser>> SearchUsers(std::string_view term, size_t limit,
+                                                         bool* limited) const;
+
+ private:
+  // The record of `user_id` in `users`; nullopt when there is none.
+  absl::StatusOr<std::optional<boost::json::object>> ReadUser(std::string_view user_id) const;
+  // Adds to `batch` the device `device_id` (new when not given) of `user_id` with a new access
+  // token; an existing device keeps its display name and its old token's digest goes to
+  // `dropped`. Caller holds `accounts_mu_` and writes the batch.
+  absl::StatusOr<LoginResult> AddSession(std::string_view user_id,
+                                         std::optional<std::string> device_id,
+                                         std::optional<std::string> device_display_name,
+                                         std::string_view remote_ip, database::WriteBatch& batch,
+                                         std::vector<std::string>& dropped);
+  // Adds to `batch` the deletion of every device of `user_id` except `keep_device` (none when
+  // empty) and of their tokens, whose digests go to `dropped`. Caller holds `accounts_mu_`.
+  absl::Status DropDevices(std::string_view user_id, std::string_view keep_device,
+                           database::WriteBatch& batch, std::vector<std::string>& dropped);
+  // Removes token digests from the cache after their deletion was written.
+  void ForgetTokens(const std::vector<std::string>& digests);
+  // Stores account data `content` at a new stream position and wakes the user's /sync. Caller
+  // holds `account_data_mu_`.
+  absl::Status WriteAccountData(std::string_view user_id, std::string_view room_id,
+                                std::string_view type, const boost::json::object& content);
+
+  Store& store_;
+  Stream& stream_;
+  core::Server& server_;
+
+  // Serializes the read-modify-write of `users` and `devices` records (registration, sessions,
+  // passwords, profiles), so two requests never both see a name free or a device absent.
+  std::mutex accounts_mu_;
+  // Serializes account data writes (UpdateAccountData's read and write are one step).
+  std::mutex account_data_mu_;
+  // Serializes presence writes, so a refresh of last_active_ts never overwrites a newer state.
+  std::mutex presence_mu_;
+
+  // Token digest → session, so authenticating a request is a hash lookup and not a RocksDB read.
+  // An entry is removed after the deletion of its token is written; `token_epoch_` moves with
+  // every removal, and a session read from the database is cached only if no removal happened
+  // during the read (else a token deleted meanwhile could come back to life in the cache).
+  mutable std::mutex tokens_mu_;
+  absl::flat_hash_map<std::string, Session> tokens_;  // guarded by tokens_mu_
+  uint64_t token_epoch_ = 0;                          // guarded by tokens_mu_
+
+  mutable std::mutex hook_mu_;
+  std::function<void(const std::string&)> first_admin_hook_;  // guarded by hook_mu_
+};
+
+}  // namespace conclave::service
+
+#endif  // CONCLAVE_SERVICE_ACCOUNTS_ACCOUNTS_H_

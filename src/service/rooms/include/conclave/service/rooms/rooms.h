@@ -1,0 +1,306 @@
+// Rooms: creating rooms, membership, sending and reading events, room state, aliases, the public
+// room directory, receipts and typing.
+//
+// Client-Server API sections "Rooms", "Room membership", "Sending events", "Getting events for a
+// room", "Room aliases", "Listing rooms", "Receipts", "Typing notifications", "Redactions".
+// Events are built here (prev_events, depth, auth_events, content hash, room version 10 event
+// id), checked against the authorization rules of room version 10 (auth_rules.h) with the
+// room's current state, and written with all their indexes in one WriteBatch on the Stream.
+// Members of the room are woken through the Notifier (key: user id).
+//
+// Thread-safe: events of one room are serialized by a per-room lock. Owned by the Homeserver;
+// must not outlive the service module.
+#ifndef CONCLAVE_SERVICE_ROOMS_ROOMS_H_
+#define CONCLAVE_SERVICE_ROOMS_ROOMS_H_
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "conclave/core/notifier.h"
+#include "conclave/service/accounts/accounts.h"
+#include "conclave/service/protocol/filter.h"
+#include "conclave/service/protocol/redaction.h"
+#include "conclave/service/protocol/state_map.h"
+#include "conclave/service/rooms/event_observers.h"
+#include "conclave/service/storage/store.h"
+#include "conclave/service/storage/stream.h"
+
+namespace conclave::service {
+
+class Typing;
+
+// The largest event accepted, in bytes of its JSON (Client-Server API, "Size limits").
+inline constexpr size_t kMaxEventBytes = 65536;
+
+// A stored event: the PDU (including `unsigned`) and where it sits in the stream.
+struct StoredEvent {
+  boost::json::object pdu;
+  uint64_t position = 0;
+};
+
+// One membership of a user, for /sync.
+struct UserRoom {
+  std::string room_id;
+  std::string membership;  // join, invite, leave, ban, knock
+  uint64_t position = 0;   // stream position of the membership event
+};
+
+struct CreateRoomResult {
+  std::string room_id;
+  std::optional<std::string> room_alias;
+};
+
+// One page of /messages (Client-Server API GET /rooms/{roomId}/messages).
+struct MessagesPage {
+  std::vector<StoredEvent> chunk;
+  std::vector<StoredEvent> state;  // member events of the chunk's senders (lazy loading)
+  std::string start;
+  std::optional<std::string> end;
+};
+
+class Rooms {
+ public:
+  // What Rooms works with; every reference must outlive it.
+  struct Deps {
+    std::string server_name;
+    Store& store;
+    Stream& stream;
+    core::Notifier& notifier;  // woken with the user ids an event concerns
+    Accounts& accounts;        // profiles for member events, whether an invitee exists
+    Typing& typing;
+  };
+  explicit Rooms(Deps deps);
+  ~Rooms();
+
+  // Observers of the events local clients send (Send); the admin room's intake is one.
+  EventObservers& observers() { return observers_; }
+
+  // --- rooms and membership -------------------------------------------------------------------
+  // `body` is the createRoom request (create_room.yaml): preset, name, topic, invite,
+  // room_alias_name, initial_state, power_level_content_override, is_direct, visibility,
+  // room_version, creation_content.
+  absl::StatusOr<CreateRoomResult> CreateRoom(const Session& session,
+                                              const boost::json::object& body);
+  // Joins `room_id_or_alias`; returns the room id.
+  absl::StatusOr<std::string> Join(const Session& session, std::string_view room_id_or_alias,
+                                   std::optional<std::string> reason);
+  absl::Status Invite(const Session& session, std::string_view room_id, std::string_view target,
+                      std::optional<std::string> reason);
+  absl::Status Leave(const Session& session, std::string_view room_id,
+                     std::optional<std::string> reason);
+  absl::Status Forget(const Session& session, std::string_view room_id);
+  absl::Status Kick(const Session& session, std::string_view room_id, std::string_view target,
+                    std::optional<std::string> reason);
+  absl::Status Ban(const Session& session, std::string_view room_id, std::string_view target,
+                   std::optional<std::string> reason);
+  absl::Status Unban(const Session& session, std::string_view room_id, std::string_view target,
+                     std::optional<std::string> reason);
+  // Leaves every joined or invited room (account deactivation).
+  absl::Status LeaveAll(std::string_view user_id);
+  // Sends a new m.room.member join event with the user's current profile into every joined room.
+  absl::Status ReflectProfile(std::string_view user_id);
+
+  absl::StatusOr<std::vector<std::string>> JoinedRooms(std::string_view user_id) const;
+  // Every room the user has a membership in (joined, invited, left, banned; not forgotten).
+  absl::StatusOr<std::vector<UserRoom>> UserRooms(std::string_view user_id) const;
+  // {"joined": {user_id: {display_name, avatar_url}}}; caller must be joined.
+  absl::StatusOr<boost::json::object> JoinedMembers(const Session& session,
+                                                    std::string_view room_id);
+  // m.room.member events; `membership`/`not_membership` filter (empty: no filter).
+  absl::StatusOr<std::vector<StoredEvent>> Members(const Session& session, std::string_view room_id,
+                                                   std::string_view membership,
+                                                   std::string_view not_membership);
+
+  // --- events ----------------------------------------------------------------------------------
+  // Sends a message event; the same (device, txn_id) returns the first event id again.
+  absl::StatusOr<std::string> Send(const Session& session, std::string_view room_id,
+                                   std::string_view type, std::string_view txn_id,
+                                   const boost::json::object& content);
+  absl::StatusOr<std::string> SendState(const Session& session, std::string_view room_id,
+                                        std::string_view type, std::string_view state_key,
+                                        const boost::json::object& content);
+  absl::StatusOr<std::string> Redact(const Session& session, std::string_view room_id,
+                                     std::string_view event_id, std::string_view txn_id,
+                                     std::optional<std::string> reason);
+  // Content of a current state event; M_NOT_FOUND if absent. Caller must be (or have been) a
+  // member.
+  absl::StatusOr<boost::json::object> StateContent(const Session& session, std::string_view room_id,
+                                                   std::string_view type,
+                                                   std::string_view state_key);
+  absl::StatusOr<std::vector<StoredEvent>> State(const Session& session, std::string_view room_id);
+  absl::StatusOr<StoredEvent> Event(const Session& session, std::string_view room_id,
+                                    std::string_view event_id);
+  // `from`/`to` are pagination tokens (empty `from`: the end for dir b, the start for dir f).
+  absl::StatusOr<MessagesPage> Messages(const Session& session, std::string_view room_id,
+                                        std::string_view from, std::string_view to, char dir,
+                                        size_t limit, const RoomEventFilter& filter);
+  // /context: the event, `limit` events around it split before/after, state at the event.
+  absl::StatusOr<boost::json::object> Context(const Session& session, std::string_view room_id,
+                                              std::string_view event_id, size_t limit,
+                                              const RoomEventFilter& filter);
+
+  // --- aliases and directory -------------------------------------------------------------------
+  absl::Status SetAlias(const Session& session, std::string_view alias, std::string_view room_id);
+  absl::StatusOr<std::string> ResolveAlias(std::string_view alias) const;
+  absl::Status DeleteAlias(const Session& session, std::string_view alias);
+  absl::StatusOr<std::vector<std::string>> Aliases(const Session& session,
+                                                   std::string_view room_id);
+  absl::Status SetVisibility(const Session& session, std::string_view room_id, bool published);
+  absl::StatusOr<bool> IsPublished(std::string_view room_id) const;
+  // publicRooms: published rooms matching `term` (name, topic, alias), from offset `since`.
+  absl::StatusOr<boost::json::object> PublicRooms(size_t limit, std::string_view since,
+                                                  std::string_view term);
+
+  // --- ephemeral -------------------------------------------------------------------------------
+  absl::Status SetTyping(const Session& session, std::string_view room_id, bool typing,
+                         absl::Duration timeout);
+  // receipt_type: m.read, m.read.private (m.fully_read goes to account data via ReadMarkers).
+  absl::Status SetReceipt(const Session& session, std::string_view room_id,
+                          std::string_view receipt_type, std::string_view event_id);
+  absl::Status SetReadMarkers(const Session& session, std::string_view room_id,
+                              std::optional<std::string> fully_read,
+                              std::optional<std::string> read,
+                              std::optional<std::string> read_private);
+
+  // --- for /sync -------------------------------------------------------------------------------
+  // Current state of the room (type, state_key → event).
+  absl::StatusOr<std::vector<StoredEvent>> CurrentState(std::string_view room_id);
+  // Stripped state for an invite (Client-Server API "Stripped state").
+  absl::StatusOr<boost::json::array> StrippedState(std::string_view room_id);
+  // Timeline events with position in (after, upto], newest last, at most `limit` (the newest
+  // ones; `*limited` set when older ones were left out). Events failing `filter` are skipped.
+  absl::StatusOr<std::vector<StoredEvent>> Timeline(std::string_view room_id, uint64_t after,
+                                                    uint64_t upto, size_t limit,
+                                                    const RoomEventFilter& filter, bool* limited);
+  // The stream position of the newest event in the room (0 if none).
+  uint64_t LatestPosition(std::string_view room_id);
+  // Members whose membership is join.
+  absl::StatusOr<std::vector<std::string>> JoinedUserIds(std::string_view room_id);
+  // m.receipt content of the receipts with position > since (empty object if none).
+  absl::StatusOr<boost::json::object> ReceiptsSince(std::string_view room_id, uint64_t since,
+                                                    std::string_view for_user);
+  // Messages from others after the user's m.read receipt (for unread_notifications).
+  absl::StatusOr<int64_t> UnreadCount(std::string_view room_id, std::string_view user_id);
+
+  // The event shaped for clients (ClientEvent): PDU fields clients see, `unsigned` with age,
+  // and transaction_id only for the sending device.
+  static boost::json::object ClientEvent(const StoredEvent& event, const Session* viewer,
+                                         bool with_room_id);
+
+  // --- server administration (admin commands; room_admin.cc) ----------------------------------
+  // For the server's operators: no membership or power-level checks, the caller (an admin
+  // command) has checked that its invoker is a server admin. Errors carry Matrix errcodes like
+  // the methods above.
+
+  // What `rooms list-rooms` and `rooms info` show of one room.
+  struct Summary {
+    std::string room_id;
+    std::string name;             // m.room.name, empty if none
+    std::string canonical_alias;  // m.room.canonical_alias `alias`, empty if none
+    std::string topic;
+    std::string creator;
+    std::string room_version;
+    int64_t created_ts = 0;  // ms since the Unix epoch
+    size_t joined_members = 0;
+    size_t invited_members = 0;
+    // Events in the room: the depth of its newest event, since every event of a room on this
+    // server (no federation) extends one chain.
+    int64_t events = 0;
+    size_t state_events = 0;
+    uint64_t latest_position = 0;
+    bool published = false;  // in the public room directory
+    bool banned = false;     // banned on this server (BanRoom)
+  };
+  // A room banned on this server.
+  struct RoomBan {
+    std::string room_id;
+    std::string banned_by;  // user id of the admin, or "" from the command line
+    std::string reason;
+    int64_t banned_ts = 0;  // ms since the Unix epoch
+  };
+
+  // Every room of this server, sorted by id.
+  absl::StatusOr<std::vector<std::string>> AllRoomIds() const;
+  // M_NOT_FOUND for an unknown room.
+  absl::StatusOr<Summary> RoomSummary(std::string_view room_id);
+  // Resolves a room id or alias to the id of an existing room. M_NOT_FOUND for an unknown room or
+  // alias, M_INVALID_PARAM for something that is neither.
+  absl::StatusOr<std::string> ResolveRoom(std::string_view room_id_or_alias);
+  // Any stored event, by id. M_NOT_FOUND if unknown.
+  absl::StatusOr<StoredEvent> EventById(std::string_view event_id) const;
+  // Points `alias` (of this server) at the existing room `room_id`, recording `creator` as the
+  // alias's creator. M_UNKNOWN (kAlreadyExists) if the alias is taken.
+  absl::Status AdminSetAlias(std::string_view alias, std::string_view room_id,
+                             std::string_view creator);
+  // Deletes `alias` whoever created it; returns the room it pointed to. M_NOT_FOUND if unknown.
+  absl::StatusOr<std::string> AdminDeleteAlias(std::string_view alias);
+  // Every alias of this server with its room id, sorted by alias.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> AllAliases() const;
+  // The aliases pointing at `room_id`, sorted.
+  absl::StatusOr<std::vector<std::string>> RoomAliases(std::string_view room_id) const;
+  // Publishes `room_id` in the public room directory, or removes it. M_NOT_FOUND if unknown.
+  absl::Status SetPublished(std::string_view room_id, bool published);
+  // The published rooms, sorted by id.
+  absl::StatusOr<std::vector<std::string>> PublishedRooms() const;
+  // Bans `room_id` on this server: from now on local users cannot join it (Join answers
+  // M_FORBIDDEN), and every local member who is joined, invited or knocking leaves it (with
+  // `reason`). Returns the users who were made to leave. M_NOT_FOUND for an unknown room,
+  // kAlreadyExists if it is banned already.
+  absl::StatusOr<std::vector<std::string>> BanRoom(std::string_view room_id,
+                                                   std::string_view banned_by,
+                                                   std::string_view reason);
+  // Lifts the ban; M_NOT_FOUND if `room_id` is not banned.
+  absl::Status UnbanRoom(std::string_view room_id);
+  // The banned rooms, sorted by id.
+  absl::StatusOr<std::vector<RoomBan>> BannedRooms() const;
+  // OK unless `room_id` is banned on this server (then M_FORBIDDEN).
+  absl::Status CheckRoomNotBanned(std::string_view room_id) const;
+
+ private:
+  struct RoomData;
+  struct Draft;
+  // The room's cache entry, loading it from the database on first use. M_NOT_FOUND if the room
+  // does not exist.
+  absl::StatusOr<std::shared_ptr<RoomData>> Load(std::string_view room_id);
+  std::shared_ptr<RoomData> NewRoom(std::string_view room_id);
+  // Builds, authorizes and commits one event in a room whose lock the caller holds (its rows
+  // through EventWriter, in one WriteBatch on the Stream); wakes the members. Returns the stored
+  // event.
+  absl::StatusOr<StoredEvent> Commit(RoomData& room, Draft draft);
+  // The PDU of `draft` in `room`: prev_events, depth, auth_events, checked against the auth
+  // rules (and the redaction rules for a redaction), content hash, event id, `unsigned`. Moves
+  // `draft.content` into it. M_BAD_JSON for floats or non-canonical content; M_FORBIDDEN from
+  // the auth rules.
+  absl::StatusOr<boost::json::object> BuildEvent(RoomData& room, Draft& draft);
+  absl::Status ChangeMembership(const Session& session, std::string_view room_id,
+                                std::string_view target, std::string_view membership,
+                                std::optional<std::string> reason, bool is_direct = false);
+  // The highest position `user_id` may read in the room: everything while joined, up to the
+  // leave for a former member; M_FORBIDDEN otherwise (world_readable rooms excepted).
+  absl::StatusOr<uint64_t> VisibleUpTo(std::string_view user_id, RoomData& room);
+  // The room `room_id`, when `user_id` may read it (VisibleUpTo); M_NOT_FOUND or M_FORBIDDEN.
+  absl::StatusOr<std::shared_ptr<RoomData>> LoadReadable(std::string_view user_id,
+                                                         std::string_view room_id);
+  absl::StatusOr<StoredEvent> ReadEvent(std::string_view event_id) const;
+  // Writes alias → room (no permission checks; the caller made them). M_UNKNOWN/409 if taken.
+  absl::Status PutAlias(std::string_view alias, std::string_view room_id, std::string_view creator);
+  Deps deps_;
+  EventObservers observers_;
+  std::mutex alias_mu_;  // makes check-and-put of an alias atomic
+  std::mutex rooms_mu_;  // guards rooms_ (the map, not the entries)
+  std::map<std::string, std::shared_ptr<RoomData>, std::less<>> rooms_;
+};
+
+}  // namespace conclave::service
+
+#endif  // CONCLAVE_SERVICE_ROOMS_ROOMS_H_

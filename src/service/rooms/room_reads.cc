@@ -1,0 +1,351 @@
+// Rooms: reading state, events, history and memberships.
+#include <algorithm>
+#include <boost/json/serialize.hpp>
+
+#include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/database/key.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/rooms/rooms.h"
+#include "conclave/service/storage/stored_json.h"
+#include "rooms_internal.h"
+
+namespace conclave::service {
+
+using namespace rooms_internal;  // NOLINT: private helpers of this subsystem
+
+boost::json::object Rooms::ClientEvent(const StoredEvent& event, const Session* viewer,
+                                       bool with_room_id) {
+  const boost::json::object& pdu = event.pdu;
+  boost::json::object out;
+  for (const char* key :
+       {"content", "event_id", "origin_server_ts", "sender", "state_key", "type", "redacts"}) {
+    if (const auto* v = pdu.if_contains(key)) out[key] = *v;
+  }
+  if (with_room_id) {
+    if (const auto* v = pdu.if_contains("room_id")) out["room_id"] = *v;
+  }
+  if (!out.contains("content")) out["content"] = boost::json::object();
+  boost::json::object unsigned_data;
+  if (const auto* u = pdu.if_contains("unsigned"); u && u->is_object()) {
+    for (const auto& [key, value] : u->get_object()) {
+      if (key == "io.conclave.txn") {
+        const auto* txn = value.if_object();
+        if (viewer != nullptr && txn != nullptr && !viewer->device_id.empty() &&
+            StringField(*txn, "device_id") == viewer->device_id &&
+            StringField(pdu, "sender") == viewer->user_id) {
+          unsigned_data["transaction_id"] = StringField(*txn, "txn_id");
+        }
+        continue;
+      }
+      unsigned_data[key] = value;
+    }
+  }
+  if (const auto* ts = pdu.if_contains("origin_server_ts"); ts && ts->is_int64()) {
+    unsigned_data["age"] = std::max<int64_t>(0, NowMs() - ts->get_int64());
+  }
+  out["unsigned"] = std::move(unsigned_data);
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<Rooms::RoomData>> Rooms::LoadReadable(std::string_view user_id,
+                                                                     std::string_view room_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  CONCLAVE_RETURN_IF_ERROR(VisibleUpTo(user_id, *room).status());
+  return room;
+}
+
+absl::StatusOr<uint64_t> Rooms::VisibleUpTo(std::string_view user_id, RoomData& room) {
+  std::lock_guard lock(room.mu);
+  std::string_view membership = MembershipOf(room.state, user_id);
+  if (membership == "join") return UINT64_MAX;
+  if (const auto* hv = FindStateContent(room.state, "m.room.history_visibility", "")) {
+    if (StringField(*hv, "history_visibility") == "world_readable") return UINT64_MAX;
+  }
+  if (membership == "leave" || membership == "ban") {
+    auto it = room.state_positions.find(StateKey("m.room.member", std::string(user_id)));
+    if (it != room.state_positions.end()) return it->second;
+  }
+  return Forbidden(core::StrCat(user_id, " is not in the room"));
+}
+
+absl::StatusOr<std::vector<StoredEvent>> Rooms::CurrentState(std::string_view room_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  std::lock_guard lock(room->mu);
+  std::vector<StoredEvent> out;
+  out.reserve(room->state.size());
+  for (const auto& [key, pdu] : room->state) {
+    out.push_back(StoredEvent{pdu, room->state_positions[key]});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<StoredEvent>> Rooms::State(const Session& session,
+                                                      std::string_view room_id) {
+  CONCLAVE_RETURN_IF_ERROR(LoadReadable(session.user_id, room_id).status());
+  return CurrentState(room_id);
+}
+
+absl::StatusOr<boost::json::object> Rooms::StateContent(const Session& session,
+                                                        std::string_view room_id,
+                                                        std::string_view type,
+                                                        std::string_view state_key) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, LoadReadable(session.user_id, room_id));
+  std::lock_guard lock(room->mu);
+  const boost::json::object* content = FindStateContent(room->state, type, state_key);
+  if (content == nullptr) {
+    return NotFound(core::StrCat("No ", type, " state with key '", state_key, "'"));
+  }
+  return *content;
+}
+
+absl::StatusOr<StoredEvent> Rooms::Event(const Session& session, std::string_view room_id,
+                                         std::string_view event_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  CONCLAVE_ASSIGN_OR_RETURN(uint64_t visible, VisibleUpTo(session.user_id, *room));
+  auto event = ReadEvent(event_id);
+  if (!event.ok() || StringField(event->pdu, "room_id") != room_id || event->position > visible) {
+    return NotFound(core::StrCat("Event ", event_id, " not found in ", room_id));
+  }
+  return event;
+}
+
+absl::StatusOr<std::vector<StoredEvent>> Rooms::Timeline(std::string_view room_id, uint64_t after,
+                                                         uint64_t upto, size_t limit,
+                                                         const RoomEventFilter& filter,
+                                                         bool* limited) {
+  *limited = false;
+  std::vector<StoredEvent> out;
+  if (upto <= after || limit == 0) return out;
+  Store& store = deps_.store;
+  auto it = store.db->NewIterator(*store.timeline, RoomIteration(room_id));
+  it->SeekForPrev(TimelineKey(room_id, upto));
+  for (; it->Valid(); it->Prev()) {
+    CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));
+    if (position <= after) break;
+    CONCLAVE_ASSIGN_OR_RETURN(auto pdu, ParseObject(it->value()));
+    if (!Matches(filter, pdu)) continue;
+    if (out.size() == limit) {
+      *limited = true;
+      break;
+    }
+    out.push_back(StoredEvent{std::move(pdu), position});
+  }
+  CONCLAVE_RETURN_IF_ERROR(it->status());
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+uint64_t Rooms::LatestPosition(std::string_view room_id) {
+  auto room = Load(room_id);
+  return room.ok() ? (*room)->latest_position.load() : 0;
+}
+
+absl::StatusOr<std::vector<std::string>> Rooms::JoinedUserIds(std::string_view room_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  std::lock_guard lock(room->mu);
+  std::vector<std::string> out;
+  for (auto it = room->state.lower_bound(StateKey("m.room.member", ""));
+       it != room->state.end() && it->first.first == "m.room.member"; ++it) {
+    if (MembershipOf(room->state, it->first.second) == "join") out.push_back(it->first.second);
+  }
+  return out;
+}
+
+absl::StatusOr<MessagesPage> Rooms::Messages(const Session& session, std::string_view room_id,
+                                             std::string_view from, std::string_view to, char dir,
+                                             size_t limit, const RoomEventFilter& filter) {
+  if (dir != 'b' && dir != 'f') return InvalidParam("'dir' must be b or f");
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  CONCLAVE_ASSIGN_OR_RETURN(uint64_t visible, VisibleUpTo(session.user_id, *room));
+  const uint64_t latest = std::min(room->latest_position.load(), visible);
+  uint64_t start;
+  if (from.empty()) {
+    start = dir == 'b' ? latest : 0;
+  } else {
+    CONCLAVE_ASSIGN_OR_RETURN(start, ParsePositionToken(from));
+  }
+  std::optional<uint64_t> stop;
+  if (!to.empty()) {
+    CONCLAVE_ASSIGN_OR_RETURN(stop, ParsePositionToken(to));
+  }
+  limit = std::clamp<size_t>(limit, 1, 1000);
+
+  MessagesPage page;
+  page.start = PositionToken(start);
+  Store& store = deps_.store;
+  auto it = store.db->NewIterator(*store.timeline, RoomIteration(room_id));
+  uint64_t last = start;
+  bool exhausted = true;
+  if (dir == 'b') {
+    it->SeekForPrev(TimelineKey(room_id, std::min(start, latest)));
+  } else {
+    it->Seek(TimelineKey(room_id, start + 1));
+  }
+  for (; it->Valid(); dir == 'b' ? it->Prev() : it->Next()) {
+    CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));
+    if (dir == 'f' && (position > latest || (stop && position > *stop))) break;
+    if (dir == 'b' && stop && position <= *stop) break;
+    if (page.chunk.size() == limit) {
+      exhausted = false;
+      break;
+    }
+    last = dir == 'b' ? position - 1 : position;
+    CONCLAVE_ASSIGN_OR_RETURN(auto pdu, ParseObject(it->value()));
+    if (!Matches(filter, pdu)) continue;
+    page.chunk.push_back(StoredEvent{std::move(pdu), position});
+  }
+  CONCLAVE_RETURN_IF_ERROR(it->status());
+  if (!exhausted) page.end = PositionToken(last);
+
+  if (filter.lazy_load_members.value_or(false)) {
+    std::set<std::string> senders;
+    for (const auto& e : page.chunk) senders.emplace(StringField(e.pdu, "sender"));
+    std::lock_guard lock(room->mu);
+    for (const auto& sender : senders) {
+      StateKey key("m.room.member", sender);
+      auto found = room->state.find(key);
+      if (found != room->state.end()) {
+        page.state.push_back(StoredEvent{found->second, room->state_positions[key]});
+      }
+    }
+  }
+  return page;
+}
+
+absl::StatusOr<boost::json::object> Rooms::Context(const Session& session, std::string_view room_id,
+                                                   std::string_view event_id, size_t limit,
+                                                   const RoomEventFilter& filter) {
+  CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Event(session, room_id, event_id));
+  limit = std::min<size_t>(limit, 1000);
+  const size_t before_limit = limit / 2;
+  const size_t after_limit = limit - before_limit;
+  RoomEventFilter unlimited = filter;
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  CONCLAVE_ASSIGN_OR_RETURN(uint64_t visible, VisibleUpTo(session.user_id, *room));
+  boost::json::object out;
+  out["event"] = ClientEvent(event, &session, true);
+
+  boost::json::array before;
+  uint64_t start = event.position - 1;
+  if (before_limit > 0 && event.position > 1) {
+    CONCLAVE_ASSIGN_OR_RETURN(MessagesPage page,
+                              Messages(session, room_id, PositionToken(event.position - 1), "", 'b',
+                                       before_limit, unlimited));
+    for (const auto& e : page.chunk) {
+      before.push_back(ClientEvent(e, &session, true));
+      start = e.position - 1;
+    }
+  }
+  boost::json::array after;
+  uint64_t end = event.position;
+  if (after_limit > 0 && event.position < std::min(room->latest_position.load(), visible)) {
+    CONCLAVE_ASSIGN_OR_RETURN(
+        MessagesPage page,
+        Messages(session, room_id, PositionToken(event.position), "", 'f', after_limit, unlimited));
+    for (const auto& e : page.chunk) {
+      after.push_back(ClientEvent(e, &session, true));
+      end = e.position;
+    }
+  }
+  out["events_before"] = std::move(before);
+  out["events_after"] = std::move(after);
+  out["start"] = PositionToken(start);
+  out["end"] = PositionToken(end);
+  boost::json::array state;
+  CONCLAVE_ASSIGN_OR_RETURN(auto current, CurrentState(room_id));
+  for (const auto& e : current) state.push_back(ClientEvent(e, &session, true));
+  out["state"] = std::move(state);
+  return out;
+}
+
+absl::StatusOr<std::vector<UserRoom>> Rooms::UserRooms(std::string_view user_id) const {
+  Store& store = deps_.store;
+  std::vector<UserRoom> out;
+  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(
+      *store.db, *store.user_rooms, RoomPrefix(user_id), 2, "membership",
+      [&](std::vector<std::string>& key, boost::json::object& record) {
+        out.push_back(UserRoom{std::move(key[1]), std::string(StringField(record, "membership")),
+                               PositionField(record)});
+        return true;
+      }));
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> Rooms::JoinedRooms(std::string_view user_id) const {
+  CONCLAVE_ASSIGN_OR_RETURN(auto rooms, UserRooms(user_id));
+  std::vector<std::string> out;
+  for (auto& r : rooms) {
+    if (r.membership == "join") out.push_back(std::move(r.room_id));
+  }
+  return out;
+}
+
+absl::StatusOr<boost::json::object> Rooms::JoinedMembers(const Session& session,
+                                                         std::string_view room_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  std::lock_guard lock(room->mu);
+  if (MembershipOf(room->state, session.user_id) != "join") {
+    return Forbidden("You are not joined to this room");
+  }
+  boost::json::object joined;
+  for (auto it = room->state.lower_bound(StateKey("m.room.member", ""));
+       it != room->state.end() && it->first.first == "m.room.member"; ++it) {
+    const auto* content = FindStateContent(room->state, "m.room.member", it->first.second);
+    if (content == nullptr || StringField(*content, "membership") != "join") continue;
+    // Both keys are always present, null when unset, as Synapse answers: matrix-nio 0.20's
+    // schema requires display_name and refuses the whole response without it.
+    boost::json::object member{{"display_name", nullptr}, {"avatar_url", nullptr}};
+    if (const auto* d = content->if_contains("displayname"); d && d->is_string()) {
+      member["display_name"] = *d;
+    }
+    if (const auto* a = content->if_contains("avatar_url"); a && a->is_string()) {
+      member["avatar_url"] = *a;
+    }
+    joined[it->first.second] = std::move(member);
+  }
+  return boost::json::object{{"joined", std::move(joined)}};
+}
+
+absl::StatusOr<std::vector<StoredEvent>> Rooms::Members(const Session& session,
+                                                        std::string_view room_id,
+                                                        std::string_view membership,
+                                                        std::string_view not_membership) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, LoadReadable(session.user_id, room_id));
+  std::lock_guard lock(room->mu);
+  std::vector<StoredEvent> out;
+  for (auto it = room->state.lower_bound(StateKey("m.room.member", ""));
+       it != room->state.end() && it->first.first == "m.room.member"; ++it) {
+    std::string_view m = MembershipOf(room->state, it->first.second);
+    if (!membership.empty() && m != membership) continue;
+    if (!not_membership.empty() && m == not_membership) continue;
+    out.push_back(StoredEvent{it->second, room->state_positions[it->first]});
+  }
+  return out;
+}
+
+absl::StatusOr<boost::json::array> Rooms::StrippedState(std::string_view room_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  std::lock_guard lock(room->mu);
+  boost::json::array out;
+  // Client-Server API "Stripped state": these types, plus the invitee's own member event.
+  for (const auto& [key, pdu] : room->state) {
+    static constexpr std::string_view kTypes[] = {"m.room.create",     "m.room.name",
+                                                  "m.room.avatar",     "m.room.topic",
+                                                  "m.room.join_rules", "m.room.canonical_alias",
+                                                  "m.room.encryption", "m.room.member"};
+    if (std::find(std::begin(kTypes), std::end(kTypes), key.first) == std::end(kTypes)) continue;
+    if (key.first == "m.room.member") {
+      std::string_view m = MembershipOf(room->state, key.second);
+      if (m != "invite" && m != "join") continue;
+    }
+    boost::json::object stripped;
+    for (const char* field : {"type", "state_key", "sender", "content"}) {
+      if (const auto* v = pdu.if_contains(field)) stripped[field] = *v;
+    }
+    out.push_back(std::move(stripped));
+  }
+  return out;
+}
+
+}  // namespace conclave::service

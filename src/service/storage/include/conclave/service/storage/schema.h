@@ -1,0 +1,66 @@
+// The homeserver's on-disk schema, in one place: the name of every map (RocksDB column family)
+// the service module keeps, and the encoder of every key it writes. store.h says what each map
+// holds; verify.cc checks exactly these rows. Internal to the service module: api and admin go
+// through the domain classes, never through keys.
+//
+// Keys are database::KeyBuilder strings (escaped strings, big-endian integers), so a key's
+// leading parts are a prefix of it and positions sort numerically. All functions are pure and
+// thread-safe.
+#ifndef CONCLAVE_SERVICE_STORAGE_SCHEMA_H_
+#define CONCLAVE_SERVICE_STORAGE_SCHEMA_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "conclave/database/iterator.h"
+
+namespace conclave::service::schema {
+
+// Maps that Store (store.h) does not open at every load.
+// `banned_rooms`: room_id → {banned_by, reason, banned_ts}; created on the first ban, so verify
+// opens it only when it exists.
+inline constexpr char kBannedRoomsMap[] = "banned_rooms";
+// `globals`: "schema_version" → u64, "first_start_us" → u64 (globals.cc).
+inline constexpr char kGlobalsMap[] = "globals";
+// The one key of the `stream` map; its value is the last stream position (EncodePosition).
+inline constexpr char kStreamPositionKey[] = "position";
+
+// A u64 as stored (big-endian), and back (kDataLoss-like errors of KeyReader when it is not).
+std::string EncodePosition(uint64_t position);
+absl::StatusOr<uint64_t> DecodePosition(std::string_view value);
+
+// The key of one user or one room: also the prefix of every key the user or room leads
+// (devices, filters and account_data by user; timeline, room_state, room_members, receipts,
+// room_aliases and message_index by room).
+std::string UserPrefix(std::string_view user_id);
+std::string RoomPrefix(std::string_view room_id);
+// Iterator options visiting one room's entries (keys starting with RoomPrefix).
+database::IteratorOptions RoomIteration(std::string_view room_id);
+
+// `devices`: user_id, device_id.
+std::string DeviceKey(std::string_view user_id, std::string_view device_id);
+// `filters`: user_id, filter_id.
+std::string FilterKey(std::string_view user_id, std::string_view filter_id);
+// `account_data`: user_id, room_id ("" for global), type.
+std::string AccountDataKey(std::string_view user_id, std::string_view room_id,
+                           std::string_view type);
+// `timeline` and `message_index`: room_id, position.
+std::string TimelineKey(std::string_view room_id, uint64_t position);
+// The position of a `timeline` key (room_id, position).
+absl::StatusOr<uint64_t> PositionOfTimelineKey(std::string_view key);
+// `room_state`: room_id, type, state_key.
+std::string StateKeyOf(std::string_view room_id, std::string_view type, std::string_view state_key);
+// Two strings: `room_members` (room_id, user_id), `user_rooms` (user_id, room_id),
+// `room_aliases` (room_id, alias).
+std::string PairKey(std::string_view a, std::string_view b);
+// `receipts`: room_id, receipt type, user_id.
+std::string ReceiptKey(std::string_view room_id, std::string_view receipt_type,
+                       std::string_view user_id);
+// `txn_ids`: who sent, from which device, with which transaction id.
+std::string TxnKey(std::string_view user_id, std::string_view device_id, std::string_view txn_id);
+
+}  // namespace conclave::service::schema
+
+#endif  // CONCLAVE_SERVICE_STORAGE_SCHEMA_H_

@@ -1,0 +1,78 @@
+#include "conclave/service/storage/schema.h"
+
+#include <initializer_list>
+
+#include "conclave/database/key.h"
+
+namespace conclave::service::schema {
+namespace {
+
+// A key of strings only, in order.
+std::string Strings(std::initializer_list<std::string_view> parts) {
+  database::KeyBuilder key;
+  for (std::string_view part : parts) key.AppendString(part);
+  return key.Build();
+}
+
+}  // namespace
+
+std::string EncodePosition(uint64_t position) {
+  return database::KeyBuilder().AppendU64(position).Build();
+}
+
+absl::StatusOr<uint64_t> DecodePosition(std::string_view value) {
+  database::KeyReader reader(value);
+  return reader.ReadU64();
+}
+
+std::string UserPrefix(std::string_view user_id) { return Strings({user_id}); }
+
+std::string RoomPrefix(std::string_view room_id) { return Strings({room_id}); }
+
+database::IteratorOptions RoomIteration(std::string_view room_id) {
+  database::IteratorOptions options;
+  options.prefix = RoomPrefix(room_id);
+  return options;
+}
+
+std::string DeviceKey(std::string_view user_id, std::string_view device_id) {
+  return PairKey(user_id, device_id);
+}
+
+std::string FilterKey(std::string_view user_id, std::string_view filter_id) {
+  return PairKey(user_id, filter_id);
+}
+
+std::string AccountDataKey(std::string_view user_id, std::string_view room_id,
+                           std::string_view type) {
+  return Strings({user_id, room_id, type});
+}
+
+std::string TimelineKey(std::string_view room_id, uint64_t position) {
+  return database::KeyBuilder().AppendString(room_id).AppendU64(position).Build();
+}
+
+absl::StatusOr<uint64_t> PositionOfTimelineKey(std::string_view key) {
+  database::KeyReader reader(key);
+  auto room = reader.ReadString();
+  if (!room.ok()) return room.status();
+  return reader.ReadU64();
+}
+
+std::string StateKeyOf(std::string_view room_id, std::string_view type,
+                       std::string_view state_key) {
+  return Strings({room_id, type, state_key});
+}
+
+std::string PairKey(std::string_view a, std::string_view b) { return Strings({a, b}); }
+
+std::string ReceiptKey(std::string_view room_id, std::string_view receipt_type,
+                       std::string_view user_id) {
+  return Strings({room_id, receipt_type, user_id});
+}
+
+std::string TxnKey(std::string_view user_id, std::string_view device_id, std::string_view txn_id) {
+  return Strings({user_id, device_id, txn_id});
+}
+
+}  // namespace conclave::service::schema

@@ -1,0 +1,157 @@
+// Sync::Run: one /sync response (Client-Server API "Syncing", GET /sync).
+#include "conclave/service/sync/sync.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+#include <thread>
+
+#include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/service/protocol/clock.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/identifiers.h"
+#include "conclave/service/protocol/push_rules.h"
+#include "conclave/service/rooms/rooms.h"
+#include "conclave/service/rooms/typing.h"
+#include "conclave/service/storage/stored_json.h"
+#include "conclave/service/storage/stream.h"
+#include "sections.h"
+
+namespace conclave::service {
+
+namespace {
+
+using namespace sync_internal;  // NOLINT: the section builders (sections.h)
+
+constexpr size_t kDefaultTimelineLimit = 10;
+
+absl::StatusOr<SinceToken> ParseSince(std::string_view token) {
+  SinceToken out;
+  auto bad = [&] { return InvalidParam(core::StrCat("Malformed since token '", token, "'")); };
+  if (token.size() < 2 || token[0] != 's') return bad();
+  size_t underscore = token.find('_');
+  if (underscore == std::string_view::npos) return bad();
+  std::string_view pos = token.substr(1, underscore - 1);
+  std::string_view typing = token.substr(underscore + 1);
+  auto r1 = std::from_chars(pos.data(), pos.data() + pos.size(), out.position);
+  auto r2 = std::from_chars(typing.data(), typing.data() + typing.size(), out.typing);
+  if (r1.ec != std::errc() || r1.ptr != pos.data() + pos.size() || r2.ec != std::errc() ||
+      r2.ptr != typing.data() + typing.size()) {
+    return bad();
+  }
+  return out;
+}
+
+}  // namespace
+
+Sync::Sync(Deps deps) : deps_(deps) {}
+
+absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& request) {
+  const std::string& user = session.user_id;
+  // Typing notices time out lazily: expire them now so this sync reports the change, and wake
+  // the other members' waiting syncs for it.
+  for (const std::string& room_id : deps_.typing.Expire()) {
+    if (auto members = deps_.rooms.JoinedUserIds(room_id); members.ok()) {
+      deps_.notifier.Notify(*members);
+    }
+  }
+  // Read before looking (see core/notifier.h): anything committed after this wakes the wait.
+  const uint64_t version = deps_.notifier.Version(user);
+  const bool initial = request.since.empty();
+  SinceToken since;
+  if (!initial) {
+    CONCLAVE_ASSIGN_OR_RETURN(since, ParseSince(request.since));
+  }
+  if (request.set_presence) {
+    const std::string& presence = *request.set_presence;
+    if (presence != "online" && presence != "offline" && presence != "unavailable") {
+      return InvalidParam("'set_presence' must be online, offline or unavailable");
+    }
+    auto current = deps_.accounts.GetPresence(user);
+    if (!current.ok() || current->presence != presence) {
+      CONCLAVE_RETURN_IF_ERROR(deps_.accounts.SetPresence(user, presence, std::nullopt));
+    }
+  }
+  // Every membership read must be at or before `upto`: a room whose row moved past it (a join, a
+  // profile change) would be left out of this sync, and its events up to `upto` out of the next
+  // one. A row past `upto` belongs to a commit in flight, which publishes its position right
+  // after its write.
+  uint64_t upto = 0;
+  std::vector<UserRoom> memberships;
+  for (int attempt = 0;; ++attempt) {
+    upto = deps_.stream.current();
+    CONCLAVE_ASSIGN_OR_RETURN(memberships, deps_.rooms.UserRooms(user));
+    if (attempt == 100 || std::all_of(memberships.begin(), memberships.end(),
+                                      [&](const UserRoom& m) { return m.position <= upto; })) {
+      break;
+    }
+    std::this_thread::yield();
+  }
+  const uint64_t typing_now = deps_.typing.serial();
+  const uint64_t after = initial ? 0 : since.position;
+  const RoomFilter& room_filter = request.filter.room;
+  CONCLAVE_ASSIGN_OR_RETURN(auto account_data, deps_.accounts.AccountDataSince(user, after));
+  const SyncPass pass{.session = session,
+                      .request = request,
+                      .initial = initial,
+                      .since = since,
+                      .upto = upto,
+                      .after = after,
+                      .timeline_limit = room_filter.timeline.limit
+                                            ? static_cast<size_t>(*room_filter.timeline.limit)
+                                            : kDefaultTimelineLimit,
+                      .lazy_members = room_filter.state.lazy_load_members.value_or(false),
+                      .account_data = account_data};
+
+  boost::json::object join, invite, leave;
+  std::set<std::string> co_members;
+  for (const UserRoom& membership : memberships) {
+    const std::string& room_id = membership.room_id;
+    if (!MatchesRoom(room_filter, room_id)) continue;
+    if (membership.position > upto) continue;  // still in flight after the retries: next time
+    std::optional<boost::json::object> room;
+    if (membership.membership == "join") {
+      CONCLAVE_ASSIGN_OR_RETURN(room, JoinedRoom(pass, deps_, membership, co_members));
+      if (room) join[room_id] = *std::move(room);
+    } else if (membership.membership == "invite") {
+      CONCLAVE_ASSIGN_OR_RETURN(room, InvitedRoom(pass, deps_.rooms, membership));
+      if (room) invite[room_id] = *std::move(room);
+    } else if (membership.membership == "leave" || membership.membership == "ban") {
+      CONCLAVE_ASSIGN_OR_RETURN(room, LeftRoom(pass, deps_.rooms, membership));
+      if (room) leave[room_id] = *std::move(room);
+    }
+  }
+  boost::json::array global_account_data = GlobalAccountData(pass);
+  boost::json::array presence = Presence(pass, deps_.accounts, std::move(co_members));
+
+  const bool empty = join.empty() && invite.empty() && leave.empty() &&
+                     global_account_data.empty() && presence.empty();
+  SyncResult result;
+  if (empty && request.may_wait && !initial) {
+    result.wait_key = user;
+    result.wait_version = version;
+    std::vector<std::string> joined_rooms;
+    for (const UserRoom& m : memberships) {
+      if (m.membership == "join") joined_rooms.push_back(m.room_id);
+    }
+    result.wake_by = deps_.typing.NextExpiry(joined_rooms);
+    return result;
+  }
+  boost::json::object body;
+  body["next_batch"] = core::StrCat("s", upto, "_", std::max(typing_now, since.typing));
+  body["rooms"] = boost::json::object{{"join", std::move(join)},
+                                      {"invite", std::move(invite)},
+                                      {"leave", std::move(leave)},
+                                      {"knock", boost::json::object()}};
+  body["account_data"] = Events(std::move(global_account_data));
+  body["presence"] = Events(std::move(presence));
+  body["to_device"] = Events({});
+  body["device_lists"] =
+      boost::json::object{{"changed", boost::json::array()}, {"left", boost::json::array()}};
+  body["device_one_time_keys_count"] = boost::json::object();
+  result.body = std::move(body);
+  return result;
+}
+
+}  // namespace conclave::service

@@ -1,0 +1,284 @@
+// Rooms and Sync over a real RocksDB: room creation, membership transitions through the
+// authorization rules, idempotent sends across restarts, history, redaction and /sync.
+#include "conclave/service/rooms/rooms.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+#include <memory>
+#include <string>
+
+#include "conclave/core/config.h"
+#include "conclave/core/server.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/database/database.h"
+#include "conclave/service/homeserver.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/sync/sync.h"
+#include "service/testing/errcode.h"
+#include "service/testing/homeserver_fixture.h"
+#include "service/testing/status_matchers.h"
+
+namespace conclave::service {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+
+using test_util::Errcode;
+using test_util::HasErrcode;
+
+std::string Str(const boost::json::value* v) {
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+class RoomsTest : public test_util::HomeserverTest {
+ protected:
+  void SetUp() override {
+    HomeserverTest::SetUp();
+    alice_ = Register("alice");
+    bob_ = Register("bob");
+    carol_ = Register("carol");
+  }
+
+  std::vector<std::string> Bodies(const std::vector<StoredEvent>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) {
+      if (Str(e.pdu.if_contains("type")) != "m.room.message") continue;
+      out.push_back(Str(e.pdu.at("content").as_object().if_contains("body")));
+    }
+    return out;
+  }
+
+  Session alice_, bob_, carol_;
+};
+
+TEST_F(RoomsTest, CreateRoomWritesThePresetStateInOrderWithVersion4EventIds) {
+  std::string room = CreateRoom(alice_, {{"name", "Lounge"},
+                                         {"topic", "chat"},
+                                         {"room_alias_name", "lounge"},
+                                         {"preset", "public_chat"}});
+  auto state = rooms().State(alice_, room);
+  ASSERT_TRUE(state.ok()) << state.status();
+  std::map<std::string, StoredEvent> by_type;
+  for (const auto& e : *state) by_type[Str(e.pdu.if_contains("type"))] = e;
+  for (const char* type :
+       {"m.room.create", "m.room.member", "m.room.power_levels", "m.room.canonical_alias",
+        "m.room.join_rules", "m.room.history_visibility", "m.room.guest_access", "m.room.name",
+        "m.room.topic"}) {
+    ASSERT_TRUE(by_type.contains(type)) << type;
+    EXPECT_THAT(Str(by_type[type].pdu.if_contains("event_id")),
+                MatchesRegex("\\$[A-Za-z0-9_-]{43}"));
+  }
+  EXPECT_LT(by_type["m.room.create"].position, by_type["m.room.member"].position);
+  EXPECT_LT(by_type["m.room.member"].position, by_type["m.room.power_levels"].position);
+  EXPECT_EQ(
+      Str(by_type["m.room.join_rules"].pdu.at("content").as_object().if_contains("join_rule")),
+      "public");
+  EXPECT_EQ(Str(by_type["m.room.create"].pdu.at("content").as_object().if_contains("room_version")),
+            "10");
+  auto resolved = rooms().ResolveAlias("#lounge:example.org");
+  ASSERT_TRUE(resolved.ok());
+  EXPECT_EQ(*resolved, room);
+  // The alias is taken now.
+  EXPECT_THAT(rooms().CreateRoom(alice_, {{"room_alias_name", "lounge"}}),
+              HasErrcode("M_ROOM_IN_USE"));
+  EXPECT_EQ(Errcode(rooms().CreateRoom(alice_, {{"room_version", "9"}})),
+            "M_UNSUPPORTED_ROOM_VERSION");
+}
+
+TEST_F(RoomsTest, MembershipTransitionsFollowTheJoinRulesAndPowerLevels) {
+  std::string room = CreateRoom(alice_, {{"preset", "private_chat"}});
+  // Invite-only: bob cannot join uninvited.
+  EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode("M_FORBIDDEN"));
+  ASSERT_TRUE(rooms().Invite(alice_, room, bob_.user_id, std::nullopt).ok());
+  ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
+  // bob (level 0) may not kick or ban alice, nor set the name (state_default 50).
+  EXPECT_THAT(rooms().Kick(bob_, room, alice_.user_id, std::nullopt), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Ban(bob_, room, alice_.user_id, std::nullopt), HasErrcode("M_FORBIDDEN"));
+  EXPECT_EQ(Errcode(rooms().SendState(bob_, room, "m.room.name", "", {{"name", "x"}})),
+            "M_FORBIDDEN");
+  // carol, not in the room, may not send.
+  EXPECT_EQ(Errcode(rooms().Send(carol_, room, "m.room.message", "t", {{"body", "hi"}})),
+            "M_FORBIDDEN");
+  // alice bans bob; he cannot come back until unbanned and re-invited.
+  ASSERT_TRUE(rooms().Ban(alice_, room, bob_.user_id, std::string("spam")).ok());
+  EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Invite(alice_, room, bob_.user_id, std::nullopt), HasErrcode("M_FORBIDDEN"));
+  ASSERT_TRUE(rooms().Unban(alice_, room, bob_.user_id, std::nullopt).ok());
+  ASSERT_TRUE(rooms().Invite(alice_, room, bob_.user_id, std::nullopt).ok());
+  ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
+  auto joined = rooms().JoinedRooms(bob_.user_id);
+  ASSERT_TRUE(joined.ok());
+  EXPECT_THAT(*joined, ElementsAre(room));
+  ASSERT_TRUE(rooms().Leave(bob_, room, std::nullopt).ok());
+  joined = rooms().JoinedRooms(bob_.user_id);
+  ASSERT_TRUE(joined.ok());
+  EXPECT_TRUE(joined->empty());
+  ASSERT_TRUE(rooms().Forget(bob_, room).ok());
+  auto memberships = rooms().UserRooms(bob_.user_id);
+  ASSERT_TRUE(memberships.ok());
+  EXPECT_TRUE(memberships->empty());
+}
+
+TEST_F(RoomsTest, SendIsIdempotentPerDeviceAndTxnIdAcrossARestart) {
+  std::string room = CreateRoom(alice_, {});
+  std::string first = SendText(alice_, room, "hello", "txn1");
+  EXPECT_EQ(SendText(alice_, room, "hello again", "txn1"), first);
+  Session other_device = alice_;
+  other_device.device_id = "OTHER";
+  EXPECT_NE(SendText(other_device, room, "hello", "txn1"), first);
+  const uint64_t position = hs_->stream().current();
+  Reopen();
+  EXPECT_EQ(hs_->stream().current(), position);  // positions survive
+  EXPECT_EQ(SendText(alice_, room, "after restart", "txn1"), first);
+  std::string next = SendText(alice_, room, "new", "txn2");
+  auto event = rooms().Event(alice_, room, next);
+  ASSERT_TRUE(event.ok());
+  EXPECT_GT(event->position, position);
+}
+
+TEST_F(RoomsTest, MessagesPagesBackwardsAndForwardsWithoutGapsOrRepeats) {
+  std::string room = CreateRoom(alice_, {});
+  for (int i = 0; i < 25; ++i) SendText(alice_, room, std::to_string(i), core::StrCat("t", i));
+  RoomEventFilter only_messages;
+  only_messages.types = std::vector<std::string>{"m.room.message"};
+  std::vector<std::string> backwards;
+  std::string from;
+  for (int page = 0; page < 10; ++page) {
+    auto result = rooms().Messages(alice_, room, from, "", 'b', 10, only_messages);
+    ASSERT_TRUE(result.ok()) << result.status();
+    for (const auto& b : Bodies(result->chunk)) backwards.push_back(b);
+    if (!result->end) break;
+    from = *result->end;
+  }
+  ASSERT_EQ(backwards.size(), 25u);
+  for (int i = 0; i < 25; ++i) EXPECT_EQ(backwards[i], std::to_string(24 - i));
+
+  auto forward = rooms().Messages(alice_, room, "", "", 'f', 100, only_messages);
+  ASSERT_TRUE(forward.ok());
+  auto bodies = Bodies(forward->chunk);
+  ASSERT_EQ(bodies.size(), 25u);
+  EXPECT_EQ(bodies.front(), "0");
+  EXPECT_EQ(bodies.back(), "24");
+  EXPECT_FALSE(forward->end.has_value());
+  EXPECT_THAT(rooms().Messages(carol_, room, "", "", 'b', 10, {}), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Messages(alice_, room, "bogus", "", 'b', 10, {}),
+              HasErrcode("M_INVALID_PARAM"));
+}
+
+TEST_F(RoomsTest, RedactionStripsTheContentAndNeedsPower) {
+  std::string room = CreateRoom(alice_, {{"preset", "public_chat"}});
+  ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
+  std::string alices = SendText(alice_, room, "secret", "a1");
+  std::string bobs = SendText(bob_, room, "oops", "b1");
+  EXPECT_THAT(rooms().Redact(bob_, room, alices, "r1", std::nullopt), HasErrcode("M_FORBIDDEN"));
+  ASSERT_TRUE(rooms().Redact(bob_, room, bobs, "r2", std::string("typo")).ok());
+  ASSERT_TRUE(rooms().Redact(alice_, room, alices, "r3", std::nullopt).ok());
+  for (const auto& id : {alices, bobs}) {
+    auto event = rooms().Event(alice_, room, id);
+    ASSERT_TRUE(event.ok());
+    EXPECT_TRUE(event->pdu.at("content").as_object().empty());
+    auto client = Rooms::ClientEvent(*event, nullptr, true);
+    EXPECT_TRUE(client.at("unsigned").as_object().contains("redacted_because"));
+  }
+}
+
+TEST_F(RoomsTest, OversizedEventsAreRefused) {
+  std::string room = CreateRoom(alice_, {});
+  std::string big(kMaxEventBytes, 'x');
+  EXPECT_EQ(Errcode(rooms().Send(alice_, room, "m.room.message", "big",
+                                 {{"msgtype", "m.text"}, {"body", big}})),
+            "M_TOO_LARGE");
+  EXPECT_EQ(Errcode(rooms().Send(alice_, room, "m.room.message", "f",
+                                 {{"msgtype", "m.text"}, {"body", "x"}, {"n", 1.5}})),
+            "M_BAD_JSON");
+}
+
+TEST_F(RoomsTest, SyncIsInitialThenIncrementalAndWaitsWhenNothingIsNew) {
+  std::string room = CreateRoom(alice_, {{"name", "Sync"}, {"invite", {bob_.user_id}}});
+  SyncRequest request;
+  auto initial = hs_->sync().Run(bob_, request);
+  ASSERT_TRUE(initial.ok()) << initial.status();
+  ASSERT_TRUE(initial->body);
+  const auto& invites = initial->body->at("rooms").at("invite").as_object();
+  ASSERT_TRUE(invites.contains(room));
+  std::string stripped = boost::json::serialize(invites.at(room));
+  EXPECT_THAT(stripped, HasSubstr("\"name\":\"Sync\""));
+
+  ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
+  request.since = std::string(initial->body->at("next_batch").as_string());
+  request.may_wait = true;
+  auto joined = hs_->sync().Run(bob_, request);
+  ASSERT_TRUE(joined.ok() && joined->body);
+  const auto& join = joined->body->at("rooms").at("join").as_object();
+  ASSERT_TRUE(join.contains(room));
+  // Newly joined: the whole room comes with it, in state or timeline.
+  EXPECT_THAT(boost::json::serialize(join.at(room).at("state")) +
+                  boost::json::serialize(join.at(room).at("timeline")),
+              HasSubstr("m.room.create"));
+
+  request.since = std::string(joined->body->at("next_batch").as_string());
+  auto idle = hs_->sync().Run(bob_, request);
+  ASSERT_TRUE(idle.ok());
+  EXPECT_FALSE(idle->body.has_value());
+  EXPECT_EQ(idle->wait_key, bob_.user_id);
+  EXPECT_EQ(idle->wait_version, server_->notifier().Version(bob_.user_id));
+
+  SendText(alice_, room, "ping", "p1");
+  EXPECT_GT(server_->notifier().Version(bob_.user_id), idle->wait_version);  // bob is woken
+  auto incremental = hs_->sync().Run(bob_, request);
+  ASSERT_TRUE(incremental.ok() && incremental->body);
+  const auto& timeline =
+      incremental->body->at("rooms").at("join").at(room).at("timeline").as_object();
+  ASSERT_EQ(timeline.at("events").as_array().size(), 1u);
+  EXPECT_THAT(boost::json::serialize(timeline), HasSubstr("\"body\":\"ping\""));
+  EXPECT_FALSE(timeline.at("limited").as_bool());
+
+  request.since = "garbage";
+  EXPECT_THAT(hs_->sync().Run(bob_, request), HasErrcode("M_INVALID_PARAM"));
+}
+
+TEST_F(RoomsTest, TimelineLimitMarksLimitedAndGivesAPrevBatchThatPaginates) {
+  std::string room = CreateRoom(alice_, {});
+  SyncRequest request;
+  auto first = hs_->sync().Run(alice_, request);
+  ASSERT_TRUE(first.ok() && first->body);
+  for (int i = 0; i < 15; ++i) SendText(alice_, room, std::to_string(i), core::StrCat("m", i));
+  request.since = std::string(first->body->at("next_batch").as_string());
+  request.filter.room.timeline.limit = 5;
+  auto next = hs_->sync().Run(alice_, request);
+  ASSERT_TRUE(next.ok() && next->body);
+  const auto& timeline = next->body->at("rooms").at("join").at(room).at("timeline").as_object();
+  EXPECT_TRUE(timeline.at("limited").as_bool());
+  ASSERT_EQ(timeline.at("events").as_array().size(), 5u);
+  auto older = rooms().Messages(alice_, room, std::string(timeline.at("prev_batch").as_string()),
+                                "", 'b', 1, {});
+  ASSERT_TRUE(older.ok());
+  EXPECT_THAT(Bodies(older->chunk), ElementsAre("9"));
+}
+
+TEST_F(RoomsTest, UnreadCountsMessagesFromOthersSinceTheReadReceipt) {
+  std::string room = CreateRoom(alice_, {{"preset", "public_chat"}});
+  ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
+  SendText(alice_, room, "1", "u1");
+  std::string second = SendText(alice_, room, "2", "u2");
+  SendText(alice_, room, "3", "u3");
+  ASSERT_TRUE(rooms().SendState(alice_, room, "m.room.topic", "", {{"topic", "t"}}).ok());
+  auto unread = rooms().UnreadCount(room, bob_.user_id);
+  ASSERT_TRUE(unread.ok());
+  EXPECT_EQ(*unread, 3);  // the topic change is not a message
+  ASSERT_TRUE(rooms().SetReceipt(bob_, room, "m.read", second).ok());
+  EXPECT_EQ(*rooms().UnreadCount(room, bob_.user_id), 1);
+  auto receipts = rooms().ReceiptsSince(room, 0, alice_.user_id);
+  ASSERT_TRUE(receipts.ok());
+  EXPECT_THAT(boost::json::serialize(*receipts), HasSubstr(bob_.user_id));
+  SendText(bob_, room, "mine", "b1");
+  EXPECT_EQ(*rooms().UnreadCount(room, bob_.user_id), 0);
+  EXPECT_EQ(*rooms().UnreadCount(room, alice_.user_id), 1);
+}
+
+}  // namespace
+}  // namespace conclave::service
