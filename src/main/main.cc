@@ -22,11 +22,13 @@
 #include "conclave/core/command_slot.h"
 #include "conclave/core/config.h"
 #include "conclave/core/config_reload.h"
+#include "conclave/core/config_sections.h"
 #include "conclave/core/http.h"
 #include "conclave/core/http_server.h"
 #include "conclave/core/listen_fds.h"
 #include "conclave/core/log.h"
 #include "conclave/core/module_host.h"
+#include "conclave/core/module_options.h"
 #include "conclave/core/sd_notify.h"
 #include "conclave/core/server.h"
 #include "preflight.h"
@@ -159,8 +161,20 @@ void ReloadConfig(const std::optional<std::string>& path, core::Config& running,
                  fresh.status().message());
     return;
   }
-  for (const auto& w : fresh->warnings) CONCLAVE_LOG(kWarn, "config", "{}", w);
-  const core::ConfigReloadPlan plan = core::PlanConfigReload(running, fresh->config);
+  // The modules' sections first: an invalid value of theirs changes nothing either.
+  auto module_plan = server.sections().Reload(fresh->config.raw);
+  if (!module_plan.ok()) {
+    CONCLAVE_LOG(kError, "main", "config not reloaded, the running config stays: {}",
+                 module_plan.status().message());
+    return;
+  }
+  for (const auto& w : core::UnknownKeyWarnings(
+           fresh->config.raw, [&](std::string_view key) { return server.sections().Knows(key); })) {
+    CONCLAVE_LOG(kWarn, "config", "{}", w);
+  }
+  core::ConfigReloadPlan plan = core::PlanConfigReload(running, fresh->config);
+  for (auto& c : module_plan->apply) plan.apply.push_back(std::move(c));
+  for (auto& c : module_plan->needs_restart) plan.needs_restart.push_back(std::move(c));
   running = core::MergeRuntimeKeys(running, fresh->config);
   // Only what changed in the file: a level set with `debug change-log-level` survives a SIGHUP
   // that does not touch log_level.
@@ -179,6 +193,30 @@ std::string ExecutablePath() {
   std::error_code ec;
   auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::string() : path.string();
+}
+
+// Where the module host finds the modules: the static table (release) or the build's lib dir.
+core::ModuleHostOptions HostOptions(const core::Config& config, const std::string& executable,
+                                    bool dev) {
+  core::ModuleHostOptions options;
+  options.dynamic = dev;
+  options.drain_timeout = config.reload_drain_timeout;
+  options.runtime_dir = config.runtime_dir;
+  options.executable_path = executable;
+#ifdef CONCLAVE_STATIC_MODULES
+  options.static_modules = {{"database", &conclave_module_database},
+                            {"service", &conclave_module_service},
+                            {"api", &conclave_module_api},
+                            {"admin", &conclave_module_admin}};
+#else
+  options.modules = {"database", "service", "api", "admin"};
+  options.module_dir = config.module_dir.empty()
+                           ? (std::filesystem::path(executable).parent_path() / ".." / "lib")
+                                 .lexically_normal()
+                                 .string()
+                           : config.module_dir;
+#endif
+  return options;
 }
 
 int Run(int argc, char** argv) {
@@ -246,7 +284,14 @@ int Run(int argc, char** argv) {
   }
   core::Config& config = loaded->config;
   if (check_config) {
-    for (const auto& w : loaded->warnings) std::cerr << "conclave: " << w << "\n";
+    // The modules validate their own options (without being loaded) and name the keys they read.
+    auto warnings =
+        core::CheckModuleOptions(HostOptions(config, ExecutablePath(), dev), config.raw);
+    if (!warnings.ok()) {
+      std::cerr << "conclave: " << warnings.status().message() << "\n";
+      return kExitUsage;
+    }
+    for (const auto& w : *warnings) std::cerr << "conclave: " << w << "\n";
     std::cout << "conclave " << core::Version() << " (commit " << core::Commit() << "): config OK ("
               << config_path.value_or("conclave.toml if present") << ")\n";
     return 0;
@@ -268,7 +313,6 @@ int Run(int argc, char** argv) {
     config.admin_execute.clear();
     (void)core::SetLogLevel("error");
   }
-  for (const auto& w : loaded->warnings) CONCLAVE_LOG(kWarn, "config", "{}", w);
 
   const std::string executable = ExecutablePath();
   core::Server server(config, std::string(core::BuildType()));
@@ -284,24 +328,7 @@ int Run(int argc, char** argv) {
       },
       &control);
 
-  core::ModuleHostOptions options;
-  options.dynamic = dev;
-  options.drain_timeout = config.reload_drain_timeout;
-  options.runtime_dir = config.runtime_dir;
-  options.executable_path = executable;
-#ifdef CONCLAVE_STATIC_MODULES
-  options.static_modules = {{"database", &conclave_module_database},
-                            {"service", &conclave_module_service},
-                            {"api", &conclave_module_api},
-                            {"admin", &conclave_module_admin}};
-#else
-  options.modules = {"database", "service", "api", "admin"};
-  options.module_dir = config.module_dir.empty()
-                           ? (std::filesystem::path(executable).parent_path() / ".." / "lib")
-                                 .lexically_normal()
-                                 .string()
-                           : config.module_dir;
-#endif
+  core::ModuleHostOptions options = HostOptions(config, executable, dev);
   auto host = core::ModuleHost::Create(server, options);
   if (!host.ok()) {
     std::cerr << "conclave: " << host.status().message() << "\n";
@@ -328,6 +355,11 @@ int Run(int argc, char** argv) {
     }
     std::cout << out->plain << std::flush;
     return stopped.ok() ? 0 : 1;
+  }
+  // Only now are the modules' keys known (their sections registered at load).
+  for (const auto& w : core::UnknownKeyWarnings(
+           config.raw, [&](std::string_view key) { return server.sections().Knows(key); })) {
+    CONCLAVE_LOG(kWarn, "config", "{}", w);
   }
   core::HttpServer http(server.router(), server.notifier(), config);
   if (auto s = http.Listen(inherited); !s.ok()) {

@@ -8,6 +8,7 @@
 #include "conclave/database/instance.h"
 #include "conclave/service/globals.h"
 #include "conclave/service/homeserver.h"
+#include "conclave/service/options.h"
 
 namespace conclave::service {
 namespace {
@@ -64,6 +65,7 @@ extern "C" const conclave::core::ModuleDescriptor* conclave_module_service() noe
       .reloadable = true,
       .load = &conclave::service::Load,
       .unload = &conclave::service::Unload,
+      .check_options = &conclave::service::CheckServiceOptions,
   };
   return &descriptor;
 }

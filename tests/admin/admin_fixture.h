@@ -57,7 +57,7 @@ class AdminTest : public ::testing::Test {
     config.database_path = dir_.Sub("db");
     config.database_backup_path = dir_.Sub("backups");
     config.database_backups_to_keep = 2;
-    config.registration_token = "sesame";
+    config.raw.SetText("registration_token", "sesame");
     Configure(config);
     server_ = std::make_unique<core::Server>(config, "dev");
     auto db = database::Database::Open({.path = config.database_path});

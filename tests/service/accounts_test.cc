@@ -154,7 +154,7 @@ TEST_F(AccountsTest, InhibitLoginCreatesNoDeviceOrToken) {
 
 TEST_F(AccountsTest, RegistrationDisabledIsForbidden) {
   core::Config config;
-  config.allow_registration = false;
+  config.raw.SetText("allow_registration", "false");
   Open(config);
   EXPECT_EQ(Errcode(accounts().Register("carol", "pw", std::nullopt, std::nullopt, false, "")),
             "M_FORBIDDEN");
