@@ -167,7 +167,7 @@ void OptionReader::Fail(absl::Status status) {
 }
 
 bool OptionReader::Bool(std::string_view key, bool def, const OptionDoc& doc) {
-  const RawValue* v = Begin(key, "bool", OptionText(def), doc);
+  const RawValue* v = Begin(key, "boolean", OptionText(def), doc);
   if (v == nullptr) return def;
   auto b = RawBool(*v, key);
   if (!b.ok()) return Fail(b.status()), def;
@@ -224,7 +224,7 @@ absl::Duration OptionReader::Duration(std::string_view key, absl::Duration def,
 std::vector<std::string> OptionReader::StringList(std::string_view key,
                                                   std::vector<std::string> def,
                                                   const OptionDoc& doc) {
-  const RawValue* v = Begin(key, "string list", OptionText(def), doc);
+  const RawValue* v = Begin(key, "array of strings", OptionText(def), doc);
   if (v == nullptr) return def;
   auto list = RawStringList(*v, key);
   if (!list.ok()) return Fail(list.status()), def;

@@ -83,9 +83,10 @@ struct OptionDoc {
 
 // One option as a reader saw it.
 struct OptionRead {
-  std::string module;        // the section that reads it, e.g. "service"
-  std::string key;           // e.g. "rc_login_burst"
-  std::string type;          // "bool", "integer", "number", "string", "duration", "string list"
+  std::string module;  // the section that reads it, e.g. "service"
+  std::string key;     // e.g. "rc_login_burst"
+  // "boolean", "integer", "number", "string", "duration", "array of strings" (as the docs say)
+  std::string type;
   std::string default_text;  // the default as show-config shows values
   std::string value_text;    // the value read, shown the same way (secrets redacted)
   std::string source;        // "default", "file" or "env"
