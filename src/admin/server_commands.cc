@@ -80,11 +80,19 @@ absl::StatusOr<Reply> ShowConfig(Context& context) {
     rows.push_back({key, *value, source == config.sources.end() ? "default" : source->second,
                     core::ConfigKeyIsRuntime(key) ? "SIGHUP" : "restart"});
   }
+  // The modules' options, as their sections hold them (the values SIGHUP last applied).
+  for (const core::OptionRead& option : context.server().sections().InForce()) {
+    const bool redact =
+        (option.secret || IsSecretConfigKey(option.key)) && option.value_text != "\"\"";
+    rows.push_back({option.key, redact ? "(set; redacted)" : option.value_text, option.source,
+                    option.runtime ? "SIGHUP" : "restart"});
+  }
   Reply reply;
   reply.Table({"key", "value", "source", "a change needs"}, std::move(rows));
   reply.Text(
       "Sources: default, file (the TOML config), env (CONCLAVE_<KEY>). SIGHUP re-reads the file "
-      "and applies the keys marked SIGHUP; the others keep their value until a restart.");
+      "and applies the keys marked SIGHUP; the others keep their value until a restart (a "
+      "module's own options also change when that module is reloaded).");
   return reply;
 }
 

@@ -159,7 +159,7 @@ absl::StatusOr<UiaOutcome> PasswordStage(Call& call, const object& body) {
 // registration token (registration_tokens.yaml, "Token-authenticated registration"), else
 // m.login.dummy.
 absl::StatusOr<UiaOutcome> RegistrationStage(Call& call, const object& body) {
-  const std::string token = call.hs.server().runtime().registration_token();
+  const std::string token = call.hs.options().registration_token;
   const std::string_view stage = token.empty() ? kDummyStage : kTokenStage;
   CONCLAVE_ASSIGN_OR_RETURN(AuthDict dict, ReadAuth(body));
   if (dict.auth == nullptr || !dict.type) return UiaOutcome{AuthChallenge(stage, dict.session), ""};
@@ -205,7 +205,7 @@ absl::StatusOr<boost::json::value> Capabilities(Call&) {
 absl::StatusOr<core::Response> Register(Call& call) {
   CONCLAVE_RETURN_IF_ERROR(call.hs.limiter().Take(core::StrCat("register/", call.remote_ip()),
                                                   call.hs.registration_limit()));
-  if (!call.hs.server().runtime().allow_registration()) {
+  if (!call.hs.options().allow_registration) {
     return service::Forbidden("Registration is disabled");
   }
   const std::string kind = call.request.QueryParam("kind").value_or("user");
@@ -259,13 +259,13 @@ absl::StatusOr<boost::json::value> RegisterAvailable(Call& call) {
 absl::StatusOr<boost::json::value> RegistrationTokenValidity(Call& call) {
   CONCLAVE_RETURN_IF_ERROR(call.hs.limiter().Take(core::StrCat("register_token/", call.remote_ip()),
                                                   call.hs.registration_limit()));
-  const core::RuntimeSettings& settings = call.hs.server().runtime();
-  if (!settings.allow_registration()) {
+  const service::ServiceOptions settings = call.hs.options();
+  if (!settings.allow_registration) {
     return service::Forbidden("Registration is not enabled on this homeserver");
   }
   std::optional<std::string> token = call.request.QueryParam("token");
   if (!token) return service::MissingParam("Missing query parameter 'token'");
-  const std::string expected = settings.registration_token();
+  const std::string expected = settings.registration_token;
   const bool valid = !expected.empty() && ConstantTimeEquals(*token, expected);
   return object{{"valid", valid}};
 }

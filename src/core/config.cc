@@ -42,68 +42,69 @@ TOML_IMPL_NAMESPACE_END;
 #include "conclave/core/str_cat.h"
 
 namespace conclave::core {
+
+namespace internal {
+
 namespace {
 
-// A raw value from either source: TOML node or environment string.
-struct RawValue {
-  const toml::node* node = nullptr;  // from the file
-  std::optional<std::string> text;   // from the environment
-};
+// The file's value as a RawValue; arrays only of strings, other shapes as `unsupported`.
+RawValue FromNode(const toml::node& node, std::string_view origin) {
+  RawValue out;
+  out.origin = std::string(origin);
+  if (node.is_boolean()) {
+    out.value = *node.value<bool>();
+  } else if (node.is_integer()) {
+    out.value = *node.value<int64_t>();
+  } else if (node.is_floating_point()) {
+    out.value = *node.value<double>();
+  } else if (node.is_string()) {
+    out.value = *node.value<std::string>();
+  } else if (const toml::array* array = node.as_array()) {
+    RawValue::List list;
+    for (const toml::node& item : *array) {
+      if (!item.is_string()) {
+        out.unsupported = "an array of other than strings";
+        return out;
+      }
+      list.push_back(*item.value<std::string>());
+    }
+    out.value = std::move(list);
+  } else {
+    out.unsupported = node.is_table() ? "a table" : "a date or time";
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<RawValue> ParseTomlValue(std::string_view text, std::string_view origin) {
+  toml::table table;
+  try {
+    table = toml::parse(core::StrCat("value = ", text), origin);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(std::string(e.description()));
+  }
+  const toml::node* node = table.get("value");
+  if (node == nullptr) return absl::InvalidArgumentError("no value");
+  return FromNode(*node, origin);
+}
+
+}  // namespace internal
+
+namespace {
 
 absl::Status Bad(std::string_view key, std::string_view origin, std::string_view why) {
-  return absl::InvalidArgumentError(core::StrCat("config: ", key, " (", origin, "): ", why));
+  return BadOption(key, origin, why);
 }
 
-absl::StatusOr<std::string> AsString(const RawValue& v, std::string_view key,
-                                     std::string_view origin) {
-  if (v.text) return *v.text;
-  if (auto s = v.node->value<std::string>(); s && v.node->is_string()) return *s;
-  return Bad(key, origin, "expected a string");
+absl::StatusOr<std::string> AsString(const RawValue& v, std::string_view key, std::string_view) {
+  return RawString(v, key);
 }
-
-absl::StatusOr<int64_t> AsInteger(const RawValue& v, std::string_view key,
-                                  std::string_view origin) {
-  if (v.text) {
-    int64_t out;
-    if (!absl::SimpleAtoi(*v.text, &out)) return Bad(key, origin, "expected an integer");
-    return out;
-  }
-  if (!v.node->is_integer()) return Bad(key, origin, "expected an integer");
-  return *v.node->value<int64_t>();
+absl::StatusOr<int64_t> AsInteger(const RawValue& v, std::string_view key, std::string_view) {
+  return RawInteger(v, key);
 }
-
-absl::StatusOr<bool> AsBool(const RawValue& v, std::string_view key, std::string_view origin) {
-  if (v.text) {
-    bool out;
-    if (!absl::SimpleAtob(*v.text, &out)) return Bad(key, origin, "expected true or false");
-    return out;
-  }
-  if (!v.node->is_boolean()) return Bad(key, origin, "expected true or false");
-  return *v.node->value<bool>();
-}
-
-absl::StatusOr<absl::Duration> AsDuration(const RawValue& v, std::string_view key,
-                                          std::string_view origin) {
-  auto text = AsString(v, key, origin);
-  if (!text.ok()) return Bad(key, origin, "expected a duration string such as \"5s\" or \"250ms\"");
-  absl::Duration d;
-  if (!absl::ParseDuration(*text, &d) || d < absl::ZeroDuration() ||
-      d == absl::InfiniteDuration()) {
-    return Bad(key, origin,
-               core::StrCat("'", *text, "' is not a duration such as \"5s\" or \"250ms\""));
-  }
-  return d;
-}
-
-absl::StatusOr<double> AsDouble(const RawValue& v, std::string_view key, std::string_view origin) {
-  if (v.text) {
-    double out;
-    if (!absl::SimpleAtod(*v.text, &out)) return Bad(key, origin, "expected a number");
-    return out;
-  }
-  if (v.node->is_integer()) return static_cast<double>(*v.node->value<int64_t>());
-  if (!v.node->is_floating_point()) return Bad(key, origin, "expected a number");
-  return *v.node->value<double>();
+absl::StatusOr<bool> AsBool(const RawValue& v, std::string_view key, std::string_view) {
+  return RawBool(v, key);
 }
 
 using Setter = std::function<absl::Status(Config&, const RawValue&, std::string_view key,
@@ -136,16 +137,6 @@ Setter IntKey(Int Config::*field, int64_t min, int64_t max) {
   };
 }
 
-Setter RateKey(double Config::*field) {
-  return [=](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
-    auto d = AsDouble(v, key, origin);
-    if (!d.ok()) return d.status();
-    if (!(*d >= 0 && *d <= 1e9)) return Bad(key, origin, "must be between 0 and 1e9");
-    c.*field = *d;
-    return absl::OkStatus();
-  };
-}
-
 Setter BoolKey(bool Config::*field) {
   return [=](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
     auto b = AsBool(v, key, origin);
@@ -156,58 +147,19 @@ Setter BoolKey(bool Config::*field) {
 }
 
 Setter DurationKey(absl::Duration Config::*field) {
-  return [=](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
-    auto d = AsDuration(v, key, origin);
+  return [=](Config& c, const RawValue& v, std::string_view key, std::string_view) {
+    auto d = RawDuration(v, key);
     if (!d.ok()) return d.status();
     c.*field = *d;
     return absl::OkStatus();
   };
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front()))) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back()))) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// An array of strings. From the environment: a TOML array (`["a", "b"]`) when the text starts
-// with '[', else `;`-separated items, each trimmed, empty ones dropped.
 Setter StringListKey(std::vector<std::string> Config::*field) {
-  return [=](Config& c, const RawValue& v, std::string_view key,
-             std::string_view origin) -> absl::Status {
-    std::vector<std::string> out;
-    if (v.text) {
-      std::string_view text = Trim(*v.text);
-      if (text.empty() || text.front() != '[') {
-        while (!text.empty()) {
-          size_t end = text.find(';');
-          std::string_view item = Trim(text.substr(0, end));
-          if (!item.empty()) out.emplace_back(item);
-          text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
-        }
-        c.*field = std::move(out);
-        return absl::OkStatus();
-      }
-      toml::table table;
-      try {
-        table = toml::parse(core::StrCat("value = ", text), origin);
-      } catch (const toml::parse_error& e) {
-        return Bad(key, origin, core::StrCat("not a TOML array of strings: ", e.description()));
-      }
-      return StringListKey(field)(c, RawValue{table.get("value"), std::nullopt}, key, origin);
-    }
-    const toml::array* array = v.node != nullptr ? v.node->as_array() : nullptr;
-    if (array == nullptr) return Bad(key, origin, "expected an array of strings");
-    for (const toml::node& item : *array) {
-      auto s = item.value<std::string>();
-      if (!item.is_string() || !s) return Bad(key, origin, "expected an array of strings");
-      out.push_back(*s);
-    }
-    c.*field = std::move(out);
+  return [=](Config& c, const RawValue& v, std::string_view key, std::string_view) {
+    auto list = RawStringList(v, key);
+    if (!list.ok()) return list.status();
+    c.*field = *std::move(list);
     return absl::OkStatus();
   };
 }
@@ -289,14 +241,6 @@ const std::vector<KeySpec>& Specs() {
       {"reload_drain_timeout", DurationKey(&Config::reload_drain_timeout)},
       {"module_dir", StringKey(&Config::module_dir, false)},
       {"runtime_dir", StringKey(&Config::runtime_dir, false)},
-      {"allow_registration", BoolKey(&Config::allow_registration)},
-      {"registration_token", StringKey(&Config::registration_token, false)},
-      {"rc_login_per_second", RateKey(&Config::rc_login_per_second)},
-      {"rc_login_burst", IntKey(&Config::rc_login_burst, 1, 1000000)},
-      {"rc_registration_per_second", RateKey(&Config::rc_registration_per_second)},
-      {"rc_registration_burst", IntKey(&Config::rc_registration_burst, 1, 1000000)},
-      {"rc_message_per_second", RateKey(&Config::rc_message_per_second)},
-      {"rc_message_burst", IntKey(&Config::rc_message_burst, 1, 1000000)},
       {"admin_execute", StringListKey(&Config::admin_execute)},
   };
   return *specs;
@@ -315,10 +259,6 @@ absl::Status CheckMetricsListener(const Config& c) {
              core::StrCat(c.metrics_port,
                           " is the main listener's port; use another port, or 0 "
                           "to serve /_conclave/metrics on the main listener"));
-}
-
-std::string EnvName(std::string_view key) {
-  return core::StrCat("CONCLAVE_", absl::AsciiStrToUpper(std::string(key)));
 }
 
 }  // namespace
@@ -343,46 +283,30 @@ absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string
         core::StrCat("config: ", origin, ":", static_cast<int>(e.source().begin.line), ":",
                      static_cast<int>(e.source().begin.column), ": ", e.description()));
   }
-  for (const auto& spec : Specs()) out.config.sources[spec.name] = "default";
-
+  RawConfig& raw = out.config.raw;
   for (const auto& [key, node] : table) {
-    std::string_view name = key.str();
-    auto it = std::find_if(Specs().begin(), Specs().end(),
-                           [&](const KeySpec& s) { return s.name == name; });
-    if (it == Specs().end()) {
-      out.warnings.push_back(
-          core::StrCat("config: unknown key '", name, "' in ", origin, " (ignored)"));
-      continue;
-    }
-    if (auto status = it->set(out.config, RawValue{&node, std::nullopt}, name, origin);
-        !status.ok()) {
-      return status;
-    }
-    out.config.sources[it->name] = "file";
+    raw.Set(std::string(key.str()), internal::FromNode(node, origin));
   }
-
-  // Environment overrides win over the file.
+  // Environment overrides win over the file. CONCLAVE_<KEY> names key `<key>` in lower case.
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
     if (entry.substr(0, 9) != "CONCLAVE_") continue;
     auto eq = entry.find('=');
     if (eq == std::string_view::npos) continue;
-    std::string_view env_name = entry.substr(0, eq);
-    bool known = false;
-    for (const auto& spec : Specs()) {
-      if (EnvName(spec.name) != env_name) continue;
-      known = true;
-      if (auto status = spec.set(out.config, RawValue{nullptr, std::string(entry.substr(eq + 1))},
-                                 spec.name, env_name);
-          !status.ok()) {
-        return status;
-      }
-      out.config.sources[spec.name] = "env";
+    RawValue v;
+    v.value = std::string(entry.substr(eq + 1));
+    v.from_env = true;
+    v.origin = std::string(entry.substr(0, eq));
+    raw.Set(absl::AsciiStrToLower(std::string(entry.substr(9, eq - 9))), std::move(v));
+  }
+  for (const auto& spec : Specs()) {
+    const RawValue* v = raw.Find(spec.name);
+    if (v == nullptr) {
+      out.config.sources[spec.name] = "default";
+      continue;
     }
-    if (!known) {
-      out.warnings.push_back(
-          core::StrCat("config: unknown environment variable '", env_name, "' (ignored)"));
-    }
+    if (auto status = spec.set(out.config, *v, spec.name, v->origin); !status.ok()) return status;
+    out.config.sources[spec.name] = v->from_env ? "env" : "file";
   }
   if (auto s = CheckMetricsListener(out.config); !s.ok()) return s;
   if (out.config.database_backup_path.empty()) {

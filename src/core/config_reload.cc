@@ -54,18 +54,6 @@ const std::map<std::string, KeyView, std::less<>>& Keys() {
       {"reload_drain_timeout", {false, Show(&Config::reload_drain_timeout)}},
       {"module_dir", {false, Show(&Config::module_dir)}},
       {"runtime_dir", {false, Show(&Config::runtime_dir)}},
-      {"allow_registration", {true, Show(&Config::allow_registration)}},
-      {"registration_token",
-       {true,
-        [](const Config& c) {
-          return std::string(c.registration_token.empty() ? "\"\"" : "(set; redacted)");
-        }}},
-      {"rc_login_per_second", {true, Show(&Config::rc_login_per_second)}},
-      {"rc_login_burst", {true, Show(&Config::rc_login_burst)}},
-      {"rc_registration_per_second", {true, Show(&Config::rc_registration_per_second)}},
-      {"rc_registration_burst", {true, Show(&Config::rc_registration_burst)}},
-      {"rc_message_per_second", {true, Show(&Config::rc_message_per_second)}},
-      {"rc_message_burst", {true, Show(&Config::rc_message_burst)}},
       // Run at start only: a new list takes effect at the next start, which is what it says.
       // Commands may carry passwords (users create-user NAME PASSWORD): only their number shows.
       {"admin_execute",
@@ -102,11 +90,9 @@ ConfigReloadPlan PlanConfigReload(const Config& running, const Config& fresh) {
       continue;
     }
     std::string from = it->second.show(running), to = it->second.show(fresh);
-    // Secrets and commands compare equal as shown; compare the real values.
-    const bool changed = key == "registration_token"
-                             ? running.registration_token != fresh.registration_token
-                         : key == "admin_execute" ? running.admin_execute != fresh.admin_execute
-                                                  : from != to;
+    // Commands compare equal as shown; compare the real values.
+    const bool changed =
+        key == "admin_execute" ? running.admin_execute != fresh.admin_execute : from != to;
     if (!changed) continue;
     (it->second.runtime ? plan.apply : plan.needs_restart).push_back({key, from, to});
   }
@@ -118,17 +104,10 @@ Config MergeRuntimeKeys(const Config& running, const Config& fresh) {
   out.log_level = fresh.log_level;
   out.log_format = fresh.log_format;
   out.access_log = fresh.access_log;
-  out.allow_registration = fresh.allow_registration;
-  out.registration_token = fresh.registration_token;
-  out.rc_login_per_second = fresh.rc_login_per_second;
-  out.rc_login_burst = fresh.rc_login_burst;
-  out.rc_registration_per_second = fresh.rc_registration_per_second;
-  out.rc_registration_burst = fresh.rc_registration_burst;
-  out.rc_message_per_second = fresh.rc_message_per_second;
-  out.rc_message_burst = fresh.rc_message_burst;
   for (const auto& [key, source] : fresh.sources) {
     if (ConfigKeyIsRuntime(key)) out.sources[key] = source;
   }
+  out.raw = fresh.raw;
   return out;
 }
 

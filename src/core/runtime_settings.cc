@@ -12,29 +12,4 @@ Config RuntimeSettings::Current() const {
   return current_;
 }
 
-bool RuntimeSettings::allow_registration() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return current_.allow_registration;
-}
-
-std::string RuntimeSettings::registration_token() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return current_.registration_token;
-}
-
-RateSetting RuntimeSettings::login_limit() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return {current_.rc_login_per_second, current_.rc_login_burst};
-}
-
-RateSetting RuntimeSettings::registration_limit() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return {current_.rc_registration_per_second, current_.rc_registration_burst};
-}
-
-RateSetting RuntimeSettings::message_limit() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return {current_.rc_message_per_second, current_.rc_message_burst};
-}
-
 }  // namespace conclave::core

@@ -23,11 +23,13 @@
 #include "conclave/core/command_slot.h"
 #include "conclave/core/config.h"
 #include "conclave/core/config_reload.h"
+#include "conclave/core/config_sections.h"
 #include "conclave/core/http.h"
 #include "conclave/core/http_server.h"
 #include "conclave/core/listen_fds.h"
 #include "conclave/core/log.h"
 #include "conclave/core/module_host.h"
+#include "conclave/core/module_options.h"
 #include "conclave/core/sd_notify.h"
 #include "conclave/core/server.h"
 #include "control.h"
@@ -74,6 +76,14 @@ void RaiseDescriptorLimit() {
 // SIGHUP: re-reads the config file (and the environment the process started with) and applies the
 // runtime-changeable keys that changed; a key that needs a restart keeps its running value and is
 // named in the log. An unreadable or invalid file changes nothing.
+// Logs the keys of `raw` that neither core nor a loaded module's option section knows.
+void LogUnknownKeys(const core::RawConfig& raw, core::Server& server) {
+  for (const auto& w : core::UnknownKeyWarnings(
+           raw, [&](std::string_view key) { return server.sections().Knows(key); })) {
+    CONCLAVE_LOG(kWarn, "config", "{}", w);
+  }
+}
+
 void ReloadConfig(const std::optional<std::string>& path, core::Config& running,
                   core::Server& server) {
   auto fresh = core::LoadConfig(path, environ);
@@ -82,8 +92,17 @@ void ReloadConfig(const std::optional<std::string>& path, core::Config& running,
                  fresh.status().message());
     return;
   }
-  for (const auto& w : fresh->warnings) CONCLAVE_LOG(kWarn, "config", "{}", w);
-  const core::ConfigReloadPlan plan = core::PlanConfigReload(running, fresh->config);
+  // The modules' sections first: an invalid value of theirs changes nothing either.
+  auto module_plan = server.sections().Reload(fresh->config.raw);
+  if (!module_plan.ok()) {
+    CONCLAVE_LOG(kError, "main", "config not reloaded, the running config stays: {}",
+                 module_plan.status().message());
+    return;
+  }
+  LogUnknownKeys(fresh->config.raw, server);
+  core::ConfigReloadPlan plan = core::PlanConfigReload(running, fresh->config);
+  for (auto& c : module_plan->apply) plan.apply.push_back(std::move(c));
+  for (auto& c : module_plan->needs_restart) plan.needs_restart.push_back(std::move(c));
   running = core::MergeRuntimeKeys(running, fresh->config);
   // Only what changed in the file: a level set with `debug change-log-level` survives a SIGHUP
   // that does not touch log_level.
@@ -116,6 +135,29 @@ constexpr std::string_view kVariant = "";
 #endif
 
 // The file of the loaded libconclave_core.so (dev), found from one of its functions.
+// Where the module host finds the modules: the static table (release) or the build's lib dir.
+core::ModuleHostOptions HostOptions(const core::Config& config, const std::string& executable) {
+  core::ModuleHostOptions options;
+  options.dynamic = kDev;
+  options.drain_timeout = config.reload_drain_timeout;
+  options.runtime_dir = config.runtime_dir;
+  options.executable_path = executable;
+#ifdef CONCLAVE_STATIC_MODULES
+  options.static_modules = {{"database", &conclave_module_database},
+                            {"service", &conclave_module_service},
+                            {"api", &conclave_module_api},
+                            {"admin", &conclave_module_admin}};
+#else
+  options.modules = {"database", "service", "api", "admin"};
+  options.module_dir = config.module_dir.empty()
+                           ? (std::filesystem::path(executable).parent_path() / ".." / "lib")
+                                 .lexically_normal()
+                                 .string()
+                           : config.module_dir;
+#endif
+  return options;
+}
+
 std::string CoreLibraryPath() {
   Dl_info info{};
   if (dladdr(reinterpret_cast<const void*>(&core::Version), &info) == 0 ||
@@ -153,6 +195,7 @@ class Process {
   // Handles control requests until one asks for shutdown. Returns the exit status.
   int ControlLoop();
   ControlQueue& control() { return control_; }
+  void LogUnknownConfigKeys() { LogUnknownKeys(config_.raw, *server_); }
   // Stops serving and every module. Returns the exit status.
   int Shutdown();
 
@@ -161,7 +204,9 @@ class Process {
     Notify(core::NotifyServiceManager(
         core::StrCat("READY=1\nSTATUS=", serving_, "\nMAINPID=", static_cast<long>(getpid()))));
   }
-  core::ModuleHostOptions HostOptions() const;
+  core::ModuleHostOptions HostOptions() const {
+    return ::conclave::HostOptions(config_, executable_);
+  }
   void Reload(const ControlRequest& request, bool* restart);
   // Exec restart; returns only when it failed or was refused. Returns the exit status when the
   // process cannot go on.
@@ -181,28 +226,6 @@ class Process {
   core::Config running_;  // the config in force: start-up plus what SIGHUP applied
   std::unique_ptr<BuildWatcher> watcher_;
 };
-
-core::ModuleHostOptions Process::HostOptions() const {
-  core::ModuleHostOptions options;
-  options.dynamic = kDev;
-  options.drain_timeout = config_.reload_drain_timeout;
-  options.runtime_dir = config_.runtime_dir;
-  options.executable_path = executable_;
-#ifdef CONCLAVE_STATIC_MODULES
-  options.static_modules = {{"database", &conclave_module_database},
-                            {"service", &conclave_module_service},
-                            {"api", &conclave_module_api},
-                            {"admin", &conclave_module_admin}};
-#else
-  options.modules = {"database", "service", "api", "admin"};
-  options.module_dir = config_.module_dir.empty()
-                           ? (std::filesystem::path(executable_).parent_path() / ".." / "lib")
-                                 .lexically_normal()
-                                 .string()
-                           : config_.module_dir;
-#endif
-  return options;
-}
 
 std::optional<int> Process::StartModules() {
   server_ = std::make_unique<core::Server>(config_, std::string(core::BuildType()));
@@ -469,7 +492,14 @@ int Run(int argc, char** argv) {
     return kExitUsage;
   }
   if (cli.check_config) {
-    for (const auto& w : loaded->warnings) std::cerr << "conclave: " << w << "\n";
+    // The modules validate their own options (without being loaded) and name the keys they read.
+    auto warnings = core::CheckModuleOptions(HostOptions(loaded->config, ExecutablePath()),
+                                             loaded->config.raw);
+    if (!warnings.ok()) {
+      std::cerr << "conclave: " << warnings.status().message() << "\n";
+      return kExitUsage;
+    }
+    for (const auto& w : *warnings) std::cerr << "conclave: " << w << "\n";
     PrintVersion(core::StrCat("): config OK (",
                               cli.config_path.value_or("conclave.toml if present"), ")\n"));
     return 0;
@@ -481,13 +511,13 @@ int Run(int argc, char** argv) {
     scratch_dir = PrepareAdminCommandsScratch(loaded->config);
     if (scratch_dir.empty()) return 1;
   }
-  for (const auto& w : loaded->warnings) CONCLAVE_LOG(kWarn, "config", "{}", w);
 
   const bool watch = cli.watch;
   Process process(argc, argv, std::move(cli), std::move(loaded->config));
   std::vector<int> inherited = core::TakeListenFds();
   if (auto exit_status = process.StartModules()) return *exit_status;
   if (!scratch_dir.empty()) return process.PrintAdminCommands(scratch_dir);
+  process.LogUnknownConfigKeys();  // only now are the modules' keys known (registered at load)
   if (watch) {
     if (auto exit_status = process.StartWatching()) return *exit_status;
   }

@@ -25,9 +25,11 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                              database::Database& db,
                                                              std::string_view saved) {
   std::unique_ptr<Homeserver> hs(new Homeserver(server));
+  CONCLAVE_ASSIGN_OR_RETURN(hs->settings_, OpenServiceSettings(*server.sections().raw()));
+  hs->settings_registration_ = server.sections().Register(hs->settings_.get());
   CONCLAVE_ASSIGN_OR_RETURN(hs->store_, Store::Open(db));
   CONCLAVE_ASSIGN_OR_RETURN(hs->stream_, Stream::Open(*hs->store_));
-  hs->accounts_ = std::make_unique<Accounts>(*hs->store_, *hs->stream_, server);
+  hs->accounts_ = std::make_unique<Accounts>(*hs->store_, *hs->stream_, server, *hs->settings_);
   hs->typing_ = std::make_unique<Typing>();
   hs->rooms_ = std::make_unique<Rooms>(Rooms::Deps{.server_name = hs->server_name_,
                                                    .store = *hs->store_,
@@ -83,19 +85,6 @@ std::string Homeserver::Save() const {
   state["typing"] = typing_->Save();
   state["admin_queue"] = admin_room_->SaveQueue();
   return boost::json::serialize(state);
-}
-
-RateLimit Homeserver::login_limit() const {
-  const core::RateSetting r = server_.runtime().login_limit();
-  return {r.per_second, r.burst};
-}
-RateLimit Homeserver::registration_limit() const {
-  const core::RateSetting r = server_.runtime().registration_limit();
-  return {r.per_second, r.burst};
-}
-RateLimit Homeserver::message_limit() const {
-  const core::RateSetting r = server_.runtime().message_limit();
-  return {r.per_second, r.burst};
 }
 
 }  // namespace conclave::service

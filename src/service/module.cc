@@ -7,6 +7,7 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/database/instance.h"
 #include "conclave/service/homeserver.h"
+#include "conclave/service/options/options.h"
 #include "conclave/service/storage/globals.h"
 
 namespace conclave::service {
@@ -64,6 +65,7 @@ extern "C" const conclave::core::ModuleDescriptor* conclave_module_service() noe
       .reloadable = true,
       .load = &conclave::service::Load,
       .unload = &conclave::service::Unload,
+      .check_options = &conclave::service::CheckServiceOptions,
   };
   return &descriptor;
 }

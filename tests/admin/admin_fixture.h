@@ -55,7 +55,7 @@ class AdminTest : public service::test_util::HomeserverTest {
     core::Config config = DefaultConfig();
     config.database_backup_path = dir_.Sub("backups");
     config.database_backups_to_keep = 2;
-    config.registration_token = "sesame";
+    config.raw.SetText("registration_token", "sesame");
     Configure(config);
     Open(config);
     if (HasFatalFailure()) return;

@@ -60,7 +60,11 @@ TEST_F(ServerCommandsTest, ShowConfigListsEveryKeyWithItsSourceAndRedactsSecrets
     EXPECT_THAT(out, HasSubstr(key));
   }
   EXPECT_THAT(out, HasSubstr("server_name                 \"example.org\""));
+  // The service module's options, from its section: value, source, and what a change needs.
   EXPECT_THAT(out, HasSubstr("registration_token          (set; redacted)"));
+  EXPECT_THAT(out,
+              MatchesRegex("(.|\n)*registration_token +\\(set; redacted\\) +env +SIGHUP(.|\n)*"));
+  EXPECT_THAT(out, MatchesRegex("(.|\n)*rc_login_burst +10 +default +SIGHUP(.|\n)*"));
   EXPECT_THAT(out, Not(HasSubstr("sesame")));
   EXPECT_THAT(out, HasSubstr("default"));
   EXPECT_TRUE(IsSecretConfigKey("registration_token"));

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "conclave/core/config_sections.h"
+
 namespace conclave::core {
 namespace {
 
@@ -24,9 +26,9 @@ TEST(Config, DefaultsMatchTheDesign) {
 TEST(Config, FileValuesAndEnvironmentOverrides) {
   std::string env1 = "CONCLAVE_PORT=9000", env2 = "CONCLAVE_LOG_LEVEL=debug", env3 = "HOME=/x";
   char* environ[] = {env1.data(), env2.data(), env3.data(), nullptr};
-  auto loaded = ParseConfig(
-      "server_name = \"example.org\"\nport = 8448\nreload_drain_timeout = \"250ms\"\n", "f.toml",
-      environ);
+  auto loaded =
+      ParseConfig("server_name = \"example.org\"\nport = 8448\nreload_drain_timeout = \"250ms\"\n",
+                  "f.toml", environ);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->config.server_name, "example.org");
   EXPECT_EQ(loaded->config.port, 9000);
@@ -59,10 +61,16 @@ TEST(Config, SyntaxErrorNamesFileAndLine) {
 }
 
 TEST(Config, UnknownKeysWarn) {
-  auto loaded = ParseConfig("prot = 1", "f.toml", nullptr);
+  std::string env = "CONCLAVE_PROTT=1";
+  char* environ[] = {env.data(), nullptr};
+  auto loaded = ParseConfig("prot = 1\nport = 2\nmodule_key = 3", "f.toml", environ);
   ASSERT_TRUE(loaded.ok());
-  ASSERT_EQ(loaded->warnings.size(), 1u);
-  EXPECT_THAT(loaded->warnings[0], HasSubstr("unknown key 'prot'"));
+  // Core's keys are known; `module_knows` answers for the modules' sections.
+  const std::vector<std::string> warnings = UnknownKeyWarnings(
+      loaded->config.raw, [](std::string_view key) { return key == "module_key"; });
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_THAT(warnings[0], HasSubstr("unknown key 'prot' in f.toml"));
+  EXPECT_THAT(warnings[1], HasSubstr("unknown environment variable 'CONCLAVE_PROTT'"));
 }
 
 TEST(Config, MissingNamedFileIsNotFound) {

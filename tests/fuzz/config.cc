@@ -4,7 +4,8 @@
 // Input: zero or more leading lines `CONCLAVE_<KEY>=<value>` (the environment, in order), then
 // the TOML text. Checks on every accepted config: every key has a source, every value is within
 // the range docs/configuration.md gives, and the config written back as TOML loads again to the
-// same values (for configs whose strings TOML can carry).
+// same values (for configs whose strings TOML can carry). Every raw value (the modules' options
+// are read from it) goes through every typed reader.
 #include "conclave/core/config.h"
 
 #include <arpa/inet.h>
@@ -16,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "conclave/core/config_sections.h"
+#include "conclave/core/options.h"
 #include "conclave/core/str_cat.h"
 #include "fuzz_check.h"
 
@@ -71,12 +74,6 @@ std::string TomlDuration(absl::Duration d) {
   return core::StrCat("\"", absl::ToInt64Nanoseconds(d), "ns\"");
 }
 
-std::string TomlDouble(double d) {
-  char text[64];
-  std::snprintf(text, sizeof(text), "%.17g", d);
-  return text;
-}
-
 // `config` as a conclave.toml file.
 std::string ToToml(const core::Config& c) {
   std::string admin = "[";
@@ -96,20 +93,13 @@ std::string ToToml(const core::Config& c) {
       "\nidle_timeout = ", TomlDuration(c.idle_timeout),
       "\nreload_drain_timeout = ", TomlDuration(c.reload_drain_timeout),
       "\nmodule_dir = ", TomlString(c.module_dir), "\nruntime_dir = ", TomlString(c.runtime_dir),
-      "\nallow_registration = ", c.allow_registration ? "true" : "false",
-      "\nregistration_token = ", TomlString(c.registration_token),
-      "\nrc_login_per_second = ", TomlDouble(c.rc_login_per_second),
-      "\nrc_login_burst = ", c.rc_login_burst,
-      "\nrc_registration_per_second = ", TomlDouble(c.rc_registration_per_second),
-      "\nrc_registration_burst = ", c.rc_registration_burst,
-      "\nrc_message_per_second = ", TomlDouble(c.rc_message_per_second),
-      "\nrc_message_burst = ", c.rc_message_burst, "\nadmin_execute = ", admin, "\n");
+      "\nadmin_execute = ", admin, "\n");
 }
 
 bool TomlCanCarry(const core::Config& c) {
   for (const std::string* s :
        {&c.server_name, &c.address, &c.database_path, &c.database_backup_path, &c.log_level,
-        &c.module_dir, &c.runtime_dir, &c.registration_token}) {
+        &c.module_dir, &c.runtime_dir}) {
     if (!IsValidUtf8(*s)) return false;
   }
   for (const std::string& s : c.admin_execute) {
@@ -139,13 +129,6 @@ void CheckRanges(const core::Config& c, const std::string& input) {
   FUZZ_CHECK(ValidDuration(c.request_timeout) && ValidDuration(c.idle_timeout) &&
                  ValidDuration(c.reload_drain_timeout),
              where);
-  for (double rate :
-       {c.rc_login_per_second, c.rc_registration_per_second, c.rc_message_per_second}) {
-    FUZZ_CHECK(rate >= 0 && rate <= 1e9, where);
-  }
-  for (int burst : {c.rc_login_burst, c.rc_registration_burst, c.rc_message_burst}) {
-    FUZZ_CHECK(burst >= 1 && burst <= 1000000, where);
-  }
   bool known_level = false;
   for (std::string_view level : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
     known_level = known_level || c.log_level == level;
@@ -175,18 +158,31 @@ void CheckSame(const core::Config& a, const core::Config& b, const std::string& 
           absl::ToInt64Nanoseconds(a.reload_drain_timeout) ==
               absl::ToInt64Nanoseconds(b.reload_drain_timeout),
       where);
-  FUZZ_CHECK(a.module_dir == b.module_dir && a.runtime_dir == b.runtime_dir &&
-                 a.allow_registration == b.allow_registration &&
-                 a.registration_token == b.registration_token,
-             where);
-  FUZZ_CHECK(a.rc_login_per_second == b.rc_login_per_second &&
-                 a.rc_login_burst == b.rc_login_burst &&
-                 a.rc_registration_per_second == b.rc_registration_per_second &&
-                 a.rc_registration_burst == b.rc_registration_burst &&
-                 a.rc_message_per_second == b.rc_message_per_second &&
-                 a.rc_message_burst == b.rc_message_burst,
-             where);
+  FUZZ_CHECK(a.module_dir == b.module_dir && a.runtime_dir == b.runtime_dir, where);
   FUZZ_CHECK(a.admin_execute == b.admin_execute, where);
+}
+
+// The modules read the raw table with the typed readers of options.h: whatever a key holds, each
+// reader answers a value or a "config: KEY (ORIGIN): ..." kInvalidArgument, and a reader reads
+// back a default it wrote (a module's option with any key name and any type).
+void CheckRawReads(const core::RawConfig& raw, const std::string& where) {
+  auto check = [&](const absl::Status& s) {
+    if (s.ok()) return;
+    FUZZ_CHECK(s.code() == absl::StatusCode::kInvalidArgument, s.ToString());
+    FUZZ_CHECK(s.message().substr(0, 8) == "config: ", s.ToString());
+  };
+  for (const auto& [key, value] : raw.values()) {
+    check(core::RawBool(value, key).status());
+    check(core::RawInteger(value, key).status());
+    check(core::RawNumber(value, key).status());
+    check(core::RawString(value, key).status());
+    check(core::RawDuration(value, key).status());
+    check(core::RawStringList(value, key).status());
+    core::OptionReader reader("fuzz", raw);
+    const int64_t n = reader.Integer(key, 7, 0, 100, {});
+    FUZZ_CHECK(reader.status().ok() ? n >= 0 && n <= 100 : n == 7, where);
+    check(reader.status());
+  }
 }
 
 }  // namespace
@@ -216,11 +212,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   fuzz::CheckRanges(loaded->config, input);
+  fuzz::CheckRawReads(loaded->config.raw, input);
   if (fuzz::TomlCanCarry(loaded->config)) {
     const std::string toml = fuzz::ToToml(loaded->config);
     absl::StatusOr<core::LoadedConfig> again = core::ParseConfig(toml, "again.toml", nullptr);
     FUZZ_CHECK(again.ok(), core::StrCat(again.status().ToString(), "\n", toml));
-    FUZZ_CHECK(again->warnings.empty(), toml);
+    FUZZ_CHECK(core::UnknownKeyWarnings(again->config.raw, nullptr).empty(), toml);
     fuzz::CheckSame(loaded->config, again->config, toml);
   }
   return 0;

@@ -38,8 +38,9 @@ constexpr size_t kMaxDeviceIdBytes = 255;
 
 }  // namespace
 
-Accounts::Accounts(Store& store, Stream& stream, core::Server& server)
-    : store_(store), stream_(stream), server_(server) {}
+Accounts::Accounts(Store& store, Stream& stream, core::Server& server,
+                   const ServiceSettings& settings)
+    : store_(store), stream_(stream), server_(server), settings_(settings) {}
 
 // --- tokens ------------------------------------------------------------------------------------
 
@@ -172,7 +173,7 @@ absl::StatusOr<LoginResult> Accounts::Register(std::string_view localpart,
                                                std::optional<std::string> device_id,
                                                std::optional<std::string> device_display_name,
                                                bool inhibit_login, std::string_view remote_ip) {
-  if (!server_.runtime().allow_registration()) return Forbidden("Registration is disabled");
+  if (!settings_.Get().allow_registration) return Forbidden("Registration is disabled");
   if (!localpart.empty()) CONCLAVE_RETURN_IF_ERROR(CheckUsernameAvailable(localpart));
   // Hashing takes tens of milliseconds and 19 MiB: done before taking the lock.
   std::string password_hash;

@@ -129,7 +129,7 @@ TEST_F(AccountsTest, InhibitLoginCreatesNoDeviceOrToken) {
 
 TEST_F(AccountsTest, RegistrationDisabledIsForbidden) {
   core::Config config = DefaultConfig();
-  config.allow_registration = false;
+  config.raw.SetText("allow_registration", "false");
   Open(config);
   EXPECT_EQ(Errcode(accounts().Register("carol", "pw", std::nullopt, std::nullopt, false, "")),
             "M_FORBIDDEN");

@@ -1,9 +1,10 @@
 // Server configuration: the TOML file, CONCLAVE_<KEY> environment overrides, and defaults.
 //
-// Every option is listed in docs/configuration.md with its type, default, unit and whether it can
-// change without a restart; keep the two in step (a test checks every key is there). SIGHUP
-// re-reads the file and applies the keys config_reload.h lists as runtime (modules read those
-// through Server::runtime()); every other option needs a restart.
+// Core's own options (HTTP, logging, process); the modules' options are read by the modules from
+// the raw table (`Config::raw`, options.h). Every option is listed in docs/configuration.md with
+// its type, default, unit and whether it can change without a restart; keep the two in step (a
+// test checks every key is there). SIGHUP re-reads the file and applies the keys
+// config_reload.h lists as runtime; every other core option needs a restart.
 #ifndef CONCLAVE_CORE_CONFIG_H_
 #define CONCLAVE_CORE_CONFIG_H_
 
@@ -16,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "conclave/core/options.h"
 
 namespace conclave::core {
 
@@ -79,36 +81,22 @@ struct Config {
   // or `/tmp/conclave-<uid>`. Needs a restart.
   std::string runtime_dir;
 
-  // Whether POST /register creates accounts; off answers M_FORBIDDEN. Default true.
-  bool allow_registration = true;
-  // When not empty, registration needs this token (m.login.registration_token stage). A secret:
-  // never logged or shown. Default "".
-  std::string registration_token;
-  // Token-bucket rate limits (requests per second, and the burst allowed at once). Exceeding
-  // one answers 429 M_LIMIT_EXCEEDED with retry_after_ms. A rate of 0 disables the limit.
-  // Login: per client IP address and per user logging in. Default 1/s, burst 10.
-  double rc_login_per_second = 1;
-  int rc_login_burst = 10;
-  // Registration: per client IP address. Default 0.5/s, burst 20.
-  double rc_registration_per_second = 0.5;
-  int rc_registration_burst = 20;
-  // Sending events (send, state, redact): per user. Default 50/s, burst 200.
-  double rc_message_per_second = 50;
-  int rc_message_burst = 200;
-
   // Admin commands run at every start, in order, once the server listens (after the modules
   // loaded, before `--execute`), e.g. "users create-user bot" for automation. Their output goes
   // to the log; a failing command is logged and start-up goes on. Default empty. In the
   // environment: `;`-separated commands, or a TOML array. Needs a restart.
   std::vector<std::string> admin_execute;
-  // Where each value came from (key -> "default", "file", "env"); for show-config and errors.
+  // Where each value above came from (key -> "default", "file", "env"); for show-config.
   std::map<std::string, std::string> sources;
+  // Every key read, the modules' too, untyped: modules parse their own options from it
+  // (options.h, config_sections.h). Core's keys are in it as well.
+  RawConfig raw;
 };
 
-// Result of loading: the config plus warnings (unknown keys) to log once logging is up.
+// Result of loading. Unknown keys are known only once the modules said which keys they read:
+// see UnknownKeyWarnings (config_sections.h).
 struct LoadedConfig {
   Config config;
-  std::vector<std::string> warnings;
 };
 
 // Loads `path` (TOML) if given, else `./conclave.toml` if present, else defaults; then applies
@@ -121,7 +109,7 @@ absl::StatusOr<LoadedConfig> LoadConfig(const std::optional<std::string>& path, 
 absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string_view origin,
                                          char** environ);
 
-// The names of every option, in documentation order.
+// The names of core's options, in documentation order.
 const std::vector<std::string>& ConfigKeys();
 
 }  // namespace conclave::core

@@ -28,19 +28,21 @@ struct ConfigReloadPlan {
 };
 
 // The value of config key `key` as the log and `server show-config` show it: strings and
-// durations quoted ("30s"), numbers and booleans bare; a set registration_token as
-// "(set; redacted)", admin_execute as its number of commands (they may hold passwords).
-// nullopt for a key that is not in ConfigKeys().
+// durations quoted ("30s"), numbers and booleans bare; admin_execute as its number of commands
+// (they may hold passwords). nullopt for a key that is not in ConfigKeys(): the modules' options
+// show through their sections (config_sections.h).
 std::optional<std::string> ConfigValueText(const Config& config, std::string_view key);
 
-// The keys SIGHUP applies without a restart: log_level, log_format, access_log,
-// allow_registration, registration_token and the rc_* rate limits.
+// The core keys SIGHUP applies without a restart: log_level, log_format, access_log. (The
+// modules' runtime keys are their sections' business, config_sections.h.)
 bool ConfigKeyIsRuntime(std::string_view key);
 
-// Compares every key of ConfigKeys() (config.h) between `running` and `fresh`.
+// Compares every key of ConfigKeys() (config.h) between `running` and `fresh`; the modules'
+// keys are compared by ConfigSections::Reload.
 ConfigReloadPlan PlanConfigReload(const Config& running, const Config& fresh);
 
-// `running` with the runtime-changeable keys of `fresh`: the config in force after a SIGHUP.
+// `running` with the runtime-changeable core keys of `fresh`, and `fresh`'s raw table: the
+// config in force after a SIGHUP.
 Config MergeRuntimeKeys(const Config& running, const Config& fresh);
 
 // One line for the log, e.g. "applied log_level (info -> debug); needs a restart, not applied:

@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -17,10 +18,11 @@
 namespace conclave::core {
 
 class Server;
+class RawConfig;
 
 // Bumped whenever a type shared across the module boundary (anything in conclave/core headers
 // that modules use) changes layout or meaning. Part of the ABI fingerprint.
-inline constexpr int kInterfaceVersion = 3;
+inline constexpr int kInterfaceVersion = 4;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
 #define CONCLAVE_ABI_STRINGIFY_(x) CONCLAVE_ABI_STRINGIFY_INNER_(x)
@@ -38,11 +40,12 @@ inline constexpr int kInterfaceVersion = 3;
 // The ABI fingerprint of the translation unit that expands it: compiler and version, libstdc++
 // dual ABI, -std level, NDEBUG, sanitizer, conclave interface version. A module whose fingerprint
 // differs from the host's is refused at load.
-#define CONCLAVE_ABI_FINGERPRINT                                                           \
-  "gcc " __VERSION__ ";cxx11abi=" CONCLAVE_ABI_STRINGIFY_(_GLIBCXX_USE_CXX11_ABI)          \
-  ";std=" CONCLAVE_ABI_STRINGIFY_(__cplusplus) ";" CONCLAVE_ABI_NDEBUG_ ";" CONCLAVE_ABI_ASAN_ \
-  ";iface=" CONCLAVE_ABI_STRINGIFY_(CONCLAVE_INTERFACE_VERSION_VALUE)
-#define CONCLAVE_INTERFACE_VERSION_VALUE 3
+#define CONCLAVE_ABI_FINGERPRINT                                                                \
+  "gcc " __VERSION__                                                                            \
+  ";cxx11abi=" CONCLAVE_ABI_STRINGIFY_(_GLIBCXX_USE_CXX11_ABI) ";std=" CONCLAVE_ABI_STRINGIFY_( \
+      __cplusplus) ";" CONCLAVE_ABI_NDEBUG_ ";" CONCLAVE_ABI_ASAN_                              \
+                   ";iface=" CONCLAVE_ABI_STRINGIFY_(CONCLAVE_INTERFACE_VERSION_VALUE)
+#define CONCLAVE_INTERFACE_VERSION_VALUE 4
 static_assert(CONCLAVE_INTERFACE_VERSION_VALUE == kInterfaceVersion);
 
 // What a hook gets: the server it runs in and its own module name (used to attribute routes and
@@ -77,6 +80,12 @@ struct ModuleDescriptor {
   absl::StatusOr<std::string> (*unload)(ModuleContext& context) noexcept = nullptr;
   // Once at process end, after the last `unload`: take and destroy parked state. May be null.
   absl::Status (*shutdown)(ModuleContext& context) noexcept = nullptr;
+  // Reads and validates the module's options in `raw` (options.h) as its `load` would, and
+  // appends every key it reads to `keys`. Called without startup or load, possibly in another
+  // process (`--check-config`, which runs before an exec restart). kInvalidArgument naming the
+  // key for an invalid value. May be null: the module has no options.
+  absl::Status (*check_options)(const RawConfig& raw,
+                                std::vector<std::string>* keys) noexcept = nullptr;
 };
 
 // Signature of a module's entry symbol `conclave_module_<name>`.

@@ -1,6 +1,6 @@
-// The config settings that change while the server runs: SIGHUP re-reads the config file and
-// applies these (config_reload.h); every other key needs a restart. Modules read them here, never
-// from Server::config(), whose values are those the process started with.
+// The core config settings that change while the server runs: SIGHUP re-reads the config file and
+// applies these (config_reload.h); every other core key needs a restart. The modules' runtime
+// options are in their own sections (config_sections.h), not here.
 //
 // Thread-safe: readers take a copy under a shared lock; Apply swaps all of them at once, so a
 // reader never sees half of a new config. Owned by the Server (Server::runtime()).
@@ -14,13 +14,6 @@
 
 namespace conclave::core {
 
-// A token bucket's settings: `per_second` tokens refill each second (0 disables the limit), at
-// most `burst` are held.
-struct RateSetting {
-  double per_second = 0;
-  int burst = 0;
-};
-
 class RuntimeSettings {
  public:
   explicit RuntimeSettings(const Config& config) { Apply(config); }
@@ -33,14 +26,8 @@ class RuntimeSettings {
   // through log.h; they are only recorded here.
   void Apply(const Config& config) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The config in force: the start-up config with every SIGHUP applied (server show-config).
+  // The core config in force: the start-up config with every SIGHUP applied (server show-config).
   Config Current() const ABSL_LOCKS_EXCLUDED(mu_);
-  bool allow_registration() const ABSL_LOCKS_EXCLUDED(mu_);
-  // A secret: never log it.
-  std::string registration_token() const ABSL_LOCKS_EXCLUDED(mu_);
-  RateSetting login_limit() const ABSL_LOCKS_EXCLUDED(mu_);
-  RateSetting registration_limit() const ABSL_LOCKS_EXCLUDED(mu_);
-  RateSetting message_limit() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   mutable absl::Mutex mu_;

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "conclave/core/config.h"
+#include "conclave/core/config_sections.h"
 #include "conclave/core/notifier.h"
 #include "conclave/core/parking.h"
 #include "conclave/core/runtime_settings.h"
@@ -33,11 +34,15 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // The config the process started with. The keys SIGHUP can change are read from runtime().
+  // The core config the process started with. The keys SIGHUP can change are read from
+  // runtime().
   const Config& config() const { return config_; }
-  // allow_registration, registration_token and the rate limits as they are now (SIGHUP applies
-  // a re-read config file to them; see runtime_settings.h).
+  // Core's runtime keys as they are now (SIGHUP applies a re-read config file to them; see
+  // runtime_settings.h).
   RuntimeSettings& runtime() { return runtime_; }
+  // The raw config table and the modules' option sections (config_sections.h): a module reads
+  // its options from sections().raw() at load and registers its section there.
+  ConfigSections& sections() { return sections_; }
   Parking& parking() { return parking_; }
   Router& router() { return *router_; }
   CommandSlot& commands() { return *commands_; }
@@ -71,6 +76,7 @@ class Server {
  private:
   Config config_;
   RuntimeSettings runtime_{config_};
+  ConfigSections sections_{config_.raw};
   std::string build_type_;
   absl::Time start_time_;
   Parking parking_;

@@ -17,6 +17,7 @@
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
 #include "conclave/service/accounts/accounts.h"
+#include "conclave/service/options/options.h"
 #include "conclave/service/rate_limit/rate_limiter.h"
 #include "conclave/service/storage/store.h"
 #include "conclave/service/storage/stream.h"
@@ -31,9 +32,11 @@ class Typing;
 
 class Homeserver {
  public:
-  // Opens the maps, reads the stream position, restores `saved` (from the previous load's
-  // Save(); empty on first load), and sets up the admin room (AdminRoomImpl::SetUp: the bot, the
-  // room, invites for admins not in it). Errors from the database and from that set-up.
+  // Reads the service's options from `server.sections().raw()` (kInvalidArgument naming the key
+  // for an invalid one) and registers them for SIGHUP, opens the maps, reads the stream
+  // position, restores `saved` (from the previous load's Save(); empty on first load), and sets up
+  // the admin room (AdminRoomImpl::SetUp: the bot, the room, invites for admins not in it). Errors
+  // from the database and from that set-up.
   static absl::StatusOr<std::unique_ptr<Homeserver>> Open(core::Server& server,
                                                           database::Database& db,
                                                           std::string_view saved);
@@ -67,15 +70,20 @@ class Homeserver {
   // The same, with the service module's private interface (admin_room_impl.h).
   AdminRoomImpl& admin_room_impl() { return *admin_room_; }
 
-  // The configured limits (core::Config rc_*).
-  RateLimit login_limit() const;
-  RateLimit registration_limit() const;
-  RateLimit message_limit() const;
+  // The service's options in force (options.h), as SIGHUP last applied them.
+  ServiceOptions options() const { return settings_->Get(); }
+  const ServiceSettings& settings() const { return *settings_; }
+  // The configured limits (rc_*).
+  RateLimit login_limit() const { return options().login; }
+  RateLimit registration_limit() const { return options().registration; }
+  RateLimit message_limit() const { return options().message; }
 
  private:
   explicit Homeserver(core::Server& server);
   core::Server& server_;
   std::string server_name_;
+  std::unique_ptr<ServiceSettings> settings_;
+  core::ConfigSections::Handle settings_registration_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Stream> stream_;
   std::unique_ptr<Accounts> accounts_;

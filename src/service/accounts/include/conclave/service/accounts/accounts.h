@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "conclave/core/server.h"
 #include "conclave/database/write_batch.h"
+#include "conclave/service/options/options.h"
 #include "conclave/service/storage/store.h"
 #include "conclave/service/storage/stream.h"
 
@@ -79,8 +80,9 @@ struct DirectoryUser {
 
 class Accounts {
  public:
-  // `server` gives config (server_name, allow_registration, registration_token) and notifier.
-  Accounts(Store& store, Stream& stream, core::Server& server);
+  // `server` gives config (server_name) and notifier, `settings` allow_registration; both must
+  // outlive this.
+  Accounts(Store& store, Stream& stream, core::Server& server, const ServiceSettings& settings);
 
   // --- tokens -------------------------------------------------------------------------------
   // The session of `access_token`, or M_UNKNOWN_TOKEN.
@@ -220,6 +222,7 @@ class Accounts {
   Store& store_;
   Stream& stream_;
   core::Server& server_;
+  const ServiceSettings& settings_;
 
   // Serializes the read-modify-write of `users` and `devices` records (registration, sessions,
   // passwords, profiles), so two requests never both see a name free or a device absent.

@@ -1,0 +1,52 @@
+// The service module's options: registration and the rc_* rate limits. Read by the service
+// module itself from core's raw config table (conclave/core/options.h), so adding one changes no
+// type core shares with modules. Each option's default, unit, doc and whether SIGHUP changes it
+// are given where it is read (options.cc); docs/configuration.md is checked against them.
+//
+// Every option here is runtime: SIGHUP applies a changed value at once. A reload of the service
+// module re-reads them all from the table of the last config read (start-up or SIGHUP).
+#ifndef CONCLAVE_SERVICE_OPTIONS_OPTIONS_H_
+#define CONCLAVE_SERVICE_OPTIONS_OPTIONS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "conclave/core/config_sections.h"
+#include "conclave/core/options.h"
+#include "conclave/service/rate_limit/rate_limiter.h"
+
+namespace conclave::service {
+
+// A value type; thread-compatible.
+struct ServiceOptions {
+  // Whether POST /register creates accounts; off answers M_FORBIDDEN.
+  bool allow_registration = true;
+  // When not empty, registration needs this token (m.login.registration_token). A secret.
+  std::string registration_token;
+  // Token buckets per client IP address and per user logging in.
+  RateLimit login;
+  // Per client IP address.
+  RateLimit registration;
+  // Sending events (send, state, redact), per user.
+  RateLimit message;
+};
+
+// Reads the options (defaults for absent keys); invalid values end up in `reader.status()`.
+ServiceOptions ReadServiceOptions(core::OptionReader& reader);
+
+// The options in force, registered with core's ConfigSections so that SIGHUP updates them.
+using ServiceSettings = core::TypedOptionSection<ServiceOptions>;
+
+// The settings read from `raw`; kInvalidArgument naming the key when a value is invalid.
+absl::StatusOr<std::unique_ptr<ServiceSettings>> OpenServiceSettings(const core::RawConfig& raw);
+
+// The descriptor's check_options hook (conclave/core/module.h): validates `raw` as a load would
+// and appends the keys read to `keys`.
+absl::Status CheckServiceOptions(const core::RawConfig& raw,
+                                 std::vector<std::string>* keys) noexcept;
+
+}  // namespace conclave::service
+
+#endif  // CONCLAVE_SERVICE_OPTIONS_OPTIONS_H_

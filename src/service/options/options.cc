@@ -1,0 +1,57 @@
+#include "conclave/service/options/options.h"
+
+namespace conclave::service {
+namespace {
+
+constexpr char kModule[] = "service";
+constexpr double kMaxRate = 1e9;
+constexpr int64_t kMaxBurst = 1000000;
+
+// `<prefix>_per_second` and `<prefix>_burst`: a token bucket (rate_limiter.h). Exceeding it
+// answers 429 M_LIMIT_EXCEEDED with retry_after_ms; a rate of 0 disables the limit.
+RateLimit ReadLimit(core::OptionReader& r, std::string_view prefix, double rate, int burst,
+                    std::string_view what) {
+  const std::string rate_key = std::string(prefix) + "_per_second";
+  const std::string burst_key = std::string(prefix) + "_burst";
+  const std::string rate_doc =
+      std::string("Token refill rate for ") + std::string(what) + "; 0 disables the limit";
+  const std::string burst_doc = std::string("Requests allowed at once for ") + std::string(what);
+  RateLimit limit;
+  limit.per_second = r.Number(rate_key, rate, 0, kMaxRate,
+                              {.unit = "requests per second", .runtime = true, .doc = rate_doc});
+  limit.burst = static_cast<int>(r.Integer(
+      burst_key, burst, 1, kMaxBurst, {.unit = "requests", .runtime = true, .doc = burst_doc}));
+  return limit;
+}
+
+}  // namespace
+
+ServiceOptions ReadServiceOptions(core::OptionReader& r) {
+  ServiceOptions o;
+  o.allow_registration =
+      r.Bool("allow_registration", true,
+             {.runtime = true, .doc = "Whether POST /register creates accounts (M_FORBIDDEN)"});
+  o.registration_token =
+      r.String("registration_token", "",
+               {.runtime = true,
+                .secret = true,
+                .doc = "When set, registration needs this token (m.login.registration_token)"});
+  o.login = ReadLimit(r, "rc_login", 1, 10, "logins, per client IP address and per user");
+  o.registration = ReadLimit(r, "rc_registration", 0.5, 20, "registration, per client IP address");
+  o.message = ReadLimit(r, "rc_message", 50, 200, "sending events, per user");
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<ServiceSettings>> OpenServiceSettings(const core::RawConfig& raw) {
+  return ServiceSettings::Create(kModule, &ReadServiceOptions, raw);
+}
+
+absl::Status CheckServiceOptions(const core::RawConfig& raw,
+                                 std::vector<std::string>* keys) noexcept {
+  core::OptionReader reader(kModule, raw);
+  (void)ReadServiceOptions(reader);
+  for (const core::OptionRead& r : reader.read()) keys->push_back(r.key);
+  return reader.status();
+}
+
+}  // namespace conclave::service

@@ -1,0 +1,105 @@
+// The service module's options: read by the module from core's raw table, checked at load,
+// applied by SIGHUP through core's ConfigSections, and documented as the code says.
+#include "conclave/service/options/options.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "database/temp_dir.h"
+#include "conclave/core/config.h"
+#include "conclave/core/server.h"
+#include "conclave/database/database.h"
+#include "conclave/service/homeserver.h"
+
+namespace conclave::service {
+namespace {
+
+using ::testing::HasSubstr;
+
+core::RawConfig Raw(std::string_view toml) {
+  auto loaded = core::ParseConfig(toml, "conclave.toml", nullptr);
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  return loaded.ok() ? loaded->config.raw : core::RawConfig{};
+}
+
+TEST(ServiceOptions, DefaultsAndValuesFromTheTable) {
+  core::OptionReader defaults("service", core::RawConfig{});
+  ServiceOptions d = ReadServiceOptions(defaults);
+  ASSERT_TRUE(defaults.status().ok());
+  EXPECT_TRUE(d.allow_registration);
+  EXPECT_EQ(d.login.per_second, 1);
+  EXPECT_EQ(d.login.burst, 10);
+  EXPECT_EQ(d.registration.per_second, 0.5);
+  EXPECT_EQ(d.message.burst, 200);
+
+  core::RawConfig raw = Raw("rc_message_burst = 7\nallow_registration = false");
+  core::OptionReader reader("service", raw);
+  ServiceOptions o = ReadServiceOptions(reader);
+  ASSERT_TRUE(reader.status().ok());
+  EXPECT_EQ(o.message.burst, 7);
+  EXPECT_FALSE(o.allow_registration);
+}
+
+TEST(ServiceOptions, CheckNamesTheBadKeyAndListsTheKeysRead) {
+  std::vector<std::string> keys;
+  absl::Status bad = CheckServiceOptions(Raw("rc_login_burst = \"many\""), &keys);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.message()),
+              HasSubstr("rc_login_burst (conclave.toml): expected an integer"));
+  EXPECT_THAT(keys, ::testing::Contains("rc_message_per_second"));
+  EXPECT_EQ(keys.size(), 8u);
+}
+
+TEST(ServiceOptions, AnInvalidValueFailsTheLoadAndSighupAppliesNewOnes) {
+  database::test_util::TempDir dir;
+  core::Config config;
+  config.raw = Raw("rc_registration_burst = 0");
+  core::Server bad_server(config, "dev");
+  auto db = database::Database::Open({.path = dir.Sub("db")});
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto refused = Homeserver::Open(bad_server, **db, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("rc_registration_burst (conclave.toml): 0 is outside 1..1000000"));
+
+  core::Server server(core::Config{}, "dev");
+  auto hs = Homeserver::Open(server, **db, "");
+  ASSERT_TRUE(hs.ok()) << hs.status();
+  EXPECT_EQ((*hs)->login_limit().burst, 10);
+  EXPECT_TRUE(server.sections().Knows("rc_login_burst"));
+  auto plan = server.sections().Reload(Raw("rc_login_burst = 3\nregistration_token = \"t\""));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->apply.size(), 2u);
+  EXPECT_TRUE(plan->needs_restart.empty());
+  EXPECT_EQ((*hs)->login_limit().burst, 3);
+  EXPECT_EQ((*hs)->options().registration_token, "t");
+  hs->reset();  // the unload: its section is no longer registered
+  EXPECT_FALSE(server.sections().Knows("rc_login_burst"));
+}
+
+TEST(ServiceOptions, EveryOptionIsDocumentedAsTheCodeSaysIt) {
+  std::ifstream file(CONCLAVE_SOURCE_DIR "/docs/configuration.md");
+  ASSERT_TRUE(file) << "docs/configuration.md is missing";
+  std::stringstream text;
+  text << file.rdbuf();
+  const std::string doc = text.str();
+  core::OptionReader reader("service", core::RawConfig{});
+  (void)ReadServiceOptions(reader);
+  for (const core::OptionRead& option : reader.read()) {
+    const std::string row_start = "| `" + option.key + "` | " + option.type;
+    const size_t row = doc.find(row_start);
+    ASSERT_NE(row, std::string::npos) << option.key << " (" << option.type << ") is not documented";
+    const std::string line = doc.substr(row, doc.find('\n', row) - row);
+    EXPECT_THAT(line, HasSubstr("| `" + option.default_text + "` |")) << option.key;
+    if (!option.unit.empty()) {
+      EXPECT_THAT(line, HasSubstr("| " + option.unit)) << option.key;
+    }
+    EXPECT_THAT(line, HasSubstr(option.runtime ? "| **SIGHUP** |" : "| no |")) << option.key;
+  }
+}
+
+}  // namespace
+}  // namespace conclave::service
