@@ -8,9 +8,10 @@
 
 #include <atomic>
 #include <filesystem>
-#include <thread>
 #include <fstream>
+#include <thread>
 
+#include "conclave/core/command_slot.h"
 #include "conclave/core/http.h"
 #include "conclave/core/server.h"
 
@@ -166,10 +167,37 @@ TEST_P(RollbackTest, FailedLoadRollsBackToPreviousGeneration) {
 INSTANTIATE_TEST_SUITE_P(
     Causes, RollbackTest,
     ::testing::Values(std::make_pair("fail_load", "load hook: tmod refuses to load"),
+                      std::make_pair("throw_load",
+                                     "load hook threw: an exception not derived from "
+                                     "std::exception"),
                       std::make_pair("bad_fingerprint", "ABI fingerprint mismatch"),
                       std::make_pair("missing_symbol",
                                      "undefined symbol: conclave_test_symbol_that_does_not_exist")),
     [](const auto& info) { return info.param.first; });
+
+// No exception crosses a module boundary: a handler and an admin command that throw an int are
+// answered (500, kInternal), leave no gate entered and no lock held, and the reload that follows
+// drains and succeeds.
+TEST_F(ModuleHostTest, ThrowingHandlerAndCommandAreAnsweredAndReloadStillWorks) {
+  ASSERT_TRUE(host_->Start().ok());
+  Request request;
+  request.method = "GET";
+  request.path = "/tmod/throw";
+  Response response;
+  ASSERT_EQ(server_.router().Dispatch(request, response), Router::Outcome::kHandled);
+  EXPECT_EQ(response.status, 500);
+  EXPECT_THAT(response.body, HasSubstr("M_UNKNOWN"));
+  auto command = server_.commands().Execute("anything --secret=1");
+  EXPECT_EQ(command.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(command.status().message()),
+              HasSubstr("an exception not derived from std::exception"));
+  Install("good2");
+  ReloadReport report = host_->Reload();
+  ASSERT_TRUE(report.status.ok()) << report.message;
+  EXPECT_EQ(Served(), "2");
+  EXPECT_EQ(server_.router().Dispatch(request, response), Router::Outcome::kHandled);
+  EXPECT_EQ(response.status, 500);
+}
 
 TEST_F(ModuleHostTest, ModuleThatRefusesReloadIsKeptAndSaysRestart) {
   Install("refuse_reload");

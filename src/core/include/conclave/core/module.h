@@ -4,7 +4,9 @@
 // to a static ModuleDescriptor (DESIGN.md section 3). The dev build finds it with dlsym in a
 // shadow copy of `libconclave_<name>.so`; the release build calls the very same function from a
 // static table. Hooks are called by the module host on its control thread, one at a time, never
-// concurrently with another hook of any module.
+// concurrently with another hook of any module. Hooks are noexcept: define them as plain
+// functions and point the descriptor at the adaptors of exceptions.h (`GuardLoad<&Load>`...),
+// which turn any exception into kInternal.
 #ifndef CONCLAVE_CORE_MODULE_H_
 #define CONCLAVE_CORE_MODULE_H_
 
@@ -19,8 +21,9 @@ namespace conclave::core {
 class Server;
 
 // Bumped whenever a type shared across the module boundary (anything in conclave/core headers
-// that modules use) changes layout or meaning. Part of the ABI fingerprint.
-inline constexpr int kInterfaceVersion = 3;
+// that modules use) changes layout or meaning. Part of the ABI fingerprint. 4: Router's locks
+// became absl::Mutex, with gate watchers and blocking routes; CommandSlot's lock too.
+inline constexpr int kInterfaceVersion = 4;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
 #define CONCLAVE_ABI_STRINGIFY_(x) CONCLAVE_ABI_STRINGIFY_INNER_(x)
@@ -38,11 +41,12 @@ inline constexpr int kInterfaceVersion = 3;
 // The ABI fingerprint of the translation unit that expands it: compiler and version, libstdc++
 // dual ABI, -std level, NDEBUG, sanitizer, conclave interface version. A module whose fingerprint
 // differs from the host's is refused at load.
-#define CONCLAVE_ABI_FINGERPRINT                                                           \
-  "gcc " __VERSION__ ";cxx11abi=" CONCLAVE_ABI_STRINGIFY_(_GLIBCXX_USE_CXX11_ABI)          \
-  ";std=" CONCLAVE_ABI_STRINGIFY_(__cplusplus) ";" CONCLAVE_ABI_NDEBUG_ ";" CONCLAVE_ABI_ASAN_ \
-  ";iface=" CONCLAVE_ABI_STRINGIFY_(CONCLAVE_INTERFACE_VERSION_VALUE)
-#define CONCLAVE_INTERFACE_VERSION_VALUE 3
+#define CONCLAVE_ABI_FINGERPRINT                                                                \
+  "gcc " __VERSION__                                                                            \
+  ";cxx11abi=" CONCLAVE_ABI_STRINGIFY_(_GLIBCXX_USE_CXX11_ABI) ";std=" CONCLAVE_ABI_STRINGIFY_( \
+      __cplusplus) ";" CONCLAVE_ABI_NDEBUG_ ";" CONCLAVE_ABI_ASAN_                              \
+                   ";iface=" CONCLAVE_ABI_STRINGIFY_(CONCLAVE_INTERFACE_VERSION_VALUE)
+#define CONCLAVE_INTERFACE_VERSION_VALUE 4
 static_assert(CONCLAVE_INTERFACE_VERSION_VALUE == kInterfaceVersion);
 
 // What a hook gets: the server it runs in and its own module name (used to attribute routes and
