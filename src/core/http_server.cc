@@ -18,7 +18,7 @@ net::awaitable<void> HttpServer::Impl::Accept(tcp::acceptor& acceptor, bool metr
   while (!stopping.load()) {
     size_t open;
     {
-      std::lock_guard lock(mu);
+      absl::MutexLock lock(&mu);
       open = connections.size();
     }
     if (open >= max_connections) {
@@ -59,7 +59,7 @@ net::awaitable<void> HttpServer::Impl::Accept(tcp::acceptor& acceptor, bool metr
     socket.set_option(tcp::no_delay(true), ec);
     auto conn = std::make_shared<Connection>(std::move(socket));
     {
-      std::lock_guard lock(mu);
+      absl::MutexLock lock(&mu);
       connections.insert(conn);
     }
     stats.connections_open().Add(1);
@@ -70,7 +70,7 @@ net::awaitable<void> HttpServer::Impl::Accept(tcp::acceptor& acceptor, bool metr
 }
 
 void HttpServer::Impl::CancelConnections(bool idle_only) {
-  std::lock_guard lock(mu);
+  absl::MutexLock lock(&mu);
   for (const auto& conn : connections) {
     net::post(conn->stream.get_executor(), [conn, idle_only] {
       if (!idle_only || conn->idle) conn->stream.cancel();
@@ -224,7 +224,7 @@ void HttpServer::Stop(absl::Duration grace) {
     absl::Time deadline = absl::Now() + limit;
     while (absl::Now() < deadline) {
       {
-        std::lock_guard lock(impl_->mu);
+        absl::MutexLock lock(&impl_->mu);
         if (impl_->connections.empty() && impl_->accept_loops.load() == 0) return true;
       }
       impl_->CancelConnections(/*idle_only=*/true);
@@ -253,7 +253,7 @@ void HttpServer::CloseListeners() {
 }
 
 size_t HttpServer::connection_count() const {
-  std::lock_guard lock(impl_->mu);
+  absl::MutexLock lock(&impl_->mu);
   return impl_->connections.size();
 }
 

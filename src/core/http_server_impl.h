@@ -13,8 +13,10 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "conclave/core/blocking_pool.h"
 #include "conclave/core/http.h"
@@ -135,9 +137,11 @@ constexpr std::string_view kCommonFields =
     "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS\r\n"
     "Access-Control-Allow-Headers: X-Requested-With, Content-Type, Authorization\r\n";
 
-// A request parked on the Notifier. Wake() runs under the notifier's lock on any thread: it
-// only records the reason and posts a cancel of the timer to the connection's strand. Shared so
-// a posted cancel never outlives the timer.
+// A request parked on the Notifier, or held at a closed gate (Router::WatchGates). Wake() runs
+// under the notifier's (or the router's watch) lock on any thread: it only records the reason
+// and posts a cancel of the timer to the connection's strand, where it runs after the session's
+// coroutine suspended on the timer (so no wake is lost). Shared so a posted cancel never outlives
+// the timer.
 class ParkedRequest : public Notifier::Waiter, public std::enable_shared_from_this<ParkedRequest> {
  public:
   explicit ParkedRequest(net::any_io_executor executor) : timer(executor) {}
@@ -174,8 +178,8 @@ struct HttpServer::Impl {
   net::io_context ioc;
   std::vector<Listener> acceptors;
   std::vector<std::thread> threads;
-  std::mutex mu;
-  std::set<std::shared_ptr<Connection>> connections;
+  absl::Mutex mu;
+  std::set<std::shared_ptr<Connection>> connections ABSL_GUARDED_BY(mu);
   std::atomic<bool> stopping{false};
   std::atomic<int> accept_loops{0};
   // Most client connections open at once, all listeners together; set by Start() from the

@@ -121,31 +121,6 @@ net::awaitable<boost::system::error_code> HttpServer::Impl::Write(
 
 namespace {
 
-// Closes a session's connection and forgets it, however Serve() ends (an exception included).
-class SessionCleanup {
- public:
-  SessionCleanup(std::shared_ptr<Connection> conn, internal::HttpMetrics& stats, std::mutex& mu,
-                 std::set<std::shared_ptr<Connection>>& connections)
-      : conn_(std::move(conn)), stats_(stats), mu_(mu), connections_(connections) {}
-  SessionCleanup(const SessionCleanup&) = delete;
-  SessionCleanup& operator=(const SessionCleanup&) = delete;
-  ~SessionCleanup() {
-    boost::system::error_code ignored;
-    conn_->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    conn_->stream.close();
-    conn_->watchdog.cancel();
-    stats_.connections_open().Add(-1);
-    std::lock_guard lock(mu_);
-    connections_.erase(conn_);
-  }
-
- private:
-  std::shared_ptr<Connection> conn_;
-  internal::HttpMetrics& stats_;
-  std::mutex& mu_;
-  std::set<std::shared_ptr<Connection>>& connections_;
-};
-
 // The plain Request of a parsed Beast request (its body moved out).
 Request ToRequest(bhttp::request<bhttp::string_body>& req, const std::string& remote) {
   Request request;
@@ -250,7 +225,28 @@ net::awaitable<bhttp::response<bhttp::string_body>> HttpServer::Impl::Respond(
 
 net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn,
                                              bool metrics_listener) {
-  SessionCleanup cleanup(conn, stats, mu, connections);
+  // Closes a session's connection and forgets it, however Serve() ends (an exception included).
+  class SessionCleanup {
+   public:
+    SessionCleanup(std::shared_ptr<Connection> conn, Impl& server)
+        : conn_(std::move(conn)), server_(server) {}
+    SessionCleanup(const SessionCleanup&) = delete;
+    SessionCleanup& operator=(const SessionCleanup&) = delete;
+    ~SessionCleanup() {
+      boost::system::error_code ignored;
+      conn_->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      conn_->stream.close();
+      conn_->watchdog.cancel();
+      server_.stats.connections_open().Add(-1);
+      absl::MutexLock lock(&server_.mu);
+      server_.connections.erase(conn_);
+    }
+
+   private:
+    std::shared_ptr<Connection> conn_;
+    Impl& server_;
+  };
+  SessionCleanup cleanup(conn, *this);
   beast::flat_buffer buffer;
   std::string remote;
   {

@@ -473,7 +473,7 @@ absl::StatusOr<bool> ModuleHost::PermanentCodeChanged() const {
 }
 
 std::vector<ModuleInfo> ModuleHost::List() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return published_;
 }
 
@@ -490,13 +490,13 @@ void ModuleHost::PublishList() {
   for (const auto& m : graph_.TopologicalOrder()) {
     if (stopped_.contains(m)) unloaded.push_back(m);
   }
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   published_ = std::move(list);
   published_unloaded_ = std::move(unloaded);
 }
 
 std::vector<std::string> ModuleHost::Unloaded() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return published_unloaded_;
 }
 
@@ -591,7 +591,7 @@ absl::Status ModuleHost::RequestReload(std::vector<std::string> force) {
   }
   std::function<void(std::vector<std::string>)> requester;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& name : force) {
       bool known = std::any_of(published_.begin(), published_.end(),
                                [&](const ModuleInfo& i) { return i.name == name; });
@@ -605,7 +605,7 @@ absl::Status ModuleHost::RequestReload(std::vector<std::string> force) {
 }
 
 void ModuleHost::set_reload_requester(std::function<void(std::vector<std::string>)> requester) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   requester_ = std::move(requester);
 }
 

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "conclave/core/command_slot.h"
 #include "conclave/core/http.h"
 #include "conclave/core/server.h"
@@ -235,10 +236,10 @@ TEST_F(ModuleHostTest, FileStillBeingWrittenIsNotLoaded) {
 
 TEST_F(ModuleHostTest, ReloadWaitsForInFlightRequestsThenCancelsAfterTimeout) {
   ASSERT_TRUE(host_->Start().ok());
-  std::atomic<bool> entered{false}, release{false};
+  absl::Notification entered, release;
   auto slow = server_.router().Add("tmod", "GET", "/slow", [&](Request&) {
-    entered = true;
-    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    entered.Notify();
+    release.WaitForNotification();
     return Response{};
   });
   ASSERT_TRUE(slow.ok());
@@ -249,13 +250,13 @@ TEST_F(ModuleHostTest, ReloadWaitsForInFlightRequestsThenCancelsAfterTimeout) {
     Response response;
     server_.router().Dispatch(r, response);
   });
-  while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  entered.WaitForNotification();
   Install("good2");
   ReloadReport report = host_->Reload();
   EXPECT_EQ(report.status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(report.message, HasSubstr("reload cancelled: requests still running"));
   EXPECT_EQ(Served(), "1");  // nothing was unloaded, and the gate is open again
-  release = true;
+  release.Notify();
   client.join();
   slow->Reset();
   EXPECT_TRUE(host_->Reload().status.ok());

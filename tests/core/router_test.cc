@@ -3,6 +3,7 @@
 
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "conclave/core/http.h"
 
 namespace conclave::core {
@@ -80,10 +81,10 @@ TEST(Router, ClosedGateMakesRequestsRetryAndMissesWaitDuringReload) {
 
 TEST(Router, CloseGatesWaitsForInFlightAndTimesOut) {
   Router router;
-  std::atomic<bool> entered{false}, release{false};
+  absl::Notification entered, release;
   auto handle = router.Add("api", "GET", "/slow", [&](Request&) {
-    entered = true;
-    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    entered.Notify();
+    release.WaitForNotification();
     return Response{};
   });
   ASSERT_TRUE(handle.ok());
@@ -92,11 +93,11 @@ TEST(Router, CloseGatesWaitsForInFlightAndTimesOut) {
     Response response;
     router.Dispatch(r, response);
   });
-  while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  entered.WaitForNotification();
   absl::Status timed_out = router.CloseGates({"api"}, absl::Milliseconds(30));
   EXPECT_EQ(timed_out.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(std::string(timed_out.message()), HasSubstr("api (1 in flight)"));
-  release = true;
+  release.Notify();
   client.join();
   EXPECT_TRUE(router.CloseGates({"api"}, absl::Seconds(1)).ok());
   router.OpenGates({"api"});

@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "conclave/core/module.h"
 #include "conclave/core/module_graph.h"
@@ -186,10 +188,10 @@ class ModuleHost {
   // Serializes Start, Reload, Stop, UnloadModule and LoadModule (everything above).
   std::mutex ops_mu_;
 
-  mutable std::mutex mu_;  // guards the two below
-  std::vector<ModuleInfo> published_;
-  std::vector<std::string> published_unloaded_;
-  std::function<void(std::vector<std::string>)> requester_;
+  mutable absl::Mutex mu_;
+  std::vector<ModuleInfo> published_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> published_unloaded_ ABSL_GUARDED_BY(mu_);
+  std::function<void(std::vector<std::string>)> requester_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace conclave::core
