@@ -9,10 +9,10 @@
 #include "conclave/core/elf_file.h"
 #include "conclave/core/http.h"
 #include "conclave/core/log.h"
-#include "conclave/core/metrics.h"
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
+#include "reload_metrics.h"
 #include "shared_library.h"
 
 namespace conclave::core {
@@ -22,40 +22,6 @@ constexpr std::string_view kPrefix = "libconclave_";
 constexpr std::string_view kSuffix = ".so";
 
 std::string FileName(const std::string& module) { return core::StrCat(kPrefix, module, kSuffix); }
-
-// Counts a finished Reload() in GlobalMetrics(): the registry is core's, so the counts carry on
-// across the reloads they count.
-void CountReload(const ReloadReport& report) {
-  struct Families {
-    CounterFamily* reloads = nullptr;
-    HistogramFamily* durations = nullptr;
-  };
-  static const Families* families = [] {
-    auto* f = new Families;
-    auto reloads = GlobalMetrics().AddCounter(
-        "conclave_module_reloads_total",
-        "Hot reloads of modules by result: reloaded (new code serving), unchanged (nothing to "
-        "reload), restart (core or main changed: exec restart instead), failed (rolled back, "
-        "cancelled or refused).",
-        {"result"});
-    auto durations = GlobalMetrics().AddHistogram(
-        "conclave_module_reload_duration_seconds",
-        "Duration of hot reloads that reloaded modules or failed, from the request to the report.");
-    if (reloads.ok()) f->reloads = *reloads;
-    if (durations.ok()) f->durations = *durations;
-    return f;
-  }();
-  std::string_view result = "failed";
-  if (report.restart_needed) {
-    result = "restart";
-  } else if (report.status.ok()) {
-    result = report.reloaded.empty() ? "unchanged" : "reloaded";
-  }
-  if (families->reloads != nullptr) families->reloads->WithLabels({result}).Increment();
-  if (families->durations != nullptr && (result == "reloaded" || result == "failed")) {
-    families->durations->Get().ObserveDuration(report.elapsed);
-  }
-}
 
 // The module names among `needed` (DT_NEEDED entries) that are in `modules`; the rest are
 // third-party or core libraries, returned in `others`.
@@ -425,7 +391,7 @@ ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
     report.elapsed = absl::Now() - start;
     report.failed_requests = router.failed_requests() - failed_before;
     report.message = std::move(message);
-    CountReload(report);
+    internal::CountReload(report);
     return report;
   };
   std::string message;
