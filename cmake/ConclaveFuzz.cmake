@@ -25,3 +25,7 @@ add_compile_options(-O1 -gline-tables-only -fno-omit-frame-pointer
                     -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=function
                     -fno-sanitize-recover=undefined)
 set(CONCLAVE_FUZZ_LINK_OPTIONS -fsanitize=fuzzer,address,undefined)
+
+# Clang's lock checking of Abseil's annotations (ABSL_GUARDED_BY and friends in core): the fuzz
+# build is the clang build, and builds warning-free with it.
+add_compile_options(-Wthread-safety)

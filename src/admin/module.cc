@@ -3,6 +3,7 @@
 
 #include "conclave/admin/commands.h"
 #include "conclave/core/command_slot.h"
+#include "conclave/core/exceptions.h"
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
 
@@ -11,7 +12,7 @@ namespace {
 
 core::CommandHandle* g_handle = nullptr;
 
-absl::Status Load(core::ModuleContext& context, std::string_view) noexcept {
+absl::Status Load(core::ModuleContext& context, std::string_view) {
   core::Server* server = &context.server;
   CONCLAVE_ASSIGN_OR_RETURN(
       auto handle, server->commands().Install([server](const core::CommandRequest& request) {
@@ -21,7 +22,7 @@ absl::Status Load(core::ModuleContext& context, std::string_view) noexcept {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Unload(core::ModuleContext&) noexcept {
+absl::StatusOr<std::string> Unload(core::ModuleContext&) {
   delete g_handle;  // waits for a running command to finish
   g_handle = nullptr;
   return std::string();
@@ -38,8 +39,8 @@ extern "C" const conclave::core::ModuleDescriptor* conclave_module_admin() noexc
       .name = "admin",
       .dependencies = conclave::admin::kDependencies,
       .reloadable = true,
-      .load = &conclave::admin::Load,
-      .unload = &conclave::admin::Unload,
+      .load = &conclave::core::GuardLoad<&conclave::admin::Load>,
+      .unload = &conclave::core::GuardUnload<&conclave::admin::Unload>,
   };
   return &descriptor;
 }

@@ -362,7 +362,11 @@ object DeviceJson(const service::Device& device) {
 absl::Status RegisterAccountRoutes(Routes& routes) {
   CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v3/capabilities", Auth::kRequired, &Capabilities));
 
-  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw("POST", "/v3/register", Auth::kNone, &Register));
+  // Register, login, password change and the other password stages (deactivate, device
+  // deletion) hash passwords (argon2, tens of ms): the engine runs them on its blocking pool,
+  // off the I/O threads.
+  constexpr core::RouteOptions kHashes{.blocking = true};
+  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw("POST", "/v3/register", Auth::kNone, &Register, kHashes));
   CONCLAVE_RETURN_IF_ERROR(
       routes.Add("GET", "/v3/register/available", Auth::kNone, &RegisterAvailable));
   CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v1/register/m.login.registration_token/validity",
@@ -372,7 +376,7 @@ absl::Status RegisterAccountRoutes(Routes& routes) {
       routes.Add("GET", "/v3/login", Auth::kNone, [](Call&) -> absl::StatusOr<boost::json::value> {
         return object{{"flows", array{object{{"type", kPasswordLogin}}}}};
       }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/login", Auth::kNone, &Login));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/login", Auth::kNone, &Login, kHashes));
   CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/logout", Auth::kRequired, [](Call& call) {
     return Empty(call.hs.accounts().Logout(call.session));
   }));
@@ -386,9 +390,9 @@ absl::Status RegisterAccountRoutes(Routes& routes) {
                                                       {"is_guest", false}};
                                       }));
   CONCLAVE_RETURN_IF_ERROR(
-      routes.AddRaw("POST", "/v3/account/password", Auth::kOptional, &ChangePassword));
+      routes.AddRaw("POST", "/v3/account/password", Auth::kOptional, &ChangePassword, kHashes));
   CONCLAVE_RETURN_IF_ERROR(
-      routes.AddRaw("POST", "/v3/account/deactivate", Auth::kOptional, &Deactivate));
+      routes.AddRaw("POST", "/v3/account/deactivate", Auth::kOptional, &Deactivate, kHashes));
 
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
       "GET", "/v3/devices", Auth::kRequired, [](Call& call) -> absl::StatusOr<boost::json::value> {
@@ -416,34 +420,35 @@ absl::Status RegisterAccountRoutes(Routes& routes) {
         return Empty(call.hs.accounts().UpdateDevice(call.session.user_id, call.Param("deviceId"),
                                                      display_name));
       }));
-  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw("DELETE", "/v3/devices/{deviceId}", Auth::kRequired,
-                                         [](Call& call) -> absl::StatusOr<core::Response> {
-                                           CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-                                           CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia,
-                                                                     PasswordStage(call, body));
-                                           if (uia.reply) return *std::move(uia.reply);
-                                           return EmptyResponse(call.hs.accounts().DeleteDevice(
-                                               call.session.user_id, call.Param("deviceId")));
-                                         }));
-  CONCLAVE_RETURN_IF_ERROR(
-      routes.AddRaw("POST", "/v3/delete_devices", Auth::kRequired,
-                    [](Call& call) -> absl::StatusOr<core::Response> {
-                      CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-                      const boost::json::value* devices = body.if_contains("devices");
-                      if (devices == nullptr) return service::MissingParam("Missing 'devices'");
-                      if (!devices->is_array())
-                        return service::BadJson("'devices' must be an array");
-                      for (const boost::json::value& id : devices->get_array()) {
-                        if (!id.is_string()) return service::BadJson("'devices' must hold strings");
-                      }
-                      CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, PasswordStage(call, body));
-                      if (uia.reply) return *std::move(uia.reply);
-                      for (const boost::json::value& id : devices->get_array()) {
-                        CONCLAVE_RETURN_IF_ERROR(call.hs.accounts().DeleteDevice(
-                            call.session.user_id, std::string_view(id.get_string())));
-                      }
-                      return JsonResponse(object());
-                    }));
+  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw(
+      "DELETE", "/v3/devices/{deviceId}", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<core::Response> {
+        CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+        CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, PasswordStage(call, body));
+        if (uia.reply) return *std::move(uia.reply);
+        return EmptyResponse(
+            call.hs.accounts().DeleteDevice(call.session.user_id, call.Param("deviceId")));
+      },
+      kHashes));
+  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw(
+      "POST", "/v3/delete_devices", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<core::Response> {
+        CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+        const boost::json::value* devices = body.if_contains("devices");
+        if (devices == nullptr) return service::MissingParam("Missing 'devices'");
+        if (!devices->is_array()) return service::BadJson("'devices' must be an array");
+        for (const boost::json::value& id : devices->get_array()) {
+          if (!id.is_string()) return service::BadJson("'devices' must hold strings");
+        }
+        CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, PasswordStage(call, body));
+        if (uia.reply) return *std::move(uia.reply);
+        for (const boost::json::value& id : devices->get_array()) {
+          CONCLAVE_RETURN_IF_ERROR(call.hs.accounts().DeleteDevice(
+              call.session.user_id, std::string_view(id.get_string())));
+        }
+        return JsonResponse(object());
+      },
+      kHashes));
   return absl::OkStatus();
 }
 

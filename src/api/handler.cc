@@ -58,26 +58,28 @@ absl::StatusOr<boost::json::object> Call::JsonBody() const {
 }
 
 absl::Status Routes::Add(std::string_view method, std::string_view path, Auth auth,
-                         JsonHandler handler) {
-  return AddRaw(method, path, auth,
-                [handler = std::move(handler)](Call& call) -> absl::StatusOr<core::Response> {
-                  auto body = handler(call);
-                  if (!body.ok()) return body.status();
-                  return JsonResponse(*body);
-                });
+                         JsonHandler handler, core::RouteOptions options) {
+  return AddRaw(
+      method, path, auth,
+      [handler = std::move(handler)](Call& call) -> absl::StatusOr<core::Response> {
+        auto body = handler(call);
+        if (!body.ok()) return body.status();
+        return JsonResponse(*body);
+      },
+      options);
 }
 
 absl::Status Routes::AddRaw(std::string_view method, std::string_view path, Auth auth,
-                            RawHandler handler) {
+                            RawHandler handler, core::RouteOptions options) {
   auto shared = std::make_shared<RawHandler>(std::move(handler));
   std::vector<std::string> full_paths = {core::StrCat(kPrefix, path)};
   if (path.substr(0, 4) == "/v3/") {
     full_paths.push_back(core::StrCat(kPrefix, "/r0/", path.substr(4)));
   }
   for (const std::string& full : full_paths) {
-    auto handle = router_.Add(module_, method, full, [shared, auth](core::Request& request) {
-      return Run(request, auth, *shared);
-    });
+    auto handle = router_.Add(
+        module_, method, full,
+        [shared, auth](core::Request& request) { return Run(request, auth, *shared); }, options);
     if (!handle.ok()) return handle.status();
     handles_.push_back(*std::move(handle));
   }

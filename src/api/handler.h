@@ -55,10 +55,11 @@ class Routes {
 
   // Registers `path` (after "/_matrix/client", e.g. "/v3/rooms/{roomId}/join") for `method`. A
   // path starting with "/v3/" is also registered under "/r0/" (clients such as matrix-nio 0.20
-  // still use it).
-  absl::Status Add(std::string_view method, std::string_view path, Auth auth, JsonHandler handler);
-  absl::Status AddRaw(std::string_view method, std::string_view path, Auth auth,
-                      RawHandler handler);
+  // still use it). `options.blocking` for handlers that hash passwords (core::RouteOptions).
+  absl::Status Add(std::string_view method, std::string_view path, Auth auth, JsonHandler handler,
+                   core::RouteOptions options = {});
+  absl::Status AddRaw(std::string_view method, std::string_view path, Auth auth, RawHandler handler,
+                      core::RouteOptions options = {});
 
  private:
   core::Router& router_;

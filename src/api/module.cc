@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "conclave/core/exceptions.h"
 #include "conclave/core/http.h"
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
@@ -16,7 +17,7 @@ namespace {
 // Plain pointer: no static objects with destructors in a module.
 std::vector<core::RouteHandle>* g_routes = nullptr;
 
-absl::Status Load(core::ModuleContext& context, std::string_view) noexcept {
+absl::Status Load(core::ModuleContext& context, std::string_view) {
   CONCLAVE_ASSIGN_OR_RETURN(auto handles,
                             RegisterDiscovery(context.server.router(), context.module_name));
   auto owned = std::make_unique<std::vector<core::RouteHandle>>(std::move(handles));
@@ -29,7 +30,7 @@ absl::Status Load(core::ModuleContext& context, std::string_view) noexcept {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Unload(core::ModuleContext&) noexcept {
+absl::StatusOr<std::string> Unload(core::ModuleContext&) {
   delete g_routes;  // unregisters every route; the handlers' code stays until after this
   g_routes = nullptr;
   return std::string();
@@ -46,8 +47,8 @@ extern "C" const conclave::core::ModuleDescriptor* conclave_module_api() noexcep
       .name = "api",
       .dependencies = conclave::api::kDependencies,
       .reloadable = true,
-      .load = &conclave::api::Load,
-      .unload = &conclave::api::Unload,
+      .load = &conclave::core::GuardLoad<&conclave::api::Load>,
+      .unload = &conclave::core::GuardUnload<&conclave::api::Unload>,
   };
   return &descriptor;
 }

@@ -9,10 +9,10 @@
 #include "conclave/core/elf_file.h"
 #include "conclave/core/http.h"
 #include "conclave/core/log.h"
-#include "conclave/core/metrics.h"
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
+#include "reload_metrics.h"
 #include "shared_library.h"
 
 namespace conclave::core {
@@ -22,40 +22,6 @@ constexpr std::string_view kPrefix = "libconclave_";
 constexpr std::string_view kSuffix = ".so";
 
 std::string FileName(const std::string& module) { return core::StrCat(kPrefix, module, kSuffix); }
-
-// Counts a finished Reload() in GlobalMetrics(): the registry is core's, so the counts carry on
-// across the reloads they count.
-void CountReload(const ReloadReport& report) {
-  struct Families {
-    CounterFamily* reloads = nullptr;
-    HistogramFamily* durations = nullptr;
-  };
-  static const Families* families = [] {
-    auto* f = new Families;
-    auto reloads = GlobalMetrics().AddCounter(
-        "conclave_module_reloads_total",
-        "Hot reloads of modules by result: reloaded (new code serving), unchanged (nothing to "
-        "reload), restart (core or main changed: exec restart instead), failed (rolled back, "
-        "cancelled or refused).",
-        {"result"});
-    auto durations = GlobalMetrics().AddHistogram(
-        "conclave_module_reload_duration_seconds",
-        "Duration of hot reloads that reloaded modules or failed, from the request to the report.");
-    if (reloads.ok()) f->reloads = *reloads;
-    if (durations.ok()) f->durations = *durations;
-    return f;
-  }();
-  std::string_view result = "failed";
-  if (report.restart_needed) {
-    result = "restart";
-  } else if (report.status.ok()) {
-    result = report.reloaded.empty() ? "unchanged" : "reloaded";
-  }
-  if (families->reloads != nullptr) families->reloads->WithLabels({result}).Increment();
-  if (families->durations != nullptr && (result == "reloaded" || result == "failed")) {
-    families->durations->Get().ObserveDuration(report.elapsed);
-  }
-}
 
 // The module names among `needed` (DT_NEEDED entries) that are in `modules`; the rest are
 // third-party or core libraries, returned in `others`.
@@ -311,129 +277,149 @@ absl::Status ModuleHost::StopLocked() {
   return first;
 }
 
-ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
-  std::lock_guard ops(ops_mu_);
-  const absl::Time start = absl::Now();
-  const uint64_t failed_before = server_.router().failed_requests();
-  ReloadReport report;
-  auto finish = [&](absl::Status status, std::string message) {
-    report.status = std::move(status);
-    report.elapsed = absl::Now() - start;
-    report.failed_requests = server_.router().failed_requests() - failed_before;
-    report.message = std::move(message);
-    CountReload(report);
-    return report;
+absl::StatusOr<ModuleHost::ReloadPlan> ModuleHost::PlanReload(const std::vector<std::string>& force,
+                                                              bool* restart, std::string* message) {
+  auto refuse = [&](absl::Status status, std::string text) {
+    *message = std::move(text);
+    return status;
   };
   if (!options_.dynamic) {
-    return finish(absl::FailedPreconditionError("hot reload is a dev-build feature"),
+    return refuse(absl::FailedPreconditionError("hot reload is a dev-build feature"),
                   "not reloaded: hot reload is a dev-build feature; this is a release build");
   }
   for (const auto& name : force) {
     if (!loaded_.contains(name)) {
-      return finish(absl::NotFoundError(name),
+      return refuse(absl::NotFoundError(name),
                     core::StrCat("not reloaded: no module '", name, "' is loaded"));
     }
   }
+  ReloadPlan plan;
   if (auto changed = PermanentCodeChanged(); changed.ok() && *changed) {
-    report.restart_needed = true;
-    return finish(absl::OkStatus(), "core or main changed: restarting in place");
+    *restart = true;
+    *message = "core or main changed: restarting in place";
+    return plan;
   }
-
   std::map<std::string, std::string> build_ids;
   auto new_graph = ReadGraph(&build_ids);
   if (!new_graph.ok()) {
-    return finish(new_graph.status(), core::StrCat("not reloaded: ", new_graph.status().message()));
+    return refuse(new_graph.status(), core::StrCat("not reloaded: ", new_graph.status().message()));
   }
   std::set<std::string> changed(force.begin(), force.end());
   for (const auto& [name, id] : build_ids) {
     if (loaded_.contains(name) && loaded_[name].build_id != id) changed.insert(name);
   }
-  std::set<std::string> reload = new_graph->WithDependents(changed);
-  for (const auto& m : graph_.WithDependents(changed)) reload.insert(m);
+  plan.modules = new_graph->WithDependents(changed);
+  for (const auto& m : graph_.WithDependents(changed)) plan.modules.insert(m);
   // A module stopped by UnloadModule() stays stopped; LoadModule() brings it back.
-  std::erase_if(reload, [this](const std::string& m) { return !loaded_.contains(m); });
-  if (reload.empty()) return finish(absl::OkStatus(), "nothing changed");
-  for (const auto& m : reload) {
+  std::erase_if(plan.modules, [this](const std::string& m) { return !loaded_.contains(m); });
+  if (plan.modules.empty()) *message = "nothing changed";
+  for (const auto& m : plan.modules) {
     if (!loaded_[m].descriptor->reloadable) {
-      return finish(
+      return refuse(
           absl::FailedPreconditionError(m + " is not reloadable"),
           core::StrCat("not reloaded: module ", m, " refuses hot reload; restart instead"));
     }
   }
+  plan.graph = *std::move(new_graph);
+  return plan;
+}
 
-  Router& router = server_.router();
-  // Parked long-polls are answered now; their next request is served by the new code.
-  server_.notifier().Interrupt();
-  absl::Cleanup resume_long_polls = [this] { server_.notifier().Resume(); };
-  if (auto s = router.CloseGates(reload, options_.drain_timeout); !s.ok()) {
-    router.OpenGates(reload);
-    return finish(s, core::StrCat("reload cancelled: ", s.message()));
+void ModuleHost::RollBack(const std::vector<std::string>& loaded_new,
+                          const std::vector<std::string>& old_order,
+                          std::map<std::string, Loaded>& previous,
+                          std::map<std::string, std::string>& saved) {
+  for (auto it = loaded_new.rbegin(); it != loaded_new.rend(); ++it) {
+    std::string ignored;
+    if (auto s = UnloadOne(*it, false, &ignored); !s.ok()) {
+      CONCLAVE_LOG(kError, "host", "rollback: {}", s.message());
+    }
+    std::error_code ec;
+    std::filesystem::remove(runtime_->ShadowPath(*it, previous[*it].generation + 1), ec);
   }
+  for (const auto& m : old_order) {
+    if (loaded_.contains(m)) continue;
+    const Loaded& p = previous[m];
+    if (auto s = LoadOne(m, p.generation, p.path, false, graph_, saved[m]); !s.ok()) {
+      CONCLAVE_LOG(kCritical, "host", "rollback of {} failed, it is not loaded: {}", m,
+                   s.message());
+    } else {
+      loaded_[m].loaded_at = p.loaded_at;
+    }
+  }
+}
 
+absl::Status ModuleHost::SwapGenerations(const ReloadPlan& plan,
+                                         std::vector<std::string>* loaded_new) {
   // Unload in reverse dependency order, keeping what rollback needs.
   std::map<std::string, Loaded> previous;
-  for (const auto& m : reload) previous[m] = loaded_[m];
+  for (const auto& m : plan.modules) previous[m] = loaded_[m];
   std::map<std::string, std::string> saved;
-  std::vector<std::string> unloaded;
   absl::Status failure;
-  auto old_order = graph_.Order(reload);
+  const std::vector<std::string> old_order = graph_.Order(plan.modules);
   for (auto it = old_order.rbegin(); it != old_order.rend() && failure.ok(); ++it) {
     failure = UnloadOne(*it, false, &saved[*it]);
-    unloaded.push_back(*it);
   }
-  std::vector<std::string> loaded_new;
   if (failure.ok()) {
-    for (const auto& m : new_graph->Order(reload)) {
-      failure = LoadOne(m, previous[m].generation + 1, BuildPath(m), true, *new_graph, saved[m]);
+    for (const auto& m : plan.graph->Order(plan.modules)) {
+      failure = LoadOne(m, previous[m].generation + 1, BuildPath(m), true, *plan.graph, saved[m]);
       if (!failure.ok()) break;
-      loaded_new.push_back(m);
+      loaded_new->push_back(m);
     }
   }
-
   if (!failure.ok()) {
     // Roll back: drop the new generations, bring the previous ones back with the same bytes.
-    for (auto it = loaded_new.rbegin(); it != loaded_new.rend(); ++it) {
-      std::string ignored;
-      if (auto s = UnloadOne(*it, false, &ignored); !s.ok()) {
-        CONCLAVE_LOG(kError, "host", "rollback: {}", s.message());
-      }
-      std::error_code ec;
-      std::filesystem::remove(runtime_->ShadowPath(*it, previous[*it].generation + 1), ec);
-    }
-    for (const auto& m : old_order) {
-      if (loaded_.contains(m)) continue;
-      const Loaded& p = previous[m];
-      if (auto s = LoadOne(m, p.generation, p.path, false, graph_, saved[m]); !s.ok()) {
-        CONCLAVE_LOG(kCritical, "host", "rollback of {} failed, it is not loaded: {}", m,
-                     s.message());
-      } else {
-        loaded_[m].loaded_at = p.loaded_at;
-      }
-    }
-    router.OpenGates(reload);
-    PublishList();
-    return finish(failure, core::StrCat("reload failed: ", failure.message(),
-                                        "; rolled back to the previous generation of ",
-                                        absl::StrJoin(old_order, ", ")));
+    RollBack(*loaded_new, old_order, previous, saved);
+    return absl::Status(failure.code(), core::StrCat(failure.message(),
+                                                     "; rolled back to the previous generation of ",
+                                                     absl::StrJoin(old_order, ", ")));
   }
-
-  graph_ = *std::move(new_graph);
   for (const auto& [m, p] : previous) {
     std::error_code ec;
     std::filesystem::remove(p.path, ec);
   }
-  router.OpenGates(reload);
+  return absl::OkStatus();
+}
+
+ReloadReport ModuleHost::Reload(const std::vector<std::string>& force) {
+  std::lock_guard ops(ops_mu_);
+  const absl::Time start = absl::Now();
+  Router& router = server_.router();
+  const uint64_t failed_before = router.failed_requests();
+  ReloadReport report;
+  auto finish = [&](absl::Status status, std::string message) {
+    report.status = std::move(status);
+    report.elapsed = absl::Now() - start;
+    report.failed_requests = router.failed_requests() - failed_before;
+    report.message = std::move(message);
+    internal::CountReload(report);
+    return report;
+  };
+  std::string message;
+  absl::StatusOr<ReloadPlan> plan = PlanReload(force, &report.restart_needed, &message);
+  if (!plan.ok()) return finish(plan.status(), std::move(message));
+  if (plan->modules.empty()) return finish(absl::OkStatus(), std::move(message));
+
+  // Parked long-polls are answered now; their next request is served by the new code.
+  server_.notifier().Interrupt();
+  absl::Cleanup resume_long_polls = [this] { server_.notifier().Resume(); };
+  if (auto s = router.CloseGates(plan->modules, options_.drain_timeout); !s.ok()) {
+    router.OpenGates(plan->modules);
+    return finish(s, core::StrCat("reload cancelled: ", s.message()));
+  }
+  std::vector<std::string> loaded_new;
+  absl::Status swapped = SwapGenerations(*plan, &loaded_new);
+  if (swapped.ok()) graph_ = *std::move(plan->graph);
+  router.OpenGates(plan->modules);
   PublishList();
+  if (!swapped.ok()) return finish(swapped, core::StrCat("reload failed: ", swapped.message()));
   report.reloaded = loaded_new;
-  report.elapsed = absl::Now() - start;
-  report.failed_requests = router.failed_requests() - failed_before;
-  report.status = absl::OkStatus();
-  report.message = core::StrCat(
-      "reloaded ", loaded_new.size(), loaded_new.size() == 1 ? " module (" : " modules (",
-      absl::StrJoin(loaded_new, ", "), ") in ", absl::ToInt64Milliseconds(report.elapsed), " ms; ",
-      report.failed_requests, report.failed_requests == 1 ? " request failed" : " requests failed");
-  CountReload(report);
-  return report;
+  const uint64_t failed = router.failed_requests() - failed_before;
+  return finish(absl::OkStatus(),
+                core::StrCat("reloaded ", loaded_new.size(),
+                             loaded_new.size() == 1 ? " module (" : " modules (",
+                             absl::StrJoin(loaded_new, ", "), ") in ",
+                             absl::ToInt64Milliseconds(absl::Now() - start), " ms; ", failed,
+                             failed == 1 ? " request failed" : " requests failed"));
 }
 
 absl::StatusOr<bool> ModuleHost::PermanentCodeChanged() const {
@@ -453,7 +439,7 @@ absl::StatusOr<bool> ModuleHost::PermanentCodeChanged() const {
 }
 
 std::vector<ModuleInfo> ModuleHost::List() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return published_;
 }
 
@@ -470,13 +456,13 @@ void ModuleHost::PublishList() {
   for (const auto& m : graph_.TopologicalOrder()) {
     if (stopped_.contains(m)) unloaded.push_back(m);
   }
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   published_ = std::move(list);
   published_unloaded_ = std::move(unloaded);
 }
 
 std::vector<std::string> ModuleHost::Unloaded() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return published_unloaded_;
 }
 
@@ -571,7 +557,7 @@ absl::Status ModuleHost::RequestReload(std::vector<std::string> force) {
   }
   std::function<void(std::vector<std::string>)> requester;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& name : force) {
       bool known = std::any_of(published_.begin(), published_.end(),
                                [&](const ModuleInfo& i) { return i.name == name; });
@@ -585,7 +571,7 @@ absl::Status ModuleHost::RequestReload(std::vector<std::string> force) {
 }
 
 void ModuleHost::set_reload_requester(std::function<void(std::vector<std::string>)> requester) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   requester_ = std::move(requester);
 }
 

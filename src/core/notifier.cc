@@ -9,20 +9,20 @@ absl::string_view Abs(std::string_view s) { return absl::string_view(s.data(), s
 }  // namespace
 
 uint64_t Notifier::Version(std::string_view key) const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(Abs(key));
   return it == entries_.end() ? 0 : it->second.version;
 }
 
 void Notifier::Notify(std::string_view key) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   Entry& entry = entries_[Abs(key)];
   ++entry.version;
   for (Waiter* waiter : entry.waiters) waiter->Wake(WakeReason::kNotified);
 }
 
 void Notifier::Notify(const std::vector<std::string>& keys) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const std::string& key : keys) {
     Entry& entry = entries_[key];
     ++entry.version;
@@ -31,7 +31,7 @@ void Notifier::Notify(const std::vector<std::string>& keys) {
 }
 
 WakeReason Notifier::Subscribe(std::string_view key, uint64_t seen_version, Waiter* waiter) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (interrupts_ > 0) return WakeReason::kInterrupted;
   Entry& entry = entries_[Abs(key)];
   if (entry.version != seen_version) return WakeReason::kNotified;
@@ -41,7 +41,7 @@ WakeReason Notifier::Subscribe(std::string_view key, uint64_t seen_version, Wait
 }
 
 void Notifier::Unsubscribe(std::string_view key, Waiter* waiter) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(Abs(key));
   if (it == entries_.end()) return;
   auto& waiters = it->second.waiters;
@@ -52,7 +52,7 @@ void Notifier::Unsubscribe(std::string_view key, Waiter* waiter) {
 }
 
 void Notifier::Interrupt() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++interrupts_;
   for (auto& [key, entry] : entries_) {
     for (Waiter* waiter : entry.waiters) waiter->Wake(WakeReason::kInterrupted);
@@ -60,12 +60,12 @@ void Notifier::Interrupt() {
 }
 
 void Notifier::Resume() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (interrupts_ > 0) --interrupts_;
 }
 
 size_t Notifier::waiting() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return waiting_;
 }
 

@@ -4,6 +4,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "conclave/core/exceptions.h"
 #include "conclave/core/http.h"
 #include "conclave/core/log.h"
 #include "conclave/core/str_cat.h"
@@ -20,6 +21,7 @@ struct Router::Route {
   // Each segment is a literal, or a parameter name when `is_param`.
   std::vector<std::pair<bool, std::string>> segments;
   Handler handler;
+  bool blocking = false;  // RouteOptions::blocking
   // Requests and durations of this method and template; permanent, so a request finishing
   // after its route was removed can still record into it.
   internal::RouteMetrics* metrics = nullptr;
@@ -99,7 +101,8 @@ Router::Router() = default;
 Router::~Router() = default;
 
 absl::StatusOr<RouteHandle> Router::Add(std::string_view module, std::string_view method,
-                                        std::string_view path_template, Handler handler) {
+                                        std::string_view path_template, Handler handler,
+                                        RouteOptions options) {
   if (path_template.empty() || path_template.front() != '/') {
     return absl::InvalidArgumentError(
         core::StrCat("route template '", path_template, "' must start with '/'"));
@@ -109,6 +112,7 @@ absl::StatusOr<RouteHandle> Router::Add(std::string_view module, std::string_vie
   route->method = absl::AsciiStrToUpper(std::string(method));
   route->path_template = std::string(path_template);
   route->handler = std::move(handler);
+  route->blocking = options.blocking;
   for (std::string_view segment : SplitPath(path_template)) {
     if (segment.size() >= 2 && segment.front() == '{' && segment.back() == '}') {
       route->segments.emplace_back(true, std::string(segment.substr(1, segment.size() - 2)));
@@ -120,7 +124,7 @@ absl::StatusOr<RouteHandle> Router::Add(std::string_view module, std::string_vie
     }
   }
   route->metrics = &internal::HttpMetrics::Global().ForRoute(route->method, route->path_template);
-  std::unique_lock lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const auto& existing : routes_) {
     if (existing->method == route->method && existing->path_template == route->path_template) {
       return absl::AlreadyExistsError(core::StrCat(route->method, " ", path_template,
@@ -136,7 +140,7 @@ absl::StatusOr<RouteHandle> Router::Add(std::string_view module, std::string_vie
 
 void Router::Remove(uint64_t id) {
   std::shared_ptr<Route> removed;  // destroyed after the lock is released
-  std::unique_lock lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (auto it = routes_.begin(); it != routes_.end(); ++it) {
     if ((*it)->id == id) {
       removed = std::move(*it);
@@ -148,56 +152,71 @@ void Router::Remove(uint64_t id) {
 
 Gate& Router::GateFor(std::string_view module) { return *gates_.find(module)->second; }
 
+// What Find() found. Members are destroyed in reverse order: the route reference goes before
+// the gate is left, so the last reference to a handler (whose code lives in the module) is never
+// the request's.
+struct Router::Match {
+  GateHolder gate;
+  std::shared_ptr<Route> route;
+  Outcome outcome = Outcome::kHandled;  // kRetry or kBlocking: nothing entered
+  std::set<std::string> allowed;        // no route: methods of the routes matching the path
+};
+
+Router::Match Router::Find(const Request& request, const std::vector<std::string_view>& segments,
+                           bool may_block) {
+  Match found;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& candidate : routes_) {
+    if (!MatchSegments(candidate->segments, segments, nullptr)) continue;
+    if (candidate->method != request.method) {
+      found.allowed.insert(candidate->method);
+      continue;
+    }
+    if (candidate->blocking && !may_block) {
+      found.outcome = Outcome::kBlocking;
+      return found;
+    }
+    // Enter the gate under the table lock, and take a reference only once inside: a route is
+    // removed only with the lock held exclusively and after its module's gate drained.
+    found.gate = GateHolder(GateFor(candidate->module));
+    if (!found.gate.entered()) {
+      found.outcome = Outcome::kRetry;
+      return found;
+    }
+    found.route = candidate;
+    return found;
+  }
+  if (ReloadInProgress()) found.outcome = Outcome::kRetry;
+  return found;
+}
+
 Router::Outcome Router::Dispatch(Request& request, Response& response,
-                                 internal::RouteMetrics** matched) {
+                                 internal::RouteMetrics** matched, bool may_block) {
   if (matched != nullptr) *matched = nullptr;
   std::vector<std::string_view> segments = SplitPath(request.path);
-  std::shared_ptr<Route> route;
-  std::set<std::string> allowed;
-  {
-    std::shared_lock lock(mu_);
-    const std::shared_ptr<Route>* match = nullptr;
-    for (const auto& candidate : routes_) {
-      if (!MatchSegments(candidate->segments, segments, nullptr)) continue;
-      if (candidate->method == request.method) {
-        match = &candidate;
-        break;
-      }
-      allowed.insert(candidate->method);
-    }
-    if (match != nullptr) {
-      // Enter the gate under the table lock, and take a reference only once inside: a route is
-      // removed only with the lock held exclusively and after its module's gate drained, so
-      // the last reference to a handler (whose code lives in the module) is never ours.
-      if (!GateFor((*match)->module).TryEnter()) return Outcome::kRetry;
-      route = *match;
-    } else if (ReloadInProgress()) {
-      return Outcome::kRetry;
-    }
-  }
-
-  if (route == nullptr) {
-    if (allowed.empty()) {
+  Match found = Find(request, segments, may_block);
+  if (found.outcome != Outcome::kHandled) return found.outcome;
+  if (found.route == nullptr) {
+    if (found.allowed.empty()) {
       response = MatrixError(404, "M_UNRECOGNIZED", "Unrecognized request");
     } else {
       response = MatrixError(405, "M_UNRECOGNIZED", "Unrecognized request method");
-      response.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
+      response.headers.emplace_back("Allow", absl::StrJoin(found.allowed, ", "));
     }
     return Outcome::kHandled;
   }
-
-  Gate& gate = GateFor(route->module);
-  if (matched != nullptr) *matched = route->metrics;
-  MatchSegments(route->segments, segments, &request.path_params);
+  const Route& route = *found.route;
+  if (matched != nullptr) *matched = route.metrics;
+  // Nothing may escape into the engine (no exception crosses a module boundary): a handler's
+  // exception of any type is a 500, and `found` leaves the gate however this block is left.
   try {
-    response = route->handler(request);
-  } catch (const std::exception& e) {
-    CONCLAVE_LOG(kError, "http", "{} {}: handler threw: {}", request.method, route->path_template,
-                 e.what());
+    MatchSegments(route.segments, segments, &request.path_params);
+    response = route.handler(request);
+  } catch (...) {
+    CONCLAVE_LOG(kError, "http", "{} {}: handler threw: {}", request.method, route.path_template,
+                 CurrentExceptionMessage());
     response = MatrixError(500, "M_UNKNOWN", "Internal server error");
   }
-  route.reset();
-  gate.Leave();
   if (response.status >= 500) CountFailedRequest();
   return Outcome::kHandled;
 }
@@ -205,7 +224,7 @@ Router::Outcome Router::Dispatch(Request& request, Response& response,
 absl::Status Router::CloseGates(const std::set<std::string>& modules, absl::Duration timeout) {
   std::vector<std::pair<std::string, Gate*>> gates;
   {
-    std::unique_lock lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& module : modules) {
       auto it = gates_.find(module);
       if (it == gates_.end()) it = gates_.emplace(module, std::make_unique<Gate>()).first;
@@ -232,18 +251,37 @@ absl::Status Router::CloseGates(const std::set<std::string>& modules, absl::Dura
 }
 
 void Router::OpenGates(const std::set<std::string>& modules) {
-  std::unique_lock lock(mu_);
-  for (const auto& module : modules) {
-    auto it = gates_.find(module);
-    if (it != gates_.end() && it->second->closed()) {
-      it->second->Open();
-      closed_gates_.fetch_sub(1);
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& module : modules) {
+      auto it = gates_.find(module);
+      if (it != gates_.end() && it->second->closed()) {
+        it->second->Open();
+        closed_gates_.fetch_sub(1);
+      }
     }
   }
+  absl::MutexLock lock(&watch_mu_);
+  for (Notifier::Waiter* waiter : watchers_) waiter->Wake(WakeReason::kNotified);
+}
+
+void Router::WatchGates(Notifier::Waiter* waiter) {
+  absl::MutexLock lock(&watch_mu_);
+  watchers_.push_back(waiter);
+}
+
+void Router::UnwatchGates(Notifier::Waiter* waiter) {
+  absl::MutexLock lock(&watch_mu_);
+  std::erase(watchers_, waiter);
+}
+
+size_t Router::gate_watchers() const {
+  absl::MutexLock lock(&watch_mu_);
+  return watchers_.size();
 }
 
 size_t Router::RouteCount(std::string_view module) const {
-  std::shared_lock lock(mu_);
+  absl::ReaderMutexLock lock(&mu_);
   if (module.empty()) return routes_.size();
   return std::count_if(routes_.begin(), routes_.end(),
                        [&](const auto& r) { return r->module == module; });

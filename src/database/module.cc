@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "conclave/core/exceptions.h"
 #include "conclave/core/log.h"
 #include "conclave/core/metrics.h"
 #include "conclave/core/server.h"
@@ -30,7 +31,7 @@ Database* g_instance = nullptr;
 // The RocksDB gauges' collector between `load` and `unload` (its code is this module's); owned.
 core::MetricsHandle* g_metrics = nullptr;
 
-absl::Status Startup(core::ModuleContext& context) noexcept {
+absl::Status Startup(core::ModuleContext& context) {
   const core::Config& config = context.server.config();
   Options options;
   options.path = config.database_path;
@@ -50,7 +51,7 @@ absl::Status Startup(core::ModuleContext& context) noexcept {
   return absl::OkStatus();
 }
 
-absl::Status Load(core::ModuleContext& context, std::string_view saved) noexcept {
+absl::Status Load(core::ModuleContext& context, std::string_view saved) {
   if (g_instance != nullptr) {
     return absl::FailedPreconditionError("database module loaded twice without an unload");
   }
@@ -69,7 +70,7 @@ absl::Status Load(core::ModuleContext& context, std::string_view saved) noexcept
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Unload(core::ModuleContext& context) noexcept {
+absl::StatusOr<std::string> Unload(core::ModuleContext& context) {
   // First the collector (this waits for a scrape running it), then what it reads.
   delete g_metrics;
   g_metrics = nullptr;
@@ -78,7 +79,7 @@ absl::StatusOr<std::string> Unload(core::ModuleContext& context) noexcept {
   return std::string();
 }
 
-absl::Status Shutdown(core::ModuleContext& context) noexcept {
+absl::Status Shutdown(core::ModuleContext& context) {
   // The host unloads before shutting down; should it not, the view must go before its engine.
   delete g_metrics;
   g_metrics = nullptr;
@@ -102,10 +103,10 @@ constexpr core::ModuleDescriptor kDescriptor = {
     .name = "database",
     .dependencies = kDependencies,
     .reloadable = true,
-    .startup = &Startup,
-    .load = &Load,
-    .unload = &Unload,
-    .shutdown = &Shutdown,
+    .startup = &core::GuardStartup<&Startup>,
+    .load = &core::GuardLoad<&Load>,
+    .unload = &core::GuardUnload<&Unload>,
+    .shutdown = &core::GuardShutdown<&Shutdown>,
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // rate limits, queued admin commands) to the next load through the saved bytes.
 #include "conclave/core/module.h"
 
+#include "conclave/core/exceptions.h"
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/database/instance.h"
@@ -17,7 +18,7 @@ namespace {
 Globals* g_globals = nullptr;
 Homeserver* g_homeserver = nullptr;
 
-absl::Status Load(core::ModuleContext& context, std::string_view saved) noexcept {
+absl::Status Load(core::ModuleContext& context, std::string_view saved) {
   database::Database* db = database::Instance();
   if (db == nullptr) return absl::FailedPreconditionError("the database module is not loaded");
   CONCLAVE_ASSIGN_OR_RETURN(auto globals, Globals::Open(*db, context.server.config().server_name));
@@ -36,7 +37,7 @@ absl::Status Load(core::ModuleContext& context, std::string_view saved) noexcept
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Unload(core::ModuleContext&) noexcept {
+absl::StatusOr<std::string> Unload(core::ModuleContext&) {
   // Join the admin worker before saving: a command it is running finishes and is answered on
   // this code, and is then no longer queued; the ones behind it go to the next load.
   if (g_homeserver != nullptr) g_homeserver->Stop();
@@ -63,8 +64,8 @@ extern "C" const conclave::core::ModuleDescriptor* conclave_module_service() noe
       .name = "service",
       .dependencies = conclave::service::kDependencies,
       .reloadable = true,
-      .load = &conclave::service::Load,
-      .unload = &conclave::service::Unload,
+      .load = &conclave::core::GuardLoad<&conclave::service::Load>,
+      .unload = &conclave::core::GuardUnload<&conclave::service::Unload>,
       .check_options = &conclave::service::CheckServiceOptions,
   };
   return &descriptor;

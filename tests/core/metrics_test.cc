@@ -280,17 +280,24 @@ TEST(MetricsRegistry, ResetWaitsForARunningCollector) {
     std::unique_lock lock(mu);
     cv.wait(lock, [&] { return entered; });
   }
+  // No sleep: the collector is released only once the reset thread is about to call Reset(),
+  // so Reset() either waits for the collector or (a bug) returns while it still runs.
+  bool reset_called = false;
   std::atomic<bool> reset_done{false};
   std::thread reset([&] {
+    {
+      std::lock_guard lock(mu);
+      reset_called = true;
+    }
+    cv.notify_all();
     handle.Reset();
     // The collector had finished when Reset() returned.
     EXPECT_EQ(running.load(), 0);
     reset_done.store(true);
   });
-  absl::SleepFor(absl::Milliseconds(50));
-  EXPECT_FALSE(reset_done.load());  // still inside the collector
   {
-    std::lock_guard lock(mu);
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return reset_called; });
     release = true;
   }
   cv.notify_all();

@@ -8,9 +8,11 @@
 
 #include <atomic>
 #include <filesystem>
-#include <thread>
 #include <fstream>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
+#include "conclave/core/command_slot.h"
 #include "conclave/core/http.h"
 #include "conclave/core/server.h"
 
@@ -166,10 +168,37 @@ TEST_P(RollbackTest, FailedLoadRollsBackToPreviousGeneration) {
 INSTANTIATE_TEST_SUITE_P(
     Causes, RollbackTest,
     ::testing::Values(std::make_pair("fail_load", "load hook: tmod refuses to load"),
+                      std::make_pair("throw_load",
+                                     "load hook threw: an exception not derived from "
+                                     "std::exception"),
                       std::make_pair("bad_fingerprint", "ABI fingerprint mismatch"),
                       std::make_pair("missing_symbol",
                                      "undefined symbol: conclave_test_symbol_that_does_not_exist")),
     [](const auto& info) { return info.param.first; });
+
+// No exception crosses a module boundary: a handler and an admin command that throw an int are
+// answered (500, kInternal), leave no gate entered and no lock held, and the reload that follows
+// drains and succeeds.
+TEST_F(ModuleHostTest, ThrowingHandlerAndCommandAreAnsweredAndReloadStillWorks) {
+  ASSERT_TRUE(host_->Start().ok());
+  Request request;
+  request.method = "GET";
+  request.path = "/tmod/throw";
+  Response response;
+  ASSERT_EQ(server_.router().Dispatch(request, response), Router::Outcome::kHandled);
+  EXPECT_EQ(response.status, 500);
+  EXPECT_THAT(response.body, HasSubstr("M_UNKNOWN"));
+  auto command = server_.commands().Execute("anything --secret=1");
+  EXPECT_EQ(command.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(command.status().message()),
+              HasSubstr("an exception not derived from std::exception"));
+  Install("good2");
+  ReloadReport report = host_->Reload();
+  ASSERT_TRUE(report.status.ok()) << report.message;
+  EXPECT_EQ(Served(), "2");
+  EXPECT_EQ(server_.router().Dispatch(request, response), Router::Outcome::kHandled);
+  EXPECT_EQ(response.status, 500);
+}
 
 TEST_F(ModuleHostTest, ModuleThatRefusesReloadIsKeptAndSaysRestart) {
   Install("refuse_reload");
@@ -207,10 +236,10 @@ TEST_F(ModuleHostTest, FileStillBeingWrittenIsNotLoaded) {
 
 TEST_F(ModuleHostTest, ReloadWaitsForInFlightRequestsThenCancelsAfterTimeout) {
   ASSERT_TRUE(host_->Start().ok());
-  std::atomic<bool> entered{false}, release{false};
+  absl::Notification entered, release;
   auto slow = server_.router().Add("tmod", "GET", "/slow", [&](Request&) {
-    entered = true;
-    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    entered.Notify();
+    release.WaitForNotification();
     return Response{};
   });
   ASSERT_TRUE(slow.ok());
@@ -221,13 +250,13 @@ TEST_F(ModuleHostTest, ReloadWaitsForInFlightRequestsThenCancelsAfterTimeout) {
     Response response;
     server_.router().Dispatch(r, response);
   });
-  while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  entered.WaitForNotification();
   Install("good2");
   ReloadReport report = host_->Reload();
   EXPECT_EQ(report.status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(report.message, HasSubstr("reload cancelled: requests still running"));
   EXPECT_EQ(Served(), "1");  // nothing was unloaded, and the gate is open again
-  release = true;
+  release.Notify();
   client.join();
   slow->Reset();
   EXPECT_TRUE(host_->Reload().status.ok());

@@ -1,11 +1,6 @@
 // Notifier alone, and long-polls through the real HTTP engine on a loopback socket.
 #include "conclave/core/notifier.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <future>
 #include <string>
 #include <thread>
@@ -16,6 +11,7 @@
 #include "conclave/core/http_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "http_get.h"
 
 namespace conclave::core {
 namespace {
@@ -58,23 +54,6 @@ TEST(Notifier, InterruptWakesEveryoneAndRefusesNewWaitsUntilResumed) {
   EXPECT_EQ(notifier.Subscribe("c", 0, &c), WakeReason::kInterrupted);
   notifier.Resume();
   EXPECT_EQ(notifier.Subscribe("c", 0, &c), WakeReason::kNone);
-}
-
-// One blocking HTTP/1.1 GET; returns the whole response text (Connection: close).
-std::string Get(uint16_t port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "connect failed";
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  (void)!write(fd, req.data(), req.size());
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, n);
-  close(fd);
-  return out;
 }
 
 // A long-poll route: waits on key "k" unless woken, then says why.

@@ -3,6 +3,7 @@
 
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "conclave/core/http.h"
 
 namespace conclave::core {
@@ -80,10 +81,10 @@ TEST(Router, ClosedGateMakesRequestsRetryAndMissesWaitDuringReload) {
 
 TEST(Router, CloseGatesWaitsForInFlightAndTimesOut) {
   Router router;
-  std::atomic<bool> entered{false}, release{false};
+  absl::Notification entered, release;
   auto handle = router.Add("api", "GET", "/slow", [&](Request&) {
-    entered = true;
-    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    entered.Notify();
+    release.WaitForNotification();
     return Response{};
   });
   ASSERT_TRUE(handle.ok());
@@ -92,11 +93,11 @@ TEST(Router, CloseGatesWaitsForInFlightAndTimesOut) {
     Response response;
     router.Dispatch(r, response);
   });
-  while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  entered.WaitForNotification();
   absl::Status timed_out = router.CloseGates({"api"}, absl::Milliseconds(30));
   EXPECT_EQ(timed_out.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(std::string(timed_out.message()), HasSubstr("api (1 in flight)"));
-  release = true;
+  release.Notify();
   client.join();
   EXPECT_TRUE(router.CloseGates({"api"}, absl::Seconds(1)).ok());
   router.OpenGates({"api"});
@@ -112,6 +113,70 @@ TEST(Router, HandlerExceptionBecomes500AndCountsAsFailed) {
   router.Dispatch(request, response);
   EXPECT_EQ(response.status, 500);
   EXPECT_EQ(router.failed_requests(), 1u);
+}
+
+// A throw of something that is no std::exception is answered too, and leaves the gate: the next
+// CloseGates drains at once instead of timing out (which would cancel every later reload).
+TEST(Router, NonStandardExceptionBecomes500AndLeavesTheGate) {
+  Router router;
+  auto handle = router.Add("api", "GET", "/boom", [](Request&) -> Response { throw 42; });
+  ASSERT_TRUE(handle.ok());
+  Request request = Get("/boom");
+  Response response;
+  ASSERT_EQ(router.Dispatch(request, response), Router::Outcome::kHandled);
+  EXPECT_EQ(response.status, 500);
+  EXPECT_THAT(response.body, HasSubstr("M_UNKNOWN"));
+  EXPECT_EQ(router.failed_requests(), 1u);
+  EXPECT_TRUE(router.CloseGates({"api"}, absl::ZeroDuration()).ok());
+  router.OpenGates({"api"});
+}
+
+TEST(Router, BlockingRouteIsHandedBackUnlessTheCallerMayBlock) {
+  Router router;
+  int calls = 0;
+  auto handle = router.Add(
+      "api", "POST", "/hash",
+      [&](Request&) {
+        ++calls;
+        return Response{};
+      },
+      RouteOptions{.blocking = true});
+  ASSERT_TRUE(handle.ok());
+  Request request = Get("/hash");
+  request.method = "POST";
+  Response response;
+  EXPECT_EQ(router.Dispatch(request, response, nullptr, /*may_block=*/false),
+            Router::Outcome::kBlocking);
+  EXPECT_EQ(calls, 0);
+  // Nothing was entered: the gate closes at once.
+  EXPECT_TRUE(router.CloseGates({"api"}, absl::ZeroDuration()).ok());
+  router.OpenGates({"api"});
+  EXPECT_EQ(router.Dispatch(request, response, nullptr, /*may_block=*/true),
+            Router::Outcome::kHandled);
+  EXPECT_EQ(calls, 1);
+}
+
+class CountingWaiter : public Notifier::Waiter {
+ public:
+  void Wake(WakeReason reason) override {
+    EXPECT_EQ(reason, WakeReason::kNotified);
+    ++wakes;
+  }
+  int wakes = 0;
+};
+
+TEST(Router, OpeningGatesWakesWatchersUntilTheyUnwatch) {
+  Router router;
+  CountingWaiter waiter;
+  router.WatchGates(&waiter);
+  ASSERT_TRUE(router.CloseGates({"api"}, absl::Seconds(1)).ok());
+  EXPECT_EQ(waiter.wakes, 0);
+  router.OpenGates({"api"});
+  EXPECT_EQ(waiter.wakes, 1);
+  router.UnwatchGates(&waiter);
+  ASSERT_TRUE(router.CloseGates({"api"}, absl::Seconds(1)).ok());
+  router.OpenGates({"api"});
+  EXPECT_EQ(waiter.wakes, 1);
 }
 
 TEST(Request, QueryParamsAndHeaders) {

@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "conclave/core/exceptions.h"
 #include "conclave/core/module.h"
 #include "conclave/core/server.h"
 #include "conclave/core/str_cat.h"
@@ -15,12 +16,12 @@ void Record(conclave::core::Server& server, std::string event) {
   if (events.ok()) (*events)->push_back(std::move(event));
 }
 
-absl::Status Load(conclave::core::ModuleContext& context, std::string_view) noexcept {
+absl::Status Load(conclave::core::ModuleContext& context, std::string_view) {
   Record(context.server, conclave::core::StrCat("tdep:load:sees-tmod-", tmod_version()));
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Unload(conclave::core::ModuleContext& context) noexcept {
+absl::StatusOr<std::string> Unload(conclave::core::ModuleContext& context) {
   Record(context.server, "tdep:unload");
   return std::string();
 }
@@ -34,8 +35,8 @@ extern "C" const conclave::core::ModuleDescriptor* conclave_module_tdep() noexce
       .abi_fingerprint = CONCLAVE_ABI_FINGERPRINT,
       .name = "tdep",
       .dependencies = kDependencies,
-      .load = &Load,
-      .unload = &Unload,
+      .load = &conclave::core::GuardLoad<&Load>,
+      .unload = &conclave::core::GuardUnload<&Unload>,
   };
   return &descriptor;
 }

@@ -1,12 +1,16 @@
 // A module built in several variants (TMOD_VARIANT) to drive every path of the module host:
-// good builds of two versions, a load hook that fails, a wrong ABI fingerprint, an undefined
-// symbol, a module that refuses reload, and one with an STB_GNU_UNIQUE symbol.
+// good builds of two versions, a load hook that fails, one that throws, a wrong ABI fingerprint,
+// an undefined symbol, a module that refuses reload, and one with an STB_GNU_UNIQUE symbol.
 //
-// It records what its hooks do into a vector the test parks under "test.events", and serves
-// GET /tmod with its version, so a test can see which code answers.
+// It records what its hooks do into a vector the test parks under "test.events", serves GET
+// /tmod with its version, so a test can see which code answers, and GET /tmod/throw and an admin
+// command processor that throw an int (no std::exception), so a test can see that nothing
+// escapes.
 #include <string>
 #include <vector>
 
+#include "conclave/core/command_slot.h"
+#include "conclave/core/exceptions.h"
 #include "conclave/core/http.h"
 #include "conclave/core/module.h"
 #include "conclave/core/server.h"
@@ -38,20 +42,21 @@ inline int& LoadCount() {
 namespace {
 
 conclave::core::RouteHandle* g_route = nullptr;
+conclave::core::RouteHandle* g_throwing_route = nullptr;
+conclave::core::CommandHandle* g_commands = nullptr;
 conclave::core::Server* g_server = nullptr;
-
 
 void Record(conclave::core::Server& server, std::string event) {
   auto events = server.parking().Find<std::vector<std::string>>("test.events", "events/v1");
   if (events.ok()) (*events)->push_back(std::move(event));
 }
 
-absl::Status Startup(conclave::core::ModuleContext& context) noexcept {
+absl::Status Startup(conclave::core::ModuleContext& context) {
   Record(context.server, "tmod:startup");
   return absl::OkStatus();
 }
 
-absl::Status Load(conclave::core::ModuleContext& context, std::string_view saved) noexcept {
+absl::Status Load(conclave::core::ModuleContext& context, std::string_view saved) {
 #if defined(TMOD_MISSING_SYMBOL)
   conclave_test_symbol_that_does_not_exist();
 #endif
@@ -62,6 +67,9 @@ absl::Status Load(conclave::core::ModuleContext& context, std::string_view saved
 #if defined(TMOD_FAIL_LOAD)
   return absl::InternalError("tmod refuses to load (test variant)");
 #endif
+#if defined(TMOD_THROW_LOAD)
+  throw 42;
+#endif
   g_server = &context.server;
   CONCLAVE_ASSIGN_OR_RETURN(auto route,
                             context.server.router().Add(
@@ -70,17 +78,31 @@ absl::Status Load(conclave::core::ModuleContext& context, std::string_view saved
                                       200, "text/plain", std::to_string(TMOD_VERSION), {}, {}};
                                 }));
   g_route = new conclave::core::RouteHandle(std::move(route));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      auto throwing, context.server.router().Add(
+                         context.module_name, "GET", "/tmod/throw",
+                         [](conclave::core::Request&) -> conclave::core::Response { throw 42; }));
+  g_throwing_route = new conclave::core::RouteHandle(std::move(throwing));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      auto commands, context.server.commands().Install(
+                         [](const conclave::core::CommandRequest&)
+                             -> absl::StatusOr<conclave::core::CommandOutput> { throw 42; }));
+  g_commands = new conclave::core::CommandHandle(std::move(commands));
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Unload(conclave::core::ModuleContext& context) noexcept {
+absl::StatusOr<std::string> Unload(conclave::core::ModuleContext& context) {
   Record(context.server, "tmod:unload");
+  delete g_commands;
+  g_commands = nullptr;
+  delete g_throwing_route;
+  g_throwing_route = nullptr;
   delete g_route;
   g_route = nullptr;
   return conclave::core::StrCat("state-from-v", TMOD_VERSION);
 }
 
-absl::Status Shutdown(conclave::core::ModuleContext& context) noexcept {
+absl::Status Shutdown(conclave::core::ModuleContext& context) {
   Record(context.server, "tmod:shutdown");
   return absl::OkStatus();
 }
@@ -105,7 +127,9 @@ extern "C" const conclave::core::ModuleDescriptor* conclave_module_tmod() noexce
 #else
     .reloadable = true,
 #endif
-    .startup = &Startup, .load = &Load, .unload = &Unload, .shutdown = &Shutdown,
+    .startup = &conclave::core::GuardStartup<&Startup>, .load = &conclave::core::GuardLoad<&Load>,
+    .unload = &conclave::core::GuardUnload<&Unload>,
+    .shutdown = &conclave::core::GuardShutdown<&Shutdown>,
   };
   return &descriptor;
 }

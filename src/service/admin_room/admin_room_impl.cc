@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/time/time.h"
 #include "conclave/core/command_slot.h"
+#include "conclave/core/exceptions.h"
 #include "conclave/core/log.h"
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
@@ -493,16 +494,23 @@ void AdminRoomImpl::RunWorker() {
       continue;
     }
     waiting_logged = false;
-    if (output.ok()) {
-      CONCLAVE_LOG(kInfo, "admin", "admin command '{}' from {} done",
-                   CommandName(command.command_line), command.invoker);
-      Reply(command, absl::OkStatus(), std::move(output->plain), std::move(output->html));
-    } else {
-      // The code only: the message may quote the arguments, which may be secrets.
-      CONCLAVE_LOG(kInfo, "admin", "admin command '{}' from {} failed ({})",
-                   CommandName(command.command_line), command.invoker,
-                   absl::StatusCodeToString(output.status().code()));
-      Reply(command, output.status(), "", "");
+    // No exception leaves this thread (CommandSlot turns a command's into kInternal; this is for
+    // the reply): the command is logged as failed and dropped, and the worker carries on.
+    try {
+      if (output.ok()) {
+        CONCLAVE_LOG(kInfo, "admin", "admin command '{}' from {} done",
+                     CommandName(command.command_line), command.invoker);
+        Reply(command, absl::OkStatus(), std::move(output->plain), std::move(output->html));
+      } else {
+        // The code only: the message may quote the arguments, which may be secrets.
+        CONCLAVE_LOG(kInfo, "admin", "admin command '{}' from {} failed ({})",
+                     CommandName(command.command_line), command.invoker,
+                     absl::StatusCodeToString(output.status().code()));
+        Reply(command, output.status(), "", "");
+      }
+    } catch (...) {
+      CONCLAVE_LOG(kError, "admin", "answering admin command '{}' threw: {}",
+                   CommandName(command.command_line), core::CurrentExceptionMessage());
     }
     lock.lock();
     queue_.pop_front();

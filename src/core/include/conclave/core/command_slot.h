@@ -4,11 +4,13 @@
 #define CONCLAVE_CORE_COMMAND_SLOT_H_
 
 #include <functional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 namespace conclave::core {
 
@@ -57,23 +59,25 @@ class [[nodiscard]] CommandHandle {
 };
 
 // Thread-safe. Execute() holds a shared lock while the processor runs, so uninstalling (a reload
-// of the admin module) waits for running commands to finish.
+// of the admin module) waits for running commands to finish. No exception crosses it: one the
+// processor throws (of any type) is logged and answered with kInternal.
 class CommandSlot {
  public:
   // Installs `processor`; kAlreadyExists if one is installed.
-  absl::StatusOr<CommandHandle> Install(CommandProcessor processor);
+  absl::StatusOr<CommandHandle> Install(CommandProcessor processor) ABSL_LOCKS_EXCLUDED(mu_);
   // Runs `request`. kUnavailable when no processor is installed (the admin module is not loaded,
   // or is being reloaded: a caller that queues commands retries later); IsNoProcessor() tells
   // that answer from a command's own kUnavailable error.
-  absl::StatusOr<CommandOutput> Execute(const CommandRequest& request) const;
+  absl::StatusOr<CommandOutput> Execute(const CommandRequest& request) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Shorthand for a command line with no body and no invoker.
   absl::StatusOr<CommandOutput> Execute(std::string_view command_line) const;
 
  private:
   friend class CommandHandle;
-  void Uninstall();
-  mutable std::shared_mutex mu_;
-  CommandProcessor processor_;
+  void Uninstall() ABSL_LOCKS_EXCLUDED(mu_);
+  mutable absl::Mutex mu_;
+  CommandProcessor processor_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace conclave::core

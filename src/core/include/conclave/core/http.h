@@ -12,14 +12,15 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "conclave/core/gate.h"
 #include "conclave/core/notifier.h"
@@ -75,10 +76,19 @@ struct Response {
 // API, "Standard error response").
 Response MatrixError(int http_status, std::string_view errcode, std::string_view error);
 
-// A handler runs on an HTTP worker thread, possibly many at once: it must be thread-safe. Its
-// code lives in the registering module; the Router guarantees it is not running when that
-// module's gate is closed for unloading.
+// A handler runs on an HTTP worker thread (or a blocking-pool thread, see RouteOptions),
+// possibly many at once: it must be thread-safe. Its code lives in the registering module; the
+// Router guarantees it is not running when that module's gate is closed for unloading. An
+// exception it throws (of any type) is caught by the Router and answered with a 500.
 using Handler = std::function<Response(Request& request)>;
+
+// How the engine runs a route's handler.
+struct RouteOptions {
+  // The handler blocks for long (argon2 password hashing, large scans): the engine runs it on its
+  // blocking pool (blocking_pool.h) rather than on an I/O thread, so that other clients are not
+  // held behind it. Still inside its module's gate. Default false (run on the I/O thread).
+  bool blocking = false;
+};
 
 class Router;
 
@@ -100,7 +110,8 @@ class [[nodiscard]] RouteHandle {
 };
 
 // Route table plus one Gate per module. Thread-safe: matching takes a shared lock; adding and
-// removing routes an exclusive one. Owned by the Server; outlives every module.
+// removing routes, closing and opening gates an exclusive one. Owned by the Server; outlives
+// every module.
 class Router {
  public:
   Router();
@@ -112,49 +123,71 @@ class Router {
   // kAlreadyExists if the same method and template are registered, kInvalidArgument for a
   // malformed template.
   absl::StatusOr<RouteHandle> Add(std::string_view module, std::string_view method,
-                                  std::string_view path_template, Handler handler);
+                                  std::string_view path_template, Handler handler,
+                                  RouteOptions options = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
   // What Dispatch() did.
   enum class Outcome {
-    kHandled,  // `response` is set
-    kRetry,    // the request's module is being reloaded: wait a little and call again
+    kHandled,   // `response` is set
+    kRetry,     // the request's module is being reloaded: wait (WatchGates) and call again
+    kBlocking,  // the route is blocking and `may_block` was false: call again where it may block
   };
-  // Matches `request`, enters the owning module's gate, runs the handler and leaves the gate. A
-  // request whose module's gate is closed, or that matches nothing while a reload is under way
-  // (its route may be on its way back), gets kRetry. No route: 404 M_UNRECOGNIZED; a route with
-  // another method: 405 M_UNRECOGNIZED with an Allow header. A handler that throws gets a 500
-  // M_UNKNOWN (counted as failed). When kHandled by a route and `matched` is not null, sets
+  // Matches `request`, enters the owning module's gate, runs the handler and leaves the gate
+  // (through a GateHolder: whatever happens, the gate is left). A request whose module's gate is
+  // closed, or that matches nothing while a reload is under way (its route may be on its way
+  // back), gets kRetry. A blocking route (RouteOptions) gets kBlocking, before entering its
+  // gate, when `may_block` is false. No route: 404 M_UNRECOGNIZED; a route with another method:
+  // 405 M_UNRECOGNIZED with an Allow header. A handler that throws anything gets a 500 M_UNKNOWN
+  // (logged, counted as failed). When kHandled by a route and `matched` is not null, sets
   // `*matched` to the route's metrics series (permanent; null when no route matched).
-  Outcome Dispatch(Request& request, Response& response,
-                   internal::RouteMetrics** matched = nullptr);
+  Outcome Dispatch(Request& request, Response& response, internal::RouteMetrics** matched = nullptr,
+                   bool may_block = true) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Closes the gates of `modules`: new requests for them get kRetry. Then waits until their
   // in-flight requests are done, at most `timeout`. Returns kDeadlineExceeded naming the busy
   // modules (gates stay closed; call OpenGates).
   absl::Status CloseGates(const std::set<std::string>& modules, absl::Duration timeout);
-  void OpenGates(const std::set<std::string>& modules);
+  // Opens the gates of `modules` and wakes every watcher (WatchGates).
+  void OpenGates(const std::set<std::string>& modules) ABSL_LOCKS_EXCLUDED(mu_, watch_mu_);
   // True while any gate is closed.
   bool ReloadInProgress() const { return closed_gates_.load() > 0; }
+
+  // The engine's side of a request held at a closed gate (kRetry): `waiter->Wake(kNotified)` is
+  // called at every OpenGates(), with the watch lock held (it must not block nor call back into
+  // the Router). Watch before the Dispatch that may answer kRetry, so that no opening is missed;
+  // Unwatch before `waiter` is destroyed.
+  void WatchGates(Notifier::Waiter* waiter) ABSL_LOCKS_EXCLUDED(watch_mu_);
+  void UnwatchGates(Notifier::Waiter* waiter) ABSL_LOCKS_EXCLUDED(watch_mu_);
+  // Requests held at closed gates right now (for tests and stats).
+  size_t gate_watchers() const ABSL_LOCKS_EXCLUDED(watch_mu_);
 
   // Requests answered with a 5xx status or abandoned at a closed gate; for reload reports.
   uint64_t failed_requests() const { return failed_requests_.load(); }
   void CountFailedRequest() { failed_requests_.fetch_add(1); }
 
   // Number of registered routes owned by `module` (all modules if empty).
-  size_t RouteCount(std::string_view module = {}) const;
+  size_t RouteCount(std::string_view module = {}) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   friend class RouteHandle;
   struct Route;
-  void Remove(uint64_t id);
-  Gate& GateFor(std::string_view module);  // caller holds mu_ (shared is enough: gates_ stable)
+  struct Match;
+  void Remove(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  // The gate of `module`, which has one (Add and CloseGates create them).
+  Gate& GateFor(std::string_view module) ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The route `request` matches, entered into its gate; or the methods of routes with its path.
+  Match Find(const Request& request, const std::vector<std::string_view>& segments, bool may_block)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
-  mutable std::shared_mutex mu_;
-  std::vector<std::shared_ptr<Route>> routes_;
-  std::map<std::string, std::unique_ptr<Gate>, std::less<>> gates_;
-  uint64_t next_id_ = 1;
+  mutable absl::Mutex mu_;
+  std::vector<std::shared_ptr<Route>> routes_ ABSL_GUARDED_BY(mu_);
+  // Never erased: a Gate* taken under mu_ stays valid for the Router's lifetime.
+  std::map<std::string, std::unique_ptr<Gate>, std::less<>> gates_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::atomic<int> closed_gates_{0};
   std::atomic<uint64_t> failed_requests_{0};
+  mutable absl::Mutex watch_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::vector<Notifier::Waiter*> watchers_ ABSL_GUARDED_BY(watch_mu_);
 };
 
 }  // namespace conclave::core

@@ -4,7 +4,9 @@
 // to a static ModuleDescriptor (DESIGN.md section 3). The dev build finds it with dlsym in a
 // shadow copy of `libconclave_<name>.so`; the release build calls the very same function from a
 // static table. Hooks are called by the module host on its control thread, one at a time, never
-// concurrently with another hook of any module.
+// concurrently with another hook of any module. Hooks are noexcept: define them as plain
+// functions and point the descriptor at the adaptors of exceptions.h (`GuardLoad<&Load>`...),
+// which turn any exception into kInternal.
 #ifndef CONCLAVE_CORE_MODULE_H_
 #define CONCLAVE_CORE_MODULE_H_
 
@@ -21,7 +23,10 @@ class Server;
 class RawConfig;
 
 // Bumped whenever a type shared across the module boundary (anything in conclave/core headers
-// that modules use) changes layout or meaning. Part of the ABI fingerprint.
+// that modules use) changes layout or meaning. Part of the ABI fingerprint. 4: Router's locks
+// became absl::Mutex, with gate watchers and blocking routes; CommandSlot's lock too; Config
+// lost the Matrix options (RawConfig and ConfigSections instead), the descriptor gained
+// check_options.
 inline constexpr int kInterfaceVersion = 4;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x

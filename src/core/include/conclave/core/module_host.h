@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "conclave/core/module.h"
 #include "conclave/core/module_graph.h"
@@ -62,9 +64,9 @@ struct ReloadReport {
   absl::Status status;                // OK, or why nothing changed / what was rolled back
   std::vector<std::string> reloaded;  // modules loaded anew, in load order
   absl::Duration elapsed;
-  uint64_t failed_requests = 0;       // requests that failed while the reload ran
-  bool restart_needed = false;        // core or main changed: an exec restart applies it
-  std::string message;                // e.g. "reloaded 2 modules (api, admin) in 23 ms; ..."
+  uint64_t failed_requests = 0;  // requests that failed while the reload ran
+  bool restart_needed = false;   // core or main changed: an exec restart applies it
+  std::string message;           // e.g. "reloaded 2 modules (api, admin) in 23 ms; ..."
 };
 
 // Start(), Reload() and Stop() are called from main's control thread. UnloadModule() and
@@ -148,6 +150,24 @@ class ModuleHost {
   // Runs `unload` and (when `shutdown`) the `shutdown` hook, dlcloses and verifies the copy is
   // gone. Returns the saved bytes; on a verification failure `saved` still receives them.
   absl::Status UnloadOne(const std::string& module, bool shutdown, std::string* saved);
+  // What a Reload() is to do: the modules to reload (empty: nothing changed) and the graph the
+  // build files give now.
+  struct ReloadPlan {
+    std::set<std::string> modules;
+    std::optional<ModuleGraph> graph;
+  };
+  // The plan for Reload(`force`), or why there is none: the error and, in `*message`, the
+  // report's text. `*restart` is set when core or main changed (then the plan is empty).
+  absl::StatusOr<ReloadPlan> PlanReload(const std::vector<std::string>& force, bool* restart,
+                                        std::string* message);
+  // With the plan's gates closed: unloads its modules in reverse order, loads the new builds in
+  // order (appending each to `*loaded_new`), and on any failure rolls back to the previous
+  // generations with the same saved bytes, returning the failure.
+  absl::Status SwapGenerations(const ReloadPlan& plan, std::vector<std::string>* loaded_new);
+  // Undoes a failed SwapGenerations(): unloads `loaded_new`, loads `previous` again.
+  void RollBack(const std::vector<std::string>& loaded_new,
+                const std::vector<std::string>& old_order, std::map<std::string, Loaded>& previous,
+                std::map<std::string, std::string>& saved);
   void PublishList();
   // Stop() without taking `ops_mu_` (Start() calls it on failure).
   absl::Status StopLocked();
@@ -168,10 +188,10 @@ class ModuleHost {
   // Serializes Start, Reload, Stop, UnloadModule and LoadModule (everything above).
   std::mutex ops_mu_;
 
-  mutable std::mutex mu_;  // guards the two below
-  std::vector<ModuleInfo> published_;
-  std::vector<std::string> published_unloaded_;
-  std::function<void(std::vector<std::string>)> requester_;
+  mutable absl::Mutex mu_;
+  std::vector<ModuleInfo> published_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> published_unloaded_ ABSL_GUARDED_BY(mu_);
+  std::function<void(std::vector<std::string>)> requester_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace conclave::core

@@ -15,12 +15,13 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 
 namespace conclave::core {
 
@@ -47,36 +48,37 @@ class Notifier {
   Notifier& operator=(const Notifier&) = delete;
 
   // Current version of `key` (0 if never notified).
-  uint64_t Version(std::string_view key) const;
+  uint64_t Version(std::string_view key) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Bumps the version of each key and wakes their waiters.
-  void Notify(std::string_view key);
-  void Notify(const std::vector<std::string>& keys);
+  void Notify(std::string_view key) ABSL_LOCKS_EXCLUDED(mu_);
+  void Notify(const std::vector<std::string>& keys) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Parks `waiter` on `key`. Returns the reason to wake at once instead of parking: kNotified if
   // the version is no longer `seen_version`, kInterrupted while interrupted; kNone when parked
   // (then Unsubscribe must follow, and `waiter` must stay alive until it returns).
-  WakeReason Subscribe(std::string_view key, uint64_t seen_version, Waiter* waiter);
-  void Unsubscribe(std::string_view key, Waiter* waiter);
+  WakeReason Subscribe(std::string_view key, uint64_t seen_version, Waiter* waiter)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Unsubscribe(std::string_view key, Waiter* waiter) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Wakes every parked request with kInterrupted, and keeps answering Subscribe with kInterrupted
   // until as many Resume() calls as Interrupt() calls were made. Used around reloads and at
   // shutdown.
-  void Interrupt();
-  void Resume();
+  void Interrupt() ABSL_LOCKS_EXCLUDED(mu_);
+  void Resume() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Parked requests right now (for tests and stats).
-  size_t waiting() const;
+  size_t waiting() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Entry {
     uint64_t version = 0;
     std::vector<Waiter*> waiters;
   };
-  mutable std::mutex mu_;
-  absl::flat_hash_map<std::string, Entry> entries_;
-  int interrupts_ = 0;
-  size_t waiting_ = 0;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  int interrupts_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t waiting_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace conclave::core

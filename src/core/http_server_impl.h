@@ -1,0 +1,231 @@
+// The HTTP engine's private types, shared by http_server.cc (listeners, accept, start and stop)
+// and http_session.cc (one connection's requests: read, dispatch, write). Beast and Asio inside:
+// include only from those two files.
+#ifndef CONCLAVE_CORE_HTTP_SERVER_IMPL_H_
+#define CONCLAVE_CORE_HTTP_SERVER_IMPL_H_
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+#include <chrono>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "conclave/core/blocking_pool.h"
+#include "conclave/core/http.h"
+#include "conclave/core/http_server.h"
+#include "conclave/core/listen_fds.h"
+#include "conclave/core/log.h"
+#include "conclave/core/metrics.h"
+#include "conclave/core/notifier.h"
+#include "conclave/core/str_cat.h"
+#include "metrics_http.h"
+
+namespace conclave::core {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+using Clock = std::chrono::steady_clock;
+
+// Where the Prometheus metrics are served (docs/observability.md).
+constexpr std::string_view kMetricsPath = "/_conclave/metrics";
+
+// A request held at a closed gate is woken when the gates open (Router::WatchGates); it also
+// looks again after this long, in case an opening was not signalled (a safety net only).
+constexpr absl::Duration kHeldRecheck = absl::Milliseconds(100);
+
+// The blocking pool (RouteOptions::blocking): one thread per core (2 to 8), queued tasks at most
+// (a full queue runs the handler on the I/O thread, as before the pool), and the workers'
+// lowered priority so that quick requests on the I/O threads go first. Not in the config yet.
+constexpr size_t kBlockingQueue = 4096;
+constexpr int kBlockingNice = 5;
+inline int BlockingThreads() {
+  return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 2, 8);
+}
+
+// Request bodies received at once, all connections together: at least this, or 16 bodies of
+// max_body_size (docs/configuration.md).
+constexpr uint64_t kMinBodyBudget = uint64_t{64} << 20;
+
+// A client connection. Everything but the constructor runs on the connection's strand.
+struct Connection : std::enable_shared_from_this<Connection> {
+  explicit Connection(tcp::socket socket)
+      : stream(std::move(socket)), watchdog(stream.get_executor()) {}
+
+  // Cancels the socket's pending operations (they fail with operation_aborted) once `timeout`
+  // from now has passed without another call. Lazy, unlike beast::tcp_stream's expiry, which
+  // arms and cancels a timer for every read and write: a keep-alive connection moves its
+  // deadline at every request, but the timer is re-armed only when it fires before the
+  // deadline or must fire earlier.
+  void ExpiresAfter(absl::Duration timeout) {
+    deadline = Clock::now() + absl::ToChronoNanoseconds(timeout);
+    if (watchdog_armed && watchdog.expiry() <= deadline) return;
+    ArmWatchdog();
+  }
+  void ArmWatchdog() {
+    watchdog_armed = true;
+    watchdog.expires_at(deadline);
+    watchdog.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) return;  // re-armed, or the connection closed
+      if (Clock::now() < self->deadline) {
+        self->ArmWatchdog();
+        return;
+      }
+      self->watchdog_armed = false;
+      boost::system::error_code ignored;
+      self->stream.socket().cancel(ignored);
+    });
+  }
+
+  beast::tcp_stream stream;  // used through socket(): the deadlines are the watchdog's
+  net::steady_timer watchdog;
+  Clock::time_point deadline = Clock::time_point::max();
+  bool watchdog_armed = false;
+  bool idle = false;  // between two requests
+};
+
+// A share of the server-wide budget for request bodies: taken before a body is read, given back
+// when the request is done (its body freed).
+class BodyLease {
+ public:
+  BodyLease() = default;
+  BodyLease(const BodyLease&) = delete;
+  BodyLease& operator=(const BodyLease&) = delete;
+  ~BodyLease() {
+    if (in_use_ != nullptr) in_use_->fetch_sub(bytes_);
+  }
+  // Takes `bytes` of `budget` (with `in_use` counting what is taken); false if they do not fit.
+  bool Take(std::atomic<uint64_t>& in_use, uint64_t budget, uint64_t bytes) {
+    uint64_t now = in_use.load();
+    do {
+      if (now + bytes > budget) return false;
+    } while (!in_use.compare_exchange_weak(now, now + bytes));
+    in_use_ = &in_use;
+    bytes_ = bytes;
+    return true;
+  }
+
+ private:
+  std::atomic<uint64_t>* in_use_ = nullptr;
+  uint64_t bytes_ = 0;
+};
+
+// One listening socket and what it serves.
+struct Listener {
+  std::unique_ptr<tcp::acceptor> acceptor;
+  bool metrics = false;  // the separate metrics listener: serves kMetricsPath only
+};
+
+inline std::string_view Std(beast::string_view s) { return std::string_view(s.data(), s.size()); }
+
+// The fields every response ends with, before Content-Length: the server's name and the CORS
+// headers (Client-Server API, "Web Browser Clients": these on every response). Handlers do not
+// set these fields.
+constexpr std::string_view kCommonFields =
+    "Server: conclave\r\n"
+    "Access-Control-Allow-Origin: *\r\n"
+    "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS\r\n"
+    "Access-Control-Allow-Headers: X-Requested-With, Content-Type, Authorization\r\n";
+
+// A request parked on the Notifier, or held at a closed gate (Router::WatchGates). Wake() runs
+// under the notifier's (or the router's watch) lock on any thread: it only records the reason
+// and posts a cancel of the timer to the connection's strand, where it runs after the session's
+// coroutine suspended on the timer (so no wake is lost). Shared so a posted cancel never outlives
+// the timer.
+class ParkedRequest : public Notifier::Waiter, public std::enable_shared_from_this<ParkedRequest> {
+ public:
+  explicit ParkedRequest(net::any_io_executor executor) : timer(executor) {}
+
+  void Wake(WakeReason why) override {
+    WakeReason expected = WakeReason::kNone;
+    if (!reason.compare_exchange_strong(expected, why)) return;
+    net::post(timer.get_executor(), [self = shared_from_this()] { self->timer.cancel(); });
+  }
+
+  net::steady_timer timer;
+  std::atomic<WakeReason> reason{WakeReason::kNone};
+};
+
+struct HttpServer::Impl {
+  Impl(Router& r, Notifier& n, const Config& c)
+      : router(r),
+        notifier(n),
+        config(c),
+        metrics_separate(c.metrics_enabled && (!c.metrics_address.empty() || c.metrics_port != 0)),
+        metrics_on_main(c.metrics_enabled && !metrics_separate),
+        stats(internal::HttpMetrics::Global()),
+        metrics_series(stats.ForRoute("GET", kMetricsPath)),
+        pool(BlockingPool::Options{BlockingThreads(), kBlockingQueue, kBlockingNice}) {}
+
+  Router& router;
+  Notifier& notifier;
+  Config config;
+  // Config metrics_*: a separate listener serves the metrics, or the main one does.
+  const bool metrics_separate;
+  const bool metrics_on_main;
+  internal::HttpMetrics& stats;
+  internal::RouteMetrics& metrics_series;
+  net::io_context ioc;
+  std::vector<Listener> acceptors;
+  std::vector<std::thread> threads;
+  absl::Mutex mu;
+  std::set<std::shared_ptr<Connection>> connections ABSL_GUARDED_BY(mu);
+  std::atomic<bool> stopping{false};
+  std::atomic<int> accept_loops{0};
+  // Most client connections open at once, all listeners together; set by Start() from the
+  // descriptor limit. At the limit the accept loops wait (new clients queue in the kernel).
+  size_t max_connections = 0;
+  // Bytes of request bodies being received or handled, and the most allowed (set by Start()).
+  std::atomic<uint64_t> body_bytes{0};
+  uint64_t body_budget = 0;
+  // When accept trouble (the limit, or no descriptors) was last logged, in ns since the epoch.
+  std::atomic<int64_t> accept_warned_ns{0};
+  bool interrupted = false;  // Stop() interrupted the notifier; Start() resumes it
+  // After `ioc`: destroyed (its queue run, its threads joined) first, so that the completions
+  // its last tasks post find the io_context alive.
+  BlockingPool pool;
+
+  net::awaitable<void> Accept(tcp::acceptor& acceptor, bool metrics_listener);
+  net::awaitable<void> Serve(std::shared_ptr<Connection> conn, bool metrics_listener);
+  // Reads the next request's header and body into `parser`, answering the ones refused (limits,
+  // malformed). Returns false when the connection is to be closed.
+  net::awaitable<bool> ReadRequest(Connection& conn, beast::flat_buffer& buffer,
+                                   bhttp::request_parser<bhttp::string_body>& parser,
+                                   BodyLease& body_lease, const std::string& remote,
+                                   Clock::time_point& started);
+  // The response to `request`: metrics, CORS preflight, or the router's (Handle).
+  net::awaitable<bhttp::response<bhttp::string_body>> Respond(Request& request,
+                                                              bool metrics_listener,
+                                                              internal::RouteMetrics** series);
+  net::awaitable<Response> Handle(Request& request, internal::RouteMetrics** matched);
+  // Dispatches `request` until it is answered or waits (Response::wait), holding it while its
+  // module's gate is closed.
+  net::awaitable<Router::Outcome> DispatchHeld(Request& request, Response& response,
+                                               internal::RouteMetrics** matched);
+  // Runs a blocking route's Dispatch on `pool`; resumes when it is done.
+  net::awaitable<Router::Outcome> DispatchOnPool(Request& request, Response& response,
+                                                 internal::RouteMetrics** matched);
+  net::awaitable<void> Park(Request& request, Wait wait);
+  // Writes `res`; returns the error, if any.
+  net::awaitable<boost::system::error_code> Write(Connection& conn,
+                                                  bhttp::response<bhttp::string_body>& res,
+                                                  bool keep_alive);
+  bhttp::response<bhttp::string_body> ErrorResponse(int status, std::string_view errcode,
+                                                    std::string_view error);
+  void CancelConnections(bool idle_only);
+  absl::StatusOr<std::unique_ptr<tcp::acceptor>> Bind(const std::string& address, uint16_t port);
+};
+
+}  // namespace conclave::core
+
+#endif  // CONCLAVE_CORE_HTTP_SERVER_IMPL_H_

@@ -1,0 +1,385 @@
+// One client connection's requests: read (with the limits and the body budget), dispatch
+// through the Router (holding requests at closed gates, blocking routes on the pool, long-polls
+// parked on the Notifier), write, and the access log.
+#include <charconv>
+
+#include "http_server_impl.h"
+
+namespace conclave::core {
+
+namespace {
+
+bhttp::response<bhttp::string_body> ToBeast(Response response) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), 11};
+  res.set(bhttp::field::content_type, response.content_type);
+  for (auto& [name, value] : response.headers) res.set(name, value);
+  res.body() = std::move(response.body);
+  return res;
+}
+
+Response MetricsResponse() {
+  Response r;
+  r.content_type = std::string(kMetricsContentType);
+  r.body = GlobalMetrics().Render();
+  return r;
+}
+
+// Records a finished request in `series` and writes its access-log line. `status` 0: no response
+// was written (`aborted` says why). Never logs the raw target: its path and query can carry
+// access tokens and user ids; the route template cannot.
+void FinishRequest(internal::RouteMetrics& series, std::string_view method, int status,
+                   Clock::time_point started, std::string_view peer, std::string_view aborted) {
+  const absl::Duration elapsed = absl::FromChrono(Clock::now() - started);
+  if (status > 0) series.Record(status, elapsed);
+  if (!AccessLogEnabled() || !LogEnabled(LogLevel::kInfo)) return;
+  // Beast accepts any token as a method: bound what a client can put in the log.
+  if (method.empty()) method = "-";
+  method = method.substr(0, 32);
+  if (peer.empty()) peer = "-";
+  // Plain appends and to_chars rather than fmt: this runs for every request.
+  char status_buf[16];
+  std::string_view status_text = "-";
+  if (status > 0) {
+    status_text = std::string_view(
+        status_buf, std::to_chars(status_buf, status_buf + 16, status).ptr - status_buf);
+  }
+  const int64_t micros = absl::ToInt64Microseconds(elapsed);
+  char ms_buf[32];
+  char* end = std::to_chars(ms_buf, ms_buf + 24, micros / 1000).ptr;
+  *end++ = '.';
+  *end++ = static_cast<char>('0' + micros % 1000 / 100);
+  *end++ = static_cast<char>('0' + micros % 100 / 10);
+  *end++ = static_cast<char>('0' + micros % 10);
+  const std::string_view ms(ms_buf, end - ms_buf);
+  std::string message;
+  message.reserve(method.size() + series.route().size() + peer.size() + 48);
+  message.append(method).append(" ").append(series.route()).append(" ").append(status_text);
+  message.append(" ").append(ms).append("ms ").append(peer);
+  const LogField status_field{"status", status > 0 ? status_text : "null", true};
+  if (aborted.empty()) {
+    LogLineWithFields(LogLevel::kInfo, "access", message,
+                      {{"method", method},
+                       {"route", series.route()},
+                       status_field,
+                       {"duration_ms", ms, true},
+                       {"peer", peer}});
+  } else {
+    message.append(" (").append(aborted).append(")");
+    LogLineWithFields(LogLevel::kInfo, "access", message,
+                      {{"method", method},
+                       {"route", series.route()},
+                       status_field,
+                       {"duration_ms", ms, true},
+                       {"peer", peer},
+                       {"aborted", aborted}});
+  }
+}
+
+}  // namespace
+
+bhttp::response<bhttp::string_body> HttpServer::Impl::ErrorResponse(int status,
+                                                                    std::string_view errcode,
+                                                                    std::string_view error) {
+  Response r = MatrixError(status, errcode, error);
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
+  res.set(bhttp::field::content_type, r.content_type);
+  res.body() = std::move(r.body);
+  return res;
+}
+
+net::awaitable<boost::system::error_code> HttpServer::Impl::Write(
+    Connection& conn, bhttp::response<bhttp::string_body>& res, bool keep_alive) {
+  // Serialized by hand into one string (plus the body): Beast's serializer cost more CPU than
+  // all the rest of a small request, and adding the constant fields to `res` one by one took
+  // an allocation each (bench/http).
+  std::string head;
+  head.reserve(384);
+  head.append("HTTP/1.1 ").append(std::to_string(res.result_int())).append(" ");
+  head.append(Std(res.reason())).append("\r\n");
+  for (const auto& field : res) {
+    head.append(Std(field.name_string())).append(": ").append(Std(field.value())).append("\r\n");
+  }
+  head.append(kCommonFields);
+  head.append("Content-Length: ").append(std::to_string(res.body().size())).append("\r\n");
+  if (!keep_alive) head.append("Connection: close\r\n");
+  head.append("\r\n");
+  const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(res.body())};
+  // A response usually fits the socket's send buffer: write it at once, without suspending (no
+  // timer, no trip through the scheduler); only what does not fit waits for the socket.
+  tcp::socket& socket = conn.stream.socket();
+  boost::system::error_code ec;
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
+  const size_t written = ec ? 0 : socket.write_some(buffers, ec);
+  if (ec && ec != net::error::would_block) co_return ec;
+  if (written == head.size() + res.body().size()) co_return boost::system::error_code();
+  beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
+  rest.consume(written);
+  conn.ExpiresAfter(config.request_timeout);
+  std::tie(ec, std::ignore) = co_await net::async_write(socket, rest, kTuple);
+  co_return ec;
+}
+
+namespace {
+
+// The plain Request of a parsed Beast request (its body moved out).
+Request ToRequest(bhttp::request<bhttp::string_body>& req, const std::string& remote) {
+  Request request;
+  request.method = std::string(req.method_string());
+  request.target = std::string(req.target());
+  auto q = request.target.find('?');
+  request.path = request.target.substr(0, q);
+  if (q != std::string::npos) request.query = request.target.substr(q + 1);
+  for (const auto& field : req) {
+    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  request.body = std::move(req.body());
+  request.remote_address = remote;
+  return request;
+}
+
+}  // namespace
+
+net::awaitable<bool> HttpServer::Impl::ReadRequest(
+    Connection& conn, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::string_body>& parser,
+    BodyLease& body_lease, const std::string& remote, Clock::time_point& started) {
+  auto [ec, n] = co_await bhttp::async_read_header(conn.stream.socket(), buffer, parser, kTuple);
+  conn.idle = false;
+  // A request's time runs from its header to its response written.
+  started = Clock::now();
+  // The method of a request refused before it was read whole, once its header is parsed.
+  auto early_method = [&parser]() -> std::string {
+    return parser.is_header_done() ? std::string(Std(parser.get().method_string())) : "-";
+  };
+  auto refuse = [&](int status, std::string_view errcode,
+                    std::string error) -> net::awaitable<bool> {
+    auto res = ErrorResponse(status, errcode, error);
+    boost::system::error_code write_error = co_await Write(conn, res, false);
+    const std::string method = early_method();
+    FinishRequest(stats.Unmatched(method), method, status, started, remote,
+                  write_error ? "connection lost while writing the response" : "");
+    co_return false;
+  };
+  if (ec == bhttp::error::header_limit) {
+    co_return co_await refuse(431, "M_TOO_LARGE", "Request header fields too large");
+  }
+  if (ec == bhttp::error::body_limit) {  // Content-Length alone is over the limit
+    co_return co_await refuse(413, "M_TOO_LARGE", "Request body too large");
+  }
+  if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
+      ec == beast::error::timeout || ec == net::error::connection_reset || ec == net::error::eof) {
+    co_return false;
+  }
+  if (ec) {
+    co_return co_await refuse(400, "M_UNRECOGNIZED",
+                              core::StrCat("Malformed HTTP request: ", ec.message()));
+  }
+  if (parser.is_done()) co_return true;
+  // A body stays in memory until its response is written: without a budget across all
+  // connections, slow uploads could each hold max_body_size (found by bench/abuse).
+  const uint64_t want = parser.content_length().value_or(config.max_body_size);
+  if (!body_lease.Take(body_bytes, body_budget, want)) {
+    co_return co_await refuse(503, "M_UNKNOWN", "Too many request bodies at once; try again later");
+  }
+  conn.ExpiresAfter(config.request_timeout);
+  auto [body_ec, m] = co_await bhttp::async_read(conn.stream.socket(), buffer, parser, kTuple);
+  if (body_ec == bhttp::error::body_limit) {
+    co_return co_await refuse(413, "M_TOO_LARGE", "Request body too large");
+  }
+  if (body_ec) {
+    if (body_ec != beast::error::timeout && body_ec != net::error::operation_aborted &&
+        body_ec != bhttp::error::end_of_stream) {
+      co_return co_await refuse(400, "M_UNRECOGNIZED",
+                                core::StrCat("Malformed HTTP request: ", body_ec.message()));
+    }
+    const std::string method = early_method();
+    FinishRequest(stats.Unmatched(method), method, 0, started, remote,
+                  "connection closed or timed out before the request body arrived");
+    co_return false;
+  }
+  co_return true;
+}
+
+net::awaitable<bhttp::response<bhttp::string_body>> HttpServer::Impl::Respond(
+    Request& request, bool metrics_listener, internal::RouteMetrics** series) {
+  const bool metrics_request = request.method == "GET" && request.path == kMetricsPath;
+  if (metrics_listener) {
+    // The separate metrics listener serves the metrics and nothing else.
+    if (!metrics_request)
+      co_return ToBeast(MatrixError(404, "M_UNRECOGNIZED", "Unrecognized request"));
+    *series = &metrics_series;
+    co_return ToBeast(MetricsResponse());
+  }
+  if (metrics_on_main && metrics_request) {
+    *series = &metrics_series;
+    co_return ToBeast(MetricsResponse());
+  }
+  if (request.method == "OPTIONS") {
+    *series = &stats.Preflight();
+    bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = "{}";
+    co_return res;
+  }
+  co_return ToBeast(co_await Handle(request, series));
+}
+
+net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn,
+                                             bool metrics_listener) {
+  // Closes a session's connection and forgets it, however Serve() ends (an exception included).
+  class SessionCleanup {
+   public:
+    SessionCleanup(std::shared_ptr<Connection> conn, Impl& server)
+        : conn_(std::move(conn)), server_(server) {}
+    SessionCleanup(const SessionCleanup&) = delete;
+    SessionCleanup& operator=(const SessionCleanup&) = delete;
+    ~SessionCleanup() {
+      boost::system::error_code ignored;
+      conn_->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      conn_->stream.close();
+      conn_->watchdog.cancel();
+      server_.stats.connections_open().Add(-1);
+      absl::MutexLock lock(&server_.mu);
+      server_.connections.erase(conn_);
+    }
+
+   private:
+    std::shared_ptr<Connection> conn_;
+    Impl& server_;
+  };
+  SessionCleanup cleanup(conn, *this);
+  beast::flat_buffer buffer;
+  std::string remote;
+  {
+    boost::system::error_code ec;
+    auto endpoint = conn->stream.socket().remote_endpoint(ec);
+    if (!ec) remote = endpoint.address().to_string();
+  }
+  for (int served = 0;; ++served) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(config.max_header_size));
+    parser.body_limit(config.max_body_size);
+    // Idle means between requests. A new connection is not idle: its client connected to send
+    // a request, which a graceful stop lets it send and answers (with Connection: close).
+    conn->idle = served > 0;
+    // A large header grew the buffer: do not keep that memory for the connection's idle time.
+    if (buffer.size() == 0 && buffer.capacity() > 8192) buffer.shrink_to_fit();
+    if (stopping.load() && buffer.size() == 0 && served > 0) break;
+    conn->ExpiresAfter(config.idle_timeout);
+    BodyLease body_lease;
+    Clock::time_point started;
+    if (!co_await ReadRequest(*conn, buffer, parser, body_lease, remote, started)) break;
+    bhttp::request<bhttp::string_body> req = parser.release();
+    const bool keep_alive = req.keep_alive();
+    Request request = ToRequest(req, remote);
+
+    internal::RouteMetrics* series = nullptr;
+    bhttp::response<bhttp::string_body> res = co_await Respond(request, metrics_listener, &series);
+    if (series == nullptr) series = &stats.Unmatched(request.method);
+    const int status = res.result_int();
+    const bool keep = keep_alive && !stopping.load();
+    boost::system::error_code write_error = co_await Write(*conn, res, keep);
+    FinishRequest(*series, request.method, status, started, remote,
+                  write_error ? "connection lost while writing the response" : "");
+    if (write_error || !keep) break;
+  }
+}
+
+namespace {
+
+// Runs `work` on `pool`, then completes on the handler's executor with whether it ran (false:
+// the pool refused it, full or stopping). `work` must outlive the operation.
+template <typename Token>
+auto AsyncRunOnPool(BlockingPool& pool, absl::FunctionRef<void()> work, Token&& token) {
+  return net::async_initiate<Token, void(bool)>(
+      [&pool](auto handler, absl::FunctionRef<void()> work) {
+        using HandlerType = decltype(handler);
+        auto shared = std::make_shared<HandlerType>(std::move(handler));
+        auto executor = net::get_associated_executor(*shared);
+        absl::Status queued = pool.Submit([shared, executor, work]() mutable {
+          work();
+          net::post(executor, [shared]() mutable { std::move (*shared)(true); });
+        });
+        if (!queued.ok()) net::post(executor, [shared]() mutable { std::move (*shared)(false); });
+      },
+      token, work);
+}
+
+}  // namespace
+
+net::awaitable<Router::Outcome> HttpServer::Impl::DispatchOnPool(Request& request,
+                                                                 Response& response,
+                                                                 internal::RouteMetrics** matched) {
+  Router::Outcome outcome = Router::Outcome::kRetry;
+  // The handler runs inside its module's gate (Dispatch enters and leaves it on the pool
+  // thread): a reload waits for it, and the pool never runs module code outside the gate.
+  auto work = [&] { outcome = router.Dispatch(request, response, matched, /*may_block=*/true); };
+  if (!co_await AsyncRunOnPool(pool, work, net::use_awaitable)) {
+    // Pool full (or stopping): blocking the I/O thread beats refusing the request.
+    work();
+  }
+  co_return outcome;
+}
+
+net::awaitable<Router::Outcome> HttpServer::Impl::DispatchHeld(Request& request, Response& response,
+                                                               internal::RouteMetrics** matched) {
+  Router::Outcome outcome = router.Dispatch(request, response, matched, /*may_block=*/false);
+  if (outcome == Router::Outcome::kBlocking) {
+    outcome = co_await DispatchOnPool(request, response, matched);
+  }
+  if (outcome != Router::Outcome::kRetry) co_return outcome;
+  // A reload holds this request at its module's gate: wait until the router opens gates, then
+  // dispatch to the new code.
+  const absl::Time give_up = absl::Now() + config.reload_drain_timeout + absl::Seconds(30);
+  auto executor = co_await net::this_coro::executor;
+  while (outcome == Router::Outcome::kRetry) {
+    if (absl::Now() > give_up) {
+      router.CountFailedRequest();
+      response = MatrixError(503, "M_UNKNOWN", "The server is reloading; try again");
+      co_return Router::Outcome::kHandled;
+    }
+    auto held = std::make_shared<ParkedRequest>(executor);
+    router.WatchGates(held.get());  // before looking again: no opening is missed
+    outcome = router.Dispatch(request, response, matched, /*may_block=*/false);
+    if (outcome == Router::Outcome::kRetry && held->reason.load() == WakeReason::kNone) {
+      held->timer.expires_after(absl::ToChronoNanoseconds(kHeldRecheck));
+      co_await held->timer.async_wait(kTuple);
+    }
+    router.UnwatchGates(held.get());
+    if (outcome == Router::Outcome::kBlocking) {
+      outcome = co_await DispatchOnPool(request, response, matched);
+    }
+  }
+  co_return outcome;
+}
+
+net::awaitable<Response> HttpServer::Impl::Handle(Request& request,
+                                                  internal::RouteMetrics** matched) {
+  Response response;
+  for (;;) {
+    co_await DispatchHeld(request, response, matched);
+    if (!response.wait) co_return response;
+    Wait wait = std::move(*response.wait);
+    response = Response();
+    co_await Park(request, std::move(wait));
+  }
+}
+
+net::awaitable<void> HttpServer::Impl::Park(Request& request, Wait wait) {
+  request.wait_deadline = wait.deadline;
+  auto parked = std::make_shared<ParkedRequest>(co_await net::this_coro::executor);
+  WakeReason at_once = stopping.load()
+                           ? WakeReason::kInterrupted
+                           : notifier.Subscribe(wait.key, wait.seen_version, parked.get());
+  if (at_once != WakeReason::kNone) {
+    request.wake_reason = at_once;
+    co_return;
+  }
+  const absl::Duration left = std::max(wait.deadline - absl::Now(), absl::ZeroDuration());
+  parked->timer.expires_after(absl::ToChronoNanoseconds(left));
+  co_await parked->timer.async_wait(kTuple);
+  notifier.Unsubscribe(wait.key, parked.get());
+  WakeReason why = parked->reason.load();
+  request.wake_reason = why == WakeReason::kNone ? WakeReason::kTimeout : why;
+}
+
+}  // namespace conclave::core
