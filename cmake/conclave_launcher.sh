@@ -8,6 +8,12 @@ shift
 # Precompiled headers (cmake/ConclavePch.cmake): ccache hits need these two.
 CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:+$CCACHE_SLOPPINESS,}pch_defines,time_macros"
 export CCACHE_SLOPPINESS
+# Paths relative to the checkout, and the build directory kept out of the hash (-g would hash
+# it): objects are then shared by checkouts of the tree (git worktrees, the copy that
+# integration.devloop builds under build/dev).
+CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(cd "$(dirname "$0")/.." && pwd)}"
+CCACHE_NOHASHDIR=1
+export CCACHE_BASEDIR CCACHE_NOHASHDIR
 "$@" && exit 0
 status=$?
 out=

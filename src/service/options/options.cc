@@ -1,5 +1,7 @@
 #include "conclave/service/options/options.h"
 
+#include "conclave/core/exceptions.h"
+
 namespace conclave::service {
 namespace {
 
@@ -48,10 +50,13 @@ absl::StatusOr<std::unique_ptr<ServiceSettings>> OpenServiceSettings(const core:
 
 absl::Status CheckServiceOptions(const core::RawConfig& raw,
                                  std::vector<std::string>* keys) noexcept {
-  core::OptionReader reader(kModule, raw);
-  (void)ReadServiceOptions(reader);
-  for (const core::OptionRead& r : reader.read()) keys->push_back(r.key);
-  return reader.status();
+  // A noexcept hook of the descriptor: nothing may escape it (core/exceptions.h).
+  return core::CatchAll(kModule, "service: check_options hook", [&] {
+    core::OptionReader reader(kModule, raw);
+    (void)ReadServiceOptions(reader);
+    for (const core::OptionRead& r : reader.read()) keys->push_back(r.key);
+    return reader.status();
+  });
 }
 
 }  // namespace conclave::service
