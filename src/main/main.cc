@@ -493,8 +493,8 @@ int Run(int argc, char** argv) {
   }
   if (cli.check_config) {
     // The modules validate their own options (without being loaded) and name the keys they read.
-    auto warnings = core::CheckModuleOptions(HostOptions(loaded->config, ExecutablePath()),
-                                             loaded->config.raw);
+    auto warnings =
+        core::CheckModuleOptions(HostOptions(loaded->config, ExecutablePath()), loaded->config.raw);
     if (!warnings.ok()) {
       std::cerr << "conclave: " << warnings.status().message() << "\n";
       return kExitUsage;
