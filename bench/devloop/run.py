@@ -7,7 +7,7 @@ build directory, so objects come from ccache), builds the dev preset, starts
 
   api      edit the name /_conclave/server_version answers (src/api/discovery.cc), run
            `cmake --build --preset dev`; done when GET answers the new name (watch reloads api).
-  service  edit the message of M_MISSING_TOKEN (src/service/errors.cc), same build; done when a
+  service  edit the message of M_MISSING_TOKEN (src/service/protocol/errors.cc), same build; done when a
            token-less GET /account/whoami answers the new message (reloads service, api, admin).
   core     edit a string in src/core/build_info_dev.cc, same build; done when the exec-restarted
            image answers (its `listening on ... (inherited socket)` line, then GET 200).
@@ -95,7 +95,7 @@ class Loop:
         def edit():
             old = ('"M_MISSING_TOKEN", m)' if self.service_text == "Missing access token" else
                    f'"M_MISSING_TOKEN", std::string(m) + "{self.service_text[20:]}")')
-            self.checkout.edit("src/service/errors.cc", old,
+            self.checkout.edit("src/service/protocol/errors.cc", old,
                                f'"M_MISSING_TOKEN", std::string(m) + "{new[20:]}")')
             self.service_text = new
         return self.timed(edit, self.dev_build, lambda: missing_token_says(self.server, new))

@@ -16,10 +16,10 @@ targets=("$@")
 build=build/fuzz-coverage
 # The files each target is written for (the rest is linked in but not its business).
 declare -A files=(
-  [http_request]='src/core/(http_server|router|percent)\.cc|src/api/handler\.cc'
-  [event_json]='src/service/(canonical_json|event_hash|redaction|identifiers|auth_rules|power_levels|filter|crypto|rooms_internal|stored_json)\.cc'
-  [admin_command]='src/admin/(tree|reply|format|commands|server_commands|debug_commands)\.cc|src/service/admin_room_impl\.cc'
-  [config]='src/core/config\.cc'
+  [http_request]='src/core/(http_server|http_session|router|percent)\.cc|src/api/handler\.cc'
+  [event_json]='src/service/(protocol/(canonical_json|event_hash|redaction|identifiers|auth_rules|power_levels|filter|crypto|room_versions)|storage/(stored_json|schema))\.cc'
+  [admin_command]='src/admin/(tree|reply|format|commands|server_commands|debug_commands)\.cc|src/service/admin_room/admin_room_impl\.cc'
+  [config]='src/core/(config|options)\.cc'
 )
 
 export CCACHE_BASEDIR="$PWD"
