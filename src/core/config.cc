@@ -287,6 +287,14 @@ absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string
   for (const auto& [key, node] : table) {
     raw.Set(std::string(key.str()), internal::FromNode(node, origin));
   }
+  // A bad value in the file is an error even where the environment overrides it: the file is
+  // what the next start without that variable reads.
+  for (const auto& spec : Specs()) {
+    const RawValue* v = raw.Find(spec.name);
+    if (v == nullptr) continue;
+    Config scratch;
+    if (auto status = spec.set(scratch, *v, spec.name, v->origin); !status.ok()) return status;
+  }
   // Environment overrides win over the file. CONCLAVE_<KEY> names key `<key>` in lower case.
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);

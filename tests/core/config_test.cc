@@ -54,6 +54,17 @@ TEST(Config, BadValuesNameTheKey) {
   EXPECT_THAT(std::string(from_env.status().message()), HasSubstr("CONCLAVE_PORT"));
 }
 
+TEST(Config, ABadValueInTheFileIsAnErrorEvenWhereTheEnvironmentOverridesIt) {
+  std::string env = "CONCLAVE_PORT=0";
+  char* environ[] = {env.data(), nullptr};
+  auto loaded = ParseConfig("port = \"eighty\"", "f.toml", environ);
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("port (f.toml)"));
+  auto good = ParseConfig("port = 8448", "f.toml", environ);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->config.port, 0);
+}
+
 TEST(Config, SyntaxErrorNamesFileAndLine) {
   auto loaded = ParseConfig("port = 1\nthis is not toml\n", "conclave.toml", nullptr);
   ASSERT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument);
