@@ -24,6 +24,7 @@ set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$script_dir/../.." && pwd)
+source "$repo/bench/lib.sh"
 build_dir=${1:-$repo/build/release}
 
 SLOWLORIS=${SLOWLORIS:-2000}
@@ -97,14 +98,7 @@ log=$tmp/server.log
   CONCLAVE_DATABASE_PATH="$tmp/db" CONCLAVE_RUNTIME_DIR="$tmp/run" \
   "$tmp/bin/conclave" 2>"$log" >/dev/null </dev/null) &
 server_pid=$!
-port=
-for _ in $(seq 300); do
-  port=$(grep -om1 'listening on http://127\.0\.0\.1:[0-9]*' "$log" | sed 's/.*://' || true)
-  [[ -n $port ]] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; die "the server exited during start-up"; }
-  sleep 0.1
-done
-[[ -n $port ]] || { cat "$log" >&2; die "no 'listening on' line after 30 s"; }
+port=$(bench_listening_port "$log" "$server_pid")
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/_matrix/client/versions" || true)
 [[ $code == 200 ]] || die "GET /_matrix/client/versions answered $code"
 grep -m1 'at most .* client connections' "$log" | sed 's/^.*\] /server: /' || true

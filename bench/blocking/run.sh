@@ -16,6 +16,7 @@ set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$script_dir/../.." && pwd)
+source "$repo/bench/lib.sh"
 build_dir=${1:-$repo/build/release}
 ROUNDS=${ROUNDS:-3}
 CONCURRENT=${CONCURRENT:-100}
@@ -55,14 +56,7 @@ log=$tmp/server.log
   CONCLAVE_DATABASE_PATH="$tmp/db" CONCLAVE_RUNTIME_DIR="$tmp/run" \
   "$build_dir/bin/conclave" 2>"$log" >/dev/null </dev/null) &
 server_pid=$!
-port=
-for _ in $(seq 300); do
-  port=$(grep -om1 'listening on http://127\.0\.0\.1:[0-9]*' "$log" | sed 's/.*://' || true)
-  [[ -n $port ]] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; die "the server exited during start-up"; }
-  sleep 0.1
-done
-[[ -n $port ]] || { cat "$log" >&2; die "no 'listening on' line after 30 s"; }
+port=$(bench_listening_port "$log" "$server_pid")
 echo "$("$build_dir/bin/conclave" --version | head -1) from $build_dir"
 echo "$(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 

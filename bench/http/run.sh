@@ -28,6 +28,7 @@ set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$script_dir/../.." && pwd)
+source "$repo/bench/lib.sh"
 build_dir=${1:-$repo/build/release}
 
 THREADS=${THREADS:-2}
@@ -113,15 +114,7 @@ start_conclave() {  # name access_log(true/false)
     CONCLAVE_DATABASE_PATH="$dir/db" CONCLAVE_RUNTIME_DIR="$dir/run" \
     "$tmp/bin/conclave" 2>"${LOG[$name]}" >/dev/null </dev/null) &
   PID[$name]=$!
-  local port=
-  for _ in $(seq 300); do
-    port=$(grep -om1 'listening on http://127\.0\.0\.1:[0-9]*' "${LOG[$name]}" | sed 's/.*://' || true)
-    [[ -n $port ]] && break
-    kill -0 "${PID[$name]}" 2>/dev/null || { cat "${LOG[$name]}" >&2; die "$name exited during start-up"; }
-    sleep 0.1
-  done
-  [[ -n $port ]] || { cat "${LOG[$name]}" >&2; die "$name: no 'listening on' line after 30 s"; }
-  PORT[$name]=$port
+  PORT[$name]=$(bench_listening_port "${LOG[$name]}" "${PID[$name]}" "$name")
 }
 
 start_conclave conclave false

@@ -31,6 +31,7 @@ set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$script_dir/../.." && pwd)
+source "$repo/bench/lib.sh"
 build_dir=${1:-$repo/build/dev}
 RELOADS=${2:-200}
 INTERVAL_MS=${INTERVAL_MS:-100}
@@ -112,14 +113,7 @@ CONCLAVE_ADDRESS=127.0.0.1 CONCLAVE_PORT=0 CONCLAVE_LOG_LEVEL=info \
   LD_LIBRARY_PATH="$tmp/core${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   "$tmp/bin/conclave" 2>"$log" >/dev/null </dev/null &
 server_pid=$!
-port=
-for _ in $(seq 300); do
-  port=$(grep -om1 'listening on http://127\.0\.0\.1:[0-9]*' "$log" | sed 's/.*://' || true)
-  [[ -n $port ]] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; die "the server exited during start-up"; }
-  sleep 0.1
-done
-[[ -n $port ]] || { cat "$log" >&2; die "no 'listening on' line after 30 s"; }
+port=$(bench_listening_port "$log" "$server_pid")
 
 echo "conclave $("$tmp/bin/conclave" --version 2>/dev/null | sed 's/^conclave //') from $build_dir"
 echo "server pid $server_pid on 127.0.0.1:$port; $(nproc) cores;" \
