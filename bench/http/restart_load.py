@@ -14,7 +14,8 @@ Two kinds of clients run all the time:
   - keep-alive threads: one connection each, request after request. A response that says
     `Connection: close` is a graceful end (reconnect, not an error); a reset, an EOF before a
     complete response or a broken pipe on a kept-alive connection is counted as a "kept-alive
-    error" (the server closed it at the restart instant), then the thread reconnects.
+    error" (the server closed it at the restart instead of handing it to the new image), then
+    the thread reconnects.
 
 Prints key=value lines (times in ms):
   restarts_done, refused, new_ok, new_errors (other than refused, by kind in new_error_kinds),

@@ -54,26 +54,35 @@ net::awaitable<void> HttpServer::Impl::Accept(tcp::acceptor& acceptor, bool metr
       CONCLAVE_LOG(kWarn, "http", "accept: {}", ec.message());
       continue;
     }
-    // Asio does not ask for SOCK_CLOEXEC; an exec restart must not leak client sockets.
-    fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
     socket.set_option(tcp::no_delay(true), ec);
-    auto conn = std::make_shared<Connection>(std::move(socket));
-    {
-      absl::MutexLock lock(&mu);
-      connections.insert(conn);
-    }
-    stats.connections_open().Add(1);
-    auto executor = conn->stream.get_executor();
-    net::co_spawn(executor, Serve(std::move(conn), metrics_listener), net::detached);
+    Launch(std::move(socket), metrics_listener, /*adopted=*/false);
   }
   accept_loops.fetch_sub(1);
 }
 
-void HttpServer::Impl::CancelConnections(bool idle_only) {
+void HttpServer::Impl::Launch(tcp::socket socket, bool metrics_listener, bool adopted) {
+  // Asio does not ask for SOCK_CLOEXEC; an exec restart must not leak client sockets (it passes
+  // the ones it hands over itself).
+  fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+  auto conn = std::make_shared<Connection>(std::move(socket));
+  {
+    absl::MutexLock lock(&mu);
+    connections.insert(conn);
+  }
+  stats.connections_open().Add(1);
+  auto executor = conn->stream.get_executor();
+  net::co_spawn(executor, Serve(std::move(conn), metrics_listener, adopted), net::detached);
+}
+
+void HttpServer::Impl::CancelConnections(CancelWhich which) {
   absl::MutexLock lock(&mu);
   for (const auto& conn : connections) {
-    net::post(conn->stream.get_executor(), [conn, idle_only] {
-      if (!idle_only || conn->idle) conn->stream.cancel();
+    net::post(conn->stream.get_executor(), [conn, which] {
+      // On the connection's strand, like its session: `idle` and `waiting` are current.
+      if (which == CancelWhich::kAll || (which == CancelWhich::kIdle && conn->idle) ||
+          (which == CancelWhich::kWaiting && conn->waiting)) {
+        conn->stream.cancel();
+      }
     });
   }
 }
@@ -185,6 +194,7 @@ std::vector<int> HttpServer::listening_fds() const {
 
 void HttpServer::Start(int threads) {
   impl_->stopping.store(false);
+  impl_->handing_over.store(false);
   if (std::exchange(impl_->interrupted, false)) impl_->notifier.Resume();
   impl_->ioc.restart();
   // A quarter of the descriptor limit (at least 512) stays free for the database's files, the
@@ -210,11 +220,23 @@ void HttpServer::Start(int threads) {
   }
 }
 
-void HttpServer::Stop(absl::Duration grace) {
-  if (impl_->threads.empty()) return;
-  impl_->stopping.store(true);
-  if (!std::exchange(impl_->interrupted, true)) impl_->notifier.Interrupt();
-  for (auto& l : impl_->acceptors) {
+void HttpServer::Stop(absl::Duration grace) { impl_->StopServing(grace, /*hand_over=*/false); }
+
+HandOver HttpServer::StopForHandOver(absl::Duration grace) {
+  HandOver out;
+  out.closed_busy = impl_->StopServing(grace, /*hand_over=*/true);
+  // Counted by Adopt(), in the next image (from the record) or in this one after a failed exec.
+  absl::MutexLock lock(&impl_->mu);
+  out.connections = std::exchange(impl_->handed, {});
+  return out;
+}
+
+size_t HttpServer::Impl::StopServing(absl::Duration grace, bool hand_over) {
+  if (threads.empty()) return 0;
+  handing_over.store(hand_over);  // before `stopping`: a session that sees one sees both
+  stopping.store(true);
+  if (!std::exchange(interrupted, true)) notifier.Interrupt();
+  for (auto& l : acceptors) {
     net::post(l.acceptor->get_executor(), [a = l.acceptor.get()] {
       boost::system::error_code ec;
       a->cancel(ec);
@@ -224,23 +246,69 @@ void HttpServer::Stop(absl::Duration grace) {
     absl::Time deadline = absl::Now() + limit;
     while (absl::Now() < deadline) {
       {
-        absl::MutexLock lock(&impl_->mu);
-        if (impl_->connections.empty() && impl_->accept_loops.load() == 0) return true;
+        absl::MutexLock lock(&mu);
+        if (connections.empty() && accept_loops.load() == 0) return true;
       }
-      impl_->CancelConnections(/*idle_only=*/true);
+      // Again and again: a connection may become idle (or start waiting) at any time.
+      CancelConnections(hand_over ? CancelWhich::kWaiting : CancelWhich::kIdle);
       absl::SleepFor(absl::Milliseconds(5));
     }
     return false;
   };
+  size_t busy = 0;
   if (!wait_for_connections(grace)) {
-    CONCLAVE_LOG(kWarn, "http", "closing {} connections still busy after {}", connection_count(),
-                 absl::FormatDuration(grace));
-    impl_->CancelConnections(/*idle_only=*/false);
+    {
+      absl::MutexLock lock(&mu);
+      busy = connections.size();
+    }
+    CONCLAVE_LOG(kWarn, "http", "closing {} connections still busy after {}{}", busy,
+                 absl::FormatDuration(grace), hand_over ? " instead of handing them over" : "");
+    handing_over.store(false);  // what is left closes
+    CancelConnections(CancelWhich::kAll);
     wait_for_connections(absl::Seconds(1));
   }
-  impl_->ioc.stop();
-  for (auto& t : impl_->threads) t.join();
-  impl_->threads.clear();
+  ioc.stop();
+  for (auto& t : threads) t.join();
+  threads.clear();
+  return busy;
+}
+
+void HttpServer::Adopt(HandOver handover) {
+  internal::HttpMetrics& stats = impl_->stats;
+  stats.handover_closed_busy().Increment(handover.closed_busy);
+  stats.handover_closed_invalid().Increment(handover.closed_invalid);
+  size_t adopted = 0, no_listener = 0;
+  for (const HandedConnection& h : handover.connections) {
+    const bool metrics = h.listener == kMetricsListenerName;
+    if (metrics && !impl_->metrics_separate) {
+      close(h.fd);
+      ++no_listener;
+      continue;
+    }
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    getsockname(h.fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    tcp::socket socket(net::make_strand(impl_->ioc));
+    boost::system::error_code ec;
+    socket.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), h.fd, ec);
+    if (ec) {
+      CONCLAVE_LOG(kError, "http", "handed connection dropped: descriptor {}: {}", h.fd,
+                   ec.message());
+      close(h.fd);
+      stats.handover_closed_invalid().Increment();
+      continue;
+    }
+    impl_->Launch(std::move(socket), metrics, /*adopted=*/true);
+    ++adopted;
+  }
+  stats.handed_over().Increment(adopted);
+  stats.handover_closed_no_listener().Increment(no_listener);
+  if (adopted + no_listener + handover.closed_busy + handover.closed_invalid == 0) return;
+  CONCLAVE_LOG(kInfo, "http",
+               "serving {} client connections handed over at the restart ({} closed: {} busy, {} "
+               "invalid, {} of a metrics listener no longer configured)",
+               adopted, no_listener + handover.closed_busy + handover.closed_invalid,
+               handover.closed_busy, handover.closed_invalid, no_listener);
 }
 
 void HttpServer::CloseListeners() {

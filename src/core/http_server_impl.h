@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "conclave/core/blocking_pool.h"
+#include "conclave/core/handover.h"
 #include "conclave/core/http.h"
 #include "conclave/core/http_server.h"
 #include "conclave/core/listen_fds.h"
@@ -91,7 +92,22 @@ struct Connection : std::enable_shared_from_this<Connection> {
   net::steady_timer watchdog;
   Clock::time_point deadline = Clock::time_point::max();
   bool watchdog_armed = false;
-  bool idle = false;  // between two requests
+  bool idle = false;     // between two requests
+  bool waiting = false;  // in a read that has nothing of a request yet (so far as we know)
+};
+
+// Which connections CancelConnections() cancels.
+enum class CancelWhich {
+  kIdle,     // between two requests (a graceful stop closes those)
+  kWaiting,  // waiting for a request, a new connection's first one included (a hand-over)
+  kAll,
+};
+
+// How ReadRequest() ended.
+enum class ReadResult {
+  kRequest,   // a request is read whole
+  kClose,     // close the connection (answered already if it was refused)
+  kHandOver,  // stopping for a hand-over, and nothing of a next request was read
 };
 
 // A share of the server-wide budget for request bodies: taken before a body is read, given back
@@ -180,7 +196,13 @@ struct HttpServer::Impl {
   std::vector<std::thread> threads;
   absl::Mutex mu;
   std::set<std::shared_ptr<Connection>> connections ABSL_GUARDED_BY(mu);
+  // Connections detached by a stop for a hand-over (StopForHandOver()), in the order they
+  // became idle; their descriptors are owned here until taken.
+  std::vector<HandedConnection> handed ABSL_GUARDED_BY(mu);
   std::atomic<bool> stopping{false};
+  // Set with `stopping` by a stop for a hand-over: idle connections are detached instead of
+  // closed, and responses keep the connection alive. Cleared when its grace runs out.
+  std::atomic<bool> handing_over{false};
   std::atomic<int> accept_loops{0};
   // Most client connections open at once, all listeners together; set by Start() from the
   // descriptor limit. At the limit the accept loops wait (new clients queue in the kernel).
@@ -196,13 +218,16 @@ struct HttpServer::Impl {
   BlockingPool pool;
 
   net::awaitable<void> Accept(tcp::acceptor& acceptor, bool metrics_listener);
-  net::awaitable<void> Serve(std::shared_ptr<Connection> conn, bool metrics_listener);
+  // Registers `socket` as a connection and spawns its session. `adopted`: handed over by an exec
+  // restart, so between two requests.
+  void Launch(tcp::socket socket, bool metrics_listener, bool adopted);
+  net::awaitable<void> Serve(std::shared_ptr<Connection> conn, bool metrics_listener, bool adopted);
   // Reads the next request's header and body into `parser`, answering the ones refused (limits,
-  // malformed). Returns false when the connection is to be closed.
-  net::awaitable<bool> ReadRequest(Connection& conn, beast::flat_buffer& buffer,
-                                   bhttp::request_parser<bhttp::string_body>& parser,
-                                   BodyLease& body_lease, const std::string& remote,
-                                   Clock::time_point& started);
+  // malformed).
+  net::awaitable<ReadResult> ReadRequest(Connection& conn, beast::flat_buffer& buffer,
+                                         bhttp::request_parser<bhttp::string_body>& parser,
+                                         BodyLease& body_lease, const std::string& remote,
+                                         Clock::time_point& started);
   // The response to `request`: metrics, CORS preflight, or the router's (Handle).
   net::awaitable<bhttp::response<bhttp::string_body>> Respond(Request& request,
                                                               bool metrics_listener,
@@ -222,7 +247,9 @@ struct HttpServer::Impl {
                                                   bool keep_alive);
   bhttp::response<bhttp::string_body> ErrorResponse(int status, std::string_view errcode,
                                                     std::string_view error);
-  void CancelConnections(bool idle_only);
+  void CancelConnections(CancelWhich which);
+  // Stop() and StopForHandOver(). Returns how many connections were still busy after `grace`.
+  size_t StopServing(absl::Duration grace, bool hand_over);
   absl::StatusOr<std::unique_ptr<tcp::acceptor>> Bind(const std::string& address, uint16_t port);
 };
 

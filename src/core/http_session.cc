@@ -139,10 +139,22 @@ Request ToRequest(bhttp::request<bhttp::string_body>& req, const std::string& re
 
 }  // namespace
 
-net::awaitable<bool> HttpServer::Impl::ReadRequest(
+net::awaitable<ReadResult> HttpServer::Impl::ReadRequest(
     Connection& conn, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::string_body>& parser,
     BodyLease& body_lease, const std::string& remote, Clock::time_point& started) {
   auto [ec, n] = co_await bhttp::async_read_header(conn.stream.socket(), buffer, parser, kTuple);
+  // A stop for a hand-over cancels reads that wait for a request (CancelWhich::kWaiting). If
+  // nothing of one was read the connection moves to the next image as it is; if part of a
+  // request had arrived, it is read whole and answered here first. The idle timeout's cancel
+  // (now past the deadline) and the forced stop (handing_over cleared) still close.
+  while (ec == net::error::operation_aborted && handing_over.load() &&
+         Clock::now() < conn.deadline) {
+    conn.waiting = false;
+    if (buffer.size() == 0 && !parser.got_some()) co_return ReadResult::kHandOver;
+    std::tie(ec, n) =
+        co_await bhttp::async_read_header(conn.stream.socket(), buffer, parser, kTuple);
+  }
+  conn.waiting = false;
   conn.idle = false;
   // A request's time runs from its header to its response written.
   started = Clock::now();
@@ -151,13 +163,13 @@ net::awaitable<bool> HttpServer::Impl::ReadRequest(
     return parser.is_header_done() ? std::string(Std(parser.get().method_string())) : "-";
   };
   auto refuse = [&](int status, std::string_view errcode,
-                    std::string error) -> net::awaitable<bool> {
+                    std::string error) -> net::awaitable<ReadResult> {
     auto res = ErrorResponse(status, errcode, error);
     boost::system::error_code write_error = co_await Write(conn, res, false);
     const std::string method = early_method();
     FinishRequest(stats.Unmatched(method), method, status, started, remote,
                   write_error ? "connection lost while writing the response" : "");
-    co_return false;
+    co_return ReadResult::kClose;
   };
   if (ec == bhttp::error::header_limit) {
     co_return co_await refuse(431, "M_TOO_LARGE", "Request header fields too large");
@@ -167,13 +179,13 @@ net::awaitable<bool> HttpServer::Impl::ReadRequest(
   }
   if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
       ec == beast::error::timeout || ec == net::error::connection_reset || ec == net::error::eof) {
-    co_return false;
+    co_return ReadResult::kClose;
   }
   if (ec) {
     co_return co_await refuse(400, "M_UNRECOGNIZED",
                               core::StrCat("Malformed HTTP request: ", ec.message()));
   }
-  if (parser.is_done()) co_return true;
+  if (parser.is_done()) co_return ReadResult::kRequest;
   // A body stays in memory until its response is written: without a budget across all
   // connections, slow uploads could each hold max_body_size (found by bench/abuse).
   const uint64_t want = parser.content_length().value_or(config.max_body_size);
@@ -194,9 +206,9 @@ net::awaitable<bool> HttpServer::Impl::ReadRequest(
     const std::string method = early_method();
     FinishRequest(stats.Unmatched(method), method, 0, started, remote,
                   "connection closed or timed out before the request body arrived");
-    co_return false;
+    co_return ReadResult::kClose;
   }
-  co_return true;
+  co_return ReadResult::kRequest;
 }
 
 net::awaitable<bhttp::response<bhttp::string_body>> HttpServer::Impl::Respond(
@@ -224,29 +236,43 @@ net::awaitable<bhttp::response<bhttp::string_body>> HttpServer::Impl::Respond(
 }
 
 net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn,
-                                             bool metrics_listener) {
-  // Closes a session's connection and forgets it, however Serve() ends (an exception included).
+                                             bool metrics_listener, bool adopted) {
+  // Closes a session's connection, or detaches it for a hand-over, and forgets it, however
+  // Serve() ends (an exception included).
   class SessionCleanup {
    public:
-    SessionCleanup(std::shared_ptr<Connection> conn, Impl& server)
-        : conn_(std::move(conn)), server_(server) {}
+    SessionCleanup(std::shared_ptr<Connection> conn, Impl& server, bool metrics_listener)
+        : conn_(std::move(conn)), server_(server), metrics_listener_(metrics_listener) {}
     SessionCleanup(const SessionCleanup&) = delete;
     SessionCleanup& operator=(const SessionCleanup&) = delete;
+    void HandOver() { hand_over_ = true; }
     ~SessionCleanup() {
-      boost::system::error_code ignored;
-      conn_->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      conn_->stream.close();
+      boost::system::error_code ec;
+      HandedConnection handed;
+      if (hand_over_) {
+        handed.fd = conn_->stream.socket().release(ec);
+        handed.listener = metrics_listener_ ? kMetricsListenerName : kHttpListenerName;
+        if (ec) handed.fd = -1;
+      }
+      if (handed.fd < 0) {
+        conn_->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        conn_->stream.close();
+      }
       conn_->watchdog.cancel();
       server_.stats.connections_open().Add(-1);
+      // With the erase, so that a stop that sees no connection left sees every one handed.
       absl::MutexLock lock(&server_.mu);
+      if (handed.fd >= 0) server_.handed.push_back(std::move(handed));
       server_.connections.erase(conn_);
     }
 
    private:
     std::shared_ptr<Connection> conn_;
     Impl& server_;
+    const bool metrics_listener_;
+    bool hand_over_ = false;
   };
-  SessionCleanup cleanup(conn, *this);
+  SessionCleanup cleanup(conn, *this, metrics_listener);
   beast::flat_buffer buffer;
   std::string remote;
   {
@@ -259,15 +285,27 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn,
     parser.header_limit(static_cast<uint32_t>(config.max_header_size));
     parser.body_limit(config.max_body_size);
     // Idle means between requests. A new connection is not idle: its client connected to send
-    // a request, which a graceful stop lets it send and answers (with Connection: close).
-    conn->idle = served > 0;
+    // a request, which a graceful stop lets it send and answers (with Connection: close). One
+    // handed over by an exec restart is.
+    conn->idle = served > 0 || adopted;
     // A large header grew the buffer: do not keep that memory for the connection's idle time.
     if (buffer.size() == 0 && buffer.capacity() > 8192) buffer.shrink_to_fit();
-    if (stopping.load() && buffer.size() == 0 && served > 0) break;
+    if (stopping.load() && buffer.size() == 0) {
+      // A hand-over takes new connections too: their request waits in the socket.
+      if (handing_over.load()) {
+        cleanup.HandOver();
+        break;
+      }
+      if (conn->idle) break;
+    }
+    conn->waiting = buffer.size() == 0;
     conn->ExpiresAfter(config.idle_timeout);
     BodyLease body_lease;
     Clock::time_point started;
-    if (!co_await ReadRequest(*conn, buffer, parser, body_lease, remote, started)) break;
+    const ReadResult read =
+        co_await ReadRequest(*conn, buffer, parser, body_lease, remote, started);
+    if (read == ReadResult::kHandOver) cleanup.HandOver();
+    if (read != ReadResult::kRequest) break;
     bhttp::request<bhttp::string_body> req = parser.release();
     const bool keep_alive = req.keep_alive();
     Request request = ToRequest(req, remote);
@@ -276,7 +314,8 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn,
     bhttp::response<bhttp::string_body> res = co_await Respond(request, metrics_listener, &series);
     if (series == nullptr) series = &stats.Unmatched(request.method);
     const int status = res.result_int();
-    const bool keep = keep_alive && !stopping.load();
+    // A stop closes the connection after this response; a hand-over keeps it.
+    const bool keep = keep_alive && (!stopping.load() || handing_over.load());
     boost::system::error_code write_error = co_await Write(*conn, res, keep);
     FinishRequest(*series, request.method, status, started, remote,
                   write_error ? "connection lost while writing the response" : "");

@@ -92,6 +92,21 @@ HttpMetrics::HttpMetrics(MetricsRegistry& registry) {
   connections_open_ = &OrDie(registry.AddGauge("conclave_http_connections_open",
                                                "Client connections open right now."))
                            ->Get();
+  handed_over_ =
+      &OrDie(registry.AddCounter("conclave_http_connections_handed_over_total",
+                                 "Client connections this image took over from the previous one at "
+                                 "an exec restart (or took back after a failed exec), idle between "
+                                 "two requests."))
+           ->Get();
+  CounterFamily* closed = OrDie(registry.AddCounter(
+      "conclave_http_connections_handover_closed_total",
+      "Client connections closed at an exec restart instead of handed over, by reason: busy "
+      "(still in a request after reload_drain_timeout), invalid (the new image found the record "
+      "or the socket wrong), no_listener (its listener is gone from the config).",
+      {"reason"}));
+  handover_closed_busy_ = &closed->WithLabels({"busy"});
+  handover_closed_invalid_ = &closed->WithLabels({"invalid"});
+  handover_closed_no_listener_ = &closed->WithLabels({"no_listener"});
   for (size_t i = 0; i < unmatched_.size(); ++i) {
     unmatched_[i] = &ForRoute(kMethods[i], kUnmatchedRoute);
   }

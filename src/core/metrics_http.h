@@ -76,12 +76,21 @@ class HttpMetrics {
   // The series of CORS preflights (OPTIONS answered by the engine). Lock-free.
   RouteMetrics& Preflight() { return *preflight_; }
   Gauge& connections_open() { return *connections_open_; }
+  // Exec restarts (handover.h): connections taken over, and closed instead, per reason.
+  Counter& handed_over() { return *handed_over_; }
+  Counter& handover_closed_busy() { return *handover_closed_busy_; }
+  Counter& handover_closed_invalid() { return *handover_closed_invalid_; }
+  Counter& handover_closed_no_listener() { return *handover_closed_no_listener_; }
 
  private:
   friend class RouteMetrics;
   CounterFamily* requests_ = nullptr;
   HistogramFamily* durations_ = nullptr;
   Gauge* connections_open_ = nullptr;
+  Counter* handed_over_ = nullptr;
+  Counter* handover_closed_busy_ = nullptr;
+  Counter* handover_closed_invalid_ = nullptr;
+  Counter* handover_closed_no_listener_ = nullptr;
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<RouteMetrics>> routes_;
   std::array<RouteMetrics*, 8> unmatched_{};  // one per MethodLabel value

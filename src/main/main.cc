@@ -185,8 +185,9 @@ class Process {
   std::optional<int> StartModules();
   // --print-admin-commands: prints the reference and stops the modules. Returns the exit status.
   int PrintAdminCommands(const std::string& scratch_dir);
-  // Binds (or adopts) the listening sockets and starts serving. Returns the exit status on error.
-  std::optional<int> StartServing(std::vector<int> inherited);
+  // Binds (or adopts) the listening sockets, starts serving and takes over the client
+  // connections handed over by the previous image. Returns the exit status on error.
+  std::optional<int> StartServing(core::InheritedFds inherited);
   // The config's admin_execute commands (to the log), then --execute's (to stdout).
   void RunStartupCommands();
   // --watch: starts the build watcher (before serving). Returns the exit status on error, after
@@ -269,9 +270,9 @@ int Process::PrintAdminCommands(const std::string& scratch_dir) {
   return stopped.ok() ? 0 : 1;
 }
 
-std::optional<int> Process::StartServing(std::vector<int> inherited) {
+std::optional<int> Process::StartServing(core::InheritedFds inherited) {
   http_ = std::make_unique<core::HttpServer>(server_->router(), server_->notifier(), config_);
-  if (auto s = http_->Listen(inherited); !s.ok()) {
+  if (auto s = http_->Listen(inherited.listeners); !s.ok()) {
     std::cerr << "conclave: " << s.message() << "\n";
     host_->Stop().IgnoreError();
     return 1;
@@ -280,9 +281,10 @@ std::optional<int> Process::StartServing(std::vector<int> inherited) {
                  ? config_.worker_threads
                  : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   http_->Start(threads_);
+  http_->Adopt(std::move(inherited.handover));
   CONCLAVE_LOG(kInfo, "main", "conclave {} ({} build) listening on http://{}:{}{}{}",
                core::Version(), core::BuildType(), config_.address, http_->port(),
-               inherited.empty() ? "" : " (inherited socket)", kVariant);
+               inherited.listeners.empty() ? "" : " (inherited socket)", kVariant);
   serving_ = core::StrCat("serving on ", config_.address, ":", http_->port());
   running_ = config_;
   return std::nullopt;
@@ -387,9 +389,11 @@ std::optional<int> Process::Restart(const ControlRequest& request) {
   }
   CONCLAVE_LOG(kInfo, "main", "{}: restarting in place (exec {})", request.why, executable_);
   Notify(core::NotifyReloading("restarting in place"));
-  http_->Stop(config_.reload_drain_timeout);
+  // Keep-alive connections go to the new image at a request boundary (bounded by the drain
+  // timeout); a failed exec takes them back below.
+  core::HandOver handover = http_->StopForHandOver(config_.reload_drain_timeout);
   if (auto s = host_->Stop(); !s.ok()) CONCLAVE_LOG(kError, "main", "{}", s.message());
-  auto s = core::ExecWithListenFds(executable_, argv_, http_->listening_fds());
+  auto s = core::ExecWithListenFds(executable_, argv_, http_->listening_fds(), handover);
   CONCLAVE_LOG(kError, "main", "restart failed, resuming: {}", s.message());
   if (auto started = host_->Start(); !started.ok()) {
     CONCLAVE_LOG(kCritical, "main", "cannot resume after a failed restart: {}", started.message());
@@ -397,6 +401,7 @@ std::optional<int> Process::Restart(const ControlRequest& request) {
     return 1;
   }
   http_->Start(threads_);
+  http_->Adopt(std::move(handover));
   Ready();
   return std::nullopt;
 }
@@ -514,7 +519,7 @@ int Run(int argc, char** argv) {
 
   const bool watch = cli.watch;
   Process process(argc, argv, std::move(cli), std::move(loaded->config));
-  std::vector<int> inherited = core::TakeListenFds();
+  core::InheritedFds inherited = core::TakeInheritedFds();
   if (auto exit_status = process.StartModules()) return *exit_status;
   if (!scratch_dir.empty()) return process.PrintAdminCommands(scratch_dir);
   process.LogUnknownConfigKeys();  // only now are the modules' keys known (registered at load)

@@ -29,6 +29,55 @@ inline std::string Get(uint16_t port, const std::string& path) {
   return out;
 }
 
+// A blocking HTTP/1.1 client on one keep-alive connection. Reads responses framed by
+// Content-Length (what the engine sends). Thread-compatible.
+class KeepAliveClient {
+ public:
+  explicit KeepAliveClient(uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  KeepAliveClient(const KeepAliveClient&) = delete;
+  KeepAliveClient& operator=(const KeepAliveClient&) = delete;
+  ~KeepAliveClient() { close(fd_); }
+
+  bool connected() const { return connected_; }
+  // Writes `raw` as is (one write: several requests arrive together).
+  void Send(const std::string& raw) { (void)!write(fd_, raw.data(), raw.size()); }
+  static std::string Get(const std::string& path) {
+    return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  }
+  // Reads one whole response (head and body); "" if the connection closed first.
+  std::string ReadResponse() {
+    for (;;) {
+      size_t head_end = pending_.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        size_t length = 0;
+        size_t at = pending_.find("Content-Length: ");
+        if (at != std::string::npos && at < head_end) length = std::stoul(pending_.substr(at + 16));
+        const size_t total = head_end + 4 + length;
+        if (pending_.size() >= total) {
+          std::string out = pending_.substr(0, total);
+          pending_.erase(0, total);
+          return out;
+        }
+      }
+      char buf[4096];
+      ssize_t n = read(fd_, buf, sizeof buf);
+      if (n <= 0) return "";
+      pending_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+  std::string pending_;
+};
+
 }  // namespace conclave::core
 
 #endif  // CONCLAVE_TESTS_CORE_HTTP_GET_H_

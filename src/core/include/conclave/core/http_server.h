@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "conclave/core/config.h"
+#include "conclave/core/handover.h"
 
 namespace conclave::core {
 
@@ -53,6 +54,20 @@ class HttpServer {
   // requests in flight finish and closes idle connections;
   // after `grace`, cancels whatever is left. Joins the workers. Start() may be called again.
   void Stop(absl::Duration grace);
+  // Stops like Stop() for an exec restart, but hands client connections over instead of closing
+  // them: each is detached (its descriptor released) once it is between two requests with
+  // nothing of the next one read: idle ones at once, busy ones when their response is written
+  // (a pipelined request already read is answered first; a request only partly received is read
+  // whole and answered first). Responses during the stop keep the connection alive. Connections
+  // still busy after `grace` are closed, logged and counted in HandOver::closed_busy. Returns
+  // the detached connections; the caller owns their descriptors (ExecWithListenFds() passes
+  // them on; Adopt() takes them back when the exec failed).
+  HandOver StopForHandOver(absl::Duration grace);
+  // Serves the connections of `handover` (TakeInheritedFds(), or StopForHandOver() after a
+  // failed exec), each as if between two of its requests, on the listener it names (a
+  // connection of the separate metrics listener is closed when there is none), and counts them
+  // and the closed ones in the metrics. Call after Start(). Takes ownership of the descriptors.
+  void Adopt(HandOver handover);
   // Closes the listening sockets (final shutdown).
   void CloseListeners();
 

@@ -1,5 +1,11 @@
 // systemd's socket-passing protocol (sd_listen_fds(3)): adopting inherited listening sockets at
-// start, and handing ours to the next image across an exec restart.
+// start, and handing ours to the next image across an exec restart, with the client
+// connections idle between two requests (handover.h).
+//
+// Across an exec restart the descriptors are, from 3 on: the LISTEN_FDS listening sockets, then,
+// when kHandOverVariable = N is set, N more: a memfd holding the hand-over record
+// (EncodeHandOverRecord()), then the N - 1 connections it describes. systemd passes listening
+// sockets only (no kHandOverVariable), so socket activation works as before.
 #ifndef CONCLAVE_CORE_LISTEN_FDS_H_
 #define CONCLAVE_CORE_LISTEN_FDS_H_
 
@@ -7,13 +13,27 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "conclave/core/handover.h"
 
 namespace conclave::core {
 
+// The number of descriptors after the LISTEN_FDS ones that belong to the hand-over (the record,
+// then the connections). Read only when LISTEN_PID is this process.
+inline constexpr char kHandOverVariable[] = "CONCLAVE_HANDOVER_FDS";
+
+// What the previous image (or systemd) passed.
+struct InheritedFds {
+  std::vector<int> listeners;  // listening sockets, from 3 on
+  HandOver handover;           // the connections whose record entry and socket checked out
+};
+
 // Returns the descriptors passed by LISTEN_FDS when LISTEN_PID is this process (starting at 3),
-// marks them close-on-exec, records their LISTEN_FDNAMES names (ListenFdName()) and unsets
-// LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES. Empty if none.
-std::vector<int> TakeListenFds();
+// and the hand-over after them (kHandOverVariable), all marked close-on-exec; records the
+// listeners' LISTEN_FDNAMES names (ListenFdName()) and unsets LISTEN_PID, LISTEN_FDS,
+// LISTEN_FDNAMES and kHandOverVariable. A record that does not parse, a connection the record
+// does not describe or whose socket does not match its entry (CheckHandedSocket()) is closed
+// and logged (counted in HandOver::closed_invalid); it never fails. Empty if nothing was passed.
+InheritedFds TakeInheritedFds();
 
 // The names of listening sockets, which say what each one serves across an exec restart (and
 // with systemd's FileDescriptorName=): kHttpListenerName for the main listener,
@@ -34,11 +54,12 @@ inline constexpr char kExecRestartVariable[] = "CONCLAVE_EXEC_RESTARTED";
 
 // Re-executes `executable` with `argv`, passing `fds` as LISTEN_FDS (moved to 3, 4, ...; not
 // close-on-exec), LISTEN_PID = this pid, LISTEN_FDNAMES = their names (ListenFdName(), "http"
-// when none was recorded), and kExecRestartVariable = "1".
-// Returns only on failure
-// (kInternal with errno's text); then the descriptors are still open and usable.
+// when none was recorded), and kExecRestartVariable = "1"; then, unless `handover` is empty,
+// kHandOverVariable, the record and its connections (a connection whose peer is gone is left
+// out: the exec closes it). Returns only on failure (kInternal with errno's text); then every
+// descriptor of the process is as it was (the caller still owns `fds` and `handover`).
 absl::Status ExecWithListenFds(const std::string& executable, char** argv,
-                               const std::vector<int>& fds);
+                               const std::vector<int>& fds, const HandOver& handover = {});
 
 }  // namespace conclave::core
 
