@@ -10,9 +10,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "rocksdb/cache.h"
+#include "conclave/core/status_macros.h"
+#include "rocksdb/convenience.h"
 #include "rocksdb/options.h"
-#include "rocksdb/table.h"
 #include "status.h"
 
 namespace conclave::database::internal {
@@ -58,11 +58,19 @@ rocksdb::DBOptions MakeDbOptions(const Options& options) {
 // homeserver has over 20 of them.
 constexpr size_t kBlockCacheBytes = 64 << 20;
 
-rocksdb::ColumnFamilyOptions MakeColumnFamilyOptions() {
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+// Built by librocksdb from an options string rather than with `table_factory.reset(...)` here:
+// the engine outlives the generation of this module that opened it, and a shared_ptr made here
+// has its control block's vtable in this library, which a database reload unmaps. The old code
+// then crashed the later shutdown (`~ColumnFamilyOptions`, caught by the asan preset).
+absl::StatusOr<rocksdb::ColumnFamilyOptions> MakeColumnFamilyOptions() {
+  rocksdb::ConfigOptions config;
+  config.ignore_unknown_options = false;
   rocksdb::ColumnFamilyOptions options;
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  const std::string spec =
+      fmt::format("block_based_table_factory={{block_cache={}}}", kBlockCacheBytes);
+  rocksdb::Status status = rocksdb::GetColumnFamilyOptionsFromString(
+      config, rocksdb::ColumnFamilyOptions(), spec, &options);
+  if (!status.ok()) return FromRocksdb(status, "cannot build the column family options");
   return options;
 }
 
@@ -95,7 +103,8 @@ absl::StatusOr<std::unique_ptr<Engine>> OpenEngine(const Options& options) {
   }
   if (names.empty()) names.push_back(rocksdb::kDefaultColumnFamilyName);
 
-  const rocksdb::ColumnFamilyOptions column_family_options = MakeColumnFamilyOptions();
+  CONCLAVE_ASSIGN_OR_RETURN(const rocksdb::ColumnFamilyOptions column_family_options,
+                            MakeColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.reserve(names.size());
   for (const std::string& name : names) {

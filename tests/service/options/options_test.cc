@@ -8,11 +8,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "database/temp_dir.h"
 #include "conclave/core/config.h"
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
 #include "conclave/service/homeserver.h"
+#include "database/temp_dir.h"
 
 namespace conclave::service {
 namespace {
@@ -26,7 +26,8 @@ core::RawConfig Raw(std::string_view toml) {
 }
 
 TEST(ServiceOptions, DefaultsAndValuesFromTheTable) {
-  core::OptionReader defaults("service", core::RawConfig{});
+  const core::RawConfig empty;
+  core::OptionReader defaults("service", empty);
   ServiceOptions d = ReadServiceOptions(defaults);
   ASSERT_TRUE(defaults.status().ok());
   EXPECT_TRUE(d.allow_registration);
@@ -86,7 +87,8 @@ TEST(ServiceOptions, EveryOptionIsDocumentedAsTheCodeSaysIt) {
   std::stringstream text;
   text << file.rdbuf();
   const std::string doc = text.str();
-  core::OptionReader reader("service", core::RawConfig{});
+  const core::RawConfig empty;
+  core::OptionReader reader("service", empty);
   (void)ReadServiceOptions(reader);
   for (const core::OptionRead& option : reader.read()) {
     const std::string row_start = "| `" + option.key + "` | " + option.type;

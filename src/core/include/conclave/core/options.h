@@ -104,6 +104,8 @@ struct OptionRead {
 class OptionReader {
  public:
   OptionReader(std::string module, const RawConfig& raw) : module_(std::move(module)), raw_(raw) {}
+  // The reader keeps a reference to `raw`: a temporary would dangle.
+  OptionReader(std::string module, RawConfig&& raw) = delete;
 
   bool Bool(std::string_view key, bool def, const OptionDoc& doc);
   // A value outside `min`..`max` is invalid.
