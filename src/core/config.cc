@@ -241,6 +241,7 @@ const std::vector<KeySpec>& Specs() {
       {"reload_drain_timeout", DurationKey(&Config::reload_drain_timeout)},
       {"module_dir", StringKey(&Config::module_dir, false)},
       {"runtime_dir", StringKey(&Config::runtime_dir, false)},
+      {"watch", BoolKey(&Config::watch)},
       {"admin_execute", StringListKey(&Config::admin_execute)},
   };
   return *specs;

@@ -54,6 +54,7 @@ const std::map<std::string, KeyView, std::less<>>& Keys() {
       {"reload_drain_timeout", {false, Show(&Config::reload_drain_timeout)}},
       {"module_dir", {false, Show(&Config::module_dir)}},
       {"runtime_dir", {false, Show(&Config::runtime_dir)}},
+      {"watch", {false, Show(&Config::watch)}},
       // Run at start only: a new list takes effect at the next start, which is what it says.
       // Commands may carry passwords (users create-user NAME PASSWORD): only their number shows.
       {"admin_execute",

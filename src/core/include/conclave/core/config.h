@@ -80,6 +80,11 @@ struct Config {
   // Per-process directory for shadow copies of modules. Default "" = `$XDG_RUNTIME_DIR/conclave`
   // or `/tmp/conclave-<uid>`. Needs a restart.
   std::string runtime_dir;
+  // Dev builds: watch mode, as with `--watch` (either turns it on; docs/hot-reload.md). Default
+  // false. Needs a restart (an exec restart applies it). A release build ignores `true` with a
+  // warning at start and in `--check-config` (main.cc): the same file serves a checkout's dev
+  // and release builds.
+  bool watch = false;
 
   // Admin commands run at every start, in order, once the server listens (after the modules
   // loaded, before `--execute`), e.g. "users create-user bot" for automation. Their output goes
