@@ -234,6 +234,8 @@ const std::vector<KeySpec>& Specs() {
        }},
       {"metrics_port", IntKey(&Config::metrics_port, 0, 65535)},
       {"worker_threads", IntKey(&Config::worker_threads, 0, 256)},
+      {"blocking_threads", IntKey(&Config::blocking_threads, 0, 256)},
+      {"blocking_queue", IntKey(&Config::blocking_queue, 1, 1000000)},
       {"max_header_size", IntKey(&Config::max_header_size, 1024, int64_t{1} << 24)},
       {"max_body_size", IntKey(&Config::max_body_size, 1024, int64_t{1} << 32)},
       {"request_timeout", DurationKey(&Config::request_timeout)},

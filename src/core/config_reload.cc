@@ -47,6 +47,8 @@ const std::map<std::string, KeyView, std::less<>>& Keys() {
       {"metrics_address", {false, Show(&Config::metrics_address)}},
       {"metrics_port", {false, Show(&Config::metrics_port)}},
       {"worker_threads", {false, Show(&Config::worker_threads)}},
+      {"blocking_threads", {false, Show(&Config::blocking_threads)}},
+      {"blocking_queue", {false, Show(&Config::blocking_queue)}},
       {"max_header_size", {false, Show(&Config::max_header_size)}},
       {"max_body_size", {false, Show(&Config::max_body_size)}},
       {"request_timeout", {false, Show(&Config::request_timeout)}},

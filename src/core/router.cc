@@ -160,6 +160,9 @@ struct Router::Match {
   std::shared_ptr<Route> route;
   Outcome outcome = Outcome::kHandled;  // kRetry or kBlocking: nothing entered
   std::set<std::string> allowed;        // no route: methods of the routes matching the path
+  // kBlocking: the route's series, so that an answer without its handler (the pool is full)
+  // counts and logs under its route. Permanent (HttpMetrics), unlike `route`.
+  internal::RouteMetrics* blocking_metrics = nullptr;
 };
 
 Router::Match Router::Find(const Request& request, const std::vector<std::string_view>& segments,
@@ -174,6 +177,7 @@ Router::Match Router::Find(const Request& request, const std::vector<std::string
     }
     if (candidate->blocking && !may_block) {
       found.outcome = Outcome::kBlocking;
+      found.blocking_metrics = candidate->metrics;
       return found;
     }
     // Enter the gate under the table lock, and take a reference only once inside: a route is
@@ -195,6 +199,7 @@ Router::Outcome Router::Dispatch(Request& request, Response& response,
   if (matched != nullptr) *matched = nullptr;
   std::vector<std::string_view> segments = SplitPath(request.path);
   Match found = Find(request, segments, may_block);
+  if (matched != nullptr && found.blocking_metrics != nullptr) *matched = found.blocking_metrics;
   if (found.outcome != Outcome::kHandled) return found.outcome;
   if (found.route == nullptr) {
     if (found.allowed.empty()) {

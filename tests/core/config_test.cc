@@ -109,6 +109,25 @@ TEST(Config, EveryKeyIsDocumentedAsTheCodeSaysIt) {
   }
 }
 
+TEST(Config, BlockingPoolSizes) {
+  auto defaults = ParseConfig("", "f.toml", nullptr);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.blocking_threads, 0);
+  EXPECT_EQ(defaults->config.blocking_queue, 4096);
+  auto set = ParseConfig("blocking_threads = 3\nblocking_queue = 10", "f.toml", nullptr);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->config.blocking_threads, 3);
+  EXPECT_EQ(set->config.blocking_queue, 10);
+  for (const char* bad : {"blocking_queue = 0", "blocking_threads = -1", "blocking_threads = 257",
+                          "blocking_queue = 1000001"}) {
+    auto refused = ParseConfig(bad, "f.toml", nullptr);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr("is outside")) << bad;
+  }
+  EXPECT_FALSE(ConfigKeyIsRuntime("blocking_threads"));
+  EXPECT_FALSE(ConfigKeyIsRuntime("blocking_queue"));
+}
+
 TEST(Config, WatchIsABooleanThatNeedsARestart) {
   EXPECT_FALSE(ParseConfig("", "f.toml", nullptr)->config.watch);
   auto file = ParseConfig("watch = true", "f.toml", nullptr);

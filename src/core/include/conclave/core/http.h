@@ -86,7 +86,9 @@ using Handler = std::function<Response(Request& request)>;
 struct RouteOptions {
   // The handler blocks for long (argon2 password hashing, large scans): the engine runs it on its
   // blocking pool (blocking_pool.h) rather than on an I/O thread, so that other clients are not
-  // held behind it. Still inside its module's gate. Default false (run on the I/O thread).
+  // held behind it. Still inside its module's gate. When `blocking_queue` requests are waiting
+  // for a pool thread already (config.h), the request is answered 429 M_LIMIT_EXCEEDED with
+  // `Retry-After: 1` without running the handler. Default false (run on the I/O thread).
   bool blocking = false;
 };
 
