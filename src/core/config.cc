@@ -290,14 +290,6 @@ absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string
   for (const auto& [key, node] : table) {
     raw.Set(std::string(key.str()), internal::FromNode(node, origin));
   }
-  // A bad value in the file is an error even where the environment overrides it: the file is
-  // what the next start without that variable reads.
-  for (const auto& spec : Specs()) {
-    const RawValue* v = raw.Find(spec.name);
-    if (v == nullptr) continue;
-    Config scratch;
-    if (auto status = spec.set(scratch, *v, spec.name, v->origin); !status.ok()) return status;
-  }
   // Environment overrides win over the file. CONCLAVE_<KEY> names key `<key>` in lower case.
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
@@ -308,13 +300,19 @@ absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string
     v.value = std::string(entry.substr(eq + 1));
     v.from_env = true;
     v.origin = std::string(entry.substr(0, eq));
-    raw.Set(absl::AsciiStrToLower(std::string(entry.substr(9, eq - 9))), std::move(v));
+    raw.Override(absl::AsciiStrToLower(std::string(entry.substr(9, eq - 9))), std::move(v));
   }
   for (const auto& spec : Specs()) {
     const RawValue* v = raw.Find(spec.name);
     if (v == nullptr) {
       out.config.sources[spec.name] = "default";
       continue;
+    }
+    // A bad value in the file is an error even where the environment overrides it: the file is
+    // what the next start without that variable reads (the modules' keys: OptionReader).
+    if (const RawValue* file = raw.Overridden(spec.name)) {
+      Config scratch;
+      if (auto s = spec.set(scratch, *file, spec.name, file->origin); !s.ok()) return s;
     }
     if (auto status = spec.set(out.config, *v, spec.name, v->origin); !status.ok()) return status;
     out.config.sources[spec.name] = v->from_env ? "env" : "file";

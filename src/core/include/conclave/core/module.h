@@ -26,7 +26,8 @@ class RawConfig;
 // that modules use) changes layout or meaning. Part of the ABI fingerprint. 4: Router's locks
 // became absl::Mutex, with gate watchers and blocking routes; CommandSlot's lock too; Config
 // lost the Matrix options (RawConfig and ConfigSections instead), the descriptor gained
-// check_options. 5: Config gained `watch`, `blocking_threads` and `blocking_queue`.
+// check_options. 5: Config gained `watch`, `blocking_threads` and `blocking_queue`; RawConfig keeps
+// the file's values the environment overrides.
 inline constexpr int kInterfaceVersion = 5;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
