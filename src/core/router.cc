@@ -84,19 +84,6 @@ Response MatrixError(int http_status, std::string_view errcode, std::string_view
   return Response{http_status, "application/json", boost::json::serialize(body), {}, {}};
 }
 
-RouteHandle& RouteHandle::operator=(RouteHandle&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    router_ = std::exchange(other.router_, nullptr);
-    id_ = other.id_;
-  }
-  return *this;
-}
-
-void RouteHandle::Reset() {
-  if (router_ != nullptr) std::exchange(router_, nullptr)->Remove(id_);
-}
-
 Router::Router() = default;
 Router::~Router() = default;
 
@@ -138,7 +125,7 @@ absl::StatusOr<RouteHandle> Router::Add(std::string_view module, std::string_vie
   return RouteHandle(this, id);
 }
 
-void Router::Remove(uint64_t id) {
+void Router::Unregister(uint64_t id) {
   std::shared_ptr<Route> removed;  // destroyed after the lock is released
   absl::MutexLock lock(&mu_);
   for (auto it = routes_.begin(); it != routes_.end(); ++it) {

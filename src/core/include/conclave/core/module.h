@@ -27,7 +27,8 @@ class RawConfig;
 // became absl::Mutex, with gate watchers and blocking routes; CommandSlot's lock too; Config
 // lost the Matrix options (RawConfig and ConfigSections instead), the descriptor gained
 // check_options. 5: Config gained `watch`, `blocking_threads` and `blocking_queue`; RawConfig keeps
-// the file's values the environment overrides.
+// the file's values the environment overrides; RouteHandle, CommandHandle, MetricsHandle and
+// ConfigSections::Handle are one Registration template (registration.h).
 inline constexpr int kInterfaceVersion = 5;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
