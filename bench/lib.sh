@@ -16,3 +16,26 @@ bench_listening_port() {
   echo "run.sh: $name: no 'listening on' line after 30 s" >&2
   exit 2
 }
+
+# bench_stop PID: stops the process PID (a server the script started): SIGTERM, then SIGKILL
+# after 10 s, and reaps it. Nothing when PID is empty or already gone.
+bench_stop() {
+  local pid=$1
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+
+# bench_cleanup_tmp DIR STATUS [WHAT] [SCRIPT]: for the scripts' EXIT traps. Removes DIR after a
+# run that exits 0, unless KEEP_TMP=1; otherwise keeps it for a look and says so on stderr
+# ("SCRIPT: kept DIR (WHAT)"; SCRIPT defaults to run.sh).
+bench_cleanup_tmp() {
+  local dir=$1 status=$2 what=${3:-} script=${4:-run.sh}
+  if [[ ${KEEP_TMP:-0} == 1 || $status != 0 ]]; then
+    echo "$script: kept $dir${what:+ ($what)}" >&2
+  else
+    rm -rf "$dir"
+  fi
+}

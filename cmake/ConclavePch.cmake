@@ -1,4 +1,4 @@
-# conclave_precompile_third_party(target [EXTRA headers...])
+# conclave_precompile_third_party(target)
 #
 # Dev builds (CONCLAVE_SHARED_MODULES): precompiles the heavy third-party headers every source of
 # `target` reaches through conclave's public headers — Boost.JSON, fmt (header-only, so with its
@@ -8,14 +8,11 @@
 # included. ccache reuses PCH builds only with `sloppiness = pch_defines,time_macros`, which
 # cmake/conclave_launcher.sh sets for every step. Release keeps plain compiles: its objects are
 # built once per release, not once per edit.
-# EXTRA adds headers only that target uses (admin: CLI11, header-only, in seven of its files).
 function(conclave_precompile_third_party target)
-  cmake_parse_arguments(ARG "" "" "EXTRA" ${ARGN})
   if(NOT CONCLAVE_SHARED_MODULES)
     return()
   endif()
   target_precompile_headers(${target} PRIVATE
-    ${ARG_EXTRA}
     <boost/json.hpp>
     <fmt/format.h>
     <absl/status/status.h>

@@ -40,11 +40,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/conclave-bench-blocking.XXXXXX")
 server_pid=
 status=2
 cleanup() {
-  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  if [[ $KEEP_TMP == 1 || $status != 0 ]]; then echo "run.sh: kept $tmp" >&2; else rm -rf "$tmp"; fi
+  bench_stop "$server_pid"
+  bench_cleanup_tmp "$tmp" "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

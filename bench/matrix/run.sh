@@ -59,17 +59,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/conclave-bench-matrix.XXXXXX")
 server_pid=
 status=1
 cleanup() {
-  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$server_pid" 2>/dev/null && kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  if [[ $KEEP_TMP == 1 || $status != 0 ]]; then
-    echo "run.sh: kept $tmp (server log: $tmp/server.log)" >&2
-  else
-    rm -rf "$tmp"
-  fi
+  bench_stop "$server_pid"
+  bench_cleanup_tmp "$tmp" "$status" "server log: $tmp/server.log"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -2,7 +2,6 @@
 // and the consistency check of the homeserver's maps.
 #include "database_commands.h"
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
 #include <system_error>
@@ -237,18 +236,18 @@ absl::StatusOr<BackupResult> WriteBackup(database::Database& db, const std::stri
 }
 
 void AddDatabaseCommands(CommandTree& tree) {
-  CLI::App* group = tree.AddGroup("database", "The RocksDB database");
+  Group group = tree.AddGroup("database", "The RocksDB database");
   tree.AddCommand(group, "stats",
                   "Per map (column family): estimated keys, SST size and files, memtables, files "
                   "per LSM level",
                   Stats);
   auto* map = tree.Make<std::string>();
-  CLI::App* compact = tree.AddCommand(
+  Command compact = tree.AddCommand(
       group, "compact",
       "Compact MAP, or every map, down to the last level (reclaims the space of deletes); "
       "blocks until done",
       [map](Context& context) { return Compact(context, *map); });
-  compact->add_option("MAP", *map, "A map (column family) name, as `database stats` lists them");
+  compact.Arg("MAP", map, "A map (column family) name, as `database stats` lists them");
   tree.AddCommand(group, "backup",
                   "Write a consistent copy (a RocksDB checkpoint) into database_backup_path, "
                   "keeping the newest database_backups_to_keep",
@@ -256,14 +255,14 @@ void AddDatabaseCommands(CommandTree& tree) {
   tree.AddCommand(group, "list-backups", "The backups in database_backup_path", ListBackups);
   auto* max_problems = tree.Make<size_t>();
   *max_problems = 100;
-  CLI::App* verify = tree.AddCommand(
+  Command verify = tree.AddCommand(
       group, "verify",
       "Check that every index of the homeserver agrees with its records (events, timeline, "
       "room state, memberships, aliases, transaction ids, receipts, devices and tokens), "
       "through one snapshot; fails listing the inconsistencies",
       [max_problems](Context& context) { return Verify(context, *max_problems); });
-  verify->add_option("--max-problems", *max_problems, "How many problems to list (default 100)")
-      ->type_name("N");
+  verify.Arg("--max-problems", max_problems, "How many problems to list (default 100)")
+      .Placeholder("N");
 }
 
 }  // namespace conclave::admin

@@ -1,6 +1,5 @@
 // `debug`: small tools for operators and developers — ping, echo, raw events and room state,
 // the log level, the server's clock.
-#include <CLI/CLI.hpp>
 #include <boost/json/array.hpp>
 
 #include "absl/strings/str_join.h"
@@ -60,29 +59,29 @@ absl::StatusOr<Reply> Time(Context&) {
 }  // namespace
 
 void AddDebugCommands(CommandTree& tree) {
-  CLI::App* group = tree.AddGroup("debug", "Tools for operators and developers");
+  Group group = tree.AddGroup("debug", "Tools for operators and developers");
   tree.AddCommand(group, "ping", "Answer pong: the command path works", Ping);
   auto* words = tree.Make<std::vector<std::string>>();
-  CLI::App* echo = tree.AddCommand(group, "echo", "Answer TEXT (and the command's body) back",
-                                   [words](Context& context) { return Echo(context, *words); });
-  echo->add_option("TEXT", *words, "Words to echo");
+  Command echo = tree.AddCommand(group, "echo", "Answer TEXT (and the command's body) back",
+                                 [words](Context& context) { return Echo(context, *words); });
+  echo.Arg("TEXT", words, "Words to echo");
   auto* event_id = tree.Make<std::string>();
-  CLI::App* get_event = tree.AddCommand(
+  Command get_event = tree.AddCommand(
       group, "get-event", "The stored event EVENT_ID as JSON (the PDU and its `unsigned`)",
       [event_id](Context& context) { return GetEvent(context, *event_id); });
-  get_event->add_option("EVENT_ID", *event_id, "`$…`")->required();
+  get_event.Arg("EVENT_ID", event_id, "`$…`").Required();
   auto* room = tree.Make<std::string>();
-  CLI::App* get_state =
+  Command get_state =
       tree.AddCommand(group, "get-room-state", "The current state events of ROOM as JSON",
                       [room](Context& context) { return GetRoomState(context, *room); });
-  get_state->add_option("ROOM", *room, "Room id or alias")->required();
+  get_state.Arg("ROOM", room, "Room id or alias").Required();
   auto* level = tree.Make<std::string>();
-  CLI::App* log_level =
+  Command log_level =
       tree.AddCommand(group, "change-log-level", "Set the log level until the next start",
                       [level](Context& context) { return ChangeLogLevel(context, *level); });
-  log_level->add_option("LEVEL", *level, "trace, debug, info, warn, error, critical or off")
-      ->required()
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  log_level.Arg("LEVEL", level, "trace, debug, info, warn, error, critical or off")
+      .Required()
+      .OneOf({"trace", "debug", "info", "warn", "error", "critical", "off"});
   tree.AddCommand(group, "time", "The server's clock, in UTC and Unix milliseconds", Time);
 }
 

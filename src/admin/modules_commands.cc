@@ -1,5 +1,4 @@
 // `modules`: the loaded modules, hot reload, and stopping and starting one module (dev builds).
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/str_join.h"
 #include "conclave/core/module_host.h"
@@ -105,29 +104,29 @@ absl::StatusOr<Reply> Load(Context& context, const std::string& name) {
 }  // namespace
 
 void AddModulesCommands(CommandTree& tree) {
-  CLI::App* group = tree.AddGroup("modules", "Loaded modules and hot reload");
+  Group group = tree.AddGroup("modules", "Loaded modules and hot reload");
   tree.AddCommand(group, "list", "Every module: generation, build id, load time, dependencies",
                   List);
   auto* reload_names = tree.Make<std::vector<std::string>>();
-  CLI::App* reload = tree.AddCommand(
+  Command reload = tree.AddCommand(
       group, "reload",
       "Hot-reload the changed modules, or the NAMEs given, with their dependents (dev builds "
       "only); the server log reports the outcome",
       [reload_names](Context& context) { return Reload(context, *reload_names); });
-  reload->add_option("NAME", *reload_names, "Modules to reload even if their build is unchanged");
+  reload.Arg("NAME", reload_names, "Modules to reload even if their build is unchanged");
   auto* unload_name = tree.Make<std::string>();
-  CLI::App* unload = tree.AddCommand(
+  Command unload = tree.AddCommand(
       group, "unload",
       "Stop module NAME while the rest runs on (dev builds only); refused while another loaded "
       "module depends on it",
       [unload_name](Context& context) { return Unload(context, *unload_name); });
-  unload->add_option("NAME", *unload_name, "The module to stop")->required();
+  unload.Arg("NAME", unload_name, "The module to stop").Required();
   auto* load_name = tree.Make<std::string>();
-  CLI::App* load = tree.AddCommand(
+  Command load = tree.AddCommand(
       group, "load",
       "Start module NAME again after an unload, from its current build (dev builds only)",
       [load_name](Context& context) { return Load(context, *load_name); });
-  load->add_option("NAME", *load_name, "The module to start")->required();
+  load.Arg("NAME", load_name, "The module to start").Required();
 }
 
 }  // namespace conclave::admin

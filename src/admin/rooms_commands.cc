@@ -1,6 +1,5 @@
 // `rooms`: the rooms of this server — listing and inspecting them, their aliases, the public room
 // directory, and banning rooms.
-#include <CLI/CLI.hpp>
 #include <algorithm>
 
 #include "absl/strings/str_join.h"
@@ -204,79 +203,78 @@ absl::StatusOr<Reply> ListBannedRooms(Context& context) {
 using RoomHandler = absl::StatusOr<Reply> (*)(Context&, const RoomArgs&);
 
 // Adds a command to `group` whose handler gets the parsed RoomArgs; returns them for options.
-std::pair<CLI::App*, RoomArgs*> RoomCommand(CommandTree& tree, CLI::App* group,
-                                            const std::string& name, const std::string& description,
-                                            RoomHandler run) {
+std::pair<Command, RoomArgs*> RoomCommand(CommandTree& tree, Group group, const std::string& name,
+                                          const std::string& description, RoomHandler run) {
   auto* args = tree.Make<RoomArgs>();
-  CLI::App* command = tree.AddCommand(
-      group, name, description, [args, run](Context& context) { return run(context, *args); });
+  Command command = tree.AddCommand(group, name, description,
+                                    [args, run](Context& context) { return run(context, *args); });
   return {command, args};
 }
 
 }  // namespace
 
 void AddRoomsCommands(CommandTree& tree) {
-  CLI::App* group = tree.AddGroup("rooms", "The rooms of this server");
+  Group group = tree.AddGroup("rooms", "The rooms of this server");
   tree.AddCommand(group, "list-rooms",
                   "Every room: id, alias, name, joined members and events, busiest first",
                   ListRooms);
   {
     auto [command, args] = RoomCommand(tree, group, "info",
                                        "Everything about one room: state, aliases, members", Info);
-    command->add_option("ROOM", args->room, "Room id or alias")->required();
+    command.Arg("ROOM", &args->room, "Room id or alias").Required();
   }
 
-  CLI::App* alias = tree.AddGroup("alias", "Room aliases of this server", group);
+  Group alias = tree.AddGroup("alias", "Room aliases of this server", group);
   {
     auto [command, args] =
         RoomCommand(tree, alias, "set", "Point ALIAS at ROOM (whoever is in the room)", AliasSet);
-    command->add_option("ALIAS", args->alias, "`#name:server`, or `name`")->required();
-    command->add_option("ROOM", args->room, "Room id or alias")->required();
+    command.Arg("ALIAS", &args->alias, "`#name:server`, or `name`").Required();
+    command.Arg("ROOM", &args->room, "Room id or alias").Required();
   }
   {
     auto [command, args] =
         RoomCommand(tree, alias, "remove", "Delete ALIAS, whoever created it", AliasRemove);
-    command->add_option("ALIAS", args->alias, "`#name:server`, or `name`")->required();
+    command.Arg("ALIAS", &args->alias, "`#name:server`, or `name`").Required();
   }
   {
     auto [command, args] =
         RoomCommand(tree, alias, "which", "The room ALIAS points to", AliasWhich);
-    command->add_option("ALIAS", args->alias, "`#name:server`, or `name`")->required();
+    command.Arg("ALIAS", &args->alias, "`#name:server`, or `name`").Required();
   }
   {
     auto [command, args] = RoomCommand(
         tree, alias, "list", "Every alias of this server, or the aliases of ROOM", AliasList);
-    command->add_option("ROOM", args->room, "Room id or alias");
+    command.Arg("ROOM", &args->room, "Room id or alias");
   }
 
-  CLI::App* directory = tree.AddGroup("directory", "The public room directory", group);
+  Group directory = tree.AddGroup("directory", "The public room directory", group);
   {
     auto [command, args] =
         RoomCommand(tree, directory, "publish", "List ROOM in the public room directory",
                     [](Context& context, const RoomArgs& a) { return Publish(context, a, true); });
-    command->add_option("ROOM", args->room, "Room id or alias")->required();
+    command.Arg("ROOM", &args->room, "Room id or alias").Required();
   }
   {
     auto [command, args] =
         RoomCommand(tree, directory, "unpublish", "Remove ROOM from the public room directory",
                     [](Context& context, const RoomArgs& a) { return Publish(context, a, false); });
-    command->add_option("ROOM", args->room, "Room id or alias")->required();
+    command.Arg("ROOM", &args->room, "Room id or alias").Required();
   }
   tree.AddCommand(directory, "list", "The rooms in the public room directory", DirectoryList);
 
-  CLI::App* moderation = tree.AddGroup("moderation", "Rooms banned on this server", group);
+  Group moderation = tree.AddGroup("moderation", "Rooms banned on this server", group);
   {
     auto [command, args] = RoomCommand(
         tree, moderation, "ban-room",
         "Ban ROOM on this server: local users cannot join it, and its local members leave",
         BanRoom);
-    command->add_option("ROOM", args->room, "Room id or alias")->required();
-    command->add_option("-r,--reason", args->reason, "Why (shown in the members' leave events)");
+    command.Arg("ROOM", &args->room, "Room id or alias").Required();
+    command.Arg("-r,--reason", &args->reason, "Why (shown in the members' leave events)");
   }
   {
     auto [command, args] =
         RoomCommand(tree, moderation, "unban-room", "Lift the ban of ROOM", UnbanRoom);
-    command->add_option("ROOM", args->room, "Room id or alias")->required();
+    command.Arg("ROOM", &args->room, "Room id or alias").Required();
   }
   tree.AddCommand(moderation, "list-banned-rooms",
                   "The banned rooms: who banned them, when and why", ListBannedRooms);

@@ -4,7 +4,6 @@
 
 #include <dlfcn.h>
 
-#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <optional>
 
@@ -240,7 +239,7 @@ absl::Status CheckBinaryUnchanged(const std::string& executable_path) {
 }
 
 void AddServerCommands(CommandTree& tree) {
-  CLI::App* group = tree.AddGroup("server", "Server status and control");
+  Group group = tree.AddGroup("server", "Server status and control");
   tree.AddCommand(group, "uptime", "How long the server has been running", Uptime);
   tree.AddCommand(group, "build-info",
                   "Version, commit, build type, compiler and the build id of every module",
@@ -255,20 +254,20 @@ void AddServerCommands(CommandTree& tree) {
   tree.AddCommand(group, "reload-mods",
                   "Hot-reload the modules whose build changed (dev builds only)", ReloadModules);
   bool* force = tree.Make<bool>();
-  CLI::App* restart =
+  Command restart =
       tree.AddCommand(group, "restart",
                       "Restart in place: exec the executable again, keeping the listening sockets",
                       [force](Context& context) { return Restart(context, *force); });
-  restart->add_flag("-f,--force", *force,
-                    "Restart even when the executable on disk is another build than the one "
-                    "running");
+  restart.Flag("-f,--force", force,
+               "Restart even when the executable on disk is another build than the one "
+               "running");
   tree.AddCommand(group, "shutdown", "Shut the server down gracefully", Shutdown);
   auto* words = tree.Make<std::vector<std::string>>();
-  CLI::App* notice = tree.AddCommand(
+  Command notice = tree.AddCommand(
       group, "admin-notice",
       "Post MESSAGE (and the command's body, if any) to the admin room as the server bot",
       [words](Context& context) { return AdminNotice(context, *words); });
-  notice->add_option("MESSAGE", *words, "The text to post");
+  notice.Arg("MESSAGE", words, "The text to post");
 }
 
 }  // namespace conclave::admin

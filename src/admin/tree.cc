@@ -151,31 +151,70 @@ CommandTree::CommandTree()
     bool markdown = false;
   };
   auto* args = Make<HelpArgs>();
-  CLI::App* help = AddCommand(root_.get(), "help",
-                              "Show the groups, the commands of a group, or the help of a command",
-                              [this, args](Context&) { return Help(args->path, args->markdown); });
-  help->add_option("PATH", args->path,
-                   "A group, or a group and a command: `users`, `users create-user`");
-  help->add_flag("--markdown", args->markdown, "The reference of every command, as Markdown")
+  Command help = AddCommand(Group(root_.get()), "help",
+                            "Show the groups, the commands of a group, or the help of a command",
+                            [this, args](Context&) { return Help(args->path, args->markdown); });
+  help.Arg("PATH", &args->path, "A group, or a group and a command: `users`, `users create-user`");
+  // Hidden from the help (an empty group): the reference is generated, not typed.
+  help.app_->add_flag("--markdown", args->markdown, "The reference of every command, as Markdown")
       ->group("");
 }
 
 CommandTree::~CommandTree() = default;
 
-CLI::App* CommandTree::AddGroup(const std::string& name, const std::string& description,
-                                CLI::App* parent) {
-  CLI::App* group = (parent == nullptr ? root_.get() : parent)->add_subcommand(name, description);
-  group->group(kGroups);
-  group->require_subcommand(1, 1);
-  return group;
+Group CommandTree::AddGroup(const std::string& name, const std::string& description) {
+  return AddGroup(name, description, Group(root_.get()));
 }
 
-CLI::App* CommandTree::AddCommand(CLI::App* group, const std::string& name,
-                                  const std::string& description, Handler handler) {
-  CLI::App* command = group->add_subcommand(name, description);
+Group CommandTree::AddGroup(const std::string& name, const std::string& description, Group parent) {
+  CLI::App* group = parent.app_->add_subcommand(name, description);
+  group->group(kGroups);
+  group->require_subcommand(1, 1);
+  return Group(group);
+}
+
+Command CommandTree::AddCommand(Group group, const std::string& name,
+                                const std::string& description, Handler handler) {
+  CLI::App* command = group.app_->add_subcommand(name, description);
   command->group(kCommands);
   handlers_[command] = std::move(handler);
-  return command;
+  return Command(command);
+}
+
+Command& Command::Arg(const std::string& name, std::string* value, const std::string& description) {
+  last_ = app_->add_option(name, *value, description);
+  return *this;
+}
+
+Command& Command::Arg(const std::string& name, std::vector<std::string>* value,
+                      const std::string& description) {
+  last_ = app_->add_option(name, *value, description);
+  return *this;
+}
+
+Command& Command::Arg(const std::string& name, size_t* value, const std::string& description) {
+  last_ = app_->add_option(name, *value, description);
+  return *this;
+}
+
+Command& Command::Flag(const std::string& name, bool* value, const std::string& description) {
+  last_ = app_->add_flag(name, *value, description);
+  return *this;
+}
+
+Command& Command::Required() {
+  last_->required();
+  return *this;
+}
+
+Command& Command::OneOf(std::vector<std::string> choices) {
+  last_->check(CLI::IsMember(std::move(choices)));
+  return *this;
+}
+
+Command& Command::Placeholder(const std::string& name) {
+  last_->type_name(name);
+  return *this;
 }
 
 std::string CommandTree::HelpOf(const CLI::App* app) const {

@@ -3,8 +3,10 @@
 // reference. Private to the admin module.
 //
 // A command group lives in its own file (server_commands.cc, …) and adds its commands with
-// AddGroup() and AddCommand(); the values CLI11 parses go to storage made with Make<T>() and
-// are read by the command's handler when it runs. Trees are built per call (no static state).
+// AddGroup() and AddCommand(), and their arguments through Command; the values parsed go to
+// storage made with Make<T>() and are read by the command's handler when it runs. Trees are
+// built per call (no static state). The parser is CLI11, which only tree.cc includes: the
+// command files compile without its ~10k-line header.
 #ifndef CONCLAVE_ADMIN_TREE_H_
 #define CONCLAVE_ADMIN_TREE_H_
 
@@ -22,7 +24,8 @@
 
 namespace CLI {
 class App;
-}
+class Option;
+}  // namespace CLI
 
 namespace conclave::admin {
 
@@ -57,6 +60,43 @@ class Context {
 
 using Handler = std::function<absl::StatusOr<Reply>(Context&)>;
 
+// A group of commands in a CommandTree (`users`, `rooms alias`). A handle: copyable, valid as
+// long as its tree.
+class Group {
+ private:
+  friend class CommandTree;
+  explicit Group(CLI::App* app) : app_(app) {}
+  CLI::App* app_;
+};
+
+// A command of a CommandTree, to declare its arguments. Each value parsed is written to the
+// pointer given, which must live as long as the tree (CommandTree::Make). A handle: copyable,
+// valid as long as its tree; thread-compatible like the tree.
+class Command {
+ public:
+  // Adds a positional (`name` in capitals, e.g. "ROOM") or an option ("-r,--reason").
+  Command& Arg(const std::string& name, std::string* value, const std::string& description);
+  // The same for one or more words (a positional takes the rest of the line).
+  Command& Arg(const std::string& name, std::vector<std::string>* value,
+               const std::string& description);
+  // The same for a number; a non-numeric value is a parse error naming `name`.
+  Command& Arg(const std::string& name, size_t* value, const std::string& description);
+  // Adds the flag `name` ("-f,--force"): `*value` becomes true when it is given.
+  Command& Flag(const std::string& name, bool* value, const std::string& description);
+  // Makes the argument added last required.
+  Command& Required();
+  // Refuses a value of the argument added last that is not one of `choices`.
+  Command& OneOf(std::vector<std::string> choices);
+  // Names the value of the option added last in the help ("--max-problems N").
+  Command& Placeholder(const std::string& name);
+
+ private:
+  friend class CommandTree;
+  explicit Command(CLI::App* app) : app_(app) {}
+  CLI::App* app_;
+  CLI::Option* last_ = nullptr;
+};
+
 // Thread-compatible; one per command line.
 class CommandTree {
  public:
@@ -66,13 +106,12 @@ class CommandTree {
   CommandTree& operator=(const CommandTree&) = delete;
 
   // Adds the group `name` (kebab-case) at the top, or under the group `parent` (`rooms alias`).
-  // The returned parser is owned by the tree.
-  CLI::App* AddGroup(const std::string& name, const std::string& description,
-                     CLI::App* parent = nullptr);
+  Group AddGroup(const std::string& name, const std::string& description);
+  Group AddGroup(const std::string& name, const std::string& description, Group parent);
   // Adds the command `name` (kebab-case) to `group`; `handler` runs when a command line selects
-  // it, after its arguments were parsed. Add positionals and options to the returned parser.
-  CLI::App* AddCommand(CLI::App* group, const std::string& name, const std::string& description,
-                       Handler handler);
+  // it, after its arguments were parsed. Declare its arguments on the returned Command.
+  Command AddCommand(Group group, const std::string& name, const std::string& description,
+                     Handler handler);
   // Storage for parsed values that lives as long as the tree.
   template <typename T>
   T* Make() {

@@ -1,6 +1,5 @@
 // `users`: local accounts — create, list, reset passwords, deactivate, make admin, and their
 // room memberships.
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/str_join.h"
 #include "conclave/core/status_macros.h"
@@ -183,41 +182,41 @@ absl::StatusOr<Reply> ForceLeave(Context& context, const UserArgs& args) {
 }
 
 // Adds a command taking USERNAME, and ROOM when `with_room`, to `group`.
-void UserCommand(CommandTree& tree, CLI::App* group, const std::string& name,
+void UserCommand(CommandTree& tree, Group group, const std::string& name,
                  const std::string& description,
                  absl::StatusOr<Reply> (*run)(Context&, const UserArgs&), bool with_room = false) {
   auto* args = tree.Make<UserArgs>();
-  CLI::App* command = tree.AddCommand(
-      group, name, description, [args, run](Context& context) { return run(context, *args); });
-  command->add_option("USERNAME", args->username, "Localpart or full user id")->required();
-  if (with_room) command->add_option("ROOM", args->room, "Room id or alias")->required();
+  Command command = tree.AddCommand(group, name, description,
+                                    [args, run](Context& context) { return run(context, *args); });
+  command.Arg("USERNAME", &args->username, "Localpart or full user id").Required();
+  if (with_room) command.Arg("ROOM", &args->room, "Room id or alias").Required();
 }
 
 }  // namespace
 
 void AddUsersCommands(CommandTree& tree) {
-  CLI::App* group = tree.AddGroup("users", "Local accounts");
+  Group group = tree.AddGroup("users", "Local accounts");
   {
     auto* args = tree.Make<UserArgs>();
-    CLI::App* command = tree.AddCommand(
+    Command command = tree.AddCommand(
         group, "create-user",
         "Create a local account; without PASSWORD a random one is generated and printed",
         [args](Context& context) { return CreateUser(context, *args); });
-    command->add_option("USERNAME", args->username, "Localpart (or full user id) of the account")
-        ->required();
-    command->add_option("PASSWORD", args->password, "Its password");
+    command.Arg("USERNAME", &args->username, "Localpart (or full user id) of the account")
+        .Required();
+    command.Arg("PASSWORD", &args->password, "Its password");
   }
   tree.AddCommand(group, "list-users",
                   "Every local account with its display name, admin flag and status", ListUsers);
   {
     auto* args = tree.Make<UserArgs>();
-    CLI::App* command = tree.AddCommand(
+    Command command = tree.AddCommand(
         group, "reset-password",
         "Set a new password and log out every device; without PASSWORD a random one is "
         "generated and printed",
         [args](Context& context) { return ResetPassword(context, *args); });
-    command->add_option("USERNAME", args->username, "Localpart or full user id")->required();
-    command->add_option("PASSWORD", args->password, "The new password");
+    command.Arg("USERNAME", &args->username, "Localpart or full user id").Required();
+    command.Arg("PASSWORD", &args->password, "The new password");
   }
   UserCommand(tree, group, "deactivate",
               "Deactivate an account: log out every device, clear the profile, leave every room",

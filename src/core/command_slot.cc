@@ -27,26 +27,14 @@ bool IsNoProcessor(const absl::Status& status) {
          status.GetPayload(kNoProcessorPayload).has_value();
 }
 
-CommandHandle& CommandHandle::operator=(CommandHandle&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    slot_ = std::exchange(other.slot_, nullptr);
-  }
-  return *this;
-}
-
-void CommandHandle::Reset() {
-  if (slot_ != nullptr) std::exchange(slot_, nullptr)->Uninstall();
-}
-
 absl::StatusOr<CommandHandle> CommandSlot::Install(CommandProcessor processor) {
   absl::MutexLock lock(&mu_);
   if (processor_) return absl::AlreadyExistsError("a command processor is already installed");
   processor_ = std::move(processor);
-  return CommandHandle(this);
+  return CommandHandle(this, {});
 }
 
-void CommandSlot::Uninstall() {
+void CommandSlot::Unregister() {
   absl::MutexLock lock(&mu_);
   processor_ = nullptr;
 }

@@ -234,6 +234,8 @@ const std::vector<KeySpec>& Specs() {
        }},
       {"metrics_port", IntKey(&Config::metrics_port, 0, 65535)},
       {"worker_threads", IntKey(&Config::worker_threads, 0, 256)},
+      {"blocking_threads", IntKey(&Config::blocking_threads, 0, 256)},
+      {"blocking_queue", IntKey(&Config::blocking_queue, 1, 1000000)},
       {"max_header_size", IntKey(&Config::max_header_size, 1024, int64_t{1} << 24)},
       {"max_body_size", IntKey(&Config::max_body_size, 1024, int64_t{1} << 32)},
       {"request_timeout", DurationKey(&Config::request_timeout)},
@@ -241,6 +243,7 @@ const std::vector<KeySpec>& Specs() {
       {"reload_drain_timeout", DurationKey(&Config::reload_drain_timeout)},
       {"module_dir", StringKey(&Config::module_dir, false)},
       {"runtime_dir", StringKey(&Config::runtime_dir, false)},
+      {"watch", BoolKey(&Config::watch)},
       {"admin_execute", StringListKey(&Config::admin_execute)},
   };
   return *specs;
@@ -287,14 +290,6 @@ absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string
   for (const auto& [key, node] : table) {
     raw.Set(std::string(key.str()), internal::FromNode(node, origin));
   }
-  // A bad value in the file is an error even where the environment overrides it: the file is
-  // what the next start without that variable reads.
-  for (const auto& spec : Specs()) {
-    const RawValue* v = raw.Find(spec.name);
-    if (v == nullptr) continue;
-    Config scratch;
-    if (auto status = spec.set(scratch, *v, spec.name, v->origin); !status.ok()) return status;
-  }
   // Environment overrides win over the file. CONCLAVE_<KEY> names key `<key>` in lower case.
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
@@ -305,13 +300,19 @@ absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string
     v.value = std::string(entry.substr(eq + 1));
     v.from_env = true;
     v.origin = std::string(entry.substr(0, eq));
-    raw.Set(absl::AsciiStrToLower(std::string(entry.substr(9, eq - 9))), std::move(v));
+    raw.Override(absl::AsciiStrToLower(std::string(entry.substr(9, eq - 9))), std::move(v));
   }
   for (const auto& spec : Specs()) {
     const RawValue* v = raw.Find(spec.name);
     if (v == nullptr) {
       out.config.sources[spec.name] = "default";
       continue;
+    }
+    // A bad value in the file is an error even where the environment overrides it: the file is
+    // what the next start without that variable reads (the modules' keys: OptionReader).
+    if (const RawValue* file = raw.Overridden(spec.name)) {
+      Config scratch;
+      if (auto s = spec.set(scratch, *file, spec.name, file->origin); !s.ok()) return s;
     }
     if (auto status = spec.set(out.config, *v, spec.name, v->origin); !status.ok()) return status;
     out.config.sources[spec.name] = v->from_env ? "env" : "file";

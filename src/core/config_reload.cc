@@ -47,6 +47,8 @@ const std::map<std::string, KeyView, std::less<>>& Keys() {
       {"metrics_address", {false, Show(&Config::metrics_address)}},
       {"metrics_port", {false, Show(&Config::metrics_port)}},
       {"worker_threads", {false, Show(&Config::worker_threads)}},
+      {"blocking_threads", {false, Show(&Config::blocking_threads)}},
+      {"blocking_queue", {false, Show(&Config::blocking_queue)}},
       {"max_header_size", {false, Show(&Config::max_header_size)}},
       {"max_body_size", {false, Show(&Config::max_body_size)}},
       {"request_timeout", {false, Show(&Config::request_timeout)}},
@@ -54,6 +56,7 @@ const std::map<std::string, KeyView, std::less<>>& Keys() {
       {"reload_drain_timeout", {false, Show(&Config::reload_drain_timeout)}},
       {"module_dir", {false, Show(&Config::module_dir)}},
       {"runtime_dir", {false, Show(&Config::runtime_dir)}},
+      {"watch", {false, Show(&Config::watch)}},
       // Run at start only: a new list takes effect at the next start, which is what it says.
       // Commands may carry passwords (users create-user NAME PASSWORD): only their number shows.
       {"admin_execute",

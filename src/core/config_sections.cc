@@ -10,21 +10,6 @@ namespace conclave::core {
 ConfigSections::ConfigSections(RawConfig raw)
     : raw_(std::make_shared<const RawConfig>(std::move(raw))) {}
 
-ConfigSections::Handle& ConfigSections::Handle::operator=(Handle&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    owner_ = std::exchange(other.owner_, nullptr);
-    section_ = std::exchange(other.section_, nullptr);
-  }
-  return *this;
-}
-
-void ConfigSections::Handle::Reset() {
-  if (owner_ != nullptr) owner_->Unregister(section_);
-  owner_ = nullptr;
-  section_ = nullptr;
-}
-
 std::shared_ptr<const RawConfig> ConfigSections::raw() const {
   absl::ReaderMutexLock lock(&mu_);
   return raw_;

@@ -45,14 +45,19 @@ constexpr std::string_view kMetricsPath = "/_conclave/metrics";
 // looks again after this long, in case an opening was not signalled (a safety net only).
 constexpr absl::Duration kHeldRecheck = absl::Milliseconds(100);
 
-// The blocking pool (RouteOptions::blocking): one thread per core (2 to 8), queued tasks at most
-// (a full queue runs the handler on the I/O thread, as before the pool), and the workers'
-// lowered priority so that quick requests on the I/O threads go first. Not in the config yet.
-constexpr size_t kBlockingQueue = 4096;
+// The blocking pool (RouteOptions::blocking), sized by the config (blocking_threads,
+// blocking_queue; 0 threads: one per core, 2 to 8), its workers' priority lowered so that quick
+// requests on the I/O threads go first.
 constexpr int kBlockingNice = 5;
-inline int BlockingThreads() {
-  return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 2, 8);
+inline BlockingPool::Options BlockingPoolOptions(const Config& c) {
+  const int per_core = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 2, 8);
+  return {.threads = c.blocking_threads > 0 ? c.blocking_threads : per_core,
+          .max_queued = static_cast<size_t>(c.blocking_queue),
+          .nice = kBlockingNice};
 }
+// What a request for a blocking route gets when the pool's queue is full: a Matrix rate-limit
+// answer (Client-Server API, "Rate limiting"), which clients retry after Retry-After.
+constexpr int kBlockingRetryAfterSeconds = 1;
 
 // Request bodies received at once, all connections together: at least this, or 16 bodies of
 // max_body_size (docs/configuration.md).
@@ -181,7 +186,7 @@ struct HttpServer::Impl {
         metrics_on_main(c.metrics_enabled && !metrics_separate),
         stats(internal::HttpMetrics::Global()),
         metrics_series(stats.ForRoute("GET", kMetricsPath)),
-        pool(BlockingPool::Options{BlockingThreads(), kBlockingQueue, kBlockingNice}) {}
+        pool(BlockingPoolOptions(c)) {}
 
   Router& router;
   Notifier& notifier;

@@ -343,6 +343,18 @@ auto AsyncRunOnPool(BlockingPool& pool, absl::FunctionRef<void()> work, Token&& 
       token, work);
 }
 
+// 429 M_LIMIT_EXCEEDED with Retry-After (and the older retry_after_ms), Client-Server API
+// "Rate limiting".
+Response PoolFullResponse() {
+  return Response{429,
+                  "application/json",
+                  core::StrCat("{\"errcode\":\"M_LIMIT_EXCEEDED\",\"error\":\"The server is busy; "
+                               "try again\",\"retry_after_ms\":",
+                               kBlockingRetryAfterSeconds * 1000, "}"),
+                  {{"Retry-After", core::StrCat(kBlockingRetryAfterSeconds)}},
+                  {}};
+}
+
 }  // namespace
 
 net::awaitable<Router::Outcome> HttpServer::Impl::DispatchOnPool(Request& request,
@@ -353,8 +365,10 @@ net::awaitable<Router::Outcome> HttpServer::Impl::DispatchOnPool(Request& reques
   // thread): a reload waits for it, and the pool never runs module code outside the gate.
   auto work = [&] { outcome = router.Dispatch(request, response, matched, /*may_block=*/true); };
   if (!co_await AsyncRunOnPool(pool, work, net::use_awaitable)) {
-    // Pool full (or stopping): blocking the I/O thread beats refusing the request.
-    work();
+    // Queue full (it stops only once the io_context is gone): refused at once, as a rate limit
+    // the client retries, rather than run on the I/O thread and stall every other client.
+    response = PoolFullResponse();
+    co_return Router::Outcome::kHandled;
   }
   co_return outcome;
 }

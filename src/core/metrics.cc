@@ -266,19 +266,6 @@ void MetricWriter::WriteFamily(std::string_view name, std::string_view help, Met
   }
 }
 
-MetricsHandle& MetricsHandle::operator=(MetricsHandle&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    registry_ = std::exchange(other.registry_, nullptr);
-    id_ = other.id_;
-  }
-  return *this;
-}
-
-void MetricsHandle::Reset() {
-  if (registry_ != nullptr) std::exchange(registry_, nullptr)->RemoveCollector(id_);
-}
-
 MetricsRegistry::MetricsRegistry() = default;
 MetricsRegistry::~MetricsRegistry() = default;
 
@@ -339,7 +326,7 @@ MetricsHandle MetricsRegistry::AddCollector(Collector collect) {
   return MetricsHandle(this, id);
 }
 
-void MetricsRegistry::RemoveCollector(uint64_t id) {
+void MetricsRegistry::Unregister(uint64_t id) {
   // Destroyed under the lock, while the code of the module that registered it is still loaded
   // (the handle is reset in its unload hook at the latest).
   std::lock_guard lock(collectors_mu_);

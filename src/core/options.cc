@@ -35,14 +35,26 @@ const RawValue* RawConfig::Find(std::string_view key) const {
   return it == values_.end() ? nullptr : &it->second;
 }
 
+const RawValue* RawConfig::Overridden(std::string_view key) const {
+  auto it = overridden_.find(key);
+  return it == overridden_.end() ? nullptr : &it->second;
+}
+
 void RawConfig::Set(std::string key, RawValue value) { values_[std::move(key)] = std::move(value); }
+
+void RawConfig::Override(std::string key, RawValue value) {
+  if (auto it = values_.find(key); it != values_.end() && !it->second.from_env) {
+    overridden_[key] = std::move(it->second);
+  }
+  Set(std::move(key), std::move(value));
+}
 
 void RawConfig::SetText(std::string key, std::string text) {
   RawValue v;
   v.value = std::move(text);
   v.from_env = true;
   v.origin = core::StrCat("CONCLAVE_", absl::AsciiStrToUpper(key));
-  Set(std::move(key), std::move(v));
+  Override(std::move(key), std::move(v));
 }
 
 absl::Status BadOption(std::string_view key, std::string_view origin, std::string_view why) {
@@ -166,70 +178,65 @@ void OptionReader::Fail(absl::Status status) {
   if (status_.ok()) status_ = std::move(status);
 }
 
-bool OptionReader::Bool(std::string_view key, bool def, const OptionDoc& doc) {
-  const RawValue* v = Begin(key, "boolean", OptionText(def), doc);
+template <typename T, typename Parse>
+T OptionReader::Read(std::string_view key, std::string_view type, T def, const OptionDoc& doc,
+                     Parse parse) {
+  const RawValue* v = Begin(key, type, OptionText(def), doc);
   if (v == nullptr) return def;
-  auto b = RawBool(*v, key);
-  if (!b.ok()) return Fail(b.status()), def;
-  Finish(OptionText(*b), OptionText(*b));
-  return *b;
+  // A bad value in the file is an error even where CONCLAVE_<KEY> overrides it, as for core's
+  // keys (config.cc): the file is what the next start without that variable reads.
+  if (const RawValue* file = raw_.Overridden(key)) {
+    if (absl::StatusOr<T> checked = parse(*file); !checked.ok()) {
+      return Fail(checked.status()), def;
+    }
+  }
+  absl::StatusOr<T> value = parse(*v);
+  if (!value.ok()) return Fail(value.status()), def;
+  Finish(OptionText(*value), OptionText(*value));
+  return *std::move(value);
+}
+
+bool OptionReader::Bool(std::string_view key, bool def, const OptionDoc& doc) {
+  return Read(key, "boolean", def, doc, [&](const RawValue& v) { return RawBool(v, key); });
 }
 
 int64_t OptionReader::Integer(std::string_view key, int64_t def, int64_t min, int64_t max,
                               const OptionDoc& doc) {
-  const RawValue* v = Begin(key, "integer", OptionText(def), doc);
-  if (v == nullptr) return def;
-  auto n = RawInteger(*v, key);
-  if (!n.ok()) return Fail(n.status()), def;
-  if (*n < min || *n > max) {
-    return Fail(BadOption(key, v->origin, core::StrCat(*n, " is outside ", min, "..", max))), def;
-  }
-  Finish(OptionText(*n), OptionText(*n));
-  return *n;
+  return Read(key, "integer", def, doc, [&](const RawValue& v) -> absl::StatusOr<int64_t> {
+    absl::StatusOr<int64_t> n = RawInteger(v, key);
+    if (n.ok() && (*n < min || *n > max)) {
+      return BadOption(key, v.origin, core::StrCat(*n, " is outside ", min, "..", max));
+    }
+    return n;
+  });
 }
 
 double OptionReader::Number(std::string_view key, double def, double min, double max,
                             const OptionDoc& doc) {
-  const RawValue* v = Begin(key, "number", OptionText(def), doc);
-  if (v == nullptr) return def;
-  auto d = RawNumber(*v, key);
-  if (!d.ok()) return Fail(d.status()), def;
-  if (!(*d >= min && *d <= max)) {
-    return Fail(BadOption(key, v->origin, core::StrCat("must be between ", min, " and ", max))),
-           def;
-  }
-  Finish(OptionText(*d), OptionText(*d));
-  return *d;
+  return Read(key, "number", def, doc, [&](const RawValue& v) -> absl::StatusOr<double> {
+    absl::StatusOr<double> d = RawNumber(v, key);
+    if (d.ok() && !(*d >= min && *d <= max)) {
+      return BadOption(key, v.origin, core::StrCat("must be between ", min, " and ", max));
+    }
+    return d;
+  });
 }
 
 std::string OptionReader::String(std::string_view key, std::string def, const OptionDoc& doc) {
-  const RawValue* v = Begin(key, "string", OptionText(def), doc);
-  if (v == nullptr) return def;
-  auto s = RawString(*v, key);
-  if (!s.ok()) return Fail(s.status()), def;
-  Finish(OptionText(*s), OptionText(*s));
-  return *s;
+  return Read(key, "string", std::move(def), doc,
+              [&](const RawValue& v) { return RawString(v, key); });
 }
 
 absl::Duration OptionReader::Duration(std::string_view key, absl::Duration def,
                                       const OptionDoc& doc) {
-  const RawValue* v = Begin(key, "duration", OptionText(def), doc);
-  if (v == nullptr) return def;
-  auto d = RawDuration(*v, key);
-  if (!d.ok()) return Fail(d.status()), def;
-  Finish(OptionText(*d), OptionText(*d));
-  return *d;
+  return Read(key, "duration", def, doc, [&](const RawValue& v) { return RawDuration(v, key); });
 }
 
 std::vector<std::string> OptionReader::StringList(std::string_view key,
                                                   std::vector<std::string> def,
                                                   const OptionDoc& doc) {
-  const RawValue* v = Begin(key, "array of strings", OptionText(def), doc);
-  if (v == nullptr) return def;
-  auto list = RawStringList(*v, key);
-  if (!list.ok()) return Fail(list.status()), def;
-  Finish(OptionText(*list), OptionText(*list));
-  return *std::move(list);
+  return Read(key, "array of strings", std::move(def), doc,
+              [&](const RawValue& v) { return RawStringList(v, key); });
 }
 
 }  // namespace conclave::core

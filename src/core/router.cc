@@ -84,19 +84,6 @@ Response MatrixError(int http_status, std::string_view errcode, std::string_view
   return Response{http_status, "application/json", boost::json::serialize(body), {}, {}};
 }
 
-RouteHandle& RouteHandle::operator=(RouteHandle&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    router_ = std::exchange(other.router_, nullptr);
-    id_ = other.id_;
-  }
-  return *this;
-}
-
-void RouteHandle::Reset() {
-  if (router_ != nullptr) std::exchange(router_, nullptr)->Remove(id_);
-}
-
 Router::Router() = default;
 Router::~Router() = default;
 
@@ -138,7 +125,7 @@ absl::StatusOr<RouteHandle> Router::Add(std::string_view module, std::string_vie
   return RouteHandle(this, id);
 }
 
-void Router::Remove(uint64_t id) {
+void Router::Unregister(uint64_t id) {
   std::shared_ptr<Route> removed;  // destroyed after the lock is released
   absl::MutexLock lock(&mu_);
   for (auto it = routes_.begin(); it != routes_.end(); ++it) {
@@ -160,6 +147,9 @@ struct Router::Match {
   std::shared_ptr<Route> route;
   Outcome outcome = Outcome::kHandled;  // kRetry or kBlocking: nothing entered
   std::set<std::string> allowed;        // no route: methods of the routes matching the path
+  // kBlocking: the route's series, so that an answer without its handler (the pool is full)
+  // counts and logs under its route. Permanent (HttpMetrics), unlike `route`.
+  internal::RouteMetrics* blocking_metrics = nullptr;
 };
 
 Router::Match Router::Find(const Request& request, const std::vector<std::string_view>& segments,
@@ -174,6 +164,7 @@ Router::Match Router::Find(const Request& request, const std::vector<std::string
     }
     if (candidate->blocking && !may_block) {
       found.outcome = Outcome::kBlocking;
+      found.blocking_metrics = candidate->metrics;
       return found;
     }
     // Enter the gate under the table lock, and take a reference only once inside: a route is
@@ -195,6 +186,7 @@ Router::Outcome Router::Dispatch(Request& request, Response& response,
   if (matched != nullptr) *matched = nullptr;
   std::vector<std::string_view> segments = SplitPath(request.path);
   Match found = Find(request, segments, may_block);
+  if (matched != nullptr && found.blocking_metrics != nullptr) *matched = found.blocking_metrics;
   if (found.outcome != Outcome::kHandled) return found.outcome;
   if (found.route == nullptr) {
     if (found.allowed.empty()) {

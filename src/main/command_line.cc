@@ -22,11 +22,13 @@ std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
   cli.add_flag("--print-admin-commands", c.print_admin_commands,
                "Print the reference of the admin commands (Markdown, docs/admin-commands.md) and "
                "exit; the modules start over a temporary database, not the configured one");
-  cli.add_flag("--watch", c.watch,
-               "Dev builds: watch the module directory, libconclave_core.so and the executable, "
-               "and when a build has finished writing them do what Ctrl+C does (reload the "
-               "changed modules, or restart in place when core or main changed); a failed build "
-               "reloads nothing. Ctrl+C keeps working");
+  cli.add_flag(
+      "--watch", c.watch,
+      "Dev builds: watch the module directory, libconclave_core.so and the executable, "
+      "and when a build has finished writing them do what Ctrl+C does (reload the "
+      "changed modules, or restart in place when core or main changed); a failed build "
+      "reloads nothing. Ctrl+C keeps working. The config key `watch = true` does the same (a "
+      "release build ignores the key with a warning)");
   cli.footer(
       "Signals: SIGTERM/SIGQUIT (Ctrl+\\) shut down; in dev builds SIGINT (Ctrl+C) and SIGUSR1 "
       "hot-reload changed modules (in release SIGINT shuts down); SIGUSR2 restarts in place "

@@ -190,8 +190,8 @@ class Process {
   std::optional<int> StartServing(core::InheritedFds inherited);
   // The config's admin_execute commands (to the log), then --execute's (to stdout).
   void RunStartupCommands();
-  // --watch: starts the build watcher (before serving). Returns the exit status on error, after
-  // stopping the modules.
+  // --watch (or the `watch` key): starts the build watcher (before serving). Returns the exit
+  // status on error, after stopping the modules.
   std::optional<int> StartWatching();
   // Handles control requests until one asks for shutdown. Returns the exit status.
   int ControlLoop();
@@ -455,6 +455,18 @@ void PrintVersion(std::string_view suffix) {
   std::cout << "conclave " << core::Version() << " (commit " << core::Commit() << suffix;
 }
 
+// The `watch` key in a release build, which has no modules to watch: a warning, not an error
+// (unlike `--watch`, typed for this binary), because one conclave.toml serves a checkout's dev
+// and release builds alike and the key changes nothing that is served. Empty when it does not
+// apply.
+std::string WatchKeyIgnored(const core::Config& config) {
+  if (kDev || !config.watch) return "";
+  const core::RawValue* v = config.raw.Find("watch");
+  return core::StrCat("config: watch (", v != nullptr ? v->origin : "default",
+                      "): ignored, watch mode needs a dev build (shared modules) and this is a "
+                      "release build");
+}
+
 // --print-admin-commands: a throwaway database, so this works while a server runs. Returns the
 // directory to remove, or empty on error (printed).
 std::string PrepareAdminCommandsScratch(core::Config& config) {
@@ -505,6 +517,9 @@ int Run(int argc, char** argv) {
       return kExitUsage;
     }
     for (const auto& w : *warnings) std::cerr << "conclave: " << w << "\n";
+    if (std::string w = WatchKeyIgnored(loaded->config); !w.empty()) {
+      std::cerr << "conclave: " << w << "\n";
+    }
     PrintVersion(core::StrCat("): config OK (",
                               cli.config_path.value_or("conclave.toml if present"), ")\n"));
     return 0;
@@ -517,12 +532,14 @@ int Run(int argc, char** argv) {
     if (scratch_dir.empty()) return 1;
   }
 
-  const bool watch = cli.watch;
+  const bool watch = kDev && (cli.watch || loaded->config.watch);
+  const std::string watch_ignored = WatchKeyIgnored(loaded->config);
   Process process(argc, argv, std::move(cli), std::move(loaded->config));
   core::InheritedFds inherited = core::TakeInheritedFds();
   if (auto exit_status = process.StartModules()) return *exit_status;
   if (!scratch_dir.empty()) return process.PrintAdminCommands(scratch_dir);
   process.LogUnknownConfigKeys();  // only now are the modules' keys known (registered at load)
+  if (!watch_ignored.empty()) CONCLAVE_LOG(kWarn, "config", "{}", watch_ignored);
   if (watch) {
     if (auto exit_status = process.StartWatching()) return *exit_status;
   }

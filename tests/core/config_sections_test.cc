@@ -93,6 +93,33 @@ TEST(OptionReader, AnInvalidValueNamesTheKeyAndWhereItCameFrom) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// As for core's keys (Config.ABadValueInTheFileIsAnErrorEvenWhereTheEnvironmentOverridesIt): the
+// file is what the next start without the variable reads, so its bad value is an error now.
+TEST(OptionReader, ABadValueInTheFileIsAnErrorEvenWhereTheEnvironmentOverridesIt) {
+  std::string env = "CONCLAVE_WIDGET_COUNT=5";
+  char* environ[] = {env.data(), nullptr};
+  for (const char* bad : {"widget_count = \"five\"", "widget_count = 1000"}) {
+    RawConfig raw = Raw(bad, environ);
+    ASSERT_NE(raw.Overridden("widget_count"), nullptr) << bad;
+    OptionReader reader("widgets", raw);
+    (void)ReadWidgetOptions(reader);
+    EXPECT_EQ(reader.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(reader.status().message()), HasSubstr("widget_count (test.toml)"))
+        << bad;
+    EXPECT_EQ(WidgetSection::Create("widgets", &ReadWidgetOptions, raw).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  // A good value in the file: the environment's wins, and only it shows.
+  RawConfig good = Raw("widget_count = 9", environ);
+  OptionReader reader("widgets", good);
+  EXPECT_EQ(ReadWidgetOptions(reader).widgets, 5);
+  ASSERT_TRUE(reader.status().ok()) << reader.status();
+  EXPECT_EQ(reader.read()[0].source, "env");
+  // A key only in the environment overrides nothing.
+  EXPECT_EQ(Raw("", environ).Overridden("widget_count"), nullptr);
+}
+
 TEST(ConfigSections, AModuleOptionIsKnownOnceItsSectionIsRegistered) {
   const RawConfig raw = Raw("widget_count = 9\nwidget_password = \"hunter2\"");
   ConfigSections sections(raw);

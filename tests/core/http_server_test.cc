@@ -82,5 +82,51 @@ TEST_F(HttpServerTest, BlockingRouteRunsOffTheIoThread) {
   EXPECT_THAT(answer.get(), HasSubstr("released"));
 }
 
+// With blocking_threads = 1 and blocking_queue = 1, and the thread busy: of two more requests one
+// waits in the queue and the other is refused at once with a rate-limit answer. Only the refused
+// one can be answered before the busy handler is released.
+TEST_F(HttpServerTest, AFullBlockingQueueAnswers429WithRetryAfter) {
+  config_.blocking_threads = 1;
+  config_.blocking_queue = 1;
+  absl::Notification entered, released;
+  auto slow = router_.Add(
+      "m", "GET", "/slow",
+      [&](Request&) {
+        if (!entered.HasBeenNotified()) entered.Notify();  // one pool thread: never two at once
+        return Text(released.WaitForNotificationWithTimeout(absl::Seconds(10)) ? "released"
+                                                                               : "never released");
+      },
+      RouteOptions{.blocking = true});
+  ASSERT_TRUE(slow.ok());
+  Start(2);
+  auto running = std::async(std::launch::async, [&] { return Get(http_->port(), "/slow"); });
+  entered.WaitForNotification();
+  absl::Mutex mu;
+  std::vector<std::string> answers;
+  auto send = [&] {
+    std::string answer = Get(http_->port(), "/slow");
+    absl::MutexLock lock(&mu);
+    answers.push_back(std::move(answer));
+  };
+  auto second = std::async(std::launch::async, send);
+  auto third = std::async(std::launch::async, send);
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](std::vector<std::string>* a) { return !a->empty(); }, &answers));
+    EXPECT_THAT(answers[0], HasSubstr("429 Too Many Requests"));
+    EXPECT_THAT(answers[0], HasSubstr("Retry-After: 1\r\n"));
+    EXPECT_THAT(answers[0], HasSubstr("\"errcode\":\"M_LIMIT_EXCEEDED\""));
+    EXPECT_THAT(answers[0], HasSubstr("\"retry_after_ms\":1000"));
+  }
+  released.Notify();
+  second.get();
+  third.get();
+  EXPECT_THAT(running.get(), HasSubstr("released"));
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_THAT(answers[1], HasSubstr("200 OK"));  // the queued one ran once the thread was free
+  EXPECT_THAT(answers[1], HasSubstr("released"));
+}
+
 }  // namespace
 }  // namespace conclave::core

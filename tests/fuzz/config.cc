@@ -88,12 +88,13 @@ std::string ToToml(const core::Config& c) {
       "\ndatabase_backup_path = ", TomlString(c.database_backup_path),
       "\ndatabase_backups_to_keep = ", c.database_backups_to_keep,
       "\nlog_level = ", TomlString(c.log_level), "\nworker_threads = ", c.worker_threads,
+      "\nblocking_threads = ", c.blocking_threads, "\nblocking_queue = ", c.blocking_queue,
       "\nmax_header_size = ", c.max_header_size, "\nmax_body_size = ", c.max_body_size,
       "\nrequest_timeout = ", TomlDuration(c.request_timeout),
       "\nidle_timeout = ", TomlDuration(c.idle_timeout),
       "\nreload_drain_timeout = ", TomlDuration(c.reload_drain_timeout),
       "\nmodule_dir = ", TomlString(c.module_dir), "\nruntime_dir = ", TomlString(c.runtime_dir),
-      "\nadmin_execute = ", admin, "\n");
+      "\nwatch = ", c.watch ? "true" : "false", "\nadmin_execute = ", admin, "\n");
 }
 
 bool TomlCanCarry(const core::Config& c) {
@@ -124,6 +125,8 @@ void CheckRanges(const core::Config& c, const std::string& input) {
              where);
   FUZZ_CHECK(c.database_backups_to_keep >= 1 && c.database_backups_to_keep <= 1000, where);
   FUZZ_CHECK(c.worker_threads >= 0 && c.worker_threads <= 256, where);
+  FUZZ_CHECK(c.blocking_threads >= 0 && c.blocking_threads <= 256, where);
+  FUZZ_CHECK(c.blocking_queue >= 1 && c.blocking_queue <= 1000000, where);
   FUZZ_CHECK(c.max_header_size >= 1024 && c.max_header_size <= (size_t{1} << 24), where);
   FUZZ_CHECK(c.max_body_size >= 1024 && c.max_body_size <= (size_t{1} << 32), where);
   FUZZ_CHECK(ValidDuration(c.request_timeout) && ValidDuration(c.idle_timeout) &&
@@ -159,6 +162,9 @@ void CheckSame(const core::Config& a, const core::Config& b, const std::string& 
               absl::ToInt64Nanoseconds(b.reload_drain_timeout),
       where);
   FUZZ_CHECK(a.module_dir == b.module_dir && a.runtime_dir == b.runtime_dir, where);
+  FUZZ_CHECK(a.blocking_threads == b.blocking_threads && a.blocking_queue == b.blocking_queue &&
+                 a.watch == b.watch,
+             where);
   FUZZ_CHECK(a.admin_execute == b.admin_execute, where);
 }
 

@@ -102,6 +102,26 @@ class ReleaseTest(unittest.TestCase):
         self.assertIn(b"idle_timeout (CONCLAVE_IDLE_TIMEOUT)", bad.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.server.workdir, "data")))
 
+    def test_watch_is_a_dev_build_feature(self):
+        # The flag is typed for this binary: an error. The key, which a checkout's dev and
+        # release builds read from one conclave.toml: a warning, and the server serves.
+        flag = subprocess.run([BINARY, "--watch"], env=self.server.env, capture_output=True,
+                              timeout=30)
+        self.assertEqual(flag.returncode, 2)
+        self.assertIn(b"--watch needs a dev build", flag.stderr)
+        with open(os.path.join(self.server.workdir, "conclave.toml"), "w") as f:
+            f.write("watch = true\n")
+        checked = subprocess.run([BINARY, "--check-config"], cwd=self.server.workdir,
+                                 env=self.server.env, capture_output=True, timeout=30)
+        self.assertEqual(checked.returncode, 0, checked.stderr)
+        self.assertIn(b"config: watch (conclave.toml): ignored, watch mode needs a dev build",
+                      checked.stderr)
+        self.server.start()
+        self.server.wait_for_log(r"warn.*config: watch \(conclave.toml\): ignored")
+        self.assertNotIn("watching", self.server.log())
+        self.assertEqual(self.server.get("/_matrix/client/versions")[0], 200)
+        self.assertEqual(self.server.stop(signal.SIGTERM), 0)
+
     def test_stripped_with_separate_debug_info(self):
         def readelf(*args):  # section dumps can hold bytes that are not UTF-8
             return subprocess.run(["readelf", *args], capture_output=True, text=True,

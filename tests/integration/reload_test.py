@@ -10,6 +10,7 @@ Usage: reload_test.py BUILD_DIR
 
 import http.client
 import os
+import re
 import shutil
 import signal
 import sys
@@ -18,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from server import Server, install_atomically  # noqa: E402
+from server import ModuleDir, Server, install_atomically  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv.pop(1) if len(sys.argv) > 1 else "build/dev")
 MODULES = ["database", "service", "api", "admin"]
@@ -160,6 +161,28 @@ class ReloadTest(unittest.TestCase):
 
         self.assertEqual(self.server.stop(signal.SIGQUIT), 0)
         self.assertIn("stopped cleanly", self.server.log())
+
+
+class WatchKeyTest(unittest.TestCase):
+    """`watch = true` in the config (here CONCLAVE_WATCH) starts watch mode without --watch."""
+
+    def setUp(self):
+        self.server = Server(os.path.join(BUILD, "bin", "conclave"), env={"CONCLAVE_WATCH": "true"})
+        self.module_dir = ModuleDir(self.server, BUILD).path
+        self.server.start()
+
+    def tearDown(self):
+        self.server.cleanup()
+
+    def test_a_written_module_is_reloaded_without_a_signal(self):
+        self.server.wait_for_log(r"watching " + re.escape(self.module_dir))
+        offset = self.server.log_size()
+        api = os.path.join(self.module_dir, "libconclave_api.so")
+        install_atomically(os.path.join(BUILD, "lib", "libconclave_api.so"), api)  # same bytes
+        self.server.wait_for_log(r"watch \(libconclave_api.so\): reloading", after=offset)
+        line = self.server.wait_for_log(r"\[host\] (reloaded|nothing|not |reload)", after=offset)
+        self.assertIn("nothing changed", line)
+        self.assertEqual(self.server.stop(signal.SIGQUIT), 0)
 
 
 class ExecRestartTest(unittest.TestCase):

@@ -5,19 +5,6 @@
 
 namespace conclave::service {
 
-EventObservers::Handle& EventObservers::Handle::operator=(Handle&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    owner_ = std::exchange(other.owner_, nullptr);
-    id_ = std::exchange(other.id_, 0);
-  }
-  return *this;
-}
-
-void EventObservers::Handle::Reset() {
-  if (owner_ != nullptr) std::exchange(owner_, nullptr)->Remove(id_);
-}
-
 EventObservers::Handle EventObservers::Add(Observer observer) {
   std::lock_guard lock(mu_);
   const uint64_t id = next_id_++;
@@ -43,7 +30,7 @@ void EventObservers::Notify(const SentEvent& event) {
   }
 }
 
-void EventObservers::Remove(uint64_t id) {
+void EventObservers::Unregister(uint64_t id) {
   std::unique_lock lock(mu_);
   auto it = entries_.find(id);
   if (it == entries_.end()) return;

@@ -54,6 +54,23 @@ TEST(ServiceOptions, CheckNamesTheBadKeyAndListsTheKeysRead) {
   EXPECT_EQ(keys.size(), 8u);
 }
 
+// --check-config (and so the preflight of an exec restart) refuses a bad value in the file even
+// while CONCLAVE_<KEY> overrides it, as it does for core's keys.
+TEST(ServiceOptions, CheckRefusesABadFileValueTheEnvironmentOverrides) {
+  std::string env = "CONCLAVE_RC_LOGIN_BURST=5";
+  char* environ[] = {env.data(), nullptr};
+  auto loaded = core::ParseConfig("rc_login_burst = \"many\"", "conclave.toml", environ);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  std::vector<std::string> keys;
+  absl::Status bad = CheckServiceOptions(loaded->config.raw, &keys);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.message()),
+              HasSubstr("rc_login_burst (conclave.toml): expected an integer"));
+  auto good = core::ParseConfig("rc_login_burst = 7", "conclave.toml", environ);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_TRUE(CheckServiceOptions(good->config.raw, &keys).ok());
+}
+
 TEST(ServiceOptions, AnInvalidValueFailsTheLoadAndSighupAppliesNewOnes) {
   database::test_util::TempDir dir;
   core::Config config;

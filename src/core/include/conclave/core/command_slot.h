@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "conclave/core/registration.h"
 
 namespace conclave::core {
 
@@ -45,18 +46,7 @@ bool IsNoProcessor(const absl::Status& status);
 
 // Uninstalls the processor on destruction. Must be destroyed before the module that installed
 // the processor is unloaded (i.e. in its `unload` hook).
-class [[nodiscard]] CommandHandle {
- public:
-  CommandHandle() = default;
-  explicit CommandHandle(CommandSlot* slot) : slot_(slot) {}
-  CommandHandle(CommandHandle&& other) noexcept : slot_(std::exchange(other.slot_, nullptr)) {}
-  CommandHandle& operator=(CommandHandle&& other) noexcept;
-  ~CommandHandle() { Reset(); }
-  void Reset();
-
- private:
-  CommandSlot* slot_ = nullptr;
-};
+using CommandHandle = Registration<CommandSlot>;
 
 // Thread-safe. Execute() holds a shared lock while the processor runs, so uninstalling (a reload
 // of the admin module) waits for running commands to finish. No exception crosses it: one the
@@ -74,8 +64,9 @@ class CommandSlot {
   absl::StatusOr<CommandOutput> Execute(std::string_view command_line) const;
 
  private:
-  friend class CommandHandle;
-  void Uninstall() ABSL_LOCKS_EXCLUDED(mu_);
+  friend CommandHandle;
+  // CommandHandle's undo: uninstalls the processor, waiting for a running command.
+  void Unregister() ABSL_LOCKS_EXCLUDED(mu_);
   mutable absl::Mutex mu_;
   CommandProcessor processor_ ABSL_GUARDED_BY(mu_);
 };

@@ -63,6 +63,14 @@ struct Config {
   uint16_t metrics_port = 0;
   // HTTP worker threads. Default 0 = one per core, at least 2. Needs a restart.
   int worker_threads = 0;
+  // Threads of the blocking pool (blocking_pool.h), which runs the handlers of blocking routes
+  // (password hashing: register, login, password change). Default 0 = one per core, 2 to 8;
+  // range 0..256. Needs a restart.
+  int blocking_threads = 0;
+  // Requests waiting for a blocking-pool thread at most, all routes together. One more is
+  // answered 429 M_LIMIT_EXCEEDED with Retry-After at once (http.h, RouteOptions::blocking).
+  // Default 4096, range 1..1000000. Needs a restart.
+  int blocking_queue = 4096;
   // Largest request header block, bytes. Default 16384 (16 KiB); larger gets 431.
   size_t max_header_size = 16 * 1024;
   // Largest request body, bytes. Default 1048576 (1 MiB); larger gets 413.
@@ -80,6 +88,11 @@ struct Config {
   // Per-process directory for shadow copies of modules. Default "" = `$XDG_RUNTIME_DIR/conclave`
   // or `/tmp/conclave-<uid>`. Needs a restart.
   std::string runtime_dir;
+  // Dev builds: watch mode, as with `--watch` (either turns it on; docs/hot-reload.md). Default
+  // false. Needs a restart (an exec restart applies it). A release build ignores `true` with a
+  // warning at start and in `--check-config` (main.cc): the same file serves a checkout's dev
+  // and release builds.
+  bool watch = false;
 
   // Admin commands run at every start, in order, once the server listens (after the modules
   // loaded, before `--execute`), e.g. "users create-user bot" for automation. Their output goes

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "conclave/core/config_reload.h"
 #include "conclave/core/options.h"
+#include "conclave/core/registration.h"
 
 namespace conclave::core {
 
@@ -45,21 +46,8 @@ class ConfigSections {
   ConfigSections(const ConfigSections&) = delete;
   ConfigSections& operator=(const ConfigSections&) = delete;
 
-  // Unregisters its section on destruction (or Reset()). Movable.
-  class [[nodiscard]] Handle {
-   public:
-    Handle() = default;
-    Handle(Handle&& other) noexcept { *this = std::move(other); }
-    Handle& operator=(Handle&& other) noexcept;
-    ~Handle() { Reset(); }
-    void Reset();
-
-   private:
-    friend class ConfigSections;
-    Handle(ConfigSections* owner, OptionSection* section) : owner_(owner), section_(section) {}
-    ConfigSections* owner_ = nullptr;
-    OptionSection* section_ = nullptr;
-  };
+  // Unregisters its section on destruction (or Reset()). Move-only.
+  using Handle = Registration<ConfigSections, OptionSection*>;
 
   // The raw table of the config last read: at start-up, then at every successful SIGHUP.
   std::shared_ptr<const RawConfig> raw() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -77,6 +65,7 @@ class ConfigSections {
   bool Knows(std::string_view key) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  friend Handle;
   void Unregister(OptionSection* section) ABSL_LOCKS_EXCLUDED(mu_);
 
   mutable absl::Mutex mu_;

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "conclave/core/gate.h"
 #include "conclave/core/notifier.h"
+#include "conclave/core/registration.h"
 
 namespace conclave::core {
 
@@ -86,7 +87,9 @@ using Handler = std::function<Response(Request& request)>;
 struct RouteOptions {
   // The handler blocks for long (argon2 password hashing, large scans): the engine runs it on its
   // blocking pool (blocking_pool.h) rather than on an I/O thread, so that other clients are not
-  // held behind it. Still inside its module's gate. Default false (run on the I/O thread).
+  // held behind it. Still inside its module's gate. When `blocking_queue` requests are waiting
+  // for a pool thread already (config.h), the request is answered 429 M_LIMIT_EXCEEDED with
+  // `Retry-After: 1` without running the handler. Default false (run on the I/O thread).
   bool blocking = false;
 };
 
@@ -94,20 +97,7 @@ class Router;
 
 // Unregisters its route on destruction. Must be destroyed in the registering module's `unload`
 // hook at the latest (it owns the handler, whose code lives in that module).
-class [[nodiscard]] RouteHandle {
- public:
-  RouteHandle() = default;
-  RouteHandle(Router* router, uint64_t id) : router_(router), id_(id) {}
-  RouteHandle(RouteHandle&& other) noexcept
-      : router_(std::exchange(other.router_, nullptr)), id_(other.id_) {}
-  RouteHandle& operator=(RouteHandle&& other) noexcept;
-  ~RouteHandle() { Reset(); }
-  void Reset();
-
- private:
-  Router* router_ = nullptr;
-  uint64_t id_ = 0;
-};
+using RouteHandle = Registration<Router, uint64_t>;
 
 // Route table plus one Gate per module. Thread-safe: matching takes a shared lock; adding and
 // removing routes, closing and opening gates an exclusive one. Owned by the Server; outlives
@@ -169,10 +159,11 @@ class Router {
   size_t RouteCount(std::string_view module = {}) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  friend class RouteHandle;
+  friend RouteHandle;
   struct Route;
   struct Match;
-  void Remove(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  // RouteHandle's undo: removes the route (after its gate drained, see router.cc).
+  void Unregister(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
   // The gate of `module`, which has one (Add and CloseGates create them).
   Gate& GateFor(std::string_view module) ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The route `request` matches, entered into its gate; or the methods of routes with its path.

@@ -27,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "conclave/core/registration.h"
 
 namespace conclave::core {
 
@@ -174,21 +175,7 @@ class MetricsRegistry;
 // that is running the collector to finish, and afterwards no scrape runs it again, so it must be
 // destroyed before anything the collector uses (module code, objects), and never from inside a
 // collector (it would wait for itself).
-class [[nodiscard]] MetricsHandle {
- public:
-  MetricsHandle() = default;
-  MetricsHandle(MetricsHandle&& other) noexcept
-      : registry_(std::exchange(other.registry_, nullptr)), id_(other.id_) {}
-  MetricsHandle& operator=(MetricsHandle&& other) noexcept;
-  ~MetricsHandle() { Reset(); }
-  void Reset();
-
- private:
-  friend class MetricsRegistry;
-  MetricsHandle(MetricsRegistry* registry, uint64_t id) : registry_(registry), id_(id) {}
-  MetricsRegistry* registry_ = nullptr;
-  uint64_t id_ = 0;
-};
+using MetricsHandle = Registration<MetricsRegistry, uint64_t>;
 
 // A set of metric families and collectors. Thread-safe: registration, updates and rendering may
 // run concurrently from any threads.
@@ -226,15 +213,16 @@ class MetricsRegistry {
   std::string Render() const;
 
  private:
-  friend class MetricsHandle;
+  friend MetricsHandle;
   template <typename T>
   absl::StatusOr<Family<T>*> Add(std::string_view name, std::string_view help, MetricType type,
                                  std::vector<std::string> label_names, std::vector<double> bounds);
-  void RemoveCollector(uint64_t id);
+  // MetricsHandle's undo: removes the collector, waiting for a scrape running it.
+  void Unregister(uint64_t id);
 
   mutable std::mutex families_mu_;
   std::map<std::string, std::unique_ptr<MetricFamily>, std::less<>> families_;
-  // Held while collectors run, so that RemoveCollector() waits for a running one.
+  // Held while collectors run, so that Unregister() waits for a running one.
   mutable std::mutex collectors_mu_;
   std::vector<std::pair<uint64_t, Collector>> collectors_;  // guarded by collectors_mu_
   uint64_t next_collector_id_ = 1;                          // guarded by collectors_mu_

@@ -40,17 +40,25 @@ struct RawValue {
 
 // The raw table: key (as in the file, lower case) -> value, the environment winning over the
 // file. Parsed once per read of the config (start, SIGHUP); modules read their keys from it.
+// The file's value of a key the environment overrides is kept too (Overridden()): readers check
+// it, because the file is what the next start without that variable reads.
 class RawConfig {
  public:
   // Null when `key` was neither in the file nor in the environment.
   const RawValue* Find(std::string_view key) const;
+  // The file's value of `key` when the environment overrides it; null otherwise.
+  const RawValue* Overridden(std::string_view key) const;
   void Set(std::string key, RawValue value);
-  // Sets `key` as if CONCLAVE_<KEY>=`text` were in the environment (tests, tools).
+  // Sets `key` from the environment: `value` wins, and the value it replaces (if any) becomes
+  // Overridden(key).
+  void Override(std::string key, RawValue value);
+  // Override()s `key` as if CONCLAVE_<KEY>=`text` were in the environment (tests, tools).
   void SetText(std::string key, std::string text);
   const std::map<std::string, RawValue, std::less<>>& values() const { return values_; }
 
  private:
   std::map<std::string, RawValue, std::less<>> values_;
+  std::map<std::string, RawValue, std::less<>> overridden_;
 };
 
 // Typed reads of one raw value, the checks every option shares. kInvalidArgument naming `key`
@@ -100,7 +108,9 @@ struct OptionRead {
 
 // Reads one module's options from a RawConfig. Each call names a key, its default and its
 // OptionDoc, and returns the value (the default when the key is absent or invalid). The first
-// invalid value is kept in status(). Confined to the thread that uses it; `raw` must outlive it.
+// invalid value is kept in status(); the file's value of a key the environment overrides is
+// checked as well (RawConfig::Overridden). Confined to the thread that uses it; `raw` must
+// outlive it.
 class OptionReader {
  public:
   OptionReader(std::string module, const RawConfig& raw) : module_(std::move(module)), raw_(raw) {}
@@ -129,6 +139,10 @@ class OptionReader {
   // Completes the record of the last Begin with the value read.
   void Finish(std::string text, std::string compare);
   void Fail(absl::Status status);
+  // One typed read: `parse` (a RawValue -> absl::StatusOr<T>, range checks included) of the
+  // winning value and of the file's overridden one. Defined in options.cc, its only user.
+  template <typename T, typename Parse>
+  T Read(std::string_view key, std::string_view type, T def, const OptionDoc& doc, Parse parse);
 
   std::string module_;
   const RawConfig& raw_;

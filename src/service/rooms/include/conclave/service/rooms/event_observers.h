@@ -15,6 +15,8 @@
 #include <mutex>
 #include <string_view>
 
+#include "conclave/core/registration.h"
+
 namespace conclave::service {
 
 // An event a local client sent (Rooms::Send), once committed: valid for the call only.
@@ -34,20 +36,7 @@ class EventObservers {
 
   // Unregisters its observer on destruction, waiting for calls of it that are running on other
   // threads. Must not be destroyed from inside its own observer.
-  class [[nodiscard]] Handle {
-   public:
-    Handle() = default;
-    Handle(Handle&& other) noexcept { *this = std::move(other); }
-    Handle& operator=(Handle&& other) noexcept;
-    ~Handle() { Reset(); }
-    void Reset();
-
-   private:
-    friend class EventObservers;
-    Handle(EventObservers* owner, uint64_t id) : owner_(owner), id_(id) {}
-    EventObservers* owner_ = nullptr;
-    uint64_t id_ = 0;
-  };
+  using Handle = core::Registration<EventObservers, uint64_t>;
 
   EventObservers() = default;
   EventObservers(const EventObservers&) = delete;
@@ -63,7 +52,8 @@ class EventObservers {
     Observer observer;
     int running = 0;  // guarded by mu_
   };
-  void Remove(uint64_t id);
+  friend Handle;
+  void Unregister(uint64_t id);
 
   std::mutex mu_;
   std::condition_variable idle_;
