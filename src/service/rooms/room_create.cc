@@ -73,7 +73,7 @@ absl::StatusOr<CreateRoomRequest> ParseCreateRoom(const boost::json::object& bod
   CONCLAVE_ASSIGN_OR_RETURN(req.preset, PresetFor(*preset_name));
   if (room_version && *room_version != kDefaultRoomVersion) {
     return MatrixStatus(
-        absl::StatusCode::kInvalidArgument, "M_UNSUPPORTED_ROOM_VERSION",
+        Errcode::kUnsupportedRoomVersion,
         core::StrCat("Room version ", *room_version,
                      " is not supported; this server creates version ", kDefaultRoomVersion));
   }
@@ -134,8 +134,7 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
     alias = core::StrCat("#", *alias_name, ":", deps_.server_name);
     auto existing = ResolveAlias(*alias);
     if (existing.ok()) {
-      return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_ROOM_IN_USE",
-                          core::StrCat("The alias ", *alias, " is taken"));
+      return MatrixStatus(Errcode::kRoomInUse, core::StrCat("The alias ", *alias, " is taken"));
     }
   }
 

@@ -28,7 +28,7 @@ absl::Status Rooms::PutAlias(std::string_view alias, std::string_view room_id,
   std::lock_guard lock(alias_mu_);
   CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.aliases, alias));
   if (existing) {
-    return MatrixStatus(absl::StatusCode::kAlreadyExists, "M_UNKNOWN",
+    return MatrixStatus(absl::StatusCode::kAlreadyExists, Errcode::kUnknown,
                         core::StrCat("Room alias ", alias, " already exists"));
   }
   database::WriteBatch batch;

@@ -16,7 +16,6 @@
 #include "conclave/service/homeserver.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/sync/sync.h"
-#include "service/testing/errcode.h"
 #include "service/testing/homeserver_fixture.h"
 #include "service/testing/status_matchers.h"
 
@@ -27,7 +26,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
-using test_util::Errcode;
 using test_util::HasErrcode;
 
 std::string Str(const boost::json::value* v) {
@@ -84,29 +82,32 @@ TEST_F(RoomsTest, CreateRoomWritesThePresetStateInOrderWithVersion4EventIds) {
   EXPECT_EQ(*resolved, room);
   // The alias is taken now.
   EXPECT_THAT(rooms().CreateRoom(alice_, {{"room_alias_name", "lounge"}}),
-              HasErrcode("M_ROOM_IN_USE"));
-  EXPECT_EQ(Errcode(rooms().CreateRoom(alice_, {{"room_version", "9"}})),
-            "M_UNSUPPORTED_ROOM_VERSION");
+              HasErrcode(Errcode::kRoomInUse));
+  EXPECT_THAT(rooms().CreateRoom(alice_, {{"room_version", "9"}}),
+              HasErrcode(Errcode::kUnsupportedRoomVersion));
 }
 
 TEST_F(RoomsTest, MembershipTransitionsFollowTheJoinRulesAndPowerLevels) {
   std::string room = CreateRoom(alice_, {{"preset", "private_chat"}});
   // Invite-only: bob cannot join uninvited.
-  EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode(Errcode::kForbidden));
   ASSERT_TRUE(rooms().Invite(alice_, room, bob_.user_id, std::nullopt).ok());
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
   // bob (level 0) may not kick or ban alice, nor set the name (state_default 50).
-  EXPECT_THAT(rooms().Kick(bob_, room, alice_.user_id, std::nullopt), HasErrcode("M_FORBIDDEN"));
-  EXPECT_THAT(rooms().Ban(bob_, room, alice_.user_id, std::nullopt), HasErrcode("M_FORBIDDEN"));
-  EXPECT_EQ(Errcode(rooms().SendState(bob_, room, "m.room.name", "", {{"name", "x"}})),
-            "M_FORBIDDEN");
+  EXPECT_THAT(rooms().Kick(bob_, room, alice_.user_id, std::nullopt),
+              HasErrcode(Errcode::kForbidden));
+  EXPECT_THAT(rooms().Ban(bob_, room, alice_.user_id, std::nullopt),
+              HasErrcode(Errcode::kForbidden));
+  EXPECT_THAT(rooms().SendState(bob_, room, "m.room.name", "", {{"name", "x"}}),
+              HasErrcode(Errcode::kForbidden));
   // carol, not in the room, may not send.
-  EXPECT_EQ(Errcode(rooms().Send(carol_, room, "m.room.message", "t", {{"body", "hi"}})),
-            "M_FORBIDDEN");
+  EXPECT_THAT(rooms().Send(carol_, room, "m.room.message", "t", {{"body", "hi"}}),
+              HasErrcode(Errcode::kForbidden));
   // alice bans bob; he cannot come back until unbanned and re-invited.
   ASSERT_TRUE(rooms().Ban(alice_, room, bob_.user_id, std::string("spam")).ok());
-  EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode("M_FORBIDDEN"));
-  EXPECT_THAT(rooms().Invite(alice_, room, bob_.user_id, std::nullopt), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode(Errcode::kForbidden));
+  EXPECT_THAT(rooms().Invite(alice_, room, bob_.user_id, std::nullopt),
+              HasErrcode(Errcode::kForbidden));
   ASSERT_TRUE(rooms().Unban(alice_, room, bob_.user_id, std::nullopt).ok());
   ASSERT_TRUE(rooms().Invite(alice_, room, bob_.user_id, std::nullopt).ok());
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
@@ -164,9 +165,9 @@ TEST_F(RoomsTest, MessagesPagesBackwardsAndForwardsWithoutGapsOrRepeats) {
   EXPECT_EQ(bodies.front(), "0");
   EXPECT_EQ(bodies.back(), "24");
   EXPECT_FALSE(forward->end.has_value());
-  EXPECT_THAT(rooms().Messages(carol_, room, "", "", 'b', 10, {}), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Messages(carol_, room, "", "", 'b', 10, {}), HasErrcode(Errcode::kForbidden));
   EXPECT_THAT(rooms().Messages(alice_, room, "bogus", "", 'b', 10, {}),
-              HasErrcode("M_INVALID_PARAM"));
+              HasErrcode(Errcode::kInvalidParam));
 }
 
 TEST_F(RoomsTest, RedactionStripsTheContentAndNeedsPower) {
@@ -174,7 +175,8 @@ TEST_F(RoomsTest, RedactionStripsTheContentAndNeedsPower) {
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
   std::string alices = SendText(alice_, room, "secret", "a1");
   std::string bobs = SendText(bob_, room, "oops", "b1");
-  EXPECT_THAT(rooms().Redact(bob_, room, alices, "r1", std::nullopt), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Redact(bob_, room, alices, "r1", std::nullopt),
+              HasErrcode(Errcode::kForbidden));
   ASSERT_TRUE(rooms().Redact(bob_, room, bobs, "r2", std::string("typo")).ok());
   ASSERT_TRUE(rooms().Redact(alice_, room, alices, "r3", std::nullopt).ok());
   for (const auto& id : {alices, bobs}) {
@@ -189,12 +191,12 @@ TEST_F(RoomsTest, RedactionStripsTheContentAndNeedsPower) {
 TEST_F(RoomsTest, OversizedEventsAreRefused) {
   std::string room = CreateRoom(alice_, {});
   std::string big(kMaxEventBytes, 'x');
-  EXPECT_EQ(Errcode(rooms().Send(alice_, room, "m.room.message", "big",
-                                 {{"msgtype", "m.text"}, {"body", big}})),
-            "M_TOO_LARGE");
-  EXPECT_EQ(Errcode(rooms().Send(alice_, room, "m.room.message", "f",
-                                 {{"msgtype", "m.text"}, {"body", "x"}, {"n", 1.5}})),
-            "M_BAD_JSON");
+  EXPECT_THAT(
+      rooms().Send(alice_, room, "m.room.message", "big", {{"msgtype", "m.text"}, {"body", big}}),
+      HasErrcode(Errcode::kTooLarge));
+  EXPECT_THAT(rooms().Send(alice_, room, "m.room.message", "f",
+                           {{"msgtype", "m.text"}, {"body", "x"}, {"n", 1.5}}),
+              HasErrcode(Errcode::kBadJson));
 }
 
 TEST_F(RoomsTest, SyncIsInitialThenIncrementalAndWaitsWhenNothingIsNew) {
@@ -238,7 +240,7 @@ TEST_F(RoomsTest, SyncIsInitialThenIncrementalAndWaitsWhenNothingIsNew) {
   EXPECT_FALSE(timeline.at("limited").as_bool());
 
   request.since = "garbage";
-  EXPECT_THAT(hs_->sync().Run(bob_, request), HasErrcode("M_INVALID_PARAM"));
+  EXPECT_THAT(hs_->sync().Run(bob_, request), HasErrcode(Errcode::kInvalidParam));
 }
 
 TEST_F(RoomsTest, TimelineLimitMarksLimitedAndGivesAPrevBatchThatPaginates) {
