@@ -136,10 +136,20 @@ absl::Status RegisterEventRoutes(Routes& routes) {
         if (limit && *limit < 0) return service::InvalidParam("'limit' must not be negative");
         CONCLAVE_ASSIGN_OR_RETURN(service::RoomEventFilter filter, QueryFilter(call.request));
         CONCLAVE_ASSIGN_OR_RETURN(
-            object out,
+            service::EventContext context,
             call.hs.rooms().Context(call.session, call.Param("roomId"), call.Param("eventId"),
                                     limit ? static_cast<size_t>(*limit) : 10, filter));
-        return out;
+        auto events = [&](const std::vector<service::StoredEvent>& list) {
+          boost::json::array out;
+          for (const auto& e : list) out.push_back(Rooms::ClientEvent(e, &call.session, true));
+          return out;
+        };
+        return object{{"event", Rooms::ClientEvent(context.event, &call.session, true)},
+                      {"events_before", events(context.events_before)},
+                      {"events_after", events(context.events_after)},
+                      {"start", context.start},
+                      {"end", context.end},
+                      {"state", events(context.state)}};
       }));
   CONCLAVE_RETURN_IF_ERROR(
       routes.Add("PUT", "/v3/rooms/{roomId}/redact/{eventId}/{txnId}", Auth::kRequired,

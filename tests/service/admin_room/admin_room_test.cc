@@ -292,7 +292,7 @@ TEST_F(AdminRoomTest, CommandsInOtherRoomsDoNotRun) {
   InstallProcessor();
   ASSERT_TRUE(hs_->Start().ok());
   Session alice = Register("alice");
-  auto other = hs_->rooms().CreateRoom(alice, boost::json::object{{"name", "elsewhere"}});
+  auto other = hs_->rooms().CreateRoom(alice, {.name = "elsewhere"});
   ASSERT_TRUE(other.ok());
   Say(alice, "!admin server uptime", "", other->room_id);
   Say(alice, "!admin debug ping");  // a marker: once it ran, the first one would have too

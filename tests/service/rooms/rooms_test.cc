@@ -54,10 +54,10 @@ class RoomsTest : public test_util::HomeserverTest {
 };
 
 TEST_F(RoomsTest, CreateRoomWritesThePresetStateInOrderWithVersion4EventIds) {
-  std::string room = CreateRoom(alice_, {{"name", "Lounge"},
-                                         {"topic", "chat"},
-                                         {"room_alias_name", "lounge"},
-                                         {"preset", "public_chat"}});
+  std::string room = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat,
+                                         .name = "Lounge",
+                                         .topic = "chat",
+                                         .room_alias_name = "lounge"});
   auto state = rooms().State(alice_, room);
   ASSERT_TRUE(state.ok()) << state.status();
   std::map<std::string, StoredEvent> by_type;
@@ -81,14 +81,14 @@ TEST_F(RoomsTest, CreateRoomWritesThePresetStateInOrderWithVersion4EventIds) {
   ASSERT_TRUE(resolved.ok());
   EXPECT_EQ(*resolved, room);
   // The alias is taken now.
-  EXPECT_THAT(rooms().CreateRoom(alice_, {{"room_alias_name", "lounge"}}),
+  EXPECT_THAT(rooms().CreateRoom(alice_, {.room_alias_name = "lounge"}),
               HasErrcode(Errcode::kRoomInUse));
-  EXPECT_THAT(rooms().CreateRoom(alice_, {{"room_version", "9"}}),
+  EXPECT_THAT(rooms().CreateRoom(alice_, {.room_version = "9"}),
               HasErrcode(Errcode::kUnsupportedRoomVersion));
 }
 
 TEST_F(RoomsTest, MembershipTransitionsFollowTheJoinRulesAndPowerLevels) {
-  std::string room = CreateRoom(alice_, {{"preset", "private_chat"}});
+  std::string room = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPrivateChat});
   // Invite-only: bob cannot join uninvited.
   EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode(Errcode::kForbidden));
   ASSERT_TRUE(rooms().Invite(alice_, room, bob_.user_id, std::nullopt).ok());
@@ -171,7 +171,7 @@ TEST_F(RoomsTest, MessagesPagesBackwardsAndForwardsWithoutGapsOrRepeats) {
 }
 
 TEST_F(RoomsTest, RedactionStripsTheContentAndNeedsPower) {
-  std::string room = CreateRoom(alice_, {{"preset", "public_chat"}});
+  std::string room = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat});
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
   std::string alices = SendText(alice_, room, "secret", "a1");
   std::string bobs = SendText(bob_, room, "oops", "b1");
@@ -200,7 +200,7 @@ TEST_F(RoomsTest, OversizedEventsAreRefused) {
 }
 
 TEST_F(RoomsTest, SyncIsInitialThenIncrementalAndWaitsWhenNothingIsNew) {
-  std::string room = CreateRoom(alice_, {{"name", "Sync"}, {"invite", {bob_.user_id}}});
+  std::string room = CreateRoom(alice_, {.name = "Sync", .invite = {bob_.user_id}});
   SyncRequest request;
   auto initial = hs_->sync().Run(bob_, request);
   ASSERT_TRUE(initial.ok()) << initial.status();
@@ -263,7 +263,7 @@ TEST_F(RoomsTest, TimelineLimitMarksLimitedAndGivesAPrevBatchThatPaginates) {
 }
 
 TEST_F(RoomsTest, UnreadCountsMessagesFromOthersSinceTheReadReceipt) {
-  std::string room = CreateRoom(alice_, {{"preset", "public_chat"}});
+  std::string room = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat});
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
   SendText(alice_, room, "1", "u1");
   std::string second = SendText(alice_, room, "2", "u2");

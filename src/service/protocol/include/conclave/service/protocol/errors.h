@@ -81,8 +81,8 @@ std::optional<Errcode> ErrcodeFromName(std::string_view name);
 // M_UNKNOWN). Bytes of `message` that are not UTF-8 become U+FFFD (it quotes client input and is
 // sent in JSON).
 absl::Status MatrixStatus(Errcode errcode, std::string_view message);
-// The same with an explicit absl `code`: for M_UNKNOWN, where the code tells the api which HTTP
-// status to answer (kAlreadyExists 409, kFailedPrecondition 400, ...).
+// The same with an explicit absl `code`: for M_UNKNOWN, where the code tells the api what kind
+// of failure it is (kAlreadyExists, kFailedPrecondition, ...).
 absl::Status MatrixStatus(absl::StatusCode code, Errcode errcode, std::string_view message);
 
 // Shorthands for the common ones.
