@@ -22,6 +22,7 @@
 namespace conclave::service {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
@@ -204,40 +205,42 @@ TEST_F(RoomsTest, SyncIsInitialThenIncrementalAndWaitsWhenNothingIsNew) {
   SyncRequest request;
   auto initial = hs_->sync().Run(bob_, request);
   ASSERT_TRUE(initial.ok()) << initial.status();
-  ASSERT_TRUE(initial->body);
-  const auto& invites = initial->body->at("rooms").at("invite").as_object();
-  ASSERT_TRUE(invites.contains(room));
-  std::string stripped = boost::json::serialize(invites.at(room));
-  EXPECT_THAT(stripped, HasSubstr("\"name\":\"Sync\""));
+  ASSERT_TRUE(initial->response);
+  ASSERT_EQ(initial->response->invite.size(), 1u);
+  EXPECT_EQ(initial->response->invite[0].room_id, room);
+  EXPECT_THAT(boost::json::serialize(initial->response->invite[0].invite_state),
+              HasSubstr("\"name\":\"Sync\""));
 
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
-  request.since = std::string(initial->body->at("next_batch").as_string());
+  request.since = initial->response->next_batch;
   request.may_wait = true;
   auto joined = hs_->sync().Run(bob_, request);
-  ASSERT_TRUE(joined.ok() && joined->body);
-  const auto& join = joined->body->at("rooms").at("join").as_object();
-  ASSERT_TRUE(join.contains(room));
+  ASSERT_TRUE(joined.ok() && joined->response);
+  ASSERT_EQ(joined->response->join.size(), 1u);
+  const JoinedRoomSync& join = joined->response->join[0];
+  EXPECT_EQ(join.room_id, room);
   // Newly joined: the whole room comes with it, in state or timeline.
-  EXPECT_THAT(boost::json::serialize(join.at(room).at("state")) +
-                  boost::json::serialize(join.at(room).at("timeline")),
-              HasSubstr("m.room.create"));
+  std::vector<std::string> types;
+  for (const auto* list : {&join.state, &join.timeline.events}) {
+    for (const auto& e : *list) types.push_back(Str(e.pdu.if_contains("type")));
+  }
+  EXPECT_THAT(types, Contains("m.room.create"));
 
-  request.since = std::string(joined->body->at("next_batch").as_string());
+  request.since = joined->response->next_batch;
   auto idle = hs_->sync().Run(bob_, request);
   ASSERT_TRUE(idle.ok());
-  EXPECT_FALSE(idle->body.has_value());
+  EXPECT_FALSE(idle->response.has_value());
   EXPECT_EQ(idle->wait_key, bob_.user_id);
   EXPECT_EQ(idle->wait_version, server_->notifier().Version(bob_.user_id));
 
   SendText(alice_, room, "ping", "p1");
   EXPECT_GT(server_->notifier().Version(bob_.user_id), idle->wait_version);  // bob is woken
   auto incremental = hs_->sync().Run(bob_, request);
-  ASSERT_TRUE(incremental.ok() && incremental->body);
-  const auto& timeline =
-      incremental->body->at("rooms").at("join").at(room).at("timeline").as_object();
-  ASSERT_EQ(timeline.at("events").as_array().size(), 1u);
-  EXPECT_THAT(boost::json::serialize(timeline), HasSubstr("\"body\":\"ping\""));
-  EXPECT_FALSE(timeline.at("limited").as_bool());
+  ASSERT_TRUE(incremental.ok() && incremental->response);
+  ASSERT_EQ(incremental->response->join.size(), 1u);
+  const SyncTimeline& timeline = incremental->response->join[0].timeline;
+  EXPECT_THAT(Bodies(timeline.events), ElementsAre("ping"));
+  EXPECT_FALSE(timeline.limited);
 
   request.since = "garbage";
   EXPECT_THAT(hs_->sync().Run(bob_, request), HasErrcode(Errcode::kInvalidParam));
@@ -247,17 +250,17 @@ TEST_F(RoomsTest, TimelineLimitMarksLimitedAndGivesAPrevBatchThatPaginates) {
   std::string room = CreateRoom(alice_, {});
   SyncRequest request;
   auto first = hs_->sync().Run(alice_, request);
-  ASSERT_TRUE(first.ok() && first->body);
+  ASSERT_TRUE(first.ok() && first->response);
   for (int i = 0; i < 15; ++i) SendText(alice_, room, std::to_string(i), core::StrCat("m", i));
-  request.since = std::string(first->body->at("next_batch").as_string());
+  request.since = first->response->next_batch;
   request.filter.room.timeline.limit = 5;
   auto next = hs_->sync().Run(alice_, request);
-  ASSERT_TRUE(next.ok() && next->body);
-  const auto& timeline = next->body->at("rooms").at("join").at(room).at("timeline").as_object();
-  EXPECT_TRUE(timeline.at("limited").as_bool());
-  ASSERT_EQ(timeline.at("events").as_array().size(), 5u);
-  auto older = rooms().Messages(alice_, room, std::string(timeline.at("prev_batch").as_string()),
-                                "", 'b', 1, {});
+  ASSERT_TRUE(next.ok() && next->response);
+  ASSERT_EQ(next->response->join.size(), 1u);
+  const SyncTimeline& timeline = next->response->join[0].timeline;
+  EXPECT_TRUE(timeline.limited);
+  ASSERT_EQ(timeline.events.size(), 5u);
+  auto older = rooms().Messages(alice_, room, timeline.prev_batch, "", 'b', 1, {});
   ASSERT_TRUE(older.ok());
   EXPECT_THAT(Bodies(older->chunk), ElementsAre("9"));
 }
