@@ -4,6 +4,7 @@
 // list_public_rooms.yaml.
 #include "conclave/service/rooms/rooms.h"
 
+#include "client_event.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/errors.h"
@@ -219,9 +220,7 @@ absl::Status RegisterRoomRoutes(Routes& routes) {
         CONCLAVE_ASSIGN_OR_RETURN(
             auto events, call.hs.rooms().Members(call.session, call.Param("roomId"), membership,
                                                  not_membership));
-        boost::json::array chunk;
-        for (const auto& e : events) chunk.push_back(Rooms::ClientEvent(e, &call.session, true));
-        return object{{"chunk", std::move(chunk)}};
+        return object{{"chunk", ClientEvents(events, &call.session, true)}};
       }));
 
   // Aliases.

@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <utility>
 
+#include "client_event.h"
 #include "conclave/service/rooms/rooms.h"
 
 namespace conclave::api {
@@ -14,15 +15,8 @@ using boost::json::object;
 // `{"events": events}`.
 object Events(array events) { return object{{"events", std::move(events)}}; }
 
-array ClientEvents(const std::vector<service::StoredEvent>& events,
-                   const service::Session& viewer) {
-  array out;
-  for (const auto& e : events) out.push_back(service::Rooms::ClientEvent(e, &viewer, false));
-  return out;
-}
-
 object TimelineJson(const service::SyncTimeline& timeline, const service::Session& viewer) {
-  return object{{"events", ClientEvents(timeline.events, viewer)},
+  return object{{"events", ClientEvents(timeline.events, &viewer, false)},
                 {"limited", timeline.limited},
                 {"prev_batch", timeline.prev_batch}};
 }
@@ -55,7 +49,7 @@ object JoinedRoomJson(const service::JoinedRoomSync& room, const service::Sessio
   array heroes;
   for (const auto& u : room.heroes) heroes.emplace_back(u);
   return object{{"timeline", TimelineJson(room.timeline, viewer)},
-                {"state", Events(ClientEvents(room.state, viewer))},
+                {"state", Events(ClientEvents(room.state, &viewer, false))},
                 {"ephemeral", Events(EphemeralEvents(room))},
                 {"account_data", AccountDataJson(room.account_data)},
                 {"unread_notifications", object{{"notification_count", room.notification_count},

@@ -112,5 +112,29 @@ TEST_F(ApiTest, ContextHasTheEventItsNeighboursAndState) {
   EXPECT_FALSE(context.json.at("state").as_array().empty());
 }
 
+TEST_F(ApiTest, RedactedEventShowsItsRedactionAsAClientEvent) {
+  const std::string alice = Register("alice");
+  ApiResponse created = Post(kCreate, {}, alice);
+  const std::string room =
+      "/_matrix/client/v3/rooms/" + std::string(created.json.at("room_id").as_string());
+  ApiResponse sent = Put(room + "/send/m.room.message/r0", {{"body", "oops"}}, alice);
+  const std::string event_id(sent.json.at("event_id").as_string());
+  ApiResponse redacted = Put(room + "/redact/" + event_id + "/r1", {{"reason", "typo"}}, alice);
+  ASSERT_EQ(redacted.status, 200) << redacted.body;
+  ApiResponse event = Get(room + "/event/" + event_id, alice);
+  ASSERT_EQ(event.status, 200) << event.body;
+  EXPECT_TRUE(event.json.at("content").as_object().empty());
+  const auto& because = event.json.at("unsigned").at("redacted_because").as_object();
+  EXPECT_EQ(because.at("event_id").as_string(), redacted.json.at("event_id").as_string());
+  EXPECT_EQ(because.at("redacts").as_string(), event_id);
+  EXPECT_EQ(because.at("content").at("reason").as_string(), "typo");
+  EXPECT_TRUE(because.at("unsigned").at("age").is_int64());
+  // The client format: no PDU-only fields, no private transaction record.
+  for (const char* pdu_only : {"hashes", "signatures", "auth_events", "prev_events", "depth"}) {
+    EXPECT_FALSE(because.contains(pdu_only)) << pdu_only;
+  }
+  EXPECT_FALSE(because.at("unsigned").as_object().contains("io.conclave.txn"));
+}
+
 }  // namespace
 }  // namespace conclave::api::test_util

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client_event.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/accounts/accounts.h"
 #include "conclave/service/protocol/auth_rules.h"
@@ -360,7 +361,7 @@ void CheckCommitPath(const json::object& event) {
 
 void CheckClientEvent(const json::object& event) {
   service::Session viewer{"@alice:example.org", "DEVICE"};
-  json::object out = service::Rooms::ClientEvent(service::StoredEvent{event, 1}, &viewer, true);
+  json::object out = api::ClientEvent(service::StoredEvent{event, 1}, &viewer, true);
   FUZZ_CHECK(out.contains("content"));
   FUZZ_CHECK(out.contains("unsigned") && out.at("unsigned").is_object());
   // The transaction record is the sender's device's business only, and shown as transaction_id.

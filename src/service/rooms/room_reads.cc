@@ -14,40 +14,6 @@ namespace conclave::service {
 
 using namespace rooms_internal;  // NOLINT: private helpers of this subsystem
 
-boost::json::object Rooms::ClientEvent(const StoredEvent& event, const Session* viewer,
-                                       bool with_room_id) {
-  const boost::json::object& pdu = event.pdu;
-  boost::json::object out;
-  for (const char* key :
-       {"content", "event_id", "origin_server_ts", "sender", "state_key", "type", "redacts"}) {
-    if (const auto* v = pdu.if_contains(key)) out[key] = *v;
-  }
-  if (with_room_id) {
-    if (const auto* v = pdu.if_contains("room_id")) out["room_id"] = *v;
-  }
-  if (!out.contains("content")) out["content"] = boost::json::object();
-  boost::json::object unsigned_data;
-  if (const auto* u = pdu.if_contains("unsigned"); u && u->is_object()) {
-    for (const auto& [key, value] : u->get_object()) {
-      if (key == "io.conclave.txn") {
-        const auto* txn = value.if_object();
-        if (viewer != nullptr && txn != nullptr && !viewer->device_id.empty() &&
-            StringField(*txn, "device_id") == viewer->device_id &&
-            StringField(pdu, "sender") == viewer->user_id) {
-          unsigned_data["transaction_id"] = StringField(*txn, "txn_id");
-        }
-        continue;
-      }
-      unsigned_data[key] = value;
-    }
-  }
-  if (const auto* ts = pdu.if_contains("origin_server_ts"); ts && ts->is_int64()) {
-    unsigned_data["age"] = std::max<int64_t>(0, NowMs() - ts->get_int64());
-  }
-  out["unsigned"] = std::move(unsigned_data);
-  return out;
-}
-
 absl::StatusOr<std::shared_ptr<Rooms::RoomData>> Rooms::LoadReadable(std::string_view user_id,
                                                                      std::string_view room_id) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));

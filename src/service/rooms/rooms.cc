@@ -176,9 +176,10 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
   boost::json::object redacted_pdu;
   if (draft.redact_target) {
     redacted_pdu = RedactEvent(draft.redact_target->pdu, room.room_version);
+    // The redaction as stored; the api shapes it for clients (Client-Server API "Redactions":
+    // unsigned.redacted_because).
     boost::json::object target_unsigned;
-    StoredEvent redaction{pdu, 0};
-    target_unsigned["redacted_because"] = ClientEvent(redaction, nullptr, true);
+    target_unsigned["redacted_because"] = pdu;
     redacted_pdu["unsigned"] = std::move(target_unsigned);
     redacted_json = boost::json::serialize(redacted_pdu);
   }

@@ -169,11 +169,6 @@ class Rooms {
   // Messages from others after the user's m.read receipt (for unread_notifications).
   absl::StatusOr<int64_t> UnreadCount(std::string_view room_id, std::string_view user_id);
 
-  // The event shaped for clients (ClientEvent): PDU fields clients see, `unsigned` with age,
-  // and transaction_id only for the sending device.
-  static boost::json::object ClientEvent(const StoredEvent& event, const Session* viewer,
-                                         bool with_room_id);
-
   // --- server administration (admin commands; room_admin.cc) ----------------------------------
   // For the server's operators: no membership or power-level checks, the caller (an admin
   // command) has checked that its invoker is a server admin. Errors carry Matrix errcodes like
