@@ -1,5 +1,6 @@
 // What every Client-Server handler of the api module shares: route registration under both
-// path prefixes, access-token authentication, JSON bodies, and Matrix error responses.
+// path prefixes, access-token authentication, JSON bodies, and Matrix error responses (through
+// matrix_error.h).
 //
 // Private to the api module.
 #ifndef CONCLAVE_API_HANDLER_H_
