@@ -72,7 +72,7 @@ core::Response AuthChallenge(std::string_view stage, const std::string& session,
               {"params", object()},
               {"session", session}};
   if (!failure.ok()) {
-    body["errcode"] = service::ErrcodeOf(failure);
+    body["errcode"] = service::ErrcodeName(service::ErrcodeOf(failure));
     body["error"] = std::string(failure.message());
   }
   return JsonResponse(body, 401);
@@ -100,7 +100,7 @@ absl::StatusOr<AuthDict> ReadAuth(const object& body) {
 }
 
 absl::Status Unrecognized(std::string_view expected) {
-  return service::MatrixStatus(absl::StatusCode::kInvalidArgument, "M_UNRECOGNIZED",
+  return service::MatrixStatus(absl::StatusCode::kInvalidArgument, service::Errcode::kUnrecognized,
                                core::StrCat("This endpoint expects the stage ", expected));
 }
 
@@ -278,14 +278,15 @@ absl::StatusOr<boost::json::value> Login(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(std::string type, RequiredString(body, "type"));
   if (type != kPasswordLogin) {
     // login.yaml's own example of a 400: M_UNKNOWN "Bad login type."
-    return service::MatrixStatus(absl::StatusCode::kInvalidArgument, "M_UNKNOWN", "Bad login type");
+    return service::MatrixStatus(absl::StatusCode::kInvalidArgument, service::Errcode::kUnknown,
+                                 "Bad login type");
   }
   std::optional<std::string> user;
   CONCLAVE_ASSIGN_OR_RETURN(const object* identifier, OptionalObject(body, "identifier"));
   if (identifier != nullptr) {
     CONCLAVE_ASSIGN_OR_RETURN(std::string id_type, RequiredString(*identifier, "type"));
     if (id_type != "m.id.user") {
-      return service::MatrixStatus(absl::StatusCode::kInvalidArgument, "M_UNKNOWN",
+      return service::MatrixStatus(absl::StatusCode::kInvalidArgument, service::Errcode::kUnknown,
                                    "Only m.id.user identifiers are supported");
     }
     CONCLAVE_ASSIGN_OR_RETURN(user, RequiredString(*identifier, "user"));
@@ -293,7 +294,7 @@ absl::StatusOr<boost::json::value> Login(Call& call) {
     CONCLAVE_ASSIGN_OR_RETURN(user, OptionalString(body, "user"));
     if (!user) {
       if (body.contains("medium") || body.contains("address")) {
-        return service::MatrixStatus(absl::StatusCode::kInvalidArgument, "M_UNKNOWN",
+        return service::MatrixStatus(absl::StatusCode::kInvalidArgument, service::Errcode::kUnknown,
                                      "Third-party identifiers are not supported");
       }
       return service::MissingParam("Missing 'identifier'");

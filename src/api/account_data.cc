@@ -45,12 +45,11 @@ absl::StatusOr<std::string> RoomParam(const Call& call) {
 
 // Account data types the server controls: m.push_rules (pushrules.yaml) and m.fully_read
 // (read_markers.yaml). account-data.yaml answers them 405 with M_BAD_JSON, a pairing that
-// errors.h's status mapping cannot express, so the response is built here.
+// HttpStatusOf (matrix_error.h) cannot express, so the response is built here.
 std::optional<core::Response> RefuseServerControlled(std::string_view type) {
   if (type != "m.push_rules" && type != "m.fully_read") return std::nullopt;
-  return JsonResponse(object{{"errcode", "M_BAD_JSON"},
-                             {"error", core::StrCat("Cannot set ", type, " through this API")}},
-                      405);
+  return ErrorResponse(405, service::Errcode::kBadJson,
+                       core::StrCat("Cannot set ", type, " through this API"));
 }
 
 // PUT .../account_data/{type}, global when `room_id` is empty.
@@ -163,7 +162,7 @@ absl::StatusOr<object> FindRule(const Call& call) {
 // M_UNRECOGNIZED, the spec's answer for an endpoint a server does not implement ("Common error
 // codes"), rather than the router's 405, which would claim the method itself is wrong.
 absl::StatusOr<boost::json::value> PushRulesReadOnly(Call&) {
-  return service::MatrixStatus(absl::StatusCode::kUnimplemented, "M_UNRECOGNIZED",
+  return service::MatrixStatus(service::Errcode::kUnrecognized,
                                "Changing push rules is not supported by this server");
 }
 

@@ -3,6 +3,7 @@
 // event_context.yaml, redaction.yaml, typing.yaml, receipts.yaml, read_markers.yaml.
 #include <boost/json/parse.hpp>
 
+#include "client_event.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/errors.h"
@@ -90,10 +91,7 @@ absl::Status RegisterEventRoutes(Routes& routes) {
                  [](Call& call) -> absl::StatusOr<boost::json::value> {
                    CONCLAVE_ASSIGN_OR_RETURN(
                        auto events, call.hs.rooms().State(call.session, call.Param("roomId")));
-                   boost::json::array out;
-                   for (const auto& e : events)
-                     out.push_back(Rooms::ClientEvent(e, &call.session, true));
-                   return out;
+                   return ClientEvents(events, &call.session, true);
                  }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
       "GET", "/v3/rooms/{roomId}/event/{eventId}", Auth::kRequired,
@@ -101,7 +99,7 @@ absl::Status RegisterEventRoutes(Routes& routes) {
         CONCLAVE_ASSIGN_OR_RETURN(
             auto event,
             call.hs.rooms().Event(call.session, call.Param("roomId"), call.Param("eventId")));
-        return Rooms::ClientEvent(event, &call.session, true);
+        return ClientEvent(event, &call.session, true);
       }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
       "GET", "/v3/rooms/{roomId}/messages", Auth::kRequired,
@@ -119,14 +117,9 @@ absl::Status RegisterEventRoutes(Routes& routes) {
             call.hs.rooms().Messages(
                 call.session, call.Param("roomId"), call.request.QueryParam("from").value_or(""),
                 call.request.QueryParam("to").value_or(""), dir[0], n, filter));
-        boost::json::array chunk, state;
-        for (const auto& e : page.chunk)
-          chunk.push_back(Rooms::ClientEvent(e, &call.session, true));
-        for (const auto& e : page.state)
-          state.push_back(Rooms::ClientEvent(e, &call.session, true));
-        object out{{"start", page.start}, {"chunk", std::move(chunk)}};
+        object out{{"start", page.start}, {"chunk", ClientEvents(page.chunk, &call.session, true)}};
         if (page.end) out["end"] = *page.end;
-        if (!state.empty()) out["state"] = std::move(state);
+        if (!page.state.empty()) out["state"] = ClientEvents(page.state, &call.session, true);
         return out;
       }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
@@ -136,10 +129,16 @@ absl::Status RegisterEventRoutes(Routes& routes) {
         if (limit && *limit < 0) return service::InvalidParam("'limit' must not be negative");
         CONCLAVE_ASSIGN_OR_RETURN(service::RoomEventFilter filter, QueryFilter(call.request));
         CONCLAVE_ASSIGN_OR_RETURN(
-            object out,
+            service::EventContext context,
             call.hs.rooms().Context(call.session, call.Param("roomId"), call.Param("eventId"),
                                     limit ? static_cast<size_t>(*limit) : 10, filter));
-        return out;
+        const service::Session* viewer = &call.session;
+        return object{{"event", ClientEvent(context.event, viewer, true)},
+                      {"events_before", ClientEvents(context.events_before, viewer, true)},
+                      {"events_after", ClientEvents(context.events_after, viewer, true)},
+                      {"start", context.start},
+                      {"end", context.end},
+                      {"state", ClientEvents(context.state, viewer, true)}};
       }));
   CONCLAVE_RETURN_IF_ERROR(
       routes.Add("PUT", "/v3/rooms/{roomId}/redact/{eventId}/{txnId}", Auth::kRequired,

@@ -4,7 +4,6 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 
-#include "conclave/core/log.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/errors.h"
 
@@ -19,7 +18,7 @@ std::string Key(std::string_view key) { return std::string(key); }
 core::Response Run(core::Request& request, Auth auth, const RawHandler& handler) {
   service::Homeserver* hs = service::Instance();
   if (hs == nullptr) {
-    return core::MatrixError(503, "M_UNKNOWN", "The homeserver is not loaded");
+    return ErrorResponse(503, service::Errcode::kUnknown, "The homeserver is not loaded");
   }
   Call call{request, *hs, {}};
   if (auth != Auth::kNone) {
@@ -104,21 +103,6 @@ core::Response JsonResponse(const boost::json::value& body, int status) {
   response.status = status;
   response.body = boost::json::serialize(body);
   return response;
-}
-
-core::Response ErrorResponse(const absl::Status& status) {
-  int http_status = service::HttpStatusOf(status);
-  std::string errcode = service::ErrcodeOf(status);
-  boost::json::object body;
-  body["errcode"] = errcode;
-  if (http_status >= 500) {
-    CONCLAVE_LOG(kError, "api", "internal error: {}", status.ToString());
-    body["error"] = "Internal server error";
-  } else {
-    body["error"] = std::string(status.message());
-  }
-  if (auto retry = service::RetryAfterMs(status)) body["retry_after_ms"] = *retry;
-  return JsonResponse(body, http_status);
 }
 
 absl::StatusOr<std::string> RequiredString(const boost::json::object& body, std::string_view key) {

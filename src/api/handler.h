@@ -1,5 +1,6 @@
 // What every Client-Server handler of the api module shares: route registration under both
-// path prefixes, access-token authentication, JSON bodies, and Matrix error responses.
+// path prefixes, access-token authentication, JSON bodies, and Matrix error responses (through
+// matrix_error.h).
 //
 // Private to the api module.
 #ifndef CONCLAVE_API_HANDLER_H_
@@ -18,6 +19,7 @@
 #include "conclave/core/http.h"
 #include "conclave/service/accounts/accounts.h"
 #include "conclave/service/homeserver.h"
+#include "matrix_error.h"
 
 namespace conclave::api {
 
@@ -42,7 +44,8 @@ enum class Auth {
   kOptional,  // used when present and valid
 };
 
-// A handler returns the JSON body of a 200 response, or an error status (errors.h).
+// A handler returns the JSON body of a 200 response, or an error status (service/protocol/
+// errors.h; matrix_error.h turns it into the HTTP answer).
 using JsonHandler = std::function<absl::StatusOr<boost::json::value>(Call&)>;
 // A handler that shapes the whole response itself (status, headers, long-poll wait).
 using RawHandler = std::function<absl::StatusOr<core::Response>(Call&)>;
@@ -73,9 +76,6 @@ std::optional<std::string> AccessToken(const core::Request& request);
 
 // 200 with `body` serialized.
 core::Response JsonResponse(const boost::json::value& body, int status = 200);
-// The Matrix error response for `status` (errcode, HTTP status and retry_after_ms from
-// service/errors.h). Internal errors are logged and answered 500 M_UNKNOWN without details.
-core::Response ErrorResponse(const absl::Status& status);
 
 // Helpers for request bodies. Each returns M_BAD_JSON naming `key` when the field has the
 // wrong type; Required* return M_MISSING_PARAM when absent.

@@ -57,7 +57,7 @@ bool IsValidProfileKey(std::string_view key) {
 
 absl::Status CheckProfileKey(std::string_view key) {
   if (key.size() > kMaxProfileKeyBytes) {
-    return service::MatrixStatus(absl::StatusCode::kInvalidArgument, "M_KEY_TOO_LARGE",
+    return service::MatrixStatus(service::Errcode::kKeyTooLarge,
                                  "The profile key is longer than 255 bytes");
   }
   if (!IsValidProfileKey(key)) return service::InvalidParam("Invalid profile key");

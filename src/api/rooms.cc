@@ -4,9 +4,11 @@
 // list_public_rooms.yaml.
 #include "conclave/service/rooms/rooms.h"
 
+#include "client_event.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/identifiers.h"
 #include "routes.h"
 
 namespace conclave::api {
@@ -36,12 +38,98 @@ absl::Status AddTargetAction(Routes& routes, std::string_view verb, TargetAction
       });
 }
 
+// The createRoom body (create_room.yaml) with its fields' types and syntax checked: M_BAD_JSON
+// for a wrong type, M_INVALID_PARAM for a bad visibility, preset or invitee id.
+absl::StatusOr<service::CreateRoomRequest> ParseCreateRoom(const object& body) {
+  using Preset = service::CreateRoomRequest::Preset;
+  service::CreateRoomRequest request;
+  CONCLAVE_ASSIGN_OR_RETURN(auto visibility, OptionalString(body, "visibility"));
+  CONCLAVE_ASSIGN_OR_RETURN(auto preset, OptionalString(body, "preset"));
+  CONCLAVE_ASSIGN_OR_RETURN(request.name, OptionalString(body, "name"));
+  CONCLAVE_ASSIGN_OR_RETURN(request.topic, OptionalString(body, "topic"));
+  CONCLAVE_ASSIGN_OR_RETURN(request.room_alias_name, OptionalString(body, "room_alias_name"));
+  CONCLAVE_ASSIGN_OR_RETURN(request.room_version, OptionalString(body, "room_version"));
+  if (visibility && *visibility != "public" && *visibility != "private") {
+    return service::InvalidParam("'visibility' must be public or private");
+  }
+  request.published = visibility && *visibility == "public";
+  if (preset == "private_chat") {
+    request.preset = Preset::kPrivateChat;
+  } else if (preset == "trusted_private_chat") {
+    request.preset = Preset::kTrustedPrivateChat;
+  } else if (preset == "public_chat") {
+    request.preset = Preset::kPublicChat;
+  } else if (preset) {
+    return service::InvalidParam(core::StrCat(
+        "Unknown preset '", *preset, "': use private_chat, public_chat or trusted_private_chat"));
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(auto is_direct, OptionalBool(body, "is_direct"));
+  request.is_direct = is_direct.value_or(false);
+  if (const auto* v = body.if_contains("invite"); v && !v->is_null()) {
+    if (!v->is_array()) return service::BadJson("'invite' must be an array of user ids");
+    for (const auto& u : v->get_array()) {
+      if (!u.is_string() || !service::ParseUserId(u.get_string()).ok()) {
+        return service::InvalidParam("'invite' must hold user ids");
+      }
+      request.invite.emplace_back(u.get_string());
+    }
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(const object* creation, OptionalObject(body, "creation_content"));
+  if (creation != nullptr) request.creation_content = *creation;
+  CONCLAVE_ASSIGN_OR_RETURN(const object* power,
+                            OptionalObject(body, "power_level_content_override"));
+  if (power != nullptr) request.power_level_content_override = *power;
+  if (const auto* v = body.if_contains("initial_state"); v && !v->is_null()) {
+    if (!v->is_array()) return service::BadJson("'initial_state' must be an array");
+    for (const auto& e : v->get_array()) {
+      const auto* o = e.if_object();
+      const auto* type = o != nullptr ? o->if_contains("type") : nullptr;
+      const auto* content = o != nullptr ? o->if_contains("content") : nullptr;
+      if (type == nullptr || !type->is_string() || type->get_string().empty() ||
+          content == nullptr || !content->is_object()) {
+        return service::BadJson("each 'initial_state' entry needs a type and a content object");
+      }
+      const auto* state_key = o->if_contains("state_key");
+      request.initial_state.push_back({.type = std::string(type->get_string()),
+                                       .state_key = state_key != nullptr && state_key->is_string()
+                                                        ? std::string(state_key->get_string())
+                                                        : std::string(),
+                                       .content = content->get_object()});
+    }
+  }
+  return request;
+}
+
 absl::StatusOr<boost::json::value> JoinHandler(Call& call, const std::string& target) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
   CONCLAVE_ASSIGN_OR_RETURN(auto reason, OptionalString(body, "reason"));
   CONCLAVE_ASSIGN_OR_RETURN(std::string room_id,
                             call.hs.rooms().Join(call.session, target, reason));
   return object{{"room_id", room_id}};
+}
+
+// PublishedRoomsChunk entries (list_public_rooms.yaml); unset optional fields are left out.
+object PublicRoomsJson(const service::PublicRoomsPage& page) {
+  boost::json::array chunk;
+  for (const service::PublicRoom& room : page.chunk) {
+    object entry{{"room_id", room.room_id}, {"num_joined_members", room.num_joined_members}};
+    for (const auto& [key, value] :
+         {std::pair{"name", &room.name}, std::pair{"topic", &room.topic},
+          std::pair{"canonical_alias", &room.canonical_alias},
+          std::pair{"avatar_url", &room.avatar_url}, std::pair{"join_rule", &room.join_rule}}) {
+      if (*value) entry[key] = **value;
+    }
+    entry["world_readable"] = room.world_readable;
+    entry["guest_can_join"] = room.guest_can_join;
+    if (room.room_type) entry["room_type"] = *room.room_type;
+    chunk.push_back(std::move(entry));
+  }
+  object out;
+  if (page.next_batch) out["next_batch"] = *page.next_batch;
+  if (page.prev_batch) out["prev_batch"] = *page.prev_batch;
+  out["chunk"] = std::move(chunk);
+  out["total_room_count_estimate"] = page.total_room_count_estimate;
+  return out;
 }
 
 absl::StatusOr<boost::json::value> PublicRoomsHandler(Call& call, bool post) {
@@ -63,8 +151,9 @@ absl::StatusOr<boost::json::value> PublicRoomsHandler(Call& call, bool post) {
     if (l) limit = *l < 0 ? 0 : static_cast<size_t>(*l);
     since = call.request.QueryParam("since").value_or("");
   }
-  CONCLAVE_ASSIGN_OR_RETURN(object out, call.hs.rooms().PublicRooms(limit, since, term));
-  return out;
+  CONCLAVE_ASSIGN_OR_RETURN(service::PublicRoomsPage page,
+                            call.hs.rooms().PublicRooms(limit, since, term));
+  return PublicRoomsJson(page);
 }
 
 }  // namespace
@@ -74,7 +163,8 @@ absl::Status RegisterRoomRoutes(Routes& routes) {
       "POST", "/v3/createRoom", Auth::kRequired,
       [](Call& call) -> absl::StatusOr<boost::json::value> {
         CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-        CONCLAVE_ASSIGN_OR_RETURN(auto result, call.hs.rooms().CreateRoom(call.session, body));
+        CONCLAVE_ASSIGN_OR_RETURN(service::CreateRoomRequest request, ParseCreateRoom(body));
+        CONCLAVE_ASSIGN_OR_RETURN(auto result, call.hs.rooms().CreateRoom(call.session, request));
         return object{{"room_id", result.room_id}};
       }));
   CONCLAVE_RETURN_IF_ERROR(
@@ -106,13 +196,22 @@ absl::Status RegisterRoomRoutes(Routes& routes) {
         for (auto& r : rooms) ids.emplace_back(r);
         return object{{"joined_rooms", std::move(ids)}};
       }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v3/rooms/{roomId}/joined_members", Auth::kRequired,
-                                      [](Call& call) -> absl::StatusOr<boost::json::value> {
-                                        CONCLAVE_ASSIGN_OR_RETURN(
-                                            object out, call.hs.rooms().JoinedMembers(
-                                                            call.session, call.Param("roomId")));
-                                        return out;
-                                      }));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add(
+      "GET", "/v3/rooms/{roomId}/joined_members", Auth::kRequired,
+      [](Call& call) -> absl::StatusOr<boost::json::value> {
+        CONCLAVE_ASSIGN_OR_RETURN(
+            auto members, call.hs.rooms().JoinedMembers(call.session, call.Param("roomId")));
+        object joined;
+        for (const service::JoinedMember& m : members) {
+          // Both keys always present, null when unset, as Synapse answers: matrix-nio 0.20's
+          // schema requires display_name and refuses the whole response without it.
+          object member{{"display_name", nullptr}, {"avatar_url", nullptr}};
+          if (m.display_name) member["display_name"] = *m.display_name;
+          if (m.avatar_url) member["avatar_url"] = *m.avatar_url;
+          joined[m.user_id] = std::move(member);
+        }
+        return object{{"joined", std::move(joined)}};
+      }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add(
       "GET", "/v3/rooms/{roomId}/members", Auth::kRequired,
       [](Call& call) -> absl::StatusOr<boost::json::value> {
@@ -121,9 +220,7 @@ absl::Status RegisterRoomRoutes(Routes& routes) {
         CONCLAVE_ASSIGN_OR_RETURN(
             auto events, call.hs.rooms().Members(call.session, call.Param("roomId"), membership,
                                                  not_membership));
-        boost::json::array chunk;
-        for (const auto& e : events) chunk.push_back(Rooms::ClientEvent(e, &call.session, true));
-        return object{{"chunk", std::move(chunk)}};
+        return object{{"chunk", ClientEvents(events, &call.session, true)}};
       }));
 
   // Aliases.

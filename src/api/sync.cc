@@ -11,6 +11,7 @@
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/protocol/filter.h"
 #include "routes.h"
+#include "sync_json.h"
 
 namespace conclave::api {
 namespace {
@@ -56,14 +57,14 @@ absl::StatusOr<core::Response> SyncHandler(Call& call) {
   sync.may_wait = deadline > now && request.wake_reason != core::WakeReason::kTimeout &&
                   request.wake_reason != core::WakeReason::kInterrupted;
   CONCLAVE_ASSIGN_OR_RETURN(service::SyncResult result, call.hs.sync().Run(call.session, sync));
-  if (!result.body) {
+  if (!result.response) {
     core::Response wait;
     // Woken early for a typing notice that runs out, the sync reports it and ends the poll.
     absl::Time wake = result.wake_by ? std::min(deadline, *result.wake_by) : deadline;
     wait.wait = core::Wait{result.wait_key, result.wait_version, wake};
     return wait;
   }
-  return JsonResponse(*result.body);
+  return JsonResponse(SyncJson(*result.response, call.session));
 }
 
 }  // namespace

@@ -92,9 +92,10 @@ class AdminTest : public service::test_util::HomeserverTest {
   // A public room created by `who`, with `name` and the alias #`alias`:example.org if given.
   std::string CreateRoom(const service::Session& who, const std::string& name,
                          const std::string& alias = "") {
-    boost::json::object body{{"preset", "public_chat"}, {"name", name}};
-    if (!alias.empty()) body["room_alias_name"] = alias;
-    auto r = hs_->rooms().CreateRoom(who, body);
+    service::CreateRoomRequest request{.preset = service::CreateRoomRequest::Preset::kPublicChat,
+                                       .name = name};
+    if (!alias.empty()) request.room_alias_name = alias;
+    auto r = hs_->rooms().CreateRoom(who, request);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->room_id : "";
   }

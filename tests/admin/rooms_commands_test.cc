@@ -64,7 +64,8 @@ TEST_F(RoomsCommandsTest, Aliases) {
   std::string all = Ok("rooms alias list");
   EXPECT_TRUE(test_util::HasRow(all, {"#hush:example.org", quiet_})) << all;
   EXPECT_THAT(all, HasSubstr("#lobby:example.org"));
-  EXPECT_EQ(service::ErrcodeOf(Err("rooms alias set hush " + lobby_)), "M_UNKNOWN");  // taken
+  EXPECT_EQ(service::ErrcodeOf(Err("rooms alias set hush " + lobby_)),
+            service::Errcode::kUnknown);  // taken
   // Anyone's alias, whoever made it (alice made #lobby).
   EXPECT_EQ(Ok("rooms alias remove lobby"),
             "removed #lobby:example.org (it pointed to " + lobby_ + "), by @root:example.org\n");
@@ -96,9 +97,10 @@ TEST_F(RoomsCommandsTest, BanRoomEvictsLocalMembersAndRefusesJoins) {
   EXPECT_EQ(Membership("@bob:example.org", lobby_), "leave");
   EXPECT_FALSE(*hs_->rooms().IsPublished(lobby_));
   absl::Status join = hs_->rooms().Join(bob_, lobby_, std::nullopt).status();
-  EXPECT_EQ(service::ErrcodeOf(join), "M_FORBIDDEN");
+  EXPECT_EQ(service::ErrcodeOf(join), service::Errcode::kForbidden);
   EXPECT_THAT(std::string(join.message()), HasSubstr("banned on this server"));
-  EXPECT_EQ(service::ErrcodeOf(Err("users force-join-room bob " + lobby_)), "M_FORBIDDEN");
+  EXPECT_EQ(service::ErrcodeOf(Err("users force-join-room bob " + lobby_)),
+            service::Errcode::kForbidden);
 
   std::string list = Ok("rooms moderation list-banned-rooms");
   EXPECT_THAT(list, StartsWith("1 banned room\n"));

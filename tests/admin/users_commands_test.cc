@@ -43,8 +43,9 @@ TEST_F(UsersCommandsTest, CreateUserWithAPasswordOrAFullId) {
   EXPECT_EQ(Ok("users create-user @carol:example.org pw", ""),
             "created @carol:example.org from the command line\n");
   absl::Status taken = Err("users create-user bob");
-  EXPECT_EQ(service::ErrcodeOf(taken), "M_USER_IN_USE");
-  EXPECT_EQ(service::ErrcodeOf(Err("users create-user Bad!Name")), "M_INVALID_USERNAME");
+  EXPECT_EQ(service::ErrcodeOf(taken), service::Errcode::kUserInUse);
+  EXPECT_EQ(service::ErrcodeOf(Err("users create-user Bad!Name")),
+            service::Errcode::kInvalidUsername);
 }
 
 TEST_F(UsersCommandsTest, ListUsers) {

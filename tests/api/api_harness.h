@@ -13,6 +13,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "conclave/core/http.h"
 #include "conclave/core/module.h"
 #include "conclave/core/server.h"
+#include "conclave/service/protocol/errors.h"
 #include "database/temp_dir.h"
 #include "gtest/gtest.h"
 
@@ -35,9 +37,11 @@ struct ApiResponse {
   boost::json::object json;
   std::string body;
 
-  std::string errcode() const {
+  // The body's `errcode`; nullopt when it has none or one this server does not know.
+  std::optional<service::Errcode> errcode() const {
     const auto* e = json.if_contains("errcode");
-    return e != nullptr && e->is_string() ? std::string(e->get_string()) : "";
+    if (e == nullptr || !e->is_string()) return std::nullopt;
+    return service::ErrcodeFromName(std::string_view(e->get_string()));
   }
 };
 

@@ -22,7 +22,7 @@ TEST_F(ApiTest, VersionsAnswersWithoutAuthentication) {
 TEST_F(ApiTest, UnknownPathIsUnrecognized) {
   ApiResponse r = Get("/_matrix/client/v3/no_such_endpoint");
   EXPECT_EQ(r.status, 404);
-  EXPECT_EQ(r.errcode(), "M_UNRECOGNIZED");
+  EXPECT_EQ(r.errcode(), service::Errcode::kUnrecognized);
 }
 
 TEST_F(ApiTest, RegisteredUserIsWhoTheTokenSays) {
@@ -36,10 +36,10 @@ TEST_F(ApiTest, RegisteredUserIsWhoTheTokenSays) {
 TEST_F(ApiTest, MissingAndUnknownTokensAreRefused) {
   ApiResponse missing = Get("/_matrix/client/v3/account/whoami");
   EXPECT_EQ(missing.status, 401);
-  EXPECT_EQ(missing.errcode(), "M_MISSING_TOKEN");
+  EXPECT_EQ(missing.errcode(), service::Errcode::kMissingToken);
   ApiResponse unknown = Get("/_matrix/client/v3/account/whoami", "not-a-token");
   EXPECT_EQ(unknown.status, 401);
-  EXPECT_EQ(unknown.errcode(), "M_UNKNOWN_TOKEN");
+  EXPECT_EQ(unknown.errcode(), service::Errcode::kUnknownToken);
 }
 
 TEST_F(ApiTest, SentMessageComesBackFromMessages) {
@@ -77,7 +77,7 @@ TEST_F(ApiTest, NonMemberCannotSend) {
   ApiResponse sent = Put("/_matrix/client/v3/rooms/" + room_id + "/send/m.room.message/t",
                          {{"msgtype", "m.text"}, {"body", "let me in"}}, bob);
   EXPECT_EQ(sent.status, 403);
-  EXPECT_EQ(sent.errcode(), "M_FORBIDDEN");
+  EXPECT_EQ(sent.errcode(), service::Errcode::kForbidden);
   EXPECT_THAT(sent.json.at("error").as_string().c_str(), HasSubstr("rule"));
 }
 

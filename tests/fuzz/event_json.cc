@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client_event.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/accounts/accounts.h"
 #include "conclave/service/protocol/auth_rules.h"
@@ -220,19 +221,22 @@ void CheckIdentifiers(std::string_view s) {
     FUZZ_CHECK(user->ToString() == s && s.size() <= service::kMaxIdentifierBytes, Printable(s));
     FUZZ_CHECK(service::IsValidServerName(user->server_name), Printable(s));
   } else {
-    FUZZ_CHECK(service::ErrcodeOf(user.status()) == "M_INVALID_PARAM", user.status().ToString());
+    FUZZ_CHECK(service::ErrcodeOf(user.status()) == service::Errcode::kInvalidParam,
+               user.status().ToString());
   }
   if (auto room = service::ParseRoomId(s); room.ok()) {
     FUZZ_CHECK(room->ToString() == s && service::IsValidServerName(room->server_name),
                Printable(s));
   } else {
-    FUZZ_CHECK(service::ErrcodeOf(room.status()) == "M_INVALID_PARAM", room.status().ToString());
+    FUZZ_CHECK(service::ErrcodeOf(room.status()) == service::Errcode::kInvalidParam,
+               room.status().ToString());
   }
   if (auto alias = service::ParseRoomAlias(s); alias.ok()) {
     FUZZ_CHECK(alias->ToString() == s && service::IsValidServerName(alias->server_name),
                Printable(s));
   } else {
-    FUZZ_CHECK(service::ErrcodeOf(alias.status()) == "M_INVALID_PARAM", alias.status().ToString());
+    FUZZ_CHECK(service::ErrcodeOf(alias.status()) == service::Errcode::kInvalidParam,
+               alias.status().ToString());
   }
   if (service::IsValidServerName(s)) {
     // Every valid server name makes a valid user id when the whole fits.
@@ -357,7 +361,7 @@ void CheckCommitPath(const json::object& event) {
 
 void CheckClientEvent(const json::object& event) {
   service::Session viewer{"@alice:example.org", "DEVICE"};
-  json::object out = service::Rooms::ClientEvent(service::StoredEvent{event, 1}, &viewer, true);
+  json::object out = api::ClientEvent(service::StoredEvent{event, 1}, &viewer, true);
   FUZZ_CHECK(out.contains("content"));
   FUZZ_CHECK(out.contains("unsigned") && out.at("unsigned").is_object());
   // The transaction record is the sender's device's business only, and shown as transaction_id.
@@ -370,7 +374,8 @@ void CheckPowerLevels(const json::value& content) {
   absl::StatusOr<service::PowerLevels> levels =
       service::ParsePowerLevels(object, "@creator:example.org");
   if (!levels.ok()) {
-    FUZZ_CHECK(service::ErrcodeOf(levels.status()) == "M_BAD_JSON", levels.status().ToString());
+    FUZZ_CHECK(service::ErrcodeOf(levels.status()) == service::Errcode::kBadJson,
+               levels.status().ToString());
     return;
   }
   for (int64_t level : {levels->ban, levels->kick, levels->redact, levels->invite,
@@ -387,7 +392,8 @@ void CheckPowerLevels(const json::value& content) {
 void CheckFilter(const json::value& value, const json::object* event) {
   absl::StatusOr<service::Filter> filter = service::ParseFilter(value);
   if (!filter.ok()) {
-    FUZZ_CHECK(service::ErrcodeOf(filter.status()) == "M_BAD_JSON", filter.status().ToString());
+    FUZZ_CHECK(service::ErrcodeOf(filter.status()) == service::Errcode::kBadJson,
+               filter.status().ToString());
     return;
   }
   json::object written = service::ToJson(*filter);
@@ -435,11 +441,12 @@ void CheckAuth(const json::array& events) {
                "AuthStateKeys repeats a key");
   }
   absl::Status status = service::CheckEventAuth(event, state);
-  FUZZ_CHECK(status.ok() || service::ErrcodeOf(status) == "M_FORBIDDEN", status.ToString());
+  FUZZ_CHECK(status.ok() || service::ErrcodeOf(status) == service::Errcode::kForbidden,
+             status.ToString());
   CheckAuthStateOnly(event, state, keys, status);
   if (events.size() > 1 && events[1].is_object()) {
     absl::Status redaction = service::CheckRedactionAuth(event, events[1].get_object(), state);
-    FUZZ_CHECK(redaction.ok() || service::ErrcodeOf(redaction) == "M_FORBIDDEN",
+    FUZZ_CHECK(redaction.ok() || service::ErrcodeOf(redaction) == service::Errcode::kForbidden,
                redaction.ToString());
   }
   for (const auto& [key, state_event] : state) {

@@ -132,7 +132,7 @@ absl::StatusOr<json::value> Login(core::Request& request) {
   CONCLAVE_ASSIGN_OR_RETURN(json::object body, JsonBody(request));
   CONCLAVE_ASSIGN_OR_RETURN(std::string type, api::RequiredString(body, "type"));
   if (type != "m.login.password")
-    return service::MatrixStatus(absl::StatusCode::kInvalidArgument, "M_UNKNOWN",
+    return service::MatrixStatus(absl::StatusCode::kInvalidArgument, service::Errcode::kUnknown,
                                  "Unknown login type");
   CONCLAVE_ASSIGN_OR_RETURN(const json::object* identifier,
                             api::OptionalObject(body, "identifier"));

@@ -29,7 +29,7 @@ TEST(HomeserverTest, SavedBytesCarryTypingAndRateLimitsIntoTheNextLoad) {
   const RateLimit limit{1, 2};
   EXPECT_TRUE((*first)->limiter().Take("login/1.2.3.4", limit).ok());
   EXPECT_TRUE((*first)->limiter().Take("login/1.2.3.4", limit).ok());
-  EXPECT_EQ(ErrcodeOf((*first)->limiter().Take("login/1.2.3.4", limit)), "M_LIMIT_EXCEEDED");
+  EXPECT_EQ(ErrcodeOf((*first)->limiter().Take("login/1.2.3.4", limit)), Errcode::kLimitExceeded);
   std::string saved = (*first)->Save();
   first->reset();
 
@@ -39,7 +39,7 @@ TEST(HomeserverTest, SavedBytesCarryTypingAndRateLimitsIntoTheNextLoad) {
   EXPECT_GE((*second)->typing().serial(), serial);
   // The bucket is still empty: a reload does not hand out a fresh burst.
   absl::Status again = (*second)->limiter().Take("login/1.2.3.4", limit);
-  EXPECT_EQ(ErrcodeOf(again), "M_LIMIT_EXCEEDED");
+  EXPECT_EQ(ErrcodeOf(again), Errcode::kLimitExceeded);
   EXPECT_GT(RetryAfterMs(again).value_or(0), 0);
 
   // Garbage saved bytes (a different build's format) start empty rather than fail the load.
@@ -55,7 +55,7 @@ TEST(RateLimiterTest, RefillsAtTheRateAndZeroDisables) {
   RateLimit limit{2, 1};  // 2 per second, burst 1
   EXPECT_TRUE(limiter.Take("k", limit, t).ok());
   absl::Status refused = limiter.Take("k", limit, t);
-  EXPECT_EQ(ErrcodeOf(refused), "M_LIMIT_EXCEEDED");
+  EXPECT_EQ(ErrcodeOf(refused), Errcode::kLimitExceeded);
   EXPECT_EQ(RetryAfterMs(refused), 500);
   EXPECT_TRUE(limiter.Take("k", limit, t + absl::Milliseconds(500)).ok());
   EXPECT_TRUE(limiter.Take("other", limit, t).ok());  // buckets are per key

@@ -83,14 +83,12 @@ absl::Status Accounts::CheckUsernameAvailable(std::string_view localpart) {
   CONCLAVE_RETURN_IF_ERROR(ValidateLocalpartForRegistration(localpart));
   std::string user_id = UserId{std::string(localpart), server_.config().server_name}.ToString();
   if (user_id.size() > kMaxIdentifierBytes) {
-    return MatrixStatus(
-        absl::StatusCode::kInvalidArgument, "M_INVALID_USERNAME",
-        core::StrCat("User ID may not be longer than ", kMaxIdentifierBytes, " bytes"));
+    return MatrixStatus(Errcode::kInvalidUsername, core::StrCat("User ID may not be longer than ",
+                                                                kMaxIdentifierBytes, " bytes"));
   }
   CONCLAVE_ASSIGN_OR_RETURN(auto existing, store_.Find(*store_.users, user_id));
   if (existing) {
-    return MatrixStatus(absl::StatusCode::kAlreadyExists, "M_USER_IN_USE",
-                        "Desired user ID is already taken");
+    return MatrixStatus(Errcode::kUserInUse, "Desired user ID is already taken");
   }
   return absl::OkStatus();
 }
@@ -274,8 +272,7 @@ absl::StatusOr<LoginResult> Accounts::LoginWithPassword(
     CONCLAVE_ASSIGN_OR_RETURN(record, ReadUser(*user_id));
     if (!record) return Forbidden(kBadLogin);
     if (BoolField(*record, "deactivated")) {
-      return MatrixStatus(absl::StatusCode::kPermissionDenied, "M_USER_DEACTIVATED",
-                          "This account has been deactivated");
+      return MatrixStatus(Errcode::kUserDeactivated, "This account has been deactivated");
     }
     CONCLAVE_ASSIGN_OR_RETURN(
         result, AddSession(*user_id, std::move(device_id), std::move(device_display_name),
@@ -322,8 +319,7 @@ absl::Status Accounts::ChangePassword(std::string_view user_id, std::string_view
     CONCLAVE_ASSIGN_OR_RETURN(auto record, ReadUser(user_id));
     if (!record) return NotFound("Unknown user");
     if (BoolField(*record, "deactivated")) {
-      return MatrixStatus(absl::StatusCode::kPermissionDenied, "M_USER_DEACTIVATED",
-                          "This account has been deactivated");
+      return MatrixStatus(Errcode::kUserDeactivated, "This account has been deactivated");
     }
     (*record)["password_hash"] = hash;
     batch.Put(*store_.users, user_id, boost::json::serialize(*record));

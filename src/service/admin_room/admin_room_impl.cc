@@ -288,14 +288,13 @@ absl::Status AdminRoomImpl::SetUp() {
   if (resolved.ok()) {
     room_id_ = *resolved;
   } else if (resolved.status().code() == absl::StatusCode::kNotFound) {
-    boost::json::object body{{"preset", "private_chat"},
-                             {"visibility", "private"},
-                             {"name", kRoomName},
-                             {"topic", Topic(bot_user_id_)},
-                             {"room_alias_name", kAdminRoomAliasLocalpart}};
+    const CreateRoomRequest request{.preset = CreateRoomRequest::Preset::kPrivateChat,
+                                    .name = kRoomName,
+                                    .topic = Topic(bot_user_id_),
+                                    .room_alias_name = kAdminRoomAliasLocalpart};
     // The preset's power levels: the bot, as creator, at 100; members at 0 (they may invite, as
     // in any private room; only admins' commands run, whoever is in the room).
-    auto created = deps_.rooms.CreateRoom(bot, body);
+    auto created = deps_.rooms.CreateRoom(bot, request);
     if (!created.ok()) {
       return absl::Status(created.status().code(), core::StrCat("admin room: creating ", alias,
                                                                 ": ", created.status().message()));

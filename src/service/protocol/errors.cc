@@ -1,5 +1,6 @@
 #include "conclave/service/protocol/errors.h"
 
+#include <array>
 #include <charconv>
 #include <string>
 
@@ -11,6 +12,76 @@ namespace {
 
 constexpr char kErrcodeUrl[] = "conclave.matrix/errcode";
 constexpr char kRetryUrl[] = "conclave.matrix/retry_after_ms";
+
+using Code = absl::StatusCode;
+
+struct ErrcodeInfo {
+  Errcode errcode;
+  std::string_view name;
+  Code code;  // the default absl code (errors.h MatrixStatus)
+};
+
+// In the order of the enum (checked below), so that an Errcode indexes it.
+constexpr ErrcodeInfo kErrcodes[] = {
+    {Errcode::kBadJson, "M_BAD_JSON", Code::kInvalidArgument},
+    {Errcode::kForbidden, "M_FORBIDDEN", Code::kPermissionDenied},
+    {Errcode::kLimitExceeded, "M_LIMIT_EXCEEDED", Code::kResourceExhausted},
+    {Errcode::kMissingToken, "M_MISSING_TOKEN", Code::kUnauthenticated},
+    {Errcode::kNotFound, "M_NOT_FOUND", Code::kNotFound},
+    {Errcode::kNotJson, "M_NOT_JSON", Code::kInvalidArgument},
+    {Errcode::kResourceLimitExceeded, "M_RESOURCE_LIMIT_EXCEEDED", Code::kResourceExhausted},
+    {Errcode::kUnknown, "M_UNKNOWN", Code::kUnknown},
+    {Errcode::kUnknownDevice, "M_UNKNOWN_DEVICE", Code::kInvalidArgument},
+    {Errcode::kUnknownToken, "M_UNKNOWN_TOKEN", Code::kUnauthenticated},
+    {Errcode::kUnrecognized, "M_UNRECOGNIZED", Code::kUnimplemented},
+    {Errcode::kUserLimitExceeded, "M_USER_LIMIT_EXCEEDED", Code::kResourceExhausted},
+    {Errcode::kUserLocked, "M_USER_LOCKED", Code::kPermissionDenied},
+    {Errcode::kUserSuspended, "M_USER_SUSPENDED", Code::kPermissionDenied},
+    {Errcode::kBadAlias, "M_BAD_ALIAS", Code::kInvalidArgument},
+    {Errcode::kBadState, "M_BAD_STATE", Code::kFailedPrecondition},
+    {Errcode::kCannotLeaveServerNoticeRoom, "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM",
+     Code::kPermissionDenied},
+    {Errcode::kCannotOverwriteMedia, "M_CANNOT_OVERWRITE_MEDIA", Code::kAlreadyExists},
+    {Errcode::kCaptchaInvalid, "M_CAPTCHA_INVALID", Code::kInvalidArgument},
+    {Errcode::kCaptchaNeeded, "M_CAPTCHA_NEEDED", Code::kInvalidArgument},
+    {Errcode::kDuplicateAnnotation, "M_DUPLICATE_ANNOTATION", Code::kAlreadyExists},
+    {Errcode::kExclusive, "M_EXCLUSIVE", Code::kInvalidArgument},
+    {Errcode::kGuestAccessForbidden, "M_GUEST_ACCESS_FORBIDDEN", Code::kPermissionDenied},
+    {Errcode::kIncompatibleRoomVersion, "M_INCOMPATIBLE_ROOM_VERSION", Code::kInvalidArgument},
+    {Errcode::kInvalidParam, "M_INVALID_PARAM", Code::kInvalidArgument},
+    {Errcode::kInvalidRoomState, "M_INVALID_ROOM_STATE", Code::kInvalidArgument},
+    {Errcode::kInvalidSignature, "M_INVALID_SIGNATURE", Code::kInvalidArgument},
+    {Errcode::kInvalidUsername, "M_INVALID_USERNAME", Code::kInvalidArgument},
+    {Errcode::kKeyTooLarge, "M_KEY_TOO_LARGE", Code::kInvalidArgument},
+    {Errcode::kMissingParam, "M_MISSING_PARAM", Code::kInvalidArgument},
+    {Errcode::kNotYetUploaded, "M_NOT_YET_UPLOADED", Code::kUnavailable},
+    {Errcode::kRoomInUse, "M_ROOM_IN_USE", Code::kInvalidArgument},
+    {Errcode::kServerNotTrusted, "M_SERVER_NOT_TRUSTED", Code::kPermissionDenied},
+    {Errcode::kThreepidAuthFailed, "M_THREEPID_AUTH_FAILED", Code::kPermissionDenied},
+    {Errcode::kThreepidDenied, "M_THREEPID_DENIED", Code::kPermissionDenied},
+    {Errcode::kThreepidInUse, "M_THREEPID_IN_USE", Code::kAlreadyExists},
+    {Errcode::kThreepidMediumNotSupported, "M_THREEPID_MEDIUM_NOT_SUPPORTED",
+     Code::kInvalidArgument},
+    {Errcode::kThreepidNotFound, "M_THREEPID_NOT_FOUND", Code::kNotFound},
+    {Errcode::kTooLarge, "M_TOO_LARGE", Code::kInvalidArgument},
+    {Errcode::kUnauthorized, "M_UNAUTHORIZED", Code::kUnauthenticated},
+    {Errcode::kUnknownPos, "M_UNKNOWN_POS", Code::kInvalidArgument},
+    {Errcode::kUnsupportedRoomVersion, "M_UNSUPPORTED_ROOM_VERSION", Code::kInvalidArgument},
+    {Errcode::kUserDeactivated, "M_USER_DEACTIVATED", Code::kPermissionDenied},
+    {Errcode::kUserInUse, "M_USER_IN_USE", Code::kAlreadyExists},
+    {Errcode::kWeakPassword, "M_WEAK_PASSWORD", Code::kInvalidArgument},
+    {Errcode::kWrongRoomKeysVersion, "M_WRONG_ROOM_KEYS_VERSION", Code::kInvalidArgument},
+};
+
+constexpr bool InEnumOrder() {
+  for (size_t i = 0; i < std::size(kErrcodes); ++i) {
+    if (static_cast<size_t>(kErrcodes[i].errcode) != i) return false;
+  }
+  return static_cast<size_t>(Errcode::kWrongRoomKeysVersion) + 1 == std::size(kErrcodes);
+}
+static_assert(InEnumOrder(), "kErrcodes must list every Errcode in the enum's order");
+
+const ErrcodeInfo& Info(Errcode errcode) { return kErrcodes[static_cast<size_t>(errcode)]; }
 
 absl::string_view Abs(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
@@ -37,83 +108,57 @@ std::string ValidUtf8(std::string_view s) {
 
 }  // namespace
 
-absl::Status MatrixStatus(absl::StatusCode code, std::string_view errcode,
-                          std::string_view message) {
+std::string_view ErrcodeName(Errcode errcode) { return Info(errcode).name; }
+
+std::optional<Errcode> ErrcodeFromName(std::string_view name) {
+  for (const ErrcodeInfo& info : kErrcodes) {
+    if (info.name == name) return info.errcode;
+  }
+  return std::nullopt;
+}
+
+absl::Status MatrixStatus(absl::StatusCode code, Errcode errcode, std::string_view message) {
   absl::Status status(code, Abs(ValidUtf8(message)));
-  status.SetPayload(kErrcodeUrl, absl::Cord(Abs(errcode)));
+  status.SetPayload(kErrcodeUrl, absl::Cord(Abs(ErrcodeName(errcode))));
   return status;
 }
 
-absl::Status Forbidden(std::string_view m) {
-  return MatrixStatus(absl::StatusCode::kPermissionDenied, "M_FORBIDDEN", m);
+absl::Status MatrixStatus(Errcode errcode, std::string_view message) {
+  return MatrixStatus(Info(errcode).code, errcode, message);
 }
-absl::Status NotFound(std::string_view m) {
-  return MatrixStatus(absl::StatusCode::kNotFound, "M_NOT_FOUND", m);
-}
-absl::Status BadJson(std::string_view m) {
-  return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_BAD_JSON", m);
-}
-absl::Status NotJson(std::string_view m) {
-  return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_NOT_JSON", m);
-}
-absl::Status MissingParam(std::string_view m) {
-  return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_MISSING_PARAM", m);
-}
-absl::Status InvalidParam(std::string_view m) {
-  return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_INVALID_PARAM", m);
-}
-absl::Status UnknownToken(std::string_view m) {
-  return MatrixStatus(absl::StatusCode::kUnauthenticated, "M_UNKNOWN_TOKEN", m);
-}
-absl::Status MissingToken(std::string_view m) {
-  return MatrixStatus(absl::StatusCode::kUnauthenticated, "M_MISSING_TOKEN", m);
-}
-absl::Status TooLarge(std::string_view m) {
-  return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_TOO_LARGE", m);
-}
+
+absl::Status Forbidden(std::string_view m) { return MatrixStatus(Errcode::kForbidden, m); }
+absl::Status NotFound(std::string_view m) { return MatrixStatus(Errcode::kNotFound, m); }
+absl::Status BadJson(std::string_view m) { return MatrixStatus(Errcode::kBadJson, m); }
+absl::Status NotJson(std::string_view m) { return MatrixStatus(Errcode::kNotJson, m); }
+absl::Status MissingParam(std::string_view m) { return MatrixStatus(Errcode::kMissingParam, m); }
+absl::Status InvalidParam(std::string_view m) { return MatrixStatus(Errcode::kInvalidParam, m); }
+absl::Status UnknownToken(std::string_view m) { return MatrixStatus(Errcode::kUnknownToken, m); }
+absl::Status MissingToken(std::string_view m) { return MatrixStatus(Errcode::kMissingToken, m); }
+absl::Status TooLarge(std::string_view m) { return MatrixStatus(Errcode::kTooLarge, m); }
 absl::Status LimitExceeded(std::string_view m, int64_t retry_after_ms) {
-  absl::Status status = MatrixStatus(absl::StatusCode::kResourceExhausted, "M_LIMIT_EXCEEDED", m);
+  absl::Status status = MatrixStatus(Errcode::kLimitExceeded, m);
   status.SetPayload(kRetryUrl, absl::Cord(std::to_string(retry_after_ms)));
   return status;
 }
 
-std::string ErrcodeOf(const absl::Status& status) {
-  if (auto payload = status.GetPayload(kErrcodeUrl)) return std::string(*payload);
+Errcode ErrcodeOf(const absl::Status& status) {
+  if (auto payload = status.GetPayload(kErrcodeUrl)) {
+    return ErrcodeFromName(std::string(*payload)).value_or(Errcode::kUnknown);
+  }
   switch (status.code()) {
     case absl::StatusCode::kNotFound:
-      return "M_NOT_FOUND";
+      return Errcode::kNotFound;
     case absl::StatusCode::kPermissionDenied:
-      return "M_FORBIDDEN";
+      return Errcode::kForbidden;
     case absl::StatusCode::kInvalidArgument:
-      return "M_INVALID_PARAM";
+      return Errcode::kInvalidParam;
     case absl::StatusCode::kUnauthenticated:
-      return "M_UNKNOWN_TOKEN";
+      return Errcode::kUnknownToken;
     case absl::StatusCode::kResourceExhausted:
-      return "M_LIMIT_EXCEEDED";
+      return Errcode::kLimitExceeded;
     default:
-      return "M_UNKNOWN";
-  }
-}
-
-int HttpStatusOf(const absl::Status& status) {
-  std::string errcode = ErrcodeOf(status);
-  if (errcode == "M_UNKNOWN_TOKEN" || errcode == "M_MISSING_TOKEN") return 401;
-  if (errcode == "M_FORBIDDEN" || errcode == "M_USER_DEACTIVATED") return 403;
-  if (errcode == "M_NOT_FOUND" || errcode == "M_UNRECOGNIZED") return 404;
-  if (errcode == "M_TOO_LARGE") return 413;
-  if (errcode == "M_LIMIT_EXCEEDED") return 429;
-  if (errcode != "M_UNKNOWN") return 400;
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kOutOfRange:
-      return 400;
-    case absl::StatusCode::kAlreadyExists:
-      return 409;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
+      return Errcode::kUnknown;
   }
 }
 

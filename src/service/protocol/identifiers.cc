@@ -102,14 +102,13 @@ std::string RoomAlias::ToString() const { return core::StrCat("#", alias, ":", s
 
 absl::Status ValidateLocalpartForRegistration(std::string_view localpart) {
   if (localpart.empty()) {
-    return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_INVALID_USERNAME",
-                        "user id localpart is empty");
+    return MatrixStatus(Errcode::kInvalidUsername, "user id localpart is empty");
   }
   for (char c : localpart) {
     bool allowed = (c >= 'a' && c <= 'z') || IsDigit(c) || c == '.' || c == '_' || c == '=' ||
                    c == '-' || c == '/' || c == '+';
     if (!allowed) {
-      return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_INVALID_USERNAME",
+      return MatrixStatus(Errcode::kInvalidUsername,
                           "user id localpart may only contain a-z, 0-9, '.', '_', '=', '-', "
                           "'/' and '+'");
     }

@@ -83,7 +83,7 @@ absl::StatusOr<Rooms::Summary> Rooms::RoomSummary(std::string_view room_id) {
   }
   CONCLAVE_ASSIGN_OR_RETURN(out.published, IsPublished(room_id));
   absl::Status banned = CheckRoomNotBanned(room_id);
-  if (!banned.ok() && ErrcodeOf(banned) != "M_FORBIDDEN") return banned;
+  if (!banned.ok() && ErrcodeOf(banned) != Errcode::kForbidden) return banned;
   out.banned = !banned.ok();
   return out;
 }
@@ -189,7 +189,7 @@ absl::StatusOr<std::vector<std::string>> Rooms::BanRoom(std::string_view room_id
     std::lock_guard lock(room->mu);
     CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*banned, room_id));
     if (existing) {
-      return MatrixStatus(absl::StatusCode::kAlreadyExists, "M_UNKNOWN",
+      return MatrixStatus(absl::StatusCode::kAlreadyExists, Errcode::kUnknown,
                           core::StrCat("Room ", room_id, " is banned already"));
     }
     CONCLAVE_RETURN_IF_ERROR(store.db->Put(

@@ -24,106 +24,48 @@ struct Preset {
   bool invitees_are_admins;
 };
 
-absl::StatusOr<Preset> PresetFor(std::string_view preset) {
-  if (preset == "private_chat") return Preset{"invite", "shared", "can_join", false};
-  if (preset == "trusted_private_chat") return Preset{"invite", "shared", "can_join", true};
-  if (preset == "public_chat") return Preset{"public", "shared", "forbidden", false};
-  return InvalidParam(core::StrCat("Unknown preset '", preset,
-                                   "': use private_chat, public_chat or trusted_private_chat"));
+Preset PresetFor(const CreateRoomRequest& request) {
+  using Name = CreateRoomRequest::Preset;
+  switch (request.preset.value_or(request.published ? Name::kPublicChat : Name::kPrivateChat)) {
+    case Name::kTrustedPrivateChat:
+      return Preset{"invite", "shared", "can_join", true};
+    case Name::kPublicChat:
+      return Preset{"public", "shared", "forbidden", false};
+    case Name::kPrivateChat:
+    default:
+      return Preset{"invite", "shared", "can_join", false};
+  }
 }
 
-// A /createRoom body, parsed (Client-Server API POST /createRoom).
-struct CreateRoomRequest {
-  std::optional<std::string> name;
-  std::optional<std::string> topic;
-  std::optional<std::string> alias_name;
-  bool published = false;  // visibility "public": listed in the room directory
-  Preset preset{};
-  bool is_direct = false;
-  std::vector<std::string> invites;
-  const boost::json::object* creation_content = nullptr;
-  const boost::json::object* power_override = nullptr;
-  const boost::json::array* initial_state = nullptr;
-};
-
-// The fields of a /createRoom body, checked: M_BAD_JSON for a wrong type, M_INVALID_PARAM for a
-// bad value, M_UNSUPPORTED_ROOM_VERSION, M_NOT_FOUND for an invitee who is not a local user.
-// The pointers point into `body`.
-absl::StatusOr<CreateRoomRequest> ParseCreateRoom(const boost::json::object& body,
-                                                  std::string_view server_name,
-                                                  const Accounts& accounts) {
-  auto string_field = [&](std::string_view key) -> absl::StatusOr<std::optional<std::string>> {
-    const auto* v = body.if_contains(boost::json::string_view(key.data(), key.size()));
-    if (v == nullptr || v->is_null()) return std::optional<std::string>();
-    if (!v->is_string()) return BadJson(core::StrCat("'", key, "' must be a string"));
-    return std::optional<std::string>(std::string(v->get_string()));
-  };
-  CreateRoomRequest req;
-  CONCLAVE_ASSIGN_OR_RETURN(auto visibility, string_field("visibility"));
-  CONCLAVE_ASSIGN_OR_RETURN(auto preset_name, string_field("preset"));
-  CONCLAVE_ASSIGN_OR_RETURN(req.name, string_field("name"));
-  CONCLAVE_ASSIGN_OR_RETURN(req.topic, string_field("topic"));
-  CONCLAVE_ASSIGN_OR_RETURN(req.alias_name, string_field("room_alias_name"));
-  CONCLAVE_ASSIGN_OR_RETURN(auto room_version, string_field("room_version"));
-  if (visibility && *visibility != "public" && *visibility != "private") {
-    return InvalidParam("'visibility' must be public or private");
-  }
-  req.published = visibility && *visibility == "public";
-  if (!preset_name) preset_name = req.published ? "public_chat" : "private_chat";
-  CONCLAVE_ASSIGN_OR_RETURN(req.preset, PresetFor(*preset_name));
-  if (room_version && *room_version != kDefaultRoomVersion) {
+// What the request's syntax cannot tell: M_UNSUPPORTED_ROOM_VERSION, M_NOT_FOUND for an invitee
+// who is not a local user.
+absl::Status CheckCreateRoom(const CreateRoomRequest& request, std::string_view server_name,
+                             const Accounts& accounts) {
+  if (request.room_version && *request.room_version != kDefaultRoomVersion) {
     return MatrixStatus(
-        absl::StatusCode::kInvalidArgument, "M_UNSUPPORTED_ROOM_VERSION",
-        core::StrCat("Room version ", *room_version,
+        Errcode::kUnsupportedRoomVersion,
+        core::StrCat("Room version ", *request.room_version,
                      " is not supported; this server creates version ", kDefaultRoomVersion));
   }
-  if (const auto* d = body.if_contains("is_direct"); d && !d->is_null()) {
-    if (!d->is_bool()) return BadJson("'is_direct' must be a boolean");
-    req.is_direct = d->get_bool();
-  }
-  if (const auto* v = body.if_contains("invite"); v && !v->is_null()) {
-    if (!v->is_array()) return BadJson("'invite' must be an array of user ids");
-    for (const auto& u : v->get_array()) {
-      if (!u.is_string() || !ParseUserId(u.get_string()).ok()) {
-        return InvalidParam("'invite' must hold user ids");
-      }
-      auto target = ParseUserId(u.get_string());
-      if (target->server_name != server_name || !accounts.UserExists(u.get_string())) {
-        return NotFound(core::StrCat("Cannot invite unknown user ", u.get_string(),
-                                     " (this server does not federate)"));
-      }
-      req.invites.emplace_back(u.get_string());
+  for (const std::string& user_id : request.invite) {
+    auto target = ParseUserId(user_id);
+    if (!target.ok()) return InvalidParam("'invite' must hold user ids");
+    if (target->server_name != server_name || !accounts.UserExists(user_id)) {
+      return NotFound(
+          core::StrCat("Cannot invite unknown user ", user_id, " (this server does not federate)"));
     }
   }
-  for (auto [key, out] : {std::pair{"creation_content", &req.creation_content},
-                          std::pair{"power_level_content_override", &req.power_override}}) {
-    if (const auto* v = body.if_contains(key); v && !v->is_null()) {
-      if (!v->is_object()) return BadJson(core::StrCat("'", key, "' must be an object"));
-      *out = &v->get_object();
-    }
-  }
-  if (const auto* v = body.if_contains("initial_state"); v && !v->is_null()) {
-    if (!v->is_array()) return BadJson("'initial_state' must be an array");
-    req.initial_state = &v->get_array();
-    for (const auto& e : *req.initial_state) {
-      const auto* o = e.if_object();
-      if (o == nullptr || StringField(*o, "type").empty() || !o->contains("content") ||
-          !(*o).at("content").is_object()) {
-        return BadJson("each 'initial_state' entry needs a type and a content object");
-      }
-    }
-  }
-  return req;
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
-                                                   const boost::json::object& body) {
-  CONCLAVE_ASSIGN_OR_RETURN(CreateRoomRequest req,
-                            ParseCreateRoom(body, deps_.server_name, deps_.accounts));
-  const auto& [name, topic, alias_name, published, preset, is_direct, invites, creation_content,
-               power_override, initial_state] = req;
+                                                   const CreateRoomRequest& request) {
+  CONCLAVE_RETURN_IF_ERROR(CheckCreateRoom(request, deps_.server_name, deps_.accounts));
+  const Preset preset = PresetFor(request);
+  const std::optional<std::string>& alias_name = request.room_alias_name;
+  const std::vector<std::string>& invites = request.invite;
   // The alias is claimed first so a taken alias leaves no half-made room behind.
   std::optional<std::string> alias;
   if (alias_name) {
@@ -134,8 +76,7 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
     alias = core::StrCat("#", *alias_name, ":", deps_.server_name);
     auto existing = ResolveAlias(*alias);
     if (existing.ok()) {
-      return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_ROOM_IN_USE",
-                          core::StrCat("The alias ", *alias, " is taken"));
+      return MatrixStatus(Errcode::kRoomInUse, core::StrCat("The alias ", *alias, " is taken"));
     }
   }
 
@@ -159,7 +100,7 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
   };
 
   boost::json::object create;
-  if (creation_content) create = *creation_content;
+  if (request.creation_content) create = *request.creation_content;
   create["creator"] = session.user_id;
   create["room_version"] = kDefaultRoomVersion;
   if (auto s = send("m.room.create", "", std::move(create)); !s.ok()) {
@@ -180,8 +121,8 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
     auto& users = power["users"].as_object();
     for (const auto& u : invites) users[u] = 100;
   }
-  if (power_override) {
-    for (const auto& [key, value] : *power_override) power[key] = value;
+  if (request.power_level_content_override) {
+    for (const auto& [key, value] : *request.power_level_content_override) power[key] = value;
   }
   CONCLAVE_RETURN_IF_ERROR(send("m.room.power_levels", "", std::move(power)));
 
@@ -197,27 +138,25 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
            boost::json::object{{"history_visibility", preset.history_visibility}}));
   CONCLAVE_RETURN_IF_ERROR(
       send("m.room.guest_access", "", boost::json::object{{"guest_access", preset.guest_access}}));
-  if (initial_state) {
-    for (const auto& e : *initial_state) {
-      const auto& o = e.get_object();
-      CONCLAVE_RETURN_IF_ERROR(send(std::string(StringField(o, "type")),
-                                    std::string(StringField(o, "state_key")),
-                                    o.at("content").get_object()));
-    }
+  for (const CreateRoomRequest::StateEvent& e : request.initial_state) {
+    CONCLAVE_RETURN_IF_ERROR(send(e.type, e.state_key, e.content));
   }
-  if (name) CONCLAVE_RETURN_IF_ERROR(send("m.room.name", "", boost::json::object{{"name", *name}}));
-  if (topic) {
-    CONCLAVE_RETURN_IF_ERROR(send("m.room.topic", "", boost::json::object{{"topic", *topic}}));
+  if (request.name) {
+    CONCLAVE_RETURN_IF_ERROR(send("m.room.name", "", boost::json::object{{"name", *request.name}}));
+  }
+  if (request.topic) {
+    CONCLAVE_RETURN_IF_ERROR(
+        send("m.room.topic", "", boost::json::object{{"topic", *request.topic}}));
   }
   for (const std::string& invitee : invites) {
     boost::json::object content{{"membership", "invite"}};
-    if (is_direct) content["is_direct"] = true;
+    if (request.is_direct) content["is_direct"] = true;
     if (auto profile = deps_.accounts.GetProfile(invitee); profile.ok() && profile->displayname) {
       content["displayname"] = *profile->displayname;
     }
     CONCLAVE_RETURN_IF_ERROR(send("m.room.member", invitee, std::move(content)));
   }
-  if (published) {
+  if (request.published) {
     CONCLAVE_RETURN_IF_ERROR(deps_.store.db->Put(*deps_.store.public_rooms, room_id, ""));
   }
   return CreateRoomResult{room_id, alias};

@@ -28,7 +28,7 @@ absl::Status Rooms::PutAlias(std::string_view alias, std::string_view room_id,
   std::lock_guard lock(alias_mu_);
   CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.aliases, alias));
   if (existing) {
-    return MatrixStatus(absl::StatusCode::kAlreadyExists, "M_UNKNOWN",
+    return MatrixStatus(absl::StatusCode::kAlreadyExists, Errcode::kUnknown,
                         core::StrCat("Room alias ", alias, " already exists"));
   }
   database::WriteBatch batch;
@@ -123,8 +123,8 @@ absl::StatusOr<bool> Rooms::IsPublished(std::string_view room_id) const {
   return value.has_value();
 }
 
-absl::StatusOr<boost::json::object> Rooms::PublicRooms(size_t limit, std::string_view since,
-                                                       std::string_view term) {
+absl::StatusOr<PublicRoomsPage> Rooms::PublicRooms(size_t limit, std::string_view since,
+                                                   std::string_view term) {
   Store& store = deps_.store;
   std::vector<std::string> room_ids;
   CONCLAVE_RETURN_IF_ERROR(store.db->ForEachWithPrefix(*store.public_rooms, "",
@@ -138,62 +138,56 @@ absl::StatusOr<boost::json::object> Rooms::PublicRooms(size_t limit, std::string
     offset = parsed;
   }
   const std::string needle = absl::AsciiStrToLower(std::string(term));
-  std::vector<boost::json::object> matching;
+  std::vector<PublicRoom> matching;
   for (const std::string& room_id : room_ids) {
     auto room = Load(room_id);
     if (!room.ok()) continue;
     std::lock_guard lock((*room)->mu);
     const StateMap& state = (*room)->state;
-    boost::json::object chunk;
-    chunk["room_id"] = room_id;
-    size_t joined = 0;
+    PublicRoom entry{.room_id = room_id};
     for (auto it = state.lower_bound(StateKey("m.room.member", ""));
          it != state.end() && it->first.first == "m.room.member"; ++it) {
-      if (MembershipOf(state, it->first.second) == "join") ++joined;
+      if (MembershipOf(state, it->first.second) == "join") ++entry.num_joined_members;
     }
-    chunk["num_joined_members"] = joined;
     std::string haystack;
-    auto copy = [&](const char* type, const char* field, const char* out_key) {
+    auto copy = [&](const char* type, const char* field, std::optional<std::string>& out) {
       if (const auto* c = FindStateContent(state, type, "")) {
         if (auto v = StringField(*c, field); !v.empty()) {
-          chunk[out_key] = v;
+          out = std::string(v);
           haystack += absl::AsciiStrToLower(std::string(v)) + "\n";
         }
       }
     };
-    copy("m.room.name", "name", "name");
-    copy("m.room.topic", "topic", "topic");
-    copy("m.room.canonical_alias", "alias", "canonical_alias");
-    copy("m.room.avatar", "url", "avatar_url");
-    copy("m.room.join_rules", "join_rule", "join_rule");
+    copy("m.room.name", "name", entry.name);
+    copy("m.room.topic", "topic", entry.topic);
+    copy("m.room.canonical_alias", "alias", entry.canonical_alias);
+    copy("m.room.avatar", "url", entry.avatar_url);
+    copy("m.room.join_rules", "join_rule", entry.join_rule);
     const auto* hv = FindStateContent(state, "m.room.history_visibility", "");
-    chunk["world_readable"] =
+    entry.world_readable =
         hv != nullptr && StringField(*hv, "history_visibility") == "world_readable";
     const auto* ga = FindStateContent(state, "m.room.guest_access", "");
-    chunk["guest_can_join"] = ga != nullptr && StringField(*ga, "guest_access") == "can_join";
+    entry.guest_can_join = ga != nullptr && StringField(*ga, "guest_access") == "can_join";
     if (const auto* create = FindStateContent(state, "m.room.create", "")) {
-      if (auto type = StringField(*create, "type"); !type.empty()) chunk["room_type"] = type;
+      if (auto type = StringField(*create, "type"); !type.empty()) entry.room_type = type;
     }
     if (!needle.empty() && haystack.find(needle) == std::string::npos) continue;
-    matching.push_back(std::move(chunk));
+    matching.push_back(std::move(entry));
   }
   std::stable_sort(matching.begin(), matching.end(), [](const auto& a, const auto& b) {
-    return a.at("num_joined_members").template to_number<int64_t>() >
-           b.at("num_joined_members").template to_number<int64_t>();
+    return a.num_joined_members > b.num_joined_members;
   });
-  boost::json::object out;
-  boost::json::array chunk;
+  PublicRoomsPage page;
   limit = limit == 0 ? matching.size() : limit;
-  for (size_t i = offset; i < matching.size() && chunk.size() < limit; ++i) {
-    chunk.push_back(matching[i]);
+  for (size_t i = offset; i < matching.size() && page.chunk.size() < limit; ++i) {
+    page.chunk.push_back(matching[i]);
   }
-  if (offset + chunk.size() < matching.size()) {
-    out["next_batch"] = PositionToken(offset + chunk.size());
+  if (offset + page.chunk.size() < matching.size()) {
+    page.next_batch = PositionToken(offset + page.chunk.size());
   }
-  if (offset > 0) out["prev_batch"] = PositionToken(offset > limit ? offset - limit : 0);
-  out["chunk"] = std::move(chunk);
-  out["total_room_count_estimate"] = matching.size();
-  return out;
+  if (offset > 0) page.prev_batch = PositionToken(offset > limit ? offset - limit : 0);
+  page.total_room_count_estimate = matching.size();
+  return page;
 }
 
 }  // namespace conclave::service

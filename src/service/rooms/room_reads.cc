@@ -14,40 +14,6 @@ namespace conclave::service {
 
 using namespace rooms_internal;  // NOLINT: private helpers of this subsystem
 
-boost::json::object Rooms::ClientEvent(const StoredEvent& event, const Session* viewer,
-                                       bool with_room_id) {
-  const boost::json::object& pdu = event.pdu;
-  boost::json::object out;
-  for (const char* key :
-       {"content", "event_id", "origin_server_ts", "sender", "state_key", "type", "redacts"}) {
-    if (const auto* v = pdu.if_contains(key)) out[key] = *v;
-  }
-  if (with_room_id) {
-    if (const auto* v = pdu.if_contains("room_id")) out["room_id"] = *v;
-  }
-  if (!out.contains("content")) out["content"] = boost::json::object();
-  boost::json::object unsigned_data;
-  if (const auto* u = pdu.if_contains("unsigned"); u && u->is_object()) {
-    for (const auto& [key, value] : u->get_object()) {
-      if (key == "io.conclave.txn") {
-        const auto* txn = value.if_object();
-        if (viewer != nullptr && txn != nullptr && !viewer->device_id.empty() &&
-            StringField(*txn, "device_id") == viewer->device_id &&
-            StringField(pdu, "sender") == viewer->user_id) {
-          unsigned_data["transaction_id"] = StringField(*txn, "txn_id");
-        }
-        continue;
-      }
-      unsigned_data[key] = value;
-    }
-  }
-  if (const auto* ts = pdu.if_contains("origin_server_ts"); ts && ts->is_int64()) {
-    unsigned_data["age"] = std::max<int64_t>(0, NowMs() - ts->get_int64());
-  }
-  out["unsigned"] = std::move(unsigned_data);
-  return out;
-}
-
 absl::StatusOr<std::shared_ptr<Rooms::RoomData>> Rooms::LoadReadable(std::string_view user_id,
                                                                      std::string_view room_id) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
@@ -213,49 +179,36 @@ absl::StatusOr<MessagesPage> Rooms::Messages(const Session& session, std::string
   return page;
 }
 
-absl::StatusOr<boost::json::object> Rooms::Context(const Session& session, std::string_view room_id,
-                                                   std::string_view event_id, size_t limit,
-                                                   const RoomEventFilter& filter) {
-  CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Event(session, room_id, event_id));
+absl::StatusOr<EventContext> Rooms::Context(const Session& session, std::string_view room_id,
+                                            std::string_view event_id, size_t limit,
+                                            const RoomEventFilter& filter) {
+  EventContext out;
+  CONCLAVE_ASSIGN_OR_RETURN(out.event, Event(session, room_id, event_id));
+  const uint64_t position = out.event.position;
   limit = std::min<size_t>(limit, 1000);
   const size_t before_limit = limit / 2;
   const size_t after_limit = limit - before_limit;
-  RoomEventFilter unlimited = filter;
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   CONCLAVE_ASSIGN_OR_RETURN(uint64_t visible, VisibleUpTo(session.user_id, *room));
-  boost::json::object out;
-  out["event"] = ClientEvent(event, &session, true);
 
-  boost::json::array before;
-  uint64_t start = event.position - 1;
-  if (before_limit > 0 && event.position > 1) {
-    CONCLAVE_ASSIGN_OR_RETURN(MessagesPage page,
-                              Messages(session, room_id, PositionToken(event.position - 1), "", 'b',
-                                       before_limit, unlimited));
-    for (const auto& e : page.chunk) {
-      before.push_back(ClientEvent(e, &session, true));
-      start = e.position - 1;
-    }
-  }
-  boost::json::array after;
-  uint64_t end = event.position;
-  if (after_limit > 0 && event.position < std::min(room->latest_position.load(), visible)) {
+  uint64_t start = position - 1;
+  if (before_limit > 0 && position > 1) {
     CONCLAVE_ASSIGN_OR_RETURN(
         MessagesPage page,
-        Messages(session, room_id, PositionToken(event.position), "", 'f', after_limit, unlimited));
-    for (const auto& e : page.chunk) {
-      after.push_back(ClientEvent(e, &session, true));
-      end = e.position;
-    }
+        Messages(session, room_id, PositionToken(position - 1), "", 'b', before_limit, filter));
+    if (!page.chunk.empty()) start = page.chunk.back().position - 1;
+    out.events_before = std::move(page.chunk);
   }
-  out["events_before"] = std::move(before);
-  out["events_after"] = std::move(after);
-  out["start"] = PositionToken(start);
-  out["end"] = PositionToken(end);
-  boost::json::array state;
-  CONCLAVE_ASSIGN_OR_RETURN(auto current, CurrentState(room_id));
-  for (const auto& e : current) state.push_back(ClientEvent(e, &session, true));
-  out["state"] = std::move(state);
+  uint64_t end = position;
+  if (after_limit > 0 && position < std::min(room->latest_position.load(), visible)) {
+    CONCLAVE_ASSIGN_OR_RETURN(MessagesPage page, Messages(session, room_id, PositionToken(position),
+                                                          "", 'f', after_limit, filter));
+    if (!page.chunk.empty()) end = page.chunk.back().position;
+    out.events_after = std::move(page.chunk);
+  }
+  out.start = PositionToken(start);
+  out.end = PositionToken(end);
+  CONCLAVE_ASSIGN_OR_RETURN(out.state, CurrentState(room_id));
   return out;
 }
 
@@ -281,30 +234,28 @@ absl::StatusOr<std::vector<std::string>> Rooms::JoinedRooms(std::string_view use
   return out;
 }
 
-absl::StatusOr<boost::json::object> Rooms::JoinedMembers(const Session& session,
-                                                         std::string_view room_id) {
+absl::StatusOr<std::vector<JoinedMember>> Rooms::JoinedMembers(const Session& session,
+                                                               std::string_view room_id) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   std::lock_guard lock(room->mu);
   if (MembershipOf(room->state, session.user_id) != "join") {
     return Forbidden("You are not joined to this room");
   }
-  boost::json::object joined;
+  std::vector<JoinedMember> joined;
   for (auto it = room->state.lower_bound(StateKey("m.room.member", ""));
        it != room->state.end() && it->first.first == "m.room.member"; ++it) {
     const auto* content = FindStateContent(room->state, "m.room.member", it->first.second);
     if (content == nullptr || StringField(*content, "membership") != "join") continue;
-    // Both keys are always present, null when unset, as Synapse answers: matrix-nio 0.20's
-    // schema requires display_name and refuses the whole response without it.
-    boost::json::object member{{"display_name", nullptr}, {"avatar_url", nullptr}};
+    JoinedMember member{.user_id = it->first.second};
     if (const auto* d = content->if_contains("displayname"); d && d->is_string()) {
-      member["display_name"] = *d;
+      member.display_name = std::string(d->get_string());
     }
     if (const auto* a = content->if_contains("avatar_url"); a && a->is_string()) {
-      member["avatar_url"] = *a;
+      member.avatar_url = std::string(a->get_string());
     }
-    joined[it->first.second] = std::move(member);
+    joined.push_back(std::move(member));
   }
-  return boost::json::object{{"joined", std::move(joined)}};
+  return joined;
 }
 
 absl::StatusOr<std::vector<StoredEvent>> Rooms::Members(const Session& session,

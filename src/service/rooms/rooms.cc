@@ -176,9 +176,10 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
   boost::json::object redacted_pdu;
   if (draft.redact_target) {
     redacted_pdu = RedactEvent(draft.redact_target->pdu, room.room_version);
+    // The redaction as stored; the api shapes it for clients (Client-Server API "Redactions":
+    // unsigned.redacted_because).
     boost::json::object target_unsigned;
-    StoredEvent redaction{pdu, 0};
-    target_unsigned["redacted_because"] = ClientEvent(redaction, nullptr, true);
+    target_unsigned["redacted_because"] = pdu;
     redacted_pdu["unsigned"] = std::move(target_unsigned);
     redacted_json = boost::json::serialize(redacted_pdu);
   }
@@ -283,7 +284,7 @@ absl::StatusOr<std::string> Rooms::SendState(const Session& session, std::string
     auto check = [&](std::string_view alias) -> absl::Status {
       auto target = ResolveAlias(alias);
       if (!target.ok() || *target != room_id) {
-        return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_BAD_ALIAS",
+        return MatrixStatus(Errcode::kBadAlias,
                             core::StrCat("The alias ", alias, " does not point to this room"));
       }
       return absl::OkStatus();
@@ -420,7 +421,7 @@ absl::Status Rooms::Forget(const Session& session, std::string_view room_id) {
   std::lock_guard lock(room->mu);
   std::string_view membership = MembershipOf(room->state, session.user_id);
   if (membership == "join" || membership == "invite" || membership == "knock") {
-    return MatrixStatus(absl::StatusCode::kFailedPrecondition, "M_UNKNOWN",
+    return MatrixStatus(absl::StatusCode::kFailedPrecondition, Errcode::kUnknown,
                         "Leave the room before forgetting it");
   }
   Store& store = deps_.store;

@@ -36,16 +36,11 @@ absl::StatusOr<bool> JoinOverJoin(Rooms& rooms, const UserRoom& membership) {
 
 }  // namespace
 
-boost::json::object Events(boost::json::array events) {
-  return boost::json::object{{"events", std::move(events)}};
-}
-
-absl::StatusOr<std::optional<boost::json::object>> JoinedRoom(const SyncPass& pass,
-                                                              const Sync::Deps& deps,
-                                                              const UserRoom& membership,
-                                                              std::set<std::string>& co_members) {
-  const Session& session = pass.session;
-  const std::string& user = session.user_id;
+absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
+                                                         const Sync::Deps& deps,
+                                                         const UserRoom& membership,
+                                                         std::set<std::string>& co_members) {
+  const std::string& user = pass.session.user_id;
   const bool initial = pass.initial;
   const SinceToken& since = pass.since;
   const uint64_t upto = pass.upto;
@@ -78,7 +73,7 @@ absl::StatusOr<std::optional<boost::json::object>> JoinedRoom(const SyncPass& pa
   }
   senders.insert(user);
 
-  boost::json::array state;
+  JoinedRoomSync room{.room_id = room_id};
   if (full_state || limited) {
     CONCLAVE_ASSIGN_OR_RETURN(auto current, rooms.CurrentState(room_id));
     for (const auto& e : current) {
@@ -93,73 +88,51 @@ absl::StatusOr<std::optional<boost::json::object>> JoinedRoom(const SyncPass& pa
           !senders.contains(std::string(StringField(e.pdu, "state_key")))) {
         continue;
       }
-      state.push_back(Rooms::ClientEvent(e, &session, false));
+      room.state.push_back(e);
     }
   }
 
-  boost::json::array ephemeral;
   if (initial || deps.typing.RoomSerial(room_id) > since.typing) {
     auto typing_users = deps.typing.Users(room_id);
     if (!initial || !typing_users.empty()) {
-      boost::json::array ids;
-      for (auto& u : typing_users) ids.emplace_back(u);
-      ephemeral.push_back(boost::json::object{
-          {"type", "m.typing"}, {"content", boost::json::object{{"user_ids", std::move(ids)}}}});
+      room.typing.emplace(typing_users.begin(), typing_users.end());
     }
   }
-  CONCLAVE_ASSIGN_OR_RETURN(auto receipts, rooms.ReceiptsSince(room_id, after, user));
-  if (!receipts.empty()) {
-    ephemeral.push_back(
-        boost::json::object{{"type", "m.receipt"}, {"content", std::move(receipts)}});
-  }
-
-  boost::json::array room_account_data;
+  CONCLAVE_ASSIGN_OR_RETURN(room.receipts, rooms.ReceiptsSince(room_id, after, user));
   for (const auto& entry : account_data) {
-    if (entry.room_id != room_id) continue;
-    room_account_data.push_back(
-        boost::json::object{{"type", entry.type}, {"content", entry.content}});
+    if (entry.room_id == room_id) room.account_data.push_back({entry.type, entry.content});
   }
 
-  if (!full_state && timeline.empty() && state.empty() && ephemeral.empty() &&
-      room_account_data.empty()) {
+  if (!full_state && timeline.empty() && room.state.empty() && !room.typing &&
+      room.receipts.empty() && room.account_data.empty()) {
     return std::nullopt;
   }
-  boost::json::array timeline_events;
-  for (const auto& e : timeline) timeline_events.push_back(Rooms::ClientEvent(e, &session, false));
-  boost::json::object room;
-  room["timeline"] = boost::json::object{
-      {"events", std::move(timeline_events)},
-      {"limited", limited},
-      {"prev_batch", PositionToken(timeline.empty() ? upto : first_position - 1)}};
-  room["state"] = Events(std::move(state));
-  room["ephemeral"] = Events(std::move(ephemeral));
-  room["account_data"] = Events(std::move(room_account_data));
-  CONCLAVE_ASSIGN_OR_RETURN(int64_t unread, rooms.UnreadCount(room_id, user));
-  room["unread_notifications"] =
-      boost::json::object{{"notification_count", unread}, {"highlight_count", 0}};
+  room.timeline.prev_batch = PositionToken(timeline.empty() ? upto : first_position - 1);
+  room.timeline.events = std::move(timeline);
+  room.timeline.limited = limited;
+  CONCLAVE_ASSIGN_OR_RETURN(room.notification_count, rooms.UnreadCount(room_id, user));
   CONCLAVE_ASSIGN_OR_RETURN(auto joined_users, rooms.JoinedUserIds(room_id));
-  boost::json::array heroes;
+  room.joined_member_count = joined_users.size();
   for (const auto& u : joined_users) {
-    if (u != user && heroes.size() < 5) heroes.emplace_back(u);
+    if (u != user && room.heroes.size() < 5) room.heroes.push_back(u);
     co_members.insert(u);
   }
-  room["summary"] = boost::json::object{{"m.joined_member_count", joined_users.size()},
-                                        {"m.heroes", std::move(heroes)}};
   return room;
 }
 
-absl::StatusOr<std::optional<boost::json::object>> InvitedRoom(const SyncPass& pass, Rooms& rooms,
-                                                               const UserRoom& membership) {
+absl::StatusOr<std::optional<InvitedRoomSync>> InvitedRoom(const SyncPass& pass, Rooms& rooms,
+                                                           const UserRoom& membership) {
   const bool initial = pass.initial;
   const SinceToken& since = pass.since;
   const std::string& room_id = membership.room_id;
   if (!initial && membership.position <= since.position) return std::nullopt;
-  CONCLAVE_ASSIGN_OR_RETURN(auto stripped, rooms.StrippedState(room_id));
-  return boost::json::object{{"invite_state", Events(std::move(stripped))}};
+  InvitedRoomSync room{.room_id = room_id};
+  CONCLAVE_ASSIGN_OR_RETURN(room.invite_state, rooms.StrippedState(room_id));
+  return room;
 }
 
-absl::StatusOr<std::optional<boost::json::object>> LeftRoom(const SyncPass& pass, Rooms& rooms,
-                                                            const UserRoom& membership) {
+absl::StatusOr<std::optional<LeftRoomSync>> LeftRoom(const SyncPass& pass, Rooms& rooms,
+                                                     const UserRoom& membership) {
   const RoomFilter& room_filter = pass.request.filter.room;
   const std::string& room_id = membership.room_id;
   if (pass.initial ? !room_filter.include_leave.value_or(false)
@@ -170,60 +143,61 @@ absl::StatusOr<std::optional<boost::json::object>> LeftRoom(const SyncPass& pass
   CONCLAVE_ASSIGN_OR_RETURN(
       auto timeline, rooms.Timeline(room_id, pass.after, membership.position, pass.timeline_limit,
                                     room_filter.timeline, &limited));
-  boost::json::array timeline_events;
-  for (const auto& e : timeline)
-    timeline_events.push_back(Rooms::ClientEvent(e, &pass.session, false));
   const uint64_t first = timeline.empty() ? membership.position : timeline.front().position;
-  return boost::json::object{
-      {"timeline", boost::json::object{{"events", std::move(timeline_events)},
-                                       {"limited", limited},
-                                       {"prev_batch", PositionToken(first - 1)}}},
-      {"state", Events({})},
-      {"account_data", Events({})}};
+  return LeftRoomSync{.room_id = room_id,
+                      .timeline = {.events = std::move(timeline),
+                                   .limited = limited,
+                                   .prev_batch = PositionToken(first - 1)}};
 }
 
-boost::json::array GlobalAccountData(const SyncPass& pass) {
+std::vector<AccountDataEvent> GlobalAccountData(const SyncPass& pass) {
   const std::string& user = pass.session.user_id;
   const bool initial = pass.initial;
   const Filter& filter = pass.request.filter;
   const auto& account_data = pass.account_data;
-  boost::json::array global_account_data;
+  std::vector<AccountDataEvent> global_account_data;
+  // The filter sees the event as clients will (its sender may be the content's user_id).
+  auto add = [&](std::string type, boost::json::object content) {
+    boost::json::object event{{"type", type}, {"content", std::move(content)}};
+    if (Matches(filter.account_data, event)) {
+      global_account_data.push_back({std::move(type), std::move(event["content"].as_object())});
+    }
+  };
   bool has_push_rules = false;
   for (const auto& entry : account_data) {
     if (!entry.room_id.empty()) continue;
     has_push_rules = has_push_rules || entry.type == "m.push_rules";
-    boost::json::object event{{"type", entry.type}, {"content", entry.content}};
-    if (Matches(filter.account_data, event)) global_account_data.push_back(std::move(event));
+    add(entry.type, entry.content);
   }
   if (initial && !has_push_rules) {
     // Clients (Element among them) read the push rules from account data; ours are the spec's
     // defaults, which nobody can change yet.
     auto parsed = ParseUserId(user);
-    boost::json::object event{
-        {"type", "m.push_rules"},
-        {"content", DefaultPushRules(user, parsed.ok() ? parsed->localpart : user)}};
-    if (Matches(filter.account_data, event)) global_account_data.push_back(std::move(event));
+    add("m.push_rules", DefaultPushRules(user, parsed.ok() ? parsed->localpart : user));
   }
   return global_account_data;
 }
 
-boost::json::array Presence(const SyncPass& pass, Accounts& accounts,
-                            std::set<std::string> co_members) {
+std::vector<PresenceEvent> Presence(const SyncPass& pass, Accounts& accounts,
+                                    std::set<std::string> co_members) {
   const std::string& user = pass.session.user_id;
   const uint64_t after = pass.after;
   const uint64_t upto = pass.upto;
   const Filter& filter = pass.request.filter;
-  boost::json::array presence;
+  std::vector<PresenceEvent> presence;
   co_members.insert(user);
   for (const std::string& member : co_members) {
     auto state = accounts.GetPresence(member);
     if (!state.ok() || state->position <= after || state->position > upto) continue;
-    boost::json::object content{
-        {"presence", state->presence},
-        {"last_active_ago", std::max<int64_t>(0, NowMs() - state->last_active_ts)}};
-    if (state->status_msg) content["status_msg"] = *state->status_msg;
-    boost::json::object event{{"type", "m.presence"}, {"sender", member}, {"content", content}};
-    if (Matches(filter.presence, event)) presence.push_back(std::move(event));
+    // The filter sees the event as clients will (presence's EventFilter: types, senders).
+    if (!Matches(filter.presence,
+                 boost::json::object{{"type", "m.presence"}, {"sender", member}})) {
+      continue;
+    }
+    presence.push_back({.user_id = member,
+                        .presence = state->presence,
+                        .last_active_ago = std::max<int64_t>(0, NowMs() - state->last_active_ts),
+                        .status_msg = state->status_msg});
   }
   return presence;
 }

@@ -1,10 +1,8 @@
-// Private to sync/: the builders of the sections of one /sync response, and what Sync::Run reads
-// once for all of them.
+// Private to sync/: the builders of the sections of one /sync response (SyncResponse's fields),
+// and what Sync::Run reads once for all of them.
 #ifndef CONCLAVE_SERVICE_SYNC_SECTIONS_H_
 #define CONCLAVE_SERVICE_SYNC_SECTIONS_H_
 
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -37,29 +35,26 @@ struct SyncPass {
   const std::vector<AccountDataEntry>& account_data;  // changed after `after`
 };
 
-// `{"events": events}`.
-boost::json::object Events(boost::json::array events);
-
 // rooms.join[room_id]: timeline, state, ephemeral (typing, receipts), account_data, unread
 // counts and summary; nullopt when nothing changed in the room. Adds the joined members to
 // `co_members` (for presence).
-absl::StatusOr<std::optional<boost::json::object>> JoinedRoom(const SyncPass& pass,
-                                                              const Sync::Deps& deps,
-                                                              const UserRoom& membership,
-                                                              std::set<std::string>& co_members);
+absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
+                                                         const Sync::Deps& deps,
+                                                         const UserRoom& membership,
+                                                         std::set<std::string>& co_members);
 // rooms.invite[room_id]: the stripped state; nullopt when the invite is not new.
-absl::StatusOr<std::optional<boost::json::object>> InvitedRoom(const SyncPass& pass, Rooms& rooms,
-                                                               const UserRoom& membership);
+absl::StatusOr<std::optional<InvitedRoomSync>> InvitedRoom(const SyncPass& pass, Rooms& rooms,
+                                                           const UserRoom& membership);
 // rooms.leave[room_id]: the timeline up to the leave or ban; nullopt when not new (or, on an
 // initial sync, unless the filter's include_leave asks).
-absl::StatusOr<std::optional<boost::json::object>> LeftRoom(const SyncPass& pass, Rooms& rooms,
-                                                            const UserRoom& membership);
+absl::StatusOr<std::optional<LeftRoomSync>> LeftRoom(const SyncPass& pass, Rooms& rooms,
+                                                     const UserRoom& membership);
 // account_data.events: the global account data, plus the default push rules on an initial
 // sync when the user stored none.
-boost::json::array GlobalAccountData(const SyncPass& pass);
+std::vector<AccountDataEvent> GlobalAccountData(const SyncPass& pass);
 // presence.events: the presence of `co_members` and the user that changed in this window.
-boost::json::array Presence(const SyncPass& pass, Accounts& accounts,
-                            std::set<std::string> co_members);
+std::vector<PresenceEvent> Presence(const SyncPass& pass, Accounts& accounts,
+                                    std::set<std::string> co_members);
 
 }  // namespace conclave::service::sync_internal
 

@@ -43,12 +43,17 @@ absl::StatusOr<SinceToken> ParseSince(std::string_view token) {
   return out;
 }
 
+// Whether the response has nothing for the client (then a sync with time left waits).
+bool IsEmpty(const SyncResponse& response) {
+  return response.join.empty() && response.invite.empty() && response.leave.empty() &&
+         response.account_data.empty() && response.presence.empty();
+}
+
 }  // namespace
 
 Sync::Sync(Deps deps) : deps_(deps) {}
 
-absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& request) {
-  const std::string& user = session.user_id;
+void Sync::ExpireTyping() {
   // Typing notices time out lazily: expire them now so this sync reports the change, and wake
   // the other members' waiting syncs for it.
   for (const std::string& room_id : deps_.typing.Expire()) {
@@ -56,6 +61,60 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
       deps_.notifier.Notify(*members);
     }
   }
+}
+
+absl::Status Sync::ApplyPresence(const std::string& user_id,
+                                 const std::optional<std::string>& set_presence) {
+  if (!set_presence) return absl::OkStatus();
+  const std::string& presence = *set_presence;
+  if (presence != "online" && presence != "offline" && presence != "unavailable") {
+    return InvalidParam("'set_presence' must be online, offline or unavailable");
+  }
+  auto current = deps_.accounts.GetPresence(user_id);
+  if (current.ok() && current->presence == presence) return absl::OkStatus();
+  return deps_.accounts.SetPresence(user_id, presence, std::nullopt);
+}
+
+absl::StatusOr<std::vector<UserRoom>> Sync::Memberships(const std::string& user_id,
+                                                        uint64_t& upto) {
+  // Every membership read must be at or before `upto`: a room whose row moved past it (a join, a
+  // profile change) would be left out of this sync, and its events up to `upto` out of the next
+  // one. A row past `upto` belongs to a commit in flight, which publishes its position right
+  // after its write.
+  std::vector<UserRoom> memberships;
+  for (int attempt = 0;; ++attempt) {
+    upto = deps_.stream.current();
+    CONCLAVE_ASSIGN_OR_RETURN(memberships, deps_.rooms.UserRooms(user_id));
+    if (attempt == 100 || std::all_of(memberships.begin(), memberships.end(),
+                                      [&](const UserRoom& m) { return m.position <= upto; })) {
+      return memberships;
+    }
+    std::this_thread::yield();
+  }
+}
+
+absl::Status Sync::AddRooms(const SyncPass& pass, const std::vector<UserRoom>& memberships,
+                            SyncResponse& response, std::set<std::string>& co_members) {
+  for (const UserRoom& membership : memberships) {
+    if (!MatchesRoom(pass.request.filter.room, membership.room_id)) continue;
+    if (membership.position > pass.upto) continue;  // still in flight after the retries: next time
+    if (membership.membership == "join") {
+      CONCLAVE_ASSIGN_OR_RETURN(auto room, JoinedRoom(pass, deps_, membership, co_members));
+      if (room) response.join.push_back(*std::move(room));
+    } else if (membership.membership == "invite") {
+      CONCLAVE_ASSIGN_OR_RETURN(auto room, InvitedRoom(pass, deps_.rooms, membership));
+      if (room) response.invite.push_back(*std::move(room));
+    } else if (membership.membership == "leave" || membership.membership == "ban") {
+      CONCLAVE_ASSIGN_OR_RETURN(auto room, LeftRoom(pass, deps_.rooms, membership));
+      if (room) response.leave.push_back(*std::move(room));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& request) {
+  const std::string& user = session.user_id;
+  ExpireTyping();
   // Read before looking (see core/notifier.h): anything committed after this wakes the wait.
   const uint64_t version = deps_.notifier.Version(user);
   const bool initial = request.since.empty();
@@ -63,31 +122,9 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
   if (!initial) {
     CONCLAVE_ASSIGN_OR_RETURN(since, ParseSince(request.since));
   }
-  if (request.set_presence) {
-    const std::string& presence = *request.set_presence;
-    if (presence != "online" && presence != "offline" && presence != "unavailable") {
-      return InvalidParam("'set_presence' must be online, offline or unavailable");
-    }
-    auto current = deps_.accounts.GetPresence(user);
-    if (!current.ok() || current->presence != presence) {
-      CONCLAVE_RETURN_IF_ERROR(deps_.accounts.SetPresence(user, presence, std::nullopt));
-    }
-  }
-  // Every membership read must be at or before `upto`: a room whose row moved past it (a join, a
-  // profile change) would be left out of this sync, and its events up to `upto` out of the next
-  // one. A row past `upto` belongs to a commit in flight, which publishes its position right
-  // after its write.
+  CONCLAVE_RETURN_IF_ERROR(ApplyPresence(user, request.set_presence));
   uint64_t upto = 0;
-  std::vector<UserRoom> memberships;
-  for (int attempt = 0;; ++attempt) {
-    upto = deps_.stream.current();
-    CONCLAVE_ASSIGN_OR_RETURN(memberships, deps_.rooms.UserRooms(user));
-    if (attempt == 100 || std::all_of(memberships.begin(), memberships.end(),
-                                      [&](const UserRoom& m) { return m.position <= upto; })) {
-      break;
-    }
-    std::this_thread::yield();
-  }
+  CONCLAVE_ASSIGN_OR_RETURN(std::vector<UserRoom> memberships, Memberships(user, upto));
   const uint64_t typing_now = deps_.typing.serial();
   const uint64_t after = initial ? 0 : since.position;
   const RoomFilter& room_filter = request.filter.room;
@@ -104,31 +141,14 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
                       .lazy_members = room_filter.state.lazy_load_members.value_or(false),
                       .account_data = account_data};
 
-  boost::json::object join, invite, leave;
+  SyncResponse response;
   std::set<std::string> co_members;
-  for (const UserRoom& membership : memberships) {
-    const std::string& room_id = membership.room_id;
-    if (!MatchesRoom(room_filter, room_id)) continue;
-    if (membership.position > upto) continue;  // still in flight after the retries: next time
-    std::optional<boost::json::object> room;
-    if (membership.membership == "join") {
-      CONCLAVE_ASSIGN_OR_RETURN(room, JoinedRoom(pass, deps_, membership, co_members));
-      if (room) join[room_id] = *std::move(room);
-    } else if (membership.membership == "invite") {
-      CONCLAVE_ASSIGN_OR_RETURN(room, InvitedRoom(pass, deps_.rooms, membership));
-      if (room) invite[room_id] = *std::move(room);
-    } else if (membership.membership == "leave" || membership.membership == "ban") {
-      CONCLAVE_ASSIGN_OR_RETURN(room, LeftRoom(pass, deps_.rooms, membership));
-      if (room) leave[room_id] = *std::move(room);
-    }
-  }
-  boost::json::array global_account_data = GlobalAccountData(pass);
-  boost::json::array presence = Presence(pass, deps_.accounts, std::move(co_members));
+  CONCLAVE_RETURN_IF_ERROR(AddRooms(pass, memberships, response, co_members));
+  response.account_data = GlobalAccountData(pass);
+  response.presence = Presence(pass, deps_.accounts, std::move(co_members));
 
-  const bool empty = join.empty() && invite.empty() && leave.empty() &&
-                     global_account_data.empty() && presence.empty();
   SyncResult result;
-  if (empty && request.may_wait && !initial) {
+  if (IsEmpty(response) && request.may_wait && !initial) {
     result.wait_key = user;
     result.wait_version = version;
     std::vector<std::string> joined_rooms;
@@ -138,19 +158,8 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
     result.wake_by = deps_.typing.NextExpiry(joined_rooms);
     return result;
   }
-  boost::json::object body;
-  body["next_batch"] = core::StrCat("s", upto, "_", std::max(typing_now, since.typing));
-  body["rooms"] = boost::json::object{{"join", std::move(join)},
-                                      {"invite", std::move(invite)},
-                                      {"leave", std::move(leave)},
-                                      {"knock", boost::json::object()}};
-  body["account_data"] = Events(std::move(global_account_data));
-  body["presence"] = Events(std::move(presence));
-  body["to_device"] = Events({});
-  body["device_lists"] =
-      boost::json::object{{"changed", boost::json::array()}, {"left", boost::json::array()}};
-  body["device_one_time_keys_count"] = boost::json::object();
-  result.body = std::move(body);
+  response.next_batch = core::StrCat("s", upto, "_", std::max(typing_now, since.typing));
+  result.response = std::move(response);
   return result;
 }
 

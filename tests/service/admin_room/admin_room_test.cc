@@ -23,13 +23,13 @@
 #include "conclave/database/database.h"
 #include "conclave/service/homeserver.h"
 #include "conclave/service/rooms/rooms.h"
-#include "service/testing/errcode.h"
 #include "service/testing/homeserver_fixture.h"
+#include "service/testing/status_matchers.h"
 
 namespace conclave::service {
 namespace {
 
-using test_util::Errcode;
+using test_util::HasErrcode;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -207,7 +207,8 @@ TEST_F(AdminRoomTest, AdminsAreInvitedWhenGrantedAndAtLoadButNotTwice) {
   EXPECT_EQ(Membership(carol.user_id), "");
   Reopen("");
   EXPECT_EQ(Membership(carol.user_id), "invite");
-  EXPECT_EQ(Errcode(hs_->admin_room().OnAdminGranted("@nobody:example.org")), "M_NOT_FOUND");
+  EXPECT_THAT(hs_->admin_room().OnAdminGranted("@nobody:example.org"),
+              HasErrcode(Errcode::kNotFound));
 }
 
 TEST_F(AdminRoomTest, IntakeRecognisesThePrefixesAndTheFencedBody) {
@@ -291,7 +292,7 @@ TEST_F(AdminRoomTest, CommandsInOtherRoomsDoNotRun) {
   InstallProcessor();
   ASSERT_TRUE(hs_->Start().ok());
   Session alice = Register("alice");
-  auto other = hs_->rooms().CreateRoom(alice, boost::json::object{{"name", "elsewhere"}});
+  auto other = hs_->rooms().CreateRoom(alice, {.name = "elsewhere"});
   ASSERT_TRUE(other.ok());
   Say(alice, "!admin server uptime", "", other->room_id);
   Say(alice, "!admin debug ping");  // a marker: once it ran, the first one would have too

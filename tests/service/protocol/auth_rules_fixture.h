@@ -30,7 +30,8 @@ constexpr char kErin[] = "@erin:example.org";    // not in the room
 
 MATCHER_P(IsForbidden, reason, "") {
   *result_listener << "status " << arg;
-  return ErrcodeOf(arg) == "M_FORBIDDEN" && arg.code() == absl::StatusCode::kPermissionDenied &&
+  return ErrcodeOf(arg) == Errcode::kForbidden &&
+         arg.code() == absl::StatusCode::kPermissionDenied &&
          std::string(arg.message()).find(reason) != std::string::npos;
 }
 

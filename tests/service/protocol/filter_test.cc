@@ -35,7 +35,7 @@ Filter MustParse(std::string_view text) {
 void ExpectBadJson(std::string_view text, std::string_view field) {
   absl::StatusOr<Filter> filter = ParseFilter(Json(text));
   ASSERT_FALSE(filter.ok()) << text;
-  EXPECT_EQ(ErrcodeOf(filter.status()), "M_BAD_JSON") << text;
+  EXPECT_EQ(ErrcodeOf(filter.status()), Errcode::kBadJson) << text;
   EXPECT_THAT(std::string(filter.status().message()), HasSubstr(field)) << text;
 }
 

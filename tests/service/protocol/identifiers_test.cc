@@ -25,7 +25,7 @@ TEST(ValidateLocalpartForRegistration, RefusesEverythingElseAsInvalidUsername) {
                                "al!ice", "ali\xc3\xa9", "al\tice", "al~ice"}) {
     absl::Status status = ValidateLocalpartForRegistration(bad);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_EQ(ErrcodeOf(status), "M_INVALID_USERNAME") << bad;
+    EXPECT_EQ(ErrcodeOf(status), Errcode::kInvalidUsername) << bad;
   }
 }
 
@@ -97,7 +97,7 @@ TEST(ParseUserId, RefusesMalformedIds) {
                                "@ali\xc3\xa9:example.org", "@alice:example.org:port"}) {
     absl::StatusOr<UserId> id = ParseUserId(bad);
     EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_EQ(ErrcodeOf(id.status()), "M_INVALID_PARAM") << bad;
+    EXPECT_EQ(ErrcodeOf(id.status()), Errcode::kInvalidParam) << bad;
   }
 }
 

@@ -71,7 +71,7 @@ TEST(PowerLevelsTest, StringsAndFloatsAreRefusedInRoomVersionTen) {
     boost::json::object content = Parse(text);
     absl::StatusOr<PowerLevels> levels = ParsePowerLevels(&content, kCreator);
     ASSERT_FALSE(levels.ok()) << text;
-    EXPECT_EQ(ErrcodeOf(levels.status()), "M_BAD_JSON") << text;
+    EXPECT_EQ(ErrcodeOf(levels.status()), Errcode::kBadJson) << text;
     EXPECT_THAT(std::string(levels.status().message()), HasSubstr("must be an integer")) << text;
   }
   boost::json::object good = Parse(R"({"ban": 50, "users": {"@bob:example.org": -5}})");
@@ -92,7 +92,7 @@ TEST(PowerLevelsTest, MalformedMapsAndUserIdsAreRefusedByName) {
     boost::json::object content = Parse(c.text);
     absl::StatusOr<PowerLevels> levels = ParsePowerLevels(&content, kCreator);
     ASSERT_FALSE(levels.ok()) << c.text;
-    EXPECT_EQ(ErrcodeOf(levels.status()), "M_BAD_JSON");
+    EXPECT_EQ(ErrcodeOf(levels.status()), Errcode::kBadJson);
     EXPECT_THAT(std::string(levels.status().message()), HasSubstr(c.reason)) << c.text;
   }
   boost::json::object edge = Parse(R"({"kick": 9007199254740991, "ban": -9007199254740991})");

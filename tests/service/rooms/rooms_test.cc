@@ -16,18 +16,17 @@
 #include "conclave/service/homeserver.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/sync/sync.h"
-#include "service/testing/errcode.h"
 #include "service/testing/homeserver_fixture.h"
 #include "service/testing/status_matchers.h"
 
 namespace conclave::service {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
-using test_util::Errcode;
 using test_util::HasErrcode;
 
 std::string Str(const boost::json::value* v) {
@@ -56,10 +55,10 @@ class RoomsTest : public test_util::HomeserverTest {
 };
 
 TEST_F(RoomsTest, CreateRoomWritesThePresetStateInOrderWithVersion4EventIds) {
-  std::string room = CreateRoom(alice_, {{"name", "Lounge"},
-                                         {"topic", "chat"},
-                                         {"room_alias_name", "lounge"},
-                                         {"preset", "public_chat"}});
+  std::string room = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat,
+                                         .name = "Lounge",
+                                         .topic = "chat",
+                                         .room_alias_name = "lounge"});
   auto state = rooms().State(alice_, room);
   ASSERT_TRUE(state.ok()) << state.status();
   std::map<std::string, StoredEvent> by_type;
@@ -83,30 +82,33 @@ TEST_F(RoomsTest, CreateRoomWritesThePresetStateInOrderWithVersion4EventIds) {
   ASSERT_TRUE(resolved.ok());
   EXPECT_EQ(*resolved, room);
   // The alias is taken now.
-  EXPECT_THAT(rooms().CreateRoom(alice_, {{"room_alias_name", "lounge"}}),
-              HasErrcode("M_ROOM_IN_USE"));
-  EXPECT_EQ(Errcode(rooms().CreateRoom(alice_, {{"room_version", "9"}})),
-            "M_UNSUPPORTED_ROOM_VERSION");
+  EXPECT_THAT(rooms().CreateRoom(alice_, {.room_alias_name = "lounge"}),
+              HasErrcode(Errcode::kRoomInUse));
+  EXPECT_THAT(rooms().CreateRoom(alice_, {.room_version = "9"}),
+              HasErrcode(Errcode::kUnsupportedRoomVersion));
 }
 
 TEST_F(RoomsTest, MembershipTransitionsFollowTheJoinRulesAndPowerLevels) {
-  std::string room = CreateRoom(alice_, {{"preset", "private_chat"}});
+  std::string room = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPrivateChat});
   // Invite-only: bob cannot join uninvited.
-  EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode(Errcode::kForbidden));
   ASSERT_TRUE(rooms().Invite(alice_, room, bob_.user_id, std::nullopt).ok());
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
   // bob (level 0) may not kick or ban alice, nor set the name (state_default 50).
-  EXPECT_THAT(rooms().Kick(bob_, room, alice_.user_id, std::nullopt), HasErrcode("M_FORBIDDEN"));
-  EXPECT_THAT(rooms().Ban(bob_, room, alice_.user_id, std::nullopt), HasErrcode("M_FORBIDDEN"));
-  EXPECT_EQ(Errcode(rooms().SendState(bob_, room, "m.room.name", "", {{"name", "x"}})),
-            "M_FORBIDDEN");
+  EXPECT_THAT(rooms().Kick(bob_, room, alice_.user_id, std::nullopt),
+              HasErrcode(Errcode::kForbidden));
+  EXPECT_THAT(rooms().Ban(bob_, room, alice_.user_id, std::nullopt),
+              HasErrcode(Errcode::kForbidden));
+  EXPECT_THAT(rooms().SendState(bob_, room, "m.room.name", "", {{"name", "x"}}),
+              HasErrcode(Errcode::kForbidden));
   // carol, not in the room, may not send.
-  EXPECT_EQ(Errcode(rooms().Send(carol_, room, "m.room.message", "t", {{"body", "hi"}})),
-            "M_FORBIDDEN");
+  EXPECT_THAT(rooms().Send(carol_, room, "m.room.message", "t", {{"body", "hi"}}),
+              HasErrcode(Errcode::kForbidden));
   // alice bans bob; he cannot come back until unbanned and re-invited.
   ASSERT_TRUE(rooms().Ban(alice_, room, bob_.user_id, std::string("spam")).ok());
-  EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode("M_FORBIDDEN"));
-  EXPECT_THAT(rooms().Invite(alice_, room, bob_.user_id, std::nullopt), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Join(bob_, room, std::nullopt), HasErrcode(Errcode::kForbidden));
+  EXPECT_THAT(rooms().Invite(alice_, room, bob_.user_id, std::nullopt),
+              HasErrcode(Errcode::kForbidden));
   ASSERT_TRUE(rooms().Unban(alice_, room, bob_.user_id, std::nullopt).ok());
   ASSERT_TRUE(rooms().Invite(alice_, room, bob_.user_id, std::nullopt).ok());
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
@@ -164,104 +166,109 @@ TEST_F(RoomsTest, MessagesPagesBackwardsAndForwardsWithoutGapsOrRepeats) {
   EXPECT_EQ(bodies.front(), "0");
   EXPECT_EQ(bodies.back(), "24");
   EXPECT_FALSE(forward->end.has_value());
-  EXPECT_THAT(rooms().Messages(carol_, room, "", "", 'b', 10, {}), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Messages(carol_, room, "", "", 'b', 10, {}), HasErrcode(Errcode::kForbidden));
   EXPECT_THAT(rooms().Messages(alice_, room, "bogus", "", 'b', 10, {}),
-              HasErrcode("M_INVALID_PARAM"));
+              HasErrcode(Errcode::kInvalidParam));
 }
 
 TEST_F(RoomsTest, RedactionStripsTheContentAndNeedsPower) {
-  std::string room = CreateRoom(alice_, {{"preset", "public_chat"}});
+  std::string room = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat});
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
   std::string alices = SendText(alice_, room, "secret", "a1");
   std::string bobs = SendText(bob_, room, "oops", "b1");
-  EXPECT_THAT(rooms().Redact(bob_, room, alices, "r1", std::nullopt), HasErrcode("M_FORBIDDEN"));
+  EXPECT_THAT(rooms().Redact(bob_, room, alices, "r1", std::nullopt),
+              HasErrcode(Errcode::kForbidden));
   ASSERT_TRUE(rooms().Redact(bob_, room, bobs, "r2", std::string("typo")).ok());
   ASSERT_TRUE(rooms().Redact(alice_, room, alices, "r3", std::nullopt).ok());
   for (const auto& id : {alices, bobs}) {
     auto event = rooms().Event(alice_, room, id);
     ASSERT_TRUE(event.ok());
     EXPECT_TRUE(event->pdu.at("content").as_object().empty());
-    auto client = Rooms::ClientEvent(*event, nullptr, true);
-    EXPECT_TRUE(client.at("unsigned").as_object().contains("redacted_because"));
+    const auto& redaction =
+        event->pdu.at("unsigned").as_object().at("redacted_because").as_object();
+    EXPECT_EQ(Str(redaction.if_contains("type")), "m.room.redaction");
+    EXPECT_EQ(Str(redaction.if_contains("redacts")), id);
   }
 }
 
 TEST_F(RoomsTest, OversizedEventsAreRefused) {
   std::string room = CreateRoom(alice_, {});
   std::string big(kMaxEventBytes, 'x');
-  EXPECT_EQ(Errcode(rooms().Send(alice_, room, "m.room.message", "big",
-                                 {{"msgtype", "m.text"}, {"body", big}})),
-            "M_TOO_LARGE");
-  EXPECT_EQ(Errcode(rooms().Send(alice_, room, "m.room.message", "f",
-                                 {{"msgtype", "m.text"}, {"body", "x"}, {"n", 1.5}})),
-            "M_BAD_JSON");
+  EXPECT_THAT(
+      rooms().Send(alice_, room, "m.room.message", "big", {{"msgtype", "m.text"}, {"body", big}}),
+      HasErrcode(Errcode::kTooLarge));
+  EXPECT_THAT(rooms().Send(alice_, room, "m.room.message", "f",
+                           {{"msgtype", "m.text"}, {"body", "x"}, {"n", 1.5}}),
+              HasErrcode(Errcode::kBadJson));
 }
 
 TEST_F(RoomsTest, SyncIsInitialThenIncrementalAndWaitsWhenNothingIsNew) {
-  std::string room = CreateRoom(alice_, {{"name", "Sync"}, {"invite", {bob_.user_id}}});
+  std::string room = CreateRoom(alice_, {.name = "Sync", .invite = {bob_.user_id}});
   SyncRequest request;
   auto initial = hs_->sync().Run(bob_, request);
   ASSERT_TRUE(initial.ok()) << initial.status();
-  ASSERT_TRUE(initial->body);
-  const auto& invites = initial->body->at("rooms").at("invite").as_object();
-  ASSERT_TRUE(invites.contains(room));
-  std::string stripped = boost::json::serialize(invites.at(room));
-  EXPECT_THAT(stripped, HasSubstr("\"name\":\"Sync\""));
+  ASSERT_TRUE(initial->response);
+  ASSERT_EQ(initial->response->invite.size(), 1u);
+  EXPECT_EQ(initial->response->invite[0].room_id, room);
+  EXPECT_THAT(boost::json::serialize(initial->response->invite[0].invite_state),
+              HasSubstr("\"name\":\"Sync\""));
 
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
-  request.since = std::string(initial->body->at("next_batch").as_string());
+  request.since = initial->response->next_batch;
   request.may_wait = true;
   auto joined = hs_->sync().Run(bob_, request);
-  ASSERT_TRUE(joined.ok() && joined->body);
-  const auto& join = joined->body->at("rooms").at("join").as_object();
-  ASSERT_TRUE(join.contains(room));
+  ASSERT_TRUE(joined.ok() && joined->response);
+  ASSERT_EQ(joined->response->join.size(), 1u);
+  const JoinedRoomSync& join = joined->response->join[0];
+  EXPECT_EQ(join.room_id, room);
   // Newly joined: the whole room comes with it, in state or timeline.
-  EXPECT_THAT(boost::json::serialize(join.at(room).at("state")) +
-                  boost::json::serialize(join.at(room).at("timeline")),
-              HasSubstr("m.room.create"));
+  std::vector<std::string> types;
+  for (const auto* list : {&join.state, &join.timeline.events}) {
+    for (const auto& e : *list) types.push_back(Str(e.pdu.if_contains("type")));
+  }
+  EXPECT_THAT(types, Contains("m.room.create"));
 
-  request.since = std::string(joined->body->at("next_batch").as_string());
+  request.since = joined->response->next_batch;
   auto idle = hs_->sync().Run(bob_, request);
   ASSERT_TRUE(idle.ok());
-  EXPECT_FALSE(idle->body.has_value());
+  EXPECT_FALSE(idle->response.has_value());
   EXPECT_EQ(idle->wait_key, bob_.user_id);
   EXPECT_EQ(idle->wait_version, server_->notifier().Version(bob_.user_id));
 
   SendText(alice_, room, "ping", "p1");
   EXPECT_GT(server_->notifier().Version(bob_.user_id), idle->wait_version);  // bob is woken
   auto incremental = hs_->sync().Run(bob_, request);
-  ASSERT_TRUE(incremental.ok() && incremental->body);
-  const auto& timeline =
-      incremental->body->at("rooms").at("join").at(room).at("timeline").as_object();
-  ASSERT_EQ(timeline.at("events").as_array().size(), 1u);
-  EXPECT_THAT(boost::json::serialize(timeline), HasSubstr("\"body\":\"ping\""));
-  EXPECT_FALSE(timeline.at("limited").as_bool());
+  ASSERT_TRUE(incremental.ok() && incremental->response);
+  ASSERT_EQ(incremental->response->join.size(), 1u);
+  const SyncTimeline& timeline = incremental->response->join[0].timeline;
+  EXPECT_THAT(Bodies(timeline.events), ElementsAre("ping"));
+  EXPECT_FALSE(timeline.limited);
 
   request.since = "garbage";
-  EXPECT_THAT(hs_->sync().Run(bob_, request), HasErrcode("M_INVALID_PARAM"));
+  EXPECT_THAT(hs_->sync().Run(bob_, request), HasErrcode(Errcode::kInvalidParam));
 }
 
 TEST_F(RoomsTest, TimelineLimitMarksLimitedAndGivesAPrevBatchThatPaginates) {
   std::string room = CreateRoom(alice_, {});
   SyncRequest request;
   auto first = hs_->sync().Run(alice_, request);
-  ASSERT_TRUE(first.ok() && first->body);
+  ASSERT_TRUE(first.ok() && first->response);
   for (int i = 0; i < 15; ++i) SendText(alice_, room, std::to_string(i), core::StrCat("m", i));
-  request.since = std::string(first->body->at("next_batch").as_string());
+  request.since = first->response->next_batch;
   request.filter.room.timeline.limit = 5;
   auto next = hs_->sync().Run(alice_, request);
-  ASSERT_TRUE(next.ok() && next->body);
-  const auto& timeline = next->body->at("rooms").at("join").at(room).at("timeline").as_object();
-  EXPECT_TRUE(timeline.at("limited").as_bool());
-  ASSERT_EQ(timeline.at("events").as_array().size(), 5u);
-  auto older = rooms().Messages(alice_, room, std::string(timeline.at("prev_batch").as_string()),
-                                "", 'b', 1, {});
+  ASSERT_TRUE(next.ok() && next->response);
+  ASSERT_EQ(next->response->join.size(), 1u);
+  const SyncTimeline& timeline = next->response->join[0].timeline;
+  EXPECT_TRUE(timeline.limited);
+  ASSERT_EQ(timeline.events.size(), 5u);
+  auto older = rooms().Messages(alice_, room, timeline.prev_batch, "", 'b', 1, {});
   ASSERT_TRUE(older.ok());
   EXPECT_THAT(Bodies(older->chunk), ElementsAre("9"));
 }
 
 TEST_F(RoomsTest, UnreadCountsMessagesFromOthersSinceTheReadReceipt) {
-  std::string room = CreateRoom(alice_, {{"preset", "public_chat"}});
+  std::string room = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat});
   ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
   SendText(alice_, room, "1", "u1");
   std::string second = SendText(alice_, room, "2", "u2");

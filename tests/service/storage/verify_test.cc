@@ -73,9 +73,9 @@ class VerifyTest : public test_util::HomeserverTest {
 
     alice_ = Register("alice");
     bob_ = Register("bob");
-    auto created = rooms().CreateRoom(
-        alice_, boost::json::object{
-                    {"preset", "public_chat"}, {"name", "Lobby"}, {"room_alias_name", "lobby"}});
+    auto created = rooms().CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat,
+                                               .name = "Lobby",
+                                               .room_alias_name = "lobby"});
     ASSERT_TRUE(created.ok()) << created.status();
     room_ = created->room_id;
     ASSERT_TRUE(rooms().Join(bob_, room_, std::nullopt).ok());
@@ -93,7 +93,7 @@ class VerifyTest : public test_util::HomeserverTest {
         hs_->accounts().SetAccountData(bob_.user_id, "", "m.direct", boost::json::object{}).ok());
     ASSERT_TRUE(hs_->accounts().CreateFilter(bob_.user_id, boost::json::object{}).ok());
     // A room bob left and forgot: room_members stays, user_rooms goes.
-    auto other = rooms().CreateRoom(alice_, boost::json::object{{"preset", "public_chat"}});
+    auto other = rooms().CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat});
     ASSERT_TRUE(other.ok());
     other_room_ = other->room_id;
     ASSERT_TRUE(rooms().Join(bob_, other_room_, std::nullopt).ok());

@@ -74,9 +74,9 @@ class HomeserverTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? Session{r->user_id, r->device_id} : Session{};
   }
-  // The room `who` creates with `body` (a /createRoom body); "" (and a failure) when refused.
-  std::string CreateRoom(const Session& who, const boost::json::object& body) {
-    auto r = rooms().CreateRoom(who, body);
+  // The room `who` creates with `request`; "" (and a failure) when refused.
+  std::string CreateRoom(const Session& who, const CreateRoomRequest& request) {
+    auto r = rooms().CreateRoom(who, request);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->room_id : "";
   }

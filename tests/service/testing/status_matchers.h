@@ -1,6 +1,6 @@
 // Test helpers: gMock matchers on absl::Status and absl::StatusOr<T>, so that a test names the
 // error it expects — EXPECT_THAT(result, StatusIs(absl::StatusCode::kNotFound)) or
-// EXPECT_THAT(result, HasErrcode("M_FORBIDDEN")) — instead of checking "not OK".
+// EXPECT_THAT(result, HasErrcode(Errcode::kForbidden)) — instead of checking "not OK".
 #ifndef CONCLAVE_TESTS_SERVICE_TESTING_STATUS_MATCHERS_H_
 #define CONCLAVE_TESTS_SERVICE_TESTING_STATUS_MATCHERS_H_
 
@@ -27,9 +27,11 @@ MATCHER_P(StatusIs, code,
   return status.code() == code;
 }
 
-// Matches a failed Status or StatusOr whose Matrix errcode (errors.h ErrcodeOf) is `errcode`.
+// Matches a failed Status or StatusOr whose Matrix errcode (errors.h ErrcodeOf) is the Errcode
+// `errcode`.
 MATCHER_P(HasErrcode, errcode,
-          std::string(negation ? "has no errcode " : "has errcode ") + std::string(errcode)) {
+          std::string(negation ? "has no errcode " : "has errcode ") +
+              std::string(ErrcodeName(errcode))) {
   const absl::Status& status = StatusOf(arg);
   *result_listener << "whose status is " << status;
   return !status.ok() && ErrcodeOf(status) == errcode;

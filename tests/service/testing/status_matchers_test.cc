@@ -18,10 +18,10 @@ TEST(StatusMatchers, StatusIsComparesTheCode) {
 }
 
 TEST(StatusMatchers, HasErrcodeNeedsAFailureWithThatErrcode) {
-  EXPECT_THAT(Forbidden("no"), HasErrcode("M_FORBIDDEN"));
-  EXPECT_THAT(Forbidden("no"), Not(HasErrcode("M_NOT_FOUND")));
-  EXPECT_THAT(absl::OkStatus(), Not(HasErrcode("M_FORBIDDEN")));
-  EXPECT_THAT(absl::StatusOr<int>(InvalidParam("bad")), HasErrcode("M_INVALID_PARAM"));
+  EXPECT_THAT(Forbidden("no"), HasErrcode(Errcode::kForbidden));
+  EXPECT_THAT(Forbidden("no"), Not(HasErrcode(Errcode::kNotFound)));
+  EXPECT_THAT(absl::OkStatus(), Not(HasErrcode(Errcode::kForbidden)));
+  EXPECT_THAT(absl::StatusOr<int>(InvalidParam("bad")), HasErrcode(Errcode::kInvalidParam));
 }
 
 TEST(StatusMatchers, IsOkAcceptsOnlyOk) {

@@ -100,8 +100,8 @@ class Accounts {
                                        std::optional<std::string> device_display_name,
                                        bool inhibit_login, std::string_view remote_ip);
   // `user` is a localpart or a full user id. M_FORBIDDEN for an unknown user or a wrong password
-  // (one message for both, so it does not reveal which); M_USER_DEACTIVATED (403) for a
-  // deactivated account, only once the password matched (login.yaml, 403).
+  // (one message for both, so it does not reveal which); M_USER_DEACTIVATED for a
+  // deactivated account, only once the password matched (login.yaml).
   absl::StatusOr<LoginResult> LoginWithPassword(std::string_view user, std::string_view password,
                                                 std::optional<std::string> device_id,
                                                 std::optional<std::string> device_display_name,

@@ -32,6 +32,7 @@
 #include "conclave/service/protocol/redaction.h"
 #include "conclave/service/protocol/state_map.h"
 #include "conclave/service/rooms/event_observers.h"
+#include "conclave/service/rooms/room_types.h"
 #include "conclave/service/storage/store.h"
 #include "conclave/service/storage/stream.h"
 
@@ -41,32 +42,6 @@ class Typing;
 
 // The largest event accepted, in bytes of its JSON (Client-Server API, "Size limits").
 inline constexpr size_t kMaxEventBytes = 65536;
-
-// A stored event: the PDU (including `unsigned`) and where it sits in the stream.
-struct StoredEvent {
-  boost::json::object pdu;
-  uint64_t position = 0;
-};
-
-// One membership of a user, for /sync.
-struct UserRoom {
-  std::string room_id;
-  std::string membership;  // join, invite, leave, ban, knock
-  uint64_t position = 0;   // stream position of the membership event
-};
-
-struct CreateRoomResult {
-  std::string room_id;
-  std::optional<std::string> room_alias;
-};
-
-// One page of /messages (Client-Server API GET /rooms/{roomId}/messages).
-struct MessagesPage {
-  std::vector<StoredEvent> chunk;
-  std::vector<StoredEvent> state;  // member events of the chunk's senders (lazy loading)
-  std::string start;
-  std::optional<std::string> end;
-};
 
 class Rooms {
  public:
@@ -86,11 +61,12 @@ class Rooms {
   EventObservers& observers() { return observers_; }
 
   // --- rooms and membership -------------------------------------------------------------------
-  // `body` is the createRoom request (create_room.yaml): preset, name, topic, invite,
-  // room_alias_name, initial_state, power_level_content_override, is_direct, visibility,
-  // room_version, creation_content.
+  // Creates a room as the spec orders its events. M_UNSUPPORTED_ROOM_VERSION for another
+  // `room_version` than the default, M_NOT_FOUND for an invitee who is not a local user,
+  // M_INVALID_PARAM for an alias localpart that makes no valid alias, M_ROOM_IN_USE for a taken
+  // alias; M_FORBIDDEN or M_BAD_JSON from the auth rules for `initial_state` or the override.
   absl::StatusOr<CreateRoomResult> CreateRoom(const Session& session,
-                                              const boost::json::object& body);
+                                              const CreateRoomRequest& request);
   // Joins `room_id_or_alias`; returns the room id.
   absl::StatusOr<std::string> Join(const Session& session, std::string_view room_id_or_alias,
                                    std::optional<std::string> reason);
@@ -113,9 +89,9 @@ class Rooms {
   absl::StatusOr<std::vector<std::string>> JoinedRooms(std::string_view user_id) const;
   // Every room the user has a membership in (joined, invited, left, banned; not forgotten).
   absl::StatusOr<std::vector<UserRoom>> UserRooms(std::string_view user_id) const;
-  // {"joined": {user_id: {display_name, avatar_url}}}; caller must be joined.
-  absl::StatusOr<boost::json::object> JoinedMembers(const Session& session,
-                                                    std::string_view room_id);
+  // The joined members, by user id; M_FORBIDDEN unless the caller is joined.
+  absl::StatusOr<std::vector<JoinedMember>> JoinedMembers(const Session& session,
+                                                          std::string_view room_id);
   // m.room.member events; `membership`/`not_membership` filter (empty: no filter).
   absl::StatusOr<std::vector<StoredEvent>> Members(const Session& session, std::string_view room_id,
                                                    std::string_view membership,
@@ -145,9 +121,9 @@ class Rooms {
                                         std::string_view from, std::string_view to, char dir,
                                         size_t limit, const RoomEventFilter& filter);
   // /context: the event, `limit` events around it split before/after, state at the event.
-  absl::StatusOr<boost::json::object> Context(const Session& session, std::string_view room_id,
-                                              std::string_view event_id, size_t limit,
-                                              const RoomEventFilter& filter);
+  absl::StatusOr<EventContext> Context(const Session& session, std::string_view room_id,
+                                       std::string_view event_id, size_t limit,
+                                       const RoomEventFilter& filter);
 
   // --- aliases and directory -------------------------------------------------------------------
   absl::Status SetAlias(const Session& session, std::string_view alias, std::string_view room_id);
@@ -157,9 +133,10 @@ class Rooms {
                                                    std::string_view room_id);
   absl::Status SetVisibility(const Session& session, std::string_view room_id, bool published);
   absl::StatusOr<bool> IsPublished(std::string_view room_id) const;
-  // publicRooms: published rooms matching `term` (name, topic, alias), from offset `since`.
-  absl::StatusOr<boost::json::object> PublicRooms(size_t limit, std::string_view since,
-                                                  std::string_view term);
+  // publicRooms: published rooms matching `term` (name, topic, alias), from offset `since` (a
+  // token of an earlier page; M_INVALID_PARAM if malformed), at most `limit` (0: all).
+  absl::StatusOr<PublicRoomsPage> PublicRooms(size_t limit, std::string_view since,
+                                              std::string_view term);
 
   // --- ephemeral -------------------------------------------------------------------------------
   absl::Status SetTyping(const Session& session, std::string_view room_id, bool typing,
@@ -191,11 +168,6 @@ class Rooms {
                                                     std::string_view for_user);
   // Messages from others after the user's m.read receipt (for unread_notifications).
   absl::StatusOr<int64_t> UnreadCount(std::string_view room_id, std::string_view user_id);
-
-  // The event shaped for clients (ClientEvent): PDU fields clients see, `unsigned` with age,
-  // and transaction_id only for the sending device.
-  static boost::json::object ClientEvent(const StoredEvent& event, const Session* viewer,
-                                         bool with_room_id);
 
   // --- server administration (admin commands; room_admin.cc) ----------------------------------
   // For the server's operators: no membership or power-level checks, the caller (an admin
@@ -292,7 +264,8 @@ class Rooms {
   absl::StatusOr<std::shared_ptr<RoomData>> LoadReadable(std::string_view user_id,
                                                          std::string_view room_id);
   absl::StatusOr<StoredEvent> ReadEvent(std::string_view event_id) const;
-  // Writes alias → room (no permission checks; the caller made them). M_UNKNOWN/409 if taken.
+  // Writes alias → room (no permission checks; the caller made them). M_UNKNOWN (kAlreadyExists) if
+  // taken.
   absl::Status PutAlias(std::string_view alias, std::string_view room_id, std::string_view creator);
   Deps deps_;
   EventObservers observers_;

@@ -1,4 +1,5 @@
-// Sync: the body of GET /_matrix/client/v3/sync (Client-Server API "Syncing").
+// Sync: what GET /_matrix/client/v3/sync answers (Client-Server API "Syncing"), as a typed
+// SyncResponse; the api turns it into the JSON body (src/api/sync_json.h).
 //
 // Tokens are `s<stream position>_<typing serial>`: the stream (stream.h) orders everything
 // persistent, the typing serial (typing.h) the ephemeral typing notifications. A sync with
@@ -8,22 +9,29 @@
 #ifndef CONCLAVE_SERVICE_SYNC_SYNC_H_
 #define CONCLAVE_SERVICE_SYNC_SYNC_H_
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "conclave/core/notifier.h"
 #include "conclave/service/accounts/accounts.h"
 #include "conclave/service/protocol/filter.h"
+#include "conclave/service/rooms/room_types.h"
 #include "conclave/service/storage/stream.h"
 
 namespace conclave::service {
 
 class Rooms;
 class Typing;
+namespace sync_internal {
+struct SyncPass;
+}  // namespace sync_internal
 
 struct SyncRequest {
   std::string since;  // empty: initial sync
@@ -33,10 +41,73 @@ struct SyncRequest {
   bool may_wait = false;                    // the client gave a timeout and time is left
 };
 
+// An account data event (global or of one room): its type and JSON content.
+struct AccountDataEvent {
+  std::string type{};
+  boost::json::object content{};
+};
+
+// An m.presence event of the presence section.
+struct PresenceEvent {
+  std::string user_id{};        // the event's sender
+  std::string presence{};       // online, offline, unavailable
+  int64_t last_active_ago = 0;  // ms
+  std::optional<std::string> status_msg{};
+};
+
+// A room's timeline in this window: newest last; `limited` when older events were left out;
+// `prev_batch` the token to paginate back from.
+struct SyncTimeline {
+  std::vector<StoredEvent> events{};
+  bool limited = false;
+  std::string prev_batch{};
+};
+
+// rooms.join[room_id] (sync.yaml, JoinedRoom).
+struct JoinedRoomSync {
+  std::string room_id{};
+  SyncTimeline timeline{};
+  std::vector<StoredEvent> state{};  // state between `since` and the timeline's start
+  // ephemeral: m.typing with these users (unset: no m.typing event), m.receipt with this
+  // content (empty: none).
+  std::optional<std::vector<std::string>> typing{};
+  boost::json::object receipts{};
+  std::vector<AccountDataEvent> account_data{};
+  int64_t notification_count = 0;  // unread_notifications
+  int64_t highlight_count = 0;
+  size_t joined_member_count = 0;  // summary
+  std::vector<std::string> heroes{};
+};
+
+// rooms.invite[room_id] (InvitedRoom): the stripped state events (JSON by nature).
+struct InvitedRoomSync {
+  std::string room_id{};
+  boost::json::array invite_state{};
+};
+
+// rooms.leave[room_id] (LeftRoom): the timeline up to the leave or ban.
+struct LeftRoomSync {
+  std::string room_id{};
+  SyncTimeline timeline{};
+};
+
+// One /sync response. Rooms are listed in the order of the user's memberships (by room id).
+// New sections are fields next to these, filled by their builder in sync/sections.cc and turned
+// into JSON by theirs in api/sync_json.cc (the E2EE ones: to_device.events,
+// device_lists.changed/left, device_one_time_keys_count, device_unused_fallback_key_types).
+struct SyncResponse {
+  std::string next_batch{};
+  std::vector<JoinedRoomSync> join{};
+  std::vector<InvitedRoomSync> invite{};
+  std::vector<LeftRoomSync> leave{};
+  std::vector<AccountDataEvent> account_data{};  // global
+  std::vector<PresenceEvent> presence{};
+};
+
 struct SyncResult {
-  // The response body; empty when there is nothing new and `may_wait` was set: then wait on
+  // The response; empty when there is nothing new and `may_wait` was set: then wait on
   // notifier key `wait_key` at version `wait_version`.
-  std::optional<boost::json::object> body;
+  std::optional<SyncResponse> response;
   std::string wait_key;
   uint64_t wait_version = 0;
   // When waiting: wake by then even if nothing is notified (a typing notice runs out).
@@ -55,10 +126,21 @@ class Sync {
   };
   explicit Sync(Deps deps);
 
-  // M_INVALID_PARAM for a malformed `since`.
+  // M_INVALID_PARAM for a malformed `since` or `set_presence`.
   absl::StatusOr<SyncResult> Run(const Session& session, const SyncRequest& request);
 
  private:
+  // Expires typing notices that ran out and wakes the syncs of their rooms' members.
+  void ExpireTyping();
+  // Sets the user's presence to `set_presence` (when given and different).
+  absl::Status ApplyPresence(const std::string& user_id,
+                             const std::optional<std::string>& set_presence);
+  // The user's memberships, all at or before the stream position stored in `upto`.
+  absl::StatusOr<std::vector<UserRoom>> Memberships(const std::string& user_id, uint64_t& upto);
+  // The rooms.join/invite/leave sections; adds the joined rooms' members to `co_members`.
+  absl::Status AddRooms(const sync_internal::SyncPass& pass,
+                        const std::vector<UserRoom>& memberships, SyncResponse& response,
+                        std::set<std::string>& co_members);
   Deps deps_;
 };
 

@@ -1,0 +1,105 @@
+#include "sync_json.h"
+
+#include <boost/json/array.hpp>
+#include <utility>
+
+#include "client_event.h"
+#include "conclave/service/rooms/rooms.h"
+
+namespace conclave::api {
+namespace {
+
+using boost::json::array;
+using boost::json::object;
+
+// `{"events": events}`.
+object Events(array events) { return object{{"events", std::move(events)}}; }
+
+object TimelineJson(const service::SyncTimeline& timeline, const service::Session& viewer) {
+  return object{{"events", ClientEvents(timeline.events, &viewer, false)},
+                {"limited", timeline.limited},
+                {"prev_batch", timeline.prev_batch}};
+}
+
+// ephemeral.events: m.typing, then m.receipt.
+array EphemeralEvents(const service::JoinedRoomSync& room) {
+  array ephemeral;
+  if (room.typing) {
+    array ids;
+    for (const auto& u : *room.typing) ids.emplace_back(u);
+    ephemeral.push_back(
+        object{{"type", "m.typing"}, {"content", object{{"user_ids", std::move(ids)}}}});
+  }
+  if (!room.receipts.empty()) {
+    ephemeral.push_back(object{{"type", "m.receipt"}, {"content", room.receipts}});
+  }
+  return ephemeral;
+}
+
+template <typename Room, typename Build>
+object ByRoomId(const std::vector<Room>& rooms, Build build) {
+  object out;
+  for (const Room& room : rooms) out[room.room_id] = build(room);
+  return out;
+}
+
+}  // namespace
+
+object JoinedRoomJson(const service::JoinedRoomSync& room, const service::Session& viewer) {
+  array heroes;
+  for (const auto& u : room.heroes) heroes.emplace_back(u);
+  return object{{"timeline", TimelineJson(room.timeline, viewer)},
+                {"state", Events(ClientEvents(room.state, &viewer, false))},
+                {"ephemeral", Events(EphemeralEvents(room))},
+                {"account_data", AccountDataJson(room.account_data)},
+                {"unread_notifications", object{{"notification_count", room.notification_count},
+                                                {"highlight_count", room.highlight_count}}},
+                {"summary", object{{"m.joined_member_count", room.joined_member_count},
+                                   {"m.heroes", std::move(heroes)}}}};
+}
+
+object InvitedRoomJson(const service::InvitedRoomSync& room) {
+  return object{{"invite_state", Events(room.invite_state)}};
+}
+
+object LeftRoomJson(const service::LeftRoomSync& room, const service::Session& viewer) {
+  return object{{"timeline", TimelineJson(room.timeline, viewer)},
+                {"state", Events({})},
+                {"account_data", Events({})}};
+}
+
+object AccountDataJson(const std::vector<service::AccountDataEvent>& events) {
+  array out;
+  for (const auto& e : events) out.push_back(object{{"type", e.type}, {"content", e.content}});
+  return Events(std::move(out));
+}
+
+object PresenceJson(const std::vector<service::PresenceEvent>& events) {
+  array out;
+  for (const auto& e : events) {
+    object content{{"presence", e.presence}, {"last_active_ago", e.last_active_ago}};
+    if (e.status_msg) content["status_msg"] = *e.status_msg;
+    out.push_back(
+        object{{"type", "m.presence"}, {"sender", e.user_id}, {"content", std::move(content)}});
+  }
+  return Events(std::move(out));
+}
+
+object SyncJson(const service::SyncResponse& response, const service::Session& viewer) {
+  object body;
+  body["next_batch"] = response.next_batch;
+  body["rooms"] = object{
+      {"join", ByRoomId(response.join, [&](const auto& r) { return JoinedRoomJson(r, viewer); })},
+      {"invite", ByRoomId(response.invite, [](const auto& r) { return InvitedRoomJson(r); })},
+      {"leave", ByRoomId(response.leave, [&](const auto& r) { return LeftRoomJson(r, viewer); })},
+      {"knock", object()}};
+  body["account_data"] = AccountDataJson(response.account_data);
+  body["presence"] = PresenceJson(response.presence);
+  // The E2EE sections, empty until the server keeps device keys.
+  body["to_device"] = Events({});
+  body["device_lists"] = object{{"changed", array()}, {"left", array()}};
+  body["device_one_time_keys_count"] = object();
+  return body;
+}
+
+}  // namespace conclave::api
