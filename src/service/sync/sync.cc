@@ -16,6 +16,7 @@
 #include "conclave/service/rooms/typing.h"
 #include "conclave/service/storage/stored_json.h"
 #include "conclave/service/storage/stream.h"
+#include "e2ee_sections.h"
 #include "sections.h"
 
 namespace conclave::service {
@@ -125,8 +126,10 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
   boost::json::array global_account_data = GlobalAccountData(pass);
   boost::json::array presence = Presence(pass, deps_.accounts, std::move(co_members));
 
+  CONCLAVE_ASSIGN_OR_RETURN(E2eeSections e2ee, ReadE2eeSections(pass, deps_.e2ee, memberships));
+
   const bool empty = join.empty() && invite.empty() && leave.empty() &&
-                     global_account_data.empty() && presence.empty();
+                     global_account_data.empty() && presence.empty() && !e2ee.HasNews();
   SyncResult result;
   if (empty && request.may_wait && !initial) {
     result.wait_key = user;
@@ -146,10 +149,7 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
                                       {"knock", boost::json::object()}};
   body["account_data"] = Events(std::move(global_account_data));
   body["presence"] = Events(std::move(presence));
-  body["to_device"] = Events({});
-  body["device_lists"] =
-      boost::json::object{{"changed", boost::json::array()}, {"left", boost::json::array()}};
-  body["device_one_time_keys_count"] = boost::json::object();
+  AddE2eeSections(std::move(e2ee), body);
   result.body = std::move(body);
   return result;
 }

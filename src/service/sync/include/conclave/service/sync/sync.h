@@ -22,6 +22,7 @@
 
 namespace conclave::service {
 
+class E2ee;
 class Rooms;
 class Typing;
 
@@ -52,6 +53,7 @@ class Sync {
     Accounts& accounts;        // account data and presence
     Rooms& rooms;
     Typing& typing;
+    E2ee& e2ee;  // to_device, device_lists, key counts
   };
   explicit Sync(Deps deps);
 
