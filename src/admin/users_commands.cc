@@ -193,8 +193,9 @@ absl::StatusOr<Reply> ListDeviceKeys(Context& context, const UserArgs& args) {
   CONCLAVE_ASSIGN_OR_RETURN(auto devices, hs->accounts().ListDevices(user_id));
   CONCLAVE_ASSIGN_OR_RETURN(
       boost::json::object query,
-      e2ee.Query(boost::json::object{
-          {"device_keys", boost::json::object{{user_id, boost::json::array()}}}}));
+      e2ee.Query(service::Session{user_id, ""},
+                 boost::json::object{
+                     {"device_keys", boost::json::object{{user_id, boost::json::array()}}}}));
   const boost::json::object& keys = query.at("device_keys").at(user_id).as_object();
   std::vector<std::vector<std::string>> rows;
   size_t backlog = 0;

@@ -1,6 +1,7 @@
-// Device keys, one-time keys and device-list changes: POST /keys/upload, /keys/query,
-// /keys/claim and GET /keys/changes (Client-Server API "End-to-End Encryption", keys.yaml). The
-// checks and storage are service's E2ee.
+// Device keys, one-time keys, cross-signing keys and device-list changes: POST /keys/upload,
+// /keys/query, /keys/claim, /keys/device_signing/upload and GET /keys/changes (Client-Server API
+// "End-to-End Encryption", keys.yaml, cross_signing.yaml). The checks and storage are service's
+// E2ee.
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
@@ -10,6 +11,7 @@
 #include "conclave/service/rooms/rooms.h"
 #include "conclave/service/storage/stream.h"
 #include "routes.h"
+#include "uia.h"
 
 namespace conclave::api {
 namespace {
@@ -25,7 +27,7 @@ absl::StatusOr<boost::json::value> Upload(Call& call) {
 
 absl::StatusOr<boost::json::value> Query(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-  CONCLAVE_ASSIGN_OR_RETURN(object result, call.hs.e2ee().Query(body));
+  CONCLAVE_ASSIGN_OR_RETURN(object result, call.hs.e2ee().Query(call.session, body));
   return result;
 }
 
@@ -33,6 +35,20 @@ absl::StatusOr<boost::json::value> Claim(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
   CONCLAVE_ASSIGN_OR_RETURN(object result, call.hs.e2ee().Claim(body));
   return result;
+}
+
+// POST /keys/device_signing/upload (cross_signing.yaml): user-interactive auth (m.login.password)
+// only when it would replace keys the user already has.
+absl::StatusOr<core::Response> UploadCrossSigning(Call& call) {
+  CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+  CONCLAVE_ASSIGN_OR_RETURN(bool needs_auth,
+                            call.hs.e2ee().CrossSigningNeedsAuth(call.session, body));
+  if (needs_auth) {
+    CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, PasswordStage(call, body));
+    if (uia.reply) return *std::move(uia.reply);
+  }
+  CONCLAVE_RETURN_IF_ERROR(call.hs.e2ee().UploadCrossSigning(call.session, body));
+  return JsonResponse(object());
 }
 
 // GET /keys/changes?from=&to=: tokens of /sync (or /messages) bound the window.
@@ -56,6 +72,10 @@ absl::Status RegisterKeyRoutes(Routes& routes) {
   CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/keys/upload", Auth::kRequired, &Upload));
   CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/keys/query", Auth::kRequired, &Query));
   CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/keys/claim", Auth::kRequired, &Claim));
+  // Blocking: the password stage hashes with argon2 (core::RouteOptions).
+  CONCLAVE_RETURN_IF_ERROR(routes.AddRaw("POST", "/v3/keys/device_signing/upload", Auth::kRequired,
+                                         &UploadCrossSigning,
+                                         core::RouteOptions{.blocking = true}));
   return routes.Add("GET", "/v3/keys/changes", Auth::kRequired, &Changes);
 }
 

@@ -9,7 +9,8 @@ one-time keys (bob's count in his next sync must be one lower), and sends the Me
 bob's device as an Olm-encrypted to-device message. bob's sync must deliver that to-device
 message, and the timeline event must decrypt to the text alice sent; a sync after it delivers
 no to-device message again. bob answers with a room key of his own over the Olm session alice
-set up (so alice's count stays), and alice decrypts.
+set up (so alice's count stays), and alice decrypts. In the dev build, service (and so api and
+admin) is hot-reloaded while the room key waits for bob: he must still get it.
 
 Every HTTP exchange nio makes must succeed. Usage: e2ee_test.py BUILD_DIR
 """
@@ -23,10 +24,11 @@ import unittest
 import nio
 
 sys.path.insert(0, os.path.dirname(__file__))
-from server import Server, run_clients  # noqa: E402
+from server import ModuleDir, Server, run_clients  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv.pop(1) if len(sys.argv) > 1 else "build/dev")
 BINARY = os.path.join(BUILD, "bin", "conclave")
+DEV = os.path.exists(os.path.join(BUILD, "lib", "libconclave_api.so"))
 PASSWORD = "correct horse battery staple"
 ENCRYPTION = {"type": "m.room.encryption", "state_key": "",
               "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
@@ -55,6 +57,7 @@ class Client(nio.AsyncClient):
 class E2eeTest(unittest.TestCase):
     def setUp(self):
         self.server = Server(BINARY)
+        self.modules = ModuleDir(self.server, BUILD) if DEV else None
         self.server.start()
         self.stores = tempfile.mkdtemp(prefix="conclave-e2ee-store-")
         self.clients = []
@@ -143,6 +146,13 @@ class E2eeTest(unittest.TestCase):
 
         # alice -> bob: nio claims one of bob's one-time keys and sends him the room key.
         await self.send_encrypted(alice, room.room_id, "hello bob, encrypted")
+        if DEV:
+            # The room key waits for bob as a to-device message in the database: a reload of
+            # service (and with it api and admin) before bob syncs must not lose it.
+            self.modules.install_variant("service")
+            line = self.modules.reload()
+            self.assertIn("reloaded", line)
+            self.assertIn("0 requests failed", line)
         got = await self.sync_until(
             bob, lambda r: self.decrypted(r, room.room_id, "hello bob, encrypted"),
             "alice's decrypted message")

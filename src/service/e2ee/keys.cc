@@ -183,10 +183,10 @@ absl::StatusOr<object> E2ee::Upload(const Session& session, const object& body) 
   return OneTimeKeyCounts(user, device);
 }
 
-absl::StatusOr<object> E2ee::Query(const object& body) {
+absl::StatusOr<object> E2ee::Query(const Session& session, const object& body) {
   CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, ObjectMember(body, "device_keys"));
   if (wanted == nullptr) return MissingParam("'device_keys' is required");
-  object device_keys, failures;
+  object device_keys, failures, master_keys, self_signing_keys, user_signing_keys;
   for (const auto& [user_key, devices] : *wanted) {
     const std::string user(user_key);
     CONCLAVE_ASSIGN_OR_RETURN(UserId parsed, ParseUserId(user));
@@ -205,6 +205,13 @@ absl::StatusOr<object> E2ee::Query(const object& body) {
       CONCLAVE_ASSIGN_OR_RETURN(auto all, deps_.accounts.ListDevices(user));
       for (const Device& d : all) device_ids.push_back(d.device_id);
     }
+    for (auto [usage, out] :
+         {std::pair{"master", &master_keys}, std::pair{"self_signing", &self_signing_keys},
+          std::pair{"user_signing", &user_signing_keys}}) {
+      if (std::string_view(usage) == "user_signing" && user != session.user_id) continue;
+      CONCLAVE_ASSIGN_OR_RETURN(auto key, StoredCrossSigningKey(user, usage));
+      if (key) (*out)[user] = *std::move(key);
+    }
     object& out = device_keys[user].emplace_object();
     for (const std::string& device_id : device_ids) {
       CONCLAVE_ASSIGN_OR_RETURN(auto keys, StoredDeviceKeys(user, device_id));
@@ -220,9 +227,9 @@ absl::StatusOr<object> E2ee::Query(const object& body) {
   }
   return object{{"device_keys", std::move(device_keys)},
                 {"failures", std::move(failures)},
-                {"master_keys", object()},
-                {"self_signing_keys", object()},
-                {"user_signing_keys", object()}};
+                {"master_keys", std::move(master_keys)},
+                {"self_signing_keys", std::move(self_signing_keys)},
+                {"user_signing_keys", std::move(user_signing_keys)}};
 }
 
 absl::StatusOr<object> E2ee::Claim(const object& body) {

@@ -24,6 +24,7 @@ class E2eeChecker : public Checker {
     CheckDeviceRows(schema::kToDeviceMap, 2, true, "to-device message");
     CheckKeyChanges();
     CheckTxns();
+    CheckCrossSigning();
   }
 
  private:
@@ -101,6 +102,24 @@ class E2eeChecker : public Checker {
         return;
       }
       CheckPosition(schema::kToDeviceTxnsMap, key_text, *position);
+    });
+  }
+
+  void CheckCrossSigning() {
+    database::Map* map = MapIfPresent(schema::kCrossSigningMap);
+    if (map == nullptr) return;
+    Walk(*map, schema::kCrossSigningMap, [&](std::string_view raw, std::string_view value) {
+      auto key = DecodeKey(raw, 2, false);
+      if (!key) {
+        Problem(schema::kCrossSigningMap, RawKeyText(raw, 2, false), "key is not (user, usage)");
+        return;
+      }
+      const std::string key_text = KeyText(*key, false);
+      KnownUser(schema::kCrossSigningMap, key_text, key->parts[0]);
+      auto json = ParseStored(value, "cross-signing key");
+      if (!json.ok() || StringField(*json, "user_id") != key->parts[0]) {
+        Problem(schema::kCrossSigningMap, key_text, "record is not a key of this user");
+      }
     });
   }
 

@@ -60,6 +60,7 @@ struct E2eeMaps {
   database::Map* key_changes = nullptr;
   database::Map* to_device = nullptr;
   database::Map* to_device_txns = nullptr;
+  database::Map* cross_signing = nullptr;
 
   // Opens (creating if needed) every map above.
   static absl::StatusOr<E2eeMaps> Open(database::Database& db);
@@ -105,10 +106,12 @@ class E2ee {
   // byte limits above.
   absl::StatusOr<boost::json::object> Upload(const Session& session,
                                              const boost::json::object& body);
-  // POST /keys/query: the response body (device_keys with `unsigned.device_display_name`,
-  // `failures` for users of other servers: no federation yet). M_BAD_JSON, M_INVALID_PARAM for
-  // a user id that is not one.
-  absl::StatusOr<boost::json::object> Query(const boost::json::object& body);
+  // POST /keys/query by `session`'s user: the response body (device_keys with
+  // `unsigned.device_display_name`; master_keys and self_signing_keys of the asked users that
+  // have them, user_signing_keys only the asker's own; `failures` for users of other servers:
+  // no federation yet). M_BAD_JSON, M_INVALID_PARAM for a user id that is not one.
+  absl::StatusOr<boost::json::object> Query(const Session& session,
+                                            const boost::json::object& body);
   // POST /keys/claim: one key per asked device, removed in the same batch that reads it; the
   // device's fallback key (marked used, kept) when none is left. Unknown users and devices are
   // left out (keys.yaml), users of other servers listed in `failures`. M_BAD_JSON,
@@ -120,6 +123,20 @@ class E2ee {
   // Algorithms of the device's fallback keys not yet claimed.
   absl::StatusOr<std::vector<std::string>> UnusedFallbackKeyTypes(std::string_view user_id,
                                                                   std::string_view device_id) const;
+
+  // --- cross-signing (cross_signing.cc) ------------------------------------------------------
+  // Whether POST /keys/device_signing/upload of `body` must pass user-interactive auth
+  // (cross_signing.yaml): the user has a master key and `body` holds a key that differs from
+  // the stored one. Database errors.
+  absl::StatusOr<bool> CrossSigningNeedsAuth(const Session& session,
+                                             const boost::json::object& body) const;
+  // Stores `body`'s master_key, self_signing_key and user_signing_key (each optional) for
+  // `session`'s user, with a key change (the user's device list changes for whoever shares a
+  // room). Matrix errors, with nothing stored: M_BAD_JSON for wrong shapes; M_INVALID_PARAM for a
+  // key of another user, the wrong `usage`, or not exactly one ed25519 key; M_INVALID_SIGNATURE
+  // when a self-signing or user-signing key is not signed by the master key (the uploaded one,
+  // else the stored one); M_MISSING_PARAM for such a key with no master key at all.
+  absl::Status UploadCrossSigning(const Session& session, const boost::json::object& body);
 
   // --- device lists (device_lists.cc) ------------------------------------------------------
   // Users whose device lists concern `user_id` between stream positions `after` (exclusive) and
@@ -166,6 +183,9 @@ class E2ee {
   void AddKeyChange(std::string_view user_id, uint64_t position, database::WriteBatch& batch);
   // Wakes `user_id` and every user sharing a room with it.
   void NotifyDeviceChange(std::string_view user_id);
+  // The cross-signing key of `user_id` for `usage`, nullopt when none. Database errors.
+  absl::StatusOr<std::optional<boost::json::object>> StoredCrossSigningKey(
+      std::string_view user_id, std::string_view usage) const;
   // The signed device_keys of (user, device), nullopt when none. Database errors.
   absl::StatusOr<std::optional<boost::json::object>> StoredDeviceKeys(
       std::string_view user_id, std::string_view device_id) const;

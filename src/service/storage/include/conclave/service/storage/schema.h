@@ -73,6 +73,9 @@ inline constexpr char kFallbackKeysMap[] = "e2ee_fallback_keys";
 inline constexpr char kKeyChangesMap[] = "e2ee_key_changes";
 // `e2ee_to_device`: ToDeviceKey → {sender, type, content}, pending until a sync acknowledges it.
 inline constexpr char kToDeviceMap[] = "e2ee_to_device";
+// `e2ee_cross_signing`: PairKey(user_id, usage) → the signed cross-signing key as uploaded;
+// usage is master, self_signing or user_signing.
+inline constexpr char kCrossSigningMap[] = "e2ee_cross_signing";
 // `e2ee_to_device_txns`: TxnKey(sender, sender's device, txn_id) → the stream position.
 inline constexpr char kToDeviceTxnsMap[] = "e2ee_to_device_txns";
 

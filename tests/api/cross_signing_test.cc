@@ -1,0 +1,139 @@
+// POST /keys/device_signing/upload (cross_signing.yaml) and the cross-signing keys /keys/query
+// returns, through the Router.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "e2ee_harness.h"
+
+namespace conclave::api::test_util {
+namespace {
+
+using boost::json::array;
+using boost::json::object;
+
+class CrossSigningTest : public E2eeApiTest {
+ protected:
+  static service::Ed25519KeyPair NewKey() {
+    auto key = service::Ed25519FromSeed(service::RandomBytes(32));
+    EXPECT_TRUE(key.ok());
+    return *key;
+  }
+  static std::string KeyId(const service::Ed25519KeyPair& key) {
+    return "ed25519:" + service::UnpaddedBase64(key.public_key);
+  }
+  // A cross-signing key of `user_id` for `usage`, signed by `signer` when given.
+  static object CrossKey(const std::string& user_id, const char* usage,
+                         const service::Ed25519KeyPair& key,
+                         const service::Ed25519KeyPair* signer = nullptr) {
+    object json{{"user_id", user_id},
+                {"usage", array{usage}},
+                {"keys", object{{KeyId(key), service::UnpaddedBase64(key.public_key)}}}};
+    if (signer != nullptr) {
+      EXPECT_TRUE(service::SignJson(json, user_id, KeyId(*signer), signer->seed).ok());
+    }
+    return json;
+  }
+  ApiResponse UploadCross(const TestDevice& device, object body) {
+    return Post("/_matrix/client/v3/keys/device_signing/upload", body, device.token);
+  }
+  object QueryAll(const TestDevice& viewer, const std::string& user_id) {
+    ApiResponse r = Post("/_matrix/client/v3/keys/query",
+                         {{"device_keys", object{{user_id, array()}}}}, viewer.token);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.json;
+  }
+};
+
+TEST_F(CrossSigningTest, KeysAreStoredAndQueriedWithUserSigningForTheOwnerOnly) {
+  TestDevice alice = RegisterDevice("alice", "ALICEDEV");
+  TestDevice bob = RegisterDevice("bob", "BOBDEV");
+  auto master = NewKey(), self_signing = NewKey(), user_signing = NewKey();
+  object body{{"master_key", CrossKey(alice.user_id, "master", master)},
+              {"self_signing_key", CrossKey(alice.user_id, "self_signing", self_signing, &master)},
+              {"user_signing_key", CrossKey(alice.user_id, "user_signing", user_signing, &master)}};
+  ApiResponse r = UploadCross(alice, body);  // the first upload needs no password
+  ASSERT_EQ(r.status, 200) << r.body;
+
+  object seen_by_bob = QueryAll(bob, alice.user_id);
+  EXPECT_EQ(seen_by_bob.at("master_keys").at(alice.user_id), body.at("master_key"));
+  EXPECT_EQ(seen_by_bob.at("self_signing_keys").at(alice.user_id), body.at("self_signing_key"));
+  EXPECT_FALSE(seen_by_bob.at("user_signing_keys").as_object().contains(alice.user_id));
+  object seen_by_alice = QueryAll(alice, alice.user_id);
+  EXPECT_EQ(seen_by_alice.at("user_signing_keys").at(alice.user_id), body.at("user_signing_key"));
+}
+
+TEST_F(CrossSigningTest, KeysNotSignedByTheMasterKeyOrOfAnotherUserAreRefused) {
+  TestDevice alice = RegisterDevice("alice", "ALICEDEV");
+  TestDevice bob = RegisterDevice("bob", "BOBDEV");
+  auto master = NewKey(), self_signing = NewKey(), stranger = NewKey();
+  ApiResponse unsigned_key = UploadCross(
+      alice,
+      {{"master_key", CrossKey(alice.user_id, "master", master)},
+       {"self_signing_key", CrossKey(alice.user_id, "self_signing", self_signing, &stranger)}});
+  EXPECT_EQ(unsigned_key.status, 400) << unsigned_key.body;
+  EXPECT_EQ(unsigned_key.errcode(), "M_INVALID_SIGNATURE");
+  EXPECT_TRUE(QueryAll(bob, alice.user_id).at("master_keys").as_object().empty());
+
+  ApiResponse no_master = UploadCross(
+      alice,
+      {{"self_signing_key", CrossKey(alice.user_id, "self_signing", self_signing, &master)}});
+  EXPECT_EQ(no_master.errcode(), "M_MISSING_PARAM");
+  ApiResponse other_user =
+      UploadCross(alice, {{"master_key", CrossKey(bob.user_id, "master", master)}});
+  EXPECT_EQ(other_user.errcode(), "M_INVALID_PARAM");
+  ApiResponse wrong_usage =
+      UploadCross(alice, {{"master_key", CrossKey(alice.user_id, "self_signing", master)}});
+  EXPECT_EQ(wrong_usage.errcode(), "M_INVALID_PARAM");
+  EXPECT_TRUE(QueryAll(bob, alice.user_id).at("master_keys").as_object().empty());
+}
+
+TEST_F(CrossSigningTest, ReplacingKeysNeedsThePasswordButTheSameKeysAgainDoNot) {
+  TestDevice alice = RegisterDevice("alice", "ALICEDEV");
+  auto master = NewKey();
+  object first{{"master_key", CrossKey(alice.user_id, "master", master)}};
+  ASSERT_EQ(UploadCross(alice, first).status, 200);
+  EXPECT_EQ(UploadCross(alice, first).status, 200);  // a retry: no new keys, no UIA
+
+  auto new_master = NewKey();
+  object replace{{"master_key", CrossKey(alice.user_id, "master", new_master)}};
+  ApiResponse challenge = UploadCross(alice, replace);
+  EXPECT_EQ(challenge.status, 401) << challenge.body;
+  EXPECT_TRUE(challenge.json.contains("flows"));
+  EXPECT_EQ(QueryAll(alice, alice.user_id).at("master_keys").at(alice.user_id),
+            first.at("master_key"));
+
+  replace["auth"] = object{{"type", "m.login.password"},
+                           {"identifier", object{{"type", "m.id.user"}, {"user", "alice"}}},
+                           {"password", "wrong"},
+                           {"session", challenge.json.at("session")}};
+  EXPECT_EQ(UploadCross(alice, replace).status, 401);
+  replace["auth"].as_object()["password"] = "pw";
+  ApiResponse done = UploadCross(alice, replace);
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(QueryAll(alice, alice.user_id).at("master_keys").at(alice.user_id),
+            replace.at("master_key"));
+}
+
+TEST_F(CrossSigningTest, NewKeysShowInTheDeviceListsOfUsersSharingARoom) {
+  TestDevice alice = RegisterDevice("alice", "ALICEDEV");
+  TestDevice bob = RegisterDevice("bob", "BOBDEV");
+  ApiResponse room =
+      Post("/_matrix/client/v3/createRoom", {{"preset", "public_chat"}}, alice.token);
+  ASSERT_EQ(room.status, 200);
+  ASSERT_EQ(
+      Post("/_matrix/client/v3/rooms/" + std::string(room.json.at("room_id").as_string()) + "/join",
+           {}, bob.token)
+          .status,
+      200);
+  const std::string since = NextBatch(Sync(bob));
+  auto master = NewKey();
+  ASSERT_EQ(UploadCross(alice, {{"master_key", CrossKey(alice.user_id, "master", master)}}).status,
+            200);
+  ApiResponse sync = Sync(bob, since);
+  EXPECT_EQ(sync.json.at("device_lists").at("changed"), (array{alice.user_id})) << sync.body;
+}
+
+}  // namespace
+}  // namespace conclave::api::test_util
