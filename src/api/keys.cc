@@ -1,5 +1,6 @@
 // Device keys, one-time keys, cross-signing keys and device-list changes: POST /keys/upload,
-// /keys/query, /keys/claim, /keys/device_signing/upload and GET /keys/changes (Client-Server API
+// /keys/query, /keys/claim, /keys/device_signing/upload, /keys/signatures/upload and GET
+// /keys/changes (Client-Server API
 // "End-to-End Encryption", keys.yaml, cross_signing.yaml). The checks and storage are service's
 // E2ee.
 #include <boost/json/array.hpp>
@@ -51,6 +52,12 @@ absl::StatusOr<core::Response> UploadCrossSigning(Call& call) {
   return JsonResponse(object());
 }
 
+absl::StatusOr<boost::json::value> UploadSignatures(Call& call) {
+  CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+  CONCLAVE_ASSIGN_OR_RETURN(object result, call.hs.e2ee().UploadSignatures(call.session, body));
+  return result;
+}
+
 // GET /keys/changes?from=&to=: tokens of /sync (or /messages) bound the window.
 absl::StatusOr<boost::json::value> Changes(Call& call) {
   std::optional<std::string> from = call.request.QueryParam("from");
@@ -76,6 +83,8 @@ absl::Status RegisterKeyRoutes(Routes& routes) {
   CONCLAVE_RETURN_IF_ERROR(routes.AddRaw("POST", "/v3/keys/device_signing/upload", Auth::kRequired,
                                          &UploadCrossSigning,
                                          core::RouteOptions{.blocking = true}));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.Add("POST", "/v3/keys/signatures/upload", Auth::kRequired, &UploadSignatures));
   return routes.Add("GET", "/v3/keys/changes", Auth::kRequired, &Changes);
 }
 

@@ -135,5 +135,104 @@ TEST_F(CrossSigningTest, NewKeysShowInTheDeviceListsOfUsersSharingARoom) {
   EXPECT_EQ(sync.json.at("device_lists").at("changed"), (array{alice.user_id})) << sync.body;
 }
 
+// alice with device keys and a full set of cross-signing keys.
+struct CrossSigned {
+  TestDevice device;
+  service::Ed25519KeyPair master, self_signing, user_signing;
+  object device_keys, master_key;
+};
+
+class SignaturesTest : public CrossSigningTest {
+ protected:
+  CrossSigned SetUpUser(const std::string& localpart, const std::string& device_id) {
+    CrossSigned u{RegisterDevice(localpart, device_id), NewKey(), NewKey(), NewKey(), {}, {}};
+    u.device_keys = DeviceKeys(u.device);
+    EXPECT_EQ(Upload(u.device, {{"device_keys", u.device_keys}}).status, 200);
+    u.master_key = CrossKey(u.device.user_id, "master", u.master);
+    EXPECT_EQ(UploadCross(u.device, {{"master_key", u.master_key},
+                                     {"self_signing_key", CrossKey(u.device.user_id, "self_signing",
+                                                                   u.self_signing, &u.master)},
+                                     {"user_signing_key", CrossKey(u.device.user_id, "user_signing",
+                                                                   u.user_signing, &u.master)}})
+                  .status,
+              200);
+    return u;
+  }
+  // `json` signed by `signer` as `user_id` with key id ed25519:<signer's public key>, or
+  // `key_id` when given.
+  static object SignedBy(object json, const std::string& user_id,
+                         const service::Ed25519KeyPair& signer, std::string key_id = "") {
+    json.erase("signatures");
+    if (key_id.empty()) key_id = KeyId(signer);
+    EXPECT_TRUE(service::SignJson(json, user_id, key_id, signer.seed).ok());
+    return json;
+  }
+  ApiResponse UploadSigs(const TestDevice& device, const object& body) {
+    return Post("/_matrix/client/v3/keys/signatures/upload", body, device.token);
+  }
+  static std::string MasterId(const CrossSigned& u) {
+    return service::UnpaddedBase64(u.master.public_key);
+  }
+};
+
+TEST_F(SignaturesTest, OwnDeviceOwnMasterAndAnotherUsersMasterKey) {
+  CrossSigned alice = SetUpUser("alice", "ALICEDEV");
+  CrossSigned bob = SetUpUser("bob", "BOBDEV");
+  TestDevice carol = RegisterDevice("carol", "CAROLDEV");
+  const std::string& a = alice.device.user_id;
+  ApiResponse r = UploadSigs(
+      alice.device, {{a, object{{"ALICEDEV", SignedBy(alice.device_keys, a, alice.self_signing)},
+                                {MasterId(alice), SignedBy(alice.master_key, a, alice.device.key,
+                                                           "ed25519:ALICEDEV")}}},
+                     {bob.device.user_id,
+                      object{{MasterId(bob), SignedBy(bob.master_key, a, alice.user_signing)}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(r.json.at("failures").as_object().empty()) << r.body;
+
+  object seen = QueryAll(carol, a);
+  const object& device = seen.at("device_keys").at(a).at("ALICEDEV").as_object();
+  EXPECT_TRUE(service::VerifyJsonSignature(device, a, KeyId(alice.self_signing),
+                                           service::UnpaddedBase64(alice.self_signing.public_key))
+                  .ok());
+  EXPECT_TRUE(service::VerifyJsonSignature(device, a, "ed25519:ALICEDEV",
+                                           alice.device.Ed25519Base64())
+                  .ok());  // the device's own signature is kept
+  EXPECT_TRUE(service::VerifyJsonSignature(seen.at("master_keys").at(a).as_object(), a,
+                                           "ed25519:ALICEDEV", alice.device.Ed25519Base64())
+                  .ok());
+  // alice's signature of bob's master key: alice sees it, carol and bob do not.
+  const std::string& b = bob.device.user_id;
+  auto signed_by_alice = [&](const TestDevice& viewer) {
+    const object master = QueryAll(viewer, b).at("master_keys").at(b).as_object();
+    return service::VerifyJsonSignature(master, a, KeyId(alice.user_signing),
+                                        service::UnpaddedBase64(alice.user_signing.public_key))
+        .ok();
+  };
+  EXPECT_TRUE(signed_by_alice(alice.device));
+  EXPECT_FALSE(signed_by_alice(carol));
+  EXPECT_FALSE(signed_by_alice(bob.device));
+}
+
+TEST_F(SignaturesTest, BadSignaturesAreReportedPerKeyAndNotStored) {
+  CrossSigned alice = SetUpUser("alice", "ALICEDEV");
+  const std::string& a = alice.device.user_id;
+  object tampered = alice.device_keys;
+  tampered["algorithms"] = array{"m.megolm.v1.aes-sha2"};
+  ApiResponse r = UploadSigs(
+      alice.device, {{a, object{// signed by the user-signing key, which may not sign own devices
+                                {"ALICEDEV", SignedBy(alice.device_keys, a, alice.user_signing,
+                                                      KeyId(alice.self_signing))},
+                                {"NODEVICE", SignedBy(alice.device_keys, a, alice.self_signing)},
+                                {MasterId(alice), SignedBy(tampered, a, alice.self_signing)}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const object& failures = r.json.at("failures").at(a).as_object();
+  EXPECT_EQ(failures.at("ALICEDEV").at("errcode"), "M_INVALID_SIGNATURE");
+  EXPECT_EQ(failures.at("NODEVICE").at("errcode"), "M_NOT_FOUND");
+  EXPECT_EQ(failures.at(MasterId(alice)).at("errcode"), "M_INVALID_PARAM");
+  object stored = QueryAll(alice.device, a).at("device_keys").at(a).at("ALICEDEV").as_object();
+  stored.erase("unsigned");
+  EXPECT_EQ(stored, alice.device_keys);  // no signature added
+}
+
 }  // namespace
 }  // namespace conclave::api::test_util

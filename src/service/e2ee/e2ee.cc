@@ -23,6 +23,7 @@ absl::StatusOr<E2eeMaps> E2eeMaps::Open(database::Database& db) {
   CONCLAVE_ASSIGN_OR_RETURN(maps.to_device, db.OpenMap(schema::kToDeviceMap));
   CONCLAVE_ASSIGN_OR_RETURN(maps.to_device_txns, db.OpenMap(schema::kToDeviceTxnsMap));
   CONCLAVE_ASSIGN_OR_RETURN(maps.cross_signing, db.OpenMap(schema::kCrossSigningMap));
+  CONCLAVE_ASSIGN_OR_RETURN(maps.key_signatures, db.OpenMap(schema::kKeySignaturesMap));
   return maps;
 }
 

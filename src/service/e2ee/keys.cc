@@ -1,5 +1,6 @@
 // E2ee's key endpoints: /keys/upload, /keys/query, /keys/claim (Client-Server API, "End-to-End
 // Encryption", keys.yaml), and the key counts /sync reports.
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "conclave/core/status_macros.h"
@@ -210,6 +211,9 @@ absl::StatusOr<object> E2ee::Query(const Session& session, const object& body) {
           std::pair{"user_signing", &user_signing_keys}}) {
       if (std::string_view(usage) == "user_signing" && user != session.user_id) continue;
       CONCLAVE_ASSIGN_OR_RETURN(auto key, StoredCrossSigningKey(user, usage));
+      if (key && std::string_view(usage) == "master" && user != session.user_id) {
+        CONCLAVE_RETURN_IF_ERROR(AddViewerSignatures(session.user_id, user, *key));
+      }
       if (key) (*out)[user] = *std::move(key);
     }
     object& out = device_keys[user].emplace_object();

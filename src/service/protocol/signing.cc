@@ -36,11 +36,11 @@ absl::StatusOr<Pkey> PrivateKey(std::string_view seed) {
   return key;
 }
 
+}  // namespace
+
 absl::Status InvalidSignature(std::string_view message) {
   return MatrixStatus(absl::StatusCode::kInvalidArgument, "M_INVALID_SIGNATURE", message);
 }
-
-}  // namespace
 
 absl::StatusOr<Ed25519KeyPair> Ed25519FromSeed(std::string_view seed) {
   CONCLAVE_ASSIGN_OR_RETURN(Pkey key, PrivateKey(seed));

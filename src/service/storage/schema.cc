@@ -90,6 +90,11 @@ std::string FallbackKeyKey(std::string_view user_id, std::string_view device_id,
   return Strings({user_id, device_id, algorithm});
 }
 
+std::string KeySignatureKey(std::string_view user_id, std::string_view key_id,
+                            std::string_view signer) {
+  return Strings({user_id, key_id, signer});
+}
+
 std::string KeyChangeKey(uint64_t position, std::string_view user_id) {
   return database::KeyBuilder().AppendU64(position).AppendString(user_id).Build();
 }

@@ -25,6 +25,7 @@ class E2eeChecker : public Checker {
     CheckKeyChanges();
     CheckTxns();
     CheckCrossSigning();
+    CheckKeySignatures();
   }
 
  private:
@@ -119,6 +120,25 @@ class E2eeChecker : public Checker {
       auto json = ParseStored(value, "cross-signing key");
       if (!json.ok() || StringField(*json, "user_id") != key->parts[0]) {
         Problem(schema::kCrossSigningMap, key_text, "record is not a key of this user");
+      }
+    });
+  }
+
+  // Signatures of another user's key: both users known.
+  void CheckKeySignatures() {
+    database::Map* map = MapIfPresent(schema::kKeySignaturesMap);
+    if (map == nullptr) return;
+    Walk(*map, schema::kKeySignaturesMap, [&](std::string_view raw, std::string_view value) {
+      auto key = DecodeKey(raw, 3, false);
+      if (!key) {
+        Problem(schema::kKeySignaturesMap, RawKeyText(raw, 3, false), "key does not decode");
+        return;
+      }
+      const std::string key_text = KeyText(*key, false);
+      KnownUser(schema::kKeySignaturesMap, key_text, key->parts[0]);
+      KnownUser(schema::kKeySignaturesMap, key_text, key->parts[2]);
+      if (!ParseStored(value, "key signatures").ok()) {
+        Problem(schema::kKeySignaturesMap, key_text, "record is not a JSON object");
       }
     });
   }

@@ -61,6 +61,7 @@ struct E2eeMaps {
   database::Map* to_device = nullptr;
   database::Map* to_device_txns = nullptr;
   database::Map* cross_signing = nullptr;
+  database::Map* key_signatures = nullptr;
 
   // Opens (creating if needed) every map above.
   static absl::StatusOr<E2eeMaps> Open(database::Database& db);
@@ -137,6 +138,17 @@ class E2ee {
   // when a self-signing or user-signing key is not signed by the master key (the uploaded one,
   // else the stored one); M_MISSING_PARAM for such a key with no master key at all.
   absl::Status UploadCrossSigning(const Session& session, const boost::json::object& body);
+  // POST /keys/signatures/upload: `body` is {user_id: {key_id: signed object}}; each object must
+  // be the stored key (a device's device keys, by device id, or a master key, by its public
+  // key) with new signatures by the uploader: of the uploader's own devices by their
+  // self-signing key, of their own master key by one of their devices, of another user's master
+  // key by their user-signing key (kept apart and shown to the uploader only). Valid signatures
+  // are stored, with a key change of the signed user; the result is {"failures": {user_id:
+  // {key_id: {errcode, error}}}} for the others (M_INVALID_SIGNATURE, M_NOT_FOUND for an
+  // unknown key, M_INVALID_PARAM for an object that is not the stored key). M_BAD_JSON when
+  // `body` is not an object of objects; database errors.
+  absl::StatusOr<boost::json::object> UploadSignatures(const Session& session,
+                                                       const boost::json::object& body);
 
   // --- device lists (device_lists.cc) ------------------------------------------------------
   // Users whose device lists concern `user_id` between stream positions `after` (exclusive) and
@@ -186,6 +198,10 @@ class E2ee {
   // The cross-signing key of `user_id` for `usage`, nullopt when none. Database errors.
   absl::StatusOr<std::optional<boost::json::object>> StoredCrossSigningKey(
       std::string_view user_id, std::string_view usage) const;
+  // Adds to `user_id`'s master key `key` the signatures `viewer` made of it with their
+  // user-signing key (e2ee_key_signatures). Database errors.
+  absl::Status AddViewerSignatures(std::string_view viewer, std::string_view user_id,
+                                   boost::json::object& key) const;
   // The signed device_keys of (user, device), nullopt when none. Database errors.
   absl::StatusOr<std::optional<boost::json::object>> StoredDeviceKeys(
       std::string_view user_id, std::string_view device_id) const;

@@ -43,6 +43,9 @@ absl::StatusOr<std::string> SignedBytes(const boost::json::object& json);
 absl::Status SignJson(boost::json::object& json, std::string_view signer, std::string_view key_id,
                       std::string_view seed);
 
+// M_INVALID_SIGNATURE [400] with `message`.
+absl::Status InvalidSignature(std::string_view message);
+
 // Checks `json.signatures[signer][key_id]` against `public_key_base64` (an unpadded base64
 // Ed25519 key, as in device_keys.keys). Matrix errors: M_INVALID_SIGNATURE (400) when the
 // signature is absent, malformed or wrong, or the key is not base64 of 32 bytes; M_BAD_JSON when

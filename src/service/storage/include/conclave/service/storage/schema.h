@@ -76,6 +76,9 @@ inline constexpr char kToDeviceMap[] = "e2ee_to_device";
 // `e2ee_cross_signing`: PairKey(user_id, usage) → the signed cross-signing key as uploaded;
 // usage is master, self_signing or user_signing.
 inline constexpr char kCrossSigningMap[] = "e2ee_cross_signing";
+// `e2ee_key_signatures`: KeySignatureKey → {signer's key id: signature}: signatures of another
+// user's master key by the signer's user-signing key, shown to the signer only.
+inline constexpr char kKeySignaturesMap[] = "e2ee_key_signatures";
 // `e2ee_to_device_txns`: TxnKey(sender, sender's device, txn_id) → the stream position.
 inline constexpr char kToDeviceTxnsMap[] = "e2ee_to_device_txns";
 
@@ -88,6 +91,9 @@ std::string OneTimeKeyPrefix(std::string_view user_id, std::string_view device_i
 // `e2ee_fallback_keys`: user_id, device_id, algorithm.
 std::string FallbackKeyKey(std::string_view user_id, std::string_view device_id,
                            std::string_view algorithm);
+// `e2ee_key_signatures`: the signed user, the signed key's id (its public key), the signer.
+std::string KeySignatureKey(std::string_view user_id, std::string_view key_id,
+                            std::string_view signer);
 // `e2ee_key_changes`: position, user_id (so a window of positions is one key range).
 std::string KeyChangeKey(uint64_t position, std::string_view user_id);
 // `e2ee_to_device`: user_id, device_id, position (stream order per device).
