@@ -14,13 +14,16 @@
 #           syncer (WAKE_SINGLE_ROUNDS messages, 0 to skip);
 #   (c)     fills FILL_ROOMS rooms of a reader with FILL_EVENTS messages each (matrix_load send,
 #           FILL_THREADS senders), then times the reader's initial /sync (curl, SYNC_RUNS times);
-#   (d)     VmRSS / VmHWM of the server after each phase, and its CPU time per phase.
+#   (d)     VmRSS / VmHWM of the server after each phase, and its CPU time per phase;
+#   (e)     /keys/claim of one key for each of E2EE_DEVICES devices, and the /sync that
+#           delivers E2EE_TO_DEVICE to-device messages (e2ee.py; E2EE_DEVICES=0 to skip).
 # Prints a results table. Exits 1 if any request failed, a response was wrong, or the server
 # crashed or did not stop cleanly; 2 on a setup problem (build, start-up). Performance goals are
 # reported as ok/MISSED and fail the run only with STRICT=1.
 #
 # Tunables (environment): CLIENTS=16 WRK_THREADS=2 SEND_SECONDS=10 SYNCERS=16 WAKE_ROUNDS=300
-#   WAKE_SETTLE_MS=20 WAKE_SINGLE_ROUNDS=100 FILL_ROOMS=100 FILL_EVENTS=1000 FILL_THREADS=16 SYNC_RUNS=5 NO_BUILD=0
+#   WAKE_SETTLE_MS=20 WAKE_SINGLE_ROUNDS=100 FILL_ROOMS=100 FILL_EVENTS=1000 FILL_THREADS=16 SYNC_RUNS=5
+#   E2EE_DEVICES=100 E2EE_TO_DEVICE=1000 NO_BUILD=0
 #   KEEP_TMP=0 STRICT=0 GOAL_SEND_EPS=5000 GOAL_WAKE_P50_MS=2 GOAL_WAKE_P99_MS=10
 #   GOAL_INITIAL_SYNC_MS=200
 set -euo pipefail
@@ -41,6 +44,8 @@ export FILL_ROOMS=${FILL_ROOMS:-100}
 FILL_EVENTS=${FILL_EVENTS:-1000}
 FILL_THREADS=${FILL_THREADS:-16}
 SYNC_RUNS=${SYNC_RUNS:-5}
+E2EE_DEVICES=${E2EE_DEVICES:-100}
+E2EE_TO_DEVICE=${E2EE_TO_DEVICE:-1000}
 NO_BUILD=${NO_BUILD:-0}
 KEEP_TMP=${KEEP_TMP:-0}
 STRICT=${STRICT:-0}
@@ -331,6 +336,22 @@ row "(c) initial /sync, each run" "$(IFS=/; echo "${times[*]}") ms" - -
 row "(c) initial /sync response size" "$((${sync_size:-0} / 1024)) KiB" - -
 echo "    ${times[*]} ms"
 check_alive "(c) initial sync"
+
+# ---- (e) end-to-end encryption: /keys/claim for many devices, to-device delivery -------------
+if ((E2EE_DEVICES > 0)); then
+  echo "(e) /keys/claim of $E2EE_DEVICES devices; /sync delivery of $E2EE_TO_DEVICE to-device messages"
+  phase_start
+  f=$out/e2ee.txt
+  DEVICES=$E2EE_DEVICES TO_DEVICE=$E2EE_TO_DEVICE "$PY" "$script_dir/e2ee.py" "$port" >"$f" 2>"$f.err" ||
+    { cat "$f.err" >&2; fail "(e) e2ee.py: $(tail -1 "$f.err")"; }
+  phase_end "(e) e2ee"
+  row "(e) /keys/claim, $(kv "$f" claim_devices) devices: p50 / max" "$(kv "$f" claim_p50_ms) / $(kv "$f" claim_max_ms) ms" - -
+  row "(e) sendToDevice, one message a request" "$(kv "$f" to_device_send_per_s) messages/s" - -
+  row "(e) /sync delivering $(kv "$f" to_device_messages) to-device messages" "$(kv "$f" to_device_sync_ms) ms, $(($(kvn "$f" to_device_sync_bytes) / 1024)) KiB" - -
+  row "(e) the /sync acknowledging them" "$(kv "$f" to_device_ack_sync_ms) ms" - -
+  echo "    claim p50 $(kv "$f" claim_p50_ms) ms; to-device sync $(kv "$f" to_device_sync_ms) ms"
+  check_alive "(e) e2ee"
+fi
 
 row "server VmRSS / VmHWM at the end" "${RSS["(c) initial sync"]} / ${HWM["(c) initial sync"]} KiB" - -
 finish

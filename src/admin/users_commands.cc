@@ -5,6 +5,7 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/admin_room/admin_room.h"
+#include "conclave/service/e2ee/e2ee.h"
 #include "conclave/service/homeserver.h"
 #include "conclave/service/protocol/crypto.h"
 #include "conclave/service/protocol/identifiers.h"
@@ -181,6 +182,51 @@ absl::StatusOr<Reply> ForceLeave(Context& context, const UserArgs& args) {
       core::StrCat(user_id, " left ", DescribeRoom(hs->rooms(), room_id), ", ", context.By()));
 }
 
+// The account's devices with what end-to-end encryption keeps for each: whether it uploaded
+// device keys (and its ed25519 key), one-time keys left, unused fallback keys, and to-device
+// messages waiting for its next sync.
+absl::StatusOr<Reply> ListDeviceKeys(Context& context, const UserArgs& args) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  CONCLAVE_ASSIGN_OR_RETURN(std::string user_id, context.ResolveUser(args.username));
+  service::E2ee& e2ee = hs->e2ee();
+  CONCLAVE_ASSIGN_OR_RETURN(auto devices, hs->accounts().ListDevices(user_id));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      boost::json::object query,
+      e2ee.Query(service::Session{user_id, ""},
+                 boost::json::object{
+                     {"device_keys", boost::json::object{{user_id, boost::json::array()}}}}));
+  const boost::json::object& keys = query.at("device_keys").at(user_id).as_object();
+  std::vector<std::vector<std::string>> rows;
+  size_t backlog = 0;
+  for (const service::Device& device : devices) {
+    std::string ed25519 = "-";
+    if (const auto* dk = keys.if_contains(device.device_id)) {
+      const auto* key = dk->as_object().at("keys").as_object().if_contains(
+          core::StrCat("ed25519:", device.device_id));
+      ed25519 = key != nullptr && key->is_string() ? std::string(key->get_string()) : "?";
+    }
+    CONCLAVE_ASSIGN_OR_RETURN(boost::json::object counts,
+                              e2ee.OneTimeKeyCounts(user_id, device.device_id));
+    std::vector<std::string> count_text;
+    for (const auto& [algorithm, count] : counts) {
+      count_text.push_back(
+          core::StrCat(std::string_view(algorithm), " ", count.to_number<int64_t>()));
+    }
+    CONCLAVE_ASSIGN_OR_RETURN(auto fallback,
+                              e2ee.UnusedFallbackKeyTypes(user_id, device.device_id));
+    CONCLAVE_ASSIGN_OR_RETURN(size_t pending, e2ee.PendingToDevice(user_id, device.device_id));
+    backlog += pending;
+    rows.push_back({device.device_id, ed25519, absl::StrJoin(count_text, ", "),
+                    fallback.empty() ? "-" : absl::StrJoin(fallback, ", "), core::StrCat(pending)});
+  }
+  Reply reply(core::StrCat(user_id, " has ", Plural(rows.size(), "device", "devices"), ", ",
+                           Plural(keys.size(), "with device keys", "with device keys"), "; ",
+                           Plural(backlog, "to-device message", "to-device messages"), " pending"));
+  reply.Table({"device", "ed25519", "one-time keys", "unused fallback", "to-device pending"},
+              std::move(rows));
+  return reply;
+}
+
 // Adds a command taking USERNAME, and ROOM when `with_room`, to `group`.
 void UserCommand(CommandTree& tree, Group group, const std::string& name,
                  const std::string& description,
@@ -225,6 +271,10 @@ void AddUsersCommands(CommandTree& tree) {
               "Make an account a server admin and invite it to the admin room", MakeAdmin);
   UserCommand(tree, group, "list-joined-rooms", "The rooms an account is joined to",
               ListJoinedRooms);
+  UserCommand(tree, group, "list-device-keys",
+              "An account's devices with their end-to-end encryption keys: device keys, one-time "
+              "keys left, unused fallback keys, and to-device messages waiting for a sync",
+              ListDeviceKeys);
   UserCommand(tree, group, "force-join-room",
               "Join an account to ROOM on its behalf (the room's join rules apply)", ForceJoin,
               /*with_room=*/true);

@@ -15,6 +15,7 @@
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/rooms/rooms.h"
 #include "routes.h"
+#include "uia.h"
 
 namespace conclave::api {
 namespace {
@@ -55,14 +56,6 @@ std::string LowerUsername(std::string_view username) {
 }
 
 // ----- user-interactive authentication ---------------------------------------------------------
-
-// The outcome of the UIA stage of one request: either the response to send instead of going on
-// (the 401 with the flows, possibly with the error of a failed attempt), or the user that the
-// stage authenticated (empty for registration stages).
-struct UiaOutcome {
-  std::optional<core::Response> reply;
-  std::string user_id;
-};
 
 // The 401 of "User-interactive authentication API": the one flow (`stage`), its `params`, the
 // `session` to send back, and errcode/error when an attempt at the stage failed.
@@ -109,6 +102,8 @@ absl::Status Unrecognized(std::string_view expected) {
 // token the identified user, if any is given, must be the token's; without one (password and
 // deactivate allow that) the identifier names the account. Attempts count against the login rate
 // limit of the user, so a stolen access token does not give unlimited password guesses.
+}  // namespace
+
 absl::StatusOr<UiaOutcome> PasswordStage(Call& call, const object& body) {
   CONCLAVE_ASSIGN_OR_RETURN(AuthDict dict, ReadAuth(body));
   if (dict.auth == nullptr || !dict.type) {
@@ -154,6 +149,8 @@ absl::StatusOr<UiaOutcome> PasswordStage(Call& call, const object& body) {
   }
   return UiaOutcome{std::nullopt, user_id};
 }
+
+namespace {
 
 // The stage registration asks for: m.login.registration_token when the server has a
 // registration token (registration_tokens.yaml, "Token-authenticated registration"), else

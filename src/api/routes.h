@@ -20,6 +20,11 @@ absl::Status RegisterRoomRoutes(Routes& routes);
 absl::Status RegisterEventRoutes(Routes& routes);
 // sync.cc: /sync.
 absl::Status RegisterSyncRoutes(Routes& routes);
+// keys.cc: keys/upload, keys/query, keys/claim, keys/device_signing/upload,
+// keys/signatures/upload, keys/changes.
+absl::Status RegisterKeyRoutes(Routes& routes);
+// to_device.cc: sendToDevice.
+absl::Status RegisterToDeviceRoutes(Routes& routes);
 
 }  // namespace conclave::api
 

@@ -43,6 +43,13 @@ object ByRoomId(const std::vector<Room>& rooms, Build build) {
   return out;
 }
 
+// A JSON array of the strings of a container.
+array Strings(const auto& strings) {
+  array out;
+  for (const std::string& s : strings) out.emplace_back(s);
+  return out;
+}
+
 }  // namespace
 
 object JoinedRoomJson(const service::JoinedRoomSync& room, const service::Session& viewer) {
@@ -85,6 +92,20 @@ object PresenceJson(const std::vector<service::PresenceEvent>& events) {
   return Events(std::move(out));
 }
 
+void AddE2eeJson(const service::SyncResponse& response, object& body) {
+  array to_device;
+  for (const service::ToDeviceEvent& e : response.to_device) {
+    to_device.push_back(object{{"sender", e.sender}, {"type", e.type}, {"content", e.content}});
+  }
+  body["to_device"] = Events(std::move(to_device));
+  body["device_lists"] = object{{"changed", Strings(response.device_lists.changed)},
+                                {"left", Strings(response.device_lists.left)}};
+  object counts;
+  for (const auto& [algorithm, count] : response.one_time_key_counts) counts[algorithm] = count;
+  body["device_one_time_keys_count"] = std::move(counts);
+  body["device_unused_fallback_key_types"] = Strings(response.unused_fallback_key_types);
+}
+
 object SyncJson(const service::SyncResponse& response, const service::Session& viewer) {
   object body;
   body["next_batch"] = response.next_batch;
@@ -95,10 +116,7 @@ object SyncJson(const service::SyncResponse& response, const service::Session& v
       {"knock", object()}};
   body["account_data"] = AccountDataJson(response.account_data);
   body["presence"] = PresenceJson(response.presence);
-  // The E2EE sections, empty until the server keeps device keys.
-  body["to_device"] = Events({});
-  body["device_lists"] = object{{"changed", array()}, {"left", array()}};
-  body["device_one_time_keys_count"] = object();
+  AddE2eeJson(response, body);
   return body;
 }
 

@@ -22,6 +22,8 @@ boost::json::object InvitedRoomJson(const service::InvitedRoomSync& room);
 boost::json::object LeftRoomJson(const service::LeftRoomSync& room, const service::Session& viewer);
 boost::json::object AccountDataJson(const std::vector<service::AccountDataEvent>& events);
 boost::json::object PresenceJson(const std::vector<service::PresenceEvent>& events);
+// Adds to_device, device_lists, device_one_time_keys_count and device_unused_fallback_key_types.
+void AddE2eeJson(const service::SyncResponse& response, boost::json::object& body);
 
 }  // namespace conclave::api
 

@@ -7,6 +7,7 @@
 #include "admin_room/admin_room_impl.h"
 #include "conclave/core/log.h"
 #include "conclave/core/status_macros.h"
+#include "conclave/service/e2ee/e2ee.h"
 #include "conclave/service/rooms/rooms.h"
 #include "conclave/service/rooms/typing.h"
 #include "conclave/service/sync/sync.h"
@@ -18,7 +19,10 @@ Homeserver::Homeserver(core::Server& server)
 
 Homeserver::~Homeserver() {
   Stop();
-  if (accounts_ != nullptr) accounts_->SetFirstAdminHook(nullptr);
+  if (accounts_ != nullptr) {
+    accounts_->SetFirstAdminHook(nullptr);
+    accounts_->SetDeviceRemovalHook(nullptr);
+  }
 }
 
 absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& server,
@@ -37,11 +41,24 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                    .notifier = server.notifier(),
                                                    .accounts = *hs->accounts_,
                                                    .typing = *hs->typing_});
+  CONCLAVE_ASSIGN_OR_RETURN(hs->e2ee_, E2ee::Open(E2ee::Deps{.server_name = hs->server_name_,
+                                                             .store = *hs->store_,
+                                                             .stream = *hs->stream_,
+                                                             .notifier = server.notifier(),
+                                                             .metrics = server.metrics(),
+                                                             .accounts = *hs->accounts_,
+                                                             .rooms = *hs->rooms_}));
+  hs->accounts_->SetDeviceRemovalHook(
+      [e2ee = hs->e2ee_.get()](std::string_view user_id, const std::vector<std::string>& devices,
+                               database::WriteBatch& batch) {
+        return e2ee->CommitDeviceRemoval(user_id, devices, batch);
+      });
   hs->sync_ = std::make_unique<Sync>(Sync::Deps{.stream = *hs->stream_,
                                                 .notifier = server.notifier(),
                                                 .accounts = *hs->accounts_,
                                                 .rooms = *hs->rooms_,
-                                                .typing = *hs->typing_});
+                                                .typing = *hs->typing_,
+                                                .e2ee = *hs->e2ee_});
   hs->admin_room_ =
       std::make_unique<AdminRoomImpl>(AdminRoomImpl::Deps{.server_name = hs->server_name_,
                                                           .server = server,

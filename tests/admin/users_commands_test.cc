@@ -4,7 +4,10 @@
 
 #include "admin_fixture.h"
 #include "conclave/service/admin_room/admin_room.h"
+#include "conclave/service/e2ee/e2ee.h"
+#include "conclave/service/protocol/crypto.h"
 #include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/signing.h"
 
 namespace conclave::admin {
 namespace {
@@ -126,6 +129,45 @@ TEST_F(UsersCommandsTest, JoinedRoomsForceJoinAndForceLeave) {
             absl::StatusCode::kNotFound);
   EXPECT_EQ(Err("users force-join-room bob not-a-room").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Err("users force-join-room nobody " + room).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(UsersCommandsTest, ListDeviceKeysShowsKeysCountsAndBacklog) {
+  service::Session alice = Register("alice");
+  service::Session bob = Register("bob");
+  auto pair = service::Ed25519FromSeed(service::RandomBytes(32));
+  ASSERT_TRUE(pair.ok());
+  const std::string ed25519 = service::UnpaddedBase64(pair->public_key);
+  boost::json::object keys{{"user_id", alice.user_id},
+                           {"device_id", alice.device_id},
+                           {"algorithms", boost::json::array{"m.olm.v1.curve25519-aes-sha2"}},
+                           {"keys", boost::json::object{{"ed25519:" + alice.device_id, ed25519}}}};
+  ASSERT_TRUE(
+      service::SignJson(keys, alice.user_id, "ed25519:" + alice.device_id, pair->seed).ok());
+  boost::json::object one_time_keys;
+  for (const char* id : {"signed_curve25519:A", "signed_curve25519:B"}) {
+    boost::json::object key{{"key", "k"}};
+    ASSERT_TRUE(
+        service::SignJson(key, alice.user_id, "ed25519:" + alice.device_id, pair->seed).ok());
+    one_time_keys[id] = std::move(key);
+  }
+  auto uploaded =
+      hs_->e2ee().Upload(alice, {{"device_keys", keys}, {"one_time_keys", one_time_keys}});
+  ASSERT_TRUE(uploaded.ok()) << uploaded.status();
+  ASSERT_TRUE(
+      hs_->e2ee()
+          .SendToDevice(bob, "m.test", "t1",
+                        {{alice.user_id, boost::json::object{{"*", boost::json::object()}}}})
+          .ok());
+
+  std::string list = Ok("users list-device-keys alice");
+  EXPECT_THAT(list, HasSubstr("@alice:example.org has 1 device, 1 with device keys; 1 to-device "
+                              "message pending"));
+  EXPECT_TRUE(test_util::HasRow(list, {alice.device_id, ed25519, "signed_curve25519 2", "-", "1"}))
+      << list;
+  std::string bobs = Ok("users list-device-keys bob");
+  EXPECT_TRUE(test_util::HasRow(bobs, {bob.device_id, "-", "signed_curve25519 0", "-", "0"}))
+      << bobs;
+  EXPECT_EQ(Err("users list-device-keys nobody").code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

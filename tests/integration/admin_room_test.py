@@ -28,7 +28,7 @@ import aiohttp
 import nio
 
 sys.path.insert(0, os.path.dirname(__file__))
-from server import ModuleDir, Server, install_atomically  # noqa: E402
+from server import ModuleDir, Server, install_atomically, run_clients  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv.pop(1) if len(sys.argv) > 1 else "build/dev")
 BINARY = os.path.join(BUILD, "bin", "conclave")
@@ -65,17 +65,7 @@ class AdminRoomTest(unittest.TestCase):
         self.server.cleanup()
 
     def run_async(self, scenario):
-        async def run():
-            try:
-                await scenario()
-            except BaseException:
-                print("\nserver log (last 60 lines):\n" +
-                      "\n".join(self.server.log().splitlines()[-60:]), file=sys.stderr)
-                raise
-            finally:
-                for c in self.clients:
-                    await c.close()
-        asyncio.run(run())
+        run_clients(self.server, self.clients, scenario, log_lines=60)
 
     def client(self):
         c = nio.AsyncClient(self.server.url, "", config=CONFIG)

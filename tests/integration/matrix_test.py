@@ -29,7 +29,7 @@ import nio
 from nio.responses import WhoamiResponse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from server import ModuleDir, Server  # noqa: E402
+from server import ModuleDir, Server, run_clients  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv.pop(1) if len(sys.argv) > 1 else "build/dev")
 BINARY = os.path.join(BUILD, "bin", "conclave")
@@ -101,17 +101,7 @@ class MatrixTest(unittest.TestCase):
         self.server.cleanup()
 
     def run_async(self, scenario):
-        async def run():
-            try:
-                await scenario()
-            except BaseException:
-                print("\nserver log (last 40 lines):\n" +
-                      "\n".join(self.server.log().splitlines()[-40:]), file=sys.stderr)
-                raise
-            finally:
-                for c in self.clients:
-                    await c.close()
-        asyncio.run(run())
+        run_clients(self.server, self.clients, scenario, log_lines=40)
 
     def client(self, user=""):
         c = Client(self.server.url, user)

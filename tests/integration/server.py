@@ -160,3 +160,23 @@ class ModuleDir:
         self.server.send(sig)
         return self.server.wait_for_log(r"\[host\] (reloaded|nothing|not |reload)", timeout,
                                         after=offset)
+
+
+def run_clients(server, clients, scenario, log_lines=40):
+    """Runs the coroutine function `scenario` on a fresh asyncio loop; on any failure prints the
+    last `log_lines` lines of `server`'s log, and in every case closes the nio `clients` (a list
+    the scenario may still append to) before the loop ends."""
+    import asyncio
+    import sys
+
+    async def run():
+        try:
+            await scenario()
+        except BaseException:
+            print(f"\nserver log (last {log_lines} lines):\n" +
+                  "\n".join(server.log().splitlines()[-log_lines:]), file=sys.stderr)
+            raise
+        finally:
+            for c in clients:
+                await c.close()
+    asyncio.run(run())

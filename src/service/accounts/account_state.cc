@@ -103,7 +103,7 @@ absl::Status Accounts::DeleteDevice(std::string_view user_id, std::string_view d
         dropped.push_back(*std::move(digest));
       }
     }
-    CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+    CONCLAVE_RETURN_IF_ERROR(WriteRemoval(user_id, {std::string(device_id)}, batch));
   }
   ForgetTokens(dropped);
   return absl::OkStatus();

@@ -142,7 +142,8 @@ absl::StatusOr<LoginResult> Accounts::AddSession(std::string_view user_id,
 }
 
 absl::Status Accounts::DropDevices(std::string_view user_id, std::string_view keep_device,
-                                   database::WriteBatch& batch, std::vector<std::string>& dropped) {
+                                   database::WriteBatch& batch, std::vector<std::string>& dropped,
+                                   std::vector<std::string>& removed) {
   absl::Status corrupt;
   CONCLAVE_RETURN_IF_ERROR(store_.db->ForEachWithPrefix(
       *store_.devices, UserPrefix(user_id), [&](std::string_view key, std::string_view value) {
@@ -155,6 +156,7 @@ absl::Status Accounts::DropDevices(std::string_view user_id, std::string_view ke
         }
         if (!keep_device.empty() && *device_id == keep_device) return true;
         batch.Delete(*store_.devices, key);
+        removed.push_back(*device_id);
         if (auto device = ParseStored(value, "device"); device.ok()) {
           if (auto digest = TokenDigestOf(*device)) {
             batch.Delete(*store_.access_tokens, *digest);
@@ -292,8 +294,9 @@ absl::Status Accounts::LogoutAll(std::string_view user_id) {
   std::vector<std::string> dropped;
   {
     std::lock_guard lock(accounts_mu_);
-    CONCLAVE_RETURN_IF_ERROR(DropDevices(user_id, "", batch, dropped));
-    CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+    std::vector<std::string> removed;
+    CONCLAVE_RETURN_IF_ERROR(DropDevices(user_id, "", batch, dropped, removed));
+    CONCLAVE_RETURN_IF_ERROR(WriteRemoval(user_id, removed, batch));
   }
   ForgetTokens(dropped);
   return absl::OkStatus();
@@ -323,8 +326,11 @@ absl::Status Accounts::ChangePassword(std::string_view user_id, std::string_view
     }
     (*record)["password_hash"] = hash;
     batch.Put(*store_.users, user_id, boost::json::serialize(*record));
-    if (logout_devices) CONCLAVE_RETURN_IF_ERROR(DropDevices(user_id, keep_device, batch, dropped));
-    CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+    std::vector<std::string> removed;
+    if (logout_devices) {
+      CONCLAVE_RETURN_IF_ERROR(DropDevices(user_id, keep_device, batch, dropped, removed));
+    }
+    CONCLAVE_RETURN_IF_ERROR(WriteRemoval(user_id, removed, batch));
   }
   ForgetTokens(dropped);
   return absl::OkStatus();
@@ -343,8 +349,9 @@ absl::Status Accounts::Deactivate(std::string_view user_id) {
     record->erase("displayname");
     record->erase("avatar_url");
     batch.Put(*store_.users, user_id, boost::json::serialize(*record));
-    CONCLAVE_RETURN_IF_ERROR(DropDevices(user_id, "", batch, dropped));
-    CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+    std::vector<std::string> removed;
+    CONCLAVE_RETURN_IF_ERROR(DropDevices(user_id, "", batch, dropped, removed));
+    CONCLAVE_RETURN_IF_ERROR(WriteRemoval(user_id, removed, batch));
   }
   ForgetTokens(dropped);
   return absl::OkStatus();
@@ -421,6 +428,23 @@ absl::StatusOr<std::vector<std::string>> Accounts::ListAdmins() const {
 void Accounts::SetFirstAdminHook(std::function<void(const std::string& user_id)> hook) {
   std::lock_guard lock(hook_mu_);
   first_admin_hook_ = std::move(hook);
+}
+
+void Accounts::SetDeviceRemovalHook(DeviceRemovalHook hook) {
+  std::lock_guard lock(hook_mu_);
+  device_removal_hook_ = std::move(hook);
+}
+
+absl::Status Accounts::WriteRemoval(std::string_view user_id,
+                                    const std::vector<std::string>& removed,
+                                    database::WriteBatch& batch) {
+  DeviceRemovalHook hook;
+  if (!removed.empty()) {
+    std::lock_guard lock(hook_mu_);
+    hook = device_removal_hook_;
+  }
+  if (!hook) return store_.db->Write(batch);
+  return hook(user_id, removed, batch);
 }
 
 }  // namespace conclave::service

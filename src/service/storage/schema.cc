@@ -75,4 +75,36 @@ std::string TxnKey(std::string_view user_id, std::string_view device_id, std::st
   return Strings({user_id, device_id, txn_id});
 }
 
+std::string OneTimeKeyKey(std::string_view user_id, std::string_view device_id,
+                          std::string_view algorithm, std::string_view key_id) {
+  return Strings({user_id, device_id, algorithm, key_id});
+}
+
+std::string OneTimeKeyPrefix(std::string_view user_id, std::string_view device_id,
+                             std::string_view algorithm) {
+  return Strings({user_id, device_id, algorithm});
+}
+
+std::string FallbackKeyKey(std::string_view user_id, std::string_view device_id,
+                           std::string_view algorithm) {
+  return Strings({user_id, device_id, algorithm});
+}
+
+std::string KeySignatureKey(std::string_view user_id, std::string_view key_id,
+                            std::string_view signer) {
+  return Strings({user_id, key_id, signer});
+}
+
+std::string KeyChangeKey(uint64_t position, std::string_view user_id) {
+  return database::KeyBuilder().AppendU64(position).AppendString(user_id).Build();
+}
+
+std::string ToDeviceKey(std::string_view user_id, std::string_view device_id, uint64_t position) {
+  return database::KeyBuilder()
+      .AppendString(user_id)
+      .AppendString(device_id)
+      .AppendU64(position)
+      .Build();
+}
+
 }  // namespace conclave::service::schema

@@ -48,6 +48,7 @@ absl::StatusOr<VerifyReport> VerifyDatabase(const Store& store, const VerifyOpti
   CheckTimeline(run);
   CheckRoomIndexes(run);
   CheckAccountIndexes(run);
+  CheckE2ee(run);
   if (!run.error.ok()) return run.error;
   return std::move(run.report);
 }

@@ -127,6 +127,7 @@ void CollectRooms(VerifyRun& run);         // verify_rooms.cc
 void CheckTimeline(VerifyRun& run);        // verify_timeline.cc
 void CheckRoomIndexes(VerifyRun& run);     // verify_rooms.cc
 void CheckAccountIndexes(VerifyRun& run);  // verify_accounts.cc
+void CheckE2ee(VerifyRun& run);            // verify_e2ee.cc
 
 }  // namespace conclave::service::verify_internal
 

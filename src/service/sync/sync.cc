@@ -16,6 +16,7 @@
 #include "conclave/service/rooms/typing.h"
 #include "conclave/service/storage/stored_json.h"
 #include "conclave/service/storage/stream.h"
+#include "e2ee_sections.h"
 #include "sections.h"
 
 namespace conclave::service {
@@ -45,8 +46,10 @@ absl::StatusOr<SinceToken> ParseSince(std::string_view token) {
 
 // Whether the response has nothing for the client (then a sync with time left waits).
 bool IsEmpty(const SyncResponse& response) {
+  // Key counts alone are not news: they are in every response.
   return response.join.empty() && response.invite.empty() && response.leave.empty() &&
-         response.account_data.empty() && response.presence.empty();
+         response.account_data.empty() && response.presence.empty() && response.to_device.empty() &&
+         response.device_lists.changed.empty() && response.device_lists.left.empty();
 }
 
 }  // namespace
@@ -146,6 +149,8 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
   CONCLAVE_RETURN_IF_ERROR(AddRooms(pass, memberships, response, co_members));
   response.account_data = GlobalAccountData(pass);
   response.presence = Presence(pass, deps_.accounts, std::move(co_members));
+
+  CONCLAVE_RETURN_IF_ERROR(AddE2eeSections(pass, deps_.e2ee, memberships, response));
 
   SyncResult result;
   if (IsEmpty(response) && request.may_wait && !initial) {

@@ -26,6 +26,7 @@ namespace conclave::service {
 
 class AdminRoom;
 class AdminRoomImpl;
+class E2ee;
 class Rooms;
 class Sync;
 class Typing;
@@ -64,6 +65,7 @@ class Homeserver {
   Accounts& accounts() { return *accounts_; }
   Rooms& rooms() { return *rooms_; }
   Sync& sync() { return *sync_; }
+  E2ee& e2ee() { return *e2ee_; }
   Typing& typing() { return *typing_; }
   RateLimiter& limiter() { return limiter_; }
   AdminRoom& admin_room();
@@ -89,6 +91,7 @@ class Homeserver {
   std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<Typing> typing_;
   std::unique_ptr<Rooms> rooms_;
+  std::unique_ptr<E2ee> e2ee_;
   std::unique_ptr<Sync> sync_;
   RateLimiter limiter_;
   // Last: destroyed (its worker joined) before everything it uses.

@@ -142,6 +142,16 @@ class Accounts {
   // registering thread; it must not outlive the service module (it is destroyed with Accounts).
   void SetFirstAdminHook(std::function<void(const std::string& user_id)> hook);
 
+  // What removing devices must also remove (E2ee::CommitDeviceRemoval: keys, pending to-device
+  // messages, and a device-list change): the hook gets the batch holding Accounts' own
+  // deletions of `device_ids` (never empty) and must write it, so all goes in one WriteBatch.
+  // Called under Accounts' device lock. Without a hook the batch is written as is.
+  using DeviceRemovalHook = std::function<absl::Status(std::string_view user_id,
+                                                       const std::vector<std::string>& device_ids,
+                                                       database::WriteBatch& batch)>;
+  // Sets (or, with nullptr, clears) the hook; it must not outlive the service module.
+  void SetDeviceRemovalHook(DeviceRemovalHook hook);
+
   // --- devices ---------------------------------------------------------------------------------
   // Devices sorted by id.
   absl::StatusOr<std::vector<Device>> ListDevices(std::string_view user_id) const;
@@ -209,9 +219,15 @@ class Accounts {
                                          std::string_view remote_ip, database::WriteBatch& batch,
                                          std::vector<std::string>& dropped);
   // Adds to `batch` the deletion of every device of `user_id` except `keep_device` (none when
-  // empty) and of their tokens, whose digests go to `dropped`. Caller holds `accounts_mu_`.
+  // empty) and of their tokens, whose digests go to `dropped` and device ids to `removed`.
+  // Caller holds `accounts_mu_`.
   absl::Status DropDevices(std::string_view user_id, std::string_view keep_device,
-                           database::WriteBatch& batch, std::vector<std::string>& dropped);
+                           database::WriteBatch& batch, std::vector<std::string>& dropped,
+                           std::vector<std::string>& removed);
+  // Writes `batch`, through the device-removal hook when `removed` devices are in it. Caller
+  // holds `accounts_mu_`.
+  absl::Status WriteRemoval(std::string_view user_id, const std::vector<std::string>& removed,
+                            database::WriteBatch& batch);
   // Removes token digests from the cache after their deletion was written.
   void ForgetTokens(const std::vector<std::string>& digests);
   // Stores account data `content` at a new stream position and wakes the user's /sync. Caller
@@ -242,6 +258,7 @@ class Accounts {
 
   mutable std::mutex hook_mu_;
   std::function<void(const std::string&)> first_admin_hook_;  // guarded by hook_mu_
+  DeviceRemovalHook device_removal_hook_;                     // guarded by hook_mu_
 };
 
 }  // namespace conclave::service

@@ -61,6 +61,44 @@ std::string ReceiptKey(std::string_view room_id, std::string_view receipt_type,
 // `txn_ids`: who sent, from which device, with which transaction id.
 std::string TxnKey(std::string_view user_id, std::string_view device_id, std::string_view txn_id);
 
+// --- end-to-end encryption (service/e2ee/; E2eeMaps opens these at every load) ---------------
+// `e2ee_device_keys`: DeviceKey(user_id, device_id) → the signed device_keys object as uploaded.
+inline constexpr char kDeviceKeysMap[] = "e2ee_device_keys";
+// `e2ee_one_time_keys`: OneTimeKeyKey → the key as uploaded (a signed object or a string).
+inline constexpr char kOneTimeKeysMap[] = "e2ee_one_time_keys";
+// `e2ee_fallback_keys`: FallbackKeyKey → {key_id, key, used}.
+inline constexpr char kFallbackKeysMap[] = "e2ee_fallback_keys";
+// `e2ee_key_changes`: KeyChangeKey(position, user_id) → "": the user's device list or device
+// keys changed in the commit at that stream position.
+inline constexpr char kKeyChangesMap[] = "e2ee_key_changes";
+// `e2ee_to_device`: ToDeviceKey → {sender, type, content}, pending until a sync acknowledges it.
+inline constexpr char kToDeviceMap[] = "e2ee_to_device";
+// `e2ee_cross_signing`: PairKey(user_id, usage) → the signed cross-signing key as uploaded;
+// usage is master, self_signing or user_signing.
+inline constexpr char kCrossSigningMap[] = "e2ee_cross_signing";
+// `e2ee_key_signatures`: KeySignatureKey → {signer's key id: signature}: signatures of another
+// user's master key by the signer's user-signing key, shown to the signer only.
+inline constexpr char kKeySignaturesMap[] = "e2ee_key_signatures";
+// `e2ee_to_device_txns`: TxnKey(sender, sender's device, txn_id) → the stream position.
+inline constexpr char kToDeviceTxnsMap[] = "e2ee_to_device_txns";
+
+// `e2ee_one_time_keys`: user_id, device_id, algorithm, key_id.
+std::string OneTimeKeyKey(std::string_view user_id, std::string_view device_id,
+                          std::string_view algorithm, std::string_view key_id);
+// The prefix of a device's `e2ee_one_time_keys` of one algorithm.
+std::string OneTimeKeyPrefix(std::string_view user_id, std::string_view device_id,
+                             std::string_view algorithm);
+// `e2ee_fallback_keys`: user_id, device_id, algorithm.
+std::string FallbackKeyKey(std::string_view user_id, std::string_view device_id,
+                           std::string_view algorithm);
+// `e2ee_key_signatures`: the signed user, the signed key's id (its public key), the signer.
+std::string KeySignatureKey(std::string_view user_id, std::string_view key_id,
+                            std::string_view signer);
+// `e2ee_key_changes`: position, user_id (so a window of positions is one key range).
+std::string KeyChangeKey(uint64_t position, std::string_view user_id);
+// `e2ee_to_device`: user_id, device_id, position (stream order per device).
+std::string ToDeviceKey(std::string_view user_id, std::string_view device_id, uint64_t position);
+
 }  // namespace conclave::service::schema
 
 #endif  // CONCLAVE_SERVICE_STORAGE_SCHEMA_H_

@@ -21,7 +21,10 @@
 //   - txn_ids → an event of that sender carrying that transaction; receipts → an event of the
 //     room at the position they record;
 //   - devices ↔ access_tokens (both directions, through the token digest), and users for
-//     devices, tokens, filters, account data and presence.
+//     devices, tokens, filters, account data and presence;
+//   - the e2ee maps (verify_e2ee.cc): device keys, one-time and fallback keys and pending
+//     to-device messages of existing devices only, key changes and to-device transactions of
+//     known users at positions on the stream.
 // Records that do not decode are problems too, not errors. Read-only; safe to run while the
 // server serves (the snapshot hides concurrent writes).
 #ifndef CONCLAVE_SERVICE_STORAGE_VERIFY_H_

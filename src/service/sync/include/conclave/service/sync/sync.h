@@ -12,6 +12,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -21,12 +22,14 @@
 #include "absl/time/time.h"
 #include "conclave/core/notifier.h"
 #include "conclave/service/accounts/accounts.h"
+#include "conclave/service/e2ee/e2ee.h"
 #include "conclave/service/protocol/filter.h"
 #include "conclave/service/rooms/room_types.h"
 #include "conclave/service/storage/stream.h"
 
 namespace conclave::service {
 
+class E2ee;
 class Rooms;
 class Typing;
 namespace sync_internal {
@@ -91,10 +94,16 @@ struct LeftRoomSync {
   SyncTimeline timeline{};
 };
 
+// A to_device.events entry (Client-Server API "Send-to-Device messaging", "Extensions to /sync").
+struct ToDeviceEvent {
+  std::string sender{};
+  std::string type{};
+  boost::json::object content{};
+};
+
 // One /sync response. Rooms are listed in the order of the user's memberships (by room id).
-// New sections are fields next to these, filled by their builder in sync/sections.cc and turned
-// into JSON by theirs in api/sync_json.cc (the E2EE ones: to_device.events,
-// device_lists.changed/left, device_one_time_keys_count, device_unused_fallback_key_types).
+// New sections are fields next to these, filled by their builder in sync/sections.cc (or a file
+// beside it) and turned into JSON by theirs in api/sync_json.cc.
 struct SyncResponse {
   std::string next_batch{};
   std::vector<JoinedRoomSync> join{};
@@ -102,6 +111,11 @@ struct SyncResponse {
   std::vector<LeftRoomSync> leave{};
   std::vector<AccountDataEvent> account_data{};  // global
   std::vector<PresenceEvent> presence{};
+  // End-to-end encryption ("Extensions to /sync"; sync/e2ee_sections.cc).
+  std::vector<ToDeviceEvent> to_device{};                // to_device.events, oldest first
+  DeviceListChanges device_lists{};                      // incremental syncs only
+  std::map<std::string, int64_t> one_time_key_counts{};  // device_one_time_keys_count
+  std::vector<std::string> unused_fallback_key_types{};  // device_unused_fallback_key_types
 };
 
 struct SyncResult {
@@ -123,6 +137,7 @@ class Sync {
     Accounts& accounts;        // account data and presence
     Rooms& rooms;
     Typing& typing;
+    E2ee& e2ee;  // to_device, device_lists, key counts
   };
   explicit Sync(Deps deps);
 

@@ -1,0 +1,227 @@
+// E2ee: the server's side of end-to-end encryption — device keys, one-time and fallback keys,
+// the device-list changes other users learn of, and to-device messages.
+//
+// Client-Server API, "End-to-End Encryption" (keys.yaml: /keys/upload, /keys/query,
+// /keys/claim, /keys/changes) and "Send-to-Device messaging" (to_device.yaml). The server never
+// sees plaintext: it checks that uploaded device keys belong to the uploading device and are
+// signed by it, and stores, serves and routes what clients give it. Device-list changes and
+// to-device messages are committed on the Stream, so /sync tokens order them with everything
+// else; every write of one call is one WriteBatch.
+//
+// Thread-safe: one mutex serializes the writes of E2ee (uploads, claims, sends, acknowledgements,
+// device removal), so a claim never hands one key out twice. Owned by the Homeserver; must not
+// outlive the service module.
+#ifndef CONCLAVE_SERVICE_E2EE_E2EE_H_
+#define CONCLAVE_SERVICE_E2EE_E2EE_H_
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "conclave/core/metrics.h"
+#include "conclave/core/notifier.h"
+#include "conclave/database/write_batch.h"
+#include "conclave/service/accounts/accounts.h"
+#include "conclave/service/rooms/rooms.h"
+#include "conclave/service/storage/store.h"
+#include "conclave/service/storage/stream.h"
+
+namespace conclave::service {
+
+// The algorithm of the one-time and fallback keys clients use (Olm).
+inline constexpr char kSignedCurve25519[] = "signed_curve25519";
+// Most one-time plus fallback keys one upload may carry; more is M_TOO_LARGE. Clients upload
+// about half of what libolm/vodozemac keep (50 of 100), so this leaves room.
+inline constexpr size_t kMaxKeysPerUpload = 256;
+// Largest device_keys object and largest single one-time key, in bytes of JSON.
+inline constexpr size_t kMaxDeviceKeysBytes = 16 * 1024;
+inline constexpr size_t kMaxOneTimeKeyBytes = 2 * 1024;
+// Pending to-device messages kept per device; a message beyond it is dropped (logged, and
+// counted in conclave_to_device_dropped_total). The device catches up once it syncs.
+inline constexpr size_t kMaxPendingToDevice = 10000;
+// Largest to-device request: messages addressed in one PUT (devices, after `*` expansion).
+inline constexpr size_t kMaxToDeviceMessages = 10000;
+
+// The E2EE maps (schema.h, kDeviceKeysMap and after). Must not outlive the Database.
+struct E2eeMaps {
+  database::Map* device_keys = nullptr;
+  database::Map* one_time_keys = nullptr;
+  database::Map* fallback_keys = nullptr;
+  database::Map* key_changes = nullptr;
+  database::Map* to_device = nullptr;
+  database::Map* to_device_txns = nullptr;
+  database::Map* cross_signing = nullptr;
+  database::Map* key_signatures = nullptr;
+
+  // Opens (creating if needed) every map above.
+  static absl::StatusOr<E2eeMaps> Open(database::Database& db);
+};
+
+// Users whose devices a /sync or /keys/changes reports (device_lists, keys.yaml "changes").
+struct DeviceListChanges {
+  std::set<std::string> changed;  // share a room with the user and changed devices or keys
+  std::set<std::string> left;     // no longer share any room with the user
+};
+
+// One pending to-device message, for /sync's to_device.events.
+struct ToDeviceMessage {
+  uint64_t position = 0;
+  std::string sender;
+  std::string type;
+  boost::json::object content;
+};
+
+class E2ee {
+ public:
+  // What E2ee uses; every reference must outlive it.
+  struct Deps {
+    std::string server_name;
+    Store& store;
+    Stream& stream;
+    core::Notifier& notifier;  // woken: recipients of to-device messages, users sharing a room
+    core::MetricsRegistry& metrics;
+    Accounts& accounts;  // devices (for `*` and display names)
+    Rooms& rooms;        // who shares a room with whom
+  };
+  // Opens the E2EE maps. Database errors.
+  static absl::StatusOr<std::unique_ptr<E2ee>> Open(Deps deps);
+
+  // --- keys (keys.cc) ---------------------------------------------------------------------------
+  // POST /keys/upload for `session`'s device: `device_keys`, `one_time_keys`, `fallback_keys` as
+  // in keys.yaml (each may be absent). Returns `one_time_key_counts` (signed_curve25519 always
+  // present). Matrix errors, with nothing stored: M_BAD_JSON for wrong shapes;
+  // M_INVALID_PARAM for device keys of another user or device, changed keys of a device that
+  // already has keys, or a one-time key id uploaded before with other content;
+  // M_INVALID_SIGNATURE for a missing or wrong self-signature (signed keys are checked against
+  // the device's ed25519 key when it is known); M_TOO_LARGE beyond kMaxKeysPerUpload keys or the
+  // byte limits above.
+  absl::StatusOr<boost::json::object> Upload(const Session& session,
+                                             const boost::json::object& body);
+  // POST /keys/query by `session`'s user: the response body (device_keys with
+  // `unsigned.device_display_name`; master_keys and self_signing_keys of the asked users that
+  // have them, user_signing_keys only the asker's own; `failures` for users of other servers:
+  // no federation yet). M_BAD_JSON, M_INVALID_PARAM for a user id that is not one.
+  absl::StatusOr<boost::json::object> Query(const Session& session,
+                                            const boost::json::object& body);
+  // POST /keys/claim: one key per asked device, removed in the same batch that reads it; the
+  // device's fallback key (marked used, kept) when none is left. Unknown users and devices are
+  // left out (keys.yaml), users of other servers listed in `failures`. M_BAD_JSON,
+  // M_INVALID_PARAM, M_TOO_LARGE beyond kMaxToDeviceMessages devices.
+  absl::StatusOr<boost::json::object> Claim(const boost::json::object& body);
+  // {algorithm: count} of the device's one-time keys; signed_curve25519 always present.
+  absl::StatusOr<boost::json::object> OneTimeKeyCounts(std::string_view user_id,
+                                                       std::string_view device_id) const;
+  // Algorithms of the device's fallback keys not yet claimed.
+  absl::StatusOr<std::vector<std::string>> UnusedFallbackKeyTypes(std::string_view user_id,
+                                                                  std::string_view device_id) const;
+
+  // --- cross-signing (cross_signing.cc) ------------------------------------------------------
+  // Whether POST /keys/device_signing/upload of `body` must pass user-interactive auth
+  // (cross_signing.yaml): the user has a master key and `body` holds a key that differs from
+  // the stored one. Database errors.
+  absl::StatusOr<bool> CrossSigningNeedsAuth(const Session& session,
+                                             const boost::json::object& body) const;
+  // Stores `body`'s master_key, self_signing_key and user_signing_key (each optional) for
+  // `session`'s user, with a key change (the user's device list changes for whoever shares a
+  // room). Matrix errors, with nothing stored: M_BAD_JSON for wrong shapes; M_INVALID_PARAM for a
+  // key of another user, the wrong `usage`, or not exactly one ed25519 key; M_INVALID_SIGNATURE
+  // when a self-signing or user-signing key is not signed by the master key (the uploaded one,
+  // else the stored one); M_MISSING_PARAM for such a key with no master key at all.
+  absl::Status UploadCrossSigning(const Session& session, const boost::json::object& body);
+  // POST /keys/signatures/upload: `body` is {user_id: {key_id: signed object}}; each object must
+  // be the stored key (a device's device keys, by device id, or a master key, by its public
+  // key) with new signatures by the uploader: of the uploader's own devices by their
+  // self-signing key, of their own master key by one of their devices, of another user's master
+  // key by their user-signing key (kept apart and shown to the uploader only). Valid signatures
+  // are stored, with a key change of the signed user; the result is {"failures": {user_id:
+  // {key_id: {errcode, error}}}} for the others (M_INVALID_SIGNATURE, M_NOT_FOUND for an
+  // unknown key, M_INVALID_PARAM for an object that is not the stored key). M_BAD_JSON when
+  // `body` is not an object of objects; database errors.
+  absl::StatusOr<boost::json::object> UploadSignatures(const Session& session,
+                                                       const boost::json::object& body);
+
+  // --- device lists (device_lists.cc) ------------------------------------------------------
+  // Users whose device lists concern `user_id` between stream positions `after` (exclusive) and
+  // `upto` (inclusive): changed (themselves, or users sharing a room, who changed devices or
+  // keys; users who started sharing a room) and left (stopped sharing every room).
+  // `memberships` are the user's rooms (Rooms::UserRooms). Database errors.
+  absl::StatusOr<DeviceListChanges> Changes(std::string_view user_id, uint64_t after, uint64_t upto,
+                                            const std::vector<UserRoom>& memberships) const;
+
+  // --- to-device (to_device.cc) -------------------------------------------------------------
+  // PUT /sendToDevice/{type}/{txn_id}: `messages` is {user_id: {device_id or "*": content}}.
+  // Stores one message per addressed device at one stream position and wakes the recipients;
+  // the same (device, txn_id) again stores nothing and succeeds (idempotent). Local users and
+  // devices that do not exist are skipped, as are users of other servers (no federation yet).
+  // M_BAD_JSON for wrong shapes, M_INVALID_PARAM for a bad user id, M_TOO_LARGE beyond
+  // kMaxToDeviceMessages.
+  absl::Status SendToDevice(const Session& session, std::string_view type, std::string_view txn_id,
+                            const boost::json::object& messages);
+  // The device's pending messages with position <= `upto`, in stream order, after deleting
+  // those at or before `acknowledged` (the `since` of a sync, which proves the client received
+  // them; nullopt on an initial sync: nothing deleted). Database errors.
+  absl::StatusOr<std::vector<ToDeviceMessage>> ToDeviceForSync(std::string_view user_id,
+                                                               std::string_view device_id,
+                                                               std::optional<uint64_t> acknowledged,
+                                                               uint64_t upto);
+  // Pending to-device messages of the device (admin: the backlog). Database errors.
+  absl::StatusOr<size_t> PendingToDevice(std::string_view user_id, std::string_view device_id);
+  // to-device messages dropped because a device had kMaxPendingToDevice pending, since start.
+  uint64_t dropped_to_device() const { return dropped_->value(); }
+
+  // --- devices (e2ee.cc) ---------------------------------------------------------------------
+  // Accounts' device-removal hook: adds to `batch` the deletion of the devices' keys and pending
+  // to-device messages, commits `batch` (which holds Accounts' own deletions) on the stream
+  // with a key change of `user_id`, and wakes the users sharing a room. Database errors (then
+  // nothing is written).
+  absl::Status CommitDeviceRemoval(std::string_view user_id,
+                                   const std::vector<std::string>& device_ids,
+                                   database::WriteBatch& batch);
+
+ private:
+  E2ee(Deps deps, E2eeMaps maps);
+
+  // Adds the key-change row of `user_id` at `position` to `batch`.
+  void AddKeyChange(std::string_view user_id, uint64_t position, database::WriteBatch& batch);
+  // Wakes `user_id` and every user sharing a room with it.
+  void NotifyDeviceChange(std::string_view user_id);
+  // The cross-signing key of `user_id` for `usage`, nullopt when none. Database errors.
+  absl::StatusOr<std::optional<boost::json::object>> StoredCrossSigningKey(
+      std::string_view user_id, std::string_view usage) const;
+  // Adds to `user_id`'s master key `key` the signatures `viewer` made of it with their
+  // user-signing key (e2ee_key_signatures). Database errors.
+  absl::Status AddViewerSignatures(std::string_view viewer, std::string_view user_id,
+                                   boost::json::object& key) const;
+  // The signed device_keys of (user, device), nullopt when none. Database errors.
+  absl::StatusOr<std::optional<boost::json::object>> StoredDeviceKeys(
+      std::string_view user_id, std::string_view device_id) const;
+  // Whether (user, device) exists in `devices`.
+  absl::StatusOr<bool> DeviceExists(std::string_view user_id, std::string_view device_id) const;
+  // Pending to-device count of a device, from the cache or counted. Caller holds mu_.
+  absl::StatusOr<size_t> PendingLocked(const std::string& device_key);
+
+  Deps deps_;
+  E2eeMaps maps_;
+  // conclave_to_device_dropped_total (lives as long as the registry), or unexported_dropped_
+  // when it could not be registered.
+  core::Counter* dropped_;
+  core::Counter unexported_dropped_;
+
+  std::mutex mu_;
+  // DeviceKey(user, device) → pending to-device messages, for the devices counted since load.
+  absl::flat_hash_map<std::string, size_t> pending_;  // guarded by mu_
+};
+
+}  // namespace conclave::service
+
+#endif  // CONCLAVE_SERVICE_E2EE_E2EE_H_
