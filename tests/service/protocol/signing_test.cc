@@ -1,12 +1,15 @@
 #include "conclave/service/protocol/signing.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "conclave/service/protocol/crypto.h"
-#include "service/testing/errcode.h"
+#include "service/testing/status_matchers.h"
 
 namespace conclave::service {
 namespace {
+
+using test_util::HasErrcode;
 
 // RFC 8032 §7.1, test 2: a one-byte message.
 TEST(Ed25519, MatchesTheRfc8032TestVector) {
@@ -36,12 +39,12 @@ TEST(SignJson, SignatureCoversAllButSignaturesAndUnsigned) {
   json["unsigned"] = boost::json::object{{"age", 5}};
   EXPECT_TRUE(VerifyJsonSignature(json, "@u:example.org", "ed25519:DEV", key).ok());
   json["a"] = "y";
-  EXPECT_EQ(ErrcodeOf(VerifyJsonSignature(json, "@u:example.org", "ed25519:DEV", key)),
-            Errcode::kInvalidSignature);
-  EXPECT_EQ(ErrcodeOf(VerifyJsonSignature(json, "@v:example.org", "ed25519:DEV", key)),
-            Errcode::kInvalidSignature);
-  EXPECT_EQ(ErrcodeOf(VerifyJsonSignature(json, "@u:example.org", "ed25519:DEV", "!!")),
-            Errcode::kInvalidSignature);
+  EXPECT_THAT(VerifyJsonSignature(json, "@u:example.org", "ed25519:DEV", key),
+              HasErrcode(Errcode::kInvalidSignature));
+  EXPECT_THAT(VerifyJsonSignature(json, "@v:example.org", "ed25519:DEV", key),
+              HasErrcode(Errcode::kInvalidSignature));
+  EXPECT_THAT(VerifyJsonSignature(json, "@u:example.org", "ed25519:DEV", "!!"),
+              HasErrcode(Errcode::kInvalidSignature));
 }
 
 }  // namespace
