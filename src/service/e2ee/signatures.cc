@@ -81,8 +81,10 @@ absl::StatusOr<object> E2ee::UploadSignatures(const Session& session, const obje
   const std::string user_signing_pub = PublicKeyOf(user_signing);
   for (const auto& [user_key, keys] : body) {
     const std::string user(user_key);
-    for (const auto& [key_id_key, signed_value] : keys.get_object()) {
-      const std::string key_id(key_id_key);
+    for (const auto& entry : keys.get_object()) {
+      // Not a structured binding: clang 14 (the fuzz preset) cannot capture one in the lambda.
+      const std::string key_id(entry.key());
+      const boost::json::value& signed_value = entry.value();
       // Checks one signed object; a failure is reported for it and the others go on.
       auto check = [&]() -> absl::Status {
         if (!signed_value.is_object()) return BadJson("The signed key must be an object");
