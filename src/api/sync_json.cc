@@ -25,8 +25,7 @@ object TimelineJson(const service::SyncTimeline& timeline, const service::Sessio
 array EphemeralEvents(const service::JoinedRoomSync& room) {
   array ephemeral;
   if (room.typing) {
-    array ids;
-    for (const auto& u : *room.typing) ids.emplace_back(u);
+    array ids(room.typing->begin(), room.typing->end());
     ephemeral.push_back(
         object{{"type", "m.typing"}, {"content", object{{"user_ids", std::move(ids)}}}});
   }
@@ -43,18 +42,10 @@ object ByRoomId(const std::vector<Room>& rooms, Build build) {
   return out;
 }
 
-// A JSON array of the strings of a container.
-array Strings(const auto& strings) {
-  array out;
-  for (const std::string& s : strings) out.emplace_back(s);
-  return out;
-}
-
 }  // namespace
 
 object JoinedRoomJson(const service::JoinedRoomSync& room, const service::Session& viewer) {
-  array heroes;
-  for (const auto& u : room.heroes) heroes.emplace_back(u);
+  array heroes(room.heroes.begin(), room.heroes.end());
   return object{{"timeline", TimelineJson(room.timeline, viewer)},
                 {"state", Events(ClientEvents(room.state, &viewer, false))},
                 {"ephemeral", Events(EphemeralEvents(room))},
@@ -98,12 +89,15 @@ void AddE2eeJson(const service::SyncResponse& response, object& body) {
     to_device.push_back(object{{"sender", e.sender}, {"type", e.type}, {"content", e.content}});
   }
   body["to_device"] = Events(std::move(to_device));
-  body["device_lists"] = object{{"changed", Strings(response.device_lists.changed)},
-                                {"left", Strings(response.device_lists.left)}};
+  body["device_lists"] =
+      object{{"changed",
+              array(response.device_lists.changed.begin(), response.device_lists.changed.end())},
+             {"left", array(response.device_lists.left.begin(), response.device_lists.left.end())}};
   object counts;
   for (const auto& [algorithm, count] : response.one_time_key_counts) counts[algorithm] = count;
   body["device_one_time_keys_count"] = std::move(counts);
-  body["device_unused_fallback_key_types"] = Strings(response.unused_fallback_key_types);
+  body["device_unused_fallback_key_types"] =
+      array(response.unused_fallback_key_types.begin(), response.unused_fallback_key_types.end());
 }
 
 object SyncJson(const service::SyncResponse& response, const service::Session& viewer) {
