@@ -6,12 +6,13 @@
 // API" with single-stage flows.
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <string>
 #include <utility>
 
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/service/protocol/crypto.h"
+#include "conclave/service/protocol/canonical_json.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/rooms/rooms.h"
 #include "routes.h"
@@ -71,16 +72,37 @@ core::Response AuthChallenge(std::string_view stage, const std::string& session,
   return JsonResponse(body, 401);
 }
 
-// The request's `auth` dict (null when absent) and the UIA session: the client's, else a new
-// one. Every flow here has one stage that completes within a single request, so a session
-// holds no state and any value the client sends back is accepted.
+// The request's `auth` dict (null when absent) and its UIA session (UiaSessions): the client's
+// when it sent one that was started for this very operation, else a new one bound to it. A
+// session the client sent that is unknown (expired, finished, from before a restart) or that was
+// started for another operation makes `session_error` M_FORBIDDEN: the stage then answers the
+// challenge with the new session and does not look at the credentials.
 struct AuthDict {
   const object* auth = nullptr;
   std::optional<std::string> type;
   std::string session;
+  absl::Status session_error;
 };
 
-absl::StatusOr<AuthDict> ReadAuth(const object& body) {
+// What a UIA session is bound to: who (the access token's user), the method, the path and, when
+// `bind_body`, the canonical JSON of the body without `auth` ("resubmitting the same request with
+// the addition of an auth key"). Registration binds no body: there is no account yet whose
+// operation another request could take over, and clients may send the later attempts' parameters
+// differently.
+std::string UiaOperation(const Call& call, const object& body, bool bind_body) {
+  std::string operation =
+      core::StrCat(call.session.user_id, "\n", call.request.method, "\n", call.request.path, "\n");
+  if (!bind_body) return operation;
+  object rest = body;
+  rest.erase("auth");
+  absl::StatusOr<std::string> canonical = service::CanonicalJson(rest);
+  // Bodies CanonicalJson refuses (floats) are bound by their serialization: a client resubmits
+  // the same request, and the same value serializes the same.
+  operation += canonical.ok() ? *canonical : boost::json::serialize(rest);
+  return operation;
+}
+
+absl::StatusOr<AuthDict> ReadAuth(Call& call, const object& body, bool bind_body) {
   AuthDict dict;
   CONCLAVE_ASSIGN_OR_RETURN(dict.auth, OptionalObject(body, "auth"));
   std::optional<std::string> session;
@@ -88,7 +110,25 @@ absl::StatusOr<AuthDict> ReadAuth(const object& body) {
     CONCLAVE_ASSIGN_OR_RETURN(dict.type, OptionalString(*dict.auth, "type"));
     CONCLAVE_ASSIGN_OR_RETURN(session, OptionalString(*dict.auth, "session"));
   }
-  dict.session = session && !session->empty() ? *session : service::RandomAlnum(24);
+  service::UiaSessions& sessions = call.hs.uia_sessions();
+  const std::string operation = UiaOperation(call, body, bind_body);
+  if (session && !session->empty()) {
+    switch (sessions.Verify(*session, operation)) {
+      case service::UiaSessions::Verdict::kValid:
+        dict.session = *session;
+        return dict;
+      case service::UiaSessions::Verdict::kUnknown:
+        dict.session_error = service::Forbidden(
+            "Unknown or expired authentication session; authenticate again with the new session");
+        break;
+      case service::UiaSessions::Verdict::kOtherOperation:
+        dict.session_error = service::Forbidden(
+            "This authentication session was started for another request; authenticate again "
+            "with the new session");
+        break;
+    }
+  }
+  dict.session = sessions.Start(operation);
   return dict;
 }
 
@@ -105,7 +145,10 @@ absl::Status Unrecognized(std::string_view expected) {
 }  // namespace
 
 absl::StatusOr<UiaOutcome> PasswordStage(Call& call, const object& body) {
-  CONCLAVE_ASSIGN_OR_RETURN(AuthDict dict, ReadAuth(body));
+  CONCLAVE_ASSIGN_OR_RETURN(AuthDict dict, ReadAuth(call, body, /*bind_body=*/true));
+  if (!dict.session_error.ok()) {
+    return UiaOutcome{AuthChallenge(kPasswordLogin, dict.session, dict.session_error), ""};
+  }
   if (dict.auth == nullptr || !dict.type) {
     return UiaOutcome{AuthChallenge(kPasswordLogin, dict.session), ""};
   }
@@ -147,6 +190,7 @@ absl::StatusOr<UiaOutcome> PasswordStage(Call& call, const object& body) {
   if (absl::Status checked = call.hs.accounts().CheckPassword(user_id, password); !checked.ok()) {
     return UiaOutcome{AuthChallenge(kPasswordLogin, dict.session, checked), ""};
   }
+  call.hs.uia_sessions().Finish(dict.session);
   return UiaOutcome{std::nullopt, user_id};
 }
 
@@ -158,7 +202,10 @@ namespace {
 absl::StatusOr<UiaOutcome> RegistrationStage(Call& call, const object& body) {
   const std::string token = call.hs.options().registration_token;
   const std::string_view stage = token.empty() ? kDummyStage : kTokenStage;
-  CONCLAVE_ASSIGN_OR_RETURN(AuthDict dict, ReadAuth(body));
+  CONCLAVE_ASSIGN_OR_RETURN(AuthDict dict, ReadAuth(call, body, /*bind_body=*/false));
+  if (!dict.session_error.ok()) {
+    return UiaOutcome{AuthChallenge(stage, dict.session, dict.session_error), ""};
+  }
   if (dict.auth == nullptr || !dict.type) return UiaOutcome{AuthChallenge(stage, dict.session), ""};
   if (*dict.type != stage) {
     return UiaOutcome{AuthChallenge(stage, dict.session, Unrecognized(stage)), ""};
@@ -171,6 +218,7 @@ absl::StatusOr<UiaOutcome> RegistrationStage(Call& call, const object& body) {
           AuthChallenge(stage, dict.session, service::Forbidden("Invalid registration token")), ""};
     }
   }
+  call.hs.uia_sessions().Finish(dict.session);
   return UiaOutcome{};
 }
 

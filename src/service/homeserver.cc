@@ -74,6 +74,9 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
     if (const auto* typing = state.get_object().if_contains("typing")) {
       if (const auto* text = typing->if_string()) hs->typing_->Restore(*text);
     }
+    if (const auto* uia = state.get_object().if_contains("uia_sessions")) {
+      if (const auto* text = uia->if_string()) hs->uia_sessions_.Restore(*text);
+    }
     if (const auto* queue = state.get_object().if_contains("admin_queue")) {
       if (const auto* text = queue->if_string()) hs->admin_room_->RestoreQueue(*text);
     }
@@ -100,6 +103,7 @@ std::string Homeserver::Save() const {
   boost::json::object state;
   state["rate_limits"] = limiter_.Save();
   state["typing"] = typing_->Save();
+  state["uia_sessions"] = uia_sessions_.Save();
   state["admin_queue"] = admin_room_->SaveQueue();
   return boost::json::serialize(state);
 }

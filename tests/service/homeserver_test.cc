@@ -1,4 +1,5 @@
-// What a reload of the service module carries over: typing notices and rate-limit buckets go
+// What a reload of the service module carries over: typing notices, rate-limit buckets and
+// user-interactive auth sessions go
 // through Homeserver::Save() into the next Homeserver::Open(), as the module's saved bytes.
 #include "conclave/service/homeserver.h"
 
@@ -17,7 +18,7 @@ namespace {
 
 using ::testing::ElementsAre;
 
-TEST(HomeserverTest, SavedBytesCarryTypingAndRateLimitsIntoTheNextLoad) {
+TEST(HomeserverTest, SavedBytesCarryTypingRateLimitsAndUiaSessionsIntoTheNextLoad) {
   database::test_util::TempDir dir;
   core::Server server(core::Config{}, "dev");
   auto db = database::Database::Open({.path = dir.Sub("db")});
@@ -30,6 +31,7 @@ TEST(HomeserverTest, SavedBytesCarryTypingAndRateLimitsIntoTheNextLoad) {
   EXPECT_TRUE((*first)->limiter().Take("login/1.2.3.4", limit).ok());
   EXPECT_TRUE((*first)->limiter().Take("login/1.2.3.4", limit).ok());
   EXPECT_EQ(ErrcodeOf((*first)->limiter().Take("login/1.2.3.4", limit)), Errcode::kLimitExceeded);
+  const std::string uia = (*first)->uia_sessions().Start("@a:x\nDELETE\n/devices/A\n{}");
   std::string saved = (*first)->Save();
   first->reset();
 
@@ -41,6 +43,9 @@ TEST(HomeserverTest, SavedBytesCarryTypingAndRateLimitsIntoTheNextLoad) {
   absl::Status again = (*second)->limiter().Take("login/1.2.3.4", limit);
   EXPECT_EQ(ErrcodeOf(again), Errcode::kLimitExceeded);
   EXPECT_GT(RetryAfterMs(again).value_or(0), 0);
+  // A client halfway through user-interactive auth finishes it after the reload.
+  EXPECT_EQ((*second)->uia_sessions().Verify(uia, "@a:x\nDELETE\n/devices/A\n{}"),
+            UiaSessions::Verdict::kValid);
 
   // Garbage saved bytes (a different build's format) start empty rather than fail the load.
   second->reset();

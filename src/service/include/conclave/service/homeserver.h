@@ -1,6 +1,7 @@
 // Homeserver: the service module's object graph — the store, the stream, and the domain services
 // the api calls (accounts, rooms, sync), the admin room, plus the in-memory state that survives
-// reloads (typing notifications, rate-limit buckets, queued admin commands) through the module's
+// reloads (typing notifications, rate-limit buckets, user-interactive auth sessions, queued admin
+// commands) through the module's
 // saved bytes.
 //
 // Created at every load of the service module, destroyed at its unload; the api module (which
@@ -17,6 +18,7 @@
 #include "conclave/core/server.h"
 #include "conclave/database/database.h"
 #include "conclave/service/accounts/accounts.h"
+#include "conclave/service/accounts/uia_sessions.h"
 #include "conclave/service/options/options.h"
 #include "conclave/service/rate_limit/rate_limiter.h"
 #include "conclave/service/storage/store.h"
@@ -53,8 +55,9 @@ class Homeserver {
   // answered) first. Idempotent.
   void Stop();
 
-  // What must survive a reload: typing notifications, rate-limit buckets and the admin commands
-  // still queued. Call after Stop(), so that the command the worker is busy with is not saved too.
+  // What must survive a reload: typing notifications, rate-limit buckets, UIA sessions and the
+  // admin commands still queued. Call after Stop(), so that the command the worker is busy with is
+  // not saved too.
   std::string Save() const;
 
   const std::string& server_name() const { return server_name_; }
@@ -68,6 +71,7 @@ class Homeserver {
   E2ee& e2ee() { return *e2ee_; }
   Typing& typing() { return *typing_; }
   RateLimiter& limiter() { return limiter_; }
+  UiaSessions& uia_sessions() { return uia_sessions_; }
   AdminRoom& admin_room();
   // The same, with the service module's private interface (admin_room_impl.h).
   AdminRoomImpl& admin_room_impl() { return *admin_room_; }
@@ -94,6 +98,7 @@ class Homeserver {
   std::unique_ptr<E2ee> e2ee_;
   std::unique_ptr<Sync> sync_;
   RateLimiter limiter_;
+  UiaSessions uia_sessions_;
   // Last: destroyed (its worker joined) before everything it uses.
   std::unique_ptr<AdminRoomImpl> admin_room_;
 };
