@@ -29,6 +29,23 @@ using boost::json::object;
 // under the event size limit (Synapse uses the same two).
 constexpr size_t kMaxDisplayNameBytes = 256;
 constexpr size_t kMaxAvatarUrlBytes = 1000;
+
+// profile.yaml types avatar_url as `format: uri`: RFC 3986 §3.1, a scheme (ALPHA *( ALPHA /
+// DIGIT / "+" / "-" / "." )) and ":", then no whitespace or control characters. mxc:// is what
+// clients set; other schemes (https:, bridged profiles) are URIs too.
+bool HasUriScheme(std::string_view text) {
+  const size_t colon = text.find(':');
+  if (colon == 0 || colon == std::string_view::npos) return false;
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (!alpha(text[0])) return false;
+  for (char c : text.substr(1, colon - 1)) {
+    if (!alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.') return false;
+  }
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
 // "The supplied profile key exceeds the maximum allowed key length of 255 bytes."
 constexpr size_t kMaxProfileKeyBytes = 255;
 // How recent the last activity must be for `currently_active` (presence.yaml).
@@ -153,8 +170,8 @@ absl::StatusOr<boost::json::value> PutProfileField(Call& call) {
       return service::InvalidParam(
           core::StrCat("avatar_url may not be longer than ", kMaxAvatarUrlBytes, " bytes"));
     }
-    if (!text.empty() && !text.starts_with("mxc://")) {
-      return service::InvalidParam("avatar_url must be an mxc:// URI");
+    if (!text.empty() && !HasUriScheme(text)) {
+      return service::InvalidParam("avatar_url must be a URI (such as mxc://server/media_id)");
     }
   }
   std::optional<std::string> stored;

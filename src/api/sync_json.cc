@@ -53,6 +53,7 @@ object JoinedRoomJson(const service::JoinedRoomSync& room, const service::Sessio
                 {"unread_notifications", object{{"notification_count", room.notification_count},
                                                 {"highlight_count", room.highlight_count}}},
                 {"summary", object{{"m.joined_member_count", room.joined_member_count},
+                                   {"m.invited_member_count", room.invited_member_count},
                                    {"m.heroes", std::move(heroes)}}}};
 }
 

@@ -68,9 +68,13 @@ absl::StatusOr<boost::json::object> Rooms::StateContent(const Session& session,
 absl::StatusOr<StoredEvent> Rooms::Event(const Session& session, std::string_view room_id,
                                          std::string_view event_id) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
-  CONCLAVE_ASSIGN_OR_RETURN(uint64_t visible, VisibleUpTo(session.user_id, *room));
+  // rooms.yaml, GET /rooms/{roomId}/event/{eventId}: 404 "not found or you do not have
+  // permission to read this event", so a non-member learns nothing of the event either way.
+  absl::StatusOr<uint64_t> visible = VisibleUpTo(session.user_id, *room);
+  if (!visible.ok() && ErrcodeOf(visible.status()) != Errcode::kForbidden) return visible.status();
   auto event = ReadEvent(event_id);
-  if (!event.ok() || StringField(event->pdu, "room_id") != room_id || event->position > visible) {
+  if (!visible.ok() || !event.ok() || StringField(event->pdu, "room_id") != room_id ||
+      event->position > *visible) {
     return NotFound(core::StrCat("Event ", event_id, " not found in ", room_id));
   }
   return event;
@@ -108,12 +112,19 @@ uint64_t Rooms::LatestPosition(std::string_view room_id) {
 }
 
 absl::StatusOr<std::vector<std::string>> Rooms::JoinedUserIds(std::string_view room_id) {
+  return UserIdsWithMembership(room_id, "join");
+}
+
+absl::StatusOr<std::vector<std::string>> Rooms::UserIdsWithMembership(std::string_view room_id,
+                                                                      std::string_view membership) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   std::lock_guard lock(room->mu);
   std::vector<std::string> out;
   for (auto it = room->state.lower_bound(StateKey("m.room.member", ""));
        it != room->state.end() && it->first.first == "m.room.member"; ++it) {
-    if (MembershipOf(room->state, it->first.second) == "join") out.push_back(it->first.second);
+    if (MembershipOf(room->state, it->first.second) == membership) {
+      out.push_back(it->first.second);
+    }
   }
   return out;
 }

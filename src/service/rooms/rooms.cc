@@ -4,6 +4,7 @@
 #include "conclave/service/rooms/rooms.h"
 
 #include <boost/json/serialize.hpp>
+#include <vector>
 
 #include "conclave/core/log.h"
 #include "conclave/core/status_macros.h"
@@ -108,6 +109,19 @@ absl::StatusOr<StoredEvent> Rooms::ReadEvent(std::string_view event_id) const {
 }
 
 absl::StatusOr<boost::json::object> Rooms::BuildEvent(RoomData& room, Draft& draft) {
+  // Client-Server API, "Size limits": type, state_key, sender and room_id (and event_id, ours
+  // and short) at most 255 bytes each; a federating server would refuse a longer one.
+  const std::pair<std::string_view, std::string_view> fields[] = {
+      {"type", draft.type},
+      {"state_key", draft.state_key ? std::string_view(*draft.state_key) : std::string_view()},
+      {"sender", draft.sender},
+      {"room_id", room.room_id}};
+  for (const auto& [name, value] : fields) {
+    if (value.size() > kMaxEventFieldBytes) {
+      return TooLarge(core::StrCat("The event's ", name, " is ", value.size(),
+                                   " bytes; the limit is ", kMaxEventFieldBytes));
+    }
+  }
   if (HasFloat(draft.content)) {
     return BadJson("Event content must not contain floating-point numbers");
   }
@@ -269,6 +283,38 @@ absl::StatusOr<std::string> Rooms::Send(const Session& session, std::string_view
   return event_id;
 }
 
+// room_state.yaml, PUT m.room.canonical_alias: M_INVALID_PARAM when an alias in `alias` or
+// `alt_aliases` has invalid syntax (or `alt_aliases` is not an array of strings), M_BAD_ALIAS
+// when a valid one does not point at this room.
+absl::Status Rooms::CheckCanonicalAlias(std::string_view room_id,
+                                        const boost::json::object& content) const {
+  std::vector<std::string_view> aliases;
+  if (const auto* alias = content.if_contains("alias"); alias != nullptr && !alias->is_null()) {
+    if (!alias->is_string()) return InvalidParam("'alias' must be a string");
+    if (!alias->get_string().empty()) aliases.push_back(alias->get_string());
+  }
+  if (const auto* alt = content.if_contains("alt_aliases"); alt != nullptr) {
+    if (!alt->is_array()) return InvalidParam("'alt_aliases' must be an array of aliases");
+    for (const auto& entry : alt->get_array()) {
+      if (!entry.is_string()) return InvalidParam("'alt_aliases' must be an array of aliases");
+      aliases.push_back(entry.get_string());
+    }
+  }
+  for (std::string_view alias : aliases) {
+    if (absl::Status valid = ParseRoomAlias(alias).status(); !valid.ok()) {
+      return InvalidParam(core::StrCat("The alias ", alias, " is not a valid room alias"));
+    }
+  }
+  for (std::string_view alias : aliases) {
+    auto target = ResolveAlias(alias);
+    if (!target.ok() || *target != room_id) {
+      return MatrixStatus(Errcode::kBadAlias,
+                          core::StrCat("The alias ", alias, " does not point to this room"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> Rooms::SendState(const Session& session, std::string_view room_id,
                                              std::string_view type, std::string_view state_key,
                                              const boost::json::object& content) {
@@ -279,25 +325,8 @@ absl::StatusOr<std::string> Rooms::SendState(const Session& session, std::string
               .state_key = std::string(state_key),
               .sender = session.user_id,
               .content = content};
-  if (type == "m.room.canonical_alias") {
-    // Client-Server API: the aliases it names must point at this room.
-    auto check = [&](std::string_view alias) -> absl::Status {
-      auto target = ResolveAlias(alias);
-      if (!target.ok() || *target != room_id) {
-        return MatrixStatus(Errcode::kBadAlias,
-                            core::StrCat("The alias ", alias, " does not point to this room"));
-      }
-      return absl::OkStatus();
-    };
-    if (auto alias = StringField(content, "alias"); !alias.empty()) {
-      CONCLAVE_RETURN_IF_ERROR(check(alias));
-    }
-    if (const auto* alt = content.if_contains("alt_aliases"); alt && alt->is_array()) {
-      for (const auto& a : alt->get_array()) {
-        if (a.is_string()) CONCLAVE_RETURN_IF_ERROR(check(a.get_string()));
-      }
-    }
-  }
+  if (type == "m.room.canonical_alias")
+    CONCLAVE_RETURN_IF_ERROR(CheckCanonicalAlias(room_id, content));
   CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Commit(*room, std::move(draft)));
   return std::string(StringField(event.pdu, "event_id"));
 }

@@ -112,10 +112,16 @@ absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
   room.timeline.limited = limited;
   CONCLAVE_ASSIGN_OR_RETURN(room.notification_count, rooms.UnreadCount(room_id, user));
   CONCLAVE_ASSIGN_OR_RETURN(auto joined_users, rooms.JoinedUserIds(room_id));
+  CONCLAVE_ASSIGN_OR_RETURN(auto invited_users, rooms.UserIdsWithMembership(room_id, "invite"));
   room.joined_member_count = joined_users.size();
+  room.invited_member_count = invited_users.size();
   for (const auto& u : joined_users) {
     if (u != user && room.heroes.size() < 5) room.heroes.push_back(u);
     co_members.insert(u);
+  }
+  // sync.yaml, m.heroes: joined or invited members; joined ones first.
+  for (const auto& u : invited_users) {
+    if (u != user && room.heroes.size() < 5) room.heroes.push_back(u);
   }
   return room;
 }

@@ -66,16 +66,20 @@ void Sync::ExpireTyping() {
   }
 }
 
+// sync.yaml, `set_presence`: omitted, the user "is automatically marked as online"; `offline`,
+// "not marked as being online" (left as it is, status_msg and all); `unavailable`, idle. A
+// change keeps the user's status_msg.
 absl::Status Sync::ApplyPresence(const std::string& user_id,
                                  const std::optional<std::string>& set_presence) {
-  if (!set_presence) return absl::OkStatus();
-  const std::string& presence = *set_presence;
+  const std::string presence = set_presence.value_or("online");
   if (presence != "online" && presence != "offline" && presence != "unavailable") {
     return InvalidParam("'set_presence' must be online, offline or unavailable");
   }
+  if (presence == "offline") return absl::OkStatus();
   auto current = deps_.accounts.GetPresence(user_id);
   if (current.ok() && current->presence == presence) return absl::OkStatus();
-  return deps_.accounts.SetPresence(user_id, presence, std::nullopt);
+  return deps_.accounts.SetPresence(user_id, presence,
+                                    current.ok() ? current->status_msg : std::nullopt);
 }
 
 absl::StatusOr<std::vector<UserRoom>> Sync::Memberships(const std::string& user_id,

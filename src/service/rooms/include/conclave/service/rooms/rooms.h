@@ -42,6 +42,9 @@ class Typing;
 
 // The largest event accepted, in bytes of its JSON (Client-Server API, "Size limits").
 inline constexpr size_t kMaxEventBytes = 65536;
+// The longest type, state_key, sender, room_id and event_id of an event, in bytes (the same
+// section).
+inline constexpr size_t kMaxEventFieldBytes = 255;
 
 class Rooms {
  public:
@@ -163,6 +166,10 @@ class Rooms {
   uint64_t LatestPosition(std::string_view room_id);
   // Members whose membership is join.
   absl::StatusOr<std::vector<std::string>> JoinedUserIds(std::string_view room_id);
+  // Users whose current m.room.member has `membership` ("join", "invite", ...), in user id order.
+  // M_NOT_FOUND for an unknown room.
+  absl::StatusOr<std::vector<std::string>> UserIdsWithMembership(std::string_view room_id,
+                                                                 std::string_view membership);
   // m.receipt content of the receipts with position > since (empty object if none).
   absl::StatusOr<boost::json::object> ReceiptsSince(std::string_view room_id, uint64_t since,
                                                     std::string_view for_user);
@@ -245,6 +252,10 @@ class Rooms {
   // does not exist.
   absl::StatusOr<std::shared_ptr<RoomData>> Load(std::string_view room_id);
   std::shared_ptr<RoomData> NewRoom(std::string_view room_id);
+  // The aliases of an m.room.canonical_alias `content`: valid (M_INVALID_PARAM otherwise) and
+  // pointing at `room_id` (M_BAD_ALIAS otherwise).
+  absl::Status CheckCanonicalAlias(std::string_view room_id,
+                                   const boost::json::object& content) const;
   // Builds, authorizes and commits one event in a room whose lock the caller holds (its rows
   // through EventWriter, in one WriteBatch on the Stream); wakes the members. Returns the stored
   // event.

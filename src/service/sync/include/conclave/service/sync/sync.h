@@ -78,7 +78,8 @@ struct JoinedRoomSync {
   std::vector<AccountDataEvent> account_data{};
   int64_t notification_count = 0;  // unread_notifications
   int64_t highlight_count = 0;
-  size_t joined_member_count = 0;  // summary
+  size_t joined_member_count = 0;   // summary
+  size_t invited_member_count = 0;  // summary
   std::vector<std::string> heroes{};
 };
 
