@@ -63,7 +63,7 @@ object InvitedRoomJson(const service::InvitedRoomSync& room) {
 
 object LeftRoomJson(const service::LeftRoomSync& room, const service::Session& viewer) {
   return object{{"timeline", TimelineJson(room.timeline, viewer)},
-                {"state", Events({})},
+                {"state", Events(ClientEvents(room.state, &viewer, false))},
                 {"account_data", Events({})}};
 }
 

@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <set>
 #include <string>
+#include <string_view>
 
 #include "api_harness.h"
 
@@ -16,8 +19,62 @@ std::string RoomPath(const std::string& room_id, const std::string& rest) {
   return "/_matrix/client/v3/rooms/" + room_id + rest;
 }
 
+// `text` percent-encoded for a query string (RFC 3986 unreserved characters kept).
+std::string Encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
 class SpecConformanceTest : public ApiTest {
  protected:
+  std::string Send(const std::string& token, const std::string& room, const std::string& txn,
+                   boost::json::object content = {{"msgtype", "m.text"}, {"body", "hi"}}) {
+    ApiResponse r = Put(RoomPath(room, "/send/m.room.message/" + txn), content, token);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.json.contains("event_id") ? std::string(r.json.at("event_id").as_string()) : "";
+  }
+  void SetTopic(const std::string& token, const std::string& room, const std::string& topic) {
+    ApiResponse r = Put(RoomPath(room, "/state/m.room.topic/"), {{"topic", topic}}, token);
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  void Join(const std::string& token, const std::string& room) {
+    ApiResponse r = Post(RoomPath(room, "/join"), {}, token);
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  void Leave(const std::string& token, const std::string& room) {
+    ApiResponse r = Post(RoomPath(room, "/leave"), {}, token);
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  ApiResponse Sync(const std::string& token, const std::string& query = "") {
+    ApiResponse r = Get("/_matrix/client/v3/sync?timeout=0" + query, token);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r;
+  }
+  // The state_keys of `type` events in a JSON array of events.
+  static std::set<std::string> StateKeys(const boost::json::value& events, std::string_view type) {
+    std::set<std::string> out;
+    for (const auto& e : events.as_array()) {
+      if (e.at("type").as_string() == type) out.emplace(e.at("state_key").as_string());
+    }
+    return out;
+  }
+  static std::string Topic(const boost::json::value& events) {
+    for (const auto& e : events.as_array()) {
+      if (e.at("type").as_string() == "m.room.topic") {
+        return std::string(e.at("content").at("topic").as_string());
+      }
+    }
+    return "";
+  }
+
   std::string CreateRoom(const std::string& token, boost::json::object body = {}) {
     ApiResponse r = Post("/_matrix/client/v3/createRoom", body, token);
     EXPECT_EQ(r.status, 200) << r.body;
@@ -114,7 +171,8 @@ TEST_F(SpecConformanceTest, EventTypesAndStateKeysOver255BytesAreRefused) {
   // The refused ones are not in the timeline: the last event is the one that fit.
   ApiResponse messages = Get(RoomPath(room, "/messages?dir=b&limit=1"), alice);
   ASSERT_EQ(messages.status, 200) << messages.body;
-  EXPECT_EQ(messages.json.at("chunk").as_array().at(0).at("type").as_string(), std::string(255, 't'));
+  EXPECT_EQ(messages.json.at("chunk").as_array().at(0).at("type").as_string(),
+            std::string(255, 't'));
 }
 
 // sync.yaml, set_presence: omitted marks the user online; `offline` means "not marked as being
@@ -148,6 +206,110 @@ TEST_F(SpecConformanceTest, InitialSyncSummaryCountsInvitedMembers) {
   EXPECT_EQ(summary.at("m.joined_member_count"), 1) << summary;
   EXPECT_EQ(summary.at("m.invited_member_count"), 1) << summary;
   EXPECT_EQ(summary.at("m.heroes"), boost::json::array{"@bob:example.org"}) << summary;
+}
+
+// rooms.yaml, GET /rooms/{roomId}/state, /state/{type}/{key} and /members: "If the user has
+// left the room then the state returned is the state of the room when they left."
+TEST_F(SpecConformanceTest, AFormerMemberSeesTheStateAtTheirLeave) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  const std::string carol = Register("carol");
+  const std::string room = CreateRoom(alice, {{"preset", "public_chat"}});
+  SetTopic(alice, room, "before");
+  Join(bob, room);
+  Leave(bob, room);
+  SetTopic(alice, room, "after");
+  Join(carol, room);
+
+  ApiResponse state = Get(RoomPath(room, "/state"), bob);
+  ASSERT_EQ(state.status, 200) << state.body;
+  const boost::json::value events = boost::json::parse(state.body);
+  EXPECT_EQ(Topic(events), "before") << state.body;
+  EXPECT_EQ(StateKeys(events, "m.room.member"),
+            (std::set<std::string>{"@alice:example.org", "@bob:example.org"}));
+  EXPECT_EQ(Get(RoomPath(room, "/state/m.room.topic/"), bob).json.at("topic"), "before");
+  ApiResponse members = Get(RoomPath(room, "/members"), bob);
+  ASSERT_EQ(members.status, 200) << members.body;
+  EXPECT_EQ(StateKeys(members.json.at("chunk"), "m.room.member"),
+            (std::set<std::string>{"@alice:example.org", "@bob:example.org"}));
+  // Members see the current state.
+  EXPECT_EQ(Get(RoomPath(room, "/state/m.room.topic/"), alice).json.at("topic"), "after");
+}
+
+// event_context.yaml, `state`: "The state of the room at the last event returned"; with
+// lazy_load_members, only the members of the returned events' senders.
+TEST_F(SpecConformanceTest, ContextStateIsTheStateAtItsLastEvent) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  const std::string room = CreateRoom(alice, {{"preset", "public_chat"}});
+  Join(bob, room);
+  SetTopic(alice, room, "one");
+  const std::string event_id = Send(alice, room, "m1");
+  SetTopic(alice, room, "two");
+
+  ApiResponse at = Get(RoomPath(room, "/context/" + event_id + "?limit=0"), alice);
+  ASSERT_EQ(at.status, 200) << at.body;
+  EXPECT_EQ(Topic(at.json.at("state")), "one") << at.body;
+  ApiResponse after = Get(RoomPath(room, "/context/" + event_id + "?limit=4"), alice);
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(Topic(after.json.at("state")), "two") << after.body;
+
+  EXPECT_EQ(StateKeys(at.json.at("state"), "m.room.member"),
+            (std::set<std::string>{"@alice:example.org", "@bob:example.org"}));
+  const std::string lazy = Encode(R"({"lazy_load_members":true})");
+  ApiResponse lazy_at =
+      Get(RoomPath(room, "/context/" + event_id + "?limit=0&filter=" + lazy), bob);
+  ASSERT_EQ(lazy_at.status, 200) << lazy_at.body;
+  // Alice sent the event; bob asks (his own member event is always there).
+  EXPECT_EQ(StateKeys(lazy_at.json.at("state"), "m.room.member"),
+            (std::set<std::string>{"@alice:example.org", "@bob:example.org"}));
+  const std::string carol = Register("carol");
+  Join(carol, room);
+  ApiResponse lazy_carol =
+      Get(RoomPath(room, "/context/" + event_id + "?limit=0&filter=" + lazy), carol);
+  ASSERT_EQ(lazy_carol.status, 200) << lazy_carol.body;
+  EXPECT_EQ(StateKeys(lazy_carol.json.at("state"), "m.room.member"),
+            (std::set<std::string>{"@alice:example.org"}));
+}
+
+// sync.yaml, LeftRoom `state`: a room joined and left between two syncs comes with its state.
+TEST_F(SpecConformanceTest, ALeaveInTheSameBatchAsTheJoinCarriesTheRoomState) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  const std::string room = CreateRoom(alice, {{"preset", "public_chat"}});
+  SetTopic(alice, room, "topic");
+  const std::string since(Sync(bob).json.at("next_batch").as_string());
+  Join(bob, room);
+  Send(alice, room, "m1");
+  Leave(bob, room);
+
+  ApiResponse sync = Sync(bob, "&since=" + since);
+  const auto& left = sync.json.at("rooms").at("leave").at(room);
+  const auto& state = left.at("state").at("events");
+  EXPECT_EQ(Topic(state), "topic") << left;
+  EXPECT_EQ(StateKeys(state, "m.room.create"), (std::set<std::string>{""})) << left;
+  // Bob's own join and leave are in the timeline, not repeated in the state.
+  EXPECT_FALSE(StateKeys(state, "m.room.member").contains("@bob:example.org")) << left;
+}
+
+// "Lazy-loading room members": a gapped (limited) incremental sync carries the member events of
+// the timeline's senders, even those that changed before `since`.
+TEST_F(SpecConformanceTest, ALimitedLazySyncCarriesTheSendersMembers) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  const std::string room = CreateRoom(alice, {{"preset", "public_chat"}});
+  Join(bob, room);
+  const std::string filter =
+      Encode(R"({"room":{"timeline":{"limit":3},"state":{"lazy_load_members":true}}})");
+  const std::string since(Sync(alice, "&filter=" + filter).json.at("next_batch").as_string());
+  for (int i = 0; i < 6; ++i) Send(bob, room, "b" + std::to_string(i));
+
+  ApiResponse sync = Sync(alice, "&filter=" + filter + "&since=" + since);
+  const auto& joined = sync.json.at("rooms").at("join").at(room);
+  EXPECT_TRUE(joined.at("timeline").at("limited").as_bool()) << joined;
+  EXPECT_TRUE(
+      StateKeys(joined.at("state").at("events"), "m.room.member").contains("@bob:example.org"))
+      << joined;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Rooms: reading state, events, history and memberships.
 #include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <set>
 
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
@@ -46,23 +47,35 @@ absl::StatusOr<std::vector<StoredEvent>> Rooms::CurrentState(std::string_view ro
   return out;
 }
 
+absl::StatusOr<std::vector<StoredEvent>> Rooms::VisibleState(std::string_view user_id,
+                                                             std::string_view room_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  CONCLAVE_ASSIGN_OR_RETURN(uint64_t visible, VisibleUpTo(user_id, *room));
+  if (visible == UINT64_MAX) return CurrentState(room_id);
+  // rooms.yaml, GET /rooms/{roomId}/state: "If the user has left the room then the state
+  // returned is the state of the room when they left."
+  return StateAt(room_id, visible);
+}
+
 absl::StatusOr<std::vector<StoredEvent>> Rooms::State(const Session& session,
                                                       std::string_view room_id) {
-  CONCLAVE_RETURN_IF_ERROR(LoadReadable(session.user_id, room_id).status());
-  return CurrentState(room_id);
+  return VisibleState(session.user_id, room_id);
 }
 
 absl::StatusOr<boost::json::object> Rooms::StateContent(const Session& session,
                                                         std::string_view room_id,
                                                         std::string_view type,
                                                         std::string_view state_key) {
-  CONCLAVE_ASSIGN_OR_RETURN(auto room, LoadReadable(session.user_id, room_id));
-  std::lock_guard lock(room->mu);
-  const boost::json::object* content = FindStateContent(room->state, type, state_key);
-  if (content == nullptr) {
-    return NotFound(core::StrCat("No ", type, " state with key '", state_key, "'"));
+  CONCLAVE_ASSIGN_OR_RETURN(auto state, VisibleState(session.user_id, room_id));
+  for (const StoredEvent& e : state) {
+    if (StringField(e.pdu, "type") != type) continue;
+    const auto* key = e.pdu.if_contains("state_key");
+    if (key == nullptr || !key->is_string() || key->get_string() != state_key) continue;
+    if (const auto* content = e.pdu.if_contains("content"); content && content->is_object()) {
+      return content->get_object();
+    }
   }
-  return *content;
+  return NotFound(core::StrCat("No ", type, " state with key '", state_key, "'"));
 }
 
 absl::StatusOr<StoredEvent> Rooms::Event(const Session& session, std::string_view room_id,
@@ -219,7 +232,22 @@ absl::StatusOr<EventContext> Rooms::Context(const Session& session, std::string_
   }
   out.start = PositionToken(start);
   out.end = PositionToken(end);
-  CONCLAVE_ASSIGN_OR_RETURN(out.state, CurrentState(room_id));
+  // rooms.yaml (event_context.yaml), `state`: "The state of the room at the last event
+  // returned".
+  CONCLAVE_ASSIGN_OR_RETURN(out.state, StateAt(room_id, end));
+  if (filter.lazy_load_members.value_or(false)) {
+    // "Lazy-loading room members": only the m.room.member events of the returned events'
+    // senders (and the caller's own).
+    std::set<std::string, std::less<>> senders{session.user_id};
+    senders.emplace(StringField(out.event.pdu, "sender"));
+    for (const auto* chunk : {&out.events_before, &out.events_after}) {
+      for (const StoredEvent& e : *chunk) senders.emplace(StringField(e.pdu, "sender"));
+    }
+    std::erase_if(out.state, [&](const StoredEvent& e) {
+      return StringField(e.pdu, "type") == "m.room.member" &&
+             !senders.contains(StringField(e.pdu, "state_key"));
+    });
+  }
   return out;
 }
 
@@ -273,15 +301,17 @@ absl::StatusOr<std::vector<StoredEvent>> Rooms::Members(const Session& session,
                                                         std::string_view room_id,
                                                         std::string_view membership,
                                                         std::string_view not_membership) {
-  CONCLAVE_ASSIGN_OR_RETURN(auto room, LoadReadable(session.user_id, room_id));
-  std::lock_guard lock(room->mu);
+  CONCLAVE_ASSIGN_OR_RETURN(auto state, VisibleState(session.user_id, room_id));
   std::vector<StoredEvent> out;
-  for (auto it = room->state.lower_bound(StateKey("m.room.member", ""));
-       it != room->state.end() && it->first.first == "m.room.member"; ++it) {
-    std::string_view m = MembershipOf(room->state, it->first.second);
+  for (StoredEvent& e : state) {
+    if (StringField(e.pdu, "type") != "m.room.member") continue;
+    const auto* content = e.pdu.if_contains("content");
+    const std::string_view m = content != nullptr && content->is_object()
+                                   ? StringField(content->get_object(), "membership")
+                                   : std::string_view();
     if (!membership.empty() && m != membership) continue;
     if (!not_membership.empty() && m == not_membership) continue;
-    out.push_back(StoredEvent{it->second, room->state_positions[it->first]});
+    out.push_back(std::move(e));
   }
   return out;
 }

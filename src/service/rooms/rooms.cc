@@ -194,6 +194,13 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
     // unsigned.redacted_because).
     boost::json::object target_unsigned;
     target_unsigned["redacted_because"] = pdu;
+    // Kept so that StateAt (room_state_at.cc) can still undo a redacted state event.
+    if (const auto* old_unsigned = draft.redact_target->pdu.if_contains("unsigned");
+        old_unsigned != nullptr && old_unsigned->is_object()) {
+      if (const auto* replaces = old_unsigned->get_object().if_contains("replaces_state")) {
+        target_unsigned["replaces_state"] = *replaces;
+      }
+    }
     redacted_pdu["unsigned"] = std::move(target_unsigned);
     redacted_json = boost::json::serialize(redacted_pdu);
   }

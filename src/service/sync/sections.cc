@@ -34,6 +34,47 @@ absl::StatusOr<bool> JoinOverJoin(Rooms& rooms, const UserRoom& membership) {
          StringField(prev->get_object(), "membership") == "join";
 }
 
+// sync.yaml, LeftRoom `state`: "The state updates for the room up to the start of the
+// timeline": the state at the timeline's start (at the leave when the timeline is empty) that the
+// client has not seen. It saw everything up to `since` only if it was in the room then: when the
+// user's membership before the leave is newer than `since` (joined and left within this batch),
+// or on an initial sync, all of it.
+absl::StatusOr<std::vector<StoredEvent>> LeftRoomState(const SyncPass& pass, Rooms& rooms,
+                                                       const UserRoom& membership,
+                                                       const std::vector<StoredEvent>& timeline) {
+  const std::string& user = pass.session.user_id;
+  const RoomFilter& room_filter = pass.request.filter.room;
+  const uint64_t at = timeline.empty() ? membership.position : timeline.front().position - 1;
+  CONCLAVE_ASSIGN_OR_RETURN(auto state, rooms.StateAt(membership.room_id, at));
+  std::set<std::string> timeline_ids, senders{user};
+  for (const auto& e : timeline) {
+    timeline_ids.emplace(StringField(e.pdu, "event_id"));
+    senders.emplace(StringField(e.pdu, "sender"));
+  }
+  bool seen_before = false;
+  for (const auto& e : state) {
+    if (StringField(e.pdu, "type") != "m.room.member" || StringField(e.pdu, "state_key") != user) {
+      continue;
+    }
+    const auto* content = e.pdu.if_contains("content");
+    seen_before = !pass.initial && e.position <= pass.since.position && content != nullptr &&
+                  content->is_object() &&
+                  StringField(content->get_object(), "membership") == "join";
+  }
+  std::vector<StoredEvent> out;
+  for (auto& e : state) {
+    if (seen_before && e.position <= pass.since.position) continue;
+    if (timeline_ids.contains(std::string(StringField(e.pdu, "event_id")))) continue;
+    if (!Matches(room_filter.state, e.pdu)) continue;
+    if (pass.lazy_members && StringField(e.pdu, "type") == "m.room.member" &&
+        !senders.contains(std::string(StringField(e.pdu, "state_key")))) {
+      continue;
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
@@ -80,14 +121,19 @@ absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
       if (e.position > upto || timeline_ids.contains(std::string(StringField(e.pdu, "event_id")))) {
         continue;
       }
-      if (!full_state && (e.position <= since.position || e.position >= first_position)) {
+      const bool member = StringField(e.pdu, "type") == "m.room.member";
+      const bool sender_member =
+          member && senders.contains(std::string(StringField(e.pdu, "state_key")));
+      // A gapped incremental sync with lazy-loaded members ("Lazy-loading room members") also
+      // carries the members of the timeline's senders that changed before `since`: the client
+      // may never have been sent them, since it was not sent the events in the gap.
+      const bool lazy_gap_member = lazy_members && limited && sender_member;
+      if (!full_state && !lazy_gap_member &&
+          (e.position <= since.position || e.position >= first_position)) {
         continue;
       }
       if (!Matches(room_filter.state, e.pdu)) continue;
-      if (lazy_members && StringField(e.pdu, "type") == "m.room.member" &&
-          !senders.contains(std::string(StringField(e.pdu, "state_key")))) {
-        continue;
-      }
+      if (lazy_members && member && !sender_member) continue;
       room.state.push_back(e);
     }
   }
@@ -150,10 +196,12 @@ absl::StatusOr<std::optional<LeftRoomSync>> LeftRoom(const SyncPass& pass, Rooms
       auto timeline, rooms.Timeline(room_id, pass.after, membership.position, pass.timeline_limit,
                                     room_filter.timeline, &limited));
   const uint64_t first = timeline.empty() ? membership.position : timeline.front().position;
+  CONCLAVE_ASSIGN_OR_RETURN(auto state, LeftRoomState(pass, rooms, membership, timeline));
   return LeftRoomSync{.room_id = room_id,
                       .timeline = {.events = std::move(timeline),
                                    .limited = limited,
-                                   .prev_batch = PositionToken(first - 1)}};
+                                   .prev_batch = PositionToken(first - 1)},
+                      .state = std::move(state)};
 }
 
 std::vector<AccountDataEvent> GlobalAccountData(const SyncPass& pass) {

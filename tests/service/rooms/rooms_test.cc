@@ -15,6 +15,7 @@
 #include "conclave/database/database.h"
 #include "conclave/service/homeserver.h"
 #include "conclave/service/protocol/errors.h"
+#include "conclave/service/storage/stored_json.h"
 #include "conclave/service/sync/sync.h"
 #include "service/testing/homeserver_fixture.h"
 #include "service/testing/status_matchers.h"
@@ -123,6 +124,42 @@ TEST_F(RoomsTest, MembershipTransitionsFollowTheJoinRulesAndPowerLevels) {
   auto memberships = rooms().UserRooms(bob_.user_id);
   ASSERT_TRUE(memberships.ok());
   EXPECT_TRUE(memberships->empty());
+}
+
+TEST_F(RoomsTest, StateAtUndoesLaterStateEventsRedactedOnesIncluded) {
+  std::string room = CreateRoom(alice_, {});
+  auto topic_at = [&](uint64_t position) -> std::string {
+    auto state = rooms().StateAt(room, position);
+    EXPECT_TRUE(state.ok()) << state.status();
+    if (!state.ok()) return "?";
+    for (const StoredEvent& e : *state) {
+      if (StringField(e.pdu, "type") != "m.room.topic") continue;
+      std::string_view topic = StringField(e.pdu.at("content").as_object(), "topic");
+      return topic.empty() ? "(redacted)" : std::string(topic);
+    }
+    return "(none)";
+  };
+  const uint64_t before = hs_->stream().current();
+  ASSERT_TRUE(rooms().SendState(alice_, room, "m.room.topic", "", {{"topic", "one"}}).ok());
+  const uint64_t at_one = hs_->stream().current();
+  auto two = rooms().SendState(alice_, room, "m.room.topic", "", {{"topic", "two"}});
+  ASSERT_TRUE(two.ok());
+  const uint64_t at_two = hs_->stream().current();
+  SendText(alice_, room, "after", "t1");
+  EXPECT_EQ(topic_at(before), "(none)");
+  EXPECT_EQ(topic_at(at_one), "one");
+  EXPECT_EQ(topic_at(at_two), "two");
+
+  // A redacted state event still undoes to the one it replaced.
+  ASSERT_TRUE(rooms().Redact(alice_, room, *two, "r1", std::nullopt).ok());
+  EXPECT_EQ(topic_at(at_one), "one");
+  EXPECT_EQ(topic_at(hs_->stream().current()), "(redacted)");
+  auto current = rooms().CurrentState(room);
+  ASSERT_TRUE(current.ok());
+  auto latest = rooms().StateAt(room, hs_->stream().current());
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->size(), current->size());
+  EXPECT_THAT(rooms().StateAt("!nope:example.org", 1), HasErrcode(Errcode::kNotFound));
 }
 
 TEST_F(RoomsTest, SendIsIdempotentPerDeviceAndTxnIdAcrossARestart) {

@@ -155,6 +155,11 @@ class Rooms {
   // --- for /sync -------------------------------------------------------------------------------
   // Current state of the room (type, state_key → event).
   absl::StatusOr<std::vector<StoredEvent>> CurrentState(std::string_view room_id);
+  // The state of the room right after the event at stream position `position` (for each type and
+  // state_key, the newest state event at or before it), in (type, state_key) order. Walks the
+  // room's events after `position` (room_state_at.cc), so it costs what they are many. No access
+  // check: callers check visibility. M_NOT_FOUND for an unknown room; database errors.
+  absl::StatusOr<std::vector<StoredEvent>> StateAt(std::string_view room_id, uint64_t position);
   // Stripped state for an invite (Client-Server API "Stripped state").
   absl::StatusOr<boost::json::array> StrippedState(std::string_view room_id);
   // Timeline events with position in (after, upto], newest last, at most `limit` (the newest
@@ -252,6 +257,10 @@ class Rooms {
   // does not exist.
   absl::StatusOr<std::shared_ptr<RoomData>> Load(std::string_view room_id);
   std::shared_ptr<RoomData> NewRoom(std::string_view room_id);
+  // The state `user_id` may see: the current state for members and in world_readable rooms,
+  // the state at their leave for former members. M_FORBIDDEN for others.
+  absl::StatusOr<std::vector<StoredEvent>> VisibleState(std::string_view user_id,
+                                                        std::string_view room_id);
   // The aliases of an m.room.canonical_alias `content`: valid (M_INVALID_PARAM otherwise) and
   // pointing at `room_id` (M_BAD_ALIAS otherwise).
   absl::Status CheckCanonicalAlias(std::string_view room_id,

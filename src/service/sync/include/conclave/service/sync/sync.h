@@ -93,6 +93,7 @@ struct InvitedRoomSync {
 struct LeftRoomSync {
   std::string room_id{};
   SyncTimeline timeline{};
+  std::vector<StoredEvent> state{};  // state up to the timeline's start the client has not seen
 };
 
 // A to_device.events entry (Client-Server API "Send-to-Device messaging", "Extensions to /sync").
