@@ -312,5 +312,40 @@ TEST_F(SpecConformanceTest, ALimitedLazySyncCarriesTheSendersMembers) {
       << joined;
 }
 
+// "Presence": users who share a room get each other's presence; a user one starts sharing a room
+// with comes with their presence even if it did not change, and changes show whether the room
+// has news or not.
+TEST_F(SpecConformanceTest, PresenceOfNewlySharedAndQuietRoomMembers) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  ASSERT_EQ(Put("/_matrix/client/v3/presence/@alice:example.org/status",
+                {{"presence", "online"}, {"status_msg", "hi"}}, alice)
+                .status,
+            200);
+  auto presence_of = [](const ApiResponse& sync, const std::string& user) -> std::string {
+    const auto* presence = sync.json.if_contains("presence");
+    if (presence == nullptr) return "";
+    for (const auto& e : presence->at("events").as_array()) {
+      if (e.at("sender").as_string() == user) {
+        return std::string(e.at("content").at("presence").as_string());
+      }
+    }
+    return "";
+  };
+  const std::string since(Sync(bob, "&set_presence=offline").json.at("next_batch").as_string());
+  const std::string room = CreateRoom(alice, {{"preset", "public_chat"}});
+  Join(bob, room);
+  ApiResponse joined = Sync(bob, "&set_presence=offline&since=" + since);
+  EXPECT_EQ(presence_of(joined, "@alice:example.org"), "online") << joined.body;
+
+  const std::string quiet(joined.json.at("next_batch").as_string());
+  ASSERT_EQ(Put("/_matrix/client/v3/presence/@alice:example.org/status",
+                {{"presence", "unavailable"}}, alice)
+                .status,
+            200);
+  ApiResponse changed = Sync(bob, "&set_presence=offline&since=" + quiet);
+  EXPECT_EQ(presence_of(changed, "@alice:example.org"), "unavailable") << changed.body;
+}
+
 }  // namespace
 }  // namespace conclave::api::test_util

@@ -80,7 +80,7 @@ absl::StatusOr<std::vector<StoredEvent>> LeftRoomState(const SyncPass& pass, Roo
 absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
                                                          const Sync::Deps& deps,
                                                          const UserRoom& membership,
-                                                         std::set<std::string>& co_members) {
+                                                         CoMembers& co_members) {
   const std::string& user = pass.session.user_id;
   const bool initial = pass.initial;
   const SinceToken& since = pass.since;
@@ -149,6 +149,21 @@ absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
     if (entry.room_id == room_id) room.account_data.push_back({entry.type, entry.content});
   }
 
+  // Presence concerns every room's members, news or not (sections.h, CoMembers).
+  CONCLAVE_ASSIGN_OR_RETURN(auto joined_users, rooms.JoinedUserIds(room_id));
+  for (const auto& u : joined_users) {
+    co_members.all.insert(u);
+    if (newly_joined) co_members.newly_shared.insert(u);
+  }
+  for (const auto& e : timeline) {
+    if (StringField(e.pdu, "type") != "m.room.member") continue;
+    const auto* content = e.pdu.if_contains("content");
+    if (content != nullptr && content->is_object() &&
+        StringField(content->get_object(), "membership") == "join") {
+      co_members.newly_shared.emplace(StringField(e.pdu, "state_key"));
+    }
+  }
+
   if (!full_state && timeline.empty() && room.state.empty() && !room.typing &&
       room.receipts.empty() && room.account_data.empty()) {
     return std::nullopt;
@@ -157,13 +172,11 @@ absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
   room.timeline.events = std::move(timeline);
   room.timeline.limited = limited;
   CONCLAVE_ASSIGN_OR_RETURN(room.notification_count, rooms.UnreadCount(room_id, user));
-  CONCLAVE_ASSIGN_OR_RETURN(auto joined_users, rooms.JoinedUserIds(room_id));
   CONCLAVE_ASSIGN_OR_RETURN(auto invited_users, rooms.UserIdsWithMembership(room_id, "invite"));
   room.joined_member_count = joined_users.size();
   room.invited_member_count = invited_users.size();
   for (const auto& u : joined_users) {
     if (u != user && room.heroes.size() < 5) room.heroes.push_back(u);
-    co_members.insert(u);
   }
   // sync.yaml, m.heroes: joined or invited members; joined ones first.
   for (const auto& u : invited_users) {
@@ -233,16 +246,21 @@ std::vector<AccountDataEvent> GlobalAccountData(const SyncPass& pass) {
 }
 
 std::vector<PresenceEvent> Presence(const SyncPass& pass, Accounts& accounts,
-                                    std::set<std::string> co_members) {
+                                    CoMembers co_members) {
   const std::string& user = pass.session.user_id;
   const uint64_t after = pass.after;
   const uint64_t upto = pass.upto;
   const Filter& filter = pass.request.filter;
   std::vector<PresenceEvent> presence;
-  co_members.insert(user);
-  for (const std::string& member : co_members) {
+  co_members.all.insert(user);
+  co_members.newly_shared.erase(user);
+  for (const std::string& member : co_members.all) {
     auto state = accounts.GetPresence(member);
-    if (!state.ok() || state->position <= after || state->position > upto) continue;
+    if (!state.ok() || state->position > upto) continue;
+    // Changed in the window, or newly shared with and set at some point (position 0: never).
+    const bool news =
+        co_members.newly_shared.contains(member) ? state->position > 0 : state->position > after;
+    if (!news) continue;
     // The filter sees the event as clients will (presence's EventFilter: types, senders).
     if (!Matches(filter.presence,
                  boost::json::object{{"type", "m.presence"}, {"sender", member}})) {

@@ -35,13 +35,21 @@ struct SyncPass {
   const std::vector<AccountDataEntry>& account_data;  // changed after `after`
 };
 
+// The users the syncing user shares a joined room with, for presence: all of them, and those
+// the user started sharing a room with in this window (a room the user joined, members whose
+// join is in the window).
+struct CoMembers {
+  std::set<std::string> all;
+  std::set<std::string> newly_shared;
+};
+
 // rooms.join[room_id]: timeline, state, ephemeral (typing, receipts), account_data, unread
-// counts and summary; nullopt when nothing changed in the room. Adds the joined members to
-// `co_members` (for presence).
+// counts and summary; nullopt when nothing changed in the room. Adds the room's joined members to
+// `co_members`, whether the room has news or not.
 absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
                                                          const Sync::Deps& deps,
                                                          const UserRoom& membership,
-                                                         std::set<std::string>& co_members);
+                                                         CoMembers& co_members);
 // rooms.invite[room_id]: the stripped state; nullopt when the invite is not new.
 absl::StatusOr<std::optional<InvitedRoomSync>> InvitedRoom(const SyncPass& pass, Rooms& rooms,
                                                            const UserRoom& membership);
@@ -52,9 +60,9 @@ absl::StatusOr<std::optional<LeftRoomSync>> LeftRoom(const SyncPass& pass, Rooms
 // account_data.events: the global account data, plus the default push rules on an initial
 // sync when the user stored none.
 std::vector<AccountDataEvent> GlobalAccountData(const SyncPass& pass);
-// presence.events: the presence of `co_members` and the user that changed in this window.
-std::vector<PresenceEvent> Presence(const SyncPass& pass, Accounts& accounts,
-                                    std::set<std::string> co_members);
+// presence.events: the presence of `co_members` and the user that changed in this window, and
+// of users newly shared with, whenever they last set it.
+std::vector<PresenceEvent> Presence(const SyncPass& pass, Accounts& accounts, CoMembers co_members);
 
 }  // namespace conclave::service::sync_internal
 

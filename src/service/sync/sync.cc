@@ -101,7 +101,7 @@ absl::StatusOr<std::vector<UserRoom>> Sync::Memberships(const std::string& user_
 }
 
 absl::Status Sync::AddRooms(const SyncPass& pass, const std::vector<UserRoom>& memberships,
-                            SyncResponse& response, std::set<std::string>& co_members) {
+                            SyncResponse& response, sync_internal::CoMembers& co_members) {
   for (const UserRoom& membership : memberships) {
     if (!MatchesRoom(pass.request.filter.room, membership.room_id)) continue;
     if (membership.position > pass.upto) continue;  // still in flight after the retries: next time
@@ -149,7 +149,7 @@ absl::StatusOr<SyncResult> Sync::Run(const Session& session, const SyncRequest& 
                       .account_data = account_data};
 
   SyncResponse response;
-  std::set<std::string> co_members;
+  sync_internal::CoMembers co_members;
   CONCLAVE_RETURN_IF_ERROR(AddRooms(pass, memberships, response, co_members));
   response.account_data = GlobalAccountData(pass);
   response.presence = Presence(pass, deps_.accounts, std::move(co_members));

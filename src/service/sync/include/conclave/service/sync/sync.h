@@ -34,6 +34,7 @@ class Rooms;
 class Typing;
 namespace sync_internal {
 struct SyncPass;
+struct CoMembers;
 }  // namespace sync_internal
 
 struct SyncRequest {
@@ -149,7 +150,7 @@ class Sync {
  private:
   // Expires typing notices that ran out and wakes the syncs of their rooms' members.
   void ExpireTyping();
-  // Sets the user's presence to `set_presence` (when given and different).
+  // Applies `set_presence` (sync.yaml: omitted marks online, offline changes nothing).
   absl::Status ApplyPresence(const std::string& user_id,
                              const std::optional<std::string>& set_presence);
   // The user's memberships, all at or before the stream position stored in `upto`.
@@ -157,7 +158,7 @@ class Sync {
   // The rooms.join/invite/leave sections; adds the joined rooms' members to `co_members`.
   absl::Status AddRooms(const sync_internal::SyncPass& pass,
                         const std::vector<UserRoom>& memberships, SyncResponse& response,
-                        std::set<std::string>& co_members);
+                        sync_internal::CoMembers& co_members);
   Deps deps_;
 };
 
