@@ -5,6 +5,7 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/admin_room/admin_room.h"
+#include "conclave/service/e2ee/backup.h"
 #include "conclave/service/e2ee/e2ee.h"
 #include "conclave/service/homeserver.h"
 #include "conclave/service/protocol/crypto.h"
@@ -227,6 +228,26 @@ absl::StatusOr<Reply> ListDeviceKeys(Context& context, const UserArgs& args) {
   return reply;
 }
 
+absl::StatusOr<Reply> ListKeyBackups(Context& context, const UserArgs& args) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  CONCLAVE_ASSIGN_OR_RETURN(std::string user_id, context.ResolveUser(args.username));
+  CONCLAVE_ASSIGN_OR_RETURN(std::vector<service::BackupVersion> versions,
+                            hs->key_backup().ListVersions(user_id));
+  std::vector<std::vector<std::string>> rows;
+  uint64_t keys = 0;
+  for (const service::BackupVersion& version : versions) {
+    keys += version.count;
+    // The current version is the last one (ListVersions: oldest first).
+    const bool current = &version == &versions.back();
+    rows.push_back({version.version, version.algorithm, core::StrCat(version.count), version.etag,
+                    current ? "yes" : "-"});
+  }
+  Reply reply(core::StrCat(user_id, " has ", Plural(rows.size(), "key backup", "key backups"),
+                           " holding ", Plural(keys, "room key", "room keys")));
+  reply.Table({"version", "algorithm", "keys", "etag", "current"}, std::move(rows));
+  return reply;
+}
+
 // Adds a command taking USERNAME, and ROOM when `with_room`, to `group`.
 void UserCommand(CommandTree& tree, Group group, const std::string& name,
                  const std::string& description,
@@ -275,6 +296,10 @@ void AddUsersCommands(CommandTree& tree) {
               "An account's devices with their end-to-end encryption keys: device keys, one-time "
               "keys left, unused fallback keys, and to-device messages waiting for a sync",
               ListDeviceKeys);
+  UserCommand(tree, group, "list-key-backups",
+              "An account's server-side key backups: each version's algorithm, number of room "
+              "keys and etag, and which one is current (the one clients upload to)",
+              ListKeyBackups);
   UserCommand(tree, group, "force-join-room",
               "Join an account to ROOM on its behalf (the room's join rules apply)", ForceJoin,
               /*with_room=*/true);
