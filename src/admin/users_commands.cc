@@ -206,12 +206,11 @@ absl::StatusOr<Reply> ListDeviceKeys(Context& context, const UserArgs& args) {
           core::StrCat("ed25519:", device.device_id));
       ed25519 = key != nullptr && key->is_string() ? std::string(key->get_string()) : "?";
     }
-    CONCLAVE_ASSIGN_OR_RETURN(boost::json::object counts,
+    CONCLAVE_ASSIGN_OR_RETURN(service::KeyCounts counts,
                               e2ee.OneTimeKeyCounts(user_id, device.device_id));
     std::vector<std::string> count_text;
     for (const auto& [algorithm, count] : counts) {
-      count_text.push_back(
-          core::StrCat(std::string_view(algorithm), " ", count.to_number<int64_t>()));
+      count_text.push_back(core::StrCat(algorithm, " ", count));
     }
     CONCLAVE_ASSIGN_OR_RETURN(auto fallback,
                               e2ee.UnusedFallbackKeyTypes(user_id, device.device_id));

@@ -22,8 +22,10 @@ using boost::json::object;
 
 absl::StatusOr<boost::json::value> Upload(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-  CONCLAVE_ASSIGN_OR_RETURN(object counts, call.hs.e2ee().Upload(call.session, body));
-  return object{{"one_time_key_counts", std::move(counts)}};
+  CONCLAVE_ASSIGN_OR_RETURN(service::KeyCounts counts, call.hs.e2ee().Upload(call.session, body));
+  object json;
+  for (const auto& [algorithm, count] : counts) json[algorithm] = count;
+  return object{{"one_time_key_counts", std::move(json)}};
 }
 
 absl::StatusOr<boost::json::value> Query(Call& call) {

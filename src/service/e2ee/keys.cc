@@ -103,7 +103,7 @@ absl::Status CheckOneTimeKey(const Session& session, std::string_view algorithm,
 
 }  // namespace
 
-absl::StatusOr<object> E2ee::Upload(const Session& session, const object& body) {
+absl::StatusOr<KeyCounts> E2ee::Upload(const Session& session, const object& body) {
   const std::string& user = session.user_id;
   const std::string& device = session.device_id;
   CONCLAVE_ASSIGN_OR_RETURN(const object* device_keys, ObjectMember(body, "device_keys"));
@@ -307,9 +307,9 @@ absl::StatusOr<object> E2ee::Claim(const object& body) {
   return object{{"one_time_keys", std::move(claimed)}, {"failures", std::move(failures)}};
 }
 
-absl::StatusOr<object> E2ee::OneTimeKeyCounts(std::string_view user_id,
-                                              std::string_view device_id) const {
-  object counts{{kSignedCurve25519, 0}};
+absl::StatusOr<KeyCounts> E2ee::OneTimeKeyCounts(std::string_view user_id,
+                                                 std::string_view device_id) const {
+  KeyCounts counts{{kSignedCurve25519, 0}};
   CONCLAVE_RETURN_IF_ERROR(deps_.store.db->ForEachWithPrefix(
       *maps_.one_time_keys, DeviceKey(user_id, device_id),
       [&](std::string_view row, std::string_view) {
@@ -317,8 +317,7 @@ absl::StatusOr<object> E2ee::OneTimeKeyCounts(std::string_view user_id,
         (void)reader.ReadString();
         (void)reader.ReadString();
         if (auto algorithm = reader.ReadString(); algorithm.ok()) {
-          value& count = counts[*algorithm];
-          count = (count.is_int64() ? count.get_int64() : 0) + 1;
+          ++counts[*algorithm];
         }
         return true;
       }));

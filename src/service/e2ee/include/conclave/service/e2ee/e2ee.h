@@ -17,6 +17,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -67,6 +68,10 @@ struct E2eeMaps {
   static absl::StatusOr<E2eeMaps> Open(database::Database& db);
 };
 
+// {algorithm: count} of a device's one-time keys (keys.yaml `one_time_key_counts`, /sync's
+// `device_one_time_keys_count`); signed_curve25519 always present.
+using KeyCounts = std::map<std::string, int64_t>;
+
 // Users whose devices a /sync or /keys/changes reports (device_lists, keys.yaml "changes").
 struct DeviceListChanges {
   std::set<std::string> changed;  // share a room with the user and changed devices or keys
@@ -105,8 +110,7 @@ class E2ee {
   // M_INVALID_SIGNATURE for a missing or wrong self-signature (signed keys are checked against
   // the device's ed25519 key when it is known); M_TOO_LARGE beyond kMaxKeysPerUpload keys or the
   // byte limits above.
-  absl::StatusOr<boost::json::object> Upload(const Session& session,
-                                             const boost::json::object& body);
+  absl::StatusOr<KeyCounts> Upload(const Session& session, const boost::json::object& body);
   // POST /keys/query by `session`'s user: the response body (device_keys with
   // `unsigned.device_display_name`; master_keys and self_signing_keys of the asked users that
   // have them, user_signing_keys only the asker's own; `failures` for users of other servers:
@@ -118,9 +122,9 @@ class E2ee {
   // left out (keys.yaml), users of other servers listed in `failures`. M_BAD_JSON,
   // M_INVALID_PARAM, M_TOO_LARGE beyond kMaxToDeviceMessages devices.
   absl::StatusOr<boost::json::object> Claim(const boost::json::object& body);
-  // {algorithm: count} of the device's one-time keys; signed_curve25519 always present.
-  absl::StatusOr<boost::json::object> OneTimeKeyCounts(std::string_view user_id,
-                                                       std::string_view device_id) const;
+  // The device's one-time key counts. Database errors.
+  absl::StatusOr<KeyCounts> OneTimeKeyCounts(std::string_view user_id,
+                                             std::string_view device_id) const;
   // Algorithms of the device's fallback keys not yet claimed.
   absl::StatusOr<std::vector<std::string>> UnusedFallbackKeyTypes(std::string_view user_id,
                                                                   std::string_view device_id) const;
