@@ -192,18 +192,16 @@ absl::StatusOr<Reply> ListDeviceKeys(Context& context, const UserArgs& args) {
   service::E2ee& e2ee = hs->e2ee();
   CONCLAVE_ASSIGN_OR_RETURN(auto devices, hs->accounts().ListDevices(user_id));
   CONCLAVE_ASSIGN_OR_RETURN(
-      boost::json::object query,
-      e2ee.Query(service::Session{user_id, ""},
-                 boost::json::object{
-                     {"device_keys", boost::json::object{{user_id, boost::json::array()}}}}));
-  const boost::json::object& keys = query.at("device_keys").at(user_id).as_object();
+      service::KeysQueryResult query,
+      e2ee.Query(service::Session{user_id, ""}, service::KeysQueryRequest{{user_id, {}}}));
+  const std::map<std::string, boost::json::object>& keys = query.device_keys[user_id];
   std::vector<std::vector<std::string>> rows;
   size_t backlog = 0;
   for (const service::Device& device : devices) {
     std::string ed25519 = "-";
-    if (const auto* dk = keys.if_contains(device.device_id)) {
-      const auto* key = dk->as_object().at("keys").as_object().if_contains(
-          core::StrCat("ed25519:", device.device_id));
+    if (auto dk = keys.find(device.device_id); dk != keys.end()) {
+      const auto* key =
+          dk->second.at("keys").as_object().if_contains(core::StrCat("ed25519:", device.device_id));
       ed25519 = key != nullptr && key->is_string() ? std::string(key->get_string()) : "?";
     }
     CONCLAVE_ASSIGN_OR_RETURN(service::KeyCounts counts,

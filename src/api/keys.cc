@@ -5,6 +5,9 @@
 // E2ee.
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "conclave/core/status_macros.h"
 #include "conclave/service/e2ee/e2ee.h"
@@ -28,16 +31,69 @@ absl::StatusOr<boost::json::value> Upload(Call& call) {
   return object{{"one_time_key_counts", std::move(json)}};
 }
 
+// keys.yaml `failures`: server name → {status, message}.
+object FailuresJson(const std::map<std::string, service::ServerFailure>& failures) {
+  object out;
+  for (const auto& [server, failure] : failures) {
+    out[server] = object{{"status", failure.status}, {"message", failure.message}};
+  }
+  return out;
+}
+
+// {user_id: JSON} of one kind of cross-signing key.
+object ByUserJson(const std::map<std::string, object>& keys) {
+  return object(keys.begin(), keys.end());
+}
+
 absl::StatusOr<boost::json::value> Query(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-  CONCLAVE_ASSIGN_OR_RETURN(object result, call.hs.e2ee().Query(call.session, body));
-  return result;
+  CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, OptionalObject(body, "device_keys"));
+  if (wanted == nullptr) return service::MissingParam("'device_keys' is required");
+  service::KeysQueryRequest request;
+  for (const auto& [user, devices] : *wanted) {
+    if (!devices.is_array()) {
+      return service::BadJson("device_keys values must be arrays of device ids");
+    }
+    std::vector<std::string>& ids = request[std::string(user)];
+    for (const boost::json::value& id : devices.get_array()) {
+      if (!id.is_string()) return service::BadJson("device ids must be strings");
+      ids.emplace_back(id.get_string());
+    }
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(service::KeysQueryResult result,
+                            call.hs.e2ee().Query(call.session, request));
+  object device_keys;
+  for (const auto& [user, devices] : result.device_keys) {
+    device_keys[user] = ByUserJson(devices);
+  }
+  return object{{"device_keys", std::move(device_keys)},
+                {"failures", FailuresJson(result.failures)},
+                {"master_keys", ByUserJson(result.master_keys)},
+                {"self_signing_keys", ByUserJson(result.self_signing_keys)},
+                {"user_signing_keys", ByUserJson(result.user_signing_keys)}};
 }
 
 absl::StatusOr<boost::json::value> Claim(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-  CONCLAVE_ASSIGN_OR_RETURN(object result, call.hs.e2ee().Claim(body));
-  return result;
+  CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, OptionalObject(body, "one_time_keys"));
+  if (wanted == nullptr) return service::MissingParam("'one_time_keys' is required");
+  service::KeysClaimRequest request;
+  for (const auto& [user, devices] : *wanted) {
+    if (!devices.is_object()) return service::BadJson("one_time_keys values must be objects");
+    std::map<std::string, std::string>& algorithms = request[std::string(user)];
+    for (const auto& [device, algorithm] : devices.get_object()) {
+      if (!algorithm.is_string()) return service::BadJson("Algorithms must be strings");
+      algorithms[std::string(device)] = std::string(algorithm.get_string());
+    }
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(service::KeysClaimResult result, call.hs.e2ee().Claim(request));
+  object claimed;
+  for (const auto& [user, devices] : result.one_time_keys) {
+    object by_device;
+    for (const auto& [device, key] : devices) by_device[device] = object{{key.key_id, key.key}};
+    claimed[user] = std::move(by_device);
+  }
+  return object{{"one_time_keys", std::move(claimed)}, {"failures", FailuresJson(result.failures)}};
 }
 
 // POST /keys/device_signing/upload (cross_signing.yaml): user-interactive auth (m.login.password)

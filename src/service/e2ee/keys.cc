@@ -101,6 +101,10 @@ absl::Status CheckOneTimeKey(const Session& session, std::string_view algorithm,
                              core::StrCat("ed25519:", session.device_id), ed25519);
 }
 
+ServerFailure FederationUnsupported() {
+  return ServerFailure{.status = 503, .message = "Federation is not supported by this server"};
+}
+
 }  // namespace
 
 absl::StatusOr<KeyCounts> E2ee::Upload(const Session& session, const object& body) {
@@ -184,31 +188,23 @@ absl::StatusOr<KeyCounts> E2ee::Upload(const Session& session, const object& bod
   return OneTimeKeyCounts(user, device);
 }
 
-absl::StatusOr<object> E2ee::Query(const Session& session, const object& body) {
-  CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, ObjectMember(body, "device_keys"));
-  if (wanted == nullptr) return MissingParam("'device_keys' is required");
-  object device_keys, failures, master_keys, self_signing_keys, user_signing_keys;
-  for (const auto& [user_key, devices] : *wanted) {
-    const std::string user(user_key);
+absl::StatusOr<KeysQueryResult> E2ee::Query(const Session& session,
+                                            const KeysQueryRequest& request) {
+  KeysQueryResult result;
+  for (const auto& [user, wanted] : request) {
     CONCLAVE_ASSIGN_OR_RETURN(UserId parsed, ParseUserId(user));
-    if (!devices.is_array()) return BadJson("device_keys values must be arrays of device ids");
     if (parsed.server_name != deps_.server_name) {
-      failures[parsed.server_name] =
-          object{{"status", 503}, {"message", "Federation is not supported by this server"}};
+      result.failures[parsed.server_name] = FederationUnsupported();
       continue;
     }
-    std::vector<std::string> device_ids;
-    for (const value& id : devices.get_array()) {
-      if (!id.is_string()) return BadJson("device ids must be strings");
-      device_ids.emplace_back(id.get_string());
-    }
+    std::vector<std::string> device_ids = wanted;
     if (device_ids.empty()) {
       CONCLAVE_ASSIGN_OR_RETURN(auto all, deps_.accounts.ListDevices(user));
       for (const Device& d : all) device_ids.push_back(d.device_id);
     }
-    for (auto [usage, out] :
-         {std::pair{"master", &master_keys}, std::pair{"self_signing", &self_signing_keys},
-          std::pair{"user_signing", &user_signing_keys}}) {
+    for (auto [usage, out] : {std::pair{"master", &result.master_keys},
+                              std::pair{"self_signing", &result.self_signing_keys},
+                              std::pair{"user_signing", &result.user_signing_keys}}) {
       if (std::string_view(usage) == "user_signing" && user != session.user_id) continue;
       CONCLAVE_ASSIGN_OR_RETURN(auto key, StoredCrossSigningKey(user, usage));
       if (key && std::string_view(usage) == "master" && user != session.user_id) {
@@ -216,7 +212,7 @@ absl::StatusOr<object> E2ee::Query(const Session& session, const object& body) {
       }
       if (key) (*out)[user] = *std::move(key);
     }
-    object& out = device_keys[user].emplace_object();
+    auto& out = result.device_keys[user];
     for (const std::string& device_id : device_ids) {
       CONCLAVE_ASSIGN_OR_RETURN(auto keys, StoredDeviceKeys(user, device_id));
       if (!keys) continue;
@@ -229,43 +225,28 @@ absl::StatusOr<object> E2ee::Query(const Session& session, const object& body) {
       out[device_id] = *std::move(keys);
     }
   }
-  return object{{"device_keys", std::move(device_keys)},
-                {"failures", std::move(failures)},
-                {"master_keys", std::move(master_keys)},
-                {"self_signing_keys", std::move(self_signing_keys)},
-                {"user_signing_keys", std::move(user_signing_keys)}};
+  return result;
 }
 
-absl::StatusOr<object> E2ee::Claim(const object& body) {
-  CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, ObjectMember(body, "one_time_keys"));
-  if (wanted == nullptr) return MissingParam("'one_time_keys' is required");
+absl::StatusOr<KeysClaimResult> E2ee::Claim(const KeysClaimRequest& request) {
   size_t asked = 0;
-  for (const auto& [user, devices] : *wanted) {
+  for (const auto& [user, devices] : request) {
     CONCLAVE_RETURN_IF_ERROR(ParseUserId(user).status());
-    if (!devices.is_object()) return BadJson("one_time_keys values must be objects");
-    for (const auto& [device, algorithm] : devices.get_object()) {
-      if (!algorithm.is_string()) return BadJson("Algorithms must be strings");
-    }
-    asked += devices.get_object().size();
+    asked += devices.size();
   }
   if (asked > kMaxToDeviceMessages) {
     return TooLarge(core::StrCat("At most ", kMaxToDeviceMessages, " devices per claim"));
   }
-  object claimed, failures;
+  KeysClaimResult result;
   database::WriteBatch batch;
   std::lock_guard lock(mu_);
-  for (const auto& [user_key, devices] : *wanted) {
-    const std::string user(user_key);
+  for (const auto& [user, devices] : request) {
     CONCLAVE_ASSIGN_OR_RETURN(UserId parsed, ParseUserId(user));
     if (parsed.server_name != deps_.server_name) {
-      failures[parsed.server_name] =
-          object{{"status", 503}, {"message", "Federation is not supported by this server"}};
+      result.failures[parsed.server_name] = FederationUnsupported();
       continue;
     }
-    object by_device;
-    for (const auto& [device_key, algorithm_value] : devices.get_object()) {
-      const std::string device(device_key);
-      const std::string algorithm(algorithm_value.get_string());
+    for (const auto& [device, algorithm] : devices) {
       std::optional<std::pair<std::string, value>> key;
       absl::Status corrupt;
       CONCLAVE_RETURN_IF_ERROR(deps_.store.db->ForEachWithPrefix(
@@ -298,13 +279,13 @@ absl::StatusOr<object> E2ee::Claim(const object& body) {
         }
       }
       if (key) {
-        by_device[device] = object{{core::StrCat(algorithm, ":", key->first), key->second}};
+        result.one_time_keys[user][device] =
+            ClaimedKey{core::StrCat(algorithm, ":", key->first), std::move(key->second)};
       }
     }
-    if (!by_device.empty()) claimed[user] = std::move(by_device);
   }
   if (batch.Count() > 0) CONCLAVE_RETURN_IF_ERROR(deps_.store.db->Write(batch));
-  return object{{"one_time_keys", std::move(claimed)}, {"failures", std::move(failures)}};
+  return result;
 }
 
 absl::StatusOr<KeyCounts> E2ee::OneTimeKeyCounts(std::string_view user_id,

@@ -72,6 +72,39 @@ struct E2eeMaps {
 // `device_one_time_keys_count`); signed_curve25519 always present.
 using KeyCounts = std::map<std::string, int64_t>;
 
+// Why a server's users are missing from a query or claim (keys.yaml `failures`): no federation
+// yet, so every other server is {status 503, "Federation is not supported by this server"}.
+struct ServerFailure {
+  int status = 503;
+  std::string message;
+};
+
+// POST /keys/query's `device_keys`: user_id → the device ids wanted (empty: all the user's).
+using KeysQueryRequest = std::map<std::string, std::vector<std::string>>;
+// Its answer. The key objects are the signed JSON as uploaded (plus `unsigned` for devices, and
+// the viewer's own signatures of other users' master keys).
+struct KeysQueryResult {
+  // user_id → device_id → device keys; every local user asked has an entry, maybe empty.
+  std::map<std::string, std::map<std::string, boost::json::object>> device_keys;
+  std::map<std::string, boost::json::object> master_keys;        // by user_id
+  std::map<std::string, boost::json::object> self_signing_keys;  // by user_id
+  std::map<std::string, boost::json::object> user_signing_keys;  // the asker's own only
+  std::map<std::string, ServerFailure> failures;                 // by server name
+};
+
+// POST /keys/claim's `one_time_keys`: user_id → device_id → algorithm.
+using KeysClaimRequest = std::map<std::string, std::map<std::string, std::string>>;
+// One claimed key: its "<algorithm>:<key_id>" and the key as uploaded (signed object or string).
+struct ClaimedKey {
+  std::string key_id;
+  boost::json::value key;
+};
+struct KeysClaimResult {
+  // user_id → device_id → key; users and devices with no key left are absent.
+  std::map<std::string, std::map<std::string, ClaimedKey>> one_time_keys;
+  std::map<std::string, ServerFailure> failures;  // by server name
+};
+
 // Users whose devices a /sync or /keys/changes reports (device_lists, keys.yaml "changes").
 struct DeviceListChanges {
   std::set<std::string> changed;  // share a room with the user and changed devices or keys
@@ -111,17 +144,16 @@ class E2ee {
   // the device's ed25519 key when it is known); M_TOO_LARGE beyond kMaxKeysPerUpload keys or the
   // byte limits above.
   absl::StatusOr<KeyCounts> Upload(const Session& session, const boost::json::object& body);
-  // POST /keys/query by `session`'s user: the response body (device_keys with
-  // `unsigned.device_display_name`; master_keys and self_signing_keys of the asked users that
-  // have them, user_signing_keys only the asker's own; `failures` for users of other servers:
-  // no federation yet). M_BAD_JSON, M_INVALID_PARAM for a user id that is not one.
-  absl::StatusOr<boost::json::object> Query(const Session& session,
-                                            const boost::json::object& body);
+  // POST /keys/query by `session`'s user: device keys with `unsigned.device_display_name`;
+  // master and self-signing keys of the asked users that have them, the user-signing key only
+  // the asker's own; users of other servers in `failures` (no federation yet). M_INVALID_PARAM
+  // for a user id that is not one; database errors.
+  absl::StatusOr<KeysQueryResult> Query(const Session& session, const KeysQueryRequest& request);
   // POST /keys/claim: one key per asked device, removed in the same batch that reads it; the
   // device's fallback key (marked used, kept) when none is left. Unknown users and devices are
-  // left out (keys.yaml), users of other servers listed in `failures`. M_BAD_JSON,
-  // M_INVALID_PARAM, M_TOO_LARGE beyond kMaxToDeviceMessages devices.
-  absl::StatusOr<boost::json::object> Claim(const boost::json::object& body);
+  // left out (keys.yaml), users of other servers listed in `failures`. M_INVALID_PARAM for a
+  // user id that is not one, M_TOO_LARGE beyond kMaxToDeviceMessages devices.
+  absl::StatusOr<KeysClaimResult> Claim(const KeysClaimRequest& request);
   // The device's one-time key counts. Database errors.
   absl::StatusOr<KeyCounts> OneTimeKeyCounts(std::string_view user_id,
                                              std::string_view device_id) const;
