@@ -23,9 +23,26 @@ namespace {
 using boost::json::array;
 using boost::json::object;
 
+// The object member `key` of `body` as a map (empty when absent); M_BAD_JSON if not an object.
+absl::StatusOr<std::map<std::string, boost::json::value>> ValueMap(const object& body,
+                                                                   std::string_view key) {
+  CONCLAVE_ASSIGN_OR_RETURN(const object* member, OptionalObject(body, key));
+  std::map<std::string, boost::json::value> out;
+  if (member != nullptr) {
+    for (const auto& [k, v] : *member) out.emplace(std::string(k), v);
+  }
+  return out;
+}
+
 absl::StatusOr<boost::json::value> Upload(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-  CONCLAVE_ASSIGN_OR_RETURN(service::KeyCounts counts, call.hs.e2ee().Upload(call.session, body));
+  service::KeysUploadRequest request;
+  CONCLAVE_ASSIGN_OR_RETURN(const object* device_keys, OptionalObject(body, "device_keys"));
+  if (device_keys != nullptr) request.device_keys = *device_keys;
+  CONCLAVE_ASSIGN_OR_RETURN(request.one_time_keys, ValueMap(body, "one_time_keys"));
+  CONCLAVE_ASSIGN_OR_RETURN(request.fallback_keys, ValueMap(body, "fallback_keys"));
+  CONCLAVE_ASSIGN_OR_RETURN(service::KeyCounts counts,
+                            call.hs.e2ee().Upload(call.session, request));
   object json;
   for (const auto& [algorithm, count] : counts) json[algorithm] = count;
   return object{{"one_time_key_counts", std::move(json)}};
@@ -112,8 +129,25 @@ absl::StatusOr<core::Response> UploadCrossSigning(Call& call) {
 
 absl::StatusOr<boost::json::value> UploadSignatures(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-  CONCLAVE_ASSIGN_OR_RETURN(object result, call.hs.e2ee().UploadSignatures(call.session, body));
-  return result;
+  service::SignaturesUploadRequest request;
+  for (const auto& [user, keys] : body) {
+    if (!keys.is_object()) return service::BadJson("Each user's value must be an object of keys");
+    for (const auto& [key_id, key] : keys.get_object()) {
+      request[std::string(user)].emplace(std::string(key_id), key);
+    }
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(service::SignatureFailures failures,
+                            call.hs.e2ee().UploadSignatures(call.session, request));
+  object json;
+  for (const auto& [user, by_key] : failures) {
+    object out;
+    for (const auto& [key_id, status] : by_key) {
+      out[key_id] = object{{"errcode", service::ErrcodeName(service::ErrcodeOf(status))},
+                           {"error", std::string(status.message())}};
+    }
+    json[user] = std::move(out);
+  }
+  return object{{"failures", std::move(json)}};
 }
 
 // GET /keys/changes?from=&to=: tokens of /sync (or /messages) bound the window.

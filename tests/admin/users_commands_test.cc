@@ -151,8 +151,9 @@ TEST_F(UsersCommandsTest, ListDeviceKeysShowsKeysCountsAndBacklog) {
         service::SignJson(key, alice.user_id, "ed25519:" + alice.device_id, pair->seed).ok());
     one_time_keys[id] = std::move(key);
   }
-  auto uploaded =
-      hs_->e2ee().Upload(alice, {{"device_keys", keys}, {"one_time_keys", one_time_keys}});
+  service::KeysUploadRequest upload{.device_keys = keys};
+  for (const auto& [id, key] : one_time_keys) upload.one_time_keys.emplace(std::string(id), key);
+  auto uploaded = hs_->e2ee().Upload(alice, upload);
   ASSERT_TRUE(uploaded.ok()) << uploaded.status();
   ASSERT_TRUE(
       hs_->e2ee()

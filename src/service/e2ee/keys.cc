@@ -30,14 +30,6 @@ absl::StatusOr<std::pair<std::string, std::string>> SplitKeyId(std::string_view 
   return std::make_pair(std::string(id.substr(0, colon)), std::string(id.substr(colon + 1)));
 }
 
-// The member `key` of `body` as an object: nullptr when absent, M_BAD_JSON when not an object.
-absl::StatusOr<const object*> ObjectMember(const object& body, std::string_view key) {
-  const value* member = body.if_contains(key);
-  if (member == nullptr || member->is_null()) return nullptr;
-  if (!member->is_object()) return BadJson(core::StrCat("'", key, "' must be an object"));
-  return &member->get_object();
-}
-
 // The ed25519 key of `device_keys` for `device_id` (keys["ed25519:<device_id>"]), or "".
 std::string Ed25519Of(const object& device_keys, std::string_view device_id) {
   const value* keys = device_keys.if_contains("keys");
@@ -107,14 +99,11 @@ ServerFailure FederationUnsupported() {
 
 }  // namespace
 
-absl::StatusOr<KeyCounts> E2ee::Upload(const Session& session, const object& body) {
+absl::StatusOr<KeyCounts> E2ee::Upload(const Session& session, const KeysUploadRequest& request) {
   const std::string& user = session.user_id;
   const std::string& device = session.device_id;
-  CONCLAVE_ASSIGN_OR_RETURN(const object* device_keys, ObjectMember(body, "device_keys"));
-  CONCLAVE_ASSIGN_OR_RETURN(const object* one_time_keys, ObjectMember(body, "one_time_keys"));
-  CONCLAVE_ASSIGN_OR_RETURN(const object* fallback_keys, ObjectMember(body, "fallback_keys"));
-  const size_t count =
-      (one_time_keys ? one_time_keys->size() : 0) + (fallback_keys ? fallback_keys->size() : 0);
+  const object* device_keys = request.device_keys ? &*request.device_keys : nullptr;
+  const size_t count = request.one_time_keys.size() + request.fallback_keys.size();
   if (count > kMaxKeysPerUpload) {
     return TooLarge(core::StrCat("At most ", kMaxKeysPerUpload, " keys per upload"));
   }
@@ -141,38 +130,34 @@ absl::StatusOr<KeyCounts> E2ee::Upload(const Session& session, const object& bod
       }
       ed25519 = Ed25519Of(*device_keys, device);
     }
-    if (one_time_keys != nullptr) {
-      for (const auto& [id, key] : *one_time_keys) {
-        CONCLAVE_ASSIGN_OR_RETURN(auto parts, SplitKeyId(id));
-        CONCLAVE_RETURN_IF_ERROR(CheckOneTimeKey(session, parts.first, key, ed25519));
-        const std::string row = schema::OneTimeKeyKey(user, device, parts.first, parts.second);
-        const std::string text = boost::json::serialize(key);
-        CONCLAVE_ASSIGN_OR_RETURN(auto existing, deps_.store.Find(*maps_.one_time_keys, row));
-        if (existing && *existing != text) {
-          return InvalidParam(
-              core::StrCat("One-time key ", id, " already exists with other content"));
-        }
-        if (!existing) batch.Put(*maps_.one_time_keys, row, text);
+    for (const auto& [id, key] : request.one_time_keys) {
+      CONCLAVE_ASSIGN_OR_RETURN(auto parts, SplitKeyId(id));
+      CONCLAVE_RETURN_IF_ERROR(CheckOneTimeKey(session, parts.first, key, ed25519));
+      const std::string row = schema::OneTimeKeyKey(user, device, parts.first, parts.second);
+      const std::string text = boost::json::serialize(key);
+      CONCLAVE_ASSIGN_OR_RETURN(auto existing, deps_.store.Find(*maps_.one_time_keys, row));
+      if (existing && *existing != text) {
+        return InvalidParam(
+            core::StrCat("One-time key ", id, " already exists with other content"));
       }
+      if (!existing) batch.Put(*maps_.one_time_keys, row, text);
     }
-    if (fallback_keys != nullptr) {
-      for (const auto& [id, key] : *fallback_keys) {
-        CONCLAVE_ASSIGN_OR_RETURN(auto parts, SplitKeyId(id));
-        CONCLAVE_RETURN_IF_ERROR(CheckOneTimeKey(session, parts.first, key, ed25519));
-        const std::string row = schema::FallbackKeyKey(user, device, parts.first);
-        CONCLAVE_ASSIGN_OR_RETURN(auto existing, deps_.store.Find(*maps_.fallback_keys, row));
-        if (existing) {
-          // The same key again keeps its `used` mark; a new one replaces it unused.
-          auto record = ParseStored(*existing, "fallback key");
-          if (record.ok() && StringField(*record, "key_id") == parts.second &&
-              record->contains("key") && record->at("key") == key) {
-            continue;
-          }
+    for (const auto& [id, key] : request.fallback_keys) {
+      CONCLAVE_ASSIGN_OR_RETURN(auto parts, SplitKeyId(id));
+      CONCLAVE_RETURN_IF_ERROR(CheckOneTimeKey(session, parts.first, key, ed25519));
+      const std::string row = schema::FallbackKeyKey(user, device, parts.first);
+      CONCLAVE_ASSIGN_OR_RETURN(auto existing, deps_.store.Find(*maps_.fallback_keys, row));
+      if (existing) {
+        // The same key again keeps its `used` mark; a new one replaces it unused.
+        auto record = ParseStored(*existing, "fallback key");
+        if (record.ok() && StringField(*record, "key_id") == parts.second &&
+            record->contains("key") && record->at("key") == key) {
+          continue;
         }
-        batch.Put(*maps_.fallback_keys, row,
-                  boost::json::serialize(
-                      object{{"key_id", parts.second}, {"key", key}, {"used", false}}));
       }
+      batch.Put(
+          *maps_.fallback_keys, row,
+          boost::json::serialize(object{{"key_id", parts.second}, {"key", key}, {"used", false}}));
     }
     if (keys_changed) {
       CONCLAVE_RETURN_IF_ERROR(

@@ -72,6 +72,21 @@ struct E2eeMaps {
 // `device_one_time_keys_count`); signed_curve25519 always present.
 using KeyCounts = std::map<std::string, int64_t>;
 
+// POST /keys/upload (keys.yaml): what the device uploads, each part optional. Keys are by
+// "<algorithm>:<key_id>", each a signed object or a string as the client sent it.
+struct KeysUploadRequest {
+  std::optional<boost::json::object> device_keys;
+  std::map<std::string, boost::json::value> one_time_keys;
+  std::map<std::string, boost::json::value> fallback_keys;
+};
+
+// POST /keys/signatures/upload: user_id → key id (a device id, or a master key's public key)
+// → the signed object as uploaded (anything else is a failure of that key).
+using SignaturesUploadRequest = std::map<std::string, std::map<std::string, boost::json::value>>;
+// Its `failures`: user_id → key id → why (a Matrix error status: M_INVALID_SIGNATURE,
+// M_NOT_FOUND, M_INVALID_PARAM, M_BAD_JSON).
+using SignatureFailures = std::map<std::string, std::map<std::string, absl::Status>>;
+
 // Why a server's users are missing from a query or claim (keys.yaml `failures`): no federation
 // yet, so every other server is {status 503, "Federation is not supported by this server"}.
 struct ServerFailure {
@@ -135,15 +150,14 @@ class E2ee {
   static absl::StatusOr<std::unique_ptr<E2ee>> Open(Deps deps);
 
   // --- keys (keys.cc) ---------------------------------------------------------------------------
-  // POST /keys/upload for `session`'s device: `device_keys`, `one_time_keys`, `fallback_keys` as
-  // in keys.yaml (each may be absent). Returns `one_time_key_counts` (signed_curve25519 always
-  // present). Matrix errors, with nothing stored: M_BAD_JSON for wrong shapes;
+  // POST /keys/upload for `session`'s device. Returns the device's one-time key counts afterwards.
+  // Matrix errors, with nothing stored: M_BAD_JSON for wrong shapes (key ids, device keys);
   // M_INVALID_PARAM for device keys of another user or device, changed keys of a device that
   // already has keys, or a one-time key id uploaded before with other content;
   // M_INVALID_SIGNATURE for a missing or wrong self-signature (signed keys are checked against
   // the device's ed25519 key when it is known); M_TOO_LARGE beyond kMaxKeysPerUpload keys or the
   // byte limits above.
-  absl::StatusOr<KeyCounts> Upload(const Session& session, const boost::json::object& body);
+  absl::StatusOr<KeyCounts> Upload(const Session& session, const KeysUploadRequest& request);
   // POST /keys/query by `session`'s user: device keys with `unsigned.device_display_name`;
   // master and self-signing keys of the asked users that have them, the user-signing key only
   // the asker's own; users of other servers in `failures` (no federation yet). M_INVALID_PARAM
@@ -174,17 +188,16 @@ class E2ee {
   // when a self-signing or user-signing key is not signed by the master key (the uploaded one,
   // else the stored one); M_MISSING_PARAM for such a key with no master key at all.
   absl::Status UploadCrossSigning(const Session& session, const boost::json::object& body);
-  // POST /keys/signatures/upload: `body` is {user_id: {key_id: signed object}}; each object must
+  // POST /keys/signatures/upload: `request` is {user_id: {key_id: signed object}}; each object must
   // be the stored key (a device's device keys, by device id, or a master key, by its public
   // key) with new signatures by the uploader: of the uploader's own devices by their
   // self-signing key, of their own master key by one of their devices, of another user's master
   // key by their user-signing key (kept apart and shown to the uploader only). Valid signatures
-  // are stored, with a key change of the signed user; the result is {"failures": {user_id:
-  // {key_id: {errcode, error}}}} for the others (M_INVALID_SIGNATURE, M_NOT_FOUND for an
-  // unknown key, M_INVALID_PARAM for an object that is not the stored key). M_BAD_JSON when
-  // `body` is not an object of objects; database errors.
-  absl::StatusOr<boost::json::object> UploadSignatures(const Session& session,
-                                                       const boost::json::object& body);
+  // are stored, with a key change of the signed user; the result lists the others
+  // (M_INVALID_SIGNATURE, M_NOT_FOUND for an unknown key, M_INVALID_PARAM for an object that is
+  // not the stored key, M_BAD_JSON for one that is not an object). Database errors.
+  absl::StatusOr<SignatureFailures> UploadSignatures(const Session& session,
+                                                     const SignaturesUploadRequest& request);
 
   // --- device lists (device_lists.cc) ------------------------------------------------------
   // Users whose device lists concern `user_id` between stream positions `after` (exclusive) and
