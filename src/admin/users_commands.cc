@@ -5,6 +5,7 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/admin_room/admin_room.h"
+#include "conclave/service/e2ee/backup.h"
 #include "conclave/service/e2ee/e2ee.h"
 #include "conclave/service/homeserver.h"
 #include "conclave/service/protocol/crypto.h"
@@ -191,26 +192,23 @@ absl::StatusOr<Reply> ListDeviceKeys(Context& context, const UserArgs& args) {
   service::E2ee& e2ee = hs->e2ee();
   CONCLAVE_ASSIGN_OR_RETURN(auto devices, hs->accounts().ListDevices(user_id));
   CONCLAVE_ASSIGN_OR_RETURN(
-      boost::json::object query,
-      e2ee.Query(service::Session{user_id, ""},
-                 boost::json::object{
-                     {"device_keys", boost::json::object{{user_id, boost::json::array()}}}}));
-  const boost::json::object& keys = query.at("device_keys").at(user_id).as_object();
+      service::KeysQueryResult query,
+      e2ee.Query(service::Session{user_id, ""}, service::KeysQueryRequest{{user_id, {}}}));
+  const std::map<std::string, boost::json::object>& keys = query.device_keys[user_id];
   std::vector<std::vector<std::string>> rows;
   size_t backlog = 0;
   for (const service::Device& device : devices) {
     std::string ed25519 = "-";
-    if (const auto* dk = keys.if_contains(device.device_id)) {
-      const auto* key = dk->as_object().at("keys").as_object().if_contains(
-          core::StrCat("ed25519:", device.device_id));
+    if (auto dk = keys.find(device.device_id); dk != keys.end()) {
+      const auto* key =
+          dk->second.at("keys").as_object().if_contains(core::StrCat("ed25519:", device.device_id));
       ed25519 = key != nullptr && key->is_string() ? std::string(key->get_string()) : "?";
     }
-    CONCLAVE_ASSIGN_OR_RETURN(boost::json::object counts,
+    CONCLAVE_ASSIGN_OR_RETURN(service::KeyCounts counts,
                               e2ee.OneTimeKeyCounts(user_id, device.device_id));
     std::vector<std::string> count_text;
     for (const auto& [algorithm, count] : counts) {
-      count_text.push_back(
-          core::StrCat(std::string_view(algorithm), " ", count.to_number<int64_t>()));
+      count_text.push_back(core::StrCat(algorithm, " ", count));
     }
     CONCLAVE_ASSIGN_OR_RETURN(auto fallback,
                               e2ee.UnusedFallbackKeyTypes(user_id, device.device_id));
@@ -224,6 +222,26 @@ absl::StatusOr<Reply> ListDeviceKeys(Context& context, const UserArgs& args) {
                            Plural(backlog, "to-device message", "to-device messages"), " pending"));
   reply.Table({"device", "ed25519", "one-time keys", "unused fallback", "to-device pending"},
               std::move(rows));
+  return reply;
+}
+
+absl::StatusOr<Reply> ListKeyBackups(Context& context, const UserArgs& args) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  CONCLAVE_ASSIGN_OR_RETURN(std::string user_id, context.ResolveUser(args.username));
+  CONCLAVE_ASSIGN_OR_RETURN(std::vector<service::BackupVersion> versions,
+                            hs->key_backup().ListVersions(user_id));
+  std::vector<std::vector<std::string>> rows;
+  uint64_t keys = 0;
+  for (const service::BackupVersion& version : versions) {
+    keys += version.count;
+    // The current version is the last one (ListVersions: oldest first).
+    const bool current = &version == &versions.back();
+    rows.push_back({version.version, version.algorithm, core::StrCat(version.count), version.etag,
+                    current ? "yes" : "-"});
+  }
+  Reply reply(core::StrCat(user_id, " has ", Plural(rows.size(), "key backup", "key backups"),
+                           " holding ", Plural(keys, "room key", "room keys")));
+  reply.Table({"version", "algorithm", "keys", "etag", "current"}, std::move(rows));
   return reply;
 }
 
@@ -275,6 +293,10 @@ void AddUsersCommands(CommandTree& tree) {
               "An account's devices with their end-to-end encryption keys: device keys, one-time "
               "keys left, unused fallback keys, and to-device messages waiting for a sync",
               ListDeviceKeys);
+  UserCommand(tree, group, "list-key-backups",
+              "An account's server-side key backups: each version's algorithm, number of room "
+              "keys and etag, and which one is current (the one clients upload to)",
+              ListKeyBackups);
   UserCommand(tree, group, "force-join-room",
               "Join an account to ROOM on its behalf (the room's join rules apply)", ForceJoin,
               /*with_room=*/true);

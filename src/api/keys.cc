@@ -5,6 +5,9 @@
 // E2ee.
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "conclave/core/status_macros.h"
 #include "conclave/service/e2ee/e2ee.h"
@@ -20,22 +23,94 @@ namespace {
 using boost::json::array;
 using boost::json::object;
 
+// The object member `key` of `body` as a map (empty when absent); M_BAD_JSON if not an object.
+absl::StatusOr<std::map<std::string, boost::json::value>> ValueMap(const object& body,
+                                                                   std::string_view key) {
+  CONCLAVE_ASSIGN_OR_RETURN(const object* member, OptionalObject(body, key));
+  std::map<std::string, boost::json::value> out;
+  if (member != nullptr) {
+    for (const auto& [k, v] : *member) out.emplace(std::string(k), v);
+  }
+  return out;
+}
+
 absl::StatusOr<boost::json::value> Upload(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-  CONCLAVE_ASSIGN_OR_RETURN(object counts, call.hs.e2ee().Upload(call.session, body));
-  return object{{"one_time_key_counts", std::move(counts)}};
+  service::KeysUploadRequest request;
+  CONCLAVE_ASSIGN_OR_RETURN(const object* device_keys, OptionalObject(body, "device_keys"));
+  if (device_keys != nullptr) request.device_keys = *device_keys;
+  CONCLAVE_ASSIGN_OR_RETURN(request.one_time_keys, ValueMap(body, "one_time_keys"));
+  CONCLAVE_ASSIGN_OR_RETURN(request.fallback_keys, ValueMap(body, "fallback_keys"));
+  CONCLAVE_ASSIGN_OR_RETURN(service::KeyCounts counts,
+                            call.hs.e2ee().Upload(call.session, request));
+  object json;
+  for (const auto& [algorithm, count] : counts) json[algorithm] = count;
+  return object{{"one_time_key_counts", std::move(json)}};
+}
+
+// keys.yaml `failures`: server name → {status, message}.
+object FailuresJson(const std::map<std::string, service::ServerFailure>& failures) {
+  object out;
+  for (const auto& [server, failure] : failures) {
+    out[server] = object{{"status", failure.status}, {"message", failure.message}};
+  }
+  return out;
+}
+
+// {user_id: JSON} of one kind of cross-signing key.
+object ByUserJson(const std::map<std::string, object>& keys) {
+  return object(keys.begin(), keys.end());
 }
 
 absl::StatusOr<boost::json::value> Query(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-  CONCLAVE_ASSIGN_OR_RETURN(object result, call.hs.e2ee().Query(call.session, body));
-  return result;
+  CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, OptionalObject(body, "device_keys"));
+  if (wanted == nullptr) return service::MissingParam("'device_keys' is required");
+  service::KeysQueryRequest request;
+  for (const auto& [user, devices] : *wanted) {
+    if (!devices.is_array()) {
+      return service::BadJson("device_keys values must be arrays of device ids");
+    }
+    std::vector<std::string>& ids = request[std::string(user)];
+    for (const boost::json::value& id : devices.get_array()) {
+      if (!id.is_string()) return service::BadJson("device ids must be strings");
+      ids.emplace_back(id.get_string());
+    }
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(service::KeysQueryResult result,
+                            call.hs.e2ee().Query(call.session, request));
+  object device_keys;
+  for (const auto& [user, devices] : result.device_keys) {
+    device_keys[user] = ByUserJson(devices);
+  }
+  return object{{"device_keys", std::move(device_keys)},
+                {"failures", FailuresJson(result.failures)},
+                {"master_keys", ByUserJson(result.master_keys)},
+                {"self_signing_keys", ByUserJson(result.self_signing_keys)},
+                {"user_signing_keys", ByUserJson(result.user_signing_keys)}};
 }
 
 absl::StatusOr<boost::json::value> Claim(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-  CONCLAVE_ASSIGN_OR_RETURN(object result, call.hs.e2ee().Claim(body));
-  return result;
+  CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, OptionalObject(body, "one_time_keys"));
+  if (wanted == nullptr) return service::MissingParam("'one_time_keys' is required");
+  service::KeysClaimRequest request;
+  for (const auto& [user, devices] : *wanted) {
+    if (!devices.is_object()) return service::BadJson("one_time_keys values must be objects");
+    std::map<std::string, std::string>& algorithms = request[std::string(user)];
+    for (const auto& [device, algorithm] : devices.get_object()) {
+      if (!algorithm.is_string()) return service::BadJson("Algorithms must be strings");
+      algorithms[std::string(device)] = std::string(algorithm.get_string());
+    }
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(service::KeysClaimResult result, call.hs.e2ee().Claim(request));
+  object claimed;
+  for (const auto& [user, devices] : result.one_time_keys) {
+    object by_device;
+    for (const auto& [device, key] : devices) by_device[device] = object{{key.key_id, key.key}};
+    claimed[user] = std::move(by_device);
+  }
+  return object{{"one_time_keys", std::move(claimed)}, {"failures", FailuresJson(result.failures)}};
 }
 
 // POST /keys/device_signing/upload (cross_signing.yaml): user-interactive auth (m.login.password)
@@ -54,8 +129,25 @@ absl::StatusOr<core::Response> UploadCrossSigning(Call& call) {
 
 absl::StatusOr<boost::json::value> UploadSignatures(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
-  CONCLAVE_ASSIGN_OR_RETURN(object result, call.hs.e2ee().UploadSignatures(call.session, body));
-  return result;
+  service::SignaturesUploadRequest request;
+  for (const auto& [user, keys] : body) {
+    if (!keys.is_object()) return service::BadJson("Each user's value must be an object of keys");
+    for (const auto& [key_id, key] : keys.get_object()) {
+      request[std::string(user)].emplace(std::string(key_id), key);
+    }
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(service::SignatureFailures failures,
+                            call.hs.e2ee().UploadSignatures(call.session, request));
+  object json;
+  for (const auto& [user, by_key] : failures) {
+    object out;
+    for (const auto& [key_id, status] : by_key) {
+      out[key_id] = object{{"errcode", service::ErrcodeName(service::ErrcodeOf(status))},
+                           {"error", std::string(status.message())}};
+    }
+    json[user] = std::move(out);
+  }
+  return object{{"failures", std::move(json)}};
 }
 
 // GET /keys/changes?from=&to=: tokens of /sync (or /messages) bound the window.

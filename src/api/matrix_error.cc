@@ -83,6 +83,7 @@ core::Response ErrorResponse(const absl::Status& status) {
     body["error"] = std::string(status.message());
   }
   if (auto retry = service::RetryAfterMs(status)) body["retry_after_ms"] = *retry;
+  if (auto version = service::CurrentRoomKeysVersion(status)) body["current_version"] = *version;
   return Json(body, http_status);
 }
 

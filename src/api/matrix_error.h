@@ -24,7 +24,8 @@ namespace conclave::api {
 int HttpStatusOf(const absl::Status& status);
 
 // The Matrix error response for the failed `status`: HttpStatusOf, `errcode`, the message as
-// `error`, and `retry_after_ms` of a LimitExceeded status. A 5xx is logged and answered
+// `error`, `retry_after_ms` of a LimitExceeded status and `current_version` of a
+// WrongRoomKeysVersion one. A 5xx is logged and answered
 // "Internal server error" without the details.
 core::Response ErrorResponse(const absl::Status& status);
 

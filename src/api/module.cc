@@ -24,7 +24,7 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
   Routes routes(context.server.router(), context.module_name, *owned);
   for (auto* group : {&RegisterAccountRoutes, &RegisterProfileRoutes, &RegisterAccountDataRoutes,
                       &RegisterRoomRoutes, &RegisterEventRoutes, &RegisterSyncRoutes,
-                      &RegisterKeyRoutes, &RegisterToDeviceRoutes}) {
+                      &RegisterKeyRoutes, &RegisterToDeviceRoutes, &RegisterRoomKeysRoutes}) {
     CONCLAVE_RETURN_IF_ERROR(group(routes));
   }
   g_routes = owned.release();

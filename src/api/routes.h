@@ -25,6 +25,8 @@ absl::Status RegisterSyncRoutes(Routes& routes);
 absl::Status RegisterKeyRoutes(Routes& routes);
 // to_device.cc: sendToDevice.
 absl::Status RegisterToDeviceRoutes(Routes& routes);
+// room_keys.cc: room_keys/version[/{version}], room_keys/keys[/{roomId}[/{sessionId}]].
+absl::Status RegisterRoomKeysRoutes(Routes& routes);
 
 }  // namespace conclave::api
 

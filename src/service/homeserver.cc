@@ -7,6 +7,7 @@
 #include "admin_room/admin_room_impl.h"
 #include "conclave/core/log.h"
 #include "conclave/core/status_macros.h"
+#include "conclave/service/e2ee/backup.h"
 #include "conclave/service/e2ee/e2ee.h"
 #include "conclave/service/rooms/rooms.h"
 #include "conclave/service/rooms/typing.h"
@@ -22,6 +23,7 @@ Homeserver::~Homeserver() {
   if (accounts_ != nullptr) {
     accounts_->SetFirstAdminHook(nullptr);
     accounts_->SetDeviceRemovalHook(nullptr);
+    accounts_->SetDeactivationHook(nullptr);
   }
 }
 
@@ -52,6 +54,11 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
       [e2ee = hs->e2ee_.get()](std::string_view user_id, const std::vector<std::string>& devices,
                                database::WriteBatch& batch) {
         return e2ee->CommitDeviceRemoval(user_id, devices, batch);
+      });
+  CONCLAVE_ASSIGN_OR_RETURN(hs->key_backup_, KeyBackup::Open(*hs->store_));
+  hs->accounts_->SetDeactivationHook(
+      [backup = hs->key_backup_.get()](std::string_view user_id, database::WriteBatch& batch) {
+        return backup->AddUserRemoval(user_id, batch);
       });
   hs->sync_ = std::make_unique<Sync>(Sync::Deps{.stream = *hs->stream_,
                                                 .notifier = server.notifier(),

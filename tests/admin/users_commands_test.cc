@@ -4,6 +4,7 @@
 
 #include "admin_fixture.h"
 #include "conclave/service/admin_room/admin_room.h"
+#include "conclave/service/e2ee/backup.h"
 #include "conclave/service/e2ee/e2ee.h"
 #include "conclave/service/protocol/crypto.h"
 #include "conclave/service/protocol/errors.h"
@@ -150,8 +151,9 @@ TEST_F(UsersCommandsTest, ListDeviceKeysShowsKeysCountsAndBacklog) {
         service::SignJson(key, alice.user_id, "ed25519:" + alice.device_id, pair->seed).ok());
     one_time_keys[id] = std::move(key);
   }
-  auto uploaded =
-      hs_->e2ee().Upload(alice, {{"device_keys", keys}, {"one_time_keys", one_time_keys}});
+  service::KeysUploadRequest upload{.device_keys = keys};
+  for (const auto& [id, key] : one_time_keys) upload.one_time_keys.emplace(std::string(id), key);
+  auto uploaded = hs_->e2ee().Upload(alice, upload);
   ASSERT_TRUE(uploaded.ok()) << uploaded.status();
   ASSERT_TRUE(
       hs_->e2ee()
@@ -168,6 +170,28 @@ TEST_F(UsersCommandsTest, ListDeviceKeysShowsKeysCountsAndBacklog) {
   EXPECT_TRUE(test_util::HasRow(bobs, {bob.device_id, "-", "signed_curve25519 0", "-", "0"}))
       << bobs;
   EXPECT_EQ(Err("users list-device-keys nobody").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(UsersCommandsTest, ListKeyBackupsShowsVersionsAndKeyCounts) {
+  service::Session alice = Register("alice");
+  service::KeyBackup& backup = hs_->key_backup();
+  const service::BackupVersionRequest request{.algorithm = service::kMegolmBackupV1};
+  ASSERT_TRUE(backup.CreateVersion(alice.user_id, request).ok());
+  ASSERT_TRUE(backup.CreateVersion(alice.user_id, request).ok());
+  service::BackedUpKeys keys;
+  keys["!r:example.org"]["s1"] = service::BackedUpKey{};
+  keys["!r:example.org"]["s2"] = service::BackedUpKey{};
+  auto put = backup.PutKeys(alice.user_id, "2", keys);
+  ASSERT_TRUE(put.ok()) << put.status();
+
+  std::string list = Ok("users list-key-backups alice");
+  EXPECT_THAT(list, HasSubstr("@alice:example.org has 2 key backups holding 2 room keys")) << list;
+  EXPECT_TRUE(test_util::HasRow(list, {"1", service::kMegolmBackupV1, "0", "0", "-"})) << list;
+  EXPECT_TRUE(test_util::HasRow(list, {"2", service::kMegolmBackupV1, "2", put->etag, "yes"}))
+      << list;
+  Register("bob");
+  EXPECT_THAT(Ok("users list-key-backups bob"), HasSubstr("has 0 key backups holding 0 room keys"));
+  EXPECT_EQ(Err("users list-key-backups nobody").code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -296,6 +296,12 @@ absl::Status Accounts::LogoutAll(std::string_view user_id) {
     std::lock_guard lock(accounts_mu_);
     std::vector<std::string> removed;
     CONCLAVE_RETURN_IF_ERROR(DropDevices(user_id, "", batch, dropped, removed));
+    DeactivationHook hook;
+    {
+      std::lock_guard hook_lock(hook_mu_);
+      hook = deactivation_hook_;
+    }
+    if (hook) CONCLAVE_RETURN_IF_ERROR(hook(user_id, batch));
     CONCLAVE_RETURN_IF_ERROR(WriteRemoval(user_id, removed, batch));
   }
   ForgetTokens(dropped);
@@ -351,6 +357,12 @@ absl::Status Accounts::Deactivate(std::string_view user_id) {
     batch.Put(*store_.users, user_id, boost::json::serialize(*record));
     std::vector<std::string> removed;
     CONCLAVE_RETURN_IF_ERROR(DropDevices(user_id, "", batch, dropped, removed));
+    DeactivationHook hook;
+    {
+      std::lock_guard hook_lock(hook_mu_);
+      hook = deactivation_hook_;
+    }
+    if (hook) CONCLAVE_RETURN_IF_ERROR(hook(user_id, batch));
     CONCLAVE_RETURN_IF_ERROR(WriteRemoval(user_id, removed, batch));
   }
   ForgetTokens(dropped);
@@ -433,6 +445,11 @@ void Accounts::SetFirstAdminHook(std::function<void(const std::string& user_id)>
 void Accounts::SetDeviceRemovalHook(DeviceRemovalHook hook) {
   std::lock_guard lock(hook_mu_);
   device_removal_hook_ = std::move(hook);
+}
+
+void Accounts::SetDeactivationHook(DeactivationHook hook) {
+  std::lock_guard lock(hook_mu_);
+  deactivation_hook_ = std::move(hook);
 }
 
 absl::Status Accounts::WriteRemoval(std::string_view user_id,

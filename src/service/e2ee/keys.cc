@@ -30,14 +30,6 @@ absl::StatusOr<std::pair<std::string, std::string>> SplitKeyId(std::string_view 
   return std::make_pair(std::string(id.substr(0, colon)), std::string(id.substr(colon + 1)));
 }
 
-// The member `key` of `body` as an object: nullptr when absent, M_BAD_JSON when not an object.
-absl::StatusOr<const object*> ObjectMember(const object& body, std::string_view key) {
-  const value* member = body.if_contains(key);
-  if (member == nullptr || member->is_null()) return nullptr;
-  if (!member->is_object()) return BadJson(core::StrCat("'", key, "' must be an object"));
-  return &member->get_object();
-}
-
 // The ed25519 key of `device_keys` for `device_id` (keys["ed25519:<device_id>"]), or "".
 std::string Ed25519Of(const object& device_keys, std::string_view device_id) {
   const value* keys = device_keys.if_contains("keys");
@@ -101,16 +93,17 @@ absl::Status CheckOneTimeKey(const Session& session, std::string_view algorithm,
                              core::StrCat("ed25519:", session.device_id), ed25519);
 }
 
+ServerFailure FederationUnsupported() {
+  return ServerFailure{.status = 503, .message = "Federation is not supported by this server"};
+}
+
 }  // namespace
 
-absl::StatusOr<object> E2ee::Upload(const Session& session, const object& body) {
+absl::StatusOr<KeyCounts> E2ee::Upload(const Session& session, const KeysUploadRequest& request) {
   const std::string& user = session.user_id;
   const std::string& device = session.device_id;
-  CONCLAVE_ASSIGN_OR_RETURN(const object* device_keys, ObjectMember(body, "device_keys"));
-  CONCLAVE_ASSIGN_OR_RETURN(const object* one_time_keys, ObjectMember(body, "one_time_keys"));
-  CONCLAVE_ASSIGN_OR_RETURN(const object* fallback_keys, ObjectMember(body, "fallback_keys"));
-  const size_t count =
-      (one_time_keys ? one_time_keys->size() : 0) + (fallback_keys ? fallback_keys->size() : 0);
+  const object* device_keys = request.device_keys ? &*request.device_keys : nullptr;
+  const size_t count = request.one_time_keys.size() + request.fallback_keys.size();
   if (count > kMaxKeysPerUpload) {
     return TooLarge(core::StrCat("At most ", kMaxKeysPerUpload, " keys per upload"));
   }
@@ -137,38 +130,34 @@ absl::StatusOr<object> E2ee::Upload(const Session& session, const object& body) 
       }
       ed25519 = Ed25519Of(*device_keys, device);
     }
-    if (one_time_keys != nullptr) {
-      for (const auto& [id, key] : *one_time_keys) {
-        CONCLAVE_ASSIGN_OR_RETURN(auto parts, SplitKeyId(id));
-        CONCLAVE_RETURN_IF_ERROR(CheckOneTimeKey(session, parts.first, key, ed25519));
-        const std::string row = schema::OneTimeKeyKey(user, device, parts.first, parts.second);
-        const std::string text = boost::json::serialize(key);
-        CONCLAVE_ASSIGN_OR_RETURN(auto existing, deps_.store.Find(*maps_.one_time_keys, row));
-        if (existing && *existing != text) {
-          return InvalidParam(
-              core::StrCat("One-time key ", id, " already exists with other content"));
-        }
-        if (!existing) batch.Put(*maps_.one_time_keys, row, text);
+    for (const auto& [id, key] : request.one_time_keys) {
+      CONCLAVE_ASSIGN_OR_RETURN(auto parts, SplitKeyId(id));
+      CONCLAVE_RETURN_IF_ERROR(CheckOneTimeKey(session, parts.first, key, ed25519));
+      const std::string row = schema::OneTimeKeyKey(user, device, parts.first, parts.second);
+      const std::string text = boost::json::serialize(key);
+      CONCLAVE_ASSIGN_OR_RETURN(auto existing, deps_.store.Find(*maps_.one_time_keys, row));
+      if (existing && *existing != text) {
+        return InvalidParam(
+            core::StrCat("One-time key ", id, " already exists with other content"));
       }
+      if (!existing) batch.Put(*maps_.one_time_keys, row, text);
     }
-    if (fallback_keys != nullptr) {
-      for (const auto& [id, key] : *fallback_keys) {
-        CONCLAVE_ASSIGN_OR_RETURN(auto parts, SplitKeyId(id));
-        CONCLAVE_RETURN_IF_ERROR(CheckOneTimeKey(session, parts.first, key, ed25519));
-        const std::string row = schema::FallbackKeyKey(user, device, parts.first);
-        CONCLAVE_ASSIGN_OR_RETURN(auto existing, deps_.store.Find(*maps_.fallback_keys, row));
-        if (existing) {
-          // The same key again keeps its `used` mark; a new one replaces it unused.
-          auto record = ParseStored(*existing, "fallback key");
-          if (record.ok() && StringField(*record, "key_id") == parts.second &&
-              record->contains("key") && record->at("key") == key) {
-            continue;
-          }
+    for (const auto& [id, key] : request.fallback_keys) {
+      CONCLAVE_ASSIGN_OR_RETURN(auto parts, SplitKeyId(id));
+      CONCLAVE_RETURN_IF_ERROR(CheckOneTimeKey(session, parts.first, key, ed25519));
+      const std::string row = schema::FallbackKeyKey(user, device, parts.first);
+      CONCLAVE_ASSIGN_OR_RETURN(auto existing, deps_.store.Find(*maps_.fallback_keys, row));
+      if (existing) {
+        // The same key again keeps its `used` mark; a new one replaces it unused.
+        auto record = ParseStored(*existing, "fallback key");
+        if (record.ok() && StringField(*record, "key_id") == parts.second &&
+            record->contains("key") && record->at("key") == key) {
+          continue;
         }
-        batch.Put(*maps_.fallback_keys, row,
-                  boost::json::serialize(
-                      object{{"key_id", parts.second}, {"key", key}, {"used", false}}));
       }
+      batch.Put(
+          *maps_.fallback_keys, row,
+          boost::json::serialize(object{{"key_id", parts.second}, {"key", key}, {"used", false}}));
     }
     if (keys_changed) {
       CONCLAVE_RETURN_IF_ERROR(
@@ -184,31 +173,23 @@ absl::StatusOr<object> E2ee::Upload(const Session& session, const object& body) 
   return OneTimeKeyCounts(user, device);
 }
 
-absl::StatusOr<object> E2ee::Query(const Session& session, const object& body) {
-  CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, ObjectMember(body, "device_keys"));
-  if (wanted == nullptr) return MissingParam("'device_keys' is required");
-  object device_keys, failures, master_keys, self_signing_keys, user_signing_keys;
-  for (const auto& [user_key, devices] : *wanted) {
-    const std::string user(user_key);
+absl::StatusOr<KeysQueryResult> E2ee::Query(const Session& session,
+                                            const KeysQueryRequest& request) {
+  KeysQueryResult result;
+  for (const auto& [user, wanted] : request) {
     CONCLAVE_ASSIGN_OR_RETURN(UserId parsed, ParseUserId(user));
-    if (!devices.is_array()) return BadJson("device_keys values must be arrays of device ids");
     if (parsed.server_name != deps_.server_name) {
-      failures[parsed.server_name] =
-          object{{"status", 503}, {"message", "Federation is not supported by this server"}};
+      result.failures[parsed.server_name] = FederationUnsupported();
       continue;
     }
-    std::vector<std::string> device_ids;
-    for (const value& id : devices.get_array()) {
-      if (!id.is_string()) return BadJson("device ids must be strings");
-      device_ids.emplace_back(id.get_string());
-    }
+    std::vector<std::string> device_ids = wanted;
     if (device_ids.empty()) {
       CONCLAVE_ASSIGN_OR_RETURN(auto all, deps_.accounts.ListDevices(user));
       for (const Device& d : all) device_ids.push_back(d.device_id);
     }
-    for (auto [usage, out] :
-         {std::pair{"master", &master_keys}, std::pair{"self_signing", &self_signing_keys},
-          std::pair{"user_signing", &user_signing_keys}}) {
+    for (auto [usage, out] : {std::pair{"master", &result.master_keys},
+                              std::pair{"self_signing", &result.self_signing_keys},
+                              std::pair{"user_signing", &result.user_signing_keys}}) {
       if (std::string_view(usage) == "user_signing" && user != session.user_id) continue;
       CONCLAVE_ASSIGN_OR_RETURN(auto key, StoredCrossSigningKey(user, usage));
       if (key && std::string_view(usage) == "master" && user != session.user_id) {
@@ -216,7 +197,7 @@ absl::StatusOr<object> E2ee::Query(const Session& session, const object& body) {
       }
       if (key) (*out)[user] = *std::move(key);
     }
-    object& out = device_keys[user].emplace_object();
+    auto& out = result.device_keys[user];
     for (const std::string& device_id : device_ids) {
       CONCLAVE_ASSIGN_OR_RETURN(auto keys, StoredDeviceKeys(user, device_id));
       if (!keys) continue;
@@ -229,43 +210,28 @@ absl::StatusOr<object> E2ee::Query(const Session& session, const object& body) {
       out[device_id] = *std::move(keys);
     }
   }
-  return object{{"device_keys", std::move(device_keys)},
-                {"failures", std::move(failures)},
-                {"master_keys", std::move(master_keys)},
-                {"self_signing_keys", std::move(self_signing_keys)},
-                {"user_signing_keys", std::move(user_signing_keys)}};
+  return result;
 }
 
-absl::StatusOr<object> E2ee::Claim(const object& body) {
-  CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, ObjectMember(body, "one_time_keys"));
-  if (wanted == nullptr) return MissingParam("'one_time_keys' is required");
+absl::StatusOr<KeysClaimResult> E2ee::Claim(const KeysClaimRequest& request) {
   size_t asked = 0;
-  for (const auto& [user, devices] : *wanted) {
+  for (const auto& [user, devices] : request) {
     CONCLAVE_RETURN_IF_ERROR(ParseUserId(user).status());
-    if (!devices.is_object()) return BadJson("one_time_keys values must be objects");
-    for (const auto& [device, algorithm] : devices.get_object()) {
-      if (!algorithm.is_string()) return BadJson("Algorithms must be strings");
-    }
-    asked += devices.get_object().size();
+    asked += devices.size();
   }
   if (asked > kMaxToDeviceMessages) {
     return TooLarge(core::StrCat("At most ", kMaxToDeviceMessages, " devices per claim"));
   }
-  object claimed, failures;
+  KeysClaimResult result;
   database::WriteBatch batch;
   std::lock_guard lock(mu_);
-  for (const auto& [user_key, devices] : *wanted) {
-    const std::string user(user_key);
+  for (const auto& [user, devices] : request) {
     CONCLAVE_ASSIGN_OR_RETURN(UserId parsed, ParseUserId(user));
     if (parsed.server_name != deps_.server_name) {
-      failures[parsed.server_name] =
-          object{{"status", 503}, {"message", "Federation is not supported by this server"}};
+      result.failures[parsed.server_name] = FederationUnsupported();
       continue;
     }
-    object by_device;
-    for (const auto& [device_key, algorithm_value] : devices.get_object()) {
-      const std::string device(device_key);
-      const std::string algorithm(algorithm_value.get_string());
+    for (const auto& [device, algorithm] : devices) {
       std::optional<std::pair<std::string, value>> key;
       absl::Status corrupt;
       CONCLAVE_RETURN_IF_ERROR(deps_.store.db->ForEachWithPrefix(
@@ -298,18 +264,18 @@ absl::StatusOr<object> E2ee::Claim(const object& body) {
         }
       }
       if (key) {
-        by_device[device] = object{{core::StrCat(algorithm, ":", key->first), key->second}};
+        result.one_time_keys[user][device] =
+            ClaimedKey{core::StrCat(algorithm, ":", key->first), std::move(key->second)};
       }
     }
-    if (!by_device.empty()) claimed[user] = std::move(by_device);
   }
   if (batch.Count() > 0) CONCLAVE_RETURN_IF_ERROR(deps_.store.db->Write(batch));
-  return object{{"one_time_keys", std::move(claimed)}, {"failures", std::move(failures)}};
+  return result;
 }
 
-absl::StatusOr<object> E2ee::OneTimeKeyCounts(std::string_view user_id,
-                                              std::string_view device_id) const {
-  object counts{{kSignedCurve25519, 0}};
+absl::StatusOr<KeyCounts> E2ee::OneTimeKeyCounts(std::string_view user_id,
+                                                 std::string_view device_id) const {
+  KeyCounts counts{{kSignedCurve25519, 0}};
   CONCLAVE_RETURN_IF_ERROR(deps_.store.db->ForEachWithPrefix(
       *maps_.one_time_keys, DeviceKey(user_id, device_id),
       [&](std::string_view row, std::string_view) {
@@ -317,8 +283,7 @@ absl::StatusOr<object> E2ee::OneTimeKeyCounts(std::string_view user_id,
         (void)reader.ReadString();
         (void)reader.ReadString();
         if (auto algorithm = reader.ReadString(); algorithm.ok()) {
-          value& count = counts[*algorithm];
-          count = (count.is_int64() ? count.get_int64() : 0) + 1;
+          ++counts[*algorithm];
         }
         return true;
       }));

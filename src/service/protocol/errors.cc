@@ -12,6 +12,7 @@ namespace {
 
 constexpr char kErrcodeUrl[] = "conclave.matrix/errcode";
 constexpr char kRetryUrl[] = "conclave.matrix/retry_after_ms";
+constexpr char kCurrentVersionUrl[] = "conclave.matrix/current_version";
 
 using Code = absl::StatusCode;
 
@@ -142,6 +143,12 @@ absl::Status LimitExceeded(std::string_view m, int64_t retry_after_ms) {
   return status;
 }
 
+absl::Status WrongRoomKeysVersion(std::string_view m, std::string_view current_version) {
+  absl::Status status = MatrixStatus(Errcode::kWrongRoomKeysVersion, m);
+  status.SetPayload(kCurrentVersionUrl, absl::Cord(Abs(ValidUtf8(current_version))));
+  return status;
+}
+
 Errcode ErrcodeOf(const absl::Status& status) {
   if (auto payload = status.GetPayload(kErrcodeUrl)) {
     return ErrcodeFromName(std::string(*payload)).value_or(Errcode::kUnknown);
@@ -170,6 +177,12 @@ std::optional<int64_t> RetryAfterMs(const absl::Status& status) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc()) return std::nullopt;
   return value;
+}
+
+std::optional<std::string> CurrentRoomKeysVersion(const absl::Status& status) {
+  auto payload = status.GetPayload(kCurrentVersionUrl);
+  if (!payload) return std::nullopt;
+  return std::string(*payload);
 }
 
 }  // namespace conclave::service

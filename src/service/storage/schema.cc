@@ -107,4 +107,26 @@ std::string ToDeviceKey(std::string_view user_id, std::string_view device_id, ui
       .Build();
 }
 
+std::string BackupVersionKey(std::string_view user_id, uint64_t version) {
+  return database::KeyBuilder().AppendString(user_id).AppendU64(version).Build();
+}
+
+std::string BackupKeyKey(std::string_view user_id, uint64_t version, std::string_view room_id,
+                         std::string_view session_id) {
+  return database::KeyBuilder()
+      .AppendString(user_id)
+      .AppendU64(version)
+      .AppendString(room_id)
+      .AppendString(session_id)
+      .Build();
+}
+
+std::string BackupKeyPrefix(std::string_view user_id, uint64_t version,
+                            std::optional<std::string_view> room_id) {
+  database::KeyBuilder key;
+  key.AppendString(user_id).AppendU64(version);
+  if (room_id) key.AppendString(*room_id);
+  return std::move(key).Build();
+}
+
 }  // namespace conclave::service::schema

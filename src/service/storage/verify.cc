@@ -49,6 +49,7 @@ absl::StatusOr<VerifyReport> VerifyDatabase(const Store& store, const VerifyOpti
   CheckRoomIndexes(run);
   CheckAccountIndexes(run);
   CheckE2ee(run);
+  CheckKeyBackups(run);
   if (!run.error.ok()) return run.error;
   return std::move(run.report);
 }

@@ -1,5 +1,6 @@
 #include "verify_checker.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "absl/strings/str_join.h"
@@ -151,6 +152,17 @@ bool Checker::KnownUser(std::string_view map, const std::string& key, const std:
   if (users_.contains(user_id)) return true;
   Problem(map, key, core::StrCat("belongs to ", user_id, ", who has no users record"));
   return false;
+}
+
+database::Map* Checker::MapIfPresent(std::string_view name) {
+  const std::vector<std::string> names = db_.MapNames();
+  if (std::find(names.begin(), names.end(), name) == names.end()) return nullptr;
+  auto map = db_.OpenMap(name);
+  if (!map.ok()) {
+    Fail(map.status());
+    return nullptr;
+  }
+  return *map;
 }
 
 }  // namespace conclave::service::verify_internal

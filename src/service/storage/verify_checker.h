@@ -105,6 +105,10 @@ class Checker {
   void CheckPosition(std::string_view map, const std::string& key, uint64_t position);
   // True when `user_id` has a users record; a problem otherwise.
   bool KnownUser(std::string_view map, const std::string& key, const std::string& user_id);
+  // The map `name` when the database has it (maps a module creates at its first load, such as
+  // the e2ee ones), else nullptr; opening an existing map never creates one. An open error is
+  // kept (Fail) and gives nullptr.
+  database::Map* MapIfPresent(std::string_view name);
 
   const Store& store_;
   database::Database& db_;
@@ -128,6 +132,7 @@ void CheckTimeline(VerifyRun& run);        // verify_timeline.cc
 void CheckRoomIndexes(VerifyRun& run);     // verify_rooms.cc
 void CheckAccountIndexes(VerifyRun& run);  // verify_accounts.cc
 void CheckE2ee(VerifyRun& run);            // verify_e2ee.cc
+void CheckKeyBackups(VerifyRun& run);      // verify_backup.cc
 
 }  // namespace conclave::service::verify_internal
 

@@ -15,7 +15,7 @@ namespace {
 
 class E2eeChecker : public Checker {
  public:
-  explicit E2eeChecker(VerifyRun& run) : Checker(run), names_(db_.MapNames()) {}
+  explicit E2eeChecker(VerifyRun& run) : Checker(run) {}
 
   void CheckAll() {
     CheckDeviceRows(schema::kDeviceKeysMap, 2, false, "device keys");
@@ -29,17 +29,6 @@ class E2eeChecker : public Checker {
   }
 
  private:
-  // The map `name` when the database has it (E2ee creates them at its first load).
-  database::Map* MapIfPresent(std::string_view name) {
-    if (std::find(names_.begin(), names_.end(), name) == names_.end()) return nullptr;
-    auto map = db_.OpenMap(name);  // exists: opens, never creates
-    if (!map.ok()) {
-      Fail(map.status());
-      return nullptr;
-    }
-    return *map;
-  }
-
   // Whether (user, device) has a `devices` record; a problem of `map` at `key_text` if not.
   void KnownDevice(std::string_view map, const std::string& key_text, const std::string& user,
                    const std::string& device) {
@@ -142,8 +131,6 @@ class E2eeChecker : public Checker {
       }
     });
   }
-
-  const std::vector<std::string> names_;
 };
 
 }  // namespace

@@ -23,11 +23,8 @@ absl::Status AddE2eeSections(const SyncPass& pass, E2ee& e2ee,
     CONCLAVE_ASSIGN_OR_RETURN(response.device_lists,
                               e2ee.Changes(session.user_id, pass.after, pass.upto, memberships));
   }
-  CONCLAVE_ASSIGN_OR_RETURN(boost::json::object counts,
+  CONCLAVE_ASSIGN_OR_RETURN(response.one_time_key_counts,
                             e2ee.OneTimeKeyCounts(session.user_id, session.device_id));
-  for (const auto& [algorithm, count] : counts) {
-    if (count.is_int64()) response.one_time_key_counts[std::string(algorithm)] = count.as_int64();
-  }
   CONCLAVE_ASSIGN_OR_RETURN(response.unused_fallback_key_types,
                             e2ee.UnusedFallbackKeyTypes(session.user_id, session.device_id));
   return absl::OkStatus();

@@ -1,8 +1,7 @@
 // Homeserver: the service module's object graph — the store, the stream, and the domain services
-// the api calls (accounts, rooms, sync), the admin room, plus the in-memory state that survives
-// reloads (typing notifications, rate-limit buckets, user-interactive auth sessions, queued admin
-// commands) through the module's
-// saved bytes.
+// the api calls (accounts, rooms, sync, e2ee, key backup), the admin room, plus the in-memory state
+// that survives reloads (typing notifications, rate-limit buckets, user-interactive auth sessions,
+// queued admin commands) through the module's saved bytes.
 //
 // Created at every load of the service module, destroyed at its unload; the api module (which
 // depends on service) is reloaded whenever service is, so a Homeserver* obtained from Instance()
@@ -29,6 +28,7 @@ namespace conclave::service {
 class AdminRoom;
 class AdminRoomImpl;
 class E2ee;
+class KeyBackup;
 class Rooms;
 class Sync;
 class Typing;
@@ -69,6 +69,7 @@ class Homeserver {
   Rooms& rooms() { return *rooms_; }
   Sync& sync() { return *sync_; }
   E2ee& e2ee() { return *e2ee_; }
+  KeyBackup& key_backup() { return *key_backup_; }
   Typing& typing() { return *typing_; }
   RateLimiter& limiter() { return limiter_; }
   UiaSessions& uia_sessions() { return uia_sessions_; }
@@ -96,6 +97,7 @@ class Homeserver {
   std::unique_ptr<Typing> typing_;
   std::unique_ptr<Rooms> rooms_;
   std::unique_ptr<E2ee> e2ee_;
+  std::unique_ptr<KeyBackup> key_backup_;
   std::unique_ptr<Sync> sync_;
   RateLimiter limiter_;
   UiaSessions uia_sessions_;

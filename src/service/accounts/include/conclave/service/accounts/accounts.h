@@ -115,8 +115,9 @@ class Accounts {
   // Sets a new password; with `logout_devices`, every device but `keep_device` is deleted.
   absl::Status ChangePassword(std::string_view user_id, std::string_view new_password,
                               bool logout_devices, std::string_view keep_device);
-  // Marks the account deactivated, deletes devices and tokens, clears the profile. (Leaving
-  // rooms is the caller's job: Rooms::LeaveAll.)
+  // Marks the account deactivated, deletes devices and tokens, clears the profile, and removes
+  // what the deactivation hook adds (key backups). (Leaving rooms is the caller's job:
+  // Rooms::LeaveAll.)
   absl::Status Deactivate(std::string_view user_id);
   bool UserExists(std::string_view user_id) const;
   bool IsDeactivated(std::string_view user_id) const;
@@ -151,6 +152,14 @@ class Accounts {
                                                        database::WriteBatch& batch)>;
   // Sets (or, with nullptr, clears) the hook; it must not outlive the service module.
   void SetDeviceRemovalHook(DeviceRemovalHook hook);
+  // What deactivating an account must also remove beyond its devices (KeyBackup::AddUserRemoval:
+  // the user's key backups): the hook adds its deletions to `batch`, which Deactivate() then
+  // writes with the account's own changes (through the device-removal hook), so all is one
+  // WriteBatch. Called under Accounts' device lock; an error aborts the deactivation.
+  using DeactivationHook =
+      std::function<absl::Status(std::string_view user_id, database::WriteBatch& batch)>;
+  // Sets (or, with nullptr, clears) the hook; it must not outlive the service module.
+  void SetDeactivationHook(DeactivationHook hook);
 
   // --- devices ---------------------------------------------------------------------------------
   // Devices sorted by id.
@@ -259,6 +268,7 @@ class Accounts {
   mutable std::mutex hook_mu_;
   std::function<void(const std::string&)> first_admin_hook_;  // guarded by hook_mu_
   DeviceRemovalHook device_removal_hook_;                     // guarded by hook_mu_
+  DeactivationHook deactivation_hook_;                        // guarded by hook_mu_
 };
 
 }  // namespace conclave::service

@@ -17,6 +17,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -67,6 +68,58 @@ struct E2eeMaps {
   static absl::StatusOr<E2eeMaps> Open(database::Database& db);
 };
 
+// {algorithm: count} of a device's one-time keys (keys.yaml `one_time_key_counts`, /sync's
+// `device_one_time_keys_count`); signed_curve25519 always present.
+using KeyCounts = std::map<std::string, int64_t>;
+
+// POST /keys/upload (keys.yaml): what the device uploads, each part optional. Keys are by
+// "<algorithm>:<key_id>", each a signed object or a string as the client sent it.
+struct KeysUploadRequest {
+  std::optional<boost::json::object> device_keys;
+  std::map<std::string, boost::json::value> one_time_keys;
+  std::map<std::string, boost::json::value> fallback_keys;
+};
+
+// POST /keys/signatures/upload: user_id → key id (a device id, or a master key's public key)
+// → the signed object as uploaded (anything else is a failure of that key).
+using SignaturesUploadRequest = std::map<std::string, std::map<std::string, boost::json::value>>;
+// Its `failures`: user_id → key id → why (a Matrix error status: M_INVALID_SIGNATURE,
+// M_NOT_FOUND, M_INVALID_PARAM, M_BAD_JSON).
+using SignatureFailures = std::map<std::string, std::map<std::string, absl::Status>>;
+
+// Why a server's users are missing from a query or claim (keys.yaml `failures`): no federation
+// yet, so every other server is {status 503, "Federation is not supported by this server"}.
+struct ServerFailure {
+  int status = 503;
+  std::string message;
+};
+
+// POST /keys/query's `device_keys`: user_id → the device ids wanted (empty: all the user's).
+using KeysQueryRequest = std::map<std::string, std::vector<std::string>>;
+// Its answer. The key objects are the signed JSON as uploaded (plus `unsigned` for devices, and
+// the viewer's own signatures of other users' master keys).
+struct KeysQueryResult {
+  // user_id → device_id → device keys; every local user asked has an entry, maybe empty.
+  std::map<std::string, std::map<std::string, boost::json::object>> device_keys;
+  std::map<std::string, boost::json::object> master_keys;        // by user_id
+  std::map<std::string, boost::json::object> self_signing_keys;  // by user_id
+  std::map<std::string, boost::json::object> user_signing_keys;  // the asker's own only
+  std::map<std::string, ServerFailure> failures;                 // by server name
+};
+
+// POST /keys/claim's `one_time_keys`: user_id → device_id → algorithm.
+using KeysClaimRequest = std::map<std::string, std::map<std::string, std::string>>;
+// One claimed key: its "<algorithm>:<key_id>" and the key as uploaded (signed object or string).
+struct ClaimedKey {
+  std::string key_id;
+  boost::json::value key;
+};
+struct KeysClaimResult {
+  // user_id → device_id → key; users and devices with no key left are absent.
+  std::map<std::string, std::map<std::string, ClaimedKey>> one_time_keys;
+  std::map<std::string, ServerFailure> failures;  // by server name
+};
+
 // Users whose devices a /sync or /keys/changes reports (device_lists, keys.yaml "changes").
 struct DeviceListChanges {
   std::set<std::string> changed;  // share a room with the user and changed devices or keys
@@ -97,30 +150,27 @@ class E2ee {
   static absl::StatusOr<std::unique_ptr<E2ee>> Open(Deps deps);
 
   // --- keys (keys.cc) ---------------------------------------------------------------------------
-  // POST /keys/upload for `session`'s device: `device_keys`, `one_time_keys`, `fallback_keys` as
-  // in keys.yaml (each may be absent). Returns `one_time_key_counts` (signed_curve25519 always
-  // present). Matrix errors, with nothing stored: M_BAD_JSON for wrong shapes;
+  // POST /keys/upload for `session`'s device. Returns the device's one-time key counts afterwards.
+  // Matrix errors, with nothing stored: M_BAD_JSON for wrong shapes (key ids, device keys);
   // M_INVALID_PARAM for device keys of another user or device, changed keys of a device that
   // already has keys, or a one-time key id uploaded before with other content;
   // M_INVALID_SIGNATURE for a missing or wrong self-signature (signed keys are checked against
   // the device's ed25519 key when it is known); M_TOO_LARGE beyond kMaxKeysPerUpload keys or the
   // byte limits above.
-  absl::StatusOr<boost::json::object> Upload(const Session& session,
-                                             const boost::json::object& body);
-  // POST /keys/query by `session`'s user: the response body (device_keys with
-  // `unsigned.device_display_name`; master_keys and self_signing_keys of the asked users that
-  // have them, user_signing_keys only the asker's own; `failures` for users of other servers:
-  // no federation yet). M_BAD_JSON, M_INVALID_PARAM for a user id that is not one.
-  absl::StatusOr<boost::json::object> Query(const Session& session,
-                                            const boost::json::object& body);
+  absl::StatusOr<KeyCounts> Upload(const Session& session, const KeysUploadRequest& request);
+  // POST /keys/query by `session`'s user: device keys with `unsigned.device_display_name`;
+  // master and self-signing keys of the asked users that have them, the user-signing key only
+  // the asker's own; users of other servers in `failures` (no federation yet). M_INVALID_PARAM
+  // for a user id that is not one; database errors.
+  absl::StatusOr<KeysQueryResult> Query(const Session& session, const KeysQueryRequest& request);
   // POST /keys/claim: one key per asked device, removed in the same batch that reads it; the
   // device's fallback key (marked used, kept) when none is left. Unknown users and devices are
-  // left out (keys.yaml), users of other servers listed in `failures`. M_BAD_JSON,
-  // M_INVALID_PARAM, M_TOO_LARGE beyond kMaxToDeviceMessages devices.
-  absl::StatusOr<boost::json::object> Claim(const boost::json::object& body);
-  // {algorithm: count} of the device's one-time keys; signed_curve25519 always present.
-  absl::StatusOr<boost::json::object> OneTimeKeyCounts(std::string_view user_id,
-                                                       std::string_view device_id) const;
+  // left out (keys.yaml), users of other servers listed in `failures`. M_INVALID_PARAM for a
+  // user id that is not one, M_TOO_LARGE beyond kMaxToDeviceMessages devices.
+  absl::StatusOr<KeysClaimResult> Claim(const KeysClaimRequest& request);
+  // The device's one-time key counts. Database errors.
+  absl::StatusOr<KeyCounts> OneTimeKeyCounts(std::string_view user_id,
+                                             std::string_view device_id) const;
   // Algorithms of the device's fallback keys not yet claimed.
   absl::StatusOr<std::vector<std::string>> UnusedFallbackKeyTypes(std::string_view user_id,
                                                                   std::string_view device_id) const;
@@ -138,17 +188,16 @@ class E2ee {
   // when a self-signing or user-signing key is not signed by the master key (the uploaded one,
   // else the stored one); M_MISSING_PARAM for such a key with no master key at all.
   absl::Status UploadCrossSigning(const Session& session, const boost::json::object& body);
-  // POST /keys/signatures/upload: `body` is {user_id: {key_id: signed object}}; each object must
+  // POST /keys/signatures/upload: `request` is {user_id: {key_id: signed object}}; each object must
   // be the stored key (a device's device keys, by device id, or a master key, by its public
   // key) with new signatures by the uploader: of the uploader's own devices by their
   // self-signing key, of their own master key by one of their devices, of another user's master
   // key by their user-signing key (kept apart and shown to the uploader only). Valid signatures
-  // are stored, with a key change of the signed user; the result is {"failures": {user_id:
-  // {key_id: {errcode, error}}}} for the others (M_INVALID_SIGNATURE, M_NOT_FOUND for an
-  // unknown key, M_INVALID_PARAM for an object that is not the stored key). M_BAD_JSON when
-  // `body` is not an object of objects; database errors.
-  absl::StatusOr<boost::json::object> UploadSignatures(const Session& session,
-                                                       const boost::json::object& body);
+  // are stored, with a key change of the signed user; the result lists the others
+  // (M_INVALID_SIGNATURE, M_NOT_FOUND for an unknown key, M_INVALID_PARAM for an object that is
+  // not the stored key, M_BAD_JSON for one that is not an object). Database errors.
+  absl::StatusOr<SignatureFailures> UploadSignatures(const Session& session,
+                                                     const SignaturesUploadRequest& request);
 
   // --- device lists (device_lists.cc) ------------------------------------------------------
   // Users whose device lists concern `user_id` between stream positions `after` (exclusive) and

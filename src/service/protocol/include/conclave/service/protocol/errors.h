@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -98,6 +99,10 @@ absl::Status TooLarge(std::string_view message);      // M_TOO_LARGE
 // M_LIMIT_EXCEEDED, with `retry_after_ms` (milliseconds; the spec's unit) for the response body.
 absl::Status LimitExceeded(std::string_view message, int64_t retry_after_ms);
 
+// M_WRONG_ROOM_KEYS_VERSION (key_backup.yaml, PUT /room_keys/keys): the version a key upload
+// named is not the user's current backup; `current_version` rides along for the response body.
+absl::Status WrongRoomKeysVersion(std::string_view message, std::string_view current_version);
+
 // The errcode attached by MatrixStatus, else one derived from the status code (kNotFound →
 // kNotFound, kPermissionDenied → kForbidden, kInvalidArgument → kInvalidParam,
 // kUnauthenticated → kUnknownToken, kResourceExhausted → kLimitExceeded, else kUnknown). An OK
@@ -106,6 +111,8 @@ Errcode ErrcodeOf(const absl::Status& status);
 
 // `retry_after_ms` of a LimitExceeded status.
 std::optional<int64_t> RetryAfterMs(const absl::Status& status);
+// `current_version` of a WrongRoomKeysVersion status.
+std::optional<std::string> CurrentRoomKeysVersion(const absl::Status& status);
 
 }  // namespace conclave::service
 

@@ -10,6 +10,7 @@
 #define CONCLAVE_SERVICE_STORAGE_SCHEMA_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -98,6 +99,25 @@ std::string KeySignatureKey(std::string_view user_id, std::string_view key_id,
 std::string KeyChangeKey(uint64_t position, std::string_view user_id);
 // `e2ee_to_device`: user_id, device_id, position (stream order per device).
 std::string ToDeviceKey(std::string_view user_id, std::string_view device_id, uint64_t position);
+
+// --- server-side key backup (service/e2ee/backup.cc; KeyBackup opens these at every load) -----
+// `e2ee_backup_versions`: BackupVersionKey → {algorithm, auth_data, etag, count} for a live
+// backup version, {deleted: true} for a deleted one (kept so a version number is never given
+// out twice and a repeated DELETE succeeds, key_backup.yaml).
+inline constexpr char kBackupVersionsMap[] = "e2ee_backup_versions";
+// `e2ee_backup_keys`: BackupKeyKey → {first_message_index, forwarded_count, is_verified,
+// session_data} (key_backup.yaml KeyBackupData).
+inline constexpr char kBackupKeysMap[] = "e2ee_backup_keys";
+
+// `e2ee_backup_versions`: user_id, version (so a user's versions sort numerically).
+std::string BackupVersionKey(std::string_view user_id, uint64_t version);
+// `e2ee_backup_keys`: user_id, version, room_id, session_id.
+std::string BackupKeyKey(std::string_view user_id, uint64_t version, std::string_view room_id,
+                         std::string_view session_id);
+// The prefix of one version's `e2ee_backup_keys`, or of one room's keys in it when `room_id`
+// is given.
+std::string BackupKeyPrefix(std::string_view user_id, uint64_t version,
+                            std::optional<std::string_view> room_id = std::nullopt);
 
 }  // namespace conclave::service::schema
 

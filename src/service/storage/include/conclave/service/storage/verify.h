@@ -25,6 +25,8 @@
 //   - the e2ee maps (verify_e2ee.cc): device keys, one-time and fallback keys and pending
 //     to-device messages of existing devices only, key changes and to-device transactions of
 //     known users at positions on the stream.
+//   - the key backup maps (verify_backup.cc): versions of known users, keys of live versions
+//     only and of the KeyBackupData shape, each live version's count equal to its keys.
 // Records that do not decode are problems too, not errors. Read-only; safe to run while the
 // server serves (the snapshot hides concurrent writes).
 #ifndef CONCLAVE_SERVICE_STORAGE_VERIFY_H_
