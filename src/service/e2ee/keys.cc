@@ -38,6 +38,18 @@ absl::StatusOr<const object*> ObjectMember(const object& body, std::string_view 
   return &member->get_object();
 }
 
+// keys.yaml's `timeout` of /keys/query and /keys/claim: milliseconds, a non-negative integer when
+// present (M_BAD_JSON otherwise). It bounds the wait for other servers' keys; conclave has no
+// federation, so users of other servers go to `failures` at once and nothing waits on it. With
+// federation it would be the deadline of the fan-out to the remote servers' /user/keys/query and
+// /user/keys/claim, 10 s when absent (the spec's recommended default).
+absl::Status CheckRemoteTimeout(const object& body) {
+  const value* timeout = body.if_contains("timeout");
+  if (timeout == nullptr || timeout->is_null() || timeout->is_uint64()) return absl::OkStatus();
+  if (timeout->is_int64() && timeout->get_int64() >= 0) return absl::OkStatus();
+  return BadJson("'timeout' must be a non-negative integer (milliseconds)");
+}
+
 // The ed25519 key of `device_keys` for `device_id` (keys["ed25519:<device_id>"]), or "".
 std::string Ed25519Of(const object& device_keys, std::string_view device_id) {
   const value* keys = device_keys.if_contains("keys");
@@ -187,6 +199,7 @@ absl::StatusOr<object> E2ee::Upload(const Session& session, const object& body) 
 absl::StatusOr<object> E2ee::Query(const Session& session, const object& body) {
   CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, ObjectMember(body, "device_keys"));
   if (wanted == nullptr) return MissingParam("'device_keys' is required");
+  CONCLAVE_RETURN_IF_ERROR(CheckRemoteTimeout(body));
   object device_keys, failures, master_keys, self_signing_keys, user_signing_keys;
   for (const auto& [user_key, devices] : *wanted) {
     const std::string user(user_key);
@@ -239,6 +252,7 @@ absl::StatusOr<object> E2ee::Query(const Session& session, const object& body) {
 absl::StatusOr<object> E2ee::Claim(const object& body) {
   CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, ObjectMember(body, "one_time_keys"));
   if (wanted == nullptr) return MissingParam("'one_time_keys' is required");
+  CONCLAVE_RETURN_IF_ERROR(CheckRemoteTimeout(body));
   size_t asked = 0;
   for (const auto& [user, devices] : *wanted) {
     CONCLAVE_RETURN_IF_ERROR(ParseUserId(user).status());
