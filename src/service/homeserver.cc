@@ -50,8 +50,8 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                              .rooms = *hs->rooms_}));
   hs->accounts_->SetDeviceRemovalHook(
       [e2ee = hs->e2ee_.get()](std::string_view user_id, const std::vector<std::string>& devices,
-                               database::WriteBatch& batch) {
-        return e2ee->CommitDeviceRemoval(user_id, devices, batch);
+                               bool deactivating, database::WriteBatch& batch) {
+        return e2ee->CommitDeviceRemoval(user_id, devices, deactivating, batch);
       });
   hs->sync_ = std::make_unique<Sync>(Sync::Deps{.stream = *hs->stream_,
                                                 .notifier = server.notifier(),

@@ -181,11 +181,12 @@ class E2ee {
 
   // --- devices (e2ee.cc) ---------------------------------------------------------------------
   // Accounts' device-removal hook: adds to `batch` the deletion of the devices' keys and pending
-  // to-device messages, commits `batch` (which holds Accounts' own deletions) on the stream
-  // with a key change of `user_id`, and wakes the users sharing a room. Database errors (then
-  // nothing is written).
+  // to-device messages, and when `deactivating` the account also of the user's cross-signing
+  // keys and of the signatures others made of its master key; commits `batch` (which holds
+  // Accounts' own deletions) on the stream with a key change of `user_id`, and wakes the users
+  // sharing a room, so their device_lists show it. Database errors (then nothing is written).
   absl::Status CommitDeviceRemoval(std::string_view user_id,
-                                   const std::vector<std::string>& device_ids,
+                                   const std::vector<std::string>& device_ids, bool deactivating,
                                    database::WriteBatch& batch);
 
  private:
