@@ -23,6 +23,11 @@ packages=(
   clang-14 libclang-rt-14-dev llvm-14
 )
 
+# npm, only to install tests/integration/js's packages (matrix-js-sdk, Node 22) from the npm
+# registry: Debian's `npm` unless some npm is already there (a nodesource nodejs brings its own,
+# and Debian's npm would conflict with it).
+command -v npm > /dev/null || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

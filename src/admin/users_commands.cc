@@ -1,7 +1,11 @@
 // `users`: local accounts — create, list, reset passwords, deactivate, make admin, and their
 // room memberships.
 
+#include <algorithm>
+#include <set>
+
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/admin_room/admin_room.h"
@@ -19,6 +23,9 @@ namespace {
 
 // Length of generated passwords: 24 of [A-Za-z0-9], about 143 bits.
 constexpr size_t kGeneratedPasswordLength = 24;
+// Devices the server-wide to-device backlog lists (those with the most pending): enough to see
+// who is behind, short enough for one admin-room notice.
+constexpr size_t kMaxBacklogRows = 50;
 
 struct UserArgs {
   std::string username;
@@ -245,6 +252,57 @@ absl::StatusOr<Reply> ListKeyBackups(Context& context, const UserArgs& args) {
   return reply;
 }
 
+// "<1m", "42m", "2h5m", "3d" (absl::FormatDuration in whole minutes); "?" when unknown.
+std::string Age(int64_t since_ms, absl::Time now) {
+  if (since_ms == 0) return "?";
+  absl::Duration age = now - absl::FromUnixMillis(since_ms);
+  if (age < absl::Minutes(1)) return "<1m";
+  if (age >= absl::Hours(48)) return core::StrCat(absl::ToInt64Hours(age) / 24, "d");
+  return absl::FormatDuration(absl::Trunc(age, absl::Minutes(1)));
+}
+
+// To-device messages waiting for a sync, per device with the age of the oldest: of USERNAME's
+// devices, or server-wide (the kMaxBacklogRows devices with the most pending).
+absl::StatusOr<Reply> ToDeviceBacklog(Context& context, const UserArgs& args) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  std::string user_id;
+  if (!args.username.empty()) {
+    CONCLAVE_ASSIGN_OR_RETURN(user_id, context.ResolveUser(args.username));
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(std::vector<service::ToDeviceBacklog> devices,
+                            hs->e2ee().ToDeviceBacklogs(user_id));
+  size_t pending = 0;
+  int64_t oldest = 0;
+  std::set<std::string> users;
+  for (const service::ToDeviceBacklog& d : devices) {
+    pending += d.pending;
+    if (d.oldest_ms != 0 && (oldest == 0 || d.oldest_ms < oldest)) oldest = d.oldest_ms;
+    users.insert(d.user_id);
+  }
+  const absl::Time now = absl::Now();
+  std::string summary = core::StrCat(Plural(pending, "to-device message", "to-device messages"),
+                                     " pending for ", Plural(devices.size(), "device", "devices"),
+                                     " of ", Plural(users.size(), "user", "users"));
+  if (oldest != 0) summary = core::StrCat(summary, "; the oldest is ", Age(oldest, now), " old");
+  Reply reply(user_id.empty() ? summary : core::StrCat(user_id, ": ", summary));
+  if (user_id.empty()) {
+    std::stable_sort(devices.begin(), devices.end(),
+                     [](const auto& a, const auto& b) { return a.pending > b.pending; });
+  }
+  const size_t shown = user_id.empty() ? std::min(devices.size(), kMaxBacklogRows) : devices.size();
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < shown; ++i) {
+    const service::ToDeviceBacklog& d = devices[i];
+    rows.push_back({d.user_id, d.device_id, core::StrCat(d.pending), FormatUtcMs(d.oldest_ms),
+                    Age(d.oldest_ms, now)});
+  }
+  reply.Table({"user", "device", "pending", "oldest", "age"}, std::move(rows));
+  if (shown < devices.size()) {
+    reply.Text(core::StrCat("(", devices.size() - shown, " more devices with fewer pending)"));
+  }
+  return reply;
+}
+
 // Adds a command taking USERNAME, and ROOM when `with_room`, to `group`.
 void UserCommand(CommandTree& tree, Group group, const std::string& name,
                  const std::string& description,
@@ -297,6 +355,15 @@ void AddUsersCommands(CommandTree& tree) {
               "An account's server-side key backups: each version's algorithm, number of room "
               "keys and etag, and which one is current (the one clients upload to)",
               ListKeyBackups);
+  {
+    auto* args = tree.Make<UserArgs>();
+    Command command = tree.AddCommand(
+        group, "to-device-backlog",
+        "To-device messages waiting for a sync, per device, with the age of the oldest: of "
+        "USERNAME's devices, or without it server-wide (the 50 devices with the most pending)",
+        [args](Context& context) { return ToDeviceBacklog(context, *args); });
+    command.Arg("USERNAME", &args->username, "Localpart or full user id");
+  }
   UserCommand(tree, group, "force-join-room",
               "Join an account to ROOM on its behalf (the room's join rules apply)", ForceJoin,
               /*with_room=*/true);

@@ -62,10 +62,23 @@ object ByUserJson(const std::map<std::string, object>& keys) {
   return object(keys.begin(), keys.end());
 }
 
+// keys.yaml's `timeout` of /keys/query and /keys/claim: milliseconds, a non-negative integer when
+// present (M_BAD_JSON otherwise). It bounds the wait for other servers' keys; conclave has no
+// federation, so users of other servers go to `failures` at once and nothing waits on it. With
+// federation it would be the deadline of the fan-out to the remote servers' /user/keys/query and
+// /user/keys/claim, 10 s when absent (the spec's recommended default).
+absl::Status CheckRemoteTimeout(const object& body) {
+  const boost::json::value* timeout = body.if_contains("timeout");
+  if (timeout == nullptr || timeout->is_null() || timeout->is_uint64()) return absl::OkStatus();
+  if (timeout->is_int64() && timeout->get_int64() >= 0) return absl::OkStatus();
+  return service::BadJson("'timeout' must be a non-negative integer (milliseconds)");
+}
+
 absl::StatusOr<boost::json::value> Query(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
   CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, OptionalObject(body, "device_keys"));
   if (wanted == nullptr) return service::MissingParam("'device_keys' is required");
+  CONCLAVE_RETURN_IF_ERROR(CheckRemoteTimeout(body));
   service::KeysQueryRequest request;
   for (const auto& [user, devices] : *wanted) {
     if (!devices.is_array()) {
@@ -94,6 +107,7 @@ absl::StatusOr<boost::json::value> Claim(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
   CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, OptionalObject(body, "one_time_keys"));
   if (wanted == nullptr) return service::MissingParam("'one_time_keys' is required");
+  CONCLAVE_RETURN_IF_ERROR(CheckRemoteTimeout(body));
   service::KeysClaimRequest request;
   for (const auto& [user, devices] : *wanted) {
     if (!devices.is_object()) return service::BadJson("one_time_keys values must be objects");

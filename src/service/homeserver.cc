@@ -52,8 +52,8 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                              .rooms = *hs->rooms_}));
   hs->accounts_->SetDeviceRemovalHook(
       [e2ee = hs->e2ee_.get()](std::string_view user_id, const std::vector<std::string>& devices,
-                               database::WriteBatch& batch) {
-        return e2ee->CommitDeviceRemoval(user_id, devices, batch);
+                               bool deactivating, database::WriteBatch& batch) {
+        return e2ee->CommitDeviceRemoval(user_id, devices, deactivating, batch);
       });
   CONCLAVE_ASSIGN_OR_RETURN(hs->key_backup_, KeyBackup::Open(*hs->store_));
   hs->accounts_->SetDeactivationHook(

@@ -2,13 +2,20 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
+#include <limits>
+
+#include "absl/time/clock.h"
 #include "admin_fixture.h"
+#include "conclave/database/write_batch.h"
 #include "conclave/service/admin_room/admin_room.h"
 #include "conclave/service/e2ee/backup.h"
 #include "conclave/service/e2ee/e2ee.h"
 #include "conclave/service/protocol/crypto.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/protocol/signing.h"
+#include "conclave/service/storage/schema.h"
+#include "format.h"
 
 namespace conclave::admin {
 namespace {
@@ -192,6 +199,60 @@ TEST_F(UsersCommandsTest, ListKeyBackupsShowsVersionsAndKeyCounts) {
   Register("bob");
   EXPECT_THAT(Ok("users list-key-backups bob"), HasSubstr("has 0 key backups holding 0 room keys"));
   EXPECT_EQ(Err("users list-key-backups nobody").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(UsersCommandsTest, ToDeviceBacklogServerWideAndPerUserWithTheOldestsAge) {
+  service::Session alice = Register("alice");
+  service::Session bob = Register("bob");
+  service::Session carol = Register("carol");
+  for (const char* txn : {"t1", "t2"}) {
+    ASSERT_TRUE(
+        hs_->e2ee()
+            .SendToDevice(bob, "m.test", txn,
+                          {{alice.user_id, boost::json::object{{"*", boost::json::object()}}}})
+            .ok());
+  }
+  // A message for carol stored two hours (and 30 s, so the age stays "2h" for a slow test) ago.
+  auto map = hs_->store().db->OpenMap(service::schema::kToDeviceMap);
+  ASSERT_TRUE(map.ok());
+  const int64_t stored_ms = absl::ToUnixMillis(absl::Now() - absl::Hours(2) - absl::Seconds(30));
+  database::WriteBatch batch;
+  batch.Put(**map, service::schema::ToDeviceKey(carol.user_id, carol.device_id, 1),
+            boost::json::serialize(boost::json::object{{"sender", bob.user_id},
+                                                       {"type", "m.test"},
+                                                       {"content", boost::json::object()},
+                                                       {"ts", stored_ms}}));
+  ASSERT_TRUE(hs_->store().db->Write(batch).ok());
+
+  std::string all = Ok("users to-device-backlog");
+  EXPECT_THAT(all, StartsWith("3 to-device messages pending for 2 devices of 2 users; the oldest "
+                              "is 2h old\n"));
+  // The device with the most pending first.
+  EXPECT_LT(all.find(alice.user_id), all.find(carol.user_id)) << all;
+  EXPECT_TRUE(test_util::HasRow(all, {alice.user_id, alice.device_id, "2"})) << all;
+  EXPECT_THAT(all, HasSubstr("<1m")) << all;
+  EXPECT_TRUE(
+      test_util::HasRow(all, {carol.user_id, carol.device_id, "1", FormatUtcMs(stored_ms), "2h"}))
+      << all;
+
+  std::string alices = Ok("users to-device-backlog alice");
+  EXPECT_THAT(alices, StartsWith("@alice:example.org: 2 to-device messages pending for 1 device "
+                                 "of 1 user; the oldest is <1m old\n"));
+  EXPECT_EQ(alices.find(carol.user_id), std::string::npos) << alices;
+  EXPECT_THAT(Ok("users to-device-backlog bob"),
+              StartsWith("@bob:example.org: 0 to-device messages pending for 0 devices of 0 "
+                         "users\n"));
+  EXPECT_EQ(Err("users to-device-backlog nobody").code(), absl::StatusCode::kNotFound);
+
+  // alice's sync acknowledges hers: only carol's is left.
+  ASSERT_TRUE(hs_->e2ee()
+                  .ToDeviceForSync(alice.user_id, alice.device_id,
+                                   std::numeric_limits<uint64_t>::max() - 1,
+                                   std::numeric_limits<uint64_t>::max())
+                  .ok());
+  EXPECT_THAT(Ok("users to-device-backlog"),
+              StartsWith("1 to-device message pending for 1 device of 1 user; the oldest is 2h "
+                         "old\n"));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "conclave/service/storage/schema.h"
 #include "e2ee_harness.h"
 
 namespace conclave::api::test_util {
@@ -232,6 +233,63 @@ TEST_F(SignaturesTest, BadSignaturesAreReportedPerKeyAndNotStored) {
   object stored = QueryAll(alice.device, a).at("device_keys").at(a).at("ALICEDEV").as_object();
   stored.erase("unsigned");
   EXPECT_EQ(stored, alice.device_keys);  // no signature added
+}
+
+// Rows of the E2EE map `map_name` under `user_id`'s prefix (schema.h: cross-signing keys, and
+// signatures of the user's master key by others).
+size_t RowsOfUser(service::Homeserver& hs, const char* map_name, const std::string& user_id) {
+  auto map = hs.store().db->OpenMap(map_name);
+  EXPECT_TRUE(map.ok());
+  size_t rows = 0;
+  EXPECT_TRUE(hs.store()
+                  .db
+                  ->ForEachWithPrefix(**map, service::schema::UserPrefix(user_id),
+                                      [&](std::string_view, std::string_view) {
+                                        ++rows;
+                                        return true;
+                                      })
+                  .ok());
+  return rows;
+}
+
+// Deactivation takes the cross-signing keys with the devices, in the same batch, and the users
+// sharing a room see alice's device list change (account_deactivation.yaml removes "all ability
+// for the user to login"; nothing of alice is left for anyone to verify or encrypt to).
+TEST_F(SignaturesTest, DeactivationRemovesCrossSigningKeysAndShowsInDeviceLists) {
+  CrossSigned alice = SetUpUser("alice", "ALICEDEV");
+  CrossSigned bob = SetUpUser("bob", "BOBDEV");
+  const std::string& a = alice.device.user_id;
+  ApiResponse signed_by_bob = UploadSigs(
+      bob.device, {{a, object{{MasterId(alice), SignedBy(alice.master_key, bob.device.user_id,
+                                                         bob.user_signing)}}}});
+  ASSERT_EQ(signed_by_bob.status, 200) << signed_by_bob.body;
+  ApiResponse room =
+      Post("/_matrix/client/v3/createRoom", {{"preset", "public_chat"}}, alice.device.token);
+  ASSERT_EQ(room.status, 200);
+  const std::string room_id(room.json.at("room_id").as_string());
+  ASSERT_EQ(Post("/_matrix/client/v3/rooms/" + room_id + "/join", {}, bob.device.token).status,
+            200);
+  EXPECT_EQ(RowsOfUser(hs(), service::schema::kCrossSigningMap, a), 3u);
+  EXPECT_EQ(RowsOfUser(hs(), service::schema::kKeySignaturesMap, a), 1u);
+  const std::string since = NextBatch(Sync(bob.device));
+
+  // Accounts' part of POST /account/deactivate: alice still shares the room (the endpoint
+  // leaves her rooms next), so her device list is `changed` for bob.
+  ASSERT_TRUE(hs().accounts().Deactivate(a).ok());
+  ApiResponse sync = Sync(bob.device, since);
+  EXPECT_EQ(sync.json.at("device_lists").at("changed"), (array{a})) << sync.body;
+  object seen = QueryAll(bob.device, a);
+  EXPECT_FALSE(seen.at("master_keys").as_object().contains(a)) << seen;
+  EXPECT_FALSE(seen.at("self_signing_keys").as_object().contains(a)) << seen;
+  EXPECT_TRUE(seen.at("device_keys").at(a).as_object().empty()) << seen;
+  EXPECT_EQ(RowsOfUser(hs(), service::schema::kCrossSigningMap, a), 0u);
+  EXPECT_EQ(RowsOfUser(hs(), service::schema::kKeySignaturesMap, a), 0u);
+  // bob's own keys are untouched.
+  EXPECT_TRUE(QueryAll(bob.device, bob.device.user_id)
+                  .at("master_keys")
+                  .as_object()
+                  .contains(bob.device.user_id));
+  EXPECT_EQ(RowsOfUser(hs(), service::schema::kCrossSigningMap, bob.device.user_id), 3u);
 }
 
 }  // namespace

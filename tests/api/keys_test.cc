@@ -164,7 +164,7 @@ TEST_F(E2eeApiTest, ReusedOneTimeKeyIdWithOtherContentIsRefused) {
   ASSERT_EQ(Upload(alice, {{"device_keys", DeviceKeys(alice)}, {"one_time_keys", keys}}).status,
             200);
   EXPECT_EQ(Upload(alice, {{"one_time_keys", keys}}).status, 200);  // the same again: no-op
-  ApiResponse r = Upload(alice, {{"one_time_keys", OneTimeKeys(alice, 1)}});
+  ApiResponse r = Upload(alice, {{"one_time_keys", OneTimeKeys(alice, 2)}});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.errcode(), service::Errcode::kInvalidParam);
   EXPECT_EQ(OneTimeKeyCount(alice), 1);
@@ -225,6 +225,41 @@ TEST_F(E2eeApiTest, ClaimingFromUnknownUsersReturnsNothing) {
       Post("/_matrix/client/v3/keys/claim",
            {{"one_time_keys", object{{bob.user_id, object{{"BOBDEV", 5}}}}}}, bob.token);
   EXPECT_EQ(not_string.errcode(), service::Errcode::kBadJson);
+}
+
+// keys.yaml: `timeout` is an integer of milliseconds, on /keys/query and /keys/claim alike.
+TEST_F(E2eeApiTest, QueryAndClaimAcceptATimeoutAndRefuseABadOne) {
+  TestDevice alice = RegisterDevice("alice", "ALICEDEV");
+  ASSERT_EQ(
+      Upload(alice, {{"device_keys", DeviceKeys(alice)}, {"one_time_keys", OneTimeKeys(alice, 2)}})
+          .status,
+      200);
+  const object query{{alice.user_id, array()}};
+  const object claim{{alice.user_id, object{{"ALICEDEV", "signed_curve25519"}}}};
+  for (const boost::json::value& good : {boost::json::value(10000), boost::json::value(0)}) {
+    ApiResponse r = Post("/_matrix/client/v3/keys/query",
+                         {{"device_keys", query}, {"timeout", good}}, alice.token);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(r.json.at("device_keys").at(alice.user_id).as_object().contains("ALICEDEV"));
+  }
+  ApiResponse claimed = Post("/_matrix/client/v3/keys/claim",
+                             {{"one_time_keys", claim}, {"timeout", 10000}}, alice.token);
+  ASSERT_EQ(claimed.status, 200) << claimed.body;
+  EXPECT_FALSE(claimed.json.at("one_time_keys").at(alice.user_id).as_object().empty());
+
+  for (const boost::json::value& bad : {boost::json::value(-1), boost::json::value("10s"),
+                                        boost::json::value(1.5), boost::json::value(true)}) {
+    ApiResponse q = Post("/_matrix/client/v3/keys/query",
+                         {{"device_keys", query}, {"timeout", bad}}, alice.token);
+    EXPECT_EQ(q.status, 400) << boost::json::serialize(bad);
+    EXPECT_EQ(q.errcode(), service::Errcode::kBadJson);
+    ApiResponse c = Post("/_matrix/client/v3/keys/claim",
+                         {{"one_time_keys", claim}, {"timeout", bad}}, alice.token);
+    EXPECT_EQ(c.status, 400) << boost::json::serialize(bad);
+    EXPECT_EQ(c.errcode(), service::Errcode::kBadJson);
+  }
+  // Of the two keys the good claim took one; the refused claims took none.
+  EXPECT_EQ(OneTimeKeyCount(alice), 1);
 }
 
 }  // namespace

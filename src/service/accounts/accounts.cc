@@ -363,7 +363,7 @@ absl::Status Accounts::Deactivate(std::string_view user_id) {
       hook = deactivation_hook_;
     }
     if (hook) CONCLAVE_RETURN_IF_ERROR(hook(user_id, batch));
-    CONCLAVE_RETURN_IF_ERROR(WriteRemoval(user_id, removed, batch));
+    CONCLAVE_RETURN_IF_ERROR(WriteRemoval(user_id, removed, batch, /*deactivating=*/true));
   }
   ForgetTokens(dropped);
   return absl::OkStatus();
@@ -454,14 +454,14 @@ void Accounts::SetDeactivationHook(DeactivationHook hook) {
 
 absl::Status Accounts::WriteRemoval(std::string_view user_id,
                                     const std::vector<std::string>& removed,
-                                    database::WriteBatch& batch) {
+                                    database::WriteBatch& batch, bool deactivating) {
   DeviceRemovalHook hook;
-  if (!removed.empty()) {
+  if (!removed.empty() || deactivating) {
     std::lock_guard lock(hook_mu_);
     hook = device_removal_hook_;
   }
   if (!hook) return store_.db->Write(batch);
-  return hook(user_id, removed, batch);
+  return hook(user_id, removed, deactivating, batch);
 }
 
 }  // namespace conclave::service

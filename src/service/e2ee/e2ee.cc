@@ -78,21 +78,29 @@ absl::StatusOr<bool> E2ee::DeviceExists(std::string_view user_id,
 
 absl::Status E2ee::CommitDeviceRemoval(std::string_view user_id,
                                        const std::vector<std::string>& device_ids,
-                                       database::WriteBatch& batch) {
+                                       bool deactivating, database::WriteBatch& batch) {
   std::lock_guard lock(mu_);
   database::Database& db = *deps_.store.db;
+  auto drop_all = [&](const database::Map& map, const std::string& prefix) {
+    return db.ForEachWithPrefix(map, prefix, [&](std::string_view key, std::string_view) {
+      batch.Delete(map, key);
+      return true;
+    });
+  };
   for (const std::string& device_id : device_ids) {
     const std::string device_key = DeviceKey(user_id, device_id);
     batch.Delete(*maps_.device_keys, device_key);
-    auto drop_all = [&](const database::Map& map) {
-      return db.ForEachWithPrefix(map, device_key, [&](std::string_view key, std::string_view) {
-        batch.Delete(map, key);
-        return true;
-      });
-    };
-    CONCLAVE_RETURN_IF_ERROR(drop_all(*maps_.one_time_keys));
-    CONCLAVE_RETURN_IF_ERROR(drop_all(*maps_.fallback_keys));
-    CONCLAVE_RETURN_IF_ERROR(drop_all(*maps_.to_device));
+    CONCLAVE_RETURN_IF_ERROR(drop_all(*maps_.one_time_keys, device_key));
+    CONCLAVE_RETURN_IF_ERROR(drop_all(*maps_.fallback_keys, device_key));
+    CONCLAVE_RETURN_IF_ERROR(drop_all(*maps_.to_device, device_key));
+  }
+  if (deactivating) {
+    // A deactivated user has no identity left to verify: /keys/query stops returning its
+    // master, self-signing and user-signing keys, and others' signatures of its master key go
+    // with them. (Signatures it made of others' master keys were only ever shown to itself; they
+    // stay, under the signed user's prefix.)
+    CONCLAVE_RETURN_IF_ERROR(drop_all(*maps_.cross_signing, UserPrefix(user_id)));
+    CONCLAVE_RETURN_IF_ERROR(drop_all(*maps_.key_signatures, UserPrefix(user_id)));
   }
   CONCLAVE_RETURN_IF_ERROR(
       deps_.stream

@@ -11,6 +11,7 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
 #include "conclave/service/e2ee/e2ee.h"
+#include "conclave/service/protocol/clock.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/protocol/identifiers.h"
 #include "conclave/service/storage/schema.h"
@@ -97,6 +98,8 @@ absl::Status E2ee::SendToDevice(const Session& session, std::string_view type,
       kept.push_back(&r);
     }
     database::WriteBatch batch;
+    // Stored with each message for the admin's backlog age; /sync does not send it.
+    const int64_t now_ms = NowMs();
     CONCLAVE_RETURN_IF_ERROR(
         deps_.stream
             .Commit(batch,
@@ -106,7 +109,8 @@ absl::Status E2ee::SendToDevice(const Session& session, std::string_view type,
                               schema::ToDeviceKey(r->user_id, r->device_id, position),
                               boost::json::serialize(object{{"sender", session.user_id},
                                                             {"type", type},
-                                                            {"content", *r->content}}));
+                                                            {"content", *r->content},
+                                                            {"ts", now_ms}}));
                       }
                       b.Put(*maps_.to_device_txns, txn_row, schema::EncodePosition(position));
                     })
@@ -168,6 +172,40 @@ absl::StatusOr<std::vector<ToDeviceMessage>> E2ee::ToDeviceForSync(
 absl::StatusOr<size_t> E2ee::PendingToDevice(std::string_view user_id, std::string_view device_id) {
   std::lock_guard lock(mu_);
   return PendingLocked(DeviceKey(user_id, device_id));
+}
+
+absl::StatusOr<std::vector<ToDeviceBacklog>> E2ee::ToDeviceBacklogs(
+    std::string_view user_id) const {
+  std::vector<ToDeviceBacklog> devices;
+  absl::Status corrupt;
+  const std::string prefix = user_id.empty() ? "" : schema::UserPrefix(user_id);
+  CONCLAVE_RETURN_IF_ERROR(deps_.store.db->ForEachWithPrefix(
+      *maps_.to_device, prefix, [&](std::string_view row, std::string_view text) {
+        database::KeyReader reader(row);
+        auto user = reader.ReadString();
+        auto device = reader.ReadString();
+        if (!user.ok() || !device.ok()) {
+          corrupt = absl::DataLossError("corrupt e2ee_to_device key");
+          return false;
+        }
+        if (!devices.empty() && devices.back().user_id == *user &&
+            devices.back().device_id == *device) {
+          ++devices.back().pending;
+          return true;
+        }
+        // A device's rows are in stream order: the first is its oldest message.
+        ToDeviceBacklog backlog{
+            .user_id = std::string(*user), .device_id = std::string(*device), .pending = 1};
+        if (auto record = ParseStored(text, "to-device message"); record.ok()) {
+          if (const auto* ts = record->if_contains("ts"); ts && ts->is_int64()) {
+            backlog.oldest_ms = ts->get_int64();
+          }
+        }
+        devices.push_back(std::move(backlog));
+        return true;
+      }));
+  CONCLAVE_RETURN_IF_ERROR(corrupt);
+  return devices;
 }
 
 }  // namespace conclave::service

@@ -145,11 +145,13 @@ class Accounts {
 
   // What removing devices must also remove (E2ee::CommitDeviceRemoval: keys, pending to-device
   // messages, and a device-list change): the hook gets the batch holding Accounts' own
-  // deletions of `device_ids` (never empty) and must write it, so all goes in one WriteBatch.
-  // Called under Accounts' device lock. Without a hook the batch is written as is.
-  using DeviceRemovalHook = std::function<absl::Status(std::string_view user_id,
-                                                       const std::vector<std::string>& device_ids,
-                                                       database::WriteBatch& batch)>;
+  // deletions of `device_ids` and must write it, so all goes in one WriteBatch. `deactivating`
+  // is true when the batch deactivates the account (then `device_ids` may be empty, and the
+  // user's cross-signing keys go too); otherwise `device_ids` is never empty. Called under
+  // Accounts' device lock. Without a hook the batch is written as is.
+  using DeviceRemovalHook = std::function<absl::Status(
+      std::string_view user_id, const std::vector<std::string>& device_ids, bool deactivating,
+      database::WriteBatch& batch)>;
   // Sets (or, with nullptr, clears) the hook; it must not outlive the service module.
   void SetDeviceRemovalHook(DeviceRemovalHook hook);
   // What deactivating an account must also remove beyond its devices (KeyBackup::AddUserRemoval:
@@ -233,10 +235,10 @@ class Accounts {
   absl::Status DropDevices(std::string_view user_id, std::string_view keep_device,
                            database::WriteBatch& batch, std::vector<std::string>& dropped,
                            std::vector<std::string>& removed);
-  // Writes `batch`, through the device-removal hook when `removed` devices are in it. Caller
-  // holds `accounts_mu_`.
+  // Writes `batch`, through the device-removal hook when `removed` devices are in it or it
+  // deactivates the account (`deactivating`). Caller holds `accounts_mu_`.
   absl::Status WriteRemoval(std::string_view user_id, const std::vector<std::string>& removed,
-                            database::WriteBatch& batch);
+                            database::WriteBatch& batch, bool deactivating = false);
   // Removes token digests from the cache after their deletion was written.
   void ForgetTokens(const std::vector<std::string>& digests);
   // Stores account data `content` at a new stream position and wakes the user's /sync. Caller

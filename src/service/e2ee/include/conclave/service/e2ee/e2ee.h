@@ -134,6 +134,16 @@ struct ToDeviceMessage {
   boost::json::object content;
 };
 
+// One device's pending to-device messages (admin: the backlog).
+struct ToDeviceBacklog {
+  std::string user_id;
+  std::string device_id;
+  size_t pending = 0;
+  // When the oldest of them was stored, milliseconds since the Unix epoch; 0 when unknown (a
+  // message stored before conclave recorded the time).
+  int64_t oldest_ms = 0;
+};
+
 class E2ee {
  public:
   // What E2ee uses; every reference must outlive it.
@@ -225,16 +235,22 @@ class E2ee {
                                                                uint64_t upto);
   // Pending to-device messages of the device (admin: the backlog). Database errors.
   absl::StatusOr<size_t> PendingToDevice(std::string_view user_id, std::string_view device_id);
+  // Every device with pending to-device messages — of `user_id` only, when not empty — ordered
+  // by user and device id (admin: the backlog). One scan of e2ee_to_device, so time linear in
+  // the messages pending (at most kMaxPendingToDevice per device). Database errors, DataLoss for
+  // a corrupt row.
+  absl::StatusOr<std::vector<ToDeviceBacklog>> ToDeviceBacklogs(std::string_view user_id) const;
   // to-device messages dropped because a device had kMaxPendingToDevice pending, since start.
   uint64_t dropped_to_device() const { return dropped_->value(); }
 
   // --- devices (e2ee.cc) ---------------------------------------------------------------------
   // Accounts' device-removal hook: adds to `batch` the deletion of the devices' keys and pending
-  // to-device messages, commits `batch` (which holds Accounts' own deletions) on the stream
-  // with a key change of `user_id`, and wakes the users sharing a room. Database errors (then
-  // nothing is written).
+  // to-device messages, and when `deactivating` the account also of the user's cross-signing
+  // keys and of the signatures others made of its master key; commits `batch` (which holds
+  // Accounts' own deletions) on the stream with a key change of `user_id`, and wakes the users
+  // sharing a room, so their device_lists show it. Database errors (then nothing is written).
   absl::Status CommitDeviceRemoval(std::string_view user_id,
-                                   const std::vector<std::string>& device_ids,
+                                   const std::vector<std::string>& device_ids, bool deactivating,
                                    database::WriteBatch& batch);
 
  private:
