@@ -28,8 +28,9 @@ class RawConfig;
 // lost the Matrix options (RawConfig and ConfigSections instead), the descriptor gained
 // check_options. 5: Config gained `watch`, `blocking_threads` and `blocking_queue`; RawConfig keeps
 // the file's values the environment overrides; RouteHandle, CommandHandle, MetricsHandle and
-// ConfigSections::Handle are one Registration template (registration.h).
-inline constexpr int kInterfaceVersion = 5;
+// ConfigSections::Handle are one Registration template (registration.h). 6: Request gained
+// body_file, Response a file body (ResponseFile), RouteOptions body_to_file.
+inline constexpr int kInterfaceVersion = 6;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
 #define CONCLAVE_ABI_STRINGIFY_(x) CONCLAVE_ABI_STRINGIFY_INNER_(x)
@@ -52,7 +53,7 @@ inline constexpr int kInterfaceVersion = 5;
   ";cxx11abi=" CONCLAVE_ABI_STRINGIFY_(_GLIBCXX_USE_CXX11_ABI) ";std=" CONCLAVE_ABI_STRINGIFY_( \
       __cplusplus) ";" CONCLAVE_ABI_NDEBUG_ ";" CONCLAVE_ABI_ASAN_                              \
                    ";iface=" CONCLAVE_ABI_STRINGIFY_(CONCLAVE_INTERFACE_VERSION_VALUE)
-#define CONCLAVE_INTERFACE_VERSION_VALUE 5
+#define CONCLAVE_INTERFACE_VERSION_VALUE 6
 static_assert(CONCLAVE_INTERFACE_VERSION_VALUE == kInterfaceVersion);
 
 // What a hook gets: the server it runs in and its own module name (used to attribute routes and
