@@ -86,6 +86,18 @@ std::optional<std::string> Request::QueryParam(std::string_view name) const {
   return std::nullopt;
 }
 
+std::optional<std::string> AccessTokenOf(const Request& request) {
+  if (auto header = request.Header("Authorization")) {
+    std::string_view value = *header;
+    constexpr std::string_view kBearer = "Bearer ";
+    if (value.size() > kBearer.size() &&
+        absl::EqualsIgnoreCase(Absl(value.substr(0, kBearer.size())), Absl(kBearer))) {
+      return std::string(value.substr(kBearer.size()));
+    }
+  }
+  return request.QueryParam("access_token");
+}
+
 Response MatrixError(int http_status, std::string_view errcode, std::string_view error) {
   boost::json::object body;
   body["errcode"] = boost::json::string_view(errcode.data(), errcode.size());

@@ -107,4 +107,13 @@ std::string ToDeviceKey(std::string_view user_id, std::string_view device_id, ui
       .Build();
 }
 
+std::string MediaByUserKey(std::string_view user_id, int64_t created_ts,
+                           std::string_view media_id) {
+  return database::KeyBuilder()
+      .AppendString(user_id)
+      .AppendU64(static_cast<uint64_t>(created_ts))
+      .AppendString(media_id)
+      .Build();
+}
+
 }  // namespace conclave::service::schema

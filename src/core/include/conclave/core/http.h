@@ -59,6 +59,11 @@ struct Request {
   std::optional<std::string> QueryParam(std::string_view name) const;
 };
 
+// The access token of `request`: `Authorization: Bearer <token>` (scheme case-insensitive) or
+// the deprecated `access_token` query parameter (Client-Server API, "Using access tokens").
+// nullopt if neither.
+std::optional<std::string> AccessTokenOf(const Request& request);
+
 // A handler's "nothing to answer yet" (long-poll): park the request until the Notifier `key`
 // moves past `seen_version` (read before looking for news), until `deadline`, or until a reload
 // or shutdown begins, then dispatch it again with Request::wake_reason set. See notifier.h.
