@@ -28,6 +28,7 @@ struct MediaState {
   MediaOptions options;
   std::unique_ptr<service::MediaStore> store;
   core::Notifier* notifier = nullptr;  // the server's; wakes downloads waiting for an upload
+  std::string thumbnail_directory;     // <media directory>/thumbnails
 };
 
 // One call of a handler: the request, the homeserver, the module state and who made it.
@@ -64,9 +65,10 @@ class Routes {
   std::vector<core::RouteHandle>& handles_;
 };
 
-// The route groups (upload.cc, download.cc).
+// The route groups (upload.cc, download.cc, thumbnail.cc).
 absl::Status RegisterUploadRoutes(Routes& routes);
 absl::Status RegisterDownloadRoutes(Routes& routes);
+absl::Status RegisterThumbnailRoutes(Routes& routes);
 
 // "mxc://<server_name>/<media_id>".
 std::string MxcUri(std::string_view server_name, std::string_view media_id);

@@ -1,6 +1,6 @@
 // The media module's entry (the content repository's HTTP handlers): at startup (once per
-// process) removes what a crash left in the media directory; at load reads its options, opens
-// the MediaStore and registers the routes; at unload releases them.
+// process) starts libvips and removes what a crash left in the media directory; at load reads its
+// options, opens the MediaStore and registers the routes; at unload releases them.
 #include "conclave/core/module.h"
 
 #include <vector>
@@ -13,6 +13,7 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/database/instance.h"
 #include "options.h"
+#include "thumbnailer.h"
 
 namespace conclave::media {
 namespace {
@@ -46,6 +47,7 @@ absl::Status Startup(core::ModuleContext& context) {
   core::OptionReader reader(std::string(context.module_name), *raw);
   const MediaOptions options = ReadMediaOptions(reader);
   CONCLAVE_RETURN_IF_ERROR(reader.status());
+  CONCLAVE_RETURN_IF_ERROR(StartThumbnailer());
   CONCLAVE_ASSIGN_OR_RETURN(auto store, OpenStore(context.server, options));
   CONCLAVE_ASSIGN_OR_RETURN(service::OrphanStats removed, store->RemoveOrphans());
   if (removed.temporaries + removed.unreferenced > 0) {
@@ -61,11 +63,15 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
   CONCLAVE_ASSIGN_OR_RETURN(loaded->settings, OpenMediaSettings(*context.server.sections().raw()));
   loaded->settings_handle = context.server.sections().Register(loaded->settings.get());
   loaded->state.options = loaded->settings->Get();
+  CONCLAVE_RETURN_IF_ERROR(CheckSizes(loaded->state.options));
   loaded->state.notifier = &context.server.notifier();
+  loaded->state.thumbnail_directory =
+      MediaDirectory(loaded->state.options, context.server.config().database_path) + "/thumbnails";
   CONCLAVE_ASSIGN_OR_RETURN(loaded->state.store, OpenStore(context.server, loaded->state.options));
   Routes routes(context.server.router(), context.module_name, loaded->state, loaded->routes);
   CONCLAVE_RETURN_IF_ERROR(RegisterUploadRoutes(routes));
   CONCLAVE_RETURN_IF_ERROR(RegisterDownloadRoutes(routes));
+  CONCLAVE_RETURN_IF_ERROR(RegisterThumbnailRoutes(routes));
   g_loaded = loaded.release();
   return absl::OkStatus();
 }
@@ -74,6 +80,11 @@ absl::StatusOr<std::string> Unload(core::ModuleContext&) {
   delete g_loaded;  // unregisters every route (after their gate drained) first
   g_loaded = nullptr;
   return std::string();
+}
+
+absl::Status Shutdown(core::ModuleContext&) {
+  StopThumbnailer();
+  return absl::OkStatus();
 }
 
 constexpr const char* kDependencies[] = {"service", nullptr};
@@ -90,6 +101,7 @@ extern "C" const conclave::core::ModuleDescriptor* conclave_module_media() noexc
       .startup = &conclave::core::GuardStartup<&conclave::media::Startup>,
       .load = &conclave::core::GuardLoad<&conclave::media::Load>,
       .unload = &conclave::core::GuardUnload<&conclave::media::Unload>,
+      .shutdown = &conclave::core::GuardShutdown<&conclave::media::Shutdown>,
       .check_options = &conclave::media::CheckMediaOptions,
   };
   return &descriptor;

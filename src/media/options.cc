@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include "conclave/core/exceptions.h"
+#include "conclave/core/str_cat.h"
 
 namespace conclave::media {
 namespace {
@@ -30,7 +31,29 @@ MediaOptions ReadMediaOptions(core::OptionReader& r) {
   o.unused_expiry = r.Duration("media_unused_expiry", absl::Hours(24),
                                {.doc = "How long a media id from POST /_matrix/media/v1/create "
                                        "waits for its upload"});
+  o.thumbnail_size_texts =
+      r.StringList("media_thumbnail_sizes",
+                   {"32x32-crop", "96x96-crop", "320x240-scale", "640x480-scale", "800x600-scale"},
+                   {.unit = "WIDTHxHEIGHT-crop or -scale",
+                    .doc = "The thumbnail sizes generated; a request gets the nearest one"});
+  for (const std::string& text : o.thumbnail_size_texts) {
+    // A malformed size is refused by CheckSizes (load and --check-config) and skipped here.
+    if (auto size = ThumbnailSize::Parse(text); size.ok()) o.thumbnail_sizes.push_back(*size);
+  }
+  o.max_image_pixels = static_cast<uint64_t>(
+      r.Integer("media_max_image_pixels", 32'000'000, 1, int64_t{1} << 40,
+                {.unit = "pixels", .doc = "Images with more pixels are not thumbnailed"}));
   return o;
+}
+
+absl::Status CheckSizes(const MediaOptions& options) {
+  for (const std::string& text : options.thumbnail_size_texts) {
+    if (auto size = ThumbnailSize::Parse(text); !size.ok()) {
+      return absl::InvalidArgumentError(
+          core::StrCat("config: media_thumbnail_sizes: ", size.status().message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::string MediaDirectory(const MediaOptions& options, const std::string& database_path) {
@@ -48,9 +71,10 @@ absl::Status CheckMediaOptions(const core::RawConfig& raw,
                                std::vector<std::string>* keys) noexcept {
   return core::CatchAll(kModule, "media: check_options hook", [&] {
     core::OptionReader reader(kModule, raw);
-    (void)ReadMediaOptions(reader);
+    const MediaOptions options = ReadMediaOptions(reader);
     for (const core::OptionRead& r : reader.read()) keys->push_back(r.key);
-    return reader.status();
+    if (!reader.status().ok()) return reader.status();
+    return CheckSizes(options);
   });
 }
 

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "conclave/core/config_sections.h"
 #include "conclave/core/options.h"
+#include "thumbnailer.h"
 
 namespace conclave::media {
 
@@ -33,10 +34,18 @@ struct MediaOptions {
   absl::Time freeze = absl::InfiniteFuture();
   // How long a media id from POST /v1/create waits for its upload.
   absl::Duration unused_expiry = absl::Hours(24);
+  // The thumbnail sizes generated (requests are snapped to them), as configured and parsed.
+  std::vector<std::string> thumbnail_size_texts;
+  std::vector<ThumbnailSize> thumbnail_sizes;
+  // Images with more pixels (all frames of an animation) are not thumbnailed: 413 M_TOO_LARGE.
+  uint64_t max_image_pixels = 32'000'000;
 };
 
 // Reads the options (defaults for absent keys); invalid values end up in `reader.status()`.
 MediaOptions ReadMediaOptions(core::OptionReader& reader);
+
+// kInvalidArgument naming media_thumbnail_sizes when one of them is malformed.
+absl::Status CheckSizes(const MediaOptions& options);
 
 // The media directory `options` name, given the database's path.
 std::string MediaDirectory(const MediaOptions& options, const std::string& database_path);

@@ -11,8 +11,10 @@ import os
 import signal
 import socket
 import sys
+import struct
 import time
 import unittest
+import zlib
 
 import nio
 
@@ -34,6 +36,25 @@ def register(server, username):
         "username": username, "password": PASSWORD, "auth": {"type": "m.login.dummy"}})
     assert status == 200, (status, data)
     return data["access_token"]
+
+
+def png(width, height, ihdr_only=False):
+    """An RGB PNG of `width` x `height` (a gradient), or with `ihdr_only` one whose header says
+    so but whose data is 64 bytes (a decompression bomb's shape)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2,
+                                                             0, 0, 0))
+    if ihdr_only:  # with a token IDAT, so that readers accept the header
+        return out + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    rows = b"".join(b"\x00" + b"".join(bytes((x % 256, y % 256, 128)) for x in range(width))
+                    for y in range(height))
+    return out + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def png_size(data):
+    return struct.unpack(">II", data[16:24])
 
 
 def media_files(server, sub):
@@ -243,6 +264,108 @@ class MediaTest(unittest.TestCase):
                             self.alice)
         waiter.join(30)
         self.assertEqual(result["got"][0], 200)
+
+
+class ReloadDuringDownloadTest(unittest.TestCase):
+    """A download in flight completes across a hot reload of the media module (dev builds): the
+    handler returned before the body is sent, and core streams the file."""
+
+    @unittest.skipUnless(os.path.exists(os.path.join(BUILD, "lib", "libconclave_media.so")),
+                         "hot reload is a dev-build feature")
+    def test_download_survives_a_reload_of_media(self):
+        server = Server(BINARY)
+        try:
+            server.start()
+            token = register(server, "frank")  # the first user: an admin, in #admins
+            data = os.urandom(24 << 20)
+            status, body, _ = server.request("POST", "/_matrix/media/v3/upload", data, token)
+            self.assertEqual(status, 200, body)
+            media_id = body["content_uri"].rsplit("/", 1)[1]
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+            sock.connect(("127.0.0.1", server.port))
+            sock.sendall(f"GET {V1}/download/localhost/{media_id} HTTP/1.1\r\nHost: x\r\n"
+                         f"Authorization: Bearer {token}\r\nConnection: close\r\n\r\n".encode())
+            received = sock.recv(65536)
+            self.assertTrue(received.startswith(b"HTTP/1.1 200"), received[:100])
+            _, room, _ = server.request("GET", "/_matrix/client/v3/directory/room/%23admins%3Alocalhost")
+            offset = server.log_size()
+            status, _, _ = server.request(
+                "PUT", f"/_matrix/client/v3/rooms/{room['room_id']}/send/m.room.message/r1",
+                {"msgtype": "m.text", "body": "!admin modules reload media"}, token)
+            self.assertEqual(status, 200)
+            line = server.wait_for_log(r"\[host\] (reloaded|not )", 60, offset)
+            self.assertIn("reloaded 1 module (media)", line)
+            while True:  # only now is the rest read
+                part = sock.recv(1 << 20)
+                if not part:
+                    break
+                received += part
+            sock.close()
+            self.assertEqual(received.split(b"\r\n\r\n", 1)[1], data)
+        finally:
+            server.cleanup()
+
+
+class ThumbnailTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(BINARY)
+        cls.server.start()
+        cls.token = register(cls.server, "erin")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def upload(self, data, content_type):
+        status, body, _ = self.server.request("POST", "/_matrix/media/v3/upload", data, self.token,
+                                              headers={"Content-Type": content_type})
+        self.assertEqual(status, 200, body)
+        return body["content_uri"].rsplit("/", 1)[1]
+
+    def thumbnail(self, media_id, query, token=True):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        try:
+            headers = {"Authorization": f"Bearer {self.token}"} if token else {}
+            conn.request("GET", f"{V1}/thumbnail/localhost/{media_id}?{query}", headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read(), dict(resp.getheaders())
+        finally:
+            conn.close()
+
+    def test_scale_and_crop_snapped_to_the_configured_sizes(self):
+        media_id = self.upload(png(400, 300), "image/png")
+        status, body, headers = self.thumbnail(media_id, "width=100&height=100&method=scale")
+        self.assertEqual(status, 200, body[:200])
+        self.assertEqual(headers["Content-Type"], "image/png")
+        self.assertEqual(png_size(body), (320, 240))  # snapped to 320x240-scale
+        status, body, _ = self.thumbnail(media_id, "width=20&height=20&method=crop")
+        self.assertEqual(status, 200)
+        self.assertEqual(png_size(body), (32, 32))  # 32x32-crop
+        again = self.thumbnail(media_id, "width=20&height=20&method=crop")
+        self.assertEqual(again[1], body)  # the cached one
+        cached = media_files(self.server, "thumbnails")
+        self.assertEqual(len(cached), 2, cached)
+
+    def test_errors(self):
+        media_id = self.upload(png(64, 64), "image/png")
+        self.assertEqual(self.thumbnail(media_id, "width=32&height=32", token=False)[0], 401)
+        text_id = self.upload(b"not an image", "text/plain")
+        status, body, _ = self.thumbnail(text_id, "width=32&height=32")
+        self.assertEqual(status, 404, body)
+        self.assertIn(b"M_NOT_FOUND", body)
+        # A PNG header claiming 32768 x 32768 pixels (1 GiB pixels), a few bytes in all.
+        bomb_id = self.upload(png(32768, 32768, ihdr_only=True), "image/png")
+        status, body, _ = self.thumbnail(bomb_id, "width=32&height=32")
+        self.assertEqual(status, 413, body)
+        self.assertIn(b"M_TOO_LARGE", body)
+        status, body, _ = self.thumbnail(media_id, "width=32")
+        self.assertEqual(status, 400, body)
+        self.assertIn(b"M_MISSING_PARAM", body)
+        status, body, _ = self.thumbnail("NoSuchMedia", "width=32&height=32")
+        self.assertEqual(status, 404, body)
 
 
 class CrashTest(unittest.TestCase):
