@@ -130,9 +130,12 @@ absl::StatusOr<Thumbnail> MakeThumbnail(const std::string& source, std::string_v
                                           " are thumbnailed"));
   }
   header.reset();
+  // libvips 8.14 crops an animation as one tall strip (its frames are lost): an animated
+  // thumbnail is scaled into the box instead of cropped to it.
+  const bool crop = size.crop && !animated;
   VipsImage* made = nullptr;
   if (vips_thumbnail(load.c_str(), &made, size.width, "height", size.height, "size", VIPS_SIZE_DOWN,
-                     "crop", size.crop ? VIPS_INTERESTING_CENTRE : VIPS_INTERESTING_NONE,
+                     "crop", crop ? VIPS_INTERESTING_CENTRE : VIPS_INTERESTING_NONE,
                      nullptr) != 0) {
     const std::string why = VipsErrorText();
     return service::NotFound(core::StrCat("The image cannot be thumbnailed: ", why));

@@ -53,7 +53,8 @@ void StopThumbnailer();
 
 // Returns the thumbnail of `size` of the content at `source` (hex `sha256`, `content_type` as
 // uploaded) from the cache directory `cache_dir`, generating and caching it first if needed.
-// `animated`: keep the animation of an animated GIF or WebP (as a GIF), else the first frame.
+// `animated`: keep the animation of an animated GIF or WebP (as a GIF, scaled into the box even
+// for a crop size: libvips cannot crop the frames of an animation), else the first frame.
 // M_NOT_FOUND when the content is not an image libvips can read (the spec's answer for
 // non-images), M_TOO_LARGE when its pixel count (all frames when `animated`) is over
 // `max_pixels` (decompression bombs: checked from the header, before decoding), kInternal on

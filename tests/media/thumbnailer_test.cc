@@ -120,6 +120,35 @@ TEST_F(ThumbnailerTest, DecompressionBombHeaderIsRefused) {
   EXPECT_THAT(made.status(), service::test_util::HasErrcode(Errcode::kTooLarge));
 }
 
+// A 3-frame animated GIF: animated=true keeps the frames (a GIF, each scaled into the box), the
+// default gives one frame, cropped.
+TEST_F(ThumbnailerTest, AnimatedIsHonouredOnlyWhenAsked) {
+  const std::string source = dir_.Sub("anim.gif");
+  VipsImage* frames = nullptr;
+  ASSERT_EQ(vips_black(&frames, 64, 64 * 3, "bands", 3, nullptr), 0);
+  VipsImage* copy = nullptr;
+  ASSERT_EQ(vips_copy(frames, &copy, nullptr), 0);
+  g_object_unref(frames);
+  vips_image_set_int(copy, "page-height", 64);
+  ASSERT_EQ(vips_image_write_to_file(copy, source.c_str(), nullptr), 0) << vips_error_buffer();
+  g_object_unref(copy);
+  const ThumbnailSize size = *ThumbnailSize::Parse("32x32-crop");
+  auto animated = MakeThumbnail(source, "a1a1", "image/gif", dir_.Sub("t"), size, true, 1'000'000);
+  ASSERT_THAT(animated.status(), service::test_util::IsOk());
+  EXPECT_EQ(animated->content_type, "image/gif");
+  VipsImage* out = vips_image_new_from_file((animated->path + "[n=-1]").c_str(), nullptr);
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(vips_image_get_n_pages(out), 3);
+  EXPECT_EQ(vips_image_get_width(out), 32);
+  EXPECT_EQ(vips_image_get_page_height(out), 32);
+  g_object_unref(out);
+  auto still = MakeThumbnail(source, "a1a1", "image/gif", dir_.Sub("t"), size, false, 1'000'000);
+  ASSERT_THAT(still.status(), service::test_util::IsOk());
+  EXPECT_EQ(still->content_type, "image/jpeg");
+  EXPECT_NE(still->path, animated->path);
+  EXPECT_EQ(SizeOf(still->path), std::make_pair(32, 32));
+}
+
 TEST_F(ThumbnailerTest, NonImagesAreNotFound) {
   const std::string source = dir_.Sub("text");
   std::ofstream(source) << "just text";
