@@ -27,6 +27,13 @@ add_library(conclave_dep_argon2 INTERFACE)
 add_library(conclave_dep::argon2 ALIAS conclave_dep_argon2)
 add_library(conclave_dep_crypto INTERFACE)
 add_library(conclave_dep::crypto ALIAS conclave_dep_crypto)
+# libvips (media thumbnails): shared in every preset, release included. Debian has no static
+# libvips nor static archives for most of its chain (deps/README.md says why this is the choice).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(CONCLAVE_VIPS REQUIRED IMPORTED_TARGET vips)
+add_library(conclave_dep_vips INTERFACE)
+add_library(conclave_dep::vips ALIAS conclave_dep_vips)
+target_link_libraries(conclave_dep_vips INTERFACE PkgConfig::CONCLAVE_VIPS)
 # Header-only libraries.
 add_library(conclave_dep_headers INTERFACE)
 add_library(conclave_dep::headers ALIAS conclave_dep_headers)

@@ -86,16 +86,7 @@ absl::Status Routes::AddRaw(std::string_view method, std::string_view path, Auth
 }
 
 std::optional<std::string> AccessToken(const core::Request& request) {
-  if (auto header = request.Header("Authorization")) {
-    std::string_view value = *header;
-    constexpr std::string_view kBearer = "Bearer ";
-    if (value.size() > kBearer.size() &&
-        std::equal(kBearer.begin(), kBearer.end(), value.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
-      return std::string(value.substr(kBearer.size()));
-    }
-  }
-  return request.QueryParam("access_token");
+  return core::AccessTokenOf(request);
 }
 
 core::Response JsonResponse(const boost::json::value& body, int status) {

@@ -113,7 +113,21 @@ enum class ReadResult {
   kRequest,   // a request is read whole
   kClose,     // close the connection (answered already if it was refused)
   kHandOver,  // stopping for a hand-over, and nothing of a next request was read
+  kFileBody,  // the header is read, and its route streams the body to a file (ReadBodyToFile)
 };
+
+// Records a finished request in `series` and writes its access-log line. `status` 0: no response
+// was written (`aborted` says why).
+void FinishRequest(internal::RouteMetrics& series, std::string_view method, int status,
+                   Clock::time_point started, std::string_view peer, std::string_view aborted);
+
+// The plain Request of a parsed header (no body).
+Request ToRequest(const bhttp::request_header<>& req, const std::string& remote);
+
+// The head of a response (status line, fields, the common fields, Content-Length
+// `content_length`, Connection), ending with the blank line.
+std::string SerializeHead(const bhttp::response<bhttp::string_body>& res, uint64_t content_length,
+                          bool keep_alive);
 
 // A share of the server-wide budget for request bodies: taken before a body is read, given back
 // when the request is done (its body freed).
@@ -228,15 +242,32 @@ struct HttpServer::Impl {
   void Launch(tcp::socket socket, bool metrics_listener, bool adopted);
   net::awaitable<void> Serve(std::shared_ptr<Connection> conn, bool metrics_listener, bool adopted);
   // Reads the next request's header and body into `parser`, answering the ones refused (limits,
-  // malformed).
+  // malformed). kFileBody: only the header is read, `*to_file` is its route's body_to_file.
   net::awaitable<ReadResult> ReadRequest(Connection& conn, beast::flat_buffer& buffer,
                                          bhttp::request_parser<bhttp::string_body>& parser,
                                          BodyLease& body_lease, const std::string& remote,
-                                         Clock::time_point& started);
+                                         Clock::time_point& started,
+                                         std::optional<RouteOptions::BodyToFile>* to_file);
+  // Reads the body of the request whose header `parser` holds into a new temporary file in
+  // `to_file.directory`, and sets `request` from the header with `body_file` naming that file
+  // (http_files.cc). A body over `to_file.max_size` is answered 413 and the connection closed;
+  // the file is removed whenever this does not return kRequest.
+  net::awaitable<ReadResult> ReadBodyToFile(Connection& conn, beast::flat_buffer& buffer,
+                                            bhttp::request_parser<bhttp::string_body>& parser,
+                                            const RouteOptions::BodyToFile& to_file,
+                                            const std::string& remote, Clock::time_point started,
+                                            Request& request);
+  // Answers a request refused before it was read whole (`method` "-" if unknown) and logs it;
+  // the connection is to be closed.
+  net::awaitable<ReadResult> Refuse(Connection& conn, int status, std::string_view errcode,
+                                    std::string error, const std::string& method,
+                                    Clock::time_point started, const std::string& remote);
   // The response to `request`: metrics, CORS preflight, or the router's (Handle).
+  // A handler's file body is moved to `*file`.
   net::awaitable<bhttp::response<bhttp::string_body>> Respond(Request& request,
                                                               bool metrics_listener,
-                                                              internal::RouteMetrics** series);
+                                                              internal::RouteMetrics** series,
+                                                              std::optional<ResponseFile>* file);
   net::awaitable<Response> Handle(Request& request, internal::RouteMetrics** matched);
   // Dispatches `request` until it is answered or waits (Response::wait), holding it while its
   // module's gate is closed.
@@ -250,6 +281,10 @@ struct HttpServer::Impl {
   net::awaitable<boost::system::error_code> Write(Connection& conn,
                                                   bhttp::response<bhttp::string_body>& res,
                                                   bool keep_alive);
+  // Writes the head of `res` and then `file` with sendfile(2) (http_files.cc).
+  net::awaitable<boost::system::error_code> WriteFile(Connection& conn,
+                                                      bhttp::response<bhttp::string_body>& res,
+                                                      const ResponseFile& file, bool keep_alive);
   bhttp::response<bhttp::string_body> ErrorResponse(int status, std::string_view errcode,
                                                     std::string_view error);
   void CancelConnections(CancelWhich which);

@@ -9,11 +9,14 @@ namespace conclave::core {
 
 namespace {
 
-bhttp::response<bhttp::string_body> ToBeast(Response response) {
+// `file`, when not null, receives the response's file body.
+bhttp::response<bhttp::string_body> ToBeast(Response response,
+                                            std::optional<ResponseFile>* file = nullptr) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), 11};
   res.set(bhttp::field::content_type, response.content_type);
   for (auto& [name, value] : response.headers) res.set(name, value);
   res.body() = std::move(response.body);
+  if (file != nullptr) *file = std::move(response.file);
   return res;
 }
 
@@ -24,9 +27,10 @@ Response MetricsResponse() {
   return r;
 }
 
-// Records a finished request in `series` and writes its access-log line. `status` 0: no response
-// was written (`aborted` says why). Never logs the raw target: its path and query can carry
-// access tokens and user ids; the route template cannot.
+}  // namespace
+
+// Never logs the raw target: its path and query can carry access tokens and user ids; the route
+// template cannot.
 void FinishRequest(internal::RouteMetrics& series, std::string_view method, int status,
                    Clock::time_point started, std::string_view peer, std::string_view aborted) {
   const absl::Duration elapsed = absl::FromChrono(Clock::now() - started);
@@ -75,8 +79,6 @@ void FinishRequest(internal::RouteMetrics& series, std::string_view method, int 
   }
 }
 
-}  // namespace
-
 bhttp::response<bhttp::string_body> HttpServer::Impl::ErrorResponse(int status,
                                                                     std::string_view errcode,
                                                                     std::string_view error) {
@@ -87,11 +89,8 @@ bhttp::response<bhttp::string_body> HttpServer::Impl::ErrorResponse(int status,
   return res;
 }
 
-net::awaitable<boost::system::error_code> HttpServer::Impl::Write(
-    Connection& conn, bhttp::response<bhttp::string_body>& res, bool keep_alive) {
-  // Serialized by hand into one string (plus the body): Beast's serializer cost more CPU than
-  // all the rest of a small request, and adding the constant fields to `res` one by one took
-  // an allocation each (bench/http).
+std::string SerializeHead(const bhttp::response<bhttp::string_body>& res, uint64_t content_length,
+                          bool keep_alive) {
   std::string head;
   head.reserve(384);
   head.append("HTTP/1.1 ").append(std::to_string(res.result_int())).append(" ");
@@ -100,9 +99,18 @@ net::awaitable<boost::system::error_code> HttpServer::Impl::Write(
     head.append(Std(field.name_string())).append(": ").append(Std(field.value())).append("\r\n");
   }
   head.append(kCommonFields);
-  head.append("Content-Length: ").append(std::to_string(res.body().size())).append("\r\n");
+  head.append("Content-Length: ").append(std::to_string(content_length)).append("\r\n");
   if (!keep_alive) head.append("Connection: close\r\n");
   head.append("\r\n");
+  return head;
+}
+
+net::awaitable<boost::system::error_code> HttpServer::Impl::Write(
+    Connection& conn, bhttp::response<bhttp::string_body>& res, bool keep_alive) {
+  // Serialized by hand into one string (plus the body): Beast's serializer cost more CPU than
+  // all the rest of a small request, and adding the constant fields to `res` one by one took
+  // an allocation each (bench/http).
+  const std::string head = SerializeHead(res, res.body().size(), keep_alive);
   const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(res.body())};
   // A response usually fits the socket's send buffer: write it at once, without suspending (no
   // timer, no trip through the scheduler); only what does not fit waits for the socket.
@@ -119,10 +127,9 @@ net::awaitable<boost::system::error_code> HttpServer::Impl::Write(
   co_return ec;
 }
 
-namespace {
+namespace {}  // namespace
 
-// The plain Request of a parsed Beast request (its body moved out).
-Request ToRequest(bhttp::request<bhttp::string_body>& req, const std::string& remote) {
+Request ToRequest(const bhttp::request_header<>& req, const std::string& remote) {
   Request request;
   request.method = std::string(req.method_string());
   request.target = std::string(req.target());
@@ -132,16 +139,26 @@ Request ToRequest(bhttp::request<bhttp::string_body>& req, const std::string& re
   for (const auto& field : req) {
     request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
-  request.body = std::move(req.body());
   request.remote_address = remote;
   return request;
 }
 
-}  // namespace
+net::awaitable<ReadResult> HttpServer::Impl::Refuse(Connection& conn, int status,
+                                                    std::string_view errcode, std::string error,
+                                                    const std::string& method,
+                                                    Clock::time_point started,
+                                                    const std::string& remote) {
+  auto res = ErrorResponse(status, errcode, error);
+  boost::system::error_code write_error = co_await Write(conn, res, false);
+  FinishRequest(stats.Unmatched(method), method, status, started, remote,
+                write_error ? "connection lost while writing the response" : "");
+  co_return ReadResult::kClose;
+}
 
 net::awaitable<ReadResult> HttpServer::Impl::ReadRequest(
     Connection& conn, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::string_body>& parser,
-    BodyLease& body_lease, const std::string& remote, Clock::time_point& started) {
+    BodyLease& body_lease, const std::string& remote, Clock::time_point& started,
+    std::optional<RouteOptions::BodyToFile>* to_file) {
   auto [ec, n] = co_await bhttp::async_read_header(conn.stream.socket(), buffer, parser, kTuple);
   // A stop for a hand-over cancels reads that wait for a request (CancelWhich::kWaiting). If
   // nothing of one was read the connection moves to the next image as it is; if part of a
@@ -162,14 +179,8 @@ net::awaitable<ReadResult> HttpServer::Impl::ReadRequest(
   auto early_method = [&parser]() -> std::string {
     return parser.is_header_done() ? std::string(Std(parser.get().method_string())) : "-";
   };
-  auto refuse = [&](int status, std::string_view errcode,
-                    std::string error) -> net::awaitable<ReadResult> {
-    auto res = ErrorResponse(status, errcode, error);
-    boost::system::error_code write_error = co_await Write(conn, res, false);
-    const std::string method = early_method();
-    FinishRequest(stats.Unmatched(method), method, status, started, remote,
-                  write_error ? "connection lost while writing the response" : "");
-    co_return ReadResult::kClose;
+  auto refuse = [&](int status, std::string_view errcode, std::string error) {
+    return Refuse(conn, status, errcode, std::move(error), early_method(), started, remote);
   };
   if (ec == bhttp::error::header_limit) {
     co_return co_await refuse(431, "M_TOO_LARGE", "Request header fields too large");
@@ -185,6 +196,15 @@ net::awaitable<ReadResult> HttpServer::Impl::ReadRequest(
     co_return co_await refuse(400, "M_UNRECOGNIZED",
                               core::StrCat("Malformed HTTP request: ", ec.message()));
   }
+  // The header is read with no body limit: the limit is the route's (RouteOptions::body_to_file)
+  // or max_body_size, known only now.
+  *to_file = router.BodyToFileFor(Std(parser.get().method_string()), Std(parser.get().target()));
+  const uint64_t limit = *to_file ? (*to_file)->max_size : config.max_body_size;
+  if (parser.content_length().value_or(0) > limit) {
+    co_return co_await refuse(413, "M_TOO_LARGE", "Request body too large");
+  }
+  parser.body_limit(limit);
+  if (*to_file) co_return ReadResult::kFileBody;
   if (parser.is_done()) co_return ReadResult::kRequest;
   // A body stays in memory until its response is written: without a budget across all
   // connections, slow uploads could each hold max_body_size (found by bench/abuse).
@@ -212,7 +232,8 @@ net::awaitable<ReadResult> HttpServer::Impl::ReadRequest(
 }
 
 net::awaitable<bhttp::response<bhttp::string_body>> HttpServer::Impl::Respond(
-    Request& request, bool metrics_listener, internal::RouteMetrics** series) {
+    Request& request, bool metrics_listener, internal::RouteMetrics** series,
+    std::optional<ResponseFile>* file) {
   const bool metrics_request = request.method == "GET" && request.path == kMetricsPath;
   if (metrics_listener) {
     // The separate metrics listener serves the metrics and nothing else.
@@ -232,7 +253,9 @@ net::awaitable<bhttp::response<bhttp::string_body>> HttpServer::Impl::Respond(
     res.body() = "{}";
     co_return res;
   }
-  co_return ToBeast(co_await Handle(request, series));
+  Response response = co_await Handle(request, series);
+  ApplyFileConditions(request, response);
+  co_return ToBeast(std::move(response), file);
 }
 
 net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn,
@@ -283,7 +306,7 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn,
   for (int served = 0;; ++served) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(config.max_header_size));
-    parser.body_limit(config.max_body_size);
+    parser.body_limit(boost::none);  // set by ReadRequest once the route is known
     // Idle means between requests. A new connection is not idle: its client connected to send
     // a request, which a graceful stop lets it send and answers (with Connection: close). One
     // handed over by an exec restart is.
@@ -302,21 +325,38 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn,
     conn->ExpiresAfter(config.idle_timeout);
     BodyLease body_lease;
     Clock::time_point started;
-    const ReadResult read =
-        co_await ReadRequest(*conn, buffer, parser, body_lease, remote, started);
+    std::optional<RouteOptions::BodyToFile> to_file;
+    ReadResult read =
+        co_await ReadRequest(*conn, buffer, parser, body_lease, remote, started, &to_file);
     if (read == ReadResult::kHandOver) cleanup.HandOver();
+    Request request;
+    // Removes an uploaded body's file after the response, unless the handler took it.
+    struct BodyFileCleanup {
+      Request& request;
+      ~BodyFileCleanup() {
+        if (!request.body_file.empty()) unlink(request.body_file.c_str());
+      }
+    } body_file_cleanup{request};
+    const bool keep_alive = (read == ReadResult::kRequest || read == ReadResult::kFileBody) &&
+                            parser.get().keep_alive();
+    if (read == ReadResult::kFileBody) {
+      read = co_await ReadBodyToFile(*conn, buffer, parser, *to_file, remote, started, request);
+    } else if (read == ReadResult::kRequest) {
+      request = ToRequest(parser.get().base(), remote);
+      request.body = std::move(parser.get().body());
+    }
     if (read != ReadResult::kRequest) break;
-    bhttp::request<bhttp::string_body> req = parser.release();
-    const bool keep_alive = req.keep_alive();
-    Request request = ToRequest(req, remote);
 
     internal::RouteMetrics* series = nullptr;
-    bhttp::response<bhttp::string_body> res = co_await Respond(request, metrics_listener, &series);
+    std::optional<ResponseFile> file;
+    bhttp::response<bhttp::string_body> res =
+        co_await Respond(request, metrics_listener, &series, &file);
     if (series == nullptr) series = &stats.Unmatched(request.method);
     const int status = res.result_int();
     // A stop closes the connection after this response; a hand-over keeps it.
     const bool keep = keep_alive && (!stopping.load() || handing_over.load());
-    boost::system::error_code write_error = co_await Write(*conn, res, keep);
+    boost::system::error_code write_error =
+        file ? co_await WriteFile(*conn, res, *file, keep) : co_await Write(*conn, res, keep);
     FinishRequest(*series, request.method, status, started, remote,
                   write_error ? "connection lost while writing the response" : "");
     if (write_error || !keep) break;
@@ -352,6 +392,7 @@ Response PoolFullResponse() {
                                "try again\",\"retry_after_ms\":",
                                kBlockingRetryAfterSeconds * 1000, "}"),
                   {{"Retry-After", core::StrCat(kBlockingRetryAfterSeconds)}},
+                  {},
                   {}};
 }
 

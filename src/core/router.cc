@@ -21,10 +21,19 @@ struct Router::Route {
   // Each segment is a literal, or a parameter name when `is_param`.
   std::vector<std::pair<bool, std::string>> segments;
   Handler handler;
-  bool blocking = false;  // RouteOptions::blocking
+  bool blocking = false;                          // RouteOptions::blocking
+  std::shared_ptr<BodyToFileRoute> body_to_file;  // RouteOptions::body_to_file, or null
   // Requests and durations of this method and template; permanent, so a request finishing
   // after its route was removed can still record into it.
   internal::RouteMetrics* metrics = nullptr;
+};
+
+// One RouteOptions::body_to_file declaration. `live`: its route is registered.
+struct Router::BodyToFileRoute {
+  std::string method;
+  std::vector<std::pair<bool, std::string>> segments;
+  RouteOptions::BodyToFile options;
+  bool live = true;
 };
 
 namespace {
@@ -77,11 +86,23 @@ std::optional<std::string> Request::QueryParam(std::string_view name) const {
   return std::nullopt;
 }
 
+std::optional<std::string> AccessTokenOf(const Request& request) {
+  if (auto header = request.Header("Authorization")) {
+    std::string_view value = *header;
+    constexpr std::string_view kBearer = "Bearer ";
+    if (value.size() > kBearer.size() &&
+        absl::EqualsIgnoreCase(Absl(value.substr(0, kBearer.size())), Absl(kBearer))) {
+      return std::string(value.substr(kBearer.size()));
+    }
+  }
+  return request.QueryParam("access_token");
+}
+
 Response MatrixError(int http_status, std::string_view errcode, std::string_view error) {
   boost::json::object body;
   body["errcode"] = boost::json::string_view(errcode.data(), errcode.size());
   body["error"] = boost::json::string_view(error.data(), error.size());
-  return Response{http_status, "application/json", boost::json::serialize(body), {}, {}};
+  return Response{http_status, "application/json", boost::json::serialize(body), {}, {}, {}};
 }
 
 Router::Router() = default;
@@ -118,6 +139,15 @@ absl::StatusOr<RouteHandle> Router::Add(std::string_view module, std::string_vie
                                                    " is already registered by ", existing->module));
     }
   }
+  if (options.body_to_file) {
+    // A declaration kept from before a reload is replaced by this one.
+    std::erase_if(body_to_file_, [&](const auto& d) {
+      return d->method == route->method && d->segments == route->segments;
+    });
+    route->body_to_file = std::make_shared<BodyToFileRoute>(
+        BodyToFileRoute{route->method, route->segments, *options.body_to_file});
+    body_to_file_.push_back(route->body_to_file);
+  }
   if (!gates_.contains(module)) gates_.emplace(std::string(module), std::make_unique<Gate>());
   route->id = next_id_++;
   uint64_t id = route->id;
@@ -132,6 +162,11 @@ void Router::Unregister(uint64_t id) {
     if ((*it)->id == id) {
       removed = std::move(*it);
       routes_.erase(it);
+      if (removed->body_to_file != nullptr) {
+        // Kept while a reload runs (its route is likely on its way back); dropped otherwise.
+        removed->body_to_file->live = false;
+        if (!ReloadInProgress()) std::erase(body_to_file_, removed->body_to_file);
+      }
       return;
     }
   }
@@ -270,6 +305,19 @@ void Router::UnwatchGates(Notifier::Waiter* waiter) {
 size_t Router::gate_watchers() const {
   absl::MutexLock lock(&watch_mu_);
   return watchers_.size();
+}
+
+std::optional<RouteOptions::BodyToFile> Router::BodyToFileFor(std::string_view method,
+                                                              std::string_view path) const {
+  std::vector<std::string_view> segments = SplitPath(path.substr(0, path.find('?')));
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& declared : body_to_file_) {
+    if (declared->method == method && MatchSegments(declared->segments, segments, nullptr)) {
+      if (!declared->live && !ReloadInProgress()) continue;
+      return declared->options;
+    }
+  }
+  return std::nullopt;
 }
 
 size_t Router::RouteCount(std::string_view module) const {

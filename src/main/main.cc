@@ -41,6 +41,7 @@ extern "C" {
 const conclave::core::ModuleDescriptor* conclave_module_database() noexcept;
 const conclave::core::ModuleDescriptor* conclave_module_service() noexcept;
 const conclave::core::ModuleDescriptor* conclave_module_api() noexcept;
+const conclave::core::ModuleDescriptor* conclave_module_media() noexcept;
 const conclave::core::ModuleDescriptor* conclave_module_admin() noexcept;
 }
 #endif
@@ -146,9 +147,10 @@ core::ModuleHostOptions HostOptions(const core::Config& config, const std::strin
   options.static_modules = {{"database", &conclave_module_database},
                             {"service", &conclave_module_service},
                             {"api", &conclave_module_api},
+                            {"media", &conclave_module_media},
                             {"admin", &conclave_module_admin}};
 #else
-  options.modules = {"database", "service", "api", "admin"};
+  options.modules = {"database", "service", "api", "media", "admin"};
   options.module_dir = config.module_dir.empty()
                            ? (std::filesystem::path(executable).parent_path() / ".." / "lib")
                                  .lexically_normal()

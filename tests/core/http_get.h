@@ -12,21 +12,25 @@
 
 namespace conclave::core {
 
-// One blocking HTTP/1.1 GET; returns the whole response text (Connection: close).
-inline std::string Get(uint16_t port, const std::string& path) {
+// Sends `raw` on a fresh connection and returns everything read until the server closes it.
+inline std::string Exchange(uint16_t port, const std::string& raw) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "connect failed";
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  (void)!write(fd, req.data(), req.size());
+  (void)!write(fd, raw.data(), raw.size());
   std::string out;
   char buf[4096];
   for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, n);
   close(fd);
   return out;
+}
+
+// One blocking HTTP/1.1 GET; returns the whole response text (Connection: close).
+inline std::string Get(uint16_t port, const std::string& path) {
+  return Exchange(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 }
 
 // A blocking HTTP/1.1 client on one keep-alive connection. Reads responses framed by

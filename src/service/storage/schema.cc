@@ -129,4 +129,13 @@ std::string BackupKeyPrefix(std::string_view user_id, uint64_t version,
   return std::move(key).Build();
 }
 
+std::string MediaByUserKey(std::string_view user_id, int64_t created_ts,
+                           std::string_view media_id) {
+  return database::KeyBuilder()
+      .AppendString(user_id)
+      .AppendU64(static_cast<uint64_t>(created_ts))
+      .AppendString(media_id)
+      .Build();
+}
+
 }  // namespace conclave::service::schema

@@ -13,6 +13,7 @@
 #include "conclave/database/database.h"
 #include "conclave/service/homeserver.h"
 #include "database/temp_dir.h"
+#include "service/testing/option_docs.h"
 
 namespace conclave::service {
 namespace {
@@ -99,25 +100,11 @@ TEST(ServiceOptions, AnInvalidValueFailsTheLoadAndSighupAppliesNewOnes) {
 }
 
 TEST(ServiceOptions, EveryOptionIsDocumentedAsTheCodeSaysIt) {
-  std::ifstream file(CONCLAVE_SOURCE_DIR "/docs/configuration.md");
-  ASSERT_TRUE(file) << "docs/configuration.md is missing";
-  std::stringstream text;
-  text << file.rdbuf();
-  const std::string doc = text.str();
   const core::RawConfig empty;
   core::OptionReader reader("service", empty);
   (void)ReadServiceOptions(reader);
-  for (const core::OptionRead& option : reader.read()) {
-    const std::string row_start = "| `" + option.key + "` | " + option.type;
-    const size_t row = doc.find(row_start);
-    ASSERT_NE(row, std::string::npos) << option.key << " (" << option.type << ") is not documented";
-    const std::string line = doc.substr(row, doc.find('\n', row) - row);
-    EXPECT_THAT(line, HasSubstr("| `" + option.default_text + "` |")) << option.key;
-    if (!option.unit.empty()) {
-      EXPECT_THAT(line, HasSubstr("| " + option.unit)) << option.key;
-    }
-    EXPECT_THAT(line, HasSubstr(option.runtime ? "| **SIGHUP** |" : "| no |")) << option.key;
-  }
+  testing_support::ExpectOptionsDocumented(CONCLAVE_SOURCE_DIR "/docs/configuration.md",
+                                           reader.read());
 }
 
 }  // namespace

@@ -40,6 +40,11 @@ struct Request {
   std::string query;   // raw query string after '?', or empty
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // A route with RouteOptions::body_to_file: the path of the temporary file holding the whole
+  // body (`body` stays empty), `body_file_size` bytes. The engine removes the file once the
+  // response is written; a handler that keeps it (renames it into place) clears `body_file`.
+  std::string body_file;
+  uint64_t body_file_size = 0;
   std::string remote_address;
   // Values of the `{name}` segments of the matched route template, percent-decoded.
   std::map<std::string, std::string, std::less<>> path_params;
@@ -54,6 +59,11 @@ struct Request {
   std::optional<std::string> QueryParam(std::string_view name) const;
 };
 
+// The access token of `request`: `Authorization: Bearer <token>` (scheme case-insensitive) or
+// the deprecated `access_token` query parameter (Client-Server API, "Using access tokens").
+// nullopt if neither.
+std::optional<std::string> AccessTokenOf(const Request& request);
+
 // A handler's "nothing to answer yet" (long-poll): park the request until the Notifier `key`
 // moves past `seen_version` (read before looking for news), until `deadline`, or until a reload
 // or shutdown begins, then dispatch it again with Request::wake_reason set. See notifier.h.
@@ -61,6 +71,37 @@ struct Wait {
   std::string key;
   uint64_t seen_version = 0;
   absl::Time deadline;
+};
+
+// A response body streamed from an open file: `length` bytes from `offset`, sent with
+// sendfile(2), never read into memory as a whole. Owns its descriptor: the destructor closes it,
+// a copy dup()s it. Its members are core's (out of line), so a response that outlives the module
+// that made it (a download still streaming across a reload of that module) runs none of the
+// module's code. Thread-compatible.
+class ResponseFile {
+ public:
+  // Takes ownership of `fd` (closed even if the response is never sent).
+  ResponseFile(int fd, uint64_t offset, uint64_t length);
+  ResponseFile(const ResponseFile& other);
+  ResponseFile& operator=(const ResponseFile& other);
+  ResponseFile(ResponseFile&& other) noexcept;
+  ResponseFile& operator=(ResponseFile&& other) noexcept;
+  ~ResponseFile();
+
+  // Opens `path` read-only (O_CLOEXEC) for the whole file. kNotFound if it does not exist,
+  // kInternal for other errors (naming the path and errno).
+  static absl::StatusOr<ResponseFile> Open(const std::string& path);
+
+  int fd() const { return fd_; }
+  uint64_t offset() const { return offset_; }
+  uint64_t length() const { return length_; }
+  // Keeps `length` bytes from `offset` of the current range (both relative to it; clamped).
+  void Narrow(uint64_t offset, uint64_t length);
+
+ private:
+  int fd_ = -1;
+  uint64_t offset_ = 0;
+  uint64_t length_ = 0;
 };
 
 // One response. The engine adds Content-Length, Connection and the CORS headers.
@@ -71,7 +112,20 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   // When set, the rest is ignored: the request waits and is dispatched again.
   std::optional<Wait> wait;
+  // When set, the body is this file instead of `body` (ignored). The engine then applies the
+  // request's If-None-Match against the response's ETag header (304) and a single byte Range
+  // (206 with Content-Range; 416 when unsatisfiable), see ApplyFileConditions().
+  std::optional<ResponseFile> file;
 };
+
+// Applies `request`'s conditional and range headers to a response with a file, as the engine
+// does before writing it: If-None-Match naming the response's ETag (or `*`) makes it 304 with no
+// body (RFC 9110 section 13.1.2); otherwise one satisfiable `bytes=` range of a 200 makes it 206
+// with Content-Range and the file narrowed to it, an unsatisfiable one 416 with
+// `Content-Range: bytes */<size>` (section 14). Several ranges, another unit, a malformed header
+// or an If-Range other than the ETag serve the whole file (a server may ignore Range). Adds
+// `Accept-Ranges: bytes` to a 200 or 206. A response without a file is left as it is.
+void ApplyFileConditions(const Request& request, Response& response);
 
 // Returns a response with a Matrix standard error body `{"errcode":…,"error":…}` (Client-Server
 // API, "Standard error response").
@@ -91,6 +145,16 @@ struct RouteOptions {
   // for a pool thread already (config.h), the request is answered 429 M_LIMIT_EXCEEDED with
   // `Retry-After: 1` without running the handler. Default false (run on the I/O thread).
   bool blocking = false;
+  // When set, the request body is not read into memory: the engine writes it to a temporary
+  // file in `directory` as it arrives (Request::body_file), outside the in-memory body limit
+  // (config max_body_size and the body budget shared by all connections), and refuses bodies
+  // over `max_size` bytes with 413 M_TOO_LARGE: before reading when Content-Length says so,
+  // mid-stream otherwise (chunked). The temporary file is removed on every failure.
+  struct BodyToFile {
+    std::string directory;  // must exist; best on the filesystem the handler renames into
+    uint64_t max_size = 0;  // bytes
+  };
+  std::optional<BodyToFile> body_to_file;
 };
 
 class Router;
@@ -155,6 +219,14 @@ class Router {
   uint64_t failed_requests() const { return failed_requests_.load(); }
   void CountFailedRequest() { failed_requests_.fetch_add(1); }
 
+  // The body_to_file option of the route `method` and `path` (raw, undecoded) would dispatch to,
+  // read by the engine after a request's header, before its body. A route removed while a
+  // reload runs keeps its answer until re-registered: an upload arriving during a reload of its
+  // module is streamed to disk, then waits at the gate like any request.
+  std::optional<RouteOptions::BodyToFile> BodyToFileFor(std::string_view method,
+                                                        std::string_view path) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Number of registered routes owned by `module` (all modules if empty).
   size_t RouteCount(std::string_view module = {}) const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -175,6 +247,9 @@ class Router {
   // Never erased: a Gate* taken under mu_ stays valid for the Router's lifetime.
   std::map<std::string, std::unique_ptr<Gate>, std::less<>> gates_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // RouteOptions::body_to_file by method and template, kept for routes removed during a reload.
+  struct BodyToFileRoute;
+  std::vector<std::shared_ptr<BodyToFileRoute>> body_to_file_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> closed_gates_{0};
   std::atomic<uint64_t> failed_requests_{0};
   mutable absl::Mutex watch_mu_ ABSL_ACQUIRED_AFTER(mu_);

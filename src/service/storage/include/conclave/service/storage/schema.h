@@ -83,6 +83,17 @@ inline constexpr char kKeySignaturesMap[] = "e2ee_key_signatures";
 // `e2ee_to_device_txns`: TxnKey(sender, sender's device, txn_id) → the stream position.
 inline constexpr char kToDeviceTxnsMap[] = "e2ee_to_device_txns";
 
+// --- media repository (service/media/; MediaStore opens these at every load) ------------------
+// `media`: media_id → {uploader, content_type, filename, size, sha256, created_ts} of a local
+// upload; sha256 (hex) is empty while a media id made by /create waits for its upload (then
+// `unused_expires_ts` says until when). The content is the file named by sha256 under the media
+// directory (service/media/content_files.h).
+inline constexpr char kMediaMap[] = "media";
+// `media_by_user`: MediaByUserKey(uploader, created_ts, media_id) → "": a user's media, oldest
+// first (admin commands).
+inline constexpr char kMediaByUserMap[] = "media_by_user";
+std::string MediaByUserKey(std::string_view user_id, int64_t created_ts, std::string_view media_id);
+
 // `e2ee_one_time_keys`: user_id, device_id, algorithm, key_id.
 std::string OneTimeKeyKey(std::string_view user_id, std::string_view device_id,
                           std::string_view algorithm, std::string_view key_id);

@@ -1,0 +1,134 @@
+// Files in the HTTP engine: request bodies streamed to a temporary file as they arrive
+// (RouteOptions::body_to_file), and response bodies sent from a file with sendfile(2)
+// (Response::file).
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "http_server_impl.h"
+
+namespace conclave::core {
+
+namespace {
+
+// Bytes one sendfile(2) call sends at most, and how much a download sends before it lets the
+// other connections of its I/O thread run.
+constexpr size_t kSendfileChunk = size_t{1} << 20;
+constexpr uint64_t kSendfileYield = uint64_t{8} << 20;
+
+// Unlinks `path` at scope exit unless Keep() was called.
+class RemoveUnlessKept {
+ public:
+  explicit RemoveUnlessKept(const std::string& path) : path_(path) {}
+  RemoveUnlessKept(const RemoveUnlessKept&) = delete;
+  RemoveUnlessKept& operator=(const RemoveUnlessKept&) = delete;
+  ~RemoveUnlessKept() {
+    if (!kept_) unlink(path_.c_str());
+  }
+  void Keep() { kept_ = true; }
+
+ private:
+  const std::string& path_;
+  bool kept_ = false;
+};
+
+}  // namespace
+
+net::awaitable<ReadResult> HttpServer::Impl::ReadBodyToFile(
+    Connection& conn, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::string_body>& parser,
+    const RouteOptions::BodyToFile& to_file, const std::string& remote, Clock::time_point started,
+    Request& request) {
+  const std::string method(Std(parser.get().method_string()));
+  std::string path = to_file.directory + "/.upload-XXXXXX";
+  const int fd = mkostemp(path.data(), O_CLOEXEC);
+  if (fd < 0) {
+    CONCLAVE_LOG(kError, "http", "cannot create an upload file in {}: {}", to_file.directory,
+                 std::strerror(errno));
+    co_return co_await Refuse(conn, 500, "M_UNKNOWN", "Cannot store the request body", method,
+                              started, remote);
+  }
+  RemoveUnlessKept remove(path);
+  Request header = ToRequest(parser.get().base(), remote);
+  // The header parser becomes a file parser: Beast allows the change before the body's first
+  // byte is parsed. It keeps the limit ReadRequest set (the route's max_size).
+  bhttp::request_parser<bhttp::file_body> file_parser(std::move(parser));
+  beast::file file;
+  file.native_handle(fd);
+  beast::error_code ec;
+  file_parser.get().body().reset(std::move(file), ec);
+  // Timed out only when no byte arrives for request_timeout: a large upload on a slow link
+  // takes longer than that in all.
+  while (!ec && !file_parser.is_done()) {
+    conn.ExpiresAfter(config.request_timeout);
+    std::tie(ec, std::ignore) =
+        co_await bhttp::async_read_some(conn.stream.socket(), buffer, file_parser, kTuple);
+  }
+  if (ec == bhttp::error::body_limit) {
+    co_return co_await Refuse(conn, 413, "M_TOO_LARGE", "Request body too large", method, started,
+                              remote);
+  }
+  if (ec) {
+    if (ec != beast::error::timeout && ec != net::error::operation_aborted &&
+        ec != bhttp::error::end_of_stream && ec != net::error::eof &&
+        ec != net::error::connection_reset && ec != bhttp::error::partial_message) {
+      co_return co_await Refuse(conn, ec.category() == boost::system::system_category() ? 500 : 400,
+                                "M_UNKNOWN", StrCat("Cannot read the request body: ", ec.message()),
+                                method, started, remote);
+    }
+    FinishRequest(stats.Unmatched(method), method, 0, started, remote,
+                  "connection closed or timed out before the request body arrived");
+    co_return ReadResult::kClose;
+  }
+  request = std::move(header);
+  request.body_file = path;
+  request.body_file_size = file_parser.get().body().file().size(ec);
+  if (ec) request.body_file_size = 0;
+  // The parser's file closes with it; the file stays for the handler.
+  remove.Keep();
+  co_return ReadResult::kRequest;
+}
+
+net::awaitable<boost::system::error_code> HttpServer::Impl::WriteFile(
+    Connection& conn, bhttp::response<bhttp::string_body>& res, const ResponseFile& file,
+    bool keep_alive) {
+  const std::string head = SerializeHead(res, file.length(), keep_alive);
+  tcp::socket& socket = conn.stream.socket();
+  boost::system::error_code ec;
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
+  if (ec) co_return ec;
+  conn.ExpiresAfter(config.request_timeout);
+  std::tie(ec, std::ignore) = co_await net::async_write(socket, net::buffer(head), kTuple);
+  if (ec) co_return ec;
+  off_t offset = static_cast<off_t>(file.offset());
+  uint64_t left = file.length();
+  uint64_t since_yield = 0;
+  while (left > 0) {
+    const ssize_t sent = sendfile(socket.native_handle(), file.fd(), &offset,
+                                  std::min<uint64_t>(left, kSendfileChunk));
+    if (sent > 0) {
+      left -= static_cast<uint64_t>(sent);
+      since_yield += static_cast<uint64_t>(sent);
+      // Timed out only when the client takes no byte for request_timeout.
+      conn.ExpiresAfter(config.request_timeout);
+      if (since_yield >= kSendfileYield) {
+        since_yield = 0;
+        co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
+      }
+      continue;
+    }
+    // The file is shorter than the Content-Length sent: nothing can complete this response.
+    if (sent == 0) co_return make_error_code(net::error::eof);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      co_return boost::system::error_code(errno, boost::system::system_category());
+    }
+    std::tie(ec) = co_await socket.async_wait(tcp::socket::wait_write, kTuple);
+    if (ec) co_return ec;
+  }
+  co_return boost::system::error_code();
+}
+
+}  // namespace conclave::core

@@ -1,0 +1,128 @@
+// The media repository's storage (Client-Server API, "Content repository"): local uploads,
+// their metadata in RocksDB (`media`, `media_by_user` in storage/schema.h) and their content on
+// disk (content_files.h), and media ids created ahead of their upload (POST /v1/create).
+//
+// Ordering for crash safety: content is made durable first (fsync, rename, directory fsync),
+// then its metadata is written in one WriteBatch. A kill -9 at any point leaves either both, or
+// a file no metadata names, which RemoveOrphans() deletes at the next start; never metadata
+// without its file.
+//
+// Owned by the media module (created at its load); used by its HTTP handlers. Service speaks no
+// HTTP: errors are Errcode statuses (protocol/errors.h).
+#ifndef CONCLAVE_SERVICE_MEDIA_MEDIA_STORE_H_
+#define CONCLAVE_SERVICE_MEDIA_MEDIA_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "conclave/database/database.h"
+
+namespace conclave::service {
+
+class ContentFiles;
+
+// What MediaStore::RemoveOrphans() deleted.
+struct OrphanStats {
+  uint64_t temporaries = 0;   // unfinished uploads
+  uint64_t unreferenced = 0;  // content files no metadata names
+  uint64_t bytes = 0;
+};
+
+// One local media item. A value type.
+struct MediaRecord {
+  std::string media_id;      // [A-Za-z0-9]{24}
+  std::string uploader;      // user id
+  std::string content_type;  // as the uploader said; empty if it said nothing
+  std::string filename;      // as the uploader said; empty if none
+  uint64_t size = 0;         // bytes
+  std::string sha256;        // hex of the content; empty while pending
+  int64_t created_ts = 0;    // ms since the Unix epoch
+  // Pending only (created by Create(), not uploaded yet): when the id stops being usable, ms.
+  int64_t unused_expires_ts = 0;
+
+  bool pending() const { return sha256.empty(); }
+};
+
+struct MediaStoreOptions {
+  // The media directory (content/ and tmp/ below it); created if missing. Required.
+  std::string directory;
+  // How long a media id from Create() waits for its upload (the spec recommends 24 hours).
+  absl::Duration unused_expiry = absl::Hours(24);
+  // Media ids from Create() a user may have waiting at once; one more is kResourceExhausted
+  // (M_LIMIT_EXCEEDED, content-repo.yaml createContent).
+  int max_pending_per_user = 32;
+  // The clock, ms since the Unix epoch (injected by tests).
+  std::function<int64_t()> now_ms;
+};
+
+// Thread-safe. Must not outlive `db`.
+class MediaStore {
+ public:
+  // Opens the maps and prepares the directory. kInternal when the directory cannot be made.
+  static absl::StatusOr<std::unique_ptr<MediaStore>> Open(database::Database& db,
+                                                          MediaStoreOptions options);
+  ~MediaStore();
+  MediaStore(const MediaStore&) = delete;
+  MediaStore& operator=(const MediaStore&) = delete;
+
+  // Where request bodies are streamed before Upload/UploadTo take them (on the same filesystem
+  // as the content, so that taking one is a rename).
+  std::string upload_directory() const;
+
+  // Deletes temporaries and content files no metadata names. Call once per process, before
+  // uploads are accepted.
+  absl::StatusOr<OrphanStats> RemoveOrphans();
+
+  // Stores the body in `body_file` (a file in upload_directory(), taken: renamed or removed) as
+  // new media of `uploader`. kInternal on an I/O error.
+  absl::StatusOr<MediaRecord> Upload(std::string_view uploader, const std::string& body_file,
+                                     std::string_view content_type, std::string_view filename);
+
+  // Creates a pending media id for `uploader` (POST /_matrix/media/v1/create). M_LIMIT_EXCEEDED
+  // (kResourceExhausted) when the user has max_pending_per_user waiting.
+  absl::StatusOr<MediaRecord> Create(std::string_view uploader);
+
+  // Uploads the content of a pending media id (PUT /_matrix/media/v3/upload/{server}/{id}).
+  // M_NOT_FOUND when `media_id` is unknown or expired, M_FORBIDDEN when `uploader` did not
+  // create it, M_CANNOT_OVERWRITE_MEDIA when it has content already. `body_file` is taken in
+  // every case.
+  absl::StatusOr<MediaRecord> UploadTo(std::string_view media_id, std::string_view uploader,
+                                       const std::string& body_file, std::string_view content_type,
+                                       std::string_view filename);
+
+  // The media `media_id`: pending ones too (the caller answers M_NOT_YET_UPLOADED). M_NOT_FOUND
+  // when unknown, expired, or not a valid media id.
+  absl::StatusOr<MediaRecord> Get(std::string_view media_id) const;
+
+  // The path of `record`'s content (not pending).
+  std::string ContentPath(const MediaRecord& record) const;
+
+ private:
+  MediaStore(database::Database& db, MediaStoreOptions options);
+  // Writes `record` and its `media_by_user` row in one batch.
+  absl::Status Write(const MediaRecord& record);
+  int64_t Now() const;
+
+  database::Database& db_;
+  const MediaStoreOptions options_;
+  std::unique_ptr<ContentFiles> files_;
+  database::Map* media_ = nullptr;
+  database::Map* by_user_ = nullptr;
+  // Serializes the read-check-write of UploadTo and Create for one store.
+  absl::Mutex mu_;
+};
+
+// Whether `media_id` has the shape the spec allows: [A-Za-z0-9_-]+ (Content repository,
+// "Matrix Content (mxc://) URIs").
+bool ValidMediaId(std::string_view media_id);
+
+}  // namespace conclave::service
+
+#endif  // CONCLAVE_SERVICE_MEDIA_MEDIA_STORE_H_
