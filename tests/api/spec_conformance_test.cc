@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api_harness.h"
 
@@ -345,6 +346,115 @@ TEST_F(SpecConformanceTest, PresenceOfNewlySharedAndQuietRoomMembers) {
             200);
   ApiResponse changed = Sync(bob, "&set_presence=offline&since=" + quiet);
   EXPECT_EQ(presence_of(changed, "@alice:example.org"), "unavailable") << changed.body;
+}
+
+// "Room History Visibility": which events a member sees depends on the visibility and their
+// membership when each was sent.
+class HistoryVisibilityTest : public SpecConformanceTest {
+ protected:
+  // The bodies of the m.room.message events `token` gets from /messages (oldest first), from
+  // /sync's initial timeline, and whether /event finds each of `event_ids`.
+  std::vector<std::string> MessageBodies(const std::string& token, const std::string& room) {
+    ApiResponse r = Get(RoomPath(room, "/messages?dir=f&limit=100"), token);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Bodies(r.json.contains("chunk") ? r.json.at("chunk") : boost::json::array());
+  }
+  std::vector<std::string> SyncBodies(const std::string& token, const std::string& room) {
+    ApiResponse r = Sync(token);
+    const auto* join = r.json.at("rooms").as_object().if_contains("join");
+    if (join == nullptr || !join->as_object().contains(room)) return {};
+    return Bodies(join->at(room).at("timeline").at("events"));
+  }
+  static std::vector<std::string> Bodies(const boost::json::value& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events.as_array()) {
+      if (e.at("type").as_string() == "m.room.message") {
+        out.emplace_back(e.at("content").at("body").as_string());
+      }
+    }
+    return out;
+  }
+  void SetVisibility(const std::string& token, const std::string& room, const char* value) {
+    ApiResponse r = Put(RoomPath(room, "/state/m.room.history_visibility/"),
+                        {{"history_visibility", value}}, token);
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  std::string Say(const std::string& token, const std::string& room, const std::string& body) {
+    return Send(token, room, body, {{"msgtype", "m.text"}, {"body", body}});
+  }
+};
+
+TEST_F(HistoryVisibilityTest, JoinedHidesWhatCameBeforeTheJoin) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  const std::string room = CreateRoom(
+      alice, {{"preset", "public_chat"},
+              {"initial_state",
+               boost::json::array{boost::json::object{
+                   {"type", "m.room.history_visibility"},
+                   {"content", boost::json::object{{"history_visibility", "joined"}}}}}}});
+  const std::string before = Say(alice, room, "before");
+  Join(bob, room);
+  const std::string after = Say(alice, room, "after");
+
+  EXPECT_EQ(MessageBodies(bob, room), std::vector<std::string>{"after"});
+  EXPECT_EQ(SyncBodies(bob, room), std::vector<std::string>{"after"});
+  EXPECT_EQ(Get(RoomPath(room, "/event/" + before), bob).status, 404);
+  EXPECT_EQ(Get(RoomPath(room, "/event/" + after), bob).status, 200);
+  ApiResponse context = Get(RoomPath(room, "/context/" + after + "?limit=10"), bob);
+  ASSERT_EQ(context.status, 200) << context.body;
+  EXPECT_TRUE(Bodies(context.json.at("events_before")).empty()) << context.body;
+  // The sender sees it all.
+  EXPECT_EQ(MessageBodies(alice, room), (std::vector<std::string>{"before", "after"}));
+}
+
+TEST_F(HistoryVisibilityTest, InvitedShowsWhatCameSinceTheInvite) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  const std::string room = CreateRoom(alice);
+  SetVisibility(alice, room, "invited");
+  Say(alice, room, "m1");
+  ASSERT_EQ(Post(RoomPath(room, "/invite"), {{"user_id", "@bob:example.org"}}, alice).status, 200);
+  Say(alice, room, "m2");
+  Join(bob, room);
+  Say(alice, room, "m3");
+  EXPECT_EQ(MessageBodies(bob, room), (std::vector<std::string>{"m2", "m3"}));
+}
+
+TEST_F(HistoryVisibilityTest, SharedShowsEverythingAndAChangeAppliesFromThenOn) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  const std::string carol = Register("carol");
+  const std::string room = CreateRoom(alice, {{"preset", "public_chat"}});
+  Say(alice, room, "shared1");
+  Join(bob, room);  // default shared: bob sees what came before he joined
+  EXPECT_EQ(MessageBodies(bob, room), std::vector<std::string>{"shared1"});
+  SetVisibility(alice, room, "joined");
+  Say(alice, room, "joined1");
+  Join(carol, room);
+  Say(alice, room, "joined2");
+  // Carol joined after both: shared1 was sent under `shared`, joined1 under `joined` before her.
+  EXPECT_EQ(MessageBodies(carol, room), (std::vector<std::string>{"shared1", "joined2"}));
+  EXPECT_EQ(MessageBodies(bob, room), (std::vector<std::string>{"shared1", "joined1", "joined2"}));
+}
+
+TEST_F(HistoryVisibilityTest, AFormerMemberSeesUpToTheirLeaveAndWorldReadableIsOpen) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  const std::string carol = Register("carol");
+  const std::string room = CreateRoom(alice, {{"preset", "public_chat"}});
+  Say(alice, room, "early");
+  Join(bob, room);
+  Say(alice, room, "while");
+  Leave(bob, room);
+  Say(alice, room, "late");
+  EXPECT_EQ(MessageBodies(bob, room), (std::vector<std::string>{"early", "while"}));
+  // A non-member reads nothing, until the room is world_readable; then what is sent from then on
+  // ("All events while this is the m.room.history_visibility value"), not what came before.
+  EXPECT_EQ(Get(RoomPath(room, "/messages?dir=f"), carol).status, 403);
+  SetVisibility(alice, room, "world_readable");
+  Say(alice, room, "open");
+  EXPECT_EQ(MessageBodies(carol, room), std::vector<std::string>{"open"});
 }
 
 }  // namespace

@@ -86,11 +86,14 @@ absl::StatusOr<StoredEvent> Rooms::Event(const Session& session, std::string_vie
   absl::StatusOr<uint64_t> visible = VisibleUpTo(session.user_id, *room);
   if (!visible.ok() && ErrcodeOf(visible.status()) != Errcode::kForbidden) return visible.status();
   auto event = ReadEvent(event_id);
-  if (!visible.ok() || !event.ok() || StringField(event->pdu, "room_id") != room_id ||
-      event->position > *visible) {
-    return NotFound(core::StrCat("Event ", event_id, " not found in ", room_id));
+  std::vector<StoredEvent> one;
+  if (visible.ok() && event.ok() && StringField(event->pdu, "room_id") == room_id &&
+      event->position <= *visible) {
+    one.push_back(*std::move(event));
+    CONCLAVE_RETURN_IF_ERROR(KeepVisible(session.user_id, room_id, one));
   }
-  return event;
+  if (one.empty()) return NotFound(core::StrCat("Event ", event_id, " not found in ", room_id));
+  return std::move(one.front());
 }
 
 absl::StatusOr<std::vector<StoredEvent>> Rooms::Timeline(std::string_view room_id, uint64_t after,
@@ -187,6 +190,7 @@ absl::StatusOr<MessagesPage> Rooms::Messages(const Session& session, std::string
   }
   CONCLAVE_RETURN_IF_ERROR(it->status());
   if (!exhausted) page.end = PositionToken(last);
+  CONCLAVE_RETURN_IF_ERROR(KeepVisible(session.user_id, room_id, page.chunk));
 
   if (filter.lazy_load_members.value_or(false)) {
     std::set<std::string> senders;

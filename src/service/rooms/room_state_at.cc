@@ -23,13 +23,6 @@ using namespace rooms_internal;  // NOLINT: private helpers of this subsystem
 
 namespace {
 
-// The event id an event's `unsigned.replaces_state` names, or "".
-std::string_view ReplacesState(const boost::json::object& pdu) {
-  const auto* unsigned_data = pdu.if_contains("unsigned");
-  if (unsigned_data == nullptr || !unsigned_data->is_object()) return {};
-  return StringField(unsigned_data->get_object(), "replaces_state");
-}
-
 bool WasRedacted(const boost::json::object& pdu) {
   const auto* unsigned_data = pdu.if_contains("unsigned");
   return unsigned_data != nullptr && unsigned_data->is_object() &&
@@ -63,7 +56,7 @@ absl::StatusOr<std::vector<StoredEvent>> Rooms::StateAt(std::string_view room_id
       const auto* state_key = pdu.if_contains("state_key");
       if (state_key == nullptr || !state_key->is_string()) continue;
       const StateKey key(StringField(pdu, "type"), std::string(state_key->get_string()));
-      const std::string_view replaced = ReplacesState(pdu);
+      const std::string_view replaced = ReplacesStateOf(pdu);
       if (!replaced.empty()) {
         CONCLAVE_ASSIGN_OR_RETURN(StoredEvent previous, ReadEvent(replaced));
         state.insert_or_assign(key, std::move(previous));

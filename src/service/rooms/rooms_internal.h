@@ -89,6 +89,14 @@ using schema::StateKeyOf;
 using schema::TimelineKey;
 using schema::TxnKey;
 
+// The event id a state event's `unsigned.replaces_state` names (the state event it replaced), or
+// "" (the first of its type and state_key, or redacted by a build that dropped `unsigned`).
+inline std::string_view ReplacesStateOf(const boost::json::object& pdu) {
+  const auto* unsigned_data = pdu.if_contains("unsigned");
+  if (unsigned_data == nullptr || !unsigned_data->is_object()) return {};
+  return StringField(unsigned_data->get_object(), "replaces_state");
+}
+
 }  // namespace rooms_internal
 }  // namespace conclave::service
 

@@ -160,6 +160,11 @@ class Rooms {
   // room's events after `position` (room_state_at.cc), so it costs what they are many. No access
   // check: callers check visibility. M_NOT_FOUND for an unknown room; database errors.
   absl::StatusOr<std::vector<StoredEvent>> StateAt(std::string_view room_id, uint64_t position);
+  // Drops from `events` (any order) those `user_id` may not see by the room's history visibility
+  // (room_visibility.cc). Free for current members of rooms that were always shared or
+  // world_readable; otherwise a StateAt and a walk over the events' span. Database errors.
+  absl::Status KeepVisible(std::string_view user_id, std::string_view room_id,
+                           std::vector<StoredEvent>& events);
   // Stripped state for an invite (Client-Server API "Stripped state").
   absl::StatusOr<boost::json::array> StrippedState(std::string_view room_id);
   // Timeline events with position in (after, upto], newest last, at most `limit` (the newest
