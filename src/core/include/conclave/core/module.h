@@ -29,7 +29,8 @@ class RawConfig;
 // check_options. 5: Config gained `watch`, `blocking_threads` and `blocking_queue`; RawConfig keeps
 // the file's values the environment overrides; RouteHandle, CommandHandle, MetricsHandle and
 // ConfigSections::Handle are one Registration template (registration.h). 6: service's
-// Homeserver gained key_backup() (a KeyBackup member), which api calls.
+// Homeserver gained key_backup() (a KeyBackup member), which api calls, and E2ee's key methods
+// take and return structs instead of JSON bodies.
 inline constexpr int kInterfaceVersion = 6;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
