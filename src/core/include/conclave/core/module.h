@@ -29,8 +29,9 @@ class RawConfig;
 // check_options. 5: Config gained `watch`, `blocking_threads` and `blocking_queue`; RawConfig keeps
 // the file's values the environment overrides; RouteHandle, CommandHandle, MetricsHandle and
 // ConfigSections::Handle are one Registration template (registration.h). 6: service's
-// Homeserver gained key_backup() (a KeyBackup member) and uia_sessions(), which api calls. 7:
-// Request gained body_file, Response a file body (ResponseFile), RouteOptions body_to_file.
+// Homeserver gained key_backup() (a KeyBackup member) and uia_sessions(), which api calls, and
+// E2ee's key methods take and return structs instead of JSON bodies. 7: Request gained
+// body_file, Response a file body (ResponseFile), RouteOptions body_to_file.
 inline constexpr int kInterfaceVersion = 7;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
