@@ -48,6 +48,8 @@ import time
 import urllib.parse
 
 MODULES = ("database", "service", "api", "admin")
+# Every module the server loads: the reloads of MODULES reload media too (it depends on service).
+LOADED_MODULES = MODULES + ("media",)
 PASSWORD = "soak-password-1"
 REPORT_RE = re.compile(r"\[host\] (reloaded [0-9]+ modules? \(|nothing changed|not reloaded|"
                        r"reload failed|reload cancelled|core or main changed)")
@@ -454,7 +456,7 @@ class Reloader:
         self.report_timeout = report_timeout
         self.stats = Stats()    # the admin's own requests
         self.conn = Conn(world.port, self.stats)
-        self.generation = {m: 1 for m in MODULES}
+        self.generation = {m: 1 for m in LOADED_MODULES}
         self.expected_set = {}  # module -> the modules its reload reloads (learned at warm-up)
         self.commands = []      # event ids of the admin's commands, each needs one reply
         self.txn_serial = 0

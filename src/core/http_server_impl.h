@@ -258,9 +258,11 @@ struct HttpServer::Impl {
                                             const std::string& remote, Clock::time_point started,
                                             Request& request);
   // Answers a request refused before it was read whole (`method` "-" if unknown) and logs it;
-  // the connection is to be closed.
+  // the connection is to be closed. A coroutine: `method` and `error` are taken by value since
+  // callers pass temporaries that die before the frame resumes; `errcode` must be a literal and
+  // `conn`, `remote` must outlive the awaitable.
   net::awaitable<ReadResult> Refuse(Connection& conn, int status, std::string_view errcode,
-                                    std::string error, const std::string& method,
+                                    std::string error, std::string method,
                                     Clock::time_point started, const std::string& remote);
   // The response to `request`: metrics, CORS preflight, or the router's (Handle).
   // A handler's file body is moved to `*file`.

@@ -145,7 +145,7 @@ Request ToRequest(const bhttp::request_header<>& req, const std::string& remote)
 
 net::awaitable<ReadResult> HttpServer::Impl::Refuse(Connection& conn, int status,
                                                     std::string_view errcode, std::string error,
-                                                    const std::string& method,
+                                                    std::string method,
                                                     Clock::time_point started,
                                                     const std::string& remote) {
   auto res = ErrorResponse(status, errcode, error);
