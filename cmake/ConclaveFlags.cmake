@@ -1,8 +1,10 @@
 # Compiler and linker flags shared by every conclave target.
 
 add_compile_options(-Wall -Wextra -Wno-unused-parameter)
-# Header-only fmt everywhere: Debian ships no static libfmt, and one mode keeps one ABI.
-add_compile_definitions(FMT_HEADER_ONLY=1 SPDLOG_HEADER_ONLY=1 SPDLOG_FMT_EXTERNAL=1)
+# fmt is compiled once, in core (src/core/fmt_impl.cc), for every preset: Debian ships no static
+# libfmt and release links no third-party shared library, and one mode everywhere keeps one ABI
+# (no FMT_HEADER_ONLY here, no -lfmt anywhere: a TU in header-only mode would define inline what
+# core defines out of line). spdlog is not used (core/log.cc writes the lines itself).
 # Every ELF output gets a GNU build id: the module host compares them to detect changes.
 add_link_options(-Wl,--build-id=sha1)
 

@@ -14,7 +14,7 @@ packages=(
   libgflags-dev
   # Core libraries
   libabsl-dev libboost1.81-dev libboost-json1.81-dev libjemalloc-dev libtomlplusplus-dev
-  libcli11-dev libspdlog-dev libfmt-dev libargon2-dev libssl-dev
+  libcli11-dev libfmt-dev libargon2-dev libssl-dev
   # Tests and benchmarks
   libgtest-dev libgmock-dev python3-matrix-nio python3-olm wrk curl procps
   # bench/http compares against nginx; systemd_test runs `systemd-analyze verify` on dist/
