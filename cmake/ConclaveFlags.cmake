@@ -1,8 +1,10 @@
 # Compiler and linker flags shared by every conclave target.
 
 add_compile_options(-Wall -Wextra -Wno-unused-parameter)
-# Header-only fmt everywhere: Debian ships no static libfmt, and one mode keeps one ABI.
-add_compile_definitions(FMT_HEADER_ONLY=1 SPDLOG_HEADER_ONLY=1 SPDLOG_FMT_EXTERNAL=1)
+# fmt is compiled once, in core (src/core/fmt_impl.cc), for every preset: Debian ships no static
+# libfmt and release links no third-party shared library, and one mode everywhere keeps one ABI
+# (no FMT_HEADER_ONLY here, no -lfmt anywhere: a TU in header-only mode would define inline what
+# core defines out of line). spdlog is not used (core/log.cc writes the lines itself).
 # Every ELF output gets a GNU build id: the module host compares them to detect changes.
 add_link_options(-Wl,--build-id=sha1)
 
@@ -10,6 +12,13 @@ if(CONCLAVE_SHARED_MODULES)
   # g++ makes STB_GNU_UNIQUE symbols of static locals in inline functions and template statics;
   # glibc never unloads a library holding one. Modules must be unloadable (DESIGN.md section 4).
   add_compile_options(-fno-gnu-unique)
+  # Debug info in a .dwo file beside each object: the compiler writes less and the linker copies
+  # only line tables and skeletons into the libraries (an api source compiles ~0.3 s faster).
+  # gdb reads the .dwo files from the build tree, which must still hold the same build
+  # (docs/hot-reload.md, "Debugging").
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    add_compile_options(-gsplit-dwarf)
+  endif()
   set(CMAKE_POSITION_INDEPENDENT_CODE ON)
   # A rebuilt libconclave_core.so does not relink the modules and executables that link it: the
   # link would write the same bytes (a shared library is resolved at load time), only later.

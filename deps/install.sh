@@ -14,7 +14,7 @@ packages=(
   libgflags-dev
   # Core libraries
   libabsl-dev libboost1.81-dev libboost-json1.81-dev libjemalloc-dev libtomlplusplus-dev
-  libcli11-dev libspdlog-dev libfmt-dev libargon2-dev libssl-dev
+  libcli11-dev libfmt-dev libargon2-dev libssl-dev
   # Media thumbnails (src/media/thumbnailer.cc); linked dynamically in every preset
   libvips-dev
   # Tests and benchmarks

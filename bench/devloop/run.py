@@ -93,10 +93,10 @@ class Loop:
         new = f"Missing access token {RUN}-{i}"
 
         def edit():
-            old = ('"M_MISSING_TOKEN", m)' if self.service_text == "Missing access token" else
-                   f'"M_MISSING_TOKEN", std::string(m) + "{self.service_text[20:]}")')
+            old = ('(Errcode::kMissingToken, m)' if self.service_text == "Missing access token"
+                   else f'(Errcode::kMissingToken, std::string(m) + "{self.service_text[20:]}")')
             self.checkout.edit("src/service/protocol/errors.cc", old,
-                               f'"M_MISSING_TOKEN", std::string(m) + "{new[20:]}")')
+                               f'(Errcode::kMissingToken, std::string(m) + "{new[20:]}")')
             self.service_text = new
         return self.timed(edit, self.dev_build, lambda: missing_token_says(self.server, new))
 

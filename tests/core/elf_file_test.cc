@@ -3,8 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 namespace conclave::core {
 namespace {
@@ -25,6 +27,34 @@ TEST(ElfFile, NoModuleHasUniqueSymbols) {
     ++checked;
   }
   EXPECT_GE(checked, 5);  // core, database, service, api, admin
+}
+
+// The demangled defined dynamic symbols of `path`, one a line, as binutils' nm lists them.
+std::string DefinedSymbols(const std::string& path) {
+  std::string out;
+  FILE* nm = popen(("nm -DC --defined-only " + path + " 2>&1").c_str(), "r");
+  if (nm == nullptr) return out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), nm)) > 0) out.append(buffer, n);
+  pclose(nm);
+  return out;
+}
+
+// fmt is compiled once, in core (src/core/fmt_impl.cc), which is never unloaded. A module with
+// its own copy of fmt's formatting core (a source compiled with FMT_HEADER_ONLY, or calling
+// fmt::format_to on a std::back_insert_iterator) pays its compile in every edit.
+TEST(ElfFile, FmtFormattingCoreLivesInCoreOnly) {
+  constexpr std::string_view kCore = "fmt::v9::detail::vformat_to<char>";
+  EXPECT_NE(DefinedSymbols(CONCLAVE_LIB_DIR "/libconclave_core.so").find(kCore), std::string::npos);
+  for (const char* module : {"database", "service", "api", "admin"}) {
+    std::string symbols =
+        DefinedSymbols(std::string(CONCLAVE_LIB_DIR) + "/libconclave_" + module + ".so");
+    EXPECT_NE(symbols.find("conclave::"), std::string::npos)
+        << module << ": nm failed: " << symbols;
+    EXPECT_EQ(symbols.find("::detail::vformat_to"), std::string::npos) << module;
+    EXPECT_EQ(symbols.find("::dragonbox::"), std::string::npos) << module;
+  }
 }
 
 // The checker itself finds them (the test module variant built with -fgnu-unique).

@@ -2,16 +2,19 @@
 //
 // Debian's Abseil is built with its own absl::string_view (ABSL_OPTION_USE_STD_STRING_VIEW 0),
 // so absl::StrCat rejects std::string_view. These format each argument with fmt instead.
+//
+// fmt is compiled once, in core (fmt_impl.cc): StrAppend hands its arguments, type-erased, to
+// one function of core, so a caller instantiates none of fmt's formatting code itself (a
+// `fmt::format_to(std::back_inserter(s), ...)` here did, in every translation unit).
 #ifndef CONCLAVE_CORE_STR_CAT_H_
 #define CONCLAVE_CORE_STR_CAT_H_
 
 #include <fmt/format.h>
 
-#include <iterator>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
-#include "conclave/core/str_cat.h"
 #include "absl/strings/string_view.h"
 
 template <>
@@ -23,11 +26,17 @@ struct fmt::formatter<absl::string_view> : fmt::formatter<fmt::string_view> {
 };
 
 namespace conclave::core {
+namespace internal {
+
+// Appends each of the `count` arguments in `args`, formatted as "{}" would, to `*out`.
+void VStrAppend(std::string* out, size_t count, fmt::format_args args);
+
+}  // namespace internal
 
 // Appends each of `args` (strings, string views of either kind, numbers, anything fmt formats).
 template <typename... Args>
 void StrAppend(std::string* out, const Args&... args) {
-  (fmt::format_to(std::back_inserter(*out), "{}", args), ...);
+  internal::VStrAppend(out, sizeof...(Args), fmt::make_format_args(args...));
 }
 
 template <typename... Args>
