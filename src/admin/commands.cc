@@ -17,6 +17,7 @@ std::unique_ptr<CommandTree> BuildTree() {
   AddUsersCommands(*tree);
   AddRoomsCommands(*tree);
   AddDatabaseCommands(*tree);
+  AddMediaCommands(*tree);
   AddDebugCommands(*tree);
   return tree;
 }

@@ -143,6 +143,7 @@ void AddModulesCommands(CommandTree& tree);
 void AddUsersCommands(CommandTree& tree);
 void AddRoomsCommands(CommandTree& tree);
 void AddDatabaseCommands(CommandTree& tree);
+void AddMediaCommands(CommandTree& tree);
 void AddDebugCommands(CommandTree& tree);
 
 }  // namespace conclave::admin

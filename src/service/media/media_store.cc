@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -154,20 +155,10 @@ absl::StatusOr<MediaRecord> MediaStore::Upload(std::string_view uploader,
 absl::StatusOr<MediaRecord> MediaStore::Create(std::string_view uploader) {
   const int64_t now = Now();
   absl::MutexLock lock(&mu_);
-  int pending = 0;
-  absl::Status decoded = absl::OkStatus();
-  CONCLAVE_RETURN_IF_ERROR(
-      db_.ForEachWithPrefix(*by_user_, database::KeyBuilder().AppendString(uploader).Build(),
-                            [&](std::string_view key, std::string_view) {
-                              database::KeyReader reader(key);
-                              (void)reader.ReadString();
-                              (void)reader.ReadU64();
-                              auto media_id = reader.ReadString();
-                              if (!media_id.ok()) return true;
-                              auto record = Get(*media_id);
-                              if (record.ok() && record->pending()) ++pending;
-                              return true;
-                            }));
+  CONCLAVE_ASSIGN_OR_RETURN(std::vector<MediaRecord> mine, MediaOfUser(db_, uploader));
+  const int pending = static_cast<int>(std::count_if(mine.begin(), mine.end(), [&](const auto& r) {
+    return r.pending() && r.unused_expires_ts > now;
+  }));
   if (pending >= options_.max_pending_per_user) {
     return LimitExceeded("Too many media ids are waiting for their upload", 60 * 1000);
   }
@@ -225,6 +216,58 @@ absl::StatusOr<MediaRecord> MediaStore::Get(std::string_view media_id) const {
   CONCLAVE_ASSIGN_OR_RETURN(MediaRecord record, Decode(media_id, *stored));
   if (record.pending() && record.unused_expires_ts <= Now()) return NotFound("Media not found");
   return record;
+}
+
+absl::StatusOr<MediaTotals> MediaStatistics(database::Database& db) {
+  CONCLAVE_ASSIGN_OR_RETURN(database::Map * media, db.OpenMap(schema::kMediaMap));
+  MediaTotals totals;
+  absl::flat_hash_set<std::string> contents;
+  absl::Status decoded = absl::OkStatus();
+  CONCLAVE_RETURN_IF_ERROR(
+      db.ForEachWithPrefix(*media, "", [&](std::string_view key, std::string_view value) {
+        auto record = Decode(key, value);
+        if (!record.ok()) {
+          decoded = record.status();
+          return false;
+        }
+        if (record->pending()) {
+          ++totals.pending;
+          return true;
+        }
+        ++totals.media;
+        totals.bytes += record->size;
+        if (contents.insert(record->sha256).second) totals.distinct_bytes += record->size;
+        return true;
+      }));
+  CONCLAVE_RETURN_IF_ERROR(decoded);
+  totals.distinct_contents = contents.size();
+  return totals;
+}
+
+absl::StatusOr<std::vector<MediaRecord>> MediaOfUser(database::Database& db,
+                                                     std::string_view user_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(database::Map * media, db.OpenMap(schema::kMediaMap));
+  CONCLAVE_ASSIGN_OR_RETURN(database::Map * by_user, db.OpenMap(schema::kMediaByUserMap));
+  std::vector<std::string> ids;
+  CONCLAVE_RETURN_IF_ERROR(
+      db.ForEachWithPrefix(*by_user, database::KeyBuilder().AppendString(user_id).Build(),
+                           [&](std::string_view key, std::string_view) {
+                             database::KeyReader reader(key);
+                             (void)reader.ReadString();
+                             (void)reader.ReadU64();
+                             if (auto id = reader.ReadString(); id.ok())
+                               ids.push_back(*std::move(id));
+                             return true;
+                           }));
+  std::vector<MediaRecord> out;
+  for (const std::string& id : ids) {
+    auto stored = db.Get(*media, id);
+    if (absl::IsNotFound(stored.status())) continue;
+    if (!stored.ok()) return stored.status();
+    CONCLAVE_ASSIGN_OR_RETURN(MediaRecord record, Decode(id, *stored));
+    out.push_back(std::move(record));
+  }
+  return out;
 }
 
 }  // namespace conclave::service

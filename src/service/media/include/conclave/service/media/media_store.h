@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -118,6 +119,24 @@ class MediaStore {
   // Serializes the read-check-write of UploadTo and Create for one store.
   absl::Mutex mu_;
 };
+
+// What the `media` maps hold, for `media stats`. Pending ids are counted apart and not in the
+// byte totals.
+struct MediaTotals {
+  uint64_t media = 0;              // uploaded media items
+  uint64_t pending = 0;            // ids from /create not uploaded yet (expired ones included)
+  uint64_t bytes = 0;              // sum of the items' sizes
+  uint64_t distinct_contents = 0;  // content files (identical uploads share one)
+  uint64_t distinct_bytes = 0;     // their sizes: the disk the content takes
+};
+
+// Reads the totals through one pass over `media` (admin commands; no media directory needed).
+// kDataLoss when a stored row is not JSON.
+absl::StatusOr<MediaTotals> MediaStatistics(database::Database& db);
+
+// The media `user_id` uploaded or created, oldest first (`media_by_user`). kDataLoss as above.
+absl::StatusOr<std::vector<MediaRecord>> MediaOfUser(database::Database& db,
+                                                     std::string_view user_id);
 
 // Whether `media_id` has the shape the spec allows: [A-Za-z0-9_-]+ (Content repository,
 // "Matrix Content (mxc://) URIs").
