@@ -409,9 +409,14 @@ void CheckFilter(const json::value& value, const json::object* event) {
 }
 
 // auth_rules.h: the state entries AuthStateKeys names are all that CheckEventAuth reads, except
-// rule 4.3.1 (a join whose target is the creator), which reads whether there is any other state.
+// rule 1 (m.room.create must be the room's first event) and rule 4.3.1 (a join whose target is
+// the creator), which read whether there is any other state.
 void CheckAuthStateOnly(const json::object& event, const service::StateMap& state,
                         const std::vector<service::StateKey>& keys, const absl::Status& status) {
+  if (const json::value* type = event.if_contains("type");
+      type != nullptr && type->is_string() && type->get_string() == "m.room.create") {
+    return;
+  }
   const json::object* create = service::FindStateContent(state, "m.room.create", "");
   const json::value* creator = create == nullptr ? nullptr : create->if_contains("creator");
   const json::value* target = event.if_contains("state_key");
