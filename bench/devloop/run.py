@@ -116,13 +116,12 @@ class Loop:
         return self.timed(edit, self.dev_build, done)
 
 
-def release_loop(checkout, edits, results):
+def release_loop(checkout, edits, results, name):
     """The release path: rebuild the static binary, restart it, first answer."""
     checkout.run("cmake", "--preset", "release")
     checkout.run("cmake", "--build", "--preset", "release", "--target", "conclave")
     binary = os.path.join(checkout.path, "build", "release", "bin", "conclave")
     server = Server(binary).start(timeout=60)
-    name = "conclave"
     try:
         for i in range(edits):
             new = f"conclave-release-{RUN}-{i}"
@@ -179,7 +178,7 @@ def main():
     finally:
         server.cleanup()
     if release_edits > 0:
-        release_loop(checkout, release_edits, results["release"])
+        release_loop(checkout, release_edits, results["release"], loop.api_name)
 
     print("\n| step | edits | save -> answer p50 (s) | max (s) | build command p50 (s) |")
     print("|---|---|---|---|---|")

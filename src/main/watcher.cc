@@ -98,6 +98,9 @@ void BuildWatcher::Run() {
   State& s = *state_;
   const std::string marker = kBuildFailedMarker;
   bool ninja_running = false;  // ninja has written .ninja_log and not closed it yet
+  // ninja closed .ninja_log after the last write seen: the build has ended, every step's output
+  // is on disk, and the debounce (for builds without ninja) would only add latency.
+  bool ninja_ended = false;
   bool failed = false;
   std::set<std::string> written;
   absl::Time last_write = absl::InfinitePast();
@@ -106,7 +109,8 @@ void BuildWatcher::Run() {
     const bool pending = failed || !written.empty();
     int timeout = -1;  // idle: sleep until something is written
     if (pending && !ninja_running) {
-      const absl::Duration left = last_write + s.options.debounce - absl::Now();
+      const absl::Duration left =
+          ninja_ended ? absl::ZeroDuration() : last_write + s.options.debounce - absl::Now();
       timeout = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(left) + 1));
     }
     pollfd fds[2] = {{s.inotify, POLLIN, 0}, {s.stop, POLLIN, 0}};
@@ -127,27 +131,34 @@ void BuildWatcher::Run() {
           if (event->wd == s.build_dir_wd && name == kNinjaLog) {
             if (event->mask & IN_MODIFY) ninja_running = true;
             if (event->mask & IN_CLOSE_WRITE) ninja_running = false;
+            ninja_ended = !ninja_running;
             last_write = absl::Now();
           } else if (event->wd == s.build_dir_wd && name == marker &&
                      (event->mask & IN_CLOSE_WRITE)) {
             failed = true;
+            ninja_ended = false;
             last_write = absl::Now();
           }
           auto it = s.names.find(event->wd);
           if (it != s.names.end() && it->second.contains(name)) {
             written.insert(name);
+            ninja_ended = false;
             last_write = absl::Now();
           }
         }
       }
       continue;  // recompute the timeout
     }
-    if (!pending || ninja_running || absl::Now() < last_write + s.options.debounce) continue;
+    if (!pending || ninja_running ||
+        (!ninja_ended && absl::Now() < last_write + s.options.debounce)) {
+      continue;
+    }
     BuildOutcome outcome;
     outcome.failed = failed;
     if (failed) outcome.failure = ReadMarker(s.options.build_dir + "/" + marker);
     outcome.written.assign(written.begin(), written.end());
     failed = false;
+    ninja_ended = false;
     written.clear();
     s.on_build(outcome);
   }

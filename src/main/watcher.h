@@ -2,12 +2,12 @@
 // the build writes — the module files, libconclave_core.so and the executable — with inotify and
 // says when a build has finished writing them, so that main can do what Ctrl+C does.
 //
-// "Finished" is: no write to a watched file for `debounce`, and, when the build directory holds
-// ninja's `.ninja_log`, ninja has closed it (ninja keeps it open for writing from the first
-// finished step to the end of the build, so a reload never loads half of a build whose other
-// libraries are still compiling). A failed compile or link step of the build is recorded by
-// cmake/conclave_launcher.sh in `<build_dir>/.conclave-build-failed`; such a build is reported
-// as failed and nothing is reloaded.
+// "Finished" is: when the build directory holds ninja's `.ninja_log`, ninja has closed it (ninja
+// keeps it open for writing from the first finished step to the end of the build, so a reload
+// never loads half of a build whose other libraries are still compiling), reported at once;
+// without ninja, no write to a watched file for `debounce`. A failed compile or link step of the
+// build is recorded by cmake/conclave_launcher.sh in `<build_dir>/.conclave-build-failed`; such a
+// build is reported as failed and nothing is reloaded.
 #ifndef CONCLAVE_MAIN_WATCHER_H_
 #define CONCLAVE_MAIN_WATCHER_H_
 
@@ -30,7 +30,8 @@ struct WatchOptions {
   std::vector<std::string> files;
   // Where `.ninja_log` and the failure marker are; empty: none (debounce only).
   std::string build_dir;
-  // Quiet time after the last write before a finished build is reported. Default 150 ms.
+  // Quiet time after the last write before a finished build is reported, unless ninja's closing
+  // of `.ninja_log` said the build ended. Default 150 ms.
   absl::Duration debounce = absl::Milliseconds(150);
 };
 
