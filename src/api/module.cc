@@ -24,7 +24,9 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
   Routes routes(context.server.router(), context.module_name, *owned);
   for (auto* group : {&RegisterAccountRoutes, &RegisterProfileRoutes, &RegisterAccountDataRoutes,
                       &RegisterRoomRoutes, &RegisterEventRoutes, &RegisterSyncRoutes,
-                      &RegisterKeyRoutes, &RegisterToDeviceRoutes, &RegisterRoomKeysRoutes}) {
+                      &RegisterKeyRoutes, &RegisterToDeviceRoutes, &RegisterRoomKeysRoutes,
+                      &RegisterReportingRoutes, &RegisterServerAdminRoutes,
+                      &RegisterThreepidRoutes, &RegisterTimestampRoutes}) {
     CONCLAVE_RETURN_IF_ERROR(group(routes));
   }
   g_routes = owned.release();

@@ -27,6 +27,10 @@ absl::Status RegisterKeyRoutes(Routes& routes);
 absl::Status RegisterToDeviceRoutes(Routes& routes);
 // room_keys.cc: room_keys/version[/{version}], room_keys/keys[/{roomId}[/{sessionId}]].
 absl::Status RegisterRoomKeysRoutes(Routes& routes);
+absl::Status RegisterReportingRoutes(Routes& routes);
+absl::Status RegisterServerAdminRoutes(Routes& routes);
+absl::Status RegisterThreepidRoutes(Routes& routes);
+absl::Status RegisterTimestampRoutes(Routes& routes);
 
 }  // namespace conclave::api
 
