@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 
+#include "conclave/core/percent.h"
+
 namespace conclave::media {
 namespace {
 
@@ -31,11 +33,8 @@ std::string BaseType(std::string_view content_type) {
   return out;
 }
 
-// RFC 8187 attr-char.
-bool AttrChar(unsigned char c) {
-  return std::isalnum(c) ||
-         std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
+// RFC 8187 attr-char: RFC 3986's unreserved characters and these.
+constexpr std::string_view kAttrCharExtra = "!#$&+^`|";
 
 // Printable ASCII without control characters: can go in a quoted-string.
 bool Quotable(std::string_view s) {
@@ -70,17 +69,8 @@ std::string ContentDisposition(std::string_view content_type, std::string_view f
     out.push_back('"');
     return out;
   }
-  static constexpr char kHex[] = "0123456789ABCDEF";
   out += "; filename*=utf-8''";
-  for (unsigned char c : filename) {
-    if (AttrChar(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
+  out += core::PercentEncode(filename, kAttrCharExtra);
   return out;
 }
 
