@@ -50,10 +50,15 @@ absl::Status Startup(core::ModuleContext& context) {
   CONCLAVE_RETURN_IF_ERROR(StartThumbnailer());
   CONCLAVE_ASSIGN_OR_RETURN(auto store, OpenStore(context.server, options));
   CONCLAVE_ASSIGN_OR_RETURN(service::OrphanStats removed, store->RemoveOrphans());
-  if (removed.temporaries + removed.unreferenced > 0) {
+  if (removed.temporaries + removed.unreferenced + removed.thumbnails > 0) {
     CONCLAVE_LOG(kInfo, "media",
-                 "removed {} unfinished uploads and {} unreferenced content files ({} bytes)",
-                 removed.temporaries, removed.unreferenced, removed.bytes);
+                 "removed {} unfinished uploads, {} unreferenced content files and {} "
+                 "thumbnails ({} bytes)",
+                 removed.temporaries, removed.unreferenced, removed.thumbnails, removed.bytes);
+  }
+  if (removed.counts_repaired > 0) {
+    CONCLAVE_LOG(kInfo, "media", "counted the media ids of {} content files (media_content)",
+                 removed.counts_repaired);
   }
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 
 #include "conclave/core/exceptions.h"
 #include "conclave/core/str_cat.h"
+#include "conclave/service/media/media_store.h"
 
 namespace conclave::media {
 namespace {
@@ -57,10 +58,7 @@ absl::Status CheckSizes(const MediaOptions& options) {
 }
 
 std::string MediaDirectory(const MediaOptions& options, const std::string& database_path) {
-  if (!options.media_directory.empty()) return options.media_directory;
-  std::string base = database_path;
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
-  return base + "-media";
+  return service::MediaDirectoryFor(options.media_directory, database_path);
 }
 
 absl::StatusOr<std::unique_ptr<MediaSettings>> OpenMediaSettings(const core::RawConfig& raw) {
