@@ -180,6 +180,18 @@ absl::StatusOr<ContentFiles::LockHandle> ContentFiles::Lock() const {
   return handle;
 }
 
+std::vector<std::string> ContentFiles::ContentNames() const {
+  std::vector<std::string> out;
+  const std::string content = root_ + "/content";
+  for (const std::string& shard : Entries(content)) {
+    for (std::string& name : Entries(core::StrCat(content, "/", shard))) {
+      // PathOf(name) must find it again; anything else here is not ours.
+      if (name.compare(0, 2, shard) == 0) out.push_back(std::move(name));
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<OrphanStats> ContentFiles::RemoveOrphans(
     const absl::flat_hash_set<std::string>& referenced) const {
   OrphanStats stats;
@@ -199,16 +211,12 @@ absl::StatusOr<OrphanStats> ContentFiles::RemoveOrphans(
     stats.bytes += SizeOf(path);
     if (unlink(path.c_str()) == 0) ++stats.thumbnails;
   }
-  const std::string content = root_ + "/content";
-  for (const std::string& shard : Entries(content)) {
-    const std::string shard_path = core::StrCat(content, "/", shard);
-    for (const std::string& name : Entries(shard_path)) {
-      if (referenced.contains(name)) continue;
-      const std::string path = core::StrCat(shard_path, "/", name);
-      stats.bytes += SizeOf(path);
-      if (unlink(path.c_str()) != 0) return Errno("cannot remove", path);
-      ++stats.unreferenced;
-    }
+  for (const std::string& name : ContentNames()) {
+    if (referenced.contains(name)) continue;
+    const std::string path = PathOf(name);
+    stats.bytes += SizeOf(path);
+    if (unlink(path.c_str()) != 0) return Errno("cannot remove", path);
+    ++stats.unreferenced;
   }
   return stats;
 }

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -77,6 +78,9 @@ class ContentFiles {
     int fd_;
   };
   absl::StatusOr<LockHandle> Lock() const;
+
+  // The names (sha256 hex) of the content files present (files in their shard directory).
+  std::vector<std::string> ContentNames() const;
 
   // Deletes every temporary, and every content file and thumbnail whose hash `referenced` does
   // not hold. Run once per process, before uploads are accepted: a temporary then belongs to no

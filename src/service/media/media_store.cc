@@ -50,6 +50,14 @@ std::string MediaDirectoryFor(std::string_view configured, std::string_view data
   return base + "-media";
 }
 
+std::string MediaDirectoryOf(const core::RawConfig& raw, std::string_view database_path) {
+  std::string configured;
+  if (const core::RawValue* value = raw.Find("media_directory")) {
+    if (const auto* text = std::get_if<std::string>(&value->value)) configured = *text;
+  }
+  return MediaDirectoryFor(configured, database_path);
+}
+
 MediaStore::MediaStore(database::Database& db, MediaStoreOptions options)
     : db_(db),
       options_(std::move(options)),

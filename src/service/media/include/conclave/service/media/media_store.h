@@ -30,7 +30,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "conclave/core/options.h"
 #include "conclave/database/database.h"
+#include "conclave/service/storage/verify.h"
 
 namespace conclave::service {
 
@@ -186,9 +188,23 @@ absl::StatusOr<std::vector<std::string>> MediaOfRoom(database::Database& db,
                                                      std::string_view room_id,
                                                      std::string_view server_name);
 
+// Checks the media maps against each other and the files (`database verify`): every `media`
+// row decodes, has its `media_by_user` row, and (uploaded) a content file of its size under
+// `directory`; every `media_by_user` row names a `media` row of that uploader; every
+// `media_content` count is the number of `media` rows naming that content, and every such
+// content has one; every content file is named by a `media` row (else an orphan, removed at the
+// next start). Appends to `report` (records per map under "media", "media_by_user",
+// "media_content", "media files"; at most `max_problems` problems listed, all counted).
+// Errors of the database; file problems are problems, not errors. Thread-safe; writes nothing.
+absl::Status VerifyMedia(database::Database& db, const std::string& directory, size_t max_problems,
+                         VerifyReport& report);
+
 // The media directory: `configured` (the `media_directory` option) when not empty, else
 // `<database_path>-media`.
 std::string MediaDirectoryFor(std::string_view configured, std::string_view database_path);
+// The same, `configured` read from `raw`'s `media_directory` (the media module's option; for
+// readers outside it: admin commands).
+std::string MediaDirectoryOf(const core::RawConfig& raw, std::string_view database_path);
 
 // Whether `media_id` has the shape the spec allows: [A-Za-z0-9_-]+ (Content repository,
 // "Matrix Content (mxc://) URIs").
