@@ -44,6 +44,12 @@ MediaOptions ReadMediaOptions(core::OptionReader& r) {
   o.max_image_pixels = static_cast<uint64_t>(
       r.Integer("media_max_image_pixels", 32'000'000, 1, int64_t{1} << 40,
                 {.unit = "pixels", .doc = "Images with more pixels are not thumbnailed"}));
+  o.quota_bytes = static_cast<uint64_t>(r.Integer(
+      "media_quota_bytes", 0, 0, int64_t{1} << 50,
+      {.unit = "bytes", .runtime = true, .doc = "Bytes of uploads a user may have; 0: no quota"}));
+  o.quota_items = static_cast<uint64_t>(
+      r.Integer("media_quota_items", 0, 0, int64_t{1} << 40,
+                {.runtime = true, .doc = "Media items a user may have uploaded; 0: no quota"}));
   return o;
 }
 

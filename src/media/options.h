@@ -4,8 +4,9 @@
 // whether SIGHUP changes it are given where it is read (options.cc), and docs/configuration.md
 // is checked against them.
 //
-// None is runtime: a changed value applies at the module's next load (a reload of media, or a
-// restart). Private to the media module. Value types; thread-compatible.
+// The quotas are runtime (SIGHUP applies them at once); every other option applies at the
+// module's next load (a reload of media, or a restart). Private to the media module. Value types;
+// thread-compatible.
 #ifndef CONCLAVE_MEDIA_OPTIONS_H_
 #define CONCLAVE_MEDIA_OPTIONS_H_
 
@@ -39,6 +40,9 @@ struct MediaOptions {
   std::vector<ThumbnailSize> thumbnail_sizes;
   // Images with more pixels (all frames of an animation) are not thumbnailed: 413 M_TOO_LARGE.
   uint64_t max_image_pixels = 32'000'000;
+  // Per-user upload quotas; 0 = none (the default). Over one: 403 M_FORBIDDEN. Runtime.
+  uint64_t quota_bytes = 0;  // bytes of a user's uploads in all
+  uint64_t quota_items = 0;  // media items a user may have
 };
 
 // Reads the options (defaults for absent keys); invalid values end up in `reader.status()`.

@@ -1,6 +1,7 @@
 // MediaStore's deletions (admin commands): one id, a user's, the old ones. Each id's rows and its
 // content's count go in one batch; its files after, when that count reached zero (see
 // media_store.h for why this order is crash-safe).
+#include <algorithm>
 #include <vector>
 
 #include "conclave/core/status_macros.h"
@@ -41,6 +42,14 @@ absl::StatusOr<DeletedMedia> MediaStore::DeleteLocked(std::string_view media_id)
                schema::MediaByUserKey(record.uploader, record.created_ts, record.media_id));
   uint64_t left = 0;
   if (!record.pending()) {
+    CONCLAVE_ASSIGN_OR_RETURN(MediaUsage usage, Usage(record.uploader));
+    usage.bytes -= std::min(usage.bytes, record.size);
+    usage.items -= std::min<uint64_t>(usage.items, 1);
+    if (usage.items == 0) {
+      batch.Delete(*usage_, record.uploader);
+    } else {
+      batch.Put(*usage_, record.uploader, internal::EncodeMediaUsage(usage));
+    }
     CONCLAVE_ASSIGN_OR_RETURN(uint64_t count, ContentCount(record.sha256));
     left = count > 0 ? count - 1 : 0;
     if (left == 0) {

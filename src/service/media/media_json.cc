@@ -52,6 +52,29 @@ absl::StatusOr<MediaRecord> DecodeMediaRecord(std::string_view media_id, std::st
   return r;
 }
 
+std::string EncodeMediaUsage(const MediaUsage& usage) {
+  return database::KeyBuilder().AppendU64(usage.bytes).AppendU64(usage.items).Build();
+}
+
+absl::StatusOr<MediaUsage> DecodeMediaUsage(std::string_view value) {
+  database::KeyReader reader(value);
+  auto bytes = reader.ReadU64();
+  auto items = reader.ReadU64();
+  if (!bytes.ok() || !items.ok() || value.size() != 16) {
+    return absl::DataLossError("media_usage: a row is not two u64");
+  }
+  return MediaUsage{*bytes, *items};
+}
+
+absl::StatusOr<MediaUsage> ReadMediaUsage(const database::Database& db,
+                                          const database::Map& usage_map,
+                                          std::string_view user_id) {
+  auto stored = db.Get(usage_map, user_id);
+  if (absl::IsNotFound(stored.status())) return MediaUsage{};
+  if (!stored.ok()) return stored.status();
+  return DecodeMediaUsage(*stored);
+}
+
 absl::Status ForEachMediaRecord(const database::Database& db, const database::Map& media,
                                 absl::FunctionRef<void(const MediaRecord&)> visit) {
   absl::Status decoded = absl::OkStatus();

@@ -19,6 +19,15 @@ std::string EncodeMediaRecord(const MediaRecord& record);
 // The record stored under `media_id` as `json`. kDataLoss when `json` is not a JSON object.
 absl::StatusOr<MediaRecord> DecodeMediaRecord(std::string_view media_id, std::string_view json);
 
+// The `media_usage` value of `usage`: bytes then items, each a big-endian u64; and back
+// (kDataLoss when `value` is not 16 bytes).
+std::string EncodeMediaUsage(const MediaUsage& usage);
+absl::StatusOr<MediaUsage> DecodeMediaUsage(std::string_view value);
+
+// The usage of `user_id` in `usage_map` (`media_usage`); zeros when it has no row.
+absl::StatusOr<MediaUsage> ReadMediaUsage(const database::Database& db,
+                                          const database::Map& usage_map, std::string_view user_id);
+
 // Calls `visit` with every record of `media` (the `media` map). kDataLoss (and no further
 // visits) when a row is not JSON; errors of the database.
 absl::Status ForEachMediaRecord(const database::Database& db, const database::Map& media,

@@ -48,6 +48,11 @@ absl::StatusOr<std::vector<MediaRecord>> MediaOfUser(database::Database& db,
   return out;
 }
 
+absl::StatusOr<MediaUsage> MediaUsageOf(database::Database& db, std::string_view user_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(database::Map * usage, db.OpenMap(schema::kMediaUsageMap));
+  return internal::ReadMediaUsage(db, *usage, user_id);
+}
+
 absl::StatusOr<std::vector<std::string>> MediaOfRoom(database::Database& db,
                                                      std::string_view room_id,
                                                      std::string_view server_name) {

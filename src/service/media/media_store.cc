@@ -73,6 +73,7 @@ absl::StatusOr<std::unique_ptr<MediaStore>> MediaStore::Open(database::Database&
   CONCLAVE_ASSIGN_OR_RETURN(store->media_, db.OpenMap(schema::kMediaMap));
   CONCLAVE_ASSIGN_OR_RETURN(store->by_user_, db.OpenMap(schema::kMediaByUserMap));
   CONCLAVE_ASSIGN_OR_RETURN(store->content_, db.OpenMap(schema::kMediaContentMap));
+  CONCLAVE_ASSIGN_OR_RETURN(store->usage_, db.OpenMap(schema::kMediaUsageMap));
   return store;
 }
 
@@ -87,12 +88,18 @@ int64_t MediaStore::Now() const { return options_.now_ms ? options_.now_ms() : N
 absl::StatusOr<OrphanStats> MediaStore::RemoveOrphans() {
   CONCLAVE_ASSIGN_OR_RETURN(ContentFiles::LockHandle lock, files_->Lock());
   absl::flat_hash_map<std::string, uint64_t> counts;
+  absl::flat_hash_map<std::string, MediaUsage> usages;
   // A metadata row we cannot read may name a file: delete nothing rather than guess.
   CONCLAVE_RETURN_IF_ERROR(internal::ForEachMediaRecord(db_, *media_, [&](const MediaRecord& r) {
-    if (!r.pending()) ++counts[r.sha256];
+    if (r.pending()) return;
+    ++counts[r.sha256];
+    MediaUsage& usage = usages[r.uploader];
+    usage.bytes += r.size;
+    ++usage.items;
   }));
-  // Counts are written with their rows, so they can only be missing (a database from before
-  // `media_content`): write those; a wrong one is left for `database verify` to report.
+  // Counts and usages are written with their rows, so they can only be missing (a database from
+  // before `media_content` and `media_usage`): write those; a wrong one is left for `database
+  // verify` to report.
   database::WriteBatch batch;
   uint64_t repaired = 0;
   for (const auto& [sha256, count] : counts) {
@@ -100,6 +107,15 @@ absl::StatusOr<OrphanStats> MediaStore::RemoveOrphans() {
     if (stored == 0) {
       batch.Put(*content_, sha256, schema::EncodePosition(count));
       ++repaired;
+    }
+  }
+  for (const auto& [user_id, usage] : usages) {
+    auto stored = db_.Get(*usage_, user_id);
+    if (absl::IsNotFound(stored.status())) {
+      batch.Put(*usage_, user_id, internal::EncodeMediaUsage(usage));
+      ++repaired;
+    } else if (!stored.ok()) {
+      return stored.status();
     }
   }
   if (repaired > 0) CONCLAVE_RETURN_IF_ERROR(db_.Write(batch));
@@ -117,6 +133,10 @@ absl::StatusOr<uint64_t> MediaStore::ContentCount(std::string_view sha256) const
   return schema::DecodePosition(*stored);
 }
 
+absl::StatusOr<MediaUsage> MediaStore::Usage(std::string_view user_id) const {
+  return internal::ReadMediaUsage(db_, *usage_, user_id);
+}
+
 absl::Status MediaStore::CommitUpload(const std::string& body_file, MediaRecord& record) {
   auto content = files_->Hash(body_file);
   if (!content.ok()) {
@@ -124,14 +144,29 @@ absl::Status MediaStore::CommitUpload(const std::string& body_file, MediaRecord&
     return content.status();
   }
   CONCLAVE_ASSIGN_OR_RETURN(ContentFiles::LockHandle lock, files_->Lock());
+  // Checked under the lock: two uploads of one user cannot both pass on the same usage.
+  auto usage = Usage(record.uploader);
+  if (!usage.ok()) {
+    Discard(body_file);
+    return usage.status();
+  }
+  const MediaQuota quota = options_.quota ? options_.quota() : MediaQuota{};
+  if ((quota.max_bytes > 0 && usage->bytes + content->size > quota.max_bytes) ||
+      (quota.max_items > 0 && usage->items + 1 > quota.max_items)) {
+    Discard(body_file);
+    return Forbidden("The user has reached a quota for uploaded content");
+  }
   if (absl::Status placed = files_->Place(body_file, *content); !placed.ok()) {
     Discard(body_file);
     return placed;
   }
   record.size = content->size;
   record.sha256 = content->sha256;
+  usage->bytes += record.size;
+  ++usage->items;
   CONCLAVE_ASSIGN_OR_RETURN(uint64_t count, ContentCount(record.sha256));
   database::WriteBatch batch;
+  batch.Put(*usage_, record.uploader, internal::EncodeMediaUsage(*usage));
   batch.Put(*media_, record.media_id, EncodeMediaRecord(record));
   batch.Put(*by_user_, schema::MediaByUserKey(record.uploader, record.created_ts, record.media_id),
             "");

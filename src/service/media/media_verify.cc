@@ -49,14 +49,19 @@ absl::Status VerifyMedia(database::Database& db, const std::string& directory, s
   CONCLAVE_ASSIGN_OR_RETURN(database::Map * media, db.OpenMap(schema::kMediaMap));
   CONCLAVE_ASSIGN_OR_RETURN(database::Map * by_user, db.OpenMap(schema::kMediaByUserMap));
   CONCLAVE_ASSIGN_OR_RETURN(database::Map * content, db.OpenMap(schema::kMediaContentMap));
+  CONCLAVE_ASSIGN_OR_RETURN(database::Map * usage, db.OpenMap(schema::kMediaUsageMap));
   const ContentFiles files(directory);
 
   // media: decodes (else ForEachMediaRecord stops with kDataLoss, reported as a problem).
   absl::flat_hash_map<std::string, MediaRecord> records;
   absl::flat_hash_map<std::string, uint64_t> names;  // sha256 -> media rows naming it
+  absl::flat_hash_map<std::string, MediaUsage> usages;
   absl::Status decoded = internal::ForEachMediaRecord(db, *media, [&](const MediaRecord& r) {
     records[r.media_id] = r;
-    if (!r.pending()) ++names[r.sha256];
+    if (r.pending()) return;
+    ++names[r.sha256];
+    usages[r.uploader].bytes += r.size;
+    ++usages[r.uploader].items;
   });
   if (absl::IsDataLoss(decoded)) {
     check.Problem("media", "", std::string(decoded.message()));
@@ -126,6 +131,31 @@ absl::Status VerifyMedia(database::Database& db, const std::string& directory, s
                   core::StrCat("no count row; ", count, " media ids name it"));
   }
   check.Records("media_content", content_rows);
+
+  uint64_t usage_rows = 0;
+  CONCLAVE_RETURN_IF_ERROR(
+      db.ForEachWithPrefix(*usage, "", [&](std::string_view key, std::string_view value) {
+        ++usage_rows;
+        const std::string user_id(key);
+        auto stored = internal::DecodeMediaUsage(value);
+        auto it = usages.find(user_id);
+        const MediaUsage expected = it == usages.end() ? MediaUsage{} : it->second;
+        if (!stored.ok()) {
+          check.Problem("media_usage", user_id, "value is not two u64");
+        } else if (stored->bytes != expected.bytes || stored->items != expected.items) {
+          check.Problem(
+              "media_usage", user_id,
+              core::StrCat("says ", stored->items, " items of ", stored->bytes,
+                           " bytes; the media rows have ", expected.items, " of ", expected.bytes));
+        }
+        if (it != usages.end()) usages.erase(it);
+        return true;
+      }));
+  for (const auto& [user_id, missing] : usages) {
+    check.Problem("media_usage", user_id,
+                  core::StrCat("no row; the media rows have ", missing.items, " items"));
+  }
+  check.Records("media_usage", usage_rows);
 
   uint64_t file_count = 0;
   absl::flat_hash_map<std::string, bool> named_content;

@@ -40,6 +40,7 @@ class MediaStoreTest : public ::testing::Test {
     options.max_pending_per_user = 2;
     options.now_ms = [this] { return now_ms_; };
     options.test_stop_after_delete_batch = [this] { return stop_after_delete_batch_; };
+    options.quota = [this] { return quota_; };
     auto store = MediaStore::Open(*db_, std::move(options));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
@@ -67,6 +68,7 @@ class MediaStoreTest : public ::testing::Test {
   std::unique_ptr<MediaStore> store_;
   int64_t now_ms_ = 1'700'000'000'000;
   bool stop_after_delete_batch_ = false;
+  MediaQuota quota_;
   int next_ = 0;
 };
 
@@ -262,6 +264,33 @@ TEST_F(MediaStoreTest, RemoveOrphansWritesMissingContentCounts) {
   EXPECT_EQ(removed->unreferenced, 0u);
   ASSERT_THAT(store_->Delete(first->media_id).status(), IsOk());
   EXPECT_EQ(Read(store_->ContentPath(*second)), "twice");
+}
+
+// content-repo.yaml: 403 M_FORBIDDEN when "the user has reached a quota for uploaded content".
+// Asked at each upload (SIGHUP changes it at once); a deletion gives the room back.
+TEST_F(MediaStoreTest, QuotasRefuseUploadsOverThemAndDeletionsFreeThem) {
+  auto first = store_->Upload("@a:x", Body("12345"), "", "");
+  ASSERT_TRUE(first.ok());
+  quota_ = {.max_bytes = 8, .max_items = 0};
+  const std::string refused_body = Body("6789");
+  EXPECT_THAT(store_->Upload("@a:x", refused_body, "", "").status(),
+              HasErrcode(Errcode::kForbidden));
+  EXPECT_FALSE(fs::exists(refused_body));
+  EXPECT_THAT(Files("content"), SizeIs(1));  // the refused content was not stored
+  EXPECT_THAT(store_->Upload("@b:x", Body("6789"), "", "").status(), IsOk());  // per user
+  EXPECT_THAT(store_->Upload("@a:x", Body("678"), "", "").status(), IsOk());   // 8 bytes: at it
+
+  quota_ = {.max_bytes = 0, .max_items = 2};
+  auto pending = store_->Create("@a:x");
+  ASSERT_TRUE(pending.ok());
+  EXPECT_THAT(store_->UploadTo(pending->media_id, "@a:x", Body("z"), "", "").status(),
+              HasErrcode(Errcode::kForbidden));
+  ASSERT_THAT(store_->Delete(first->media_id).status(), IsOk());
+  EXPECT_THAT(store_->UploadTo(pending->media_id, "@a:x", Body("z"), "", "").status(), IsOk());
+  auto usage = MediaUsageOf(*db_, "@a:x");
+  ASSERT_TRUE(usage.ok());
+  EXPECT_EQ(usage->items, 2u);
+  EXPECT_EQ(usage->bytes, 4u);  // "678" and "z"
 }
 
 TEST(Sha256OfFile, HashesInBlocks) {

@@ -44,7 +44,8 @@ struct OrphanStats {
   uint64_t unreferenced = 0;  // content files no metadata names
   uint64_t thumbnails = 0;    // thumbnails of such content, and unfinished thumbnails
   uint64_t bytes = 0;
-  uint64_t counts_repaired = 0;  // `media_content` rows written (databases from before them)
+  // `media_content` and `media_usage` rows written (databases from before them).
+  uint64_t counts_repaired = 0;
 };
 
 // What a deletion removed.
@@ -69,6 +70,19 @@ struct MediaRecord {
   bool pending() const { return sha256.empty(); }
 };
 
+// Upload quotas per user (optional): 0 means no limit. Counted over uploaded media (pending ids
+// have their own limit, max_pending_per_user), in `media_usage`, in the batch of the metadata.
+struct MediaQuota {
+  uint64_t max_bytes = 0;  // bytes of a user's media in all (each id counted, shared or not)
+  uint64_t max_items = 0;  // media items of a user
+};
+
+// What a user's media take (`media_usage`).
+struct MediaUsage {
+  uint64_t bytes = 0;
+  uint64_t items = 0;
+};
+
 struct MediaStoreOptions {
   // The media directory (content/ and tmp/ below it); created if missing. Required.
   std::string directory;
@@ -77,6 +91,9 @@ struct MediaStoreOptions {
   // Media ids from Create() a user may have waiting at once; one more is kResourceExhausted
   // (M_LIMIT_EXCEEDED, content-repo.yaml createContent).
   int max_pending_per_user = 32;
+  // The quotas in force, asked at every upload (so a SIGHUP that changes them applies at once);
+  // null: none.
+  std::function<MediaQuota()> quota;
   // The clock, ms since the Unix epoch (injected by tests).
   std::function<int64_t()> now_ms;
   // Tests only: called after a deletion's batch and before its files go; returning true stops
@@ -103,7 +120,9 @@ class MediaStore {
   absl::StatusOr<OrphanStats> RemoveOrphans();
 
   // Stores the body in `body_file` (a file in upload_directory(), taken: renamed or removed) as
-  // new media of `uploader`. kInternal on an I/O error.
+  // new media of `uploader`. M_FORBIDDEN when it would take the uploader over a quota
+  // (content-repo.yaml: 403 "The user has reached a quota for uploaded content"). kInternal on
+  // an I/O error.
   absl::StatusOr<MediaRecord> Upload(std::string_view uploader, const std::string& body_file,
                                      std::string_view content_type, std::string_view filename);
 
@@ -113,8 +132,8 @@ class MediaStore {
 
   // Uploads the content of a pending media id (PUT /_matrix/media/v3/upload/{server}/{id}).
   // M_NOT_FOUND when `media_id` is unknown or expired, M_FORBIDDEN when `uploader` did not
-  // create it, M_CANNOT_OVERWRITE_MEDIA when it has content already. `body_file` is taken in
-  // every case.
+  // create it or is over a quota, M_CANNOT_OVERWRITE_MEDIA when it has content already. `body_file`
+  // is taken in every case.
   absl::StatusOr<MediaRecord> UploadTo(std::string_view media_id, std::string_view uploader,
                                        const std::string& body_file, std::string_view content_type,
                                        std::string_view filename);
@@ -145,6 +164,8 @@ class MediaStore {
   absl::Status CommitUpload(const std::string& body_file, MediaRecord& record);
   // Writes `record` and its `media_by_user` row in one batch (pending ids: no content).
   absl::Status Write(const MediaRecord& record);
+  // What `user_id`'s media take (zeros when nothing is stored).
+  absl::StatusOr<MediaUsage> Usage(std::string_view user_id) const;
   // The stored count of ids of content `sha256` (0 when none).
   absl::StatusOr<uint64_t> ContentCount(std::string_view sha256) const;
   // Delete() of one id, the content lock held.
@@ -157,6 +178,7 @@ class MediaStore {
   database::Map* media_ = nullptr;
   database::Map* by_user_ = nullptr;
   database::Map* content_ = nullptr;  // `media_content`: sha256 -> how many ids name it
+  database::Map* usage_ = nullptr;    // `media_usage`: user_id -> MediaUsage
   // Serializes the read-check-write of UploadTo and Create for one store.
   absl::Mutex mu_;
 };
@@ -175,6 +197,10 @@ struct MediaTotals {
 // kDataLoss when a stored row is not JSON.
 absl::StatusOr<MediaTotals> MediaStatistics(database::Database& db);
 
+// What `user_id`'s uploaded media take (`media_usage`); zeros when nothing. Errors of the
+// database; kDataLoss when the row is malformed.
+absl::StatusOr<MediaUsage> MediaUsageOf(database::Database& db, std::string_view user_id);
+
 // The media `user_id` uploaded or created, oldest first (`media_by_user`). kDataLoss as above.
 absl::StatusOr<std::vector<MediaRecord>> MediaOfUser(database::Database& db,
                                                      std::string_view user_id);
@@ -192,10 +218,12 @@ absl::StatusOr<std::vector<std::string>> MediaOfRoom(database::Database& db,
 // row decodes, has its `media_by_user` row, and (uploaded) a content file of its size under
 // `directory`; every `media_by_user` row names a `media` row of that uploader; every
 // `media_content` count is the number of `media` rows naming that content, and every such
-// content has one; every content file is named by a `media` row (else an orphan, removed at the
+// content has one; every `media_usage` row sums its user's uploaded media, and every uploader
+// has one; every content file is named by a `media` row (else an orphan, removed at the
 // next start). Appends to `report` (records per map under "media", "media_by_user",
-// "media_content", "media files"; at most `max_problems` problems listed, all counted).
-// Errors of the database; file problems are problems, not errors. Thread-safe; writes nothing.
+// "media_content", "media_usage", "media files"; at most `max_problems` problems listed, all
+// counted). Errors of the database; file problems are problems, not errors. Thread-safe; writes
+// nothing.
 absl::Status VerifyMedia(database::Database& db, const std::string& directory, size_t max_problems,
                          VerifyReport& report);
 
