@@ -3,8 +3,14 @@
 #include "conclave/core/http_client.h"
 
 #include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <thread>
 
 #include "conclave/core/config.h"
 #include "conclave/core/http.h"
@@ -172,6 +178,97 @@ TEST_F(HttpClientTest, HttpsToAPlainServerFails) {
       HttpFetch({.url = "https://127.0.0.1:" + std::to_string(http_->port()) + "/"}, Loopback());
   EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(response.status().message(), HasSubstr("TLS"));
+}
+
+// A port on loopback that was free a moment ago.
+int FreePort() {
+  const int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(s, reinterpret_cast<sockaddr*>(&address), &length);
+  close(s);
+  return ntohs(address.sin_port);
+}
+
+bool Accepts(int port) {
+  const int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = connect(s, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  close(s);
+  return ok;
+}
+
+// A real TLS server: `openssl s_server -www` with a self-signed certificate for 127.0.0.1.
+class HttpsClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("conclave-https-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+    cert_ = (dir_ / "cert.pem").string();
+    const std::string key = (dir_ / "key.pem").string();
+    const std::string make =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+        " -addext subjectAltName=IP:127.0.0.1 -keyout " +
+        key + " -out " + cert_ + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(make.c_str()), 0);
+    port_ = FreePort();
+    const std::string accept = "127.0.0.1:" + std::to_string(port_);
+    const char* argv[] = {"openssl", "s_server",     "-quiet", "-www",
+                          "-accept", accept.c_str(), "-cert",  cert_.c_str(),
+                          "-key",    key.c_str(),    nullptr};
+    ASSERT_EQ(
+        posix_spawnp(&server_, "openssl", nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+    // Readiness, not a guess at how long it takes: bounded polling of the port.
+    for (int i = 0; i < 500 && !Accepts(port_); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(Accepts(port_));
+  }
+  void TearDown() override {
+    if (server_ > 0) {
+      kill(server_, SIGTERM);
+      waitpid(server_, nullptr, 0);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+  std::string Url() { return "https://127.0.0.1:" + std::to_string(port_) + "/"; }
+  HttpClientOptions Options() {
+    HttpClientOptions options;
+    options.allowed_ranges = {"127.0.0.1/32"};
+    options.timeout = absl::Seconds(5);
+    return options;
+  }
+
+  std::filesystem::path dir_;
+  std::string cert_;
+  int port_ = 0;
+  pid_t server_ = 0;
+};
+
+TEST_F(HttpsClientTest, VerifiesTheCertificateAgainstTheTrustedCas) {
+  HttpClientOptions trusted = Options();
+  trusted.ca_file = cert_;
+  auto response = HttpFetch({.url = Url()}, trusted);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_THAT(response->body, HasSubstr("s_server"));
+
+  // A trusted certificate for another name (127.0.0.1, asked as localhost): refused.
+  auto wrong_name = HttpFetch({.url = "https://localhost:" + std::to_string(port_) + "/"}, trusted);
+  EXPECT_EQ(wrong_name.status().code(), absl::StatusCode::kUnavailable);
+
+  // The system's CAs do not know this certificate: refused, not downgraded.
+  auto untrusted = HttpFetch({.url = Url()}, Options());
+  EXPECT_EQ(untrusted.status().code(), absl::StatusCode::kUnavailable);
+  HttpClientOptions unchecked = Options();
+  unchecked.verify_certificates = false;
+  EXPECT_TRUE(HttpFetch({.url = Url()}, unchecked).ok());
 }
 
 }  // namespace
