@@ -37,6 +37,12 @@ pkg_check_modules(CONCLAVE_VIPS REQUIRED IMPORTED_TARGET vips)
 add_library(conclave_dep_vips INTERFACE)
 add_library(conclave_dep::vips ALIAS conclave_dep_vips)
 target_link_libraries(conclave_dep_vips INTERFACE PkgConfig::CONCLAVE_VIPS)
+# libxml2's HTML parser (media's URL previews): shared in every preset too, because libvips
+# already loads libxml2.so and a process must hold one copy of a library.
+pkg_check_modules(CONCLAVE_XML2 REQUIRED IMPORTED_TARGET libxml-2.0)
+add_library(conclave_dep_xml2 INTERFACE)
+add_library(conclave_dep::xml2 ALIAS conclave_dep_xml2)
+target_link_libraries(conclave_dep_xml2 INTERFACE PkgConfig::CONCLAVE_XML2)
 # Header-only libraries.
 add_library(conclave_dep_headers INTERFACE)
 add_library(conclave_dep::headers ALIAS conclave_dep_headers)

@@ -45,7 +45,9 @@ struct Url {
   std::string target;  // path and query, at least "/"
   std::string Origin() const {
     const bool v6 = host.find(':') != std::string::npos;
-    return StrCat(tls ? "https://" : "http://", v6 ? "[" : "", host, v6 ? "]" : "", ":", port);
+    const bool default_port = port == (tls ? "443" : "80");
+    return StrCat(tls ? "https://" : "http://", v6 ? "[" : "", host, v6 ? "]" : "",
+                  default_port ? "" : ":", default_port ? "" : port);
   }
 };
 
@@ -227,6 +229,16 @@ bool IsRedirect(int status) {
 }
 
 }  // namespace
+
+std::string ResolveUrl(std::string_view base, std::string_view reference) {
+  const std::string lower = Lower(reference.substr(0, 8));
+  if (lower.rfind("http://", 0) == 0 || lower.rfind("https://", 0) == 0) {
+    return std::string(reference);
+  }
+  absl::StatusOr<Url> url = ParseUrl(base);
+  if (!url.ok()) return std::string(base);
+  return Resolve(*url, reference);
+}
 
 std::string_view HttpClientResponse::Header(std::string_view name) const {
   for (const auto& header : headers) {

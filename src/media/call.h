@@ -21,6 +21,7 @@
 #include "conclave/service/homeserver.h"
 #include "conclave/service/media/media_store.h"
 #include "options.h"
+#include "preview.h"
 
 namespace conclave::media {
 
@@ -30,6 +31,7 @@ struct MediaState {
   std::unique_ptr<service::MediaStore> store;
   core::Notifier* notifier = nullptr;  // the server's; wakes downloads waiting for an upload
   std::string thumbnail_directory;     // <media directory>/thumbnails
+  std::unique_ptr<PreviewCache> previews = std::make_unique<PreviewCache>();
 };
 
 // One call of a handler: the request, the homeserver, the module state and who made it.
@@ -70,6 +72,8 @@ class Routes {
 absl::Status RegisterUploadRoutes(Routes& routes);
 absl::Status RegisterDownloadRoutes(Routes& routes);
 absl::Status RegisterThumbnailRoutes(Routes& routes);
+// Only when the media_url_preview option is on (preview.cc).
+absl::Status RegisterPreviewRoutes(Routes& routes);
 
 // "mxc://<server_name>/<media_id>".
 std::string MxcUri(std::string_view server_name, std::string_view media_id);

@@ -23,16 +23,6 @@ constexpr std::string_view kContentSecurityPolicy =
     "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; "
     "style-src 'unsafe-inline'; object-src 'self';";
 
-std::string BaseType(std::string_view content_type) {
-  content_type = content_type.substr(0, content_type.find(';'));
-  while (!content_type.empty() && content_type.back() == ' ') content_type.remove_suffix(1);
-  while (!content_type.empty() && content_type.front() == ' ') content_type.remove_prefix(1);
-  std::string out(content_type);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // RFC 8187 attr-char: RFC 3986's unreserved characters and these.
 constexpr std::string_view kAttrCharExtra = "!#$&+^`|";
 
@@ -51,6 +41,16 @@ std::string CleanHeaderValue(std::string_view s) {
 }
 
 }  // namespace
+
+std::string BaseType(std::string_view content_type) {
+  content_type = content_type.substr(0, content_type.find(';'));
+  while (!content_type.empty() && content_type.back() == ' ') content_type.remove_suffix(1);
+  while (!content_type.empty() && content_type.front() == ' ') content_type.remove_prefix(1);
+  std::string out(content_type);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
 
 bool InlineSafe(std::string_view content_type) {
   const std::string base = BaseType(content_type);

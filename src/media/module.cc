@@ -86,6 +86,7 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
   CONCLAVE_RETURN_IF_ERROR(RegisterUploadRoutes(routes));
   CONCLAVE_RETURN_IF_ERROR(RegisterDownloadRoutes(routes));
   CONCLAVE_RETURN_IF_ERROR(RegisterThumbnailRoutes(routes));
+  CONCLAVE_RETURN_IF_ERROR(RegisterPreviewRoutes(routes));
   g_loaded = loaded.release();
   return absl::OkStatus();
 }

@@ -40,6 +40,15 @@ struct MediaOptions {
   std::vector<ThumbnailSize> thumbnail_sizes;
   // Images with more pixels (all frames of an animation) are not thumbnailed: 413 M_TOO_LARGE.
   uint64_t max_image_pixels = 32'000'000;
+  // GET /_matrix/client/v1/media/preview_url (and the legacy v3/r0 ones): registered only when
+  // true. Default false: it fetches URLs users give.
+  bool url_preview = false;
+  // Address ranges (CIDR) previews may fetch although denied by default (loopback, private...).
+  std::vector<std::string> url_preview_allowed_ranges;
+  // Largest page or image fetched for a preview, bytes. Default 10 MiB.
+  uint64_t url_preview_max_bytes = uint64_t{10} << 20;
+  // Time limit of each fetch of a preview (the page, its image). Default 10 s.
+  absl::Duration url_preview_timeout = absl::Seconds(10);
   // Per-user upload quotas; 0 = none (the default). Over one: 403 M_FORBIDDEN. Runtime.
   uint64_t quota_bytes = 0;  // bytes of a user's uploads in all
   uint64_t quota_items = 0;  // media items a user may have

@@ -87,6 +87,12 @@ struct HttpClientResponse {
   std::string_view Header(std::string_view name) const;
 };
 
+// `reference` (a Location header, a link in a page) resolved against the absolute http(s) URL
+// `base` (RFC 3986 section 5, for the forms pages use: absolute, "//host/...", "/path",
+// "relative"). `base` itself when it is not an http(s) URL with a host and `reference` is not
+// absolute.
+std::string ResolveUrl(std::string_view base, std::string_view reference);
+
 // Sends `request` and returns the response (any status, 4xx and 5xx included). Follows
 // redirects as `options` says: 303 (and 301/302 of a POST) become a GET without body. Errors:
 // kInvalidArgument for a URL that is not http(s) with a host (or that has user info);
