@@ -27,6 +27,9 @@ add_library(conclave_dep_argon2 INTERFACE)
 add_library(conclave_dep::argon2 ALIAS conclave_dep_argon2)
 add_library(conclave_dep_crypto INTERFACE)
 add_library(conclave_dep::crypto ALIAS conclave_dep_crypto)
+# OpenSSL's TLS (core's outbound HTTP client); libcrypto comes with it.
+add_library(conclave_dep_ssl INTERFACE)
+add_library(conclave_dep::ssl ALIAS conclave_dep_ssl)
 # libvips (media thumbnails): shared in every preset, release included. Debian has no static
 # libvips nor static archives for most of its chain (deps/README.md says why this is the choice).
 find_package(PkgConfig REQUIRED)
@@ -34,6 +37,12 @@ pkg_check_modules(CONCLAVE_VIPS REQUIRED IMPORTED_TARGET vips)
 add_library(conclave_dep_vips INTERFACE)
 add_library(conclave_dep::vips ALIAS conclave_dep_vips)
 target_link_libraries(conclave_dep_vips INTERFACE PkgConfig::CONCLAVE_VIPS)
+# libxml2's HTML parser (media's URL previews): shared in every preset too, because libvips
+# already loads libxml2.so and a process must hold one copy of a library.
+pkg_check_modules(CONCLAVE_XML2 REQUIRED IMPORTED_TARGET libxml-2.0)
+add_library(conclave_dep_xml2 INTERFACE)
+add_library(conclave_dep::xml2 ALIAS conclave_dep_xml2)
+target_link_libraries(conclave_dep_xml2 INTERFACE PkgConfig::CONCLAVE_XML2)
 # Header-only libraries.
 add_library(conclave_dep_headers INTERFACE)
 add_library(conclave_dep::headers ALIAS conclave_dep_headers)
@@ -50,6 +59,7 @@ if(CONCLAVE_SHARED_MODULES)
   target_link_libraries(conclave_dep_jemalloc INTERFACE ${CONCLAVE_LIBDIR}/libjemalloc.so)
   target_link_libraries(conclave_dep_argon2 INTERFACE ${CONCLAVE_LIBDIR}/libargon2.so)
   target_link_libraries(conclave_dep_crypto INTERFACE ${CONCLAVE_LIBDIR}/libcrypto.so)
+  target_link_libraries(conclave_dep_ssl INTERFACE ${CONCLAVE_LIBDIR}/libssl.so conclave_dep_crypto)
 else()
   # Abseil's archives depend on each other in an order its CMake files only give for the shared
   # build; a link group resolves them in any order.
@@ -58,7 +68,7 @@ else()
   target_link_libraries(conclave_dep_absl INTERFACE
     "-Wl,--start-group" ${_absl_archives} "-Wl,--end-group")
   foreach(_lib rocksdb snappy lz4 zstd bz2 z gflags uring boost_json jemalloc argon2
-           crypto)
+           crypto ssl)
     conclave_static_archive(CONCLAVE_A_${_lib} ${_lib})
   endforeach()
   target_link_libraries(conclave_dep_rocksdb INTERFACE
@@ -70,4 +80,5 @@ else()
   target_link_libraries(conclave_dep_argon2 INTERFACE ${CONCLAVE_A_argon2} Threads::Threads)
   target_link_libraries(conclave_dep_crypto INTERFACE ${CONCLAVE_A_crypto} Threads::Threads
     ${CMAKE_DL_LIBS})
+  target_link_libraries(conclave_dep_ssl INTERFACE ${CONCLAVE_A_ssl} conclave_dep_crypto)
 endif()

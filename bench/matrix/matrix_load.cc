@@ -31,8 +31,8 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -47,6 +47,8 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "conclave/core/percent.h"
 
 namespace {
 
@@ -122,16 +124,16 @@ class Connection {
     size_t pos = head.find("\r\n");
     while (pos != std::string_view::npos && pos < head.size()) {
       size_t next = head.find("\r\n", pos + 2);
-      std::string_view line = head.substr(pos + 2, next == std::string_view::npos
-                                                        ? std::string_view::npos
-                                                        : next - pos - 2);
+      std::string_view line = head.substr(
+          pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
       size_t colon = line.find(':');
       if (colon != std::string_view::npos) {
         std::string name(line.substr(0, colon));
         for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         std::string_view value = line.substr(colon + 1);
         while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-        if (name == "content-length") length = std::strtoull(std::string(value).c_str(), nullptr, 10);
+        if (name == "content-length")
+          length = std::strtoull(std::string(value).c_str(), nullptr, 10);
         if (name == "transfer-encoding" && value.find("chunked") != std::string_view::npos) {
           chunked = true;
         }
@@ -182,7 +184,10 @@ class Connection {
     return false;
   }
 
-  void SetReadTimeout(int ms) { read_timeout_ms_ = ms; if (fd_ >= 0) ApplyTimeout(); }
+  void SetReadTimeout(int ms) {
+    read_timeout_ms_ = ms;
+    if (fd_ >= 0) ApplyTimeout();
+  }
   const std::string& error() const { return error_; }
   void Close() {
     if (fd_ >= 0) ::close(fd_);
@@ -253,20 +258,7 @@ std::vector<std::string> ReadLines(const std::string& path) {
   return out;
 }
 
-std::string PercentEncode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
+using conclave::core::PercentEncode;
 
 // Value of a top-level-looking string field ("name":"value") found by text search; the
 // responses parsed here are the server's compact JSON.
@@ -314,7 +306,8 @@ std::string RunNonce() {
 
 struct Args {
   std::map<std::string, std::string> values;
-  std::string Get(const std::string& key, std::optional<std::string> fallback = std::nullopt) const {
+  std::string Get(const std::string& key,
+                  std::optional<std::string> fallback = std::nullopt) const {
     auto it = values.find(key);
     if (it != values.end()) return it->second;
     if (!fallback) Usage("missing --" + key);
@@ -402,7 +395,8 @@ int RunSend(const Args& args) {
         ++st[res.status];
         if (res.status != 200) {
           ++failed;
-          if (err.empty()) err = "HTTP " + std::to_string(res.status) + ": " + res.body.substr(0, 300);
+          if (err.empty())
+            err = "HTTP " + std::to_string(res.status) + ": " + res.body.substr(0, 300);
           continue;
         }
         lat.push_back(t1 - t0);
@@ -427,7 +421,8 @@ int RunSend(const Args& args) {
   }
   std::printf("statuses=%s\n", st.c_str());
   PrintDistribution("latency", std::move(all_latencies));
-  if (!first_error.empty()) std::fprintf(stderr, "matrix_load send: first error: %s\n", first_error.c_str());
+  if (!first_error.empty())
+    std::fprintf(stderr, "matrix_load send: first error: %s\n", first_error.c_str());
   return failures.load() == 0 ? 0 : 1;
 }
 
@@ -437,18 +432,20 @@ struct WakeShared {
   std::mutex mu;
   std::condition_variable cv;
   int rounds = 0;
-  std::vector<int64_t> t0;               // per round: just before the send request is written
-  std::vector<int> armed;                // per syncer: the round its outstanding sync waits for
-  std::vector<int> received;             // per round: syncers that have seen the message
-  std::vector<std::vector<int64_t>> lat; // per round: wake latencies
+  std::vector<int64_t> t0;                // per round: just before the send request is written
+  std::vector<int> armed;                 // per syncer: the round its outstanding sync waits for
+  std::vector<int> received;              // per round: syncers that have seen the message
+  std::vector<std::vector<int64_t>> lat;  // per round: wake latencies
   std::atomic<bool> stop{false};
-  long spurious = 0;   // sync responses without the awaited message
-  long early = 0;      // the awaited message arrived before t0 was published (cannot happen)
+  long spurious = 0;  // sync responses without the awaited message
+  long early = 0;     // the awaited message arrived before t0 was published (cannot happen)
   long failures = 0;
   std::string first_error;
   std::string nonce;
 
-  std::string Marker(int round) const { return "wake-" + nonce + "-" + std::to_string(round) + "-"; }
+  std::string Marker(int round) const {
+    return "wake-" + nonce + "-" + std::to_string(round) + "-";
+  }
   void Fail(const std::string& why) {
     std::lock_guard lock(mu);
     ++failures;
@@ -465,8 +462,8 @@ void Syncer(WakeShared& s, int index, const std::string& host, int port, const s
   // The initial sync (no since) gives the first since token.
   if (!conn.Exchange("GET", "/_matrix/client/v3/sync?timeout=0", token, "", res) ||
       res.status != 200) {
-    s.Fail("syncer " + std::to_string(index) + ": initial sync: " +
-           (res.status ? "HTTP " + std::to_string(res.status) : conn.error()));
+    s.Fail("syncer " + std::to_string(index) +
+           ": initial sync: " + (res.status ? "HTTP " + std::to_string(res.status) : conn.error()));
     return;
   }
   std::string since = JsonStringField(res.body, "next_batch");
@@ -543,7 +540,8 @@ int RunWake(const Args& args) {
 
   std::vector<std::thread> pool;
   for (size_t i = 0; i < n; ++i) {
-    pool.emplace_back([&, i] { Syncer(s, static_cast<int>(i), host, port, tokens[i], timeout_ms); });
+    pool.emplace_back(
+        [&, i] { Syncer(s, static_cast<int>(i), host, port, tokens[i], timeout_ms); });
   }
 
   Connection sender(host, port);
@@ -569,8 +567,7 @@ int RunWake(const Args& args) {
     }
     // Let the server read and park the syncs just written.
     std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms));
-    const std::string body =
-        "{\"msgtype\":\"m.text\",\"body\":\"" + s.Marker(r) + "end\"}";
+    const std::string body = "{\"msgtype\":\"m.text\",\"body\":\"" + s.Marker(r) + "end\"}";
     const std::string path = base + std::to_string(r);
     const int64_t t0 = NowNs();
     {
@@ -615,11 +612,13 @@ int RunWake(const Args& args) {
   int rounds_done = 0;
   for (int r = 0; r < rounds; ++r) {
     if (s.received[static_cast<size_t>(r)] == static_cast<int>(n)) ++rounds_done;
-    all.insert(all.end(), s.lat[static_cast<size_t>(r)].begin(), s.lat[static_cast<size_t>(r)].end());
+    all.insert(all.end(), s.lat[static_cast<size_t>(r)].begin(),
+               s.lat[static_cast<size_t>(r)].end());
   }
-  std::printf("syncers=%zu\nrounds=%d\nrounds_done=%d\nelapsed_s=%.3f\nspurious=%ld\nearly=%ld\n"
-              "missed=%ld\nfailed=%ld\n",
-              n, rounds, rounds_done, elapsed, s.spurious, s.early, missed, s.failures);
+  std::printf(
+      "syncers=%zu\nrounds=%d\nrounds_done=%d\nelapsed_s=%.3f\nspurious=%ld\nearly=%ld\n"
+      "missed=%ld\nfailed=%ld\n",
+      n, rounds, rounds_done, elapsed, s.spurious, s.early, missed, s.failures);
   PrintDistribution("wake", all);
   // The first and the last fifth of the rounds apart: the room's history grows by one message
   // per round, so a cost that grows with it shows here.

@@ -12,6 +12,7 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/database/database.h"
 #include "conclave/service/homeserver.h"
+#include "conclave/service/media/media_store.h"
 #include "conclave/service/storage/verify.h"
 #include "format.h"
 #include "tree.h"
@@ -129,6 +130,12 @@ absl::StatusOr<Reply> Verify(Context& context, size_t max_problems) {
   const absl::Time start = absl::Now();
   CONCLAVE_ASSIGN_OR_RETURN(service::VerifyReport report,
                             service::VerifyDatabase(hs->store(), {.max_problems = max_problems}));
+  CONCLAVE_ASSIGN_OR_RETURN(database::Database * db, context.database());
+  CONCLAVE_RETURN_IF_ERROR(
+      service::VerifyMedia(*db,
+                           service::MediaDirectoryOf(*context.server().sections().raw(),
+                                                     context.server().config().database_path),
+                           max_problems, report));
   std::vector<std::vector<std::string>> rows;
   uint64_t total = 0;
   for (const auto& [map, records] : report.records) {
@@ -258,7 +265,8 @@ void AddDatabaseCommands(CommandTree& tree) {
   Command verify = tree.AddCommand(
       group, "verify",
       "Check that every index of the homeserver agrees with its records (events, timeline, "
-      "room state, memberships, aliases, transaction ids, receipts, devices and tokens), "
+      "room state, memberships, aliases, transaction ids, receipts, devices and tokens, media "
+      "ids, their content counts and files), "
       "through one snapshot; fails listing the inconsistencies",
       [max_problems](Context& context) { return Verify(context, *max_problems); });
   verify.Arg("--max-problems", max_problems, "How many problems to list (default 100)")

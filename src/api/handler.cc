@@ -20,19 +20,9 @@ core::Response Run(core::Request& request, Auth auth, const RawHandler& handler)
   if (hs == nullptr) {
     return ErrorResponse(503, service::Errcode::kUnknown, "The homeserver is not loaded");
   }
-  Call call{request, *hs, {}};
-  if (auth != Auth::kNone) {
-    std::optional<std::string> token = AccessToken(request);
-    if (!token) {
-      if (auth == Auth::kRequired) {
-        return ErrorResponse(service::MissingToken("Missing access token"));
-      }
-    } else {
-      auto session = hs->accounts().Authenticate(*token);
-      if (!session.ok()) return ErrorResponse(session.status());
-      call.session = *std::move(session);
-    }
-  }
+  auto session = matrix_http::Authenticate(*hs, request, auth);
+  if (!session.ok()) return ErrorResponse(session.status());
+  Call call{request, *hs, *std::move(session)};
   absl::StatusOr<core::Response> response = handler(call);
   if (!response.ok()) return ErrorResponse(response.status());
   return *std::move(response);

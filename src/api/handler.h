@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "conclave/core/http.h"
+#include "conclave/matrix_http/authenticate.h"
 #include "conclave/service/accounts/accounts.h"
 #include "conclave/service/homeserver.h"
 #include "matrix_error.h"
@@ -38,11 +39,7 @@ struct Call {
   const std::string& remote_ip() const { return request.remote_address; }
 };
 
-enum class Auth {
-  kNone,      // no access token needed (and none looked at)
-  kRequired,  // M_MISSING_TOKEN without one, M_UNKNOWN_TOKEN for a bad one
-  kOptional,  // used when present and valid
-};
+using matrix_http::Auth;
 
 // A handler returns the JSON body of a 200 response, or an error status (service/protocol/
 // errors.h; matrix_error.h turns it into the HTTP answer).

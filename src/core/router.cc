@@ -7,9 +7,9 @@
 #include "conclave/core/exceptions.h"
 #include "conclave/core/http.h"
 #include "conclave/core/log.h"
+#include "conclave/core/percent.h"
 #include "conclave/core/str_cat.h"
 #include "metrics_http.h"
-#include "percent.h"
 
 namespace conclave::core {
 
@@ -58,7 +58,7 @@ bool MatchSegments(const std::vector<std::pair<bool, std::string>>& route,
       // Only the last segment may be empty: a state event's state_key is often "", and clients
       // send ".../state/m.room.name/".
       if (path[i].empty() && i + 1 != route.size()) return false;
-      if (params != nullptr) (*params)[text] = internal::PercentDecode(path[i]);
+      if (params != nullptr) (*params)[text] = PercentDecode(path[i]);
     } else if (text != path[i]) {
       return false;
     }
@@ -79,8 +79,8 @@ std::optional<std::string> Request::QueryParam(std::string_view name) const {
   for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
     std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    if (internal::PercentDecode(Std(kv.first), true) == name) {
-      return internal::PercentDecode(Std(kv.second), true);
+    if (PercentDecode(Std(kv.first), true) == name) {
+      return PercentDecode(Std(kv.second), true);
     }
   }
   return std::nullopt;

@@ -1,9 +1,8 @@
 // What every handler of the media module shares: the homeserver and media store of the request,
 // access-token authentication, JSON bodies and Matrix error responses.
 //
-// The media module speaks HTTP as the api module does, and maps service's errcodes
-// (protocol/errors.h) to the HTTP statuses the content repository's endpoints use
-// (content-repo.yaml, authed-content-repo.yaml). Private to the media module.
+// The media module speaks HTTP as the api module does, with the same errcode -> HTTP status
+// table and authentication (conclave/matrix_http). Private to the media module.
 #ifndef CONCLAVE_MEDIA_CALL_H_
 #define CONCLAVE_MEDIA_CALL_H_
 
@@ -16,10 +15,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "conclave/core/http.h"
+#include "conclave/matrix_http/authenticate.h"
+#include "conclave/matrix_http/error_response.h"
 #include "conclave/service/accounts/accounts.h"
 #include "conclave/service/homeserver.h"
 #include "conclave/service/media/media_store.h"
 #include "options.h"
+#include "preview.h"
 
 namespace conclave::media {
 
@@ -29,6 +31,7 @@ struct MediaState {
   std::unique_ptr<service::MediaStore> store;
   core::Notifier* notifier = nullptr;  // the server's; wakes downloads waiting for an upload
   std::string thumbnail_directory;     // <media directory>/thumbnails
+  std::unique_ptr<PreviewCache> previews = std::make_unique<PreviewCache>();
 };
 
 // One call of a handler: the request, the homeserver, the module state and who made it.
@@ -43,7 +46,7 @@ struct Call {
 
 using Handler = std::function<absl::StatusOr<core::Response>(Call&)>;
 
-enum class Auth { kNone, kRequired };
+using matrix_http::Auth;
 
 // Registers the media module's routes for one load; the handles unregister them when destroyed.
 class Routes {
@@ -69,18 +72,16 @@ class Routes {
 absl::Status RegisterUploadRoutes(Routes& routes);
 absl::Status RegisterDownloadRoutes(Routes& routes);
 absl::Status RegisterThumbnailRoutes(Routes& routes);
+// Only when the media_url_preview option is on (preview.cc).
+absl::Status RegisterPreviewRoutes(Routes& routes);
 
 // "mxc://<server_name>/<media_id>".
 std::string MxcUri(std::string_view server_name, std::string_view media_id);
 // The Notifier key a download waiting for `media_id`'s upload waits on.
 std::string UploadKey(std::string_view media_id);
 
-// The HTTP status for `status`: from its errcode (M_MISSING_TOKEN, M_UNKNOWN_TOKEN 401;
-// M_FORBIDDEN 403; M_NOT_FOUND, M_UNRECOGNIZED 404; M_CANNOT_OVERWRITE_MEDIA 409; M_TOO_LARGE
-// 413; M_LIMIT_EXCEEDED 429; M_NOT_YET_UPLOADED 504; other errcodes 400), or for M_UNKNOWN 500.
-int HttpStatusOf(const absl::Status& status);
-// The Matrix error response of `status` (a 5xx logged and answered without details).
-core::Response ErrorResponse(const absl::Status& status);
+using matrix_http::ErrorResponse;
+using matrix_http::HttpStatusOf;
 core::Response JsonResponse(const boost::json::value& body);
 
 }  // namespace conclave::media

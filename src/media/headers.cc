@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 
+#include "conclave/core/percent.h"
+
 namespace conclave::media {
 namespace {
 
@@ -21,21 +23,8 @@ constexpr std::string_view kContentSecurityPolicy =
     "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; "
     "style-src 'unsafe-inline'; object-src 'self';";
 
-std::string BaseType(std::string_view content_type) {
-  content_type = content_type.substr(0, content_type.find(';'));
-  while (!content_type.empty() && content_type.back() == ' ') content_type.remove_suffix(1);
-  while (!content_type.empty() && content_type.front() == ' ') content_type.remove_prefix(1);
-  std::string out(content_type);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-// RFC 8187 attr-char.
-bool AttrChar(unsigned char c) {
-  return std::isalnum(c) ||
-         std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
+// RFC 8187 attr-char: RFC 3986's unreserved characters and these.
+constexpr std::string_view kAttrCharExtra = "!#$&+^`|";
 
 // Printable ASCII without control characters: can go in a quoted-string.
 bool Quotable(std::string_view s) {
@@ -52,6 +41,16 @@ std::string CleanHeaderValue(std::string_view s) {
 }
 
 }  // namespace
+
+std::string BaseType(std::string_view content_type) {
+  content_type = content_type.substr(0, content_type.find(';'));
+  while (!content_type.empty() && content_type.back() == ' ') content_type.remove_suffix(1);
+  while (!content_type.empty() && content_type.front() == ' ') content_type.remove_prefix(1);
+  std::string out(content_type);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
 
 bool InlineSafe(std::string_view content_type) {
   const std::string base = BaseType(content_type);
@@ -70,17 +69,8 @@ std::string ContentDisposition(std::string_view content_type, std::string_view f
     out.push_back('"');
     return out;
   }
-  static constexpr char kHex[] = "0123456789ABCDEF";
   out += "; filename*=utf-8''";
-  for (unsigned char c : filename) {
-    if (AttrChar(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
+  out += core::PercentEncode(filename, kAttrCharExtra);
   return out;
 }
 

@@ -14,6 +14,10 @@
 
 namespace conclave::media {
 
+// `content_type` without its parameters and spaces, lower-case ("Text/HTML; charset=x" ->
+// "text/html").
+std::string BaseType(std::string_view content_type);
+
 // Whether `content_type` (parameters ignored, case-insensitive) is on the spec's list of types
 // safe to serve with `Content-Disposition: inline`.
 bool InlineSafe(std::string_view content_type);

@@ -30,13 +30,21 @@ struct Loaded {
 // Plain pointer: no static objects with destructors in a module.
 Loaded* g_loaded = nullptr;
 
+// `settings` (may be null: at startup) gives the quotas at each upload; it outlives the store.
 absl::StatusOr<std::unique_ptr<service::MediaStore>> OpenStore(core::Server& server,
-                                                               const MediaOptions& options) {
+                                                               const MediaOptions& options,
+                                                               const MediaSettings* settings) {
   database::Database* db = database::Instance();
   if (db == nullptr) return absl::FailedPreconditionError("media: the database is not loaded");
   service::MediaStoreOptions store_options;
   store_options.directory = MediaDirectory(options, server.config().database_path);
   store_options.unused_expiry = options.unused_expiry;
+  if (settings != nullptr) {
+    store_options.quota = [settings] {
+      const MediaOptions now = settings->Get();
+      return service::MediaQuota{.max_bytes = now.quota_bytes, .max_items = now.quota_items};
+    };
+  }
   return service::MediaStore::Open(*db, std::move(store_options));
 }
 
@@ -48,12 +56,17 @@ absl::Status Startup(core::ModuleContext& context) {
   const MediaOptions options = ReadMediaOptions(reader);
   CONCLAVE_RETURN_IF_ERROR(reader.status());
   CONCLAVE_RETURN_IF_ERROR(StartThumbnailer());
-  CONCLAVE_ASSIGN_OR_RETURN(auto store, OpenStore(context.server, options));
+  CONCLAVE_ASSIGN_OR_RETURN(auto store, OpenStore(context.server, options, nullptr));
   CONCLAVE_ASSIGN_OR_RETURN(service::OrphanStats removed, store->RemoveOrphans());
-  if (removed.temporaries + removed.unreferenced > 0) {
+  if (removed.temporaries + removed.unreferenced + removed.thumbnails > 0) {
     CONCLAVE_LOG(kInfo, "media",
-                 "removed {} unfinished uploads and {} unreferenced content files ({} bytes)",
-                 removed.temporaries, removed.unreferenced, removed.bytes);
+                 "removed {} unfinished uploads, {} unreferenced content files and {} "
+                 "thumbnails ({} bytes)",
+                 removed.temporaries, removed.unreferenced, removed.thumbnails, removed.bytes);
+  }
+  if (removed.counts_repaired > 0) {
+    CONCLAVE_LOG(kInfo, "media", "counted the media ids of {} content files (media_content)",
+                 removed.counts_repaired);
   }
   return absl::OkStatus();
 }
@@ -67,11 +80,13 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
   loaded->state.notifier = &context.server.notifier();
   loaded->state.thumbnail_directory =
       MediaDirectory(loaded->state.options, context.server.config().database_path) + "/thumbnails";
-  CONCLAVE_ASSIGN_OR_RETURN(loaded->state.store, OpenStore(context.server, loaded->state.options));
+  CONCLAVE_ASSIGN_OR_RETURN(loaded->state.store, OpenStore(context.server, loaded->state.options,
+                                                           loaded->settings.get()));
   Routes routes(context.server.router(), context.module_name, loaded->state, loaded->routes);
   CONCLAVE_RETURN_IF_ERROR(RegisterUploadRoutes(routes));
   CONCLAVE_RETURN_IF_ERROR(RegisterDownloadRoutes(routes));
   CONCLAVE_RETURN_IF_ERROR(RegisterThumbnailRoutes(routes));
+  CONCLAVE_RETURN_IF_ERROR(RegisterPreviewRoutes(routes));
   g_loaded = loaded.release();
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 
 #include "conclave/core/exceptions.h"
 #include "conclave/core/str_cat.h"
+#include "conclave/service/media/media_store.h"
 
 namespace conclave::media {
 namespace {
@@ -43,6 +44,23 @@ MediaOptions ReadMediaOptions(core::OptionReader& r) {
   o.max_image_pixels = static_cast<uint64_t>(
       r.Integer("media_max_image_pixels", 32'000'000, 1, int64_t{1} << 40,
                 {.unit = "pixels", .doc = "Images with more pixels are not thumbnailed"}));
+  o.url_preview = r.Bool("media_url_preview", false,
+                         {.doc = "Whether GET /_matrix/client/v1/media/preview_url is served"});
+  o.url_preview_allowed_ranges = r.StringList(
+      "media_url_preview_allowed_ranges", {},
+      {.unit = "CIDR ranges",
+       .doc = "Addresses previews may fetch although denied (loopback, private, ...)"});
+  o.url_preview_max_bytes = static_cast<uint64_t>(
+      r.Integer("media_url_preview_max_bytes", int64_t{10} << 20, 1, kMaxUpload,
+                {.unit = "bytes", .doc = "Largest page or image fetched for a preview"}));
+  o.url_preview_timeout = r.Duration("media_url_preview_timeout", absl::Seconds(10),
+                                     {.doc = "Time limit of each fetch of a preview"});
+  o.quota_bytes = static_cast<uint64_t>(r.Integer(
+      "media_quota_bytes", 0, 0, int64_t{1} << 50,
+      {.unit = "bytes", .runtime = true, .doc = "Bytes of uploads a user may have; 0: no quota"}));
+  o.quota_items = static_cast<uint64_t>(
+      r.Integer("media_quota_items", 0, 0, int64_t{1} << 40,
+                {.runtime = true, .doc = "Media items a user may have uploaded; 0: no quota"}));
   return o;
 }
 
@@ -57,10 +75,7 @@ absl::Status CheckSizes(const MediaOptions& options) {
 }
 
 std::string MediaDirectory(const MediaOptions& options, const std::string& database_path) {
-  if (!options.media_directory.empty()) return options.media_directory;
-  std::string base = database_path;
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
-  return base + "-media";
+  return service::MediaDirectoryFor(options.media_directory, database_path);
 }
 
 absl::StatusOr<std::unique_ptr<MediaSettings>> OpenMediaSettings(const core::RawConfig& raw) {

@@ -4,8 +4,9 @@
 // whether SIGHUP changes it are given where it is read (options.cc), and docs/configuration.md
 // is checked against them.
 //
-// None is runtime: a changed value applies at the module's next load (a reload of media, or a
-// restart). Private to the media module. Value types; thread-compatible.
+// The quotas are runtime (SIGHUP applies them at once); every other option applies at the
+// module's next load (a reload of media, or a restart). Private to the media module. Value types;
+// thread-compatible.
 #ifndef CONCLAVE_MEDIA_OPTIONS_H_
 #define CONCLAVE_MEDIA_OPTIONS_H_
 
@@ -39,6 +40,18 @@ struct MediaOptions {
   std::vector<ThumbnailSize> thumbnail_sizes;
   // Images with more pixels (all frames of an animation) are not thumbnailed: 413 M_TOO_LARGE.
   uint64_t max_image_pixels = 32'000'000;
+  // GET /_matrix/client/v1/media/preview_url (and the legacy v3/r0 ones): registered only when
+  // true. Default false: it fetches URLs users give.
+  bool url_preview = false;
+  // Address ranges (CIDR) previews may fetch although denied by default (loopback, private...).
+  std::vector<std::string> url_preview_allowed_ranges;
+  // Largest page or image fetched for a preview, bytes. Default 10 MiB.
+  uint64_t url_preview_max_bytes = uint64_t{10} << 20;
+  // Time limit of each fetch of a preview (the page, its image). Default 10 s.
+  absl::Duration url_preview_timeout = absl::Seconds(10);
+  // Per-user upload quotas; 0 = none (the default). Over one: 403 M_FORBIDDEN. Runtime.
+  uint64_t quota_bytes = 0;  // bytes of a user's uploads in all
+  uint64_t quota_items = 0;  // media items a user may have
 };
 
 // Reads the options (defaults for absent keys); invalid values end up in `reader.status()`.

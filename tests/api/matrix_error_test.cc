@@ -1,4 +1,5 @@
-// A failed status becomes the HTTP status and error body the spec gives its errcode.
+// A failed status becomes the HTTP status and error body the spec gives its errcode: the table
+// api and media share (conclave/matrix_http/error_response.h), through api's names.
 #include "matrix_error.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +15,10 @@ using service::MatrixStatus;
 TEST(HttpStatusOf, FollowsTheErrcode) {
   EXPECT_EQ(HttpStatusOf(service::MissingToken("x")), 401);
   EXPECT_EQ(HttpStatusOf(service::UnknownToken("x")), 401);
+  EXPECT_EQ(HttpStatusOf(MatrixStatus(Errcode::kUnauthorized, "x")), 401);
+  EXPECT_EQ(HttpStatusOf(MatrixStatus(Errcode::kWrongRoomKeysVersion, "x")), 403);
+  EXPECT_EQ(HttpStatusOf(MatrixStatus(Errcode::kCannotOverwriteMedia, "x")), 409);
+  EXPECT_EQ(HttpStatusOf(MatrixStatus(Errcode::kNotYetUploaded, "x")), 504);
   EXPECT_EQ(HttpStatusOf(service::Forbidden("x")), 403);
   EXPECT_EQ(HttpStatusOf(MatrixStatus(Errcode::kUserDeactivated, "x")), 403);
   EXPECT_EQ(HttpStatusOf(service::NotFound("x")), 404);
@@ -48,6 +53,13 @@ TEST(ErrorResponse, InternalErrorsHideTheirDetails) {
   core::Response internal = ErrorResponse(absl::InternalError("disk on fire"));
   EXPECT_EQ(internal.status, 500);
   EXPECT_EQ(internal.body, R"({"errcode":"M_UNKNOWN","error":"Internal server error"})");
+}
+
+// content-repo.yaml's 504 says what is missing: it is not an internal error.
+TEST(ErrorResponse, NotYetUploadedKeepsItsMessage) {
+  core::Response waiting = ErrorResponse(MatrixStatus(Errcode::kNotYetUploaded, "Not uploaded"));
+  EXPECT_EQ(waiting.status, 504);
+  EXPECT_EQ(waiting.body, R"({"errcode":"M_NOT_YET_UPLOADED","error":"Not uploaded"})");
 }
 
 TEST(ErrorResponse, ExplicitStatusKeepsTheErrcode) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api_harness.h"
+#include "conclave/core/percent.h"
 
 namespace conclave::api::test_util {
 namespace {
@@ -21,18 +22,7 @@ std::string RoomPath(const std::string& room_id, const std::string& rest) {
 }
 
 // `text` percent-encoded for a query string (RFC 3986 unreserved characters kept).
-std::string Encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
-}
+std::string Encode(std::string_view text) { return core::PercentEncode(text); }
 
 class SpecConformanceTest : public ApiTest {
  protected:

@@ -1,7 +1,8 @@
 """The media repository against the real binary: matrix-nio (Debian's python3-matrix-nio) uploads,
 downloads and sets an avatar; raw HTTP checks every error and header (no token, unknown id,
 oversized, Range, ETag, the asynchronous create + PUT upload); kill -9 during an upload leaves
-no metadata without its file and no visible partial file after the restart.
+no metadata without its file and no visible partial file after the restart. URL previews
+against a local page server.
 Usage: media_test.py BUILD_DIR
 """
 
@@ -403,6 +404,93 @@ class CrashTest(unittest.TestCase):
             # Every content file left is one the metadata names (none half-written).
             for path in media_files(server, "content"):
                 self.assertEqual(len(os.path.basename(path)), 64)
+        finally:
+            server.cleanup()
+
+
+class PreviewTest(unittest.TestCase):
+    """GET /_matrix/client/v1/media/preview_url against a local page server (allowed by config:
+    127.0.0.1 only); other loopback addresses stay denied; off by default."""
+
+    PAGE = (b'<html><head><meta property="og:title" content="Local page">'
+            b'<meta property="og:image" content="/cat.png"><title>t</title></head></html>')
+
+    @classmethod
+    def setUpClass(cls):
+        import http.server
+        import threading
+        image = png(4, 3)
+        cls.image = image
+        page = cls.PAGE
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body, kind = (page, "text/html; charset=utf-8") if self.path == "/page.html" \
+                    else (image, "image/png") if self.path == "/cat.png" else (b"no", "text/plain")
+                self.send_response(200 if body != b"no" else 404)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        cls.pages = http.server.ThreadingHTTPServer(("0.0.0.0", 0), Handler)
+        cls.pages_port = cls.pages.server_address[1]
+        threading.Thread(target=cls.pages.serve_forever, daemon=True).start()
+        cls.server = Server(BINARY, env={
+            "CONCLAVE_MEDIA_URL_PREVIEW": "true",
+            "CONCLAVE_MEDIA_URL_PREVIEW_ALLOWED_RANGES": '["127.0.0.1/32"]'})
+        cls.server.start()
+        cls.alice = register(cls.server, "alice")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+        cls.pages.shutdown()
+
+    def preview(self, url, server=None, token=None):
+        from urllib.parse import quote
+        server = server or self.server
+        return server.request("GET", f"{V1}/preview_url?url={quote(url, safe='')}&ts=1",
+                              token=token or self.alice)
+
+    def test_page_preview_with_its_image_in_the_media_store(self):
+        status, body, _ = self.preview(f"http://127.0.0.1:{self.pages_port}/page.html")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["og:title"], "Local page")
+        self.assertTrue(body["og:image"].startswith("mxc://localhost/"), body)
+        self.assertEqual(body["matrix:image:size"], len(self.image))
+        self.assertEqual(body["og:image:type"], "image/png")
+        media_id = body["og:image"].rsplit("/", 1)[1]
+        status, data, _ = self.server.request("GET", f"{V1}/download/localhost/{media_id}",
+                                              token=self.alice)
+        self.assertEqual(status, 200)
+        # The cached answer is the same, image included.
+        self.assertEqual(self.preview(f"http://127.0.0.1:{self.pages_port}/page.html")[1], body)
+
+    def test_denied_addresses_and_errors(self):
+        # 127.0.0.2 is loopback too, and only 127.0.0.1 is allowed.
+        status, body, _ = self.preview(f"http://127.0.0.2:{self.pages_port}/page.html")
+        self.assertEqual((status, body["errcode"]), (403, "M_FORBIDDEN"), body)
+        status, body, _ = self.preview("file:///etc/passwd")
+        self.assertEqual((status, body["errcode"]), (403, "M_FORBIDDEN"), body)
+        status, body, _ = self.server.request("GET", f"{V1}/preview_url", token=self.alice)
+        self.assertEqual((status, body["errcode"]), (400, "M_MISSING_PARAM"))
+        status, body, _ = self.server.request("GET", f"{V1}/preview_url?url=x")
+        self.assertEqual(status, 401)
+        status, body, _ = self.preview(f"http://127.0.0.1:{self.pages_port}/missing")
+        self.assertEqual(status, 503)
+
+    def test_off_by_default(self):
+        server = Server(BINARY)
+        try:
+            server.start()
+            token = register(server, "bob")
+            status, body, _ = self.preview(f"http://127.0.0.1:{self.pages_port}/page.html",
+                                           server=server, token=token)
+            self.assertEqual((status, body["errcode"]), (404, "M_UNRECOGNIZED"))
         finally:
             server.cleanup()
 

@@ -11,6 +11,7 @@
 #include "conclave/core/command_slot.h"
 #include "conclave/core/exceptions.h"
 #include "conclave/core/log.h"
+#include "conclave/core/percent.h"
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
@@ -56,25 +57,6 @@ bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
   return true;
 }
 
-// Decodes the %XX escapes of a matrix.to link ("%40conclave%3Alocalhost").
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() &&
-        absl::ascii_isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        absl::ascii_isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      auto hex = [](char c) {
-        return c <= '9' ? c - '0' : absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a' + 10;
-      };
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 // The text of the link `formatted_body` opens with when it points at `user_id` (a mention
 // "pill": <a href="https://matrix.to/#/@user:server">name</a>), else nullopt.
 std::optional<std::string_view> PillText(std::string_view formatted_body,
@@ -93,7 +75,7 @@ std::optional<std::string_view> PillText(std::string_view formatted_body,
   std::string_view url = tag.substr(href + 6, value_end - href - 6);
   constexpr std::string_view kMatrixTo = "https://matrix.to/#/";
   if (url.substr(0, kMatrixTo.size()) != kMatrixTo) return std::nullopt;
-  if (PercentDecode(url.substr(kMatrixTo.size())) != user_id) return std::nullopt;
+  if (core::PercentDecode(url.substr(kMatrixTo.size())) != user_id) return std::nullopt;
   size_t close = html.find("</a>", tag_end);
   if (close == std::string_view::npos) return std::nullopt;
   return html.substr(tag_end + 1, close - tag_end - 1);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,6 +100,8 @@ ContentFiles::ContentFiles(std::string root) : root_(std::move(root)) {}
 
 std::string ContentFiles::tmp_dir() const { return root_ + "/tmp"; }
 
+std::string ContentFiles::thumbnail_dir() const { return root_ + "/thumbnails"; }
+
 std::string ContentFiles::PathOf(std::string_view sha256) const {
   return core::StrCat(root_, "/content/", sha256.substr(0, 2), "/", sha256);
 }
@@ -114,32 +117,78 @@ absl::Status ContentFiles::Prepare() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<CommittedContent> ContentFiles::Commit(const std::string& tmp_path) const {
+absl::StatusOr<CommittedContent> ContentFiles::Hash(const std::string& tmp_path) const {
   CommittedContent out;
   auto hash = Sha256OfFile(tmp_path, &out.size);
   if (!hash.ok()) return hash.status();
   out.sha256 = *std::move(hash);
-  const std::string target = PathOf(out.sha256);
+  Fd fd(open(tmp_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return Errno("cannot open", tmp_path);
+  if (fsync(fd.get()) != 0) return Errno("cannot fsync", tmp_path);
+  return out;
+}
+
+absl::Status ContentFiles::Place(const std::string& tmp_path, CommittedContent& content) const {
+  const std::string target = PathOf(content.sha256);
   struct stat st {};
   if (stat(target.c_str(), &st) == 0) {
     // Stored already (and durable: it was committed the same way). The bytes are the same.
     unlink(tmp_path.c_str());
-    out.deduplicated = true;
-    return out;
+    content.deduplicated = true;
+    return absl::OkStatus();
   }
-  {
-    Fd fd(open(tmp_path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) return Errno("cannot open", tmp_path);
-    if (fsync(fd.get()) != 0) return Errno("cannot fsync", tmp_path);
-  }
-  const std::string shard = core::StrCat(root_, "/content/", out.sha256.substr(0, 2));
+  const std::string shard = core::StrCat(root_, "/content/", content.sha256.substr(0, 2));
   if (mkdir(shard.c_str(), 0750) == 0) {
     CONCLAVE_RETURN_IF_ERROR(SyncDirectory(root_ + "/content"));
   } else if (errno != EEXIST) {
     return Errno("cannot create", shard);
   }
   if (rename(tmp_path.c_str(), target.c_str()) != 0) return Errno("cannot rename", tmp_path);
-  CONCLAVE_RETURN_IF_ERROR(SyncDirectory(shard));
+  return SyncDirectory(shard);
+}
+
+uint64_t ContentFiles::Remove(std::string_view sha256) const {
+  uint64_t freed = 0;
+  const std::string path = PathOf(sha256);
+  const uint64_t size = SizeOf(path);
+  if (unlink(path.c_str()) == 0) freed += size;
+  // Thumbnails are named "<sha256>-<size>...": a scan of the cache, once per removed content.
+  const std::string thumbnails = thumbnail_dir();
+  for (const std::string& name : Entries(thumbnails)) {
+    if (name.size() > sha256.size() && name.compare(0, sha256.size(), sha256) == 0 &&
+        name[sha256.size()] == '-') {
+      const std::string thumb = core::StrCat(thumbnails, "/", name);
+      const uint64_t thumb_size = SizeOf(thumb);
+      if (unlink(thumb.c_str()) == 0) freed += thumb_size;
+    }
+  }
+  return freed;
+}
+
+ContentFiles::LockHandle::~LockHandle() {
+  if (fd_ >= 0) close(fd_);  // releases the flock
+}
+
+absl::StatusOr<ContentFiles::LockHandle> ContentFiles::Lock() const {
+  const std::string path = root_ + "/.lock";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return Errno("cannot open", path);
+  LockHandle handle(fd);
+  while (flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) return Errno("cannot lock", path);
+  }
+  return handle;
+}
+
+std::vector<std::string> ContentFiles::ContentNames() const {
+  std::vector<std::string> out;
+  const std::string content = root_ + "/content";
+  for (const std::string& shard : Entries(content)) {
+    for (std::string& name : Entries(core::StrCat(content, "/", shard))) {
+      // PathOf(name) must find it again; anything else here is not ours.
+      if (name.compare(0, 2, shard) == 0) out.push_back(std::move(name));
+    }
+  }
   return out;
 }
 
@@ -152,16 +201,22 @@ absl::StatusOr<OrphanStats> ContentFiles::RemoveOrphans(
     if (unlink(path.c_str()) != 0) return Errno("cannot remove", path);
     ++stats.temporaries;
   }
-  const std::string content = root_ + "/content";
-  for (const std::string& shard : Entries(content)) {
-    const std::string shard_path = core::StrCat(content, "/", shard);
-    for (const std::string& name : Entries(shard_path)) {
-      if (referenced.contains(name)) continue;
-      const std::string path = core::StrCat(shard_path, "/", name);
-      stats.bytes += SizeOf(path);
-      if (unlink(path.c_str()) != 0) return Errno("cannot remove", path);
-      ++stats.unreferenced;
+  for (const std::string& name : Entries(thumbnail_dir())) {
+    // "<sha256>-<size>..." and ".tmp-*" (a thumbnail being written when the process died).
+    const size_t dash = name.find('-');
+    if (dash != std::string::npos && name[0] != '.' && referenced.contains(name.substr(0, dash))) {
+      continue;
     }
+    const std::string path = core::StrCat(thumbnail_dir(), "/", name);
+    stats.bytes += SizeOf(path);
+    if (unlink(path.c_str()) == 0) ++stats.thumbnails;
+  }
+  for (const std::string& name : ContentNames()) {
+    if (referenced.contains(name)) continue;
+    const std::string path = PathOf(name);
+    stats.bytes += SizeOf(path);
+    if (unlink(path.c_str()) != 0) return Errno("cannot remove", path);
+    ++stats.unreferenced;
   }
   return stats;
 }

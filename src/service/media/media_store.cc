@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
@@ -15,53 +16,15 @@
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/storage/schema.h"
 #include "content_files.h"
+#include "media_json.h"
 
 namespace conclave::service {
+using internal::DecodeMediaRecord;
+using internal::EncodeMediaRecord;
+
 namespace {
 
 constexpr size_t kMediaIdLength = 24;
-
-std::string Encode(const MediaRecord& r) {
-  boost::json::object o;
-  o["uploader"] = r.uploader;
-  o["content_type"] = r.content_type;
-  o["filename"] = r.filename;
-  o["size"] = r.size;
-  o["sha256"] = r.sha256;
-  o["created_ts"] = r.created_ts;
-  if (r.pending()) o["unused_expires_ts"] = r.unused_expires_ts;
-  return boost::json::serialize(o);
-}
-
-absl::StatusOr<MediaRecord> Decode(std::string_view media_id, std::string_view json) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(json, ec);
-  if (ec || !v.is_object()) {
-    return absl::DataLossError(core::StrCat("media ", media_id, ": stored metadata is not JSON"));
-  }
-  const boost::json::object& o = v.get_object();
-  auto str = [&](const char* key) -> std::string {
-    const boost::json::value* f = o.if_contains(key);
-    return f != nullptr && f->is_string() ? std::string(f->get_string()) : std::string();
-  };
-  auto num = [&](const char* key) -> int64_t {
-    const boost::json::value* f = o.if_contains(key);
-    if (f == nullptr) return 0;
-    if (f->is_int64()) return f->get_int64();
-    if (f->is_uint64()) return static_cast<int64_t>(f->get_uint64());
-    return 0;
-  };
-  MediaRecord r;
-  r.media_id = std::string(media_id);
-  r.uploader = str("uploader");
-  r.content_type = str("content_type");
-  r.filename = str("filename");
-  r.size = static_cast<uint64_t>(num("size"));
-  r.sha256 = str("sha256");
-  r.created_ts = num("created_ts");
-  r.unused_expires_ts = num("unused_expires_ts");
-  return r;
-}
 
 // Removes a request body that was not committed.
 void Discard(const std::string& body_file) {
@@ -80,6 +43,21 @@ bool ValidMediaId(std::string_view media_id) {
   return true;
 }
 
+std::string MediaDirectoryFor(std::string_view configured, std::string_view database_path) {
+  if (!configured.empty()) return std::string(configured);
+  std::string base(database_path);
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  return base + "-media";
+}
+
+std::string MediaDirectoryOf(const core::RawConfig& raw, std::string_view database_path) {
+  std::string configured;
+  if (const core::RawValue* value = raw.Find("media_directory")) {
+    if (const auto* text = std::get_if<std::string>(&value->value)) configured = *text;
+  }
+  return MediaDirectoryFor(configured, database_path);
+}
+
 MediaStore::MediaStore(database::Database& db, MediaStoreOptions options)
     : db_(db),
       options_(std::move(options)),
@@ -94,6 +72,8 @@ absl::StatusOr<std::unique_ptr<MediaStore>> MediaStore::Open(database::Database&
   CONCLAVE_RETURN_IF_ERROR(store->files_->Prepare());
   CONCLAVE_ASSIGN_OR_RETURN(store->media_, db.OpenMap(schema::kMediaMap));
   CONCLAVE_ASSIGN_OR_RETURN(store->by_user_, db.OpenMap(schema::kMediaByUserMap));
+  CONCLAVE_ASSIGN_OR_RETURN(store->content_, db.OpenMap(schema::kMediaContentMap));
+  CONCLAVE_ASSIGN_OR_RETURN(store->usage_, db.OpenMap(schema::kMediaUsageMap));
   return store;
 }
 
@@ -106,26 +86,97 @@ std::string MediaStore::ContentPath(const MediaRecord& record) const {
 int64_t MediaStore::Now() const { return options_.now_ms ? options_.now_ms() : NowMs(); }
 
 absl::StatusOr<OrphanStats> MediaStore::RemoveOrphans() {
-  absl::flat_hash_set<std::string> referenced;
-  absl::Status decoded = absl::OkStatus();
-  CONCLAVE_RETURN_IF_ERROR(
-      db_.ForEachWithPrefix(*media_, "", [&](std::string_view key, std::string_view value) {
-        auto record = Decode(key, value);
-        if (!record.ok()) {
-          decoded = record.status();
-          return false;
-        }
-        if (!record->pending()) referenced.insert(record->sha256);
-        return true;
-      }));
+  CONCLAVE_ASSIGN_OR_RETURN(ContentFiles::LockHandle lock, files_->Lock());
+  absl::flat_hash_map<std::string, uint64_t> counts;
+  absl::flat_hash_map<std::string, MediaUsage> usages;
   // A metadata row we cannot read may name a file: delete nothing rather than guess.
-  CONCLAVE_RETURN_IF_ERROR(decoded);
-  return files_->RemoveOrphans(referenced);
+  CONCLAVE_RETURN_IF_ERROR(internal::ForEachMediaRecord(db_, *media_, [&](const MediaRecord& r) {
+    if (r.pending()) return;
+    ++counts[r.sha256];
+    MediaUsage& usage = usages[r.uploader];
+    usage.bytes += r.size;
+    ++usage.items;
+  }));
+  // Counts and usages are written with their rows, so they can only be missing (a database from
+  // before `media_content` and `media_usage`): write those; a wrong one is left for `database
+  // verify` to report.
+  database::WriteBatch batch;
+  uint64_t repaired = 0;
+  for (const auto& [sha256, count] : counts) {
+    CONCLAVE_ASSIGN_OR_RETURN(uint64_t stored, ContentCount(sha256));
+    if (stored == 0) {
+      batch.Put(*content_, sha256, schema::EncodePosition(count));
+      ++repaired;
+    }
+  }
+  for (const auto& [user_id, usage] : usages) {
+    auto stored = db_.Get(*usage_, user_id);
+    if (absl::IsNotFound(stored.status())) {
+      batch.Put(*usage_, user_id, internal::EncodeMediaUsage(usage));
+      ++repaired;
+    } else if (!stored.ok()) {
+      return stored.status();
+    }
+  }
+  if (repaired > 0) CONCLAVE_RETURN_IF_ERROR(db_.Write(batch));
+  absl::flat_hash_set<std::string> referenced;
+  for (const auto& [sha256, count] : counts) referenced.insert(sha256);
+  CONCLAVE_ASSIGN_OR_RETURN(OrphanStats stats, files_->RemoveOrphans(referenced));
+  stats.counts_repaired = repaired;
+  return stats;
+}
+
+absl::StatusOr<uint64_t> MediaStore::ContentCount(std::string_view sha256) const {
+  auto stored = db_.Get(*content_, sha256);
+  if (absl::IsNotFound(stored.status())) return 0;
+  if (!stored.ok()) return stored.status();
+  return schema::DecodePosition(*stored);
+}
+
+absl::StatusOr<MediaUsage> MediaStore::Usage(std::string_view user_id) const {
+  return internal::ReadMediaUsage(db_, *usage_, user_id);
+}
+
+absl::Status MediaStore::CommitUpload(const std::string& body_file, MediaRecord& record) {
+  auto content = files_->Hash(body_file);
+  if (!content.ok()) {
+    Discard(body_file);
+    return content.status();
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(ContentFiles::LockHandle lock, files_->Lock());
+  // Checked under the lock: two uploads of one user cannot both pass on the same usage.
+  auto usage = Usage(record.uploader);
+  if (!usage.ok()) {
+    Discard(body_file);
+    return usage.status();
+  }
+  const MediaQuota quota = options_.quota ? options_.quota() : MediaQuota{};
+  if ((quota.max_bytes > 0 && usage->bytes + content->size > quota.max_bytes) ||
+      (quota.max_items > 0 && usage->items + 1 > quota.max_items)) {
+    Discard(body_file);
+    return Forbidden("The user has reached a quota for uploaded content");
+  }
+  if (absl::Status placed = files_->Place(body_file, *content); !placed.ok()) {
+    Discard(body_file);
+    return placed;
+  }
+  record.size = content->size;
+  record.sha256 = content->sha256;
+  usage->bytes += record.size;
+  ++usage->items;
+  CONCLAVE_ASSIGN_OR_RETURN(uint64_t count, ContentCount(record.sha256));
+  database::WriteBatch batch;
+  batch.Put(*usage_, record.uploader, internal::EncodeMediaUsage(*usage));
+  batch.Put(*media_, record.media_id, EncodeMediaRecord(record));
+  batch.Put(*by_user_, schema::MediaByUserKey(record.uploader, record.created_ts, record.media_id),
+            "");
+  batch.Put(*content_, record.sha256, schema::EncodePosition(count + 1));
+  return db_.Write(batch);
 }
 
 absl::Status MediaStore::Write(const MediaRecord& record) {
   database::WriteBatch batch;
-  batch.Put(*media_, record.media_id, Encode(record));
+  batch.Put(*media_, record.media_id, EncodeMediaRecord(record));
   batch.Put(*by_user_, schema::MediaByUserKey(record.uploader, record.created_ts, record.media_id),
             "");
   return db_.Write(batch);
@@ -135,20 +186,13 @@ absl::StatusOr<MediaRecord> MediaStore::Upload(std::string_view uploader,
                                                const std::string& body_file,
                                                std::string_view content_type,
                                                std::string_view filename) {
-  auto content = files_->Commit(body_file);
-  if (!content.ok()) {
-    Discard(body_file);
-    return content.status();
-  }
   MediaRecord record;
   record.media_id = RandomAlnum(kMediaIdLength);
   record.uploader = std::string(uploader);
   record.content_type = std::string(content_type);
   record.filename = std::string(filename);
-  record.size = content->size;
-  record.sha256 = content->sha256;
   record.created_ts = Now();
-  CONCLAVE_RETURN_IF_ERROR(Write(record));
+  CONCLAVE_RETURN_IF_ERROR(CommitUpload(body_file, record));
   return record;
 }
 
@@ -192,19 +236,17 @@ absl::StatusOr<MediaRecord> MediaStore::UploadTo(std::string_view media_id,
     Discard(body_file);
     return first.status();
   }
-  auto content = files_->Commit(body_file);
-  if (!content.ok()) {
-    Discard(body_file);
-    return content.status();
-  }
   absl::MutexLock lock(&mu_);
-  CONCLAVE_ASSIGN_OR_RETURN(MediaRecord record, check());
+  auto second = check();
+  if (!second.ok()) {
+    Discard(body_file);
+    return second.status();
+  }
+  MediaRecord record = *std::move(second);
   record.content_type = std::string(content_type);
   record.filename = std::string(filename);
-  record.size = content->size;
-  record.sha256 = content->sha256;
   record.unused_expires_ts = 0;
-  CONCLAVE_RETURN_IF_ERROR(Write(record));
+  CONCLAVE_RETURN_IF_ERROR(CommitUpload(body_file, record));
   return record;
 }
 
@@ -213,61 +255,9 @@ absl::StatusOr<MediaRecord> MediaStore::Get(std::string_view media_id) const {
   auto stored = db_.Get(*media_, media_id);
   if (absl::IsNotFound(stored.status())) return NotFound("Media not found");
   if (!stored.ok()) return stored.status();
-  CONCLAVE_ASSIGN_OR_RETURN(MediaRecord record, Decode(media_id, *stored));
+  CONCLAVE_ASSIGN_OR_RETURN(MediaRecord record, DecodeMediaRecord(media_id, *stored));
   if (record.pending() && record.unused_expires_ts <= Now()) return NotFound("Media not found");
   return record;
-}
-
-absl::StatusOr<MediaTotals> MediaStatistics(database::Database& db) {
-  CONCLAVE_ASSIGN_OR_RETURN(database::Map * media, db.OpenMap(schema::kMediaMap));
-  MediaTotals totals;
-  absl::flat_hash_set<std::string> contents;
-  absl::Status decoded = absl::OkStatus();
-  CONCLAVE_RETURN_IF_ERROR(
-      db.ForEachWithPrefix(*media, "", [&](std::string_view key, std::string_view value) {
-        auto record = Decode(key, value);
-        if (!record.ok()) {
-          decoded = record.status();
-          return false;
-        }
-        if (record->pending()) {
-          ++totals.pending;
-          return true;
-        }
-        ++totals.media;
-        totals.bytes += record->size;
-        if (contents.insert(record->sha256).second) totals.distinct_bytes += record->size;
-        return true;
-      }));
-  CONCLAVE_RETURN_IF_ERROR(decoded);
-  totals.distinct_contents = contents.size();
-  return totals;
-}
-
-absl::StatusOr<std::vector<MediaRecord>> MediaOfUser(database::Database& db,
-                                                     std::string_view user_id) {
-  CONCLAVE_ASSIGN_OR_RETURN(database::Map * media, db.OpenMap(schema::kMediaMap));
-  CONCLAVE_ASSIGN_OR_RETURN(database::Map * by_user, db.OpenMap(schema::kMediaByUserMap));
-  std::vector<std::string> ids;
-  CONCLAVE_RETURN_IF_ERROR(
-      db.ForEachWithPrefix(*by_user, database::KeyBuilder().AppendString(user_id).Build(),
-                           [&](std::string_view key, std::string_view) {
-                             database::KeyReader reader(key);
-                             (void)reader.ReadString();
-                             (void)reader.ReadU64();
-                             if (auto id = reader.ReadString(); id.ok())
-                               ids.push_back(*std::move(id));
-                             return true;
-                           }));
-  std::vector<MediaRecord> out;
-  for (const std::string& id : ids) {
-    auto stored = db.Get(*media, id);
-    if (absl::IsNotFound(stored.status())) continue;
-    if (!stored.ok()) return stored.status();
-    CONCLAVE_ASSIGN_OR_RETURN(MediaRecord record, Decode(id, *stored));
-    out.push_back(std::move(record));
-  }
-  return out;
 }
 
 }  // namespace conclave::service

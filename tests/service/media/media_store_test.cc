@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "conclave/service/protocol/crypto.h"
+#include "conclave/service/storage/schema.h"
 #include "content_files.h"
 #include "database/temp_dir.h"
 #include "gmock/gmock.h"
@@ -38,6 +39,8 @@ class MediaStoreTest : public ::testing::Test {
     options.unused_expiry = absl::Minutes(10);
     options.max_pending_per_user = 2;
     options.now_ms = [this] { return now_ms_; };
+    options.test_stop_after_delete_batch = [this] { return stop_after_delete_batch_; };
+    options.quota = [this] { return quota_; };
     auto store = MediaStore::Open(*db_, std::move(options));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
@@ -64,6 +67,8 @@ class MediaStoreTest : public ::testing::Test {
   std::unique_ptr<database::Database> db_;
   std::unique_ptr<MediaStore> store_;
   int64_t now_ms_ = 1'700'000'000'000;
+  bool stop_after_delete_batch_ = false;
+  MediaQuota quota_;
   int next_ = 0;
 };
 
@@ -145,8 +150,10 @@ TEST_F(MediaStoreTest, RemoveOrphansDeletesTemporariesAndUnreferencedContent) {
   ASSERT_TRUE(kept.ok());
   const std::string partial = Body("half an upl");
   ContentFiles files(dir_.Sub("media"));
-  auto orphan = files.Commit(Body("no metadata"));
+  const std::string unnamed = Body("no metadata");
+  auto orphan = files.Hash(unnamed);
   ASSERT_TRUE(orphan.ok());
+  ASSERT_THAT(files.Place(unnamed, *orphan), IsOk());
   ASSERT_TRUE(fs::exists(files.PathOf(orphan->sha256)));
 
   Open();  // a restart
@@ -157,6 +164,133 @@ TEST_F(MediaStoreTest, RemoveOrphansDeletesTemporariesAndUnreferencedContent) {
   EXPECT_FALSE(fs::exists(partial));
   EXPECT_FALSE(fs::exists(files.PathOf(orphan->sha256)));
   EXPECT_EQ(Read(store_->ContentPath(*kept)), "kept");
+}
+
+// Identical uploads share one file: it goes with the last of their ids, and not before.
+TEST_F(MediaStoreTest, DeleteRemovesTheFileWithItsLastId) {
+  auto first = store_->Upload("@a:x", Body("shared"), "", "");
+  auto second = store_->Upload("@b:x", Body("shared"), "", "");
+  ASSERT_TRUE(first.ok() && second.ok());
+  const std::string path = store_->ContentPath(*first);
+  const std::string thumbnail = dir_.Sub("media/thumbnails/" + first->sha256 + "-32x32-crop.jpg");
+  fs::create_directories(dir_.Sub("media/thumbnails"));
+  std::ofstream(thumbnail) << "thumb";
+
+  auto deleted = store_->Delete(first->media_id);
+  ASSERT_THAT(deleted.status(), IsOk());
+  EXPECT_EQ(deleted->items, 1u);
+  EXPECT_EQ(deleted->files, 0u);
+  EXPECT_TRUE(fs::exists(path));
+  EXPECT_TRUE(fs::exists(thumbnail));
+  EXPECT_THAT(store_->Get(first->media_id).status(), HasErrcode(Errcode::kNotFound));
+  EXPECT_THAT(store_->Get(second->media_id).status(), IsOk());
+
+  deleted = store_->Delete(second->media_id);
+  ASSERT_THAT(deleted.status(), IsOk());
+  EXPECT_EQ(deleted->files, 1u);
+  EXPECT_EQ(deleted->bytes, 6u + 5u);  // the content and its thumbnail
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_FALSE(fs::exists(thumbnail));
+  EXPECT_THAT(store_->Delete(second->media_id).status(), HasErrcode(Errcode::kNotFound));
+  auto of_b = MediaOfUser(*db_, "@b:x");
+  ASSERT_TRUE(of_b.ok());
+  EXPECT_THAT(*of_b, IsEmpty());
+
+  // The content uploaded again after its file went is stored again.
+  auto again = store_->Upload("@a:x", Body("shared"), "", "");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Read(store_->ContentPath(*again)), "shared");
+}
+
+// A kill -9 after a deletion's batch leaves the file and no id: an orphan the next start
+// removes. The other order could leave an id without its file.
+TEST_F(MediaStoreTest, CrashAfterTheDeleteBatchLeavesAnOrphanOnly) {
+  auto record = store_->Upload("@a:x", Body("doomed"), "", "");
+  ASSERT_TRUE(record.ok());
+  stop_after_delete_batch_ = true;
+  Open();
+  ASSERT_THAT(store_->Delete(record->media_id).status(), IsOk());
+  const std::string path = store_->ContentPath(*record);
+  EXPECT_TRUE(fs::exists(path));
+  EXPECT_THAT(store_->Get(record->media_id).status(), HasErrcode(Errcode::kNotFound));
+
+  stop_after_delete_batch_ = false;
+  Open();  // the restart
+  auto removed = store_->RemoveOrphans();
+  ASSERT_THAT(removed.status(), IsOk());
+  EXPECT_EQ(removed->unreferenced, 1u);
+  EXPECT_FALSE(fs::exists(path));
+}
+
+TEST_F(MediaStoreTest, DeletesPendingIdsAndTheMediaOfAUserOrOfAnAge) {
+  auto pending = store_->Create("@a:x");
+  ASSERT_TRUE(pending.ok());
+  auto old_one = store_->Upload("@a:x", Body("old"), "", "");
+  now_ms_ += 1000;
+  auto new_one = store_->Upload("@a:x", Body("new"), "", "");
+  auto other = store_->Upload("@b:x", Body("other"), "", "");
+  ASSERT_TRUE(old_one.ok() && new_one.ok() && other.ok());
+
+  auto purged = store_->DeleteCreatedBefore(now_ms_);
+  ASSERT_THAT(purged.status(), IsOk());
+  EXPECT_EQ(purged->items, 2u);  // the pending id and the old upload
+  EXPECT_EQ(purged->files, 1u);
+  EXPECT_THAT(store_->Get(new_one->media_id).status(), IsOk());
+
+  auto of_user = store_->DeleteOfUser("@a:x");
+  ASSERT_THAT(of_user.status(), IsOk());
+  EXPECT_EQ(of_user->items, 1u);
+  EXPECT_FALSE(fs::exists(store_->ContentPath(*new_one)));
+  EXPECT_THAT(store_->Get(other->media_id).status(), IsOk());
+  auto totals = MediaStatistics(*db_);
+  ASSERT_TRUE(totals.ok());
+  EXPECT_EQ(totals->media, 1u);
+  EXPECT_EQ(totals->pending, 0u);
+}
+
+// Databases from before `media_content` get their counts at the next start; with them, a
+// deletion keeps a file another id still names.
+TEST_F(MediaStoreTest, RemoveOrphansWritesMissingContentCounts) {
+  auto first = store_->Upload("@a:x", Body("twice"), "", "");
+  auto second = store_->Upload("@a:x", Body("twice"), "", "");
+  ASSERT_TRUE(first.ok() && second.ok());
+  auto content = db_->OpenMap(schema::kMediaContentMap);
+  ASSERT_TRUE(content.ok());
+  ASSERT_THAT(db_->Delete(**content, first->sha256), IsOk());
+
+  auto removed = store_->RemoveOrphans();
+  ASSERT_THAT(removed.status(), IsOk());
+  EXPECT_EQ(removed->counts_repaired, 1u);
+  EXPECT_EQ(removed->unreferenced, 0u);
+  ASSERT_THAT(store_->Delete(first->media_id).status(), IsOk());
+  EXPECT_EQ(Read(store_->ContentPath(*second)), "twice");
+}
+
+// content-repo.yaml: 403 M_FORBIDDEN when "the user has reached a quota for uploaded content".
+// Asked at each upload (SIGHUP changes it at once); a deletion gives the room back.
+TEST_F(MediaStoreTest, QuotasRefuseUploadsOverThemAndDeletionsFreeThem) {
+  auto first = store_->Upload("@a:x", Body("12345"), "", "");
+  ASSERT_TRUE(first.ok());
+  quota_ = {.max_bytes = 8, .max_items = 0};
+  const std::string refused_body = Body("6789");
+  EXPECT_THAT(store_->Upload("@a:x", refused_body, "", "").status(),
+              HasErrcode(Errcode::kForbidden));
+  EXPECT_FALSE(fs::exists(refused_body));
+  EXPECT_THAT(Files("content"), SizeIs(1));  // the refused content was not stored
+  EXPECT_THAT(store_->Upload("@b:x", Body("6789"), "", "").status(), IsOk());  // per user
+  EXPECT_THAT(store_->Upload("@a:x", Body("678"), "", "").status(), IsOk());   // 8 bytes: at it
+
+  quota_ = {.max_bytes = 0, .max_items = 2};
+  auto pending = store_->Create("@a:x");
+  ASSERT_TRUE(pending.ok());
+  EXPECT_THAT(store_->UploadTo(pending->media_id, "@a:x", Body("z"), "", "").status(),
+              HasErrcode(Errcode::kForbidden));
+  ASSERT_THAT(store_->Delete(first->media_id).status(), IsOk());
+  EXPECT_THAT(store_->UploadTo(pending->media_id, "@a:x", Body("z"), "", "").status(), IsOk());
+  auto usage = MediaUsageOf(*db_, "@a:x");
+  ASSERT_TRUE(usage.ok());
+  EXPECT_EQ(usage->items, 2u);
+  EXPECT_EQ(usage->bytes, 4u);  // "678" and "z"
 }
 
 TEST(Sha256OfFile, HashesInBlocks) {

@@ -93,6 +93,12 @@ inline constexpr char kMediaMap[] = "media";
 // first (admin commands).
 inline constexpr char kMediaByUserMap[] = "media_by_user";
 std::string MediaByUserKey(std::string_view user_id, int64_t created_ts, std::string_view media_id);
+// `media_content`: sha256 (hex) → u64 (EncodePosition): how many `media` rows name that content.
+// A content file goes when its count reaches zero; no row for a count of zero.
+inline constexpr char kMediaContentMap[] = "media_content";
+// `media_usage`: user_id → two u64 (EncodeMediaUsage in service/media): the bytes and the number
+// of a user's uploaded media, for quotas; no row for a user with none.
+inline constexpr char kMediaUsageMap[] = "media_usage";
 
 // `e2ee_one_time_keys`: user_id, device_id, algorithm, key_id.
 std::string OneTimeKeyKey(std::string_view user_id, std::string_view device_id,

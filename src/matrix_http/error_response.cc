@@ -1,4 +1,4 @@
-#include "matrix_error.h"
+#include "conclave/matrix_http/error_response.h"
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -6,7 +6,7 @@
 
 #include "conclave/core/log.h"
 
-namespace conclave::api {
+namespace conclave::matrix_http {
 namespace {
 
 using service::Errcode;
@@ -76,8 +76,8 @@ core::Response ErrorResponse(const absl::Status& status) {
   const int http_status = HttpStatusOf(status);
   boost::json::object body;
   body["errcode"] = service::ErrcodeName(service::ErrcodeOf(status));
-  if (http_status >= 500) {
-    CONCLAVE_LOG(kError, "api", "internal error: {}", status.ToString());
+  if (http_status >= 500 && http_status != 504) {
+    CONCLAVE_LOG(kError, "http", "internal error: {}", status.ToString());
     body["error"] = "Internal server error";
   } else {
     body["error"] = std::string(status.message());
@@ -92,4 +92,4 @@ core::Response ErrorResponse(int http_status, Errcode errcode, std::string_view 
               http_status);
 }
 
-}  // namespace conclave::api
+}  // namespace conclave::matrix_http
