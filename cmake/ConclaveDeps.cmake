@@ -34,6 +34,12 @@ pkg_check_modules(CONCLAVE_VIPS REQUIRED IMPORTED_TARGET vips)
 add_library(conclave_dep_vips INTERFACE)
 add_library(conclave_dep::vips ALIAS conclave_dep_vips)
 target_link_libraries(conclave_dep_vips INTERFACE PkgConfig::CONCLAVE_VIPS)
+# Xapian (the search index, src/service/search/xapian_index.cc only): shared in every preset,
+# release included. Debian ships no static libxapian (deps/README.md says why this is the choice).
+pkg_check_modules(CONCLAVE_XAPIAN REQUIRED IMPORTED_TARGET xapian-core)
+add_library(conclave_dep_xapian INTERFACE)
+add_library(conclave_dep::xapian ALIAS conclave_dep_xapian)
+target_link_libraries(conclave_dep_xapian INTERFACE PkgConfig::CONCLAVE_XAPIAN)
 # Header-only libraries.
 add_library(conclave_dep_headers INTERFACE)
 add_library(conclave_dep::headers ALIAS conclave_dep_headers)

@@ -17,6 +17,8 @@ packages=(
   libcli11-dev libfmt-dev libargon2-dev libssl-dev
   # Media thumbnails (src/media/thumbnailer.cc); linked dynamically in every preset
   libvips-dev
+  # Full-text search (src/service/search/xapian_index.cc); linked dynamically in every preset
+  libxapian-dev
   # Tests and benchmarks
   libgtest-dev libgmock-dev python3-matrix-nio python3-olm wrk curl procps
   # bench/http compares against nginx; systemd_test runs `systemd-analyze verify` on dist/
