@@ -27,6 +27,8 @@ absl::Status RegisterKeyRoutes(Routes& routes);
 absl::Status RegisterToDeviceRoutes(Routes& routes);
 // room_keys.cc: room_keys/version[/{version}], room_keys/keys[/{roomId}[/{sessionId}]].
 absl::Status RegisterRoomKeysRoutes(Routes& routes);
+// search.cc: POST /search.
+absl::Status RegisterSearchRoutes(Routes& routes);
 
 }  // namespace conclave::api
 
