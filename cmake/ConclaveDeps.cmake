@@ -43,6 +43,12 @@ pkg_check_modules(CONCLAVE_XML2 REQUIRED IMPORTED_TARGET libxml-2.0)
 add_library(conclave_dep_xml2 INTERFACE)
 add_library(conclave_dep::xml2 ALIAS conclave_dep_xml2)
 target_link_libraries(conclave_dep_xml2 INTERFACE PkgConfig::CONCLAVE_XML2)
+# Xapian (the search index, src/service/search/xapian_index.cc only): shared in every preset,
+# release included. Debian ships no static libxapian (deps/README.md says why this is the choice).
+pkg_check_modules(CONCLAVE_XAPIAN REQUIRED IMPORTED_TARGET xapian-core)
+add_library(conclave_dep_xapian INTERFACE)
+add_library(conclave_dep::xapian ALIAS conclave_dep_xapian)
+target_link_libraries(conclave_dep_xapian INTERFACE PkgConfig::CONCLAVE_XAPIAN)
 # Header-only libraries.
 add_library(conclave_dep_headers INTERFACE)
 add_library(conclave_dep::headers ALIAS conclave_dep_headers)

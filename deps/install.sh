@@ -19,6 +19,8 @@ packages=(
   libvips-dev
   # URL previews' HTML parser (src/media/opengraph.cc); dynamic, the copy libvips loads
   libxml2-dev
+  # Full-text search (src/service/search/xapian_index.cc); linked dynamically in every preset
+  libxapian-dev
   # Tests and benchmarks
   libgtest-dev libgmock-dev python3-matrix-nio python3-olm wrk curl procps
   # bench/http compares against nginx; systemd_test runs `systemd-analyze verify` on dist/

@@ -18,6 +18,7 @@ std::unique_ptr<CommandTree> BuildTree() {
   AddRoomsCommands(*tree);
   AddDatabaseCommands(*tree);
   AddMediaCommands(*tree);
+  AddSearchCommands(*tree);
   AddDebugCommands(*tree);
   return tree;
 }

@@ -144,6 +144,7 @@ void AddUsersCommands(CommandTree& tree);
 void AddRoomsCommands(CommandTree& tree);
 void AddDatabaseCommands(CommandTree& tree);
 void AddMediaCommands(CommandTree& tree);
+void AddSearchCommands(CommandTree& tree);
 void AddDebugCommands(CommandTree& tree);
 
 }  // namespace conclave::admin

@@ -26,7 +26,7 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
                       &RegisterRoomRoutes, &RegisterEventRoutes, &RegisterSyncRoutes,
                       &RegisterKeyRoutes, &RegisterToDeviceRoutes, &RegisterRoomKeysRoutes,
                       &RegisterReportingRoutes, &RegisterServerAdminRoutes,
-                      &RegisterThreepidRoutes, &RegisterTimestampRoutes}) {
+                      &RegisterThreepidRoutes, &RegisterTimestampRoutes, &RegisterSearchRoutes}) {
     CONCLAVE_RETURN_IF_ERROR(group(routes));
   }
   g_routes = owned.release();

@@ -31,6 +31,8 @@ absl::Status RegisterReportingRoutes(Routes& routes);
 absl::Status RegisterServerAdminRoutes(Routes& routes);
 absl::Status RegisterThreepidRoutes(Routes& routes);
 absl::Status RegisterTimestampRoutes(Routes& routes);
+// search.cc: POST /search.
+absl::Status RegisterSearchRoutes(Routes& routes);
 
 }  // namespace conclave::api
 

@@ -11,6 +11,8 @@
 #include "conclave/service/e2ee/e2ee.h"
 #include "conclave/service/rooms/rooms.h"
 #include "conclave/service/rooms/typing.h"
+#include "conclave/service/search/indexer.h"
+#include "conclave/service/search/search.h"
 #include "conclave/service/sync/sync.h"
 
 namespace conclave::service {
@@ -66,6 +68,14 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                 .rooms = *hs->rooms_,
                                                 .typing = *hs->typing_,
                                                 .e2ee = *hs->e2ee_});
+  CONCLAVE_ASSIGN_OR_RETURN(
+      hs->search_indexer_,
+      SearchIndexer::Open(
+          SearchIndexer::Deps{.store = *hs->store_, .stream = *hs->stream_, .rooms = *hs->rooms_},
+          SearchIndexDirectory(db.path())));
+  hs->search_ = std::make_unique<Search>(*hs->rooms_, *hs->search_indexer_);
+  hs->search_wakeup_ = hs->rooms_->observers().Add(
+      [indexer = hs->search_indexer_.get()](const SentEvent&) { indexer->Wake(); });
   hs->admin_room_ =
       std::make_unique<AdminRoomImpl>(AdminRoomImpl::Deps{.server_name = hs->server_name_,
                                                           .server = server,
@@ -98,10 +108,20 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
   return hs;
 }
 
-absl::Status Homeserver::Start() { return admin_room_->Start(); }
+absl::Status Homeserver::Start() {
+  CONCLAVE_RETURN_IF_ERROR(search_indexer_->Start());
+  return admin_room_->Start();
+}
 
 void Homeserver::Stop() {
   if (admin_room_ != nullptr) admin_room_->Stop();
+  if (search_indexer_ != nullptr) search_indexer_->Stop();
+}
+
+std::string SearchIndexDirectory(const std::string& database_path) {
+  std::string base = database_path;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  return base + "-search";
 }
 
 AdminRoom& Homeserver::admin_room() { return *admin_room_; }

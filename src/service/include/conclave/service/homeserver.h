@@ -20,6 +20,7 @@
 #include "conclave/service/accounts/uia_sessions.h"
 #include "conclave/service/options/options.h"
 #include "conclave/service/rate_limit/rate_limiter.h"
+#include "conclave/service/rooms/event_observers.h"
 #include "conclave/service/storage/store.h"
 #include "conclave/service/storage/stream.h"
 
@@ -30,6 +31,8 @@ class AdminRoomImpl;
 class E2ee;
 class KeyBackup;
 class Rooms;
+class Search;
+class SearchIndexer;
 class Sync;
 class Typing;
 
@@ -46,7 +49,8 @@ class Homeserver {
   // Stops the background work first (see Stop()).
   ~Homeserver();
 
-  // Starts the background work: the thread that runs the admin room's queued commands. Called
+  // Starts the background work: the search indexer's thread and the thread that runs the admin
+  // room's queued commands. Called
   // by the service module's load, after Open(); a Homeserver that is never started still queues
   // commands (tests). Not thread-safe with Stop(): call both from one thread (the module hooks).
   // kResourceExhausted when the thread cannot be created.
@@ -71,6 +75,8 @@ class Homeserver {
   E2ee& e2ee() { return *e2ee_; }
   KeyBackup& key_backup() { return *key_backup_; }
   Typing& typing() { return *typing_; }
+  Search& search() { return *search_; }
+  SearchIndexer& search_indexer() { return *search_indexer_; }
   RateLimiter& limiter() { return limiter_; }
   UiaSessions& uia_sessions() { return uia_sessions_; }
   AdminRoom& admin_room();
@@ -99,11 +105,19 @@ class Homeserver {
   std::unique_ptr<E2ee> e2ee_;
   std::unique_ptr<KeyBackup> key_backup_;
   std::unique_ptr<Sync> sync_;
+  std::unique_ptr<SearchIndexer> search_indexer_;
+  std::unique_ptr<Search> search_;
+  // Wakes the indexer after each send; destroyed before it.
+  EventObservers::Handle search_wakeup_;
   RateLimiter limiter_;
   UiaSessions uia_sessions_;
   // Last: destroyed (its worker joined) before everything it uses.
   std::unique_ptr<AdminRoomImpl> admin_room_;
 };
+
+// Where the search index of the database at `database_path` lives: `<database_path>-search`
+// (trailing slashes dropped), beside the database rather than in it (RocksDB owns its directory).
+std::string SearchIndexDirectory(const std::string& database_path);
 
 // The Homeserver of the loaded service module, or null when it is not loaded.
 Homeserver* Instance();
