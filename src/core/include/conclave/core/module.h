@@ -31,8 +31,9 @@ class RawConfig;
 // ConfigSections::Handle are one Registration template (registration.h). 6: service's
 // Homeserver gained key_backup() (a KeyBackup member) and uia_sessions(), which api calls, and
 // E2ee's key methods take and return structs instead of JSON bodies. 7: Request gained
-// body_file, Response a file body (ResponseFile), RouteOptions body_to_file.
-inline constexpr int kInterfaceVersion = 7;
+// body_file, Response a file body (ResponseFile), RouteOptions body_to_file. 8: service's
+// Homeserver gained push_rules() and notifications() (push/), which api calls.
+inline constexpr int kInterfaceVersion = 8;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
 #define CONCLAVE_ABI_STRINGIFY_(x) CONCLAVE_ABI_STRINGIFY_INNER_(x)
