@@ -1,27 +1,21 @@
-// Account data, room tags, filters and push rules. Client-Server API: account-data.yaml,
-// tags.yaml (stored as room account data of type m.tag, "Room Tagging"), filter.yaml,
-// pushrules.yaml (reading only).
-#include <algorithm>
-#include <boost/json/array.hpp>
+// Account data, room tags and filters. Client-Server API: account-data.yaml, tags.yaml (stored
+// as room account data of type m.tag, "Room Tagging"), filter.yaml. Push rules are push_rules.cc.
 #include <boost/json/object.hpp>
-#include <iterator>
 #include <string>
 
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/protocol/identifiers.h"
-#include "conclave/service/protocol/push_rules.h"
+#include "conclave/service/push/push_rule_store.h"
 #include "routes.h"
 
 namespace conclave::api {
 namespace {
 
-using boost::json::array;
 using boost::json::object;
 
 constexpr std::string_view kTagType = "m.tag";
-constexpr std::string_view kRuleKinds[] = {"override", "content", "room", "sender", "underride"};
 
 absl::StatusOr<boost::json::value> Empty(absl::Status status) {
   if (!status.ok()) return status;
@@ -73,8 +67,14 @@ absl::StatusOr<boost::json::value> GetAccountData(Call& call, bool per_room) {
   if (per_room) {
     CONCLAVE_ASSIGN_OR_RETURN(room_id, RoomParam(call));
   }
-  CONCLAVE_ASSIGN_OR_RETURN(auto content, call.hs.accounts().GetAccountData(
-                                              call.session.user_id, room_id, call.Param("type")));
+  const std::string type = call.Param("type");
+  if (!per_room && type == service::kPushRulesType) {
+    // Stored as the user's changes only (push_rule_set.h); clients read the whole ruleset.
+    CONCLAVE_ASSIGN_OR_RETURN(auto rules, call.hs.push_rules().Rules(call.session.user_id));
+    return *rules;
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(auto content,
+                            call.hs.accounts().GetAccountData(call.session.user_id, room_id, type));
   if (!content) {
     return service::NotFound(per_room ? "Room account data not found" : "Account data not found");
   }
@@ -129,43 +129,6 @@ absl::StatusOr<boost::json::value> DeleteTag(Call& call) {
                                                     }));
 }
 
-// The caller's push rules: the server defaults (push_rules.h), since rules cannot be changed.
-absl::StatusOr<object> PushRules(const Call& call) {
-  CONCLAVE_ASSIGN_OR_RETURN(service::UserId user, service::ParseUserId(call.session.user_id));
-  return service::DefaultPushRules(call.session.user_id, user.localpart);
-}
-
-// The rule `{kind}`/`{ruleId}` of the caller: M_INVALID_PARAM for an unknown kind, M_NOT_FOUND
-// for an unknown rule (pushrules.yaml 404).
-absl::StatusOr<object> FindRule(const Call& call) {
-  const std::string kind = call.Param("kind");
-  if (std::find(std::begin(kRuleKinds), std::end(kRuleKinds), kind) == std::end(kRuleKinds)) {
-    return service::InvalidParam(core::StrCat("Unknown push rule kind '", kind, "'"));
-  }
-  CONCLAVE_ASSIGN_OR_RETURN(object rules, PushRules(call));
-  const std::string rule_id = call.Param("ruleId");
-  if (const auto* global = rules.if_contains("global"); global && global->is_object()) {
-    if (const auto* list = global->get_object().if_contains(kind); list && list->is_array()) {
-      for (const boost::json::value& rule : list->get_array()) {
-        if (!rule.is_object()) continue;
-        const auto* id = rule.get_object().if_contains("rule_id");
-        if (id != nullptr && id->is_string() && id->get_string() == rule_id) {
-          return rule.get_object();
-        }
-      }
-    }
-  }
-  return service::NotFound("The push rule was not found");
-}
-
-// Changing push rules is not implemented: these methods of existing endpoints answer 404
-// M_UNRECOGNIZED, the spec's answer for an endpoint a server does not implement ("Common error
-// codes"), rather than the router's 405, which would claim the method itself is wrong.
-absl::StatusOr<boost::json::value> PushRulesReadOnly(Call&) {
-  return service::MatrixStatus(service::Errcode::kUnrecognized,
-                               "Changing push rules is not supported by this server");
-}
-
 }  // namespace
 
 absl::Status RegisterAccountDataRoutes(Routes& routes) {
@@ -207,39 +170,6 @@ absl::Status RegisterAccountDataRoutes(Routes& routes) {
         return filter;
       }));
 
-  CONCLAVE_RETURN_IF_ERROR(
-      routes.Add("GET", "/v3/pushrules/", Auth::kRequired,
-                 [](Call& call) -> absl::StatusOr<boost::json::value> { return PushRules(call); }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("GET", "/v3/pushrules/global/", Auth::kRequired,
-                                      [](Call& call) -> absl::StatusOr<boost::json::value> {
-                                        CONCLAVE_ASSIGN_OR_RETURN(object rules, PushRules(call));
-                                        return rules["global"];
-                                      }));
-  CONCLAVE_RETURN_IF_ERROR(
-      routes.Add("GET", "/v3/pushrules/global/{kind}/{ruleId}", Auth::kRequired,
-                 [](Call& call) -> absl::StatusOr<boost::json::value> { return FindRule(call); }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add(
-      "GET", "/v3/pushrules/global/{kind}/{ruleId}/enabled", Auth::kRequired,
-      [](Call& call) -> absl::StatusOr<boost::json::value> {
-        CONCLAVE_ASSIGN_OR_RETURN(object rule, FindRule(call));
-        const boost::json::value* enabled = rule.if_contains("enabled");
-        return object{{"enabled", enabled != nullptr && enabled->is_bool() && enabled->get_bool()}};
-      }));
-  CONCLAVE_RETURN_IF_ERROR(
-      routes.Add("GET", "/v3/pushrules/global/{kind}/{ruleId}/actions", Auth::kRequired,
-                 [](Call& call) -> absl::StatusOr<boost::json::value> {
-                   CONCLAVE_ASSIGN_OR_RETURN(object rule, FindRule(call));
-                   const boost::json::value* actions = rule.if_contains("actions");
-                   return object{{"actions", actions != nullptr ? *actions : array()}};
-                 }));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("PUT", "/v3/pushrules/global/{kind}/{ruleId}",
-                                      Auth::kRequired, &PushRulesReadOnly));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("DELETE", "/v3/pushrules/global/{kind}/{ruleId}",
-                                      Auth::kRequired, &PushRulesReadOnly));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("PUT", "/v3/pushrules/global/{kind}/{ruleId}/enabled",
-                                      Auth::kRequired, &PushRulesReadOnly));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("PUT", "/v3/pushrules/global/{kind}/{ruleId}/actions",
-                                      Auth::kRequired, &PushRulesReadOnly));
   return absl::OkStatus();
 }
 

@@ -12,8 +12,10 @@ namespace conclave::api {
 absl::Status RegisterAccountRoutes(Routes& routes);
 // profile.cc: profile, presence, user directory.
 absl::Status RegisterProfileRoutes(Routes& routes);
-// account_data.cc: account data, tags, filters, push rules.
+// account_data.cc: account data, tags, filters.
 absl::Status RegisterAccountDataRoutes(Routes& routes);
+// push_rules.cc: push rules.
+absl::Status RegisterPushRuleRoutes(Routes& routes);
 // rooms.cc: createRoom, membership, joined rooms and members, aliases, the room directory.
 absl::Status RegisterRoomRoutes(Routes& routes);
 // events.cc: send, state, event, messages, context, redact, typing, receipts, read markers.

@@ -9,6 +9,7 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/service/e2ee/backup.h"
 #include "conclave/service/e2ee/e2ee.h"
+#include "conclave/service/push/push_rule_store.h"
 #include "conclave/service/rooms/rooms.h"
 #include "conclave/service/rooms/typing.h"
 #include "conclave/service/search/indexer.h"
@@ -38,6 +39,7 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
   CONCLAVE_ASSIGN_OR_RETURN(hs->store_, Store::Open(db));
   CONCLAVE_ASSIGN_OR_RETURN(hs->stream_, Stream::Open(*hs->store_));
   hs->accounts_ = std::make_unique<Accounts>(*hs->store_, *hs->stream_, server, *hs->settings_);
+  hs->push_rules_ = std::make_unique<PushRuleStore>(*hs->accounts_);
   hs->typing_ = std::make_unique<Typing>();
   hs->rooms_ = std::make_unique<Rooms>(Rooms::Deps{.server_name = hs->server_name_,
                                                    .store = *hs->store_,

@@ -9,7 +9,8 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/clock.h"
 #include "conclave/service/protocol/identifiers.h"
-#include "conclave/service/protocol/push_rules.h"
+#include "conclave/service/protocol/push_rule_set.h"
+#include "conclave/service/push/push_rule_store.h"
 #include "conclave/service/rooms/rooms.h"
 #include "conclave/service/rooms/typing.h"
 #include "conclave/service/storage/stored_json.h"
@@ -235,15 +236,17 @@ std::vector<AccountDataEvent> GlobalAccountData(const SyncPass& pass) {
   bool has_push_rules = false;
   for (const auto& entry : account_data) {
     if (!entry.room_id.empty()) continue;
-    has_push_rules = has_push_rules || entry.type == "m.push_rules";
+    if (entry.type == kPushRulesType) {
+      // Stored as the user's changes (push_rule_set.h); clients get the whole ruleset.
+      has_push_rules = true;
+      add(entry.type, UserPushRuleSet(user, &entry.content));
+      continue;
+    }
     add(entry.type, entry.content);
   }
-  if (initial && !has_push_rules) {
-    // Clients (Element among them) read the push rules from account data; ours are the spec's
-    // defaults, which nobody can change yet.
-    auto parsed = ParseUserId(user);
-    add("m.push_rules", DefaultPushRules(user, parsed.ok() ? parsed->localpart : user));
-  }
+  // Clients (Element among them) read the push rules from account data: an initial sync always
+  // has them, changed or not.
+  if (initial && !has_push_rules) add(std::string(kPushRulesType), UserPushRuleSet(user, nullptr));
   return global_account_data;
 }
 

@@ -30,6 +30,7 @@ class AdminRoom;
 class AdminRoomImpl;
 class E2ee;
 class KeyBackup;
+class PushRuleStore;
 class Rooms;
 class Search;
 class SearchIndexer;
@@ -70,6 +71,7 @@ class Homeserver {
   Store& store() { return *store_; }
   Stream& stream() { return *stream_; }
   Accounts& accounts() { return *accounts_; }
+  PushRuleStore& push_rules() { return *push_rules_; }
   Rooms& rooms() { return *rooms_; }
   Sync& sync() { return *sync_; }
   E2ee& e2ee() { return *e2ee_; }
@@ -100,6 +102,7 @@ class Homeserver {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Stream> stream_;
   std::unique_ptr<Accounts> accounts_;
+  std::unique_ptr<PushRuleStore> push_rules_;
   std::unique_ptr<Typing> typing_;
   std::unique_ptr<Rooms> rooms_;
   std::unique_ptr<E2ee> e2ee_;
