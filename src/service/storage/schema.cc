@@ -52,6 +52,32 @@ std::string TimelineKey(std::string_view room_id, uint64_t position) {
   return database::KeyBuilder().AppendString(room_id).AppendU64(position).Build();
 }
 
+std::string RelationKey(std::string_view room_id, std::string_view parent_id,
+                        std::string_view rel_type, uint64_t position) {
+  return database::KeyBuilder()
+      .AppendString(room_id)
+      .AppendString(parent_id)
+      .AppendString(rel_type)
+      .AppendU64(position)
+      .Build();
+}
+
+std::string RelationPrefix(std::string_view room_id, std::string_view parent_id,
+                           std::optional<std::string_view> rel_type) {
+  database::KeyBuilder key;
+  key.AppendString(room_id).AppendString(parent_id);
+  if (rel_type) key.AppendString(*rel_type);
+  return std::move(key).Build();
+}
+
+std::string ThreadKey(std::string_view room_id, uint64_t position, std::string_view root_id) {
+  return database::KeyBuilder()
+      .AppendString(room_id)
+      .AppendU64(position)
+      .AppendString(root_id)
+      .Build();
+}
+
 absl::StatusOr<uint64_t> PositionOfTimelineKey(std::string_view key) {
   database::KeyReader reader(key);
   auto room = reader.ReadString();
