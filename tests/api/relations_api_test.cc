@@ -123,5 +123,35 @@ TEST_F(RelationsApiTest, BadRequestsGetTheirErrcodes) {
   EXPECT_EQ(nested.errcode(), Errcode::kUnknown);
 }
 
+TEST_F(RelationsApiTest, ThreadedReceiptsAreCheckedAndSynced) {
+  const std::string root = Send({{"msgtype", "m.text"}, {"body", "root"}});
+  const std::string reply =
+      Send({{"body", "reply"}, {"m.relates_to", RelatesTo("m.thread", root)}});
+  const std::string receipt = room_ + "/receipt/m.read/";
+  ApiResponse r = Post(receipt + reply, {{"thread_id", ""}}, alice_);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.errcode(), Errcode::kInvalidParam);
+  r = Post(receipt + reply, {{"thread_id", 5}}, alice_);
+  EXPECT_EQ(r.errcode(), Errcode::kInvalidParam);
+  r = Post(receipt + reply, {{"thread_id", "main"}}, alice_);
+  EXPECT_EQ(r.errcode(), Errcode::kInvalidParam) << r.body;
+  r = Post(room_ + "/receipt/m.fully_read/" + reply, {{"thread_id", root}}, alice_);
+  EXPECT_EQ(r.errcode(), Errcode::kInvalidParam);
+  r = Post(receipt + reply, {{"thread_id", root}}, alice_);
+  ASSERT_EQ(r.status, 200) << r.body;
+
+  ApiResponse sync = Get("/_matrix/client/v3/sync", alice_);
+  ASSERT_EQ(sync.status, 200) << sync.body;
+  const auto& ephemeral =
+      sync.json.at("rooms").at("join").at(room_id_).at("ephemeral").at("events").as_array();
+  bool found = false;
+  for (const auto& e : ephemeral) {
+    if (e.at("type").as_string() != "m.receipt") continue;
+    const auto& mine = e.at("content").at(reply).at("m.read").as_object();
+    found = mine.at("@alice:example.org").at("thread_id").as_string() == root;
+  }
+  EXPECT_TRUE(found) << sync.body;
+}
+
 }  // namespace
 }  // namespace conclave::api::test_util

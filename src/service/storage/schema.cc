@@ -97,6 +97,11 @@ std::string ReceiptKey(std::string_view room_id, std::string_view receipt_type,
   return Strings({room_id, receipt_type, user_id});
 }
 
+std::string ThreadedReceiptKey(std::string_view room_id, std::string_view receipt_type,
+                               std::string_view user_id, std::string_view thread_id) {
+  return Strings({room_id, receipt_type, user_id, thread_id});
+}
+
 std::string TxnKey(std::string_view user_id, std::string_view device_id, std::string_view txn_id) {
   return Strings({user_id, device_id, txn_id});
 }

@@ -263,6 +263,28 @@ TEST_F(RelationsTest, ThreadsListTheMostRecentlyActiveFirst) {
               HasErrcode(Errcode::kForbidden));
 }
 
+TEST_F(RelationsTest, ThreadedReceiptsMustNameTheEventsThread) {
+  const std::string root = SendText(alice_, room_, "root", "r");
+  const std::string reply = MustRelate(bob_, root, "m.thread");
+  const std::string reply_edit = Edit(bob_, reply, "reply!");
+  EXPECT_THAT(rooms().SetReceipt(alice_, room_, "m.read", reply, "main"),
+              HasErrcode(Errcode::kInvalidParam));
+  EXPECT_THAT(rooms().SetReceipt(alice_, room_, "m.read", root, root),
+              HasErrcode(Errcode::kInvalidParam));  // a root is in the main timeline
+  EXPECT_THAT(rooms().SetReceipt(alice_, room_, "m.read", root, ""),
+              HasErrcode(Errcode::kInvalidParam));
+  ASSERT_TRUE(rooms().SetReceipt(alice_, room_, "m.read", reply_edit, root).ok());
+  ASSERT_TRUE(rooms().SetReceipt(alice_, room_, "m.read", root, "main").ok());
+  ASSERT_TRUE(rooms().SetReceipt(alice_, room_, "m.read", root).ok());  // unthreaded
+
+  auto receipts = rooms().ReceiptsSince(room_, 0, alice_.user_id);
+  ASSERT_TRUE(receipts.ok()) << receipts.status();
+  const auto& in_thread = receipts->at(reply_edit).at("m.read").at(alice_.user_id).as_object();
+  EXPECT_EQ(Str(in_thread.if_contains("thread_id")), root);
+  EXPECT_TRUE(receipts->at(root).at("m.read").as_object().contains(alice_.user_id));
+  EXPECT_TRUE(VerifiesClean());
+}
+
 TEST_F(RelationsTest, VerifyReportsAStaleRowAndStartRebuildsTheIndex) {
   const std::string root = SendText(alice_, room_, "root", "r");
   const std::string reply = MustRelate(bob_, root, "m.thread");

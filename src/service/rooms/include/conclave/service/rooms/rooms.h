@@ -168,8 +168,12 @@ class Rooms {
   absl::Status SetTyping(const Session& session, std::string_view room_id, bool typing,
                          absl::Duration timeout);
   // receipt_type: m.read, m.read.private (m.fully_read goes to account data via ReadMarkers).
+  // `thread_id` (receipts.md "Threaded read receipts"): unset for an unthreaded receipt, "main"
+  // or a thread root's event id for a threaded one; M_INVALID_PARAM when empty or when the
+  // event is not in that thread.
   absl::Status SetReceipt(const Session& session, std::string_view room_id,
-                          std::string_view receipt_type, std::string_view event_id);
+                          std::string_view receipt_type, std::string_view event_id,
+                          std::optional<std::string_view> thread_id = std::nullopt);
   absl::Status SetReadMarkers(const Session& session, std::string_view room_id,
                               std::optional<std::string> fully_read,
                               std::optional<std::string> read,

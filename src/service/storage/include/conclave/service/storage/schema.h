@@ -59,6 +59,11 @@ std::string PairKey(std::string_view a, std::string_view b);
 // `receipts`: room_id, receipt type, user_id.
 std::string ReceiptKey(std::string_view room_id, std::string_view receipt_type,
                        std::string_view user_id);
+// `receipts` of one thread (receipts.md "Threaded read receipts"): room_id, receipt type,
+// user_id, thread_id ("main" or the thread root's event id). Unthreaded receipts keep
+// ReceiptKey, so a user has one of those and one per thread.
+std::string ThreadedReceiptKey(std::string_view room_id, std::string_view receipt_type,
+                               std::string_view user_id, std::string_view thread_id);
 // `txn_ids`: who sent, from which device, with which transaction id.
 std::string TxnKey(std::string_view user_id, std::string_view device_id, std::string_view txn_id);
 
