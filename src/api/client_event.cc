@@ -15,9 +15,26 @@ using service::StringField;
 object Shape(const service::StoredEvent& event, const service::Session* viewer, bool with_room_id,
              bool nested);
 
+// Bundled aggregations for clients ("Aggregations of child events"): the events they carry
+// (m.replace, m.thread's latest_event) are shaped "as normal", like the event itself.
+object ClientRelations(const object& relations, const service::Session* viewer, bool with_room_id) {
+  object out = relations;
+  if (auto* edit = out.if_contains("m.replace"); edit != nullptr && edit->is_object()) {
+    *edit = Shape(service::StoredEvent{edit->get_object(), 0}, viewer, with_room_id, false);
+  }
+  if (auto* thread = out.if_contains("m.thread"); thread != nullptr && thread->is_object()) {
+    if (auto* latest = thread->get_object().if_contains("latest_event");
+        latest != nullptr && latest->is_object()) {
+      *latest = Shape(service::StoredEvent{latest->get_object(), 0}, viewer, with_room_id, false);
+    }
+  }
+  return out;
+}
+
 // `unsigned` for clients. `nested` for the event inside another's redacted_because, which is
 // not shaped again.
-object ClientUnsigned(const object& pdu, const service::Session* viewer, bool nested) {
+object ClientUnsigned(const object& pdu, const service::Session* viewer, bool with_room_id,
+                      bool nested) {
   object unsigned_data;
   if (const auto* u = pdu.if_contains("unsigned"); u && u->is_object()) {
     for (const auto& [key, value] : u->get_object()) {
@@ -28,6 +45,10 @@ object ClientUnsigned(const object& pdu, const service::Session* viewer, bool ne
             StringField(pdu, "sender") == viewer->user_id) {
           unsigned_data["transaction_id"] = StringField(*txn, "txn_id");
         }
+        continue;
+      }
+      if (key == "m.relations" && value.is_object()) {
+        unsigned_data[key] = ClientRelations(value.get_object(), viewer, with_room_id);
         continue;
       }
       if (key == "redacted_because" && !nested && value.is_object()) {
@@ -58,7 +79,7 @@ object Shape(const service::StoredEvent& event, const service::Session* viewer, 
     if (const auto* v = pdu.if_contains("room_id")) out["room_id"] = *v;
   }
   if (!out.contains("content")) out["content"] = object();
-  out["unsigned"] = ClientUnsigned(pdu, viewer, nested);
+  out["unsigned"] = ClientUnsigned(pdu, viewer, with_room_id, nested);
   return out;
 }
 

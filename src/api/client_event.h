@@ -16,8 +16,9 @@ namespace conclave::api {
 // `event` as clients see it: content, event_id, origin_server_ts, sender, state_key, type,
 // redacts (and room_id when `with_room_id`), `unsigned` with `age` (ms since it was sent), the
 // redaction in `redacted_because` shaped the same way, and `transaction_id` only when `viewer`
-// (may be null: no one) sent it from the same device. Private fields of `unsigned`
-// (io.conclave.*) are left out.
+// (may be null: no one) sent it from the same device, and the bundled aggregations
+// (`m.relations`, Rooms::Bundle) with the events in them shaped the same way. Private fields of
+// `unsigned` (io.conclave.*) are left out.
 boost::json::object ClientEvent(const service::StoredEvent& event, const service::Session* viewer,
                                 bool with_room_id);
 // Each of `events`, in order.

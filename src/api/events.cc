@@ -173,15 +173,29 @@ absl::Status RegisterEventRoutes(Routes& routes) {
   CONCLAVE_RETURN_IF_ERROR(
       routes.Add("POST", "/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}", Auth::kRequired,
                  [](Call& call) -> absl::StatusOr<boost::json::value> {
-                   CONCLAVE_RETURN_IF_ERROR(call.JsonBody().status());
+                   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
                    const std::string type = call.Param("receiptType");
+                   // receipts.yaml: `thread_id` must be a non-empty string, and is for m.read
+                   // and m.read.private only (400 M_INVALID_PARAM).
+                   std::optional<std::string> thread_id;
+                   if (const auto* t = body.if_contains("thread_id")) {
+                     if (!t->is_string() || t->get_string().empty()) {
+                       return service::InvalidParam("thread_id field must be a non-empty string");
+                     }
+                     if (type == "m.fully_read") {
+                       return service::InvalidParam("m.fully_read takes no thread_id");
+                     }
+                     thread_id = std::string(t->get_string());
+                   }
                    if (type == "m.fully_read") {
                      CONCLAVE_RETURN_IF_ERROR(call.hs.rooms().SetReadMarkers(
                          call.session, call.Param("roomId"), call.Param("eventId"), std::nullopt,
                          std::nullopt));
                    } else {
+                     std::optional<std::string_view> thread;
+                     if (thread_id) thread = *thread_id;
                      CONCLAVE_RETURN_IF_ERROR(call.hs.rooms().SetReceipt(
-                         call.session, call.Param("roomId"), type, call.Param("eventId")));
+                         call.session, call.Param("roomId"), type, call.Param("eventId"), thread));
                    }
                    return object();
                  }));

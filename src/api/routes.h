@@ -20,6 +20,8 @@ absl::Status RegisterPushRuleRoutes(Routes& routes);
 absl::Status RegisterRoomRoutes(Routes& routes);
 // events.cc: send, state, event, messages, context, redact, typing, receipts, read markers.
 absl::Status RegisterEventRoutes(Routes& routes);
+// relations.cc: relations, threads.
+absl::Status RegisterRelationRoutes(Routes& routes);
 // sync.cc: /sync.
 absl::Status RegisterSyncRoutes(Routes& routes);
 // keys.cc: keys/upload, keys/query, keys/claim, keys/device_signing/upload,

@@ -32,27 +32,67 @@ absl::Status Rooms::SetTyping(const Session& session, std::string_view room_id, 
   return absl::OkStatus();
 }
 
+namespace {
+
+// The thread `event` is in (receipts.md "Threaded read receipts"): the root of an m.thread
+// child, the thread of the parent for another relation (an edit of a reply is in the reply's
+// thread), "main" otherwise (thread roots included). Follows at most kMaxRelationDepth links.
+absl::StatusOr<std::string> ThreadOf(const Store& store, const boost::json::object& event) {
+  const boost::json::object* current = &event;
+  StoredEvent parent;
+  for (int i = 0; i < Rooms::kMaxRelationDepth; ++i) {
+    std::optional<Relation> relation = RelationOf(*current);
+    if (!relation) break;
+    if (relation->rel_type == "m.thread") return std::string(relation->parent_id);
+    CONCLAVE_ASSIGN_OR_RETURN(auto where, store.Find(*store.events, relation->parent_id));
+    if (!where) break;
+    CONCLAVE_ASSIGN_OR_RETURN(auto json, store.Find(*store.timeline, *where));
+    if (!json) break;
+    CONCLAVE_ASSIGN_OR_RETURN(parent.pdu, ParseObject(*json));
+    current = &parent.pdu;
+  }
+  return std::string("main");
+}
+
+}  // namespace
+
 absl::Status Rooms::SetReceipt(const Session& session, std::string_view room_id,
-                               std::string_view receipt_type, std::string_view event_id) {
+                               std::string_view receipt_type, std::string_view event_id,
+                               std::optional<std::string_view> thread_id) {
   if (receipt_type != "m.read" && receipt_type != "m.read.private") {
     return InvalidParam(core::StrCat("Unknown receipt type '", receipt_type, "'"));
   }
+  if (thread_id && thread_id->empty()) {
+    return InvalidParam("thread_id field must be a non-empty string");
+  }
   CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Event(session, room_id, event_id));
   Store& store = deps_.store;
-  const std::string key = schema::ReceiptKey(room_id, receipt_type, session.user_id);
+  if (thread_id) {
+    CONCLAVE_ASSIGN_OR_RETURN(std::string thread, ThreadOf(store, event.pdu));
+    if (thread != *thread_id) {
+      return InvalidParam(
+          core::StrCat("Event ", event_id, " is not in thread ", *thread_id, " but in ", thread));
+    }
+  }
+  const std::string key =
+      thread_id ? schema::ThreadedReceiptKey(room_id, receipt_type, session.user_id, *thread_id)
+                : schema::ReceiptKey(room_id, receipt_type, session.user_id);
   database::WriteBatch batch;
   CONCLAVE_RETURN_IF_ERROR(
       deps_.stream
-          .Commit(
-              batch,
-              [&](uint64_t pos, database::WriteBatch& b) {
-                b.Put(*store.receipts, key,
-                      boost::json::serialize(boost::json::object{
-                          {"event_id", boost::json::string_view(event_id.data(), event_id.size())},
-                          {"ts", NowMs()},
-                          {"pos", pos},
-                          {"event_pos", event.position}}));
-              })
+          .Commit(batch,
+                  [&](uint64_t pos, database::WriteBatch& b) {
+                    boost::json::object record{
+                        {"event_id", boost::json::string_view(event_id.data(), event_id.size())},
+                        {"ts", NowMs()},
+                        {"pos", pos},
+                        {"event_pos", event.position}};
+                    if (thread_id) {
+                      record["thread_id"] =
+                          boost::json::string_view(thread_id->data(), thread_id->size());
+                    }
+                    b.Put(*store.receipts, key, boost::json::serialize(record));
+                  })
           .status());
   if (receipt_type == "m.read.private") {
     deps_.notifier.Notify(session.user_id);
@@ -97,6 +137,9 @@ absl::StatusOr<boost::json::object> Rooms::ReceiptsSince(std::string_view room_i
                       if (!by_type.is_object()) by_type = boost::json::object();
                       boost::json::object receipt;
                       if (const auto* ts = record.if_contains("ts")) receipt["ts"] = *ts;
+                      if (const auto* thread = record.if_contains("thread_id")) {
+                        receipt["thread_id"] = *thread;
+                      }
                       by_type.as_object()[user] = std::move(receipt);
                       return true;
                     }));

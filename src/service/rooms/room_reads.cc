@@ -80,17 +80,26 @@ absl::StatusOr<boost::json::object> Rooms::StateContent(const Session& session,
 
 absl::StatusOr<StoredEvent> Rooms::Event(const Session& session, std::string_view room_id,
                                          std::string_view event_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, VisibleEvent(session.user_id, room_id, event_id));
+  std::vector<StoredEvent> one;
+  one.push_back(std::move(event));
+  CONCLAVE_RETURN_IF_ERROR(Bundle(session.user_id, room_id, one));
+  return std::move(one.front());
+}
+
+absl::StatusOr<StoredEvent> Rooms::VisibleEvent(std::string_view user_id, std::string_view room_id,
+                                                std::string_view event_id) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   // rooms.yaml, GET /rooms/{roomId}/event/{eventId}: 404 "not found or you do not have
   // permission to read this event", so a non-member learns nothing of the event either way.
-  absl::StatusOr<uint64_t> visible = VisibleUpTo(session.user_id, *room);
+  absl::StatusOr<uint64_t> visible = VisibleUpTo(user_id, *room);
   if (!visible.ok() && ErrcodeOf(visible.status()) != Errcode::kForbidden) return visible.status();
   auto event = ReadEvent(event_id);
   std::vector<StoredEvent> one;
   if (visible.ok() && event.ok() && StringField(event->pdu, "room_id") == room_id &&
       event->position <= *visible) {
     one.push_back(*std::move(event));
-    CONCLAVE_RETURN_IF_ERROR(KeepVisible(session.user_id, room_id, one));
+    CONCLAVE_RETURN_IF_ERROR(KeepVisible(user_id, room_id, one));
   }
   if (one.empty()) return NotFound(core::StrCat("Event ", event_id, " not found in ", room_id));
   return std::move(one.front());
@@ -191,6 +200,7 @@ absl::StatusOr<MessagesPage> Rooms::Messages(const Session& session, std::string
   CONCLAVE_RETURN_IF_ERROR(it->status());
   if (!exhausted) page.end = PositionToken(last);
   CONCLAVE_RETURN_IF_ERROR(KeepVisible(session.user_id, room_id, page.chunk));
+  CONCLAVE_RETURN_IF_ERROR(Bundle(session.user_id, room_id, page.chunk));
 
   if (filter.lazy_load_members.value_or(false)) {
     std::set<std::string> senders;

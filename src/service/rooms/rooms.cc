@@ -228,6 +228,7 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
     rows.origin_server_ts = ts->get_int64();
   }
   if (draft.redact_target) rows.redacted_position = draft.redact_target->position;
+  CONCLAVE_RETURN_IF_ERROR(PrepareRelationRows(room, pdu, draft, rows));
   const EventWriter writer(deps_.store);
   database::WriteBatch batch;
   CONCLAVE_ASSIGN_OR_RETURN(

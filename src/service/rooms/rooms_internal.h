@@ -19,6 +19,7 @@
 #include "conclave/service/protocol/clock.h"
 #include "conclave/service/protocol/state_map.h"
 #include "conclave/service/rooms/rooms.h"
+#include "conclave/service/storage/relation_rows.h"
 #include "conclave/service/storage/schema.h"
 #include "conclave/service/storage/stored_json.h"
 #include "conclave/service/storage/stream.h"
@@ -96,6 +97,18 @@ inline std::string_view ReplacesStateOf(const boost::json::object& pdu) {
   if (unsigned_data == nullptr || !unsigned_data->is_object()) return {};
   return StringField(unsigned_data->get_object(), "replaces_state");
 }
+
+// Appends to `out` the `relations` rows whose key starts with `prefix` (schema::RelationPrefix),
+// in key order, seeking `it` (an iterator over `relations`). kDataLoss for an undecodable row.
+absl::Status ReadChildren(database::Iterator& it, std::string_view prefix,
+                          std::vector<RelationRow>& out);
+// The same with an iterator of its own.
+absl::StatusOr<std::vector<RelationRow>> Children(const Store& store, std::string_view room_id,
+                                                  std::string_view parent_id,
+                                                  std::optional<std::string_view> rel_type);
+// The event at stream `position` of `room_id`; M_NOT_FOUND if none.
+absl::StatusOr<StoredEvent> ReadEventAt(const Store& store, std::string_view room_id,
+                                        uint64_t position);
 
 }  // namespace rooms_internal
 }  // namespace conclave::service

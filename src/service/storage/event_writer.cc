@@ -48,6 +48,28 @@ void EventWriter::Put(const EventRows& event, uint64_t position,
   if (event.redacted_position) {
     batch.Put(*store_.timeline, schema::TimelineKey(event.room_id, *event.redacted_position),
               event.redacted_json);
+    if (event.redacted_relation) {
+      batch.Delete(
+          *store_.relations,
+          schema::RelationKey(event.room_id, event.redacted_relation->parent_id,
+                              event.redacted_relation->rel_type, *event.redacted_position));
+    }
+  }
+  if (event.relation) {
+    batch.Put(
+        *store_.relations,
+        schema::RelationKey(event.room_id, event.relation->parent_id, event.relation->rel_type,
+                            position),
+        EncodeRelationValue(event.event_id, event.type, event.sender, event.origin_server_ts));
+  }
+  if (!event.thread_root.empty()) {
+    if (event.thread_from) {
+      batch.Delete(*store_.threads,
+                   schema::ThreadKey(event.room_id, *event.thread_from, event.thread_root));
+    }
+    std::optional<uint64_t> to = event.thread_to_self ? position : event.thread_to;
+    if (to)
+      batch.Put(*store_.threads, schema::ThreadKey(event.room_id, *to, event.thread_root), "");
   }
 }
 

@@ -52,6 +52,32 @@ std::string TimelineKey(std::string_view room_id, uint64_t position) {
   return database::KeyBuilder().AppendString(room_id).AppendU64(position).Build();
 }
 
+std::string RelationKey(std::string_view room_id, std::string_view parent_id,
+                        std::string_view rel_type, uint64_t position) {
+  return database::KeyBuilder()
+      .AppendString(room_id)
+      .AppendString(parent_id)
+      .AppendString(rel_type)
+      .AppendU64(position)
+      .Build();
+}
+
+std::string RelationPrefix(std::string_view room_id, std::string_view parent_id,
+                           std::optional<std::string_view> rel_type) {
+  database::KeyBuilder key;
+  key.AppendString(room_id).AppendString(parent_id);
+  if (rel_type) key.AppendString(*rel_type);
+  return std::move(key).Build();
+}
+
+std::string ThreadKey(std::string_view room_id, uint64_t position, std::string_view root_id) {
+  return database::KeyBuilder()
+      .AppendString(room_id)
+      .AppendU64(position)
+      .AppendString(root_id)
+      .Build();
+}
+
 absl::StatusOr<uint64_t> PositionOfTimelineKey(std::string_view key) {
   database::KeyReader reader(key);
   auto room = reader.ReadString();
@@ -69,6 +95,11 @@ std::string PairKey(std::string_view a, std::string_view b) { return Strings({a,
 std::string ReceiptKey(std::string_view room_id, std::string_view receipt_type,
                        std::string_view user_id) {
   return Strings({room_id, receipt_type, user_id});
+}
+
+std::string ThreadedReceiptKey(std::string_view room_id, std::string_view receipt_type,
+                               std::string_view user_id, std::string_view thread_id) {
+  return Strings({room_id, receipt_type, user_id, thread_id});
 }
 
 std::string TxnKey(std::string_view user_id, std::string_view device_id, std::string_view txn_id) {

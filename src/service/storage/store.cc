@@ -32,6 +32,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(database::Database& db) {
       {"public_rooms", &Store::public_rooms},
       {"txn_ids", &Store::txn_ids},
       {"receipts", &Store::receipts},
+      {"relations", &Store::relations},
+      {"threads", &Store::threads},
       {"stream", &Store::stream},
   };
   for (const Entry& e : kMaps) {

@@ -47,6 +47,7 @@ absl::StatusOr<VerifyReport> VerifyDatabase(const Store& store, const VerifyOpti
   CollectRooms(run);
   CheckTimeline(run);
   CheckRoomIndexes(run);
+  CheckRelations(run);
   CheckAccountIndexes(run);
   CheckE2ee(run);
   CheckKeyBackups(run);

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "conclave/database/database.h"
 #include "conclave/service/storage/event_writer.h"
+#include "conclave/service/storage/relation_rows.h"
 #include "conclave/service/storage/store.h"
 #include "conclave/service/storage/verify.h"
 
@@ -66,6 +67,8 @@ struct VerifyRun {
   // points back at them (sorted after the walk).
   std::vector<uint64_t> positions;
   std::vector<uint64_t> indexed_events;
+  // The relations and threads rows the timeline implies (fed by the timeline walk).
+  RelationRowsBuilder relation_rows;
 };
 
 // Base of the per-domain checkers: the run's state under the names the checks use, and the
@@ -83,7 +86,8 @@ class Checker {
         rooms_(run.rooms),
         rooms_with_events_(run.rooms_with_events),
         positions_(run.positions),
-        indexed_events_(run.indexed_events) {}
+        indexed_events_(run.indexed_events),
+        relation_rows_(run.relation_rows) {}
 
   // Records a problem of `map` at `key` (kept up to options_.max_problems, all counted).
   void Problem(std::string_view map, std::string key, std::string text);
@@ -121,6 +125,7 @@ class Checker {
   std::set<std::string, std::less<>>& rooms_with_events_;
   std::vector<uint64_t>& positions_;
   std::vector<uint64_t>& indexed_events_;
+  RelationRowsBuilder& relation_rows_;
 };
 
 // The domains, in the order VerifyDatabase runs them (later ones use what earlier ones
@@ -130,6 +135,7 @@ void CollectUsers(VerifyRun& run);         // verify_accounts.cc
 void CollectRooms(VerifyRun& run);         // verify_rooms.cc
 void CheckTimeline(VerifyRun& run);        // verify_timeline.cc
 void CheckRoomIndexes(VerifyRun& run);     // verify_rooms.cc
+void CheckRelations(VerifyRun& run);       // verify_relations.cc
 void CheckAccountIndexes(VerifyRun& run);  // verify_accounts.cc
 void CheckE2ee(VerifyRun& run);            // verify_e2ee.cc
 void CheckKeyBackups(VerifyRun& run);      // verify_backup.cc

@@ -188,9 +188,12 @@ class RoomsChecker : public Checker {
 
   void CheckReceipts() {
     Walk(*store_.receipts, "receipts", [&](std::string_view raw_key, std::string_view value) {
+      // A threaded receipt's key has the thread id last (schema::ThreadedReceiptKey).
       auto key = DecodeKey(raw_key, 3, false);
+      if (!key) key = DecodeKey(raw_key, 4, false);
       if (!key) {
-        Problem("receipts", RawKeyText(raw_key, 3, false), "key is not (room, type, user)");
+        Problem("receipts", RawKeyText(raw_key, 3, false),
+                "key is not (room, type, user[, thread])");
         return;
       }
       const std::string key_text = KeyText(*key, false);

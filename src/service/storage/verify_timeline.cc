@@ -88,6 +88,7 @@ class TimelineChecker : public Checker {
     }
     const uint64_t position = key->position;
     positions_.push_back(position);
+    relation_rows_.Add(room_id, position, *pdu);
     CheckPosition("timeline", key_text, position);
     const std::string event_id(StringField(*pdu, "event_id"));
     const std::string type(StringField(*pdu, "type"));

@@ -107,6 +107,9 @@ absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
                               rooms.Timeline(room_id, timeline_after, upto, timeline_limit,
                                              room_filter.timeline, &limited));
     CONCLAVE_RETURN_IF_ERROR(rooms.KeepVisible(user, room_id, timeline));
+    // "Aggregations of child events": /sync bundles them when the timeline is `limited`; a
+    // client that saw every event since its last sync aggregates the new children itself.
+    if (limited) CONCLAVE_RETURN_IF_ERROR(rooms.Bundle(user, room_id, timeline));
   }
   const uint64_t first_position = timeline.empty() ? upto + 1 : timeline.front().position;
   std::set<std::string> timeline_ids, senders;
@@ -211,6 +214,7 @@ absl::StatusOr<std::optional<LeftRoomSync>> LeftRoom(const SyncPass& pass, Rooms
       auto timeline, rooms.Timeline(room_id, pass.after, membership.position, pass.timeline_limit,
                                     room_filter.timeline, &limited));
   CONCLAVE_RETURN_IF_ERROR(rooms.KeepVisible(pass.session.user_id, room_id, timeline));
+  if (limited) CONCLAVE_RETURN_IF_ERROR(rooms.Bundle(pass.session.user_id, room_id, timeline));
   const uint64_t first = timeline.empty() ? membership.position : timeline.front().position;
   CONCLAVE_ASSIGN_OR_RETURN(auto state, LeftRoomState(pass, rooms, membership, timeline));
   return LeftRoomSync{.room_id = room_id,

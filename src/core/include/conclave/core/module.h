@@ -33,7 +33,8 @@ class RawConfig;
 // E2ee's key methods take and return structs instead of JSON bodies. 7: Request gained
 // body_file, Response a file body (ResponseFile), RouteOptions body_to_file. 8: service's
 // Homeserver gained search() and search_indexer() (Search, SearchIndexer members), and
-// push_rules() and notifications() (push/), which api calls.
+// push_rules() and notifications() (push/); Rooms gained relations, threads and bundled
+// aggregations; all of which api calls.
 inline constexpr int kInterfaceVersion = 8;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x

@@ -76,6 +76,34 @@ struct EventContext {
   std::vector<StoredEvent> state{};  // the room's current state
 };
 
+// GET /rooms/{roomId}/relations/{eventId}[/{relType}[/{eventType}]] (relations.yaml) as the api
+// parsed it.
+struct RelationsRequest {
+  std::string event_id{};                   // the parent
+  std::optional<std::string> rel_type{};    // only children of this rel_type
+  std::optional<std::string> event_type{};  // ... and this event type (needs rel_type)
+  std::string from{};                       // pagination tokens ("": from the newest, or oldest
+  std::string to{};                         // for dir f; "": no end)
+  char dir = 'b';                           // b: newest first; f: oldest first
+  size_t limit = 5;                         // clamped to [1, 100]
+  std::optional<bool> recurse{};            // unset: not asked (no recursion_depth answered)
+};
+
+// One page of /relations.
+struct RelationsPage {
+  std::vector<StoredEvent> chunk{};  // in the order `dir` asks for
+  std::optional<std::string> next_batch{};
+  std::optional<std::string> prev_batch{};
+  std::optional<int> recursion_depth{};  // set when the request gave `recurse`
+};
+
+// One page of GET /rooms/{roomId}/threads (threads_list.yaml): thread roots, latest activity
+// first.
+struct ThreadsPage {
+  std::vector<StoredEvent> chunk{};
+  std::optional<std::string> next_batch{};
+};
+
 // A member of GET /rooms/{roomId}/joined_members.
 struct JoinedMember {
   std::string user_id{};

@@ -39,6 +39,7 @@
 namespace conclave::service {
 
 class Typing;
+struct EventRows;
 
 // The largest event accepted, in bytes of its JSON (Client-Server API, "Size limits").
 inline constexpr size_t kMaxEventBytes = 65536;
@@ -128,6 +129,28 @@ class Rooms {
                                        std::string_view event_id, size_t limit,
                                        const RoomEventFilter& filter);
 
+  // --- relations, threads and bundled aggregations (room_relations.cc, room_bundles.cc) ------
+  // Client-Server API "Forming relationships between events", relations.yaml: the children of
+  // `request.event_id`, newest first for dir b, stream order for dir f, through `recurse` up
+  // to kMaxRelationDepth levels (only through children that match the rel_type and event
+  // type), history visibility applied, each with its bundled aggregations. M_NOT_FOUND when the
+  // parent is unknown or not visible to the caller; M_INVALID_PARAM for a bad token or `dir`.
+  absl::StatusOr<RelationsPage> Relations(const Session& session, std::string_view room_id,
+                                          const RelationsRequest& request);
+  // threads_list.yaml: the room's thread roots, the most recently active first, from `from` (a
+  // next_batch token; "" for the newest), at most `limit` (clamped to [1, 100]);
+  // `participated_only`: threads the caller started or replied to. M_FORBIDDEN/M_NOT_FOUND as
+  // Messages; M_INVALID_PARAM for a bad token.
+  absl::StatusOr<ThreadsPage> Threads(const Session& session, std::string_view room_id,
+                                      bool participated_only, std::string_view from, size_t limit);
+  // Adds the bundled aggregations `user_id` may see ("Aggregations of child events":
+  // m.replace, m.thread, m.reference) to `unsigned.m.relations` of each of `events` (of
+  // `room_id`) that has children; state events get none. One iterator seek per event over the
+  // `relations` map, plus a read of each latest edit and latest thread reply. Database errors.
+  absl::Status Bundle(std::string_view user_id, std::string_view room_id,
+                      std::vector<StoredEvent>& events);
+  static constexpr int kMaxRelationDepth = 3;
+
   // --- aliases and directory -------------------------------------------------------------------
   absl::Status SetAlias(const Session& session, std::string_view alias, std::string_view room_id);
   absl::StatusOr<std::string> ResolveAlias(std::string_view alias) const;
@@ -145,8 +168,12 @@ class Rooms {
   absl::Status SetTyping(const Session& session, std::string_view room_id, bool typing,
                          absl::Duration timeout);
   // receipt_type: m.read, m.read.private (m.fully_read goes to account data via ReadMarkers).
+  // `thread_id` (receipts.md "Threaded read receipts"): unset for an unthreaded receipt, "main"
+  // or a thread root's event id for a threaded one; M_INVALID_PARAM when empty or when the
+  // event is not in that thread.
   absl::Status SetReceipt(const Session& session, std::string_view room_id,
-                          std::string_view receipt_type, std::string_view event_id);
+                          std::string_view receipt_type, std::string_view event_id,
+                          std::optional<std::string_view> thread_id = std::nullopt);
   absl::Status SetReadMarkers(const Session& session, std::string_view room_id,
                               std::optional<std::string> fully_read,
                               std::optional<std::string> read,
@@ -289,6 +316,14 @@ class Rooms {
   absl::StatusOr<std::shared_ptr<RoomData>> LoadReadable(std::string_view user_id,
                                                          std::string_view room_id);
   absl::StatusOr<StoredEvent> ReadEvent(std::string_view event_id) const;
+  // Event() without the bundled aggregations.
+  absl::StatusOr<StoredEvent> VisibleEvent(std::string_view user_id, std::string_view room_id,
+                                           std::string_view event_id);
+  // The `relations`, `threads` fields of `rows` for `pdu` (built from `draft`), read under the
+  // room's lock; M_UNKNOWN (400) for an m.thread off an event that has a relation itself
+  // (threading.md, "Validation of m.thread relationships"). Views into `pdu` and `draft`.
+  absl::Status PrepareRelationRows(RoomData& room, const boost::json::object& pdu,
+                                   const Draft& draft, EventRows& rows);
   // Writes alias → room (no permission checks; the caller made them). M_UNKNOWN (kAlreadyExists) if
   // taken.
   absl::Status PutAlias(std::string_view alias, std::string_view room_id, std::string_view creator);

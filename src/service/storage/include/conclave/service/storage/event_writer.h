@@ -1,6 +1,7 @@
 // EventWriter: the one place that writes an event and every index of it — `timeline`, `events`,
 // `message_index`, `room_state`, `room_members`, `user_rooms`, `txn_ids`, the `rooms` record of a
-// create event, and a redacted target's rewrite — into one WriteBatch (store.h lists the maps).
+// create event, `relations` and `threads` (relation_rows.h), and a redacted target's rewrite —
+// into one WriteBatch (store.h lists the maps).
 // Local sends (Rooms::Commit) go through it; federation and imports will too; `database verify`
 // (verify.h) checks exactly these rows.
 //
@@ -14,6 +15,7 @@
 #include <string_view>
 
 #include "conclave/database/write_batch.h"
+#include "conclave/service/storage/relation_rows.h"
 #include "conclave/service/storage/store.h"
 
 namespace conclave::service {
@@ -40,6 +42,17 @@ struct EventRows {
   // m.room.redaction: the target's stream position and its redacted JSON, rewritten in place.
   std::optional<uint64_t> redacted_position{};
   std::string_view redacted_json{};
+  // A child event (content.m.relates_to): its `relations` row.
+  std::optional<Relation> relation{};
+  // m.redaction of a child: the target's relation and type; its `relations` row goes.
+  std::optional<Relation> redacted_relation{};
+  // The `threads` row of `thread_root` moves: off the old latest child's position (unset: the
+  // root had no row), onto the new one (unset: the thread has no child left). The caller reads
+  // both under the room's lock; the new one is this event's own position when `thread_to_self`.
+  std::string_view thread_root{};
+  std::optional<uint64_t> thread_from{};
+  std::optional<uint64_t> thread_to{};
+  bool thread_to_self = false;
 };
 
 class EventWriter {

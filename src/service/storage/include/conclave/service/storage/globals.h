@@ -12,7 +12,8 @@
 namespace conclave::service {
 
 // The schema version this build writes. Bump it and add a migration in globals.cc together.
-inline constexpr uint64_t kSchemaVersion = 1;
+// 2: the `relations` and `threads` maps, built from the timeline for rooms stored before them.
+inline constexpr uint64_t kSchemaVersion = 2;
 
 // Thread-safe (immutable after Open). Must not outlive the service module; modules that use it
 // depend on service and are reloaded with it.

@@ -59,8 +59,25 @@ std::string PairKey(std::string_view a, std::string_view b);
 // `receipts`: room_id, receipt type, user_id.
 std::string ReceiptKey(std::string_view room_id, std::string_view receipt_type,
                        std::string_view user_id);
+// `receipts` of one thread (receipts.md "Threaded read receipts"): room_id, receipt type,
+// user_id, thread_id ("main" or the thread root's event id). Unthreaded receipts keep
+// ReceiptKey, so a user has one of those and one per thread.
+std::string ThreadedReceiptKey(std::string_view room_id, std::string_view receipt_type,
+                               std::string_view user_id, std::string_view thread_id);
 // `txn_ids`: who sent, from which device, with which transaction id.
 std::string TxnKey(std::string_view user_id, std::string_view device_id, std::string_view txn_id);
+
+// --- relations (Client-Server API "Forming relationships between events"; EventWriter) ---------
+// `relations`: RelationKey → {event_id, type, sender, ts} of a child event whose content's
+// `m.relates_to` names the parent (relation_rows.h). Redacting the child deletes the row.
+std::string RelationKey(std::string_view room_id, std::string_view parent_id,
+                        std::string_view rel_type, uint64_t position);
+// The prefix of a parent's `relations` rows, or of those of one rel_type when given.
+std::string RelationPrefix(std::string_view room_id, std::string_view parent_id,
+                           std::optional<std::string_view> rel_type = std::nullopt);
+// `threads`: ThreadKey → "": one row per thread root, at the stream position of its latest
+// m.thread child, so a room's threads iterate by latest activity (GET /threads).
+std::string ThreadKey(std::string_view room_id, uint64_t position, std::string_view root_id);
 
 // --- end-to-end encryption (service/e2ee/; E2eeMaps opens these at every load) ---------------
 // `e2ee_device_keys`: DeviceKey(user_id, device_id) → the signed device_keys object as uploaded.

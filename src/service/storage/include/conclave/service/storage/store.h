@@ -20,6 +20,9 @@
 //   public_rooms    room_id → "" (published in the room directory)
 //   txn_ids         user_id, device_id, txn_id → event_id
 //   receipts        room_id, receipt type, user_id → {event_id, ts, pos}
+//   relations       room_id, parent event id, rel_type, pos → {event_id, type, sender, ts} of the
+//                   child (relation_rows.h)
+//   threads         room_id, pos of the latest m.thread child, root event id → ""
 //   stream          "position" → last stream position (u64)
 //
 // Thread-safe (the maps are). Must not outlive the database module's Database.
@@ -56,6 +59,8 @@ struct Store {
   database::Map* public_rooms = nullptr;
   database::Map* txn_ids = nullptr;
   database::Map* receipts = nullptr;
+  database::Map* relations = nullptr;
+  database::Map* threads = nullptr;
   database::Map* stream = nullptr;
 
   // Opens (creating if needed) every map above.
