@@ -16,6 +16,8 @@ absl::Status RegisterProfileRoutes(Routes& routes);
 absl::Status RegisterAccountDataRoutes(Routes& routes);
 // rooms.cc: createRoom, membership, joined rooms and members, aliases, the room directory.
 absl::Status RegisterRoomRoutes(Routes& routes);
+// room_upgrades.cc: rooms/{roomId}/upgrade, knock/{roomIdOrAlias} (called by RegisterRoomRoutes).
+absl::Status RegisterRoomUpgradeRoutes(Routes& routes);
 // events.cc: send, state, event, messages, context, redact, typing, receipts, read markers.
 absl::Status RegisterEventRoutes(Routes& routes);
 // sync.cc: /sync.
