@@ -35,10 +35,11 @@ namespace conclave::service {
 
 // Checks `event` (PDU shape: type, sender, room_id, content, state_key if a state event,
 // prev_events) against `auth_state`, the room state just before it: the full state, or just the
-// entries named by AuthStateKeys, which are all that is read — except by rule 4.3.1 (the
-// creator's own first join), which asks whether the state holds nothing but m.room.create and so
-// needs the full state (tests/fuzz/event_json found the difference). Nothing is kept after the
-// call.
+// entries named by AuthStateKeys plus m.room.create (v12 does not select it, its room id
+// standing for it, but the rules read it in every version), which are all that is read —
+// except by rule 4.3.1 (the creator's own first join), which asks whether the state holds nothing
+// but m.room.create and so needs the full state (tests/fuzz/event_json found the difference).
+// Nothing is kept after the call.
 //
 // Returns OK when the rules allow the event, else M_FORBIDDEN (kPermissionDenied) whose message
 // names the rule that refused it, e.g. "rule 4.3.3: @bob:x is banned from the room" or

@@ -57,7 +57,8 @@ struct PowerLevels {
   int64_t NotificationLevel(std::string_view key) const;
 };
 
-// Parses the content of an m.room.power_levels event.
+// Parses the content of an m.room.power_levels event under room version 10's rules (for callers
+// that do not know the room's version; the overload below takes it).
 //
 // `content_or_null` may be null: the room has no m.room.power_levels event, and then every
 // default applies and `creator` (the m.room.create `creator`) has level 100, everyone else 0.
