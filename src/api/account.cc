@@ -14,6 +14,7 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/canonical_json.h"
 #include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/room_versions.h"
 #include "conclave/service/rooms/rooms.h"
 #include "routes.h"
 #include "uia.h"
@@ -225,15 +226,19 @@ absl::StatusOr<UiaOutcome> RegistrationStage(Call& call, const object& body) {
 // ----- handlers --------------------------------------------------------------------------------
 
 // GET /v3/capabilities (capabilities.yaml).
-absl::StatusOr<boost::json::value> Capabilities(Call&) {
-  // Only room version 10 is listed: createRoom refuses every other version, and this server
-  // implements the authorization rules of version 10 only.
-  object available{{service::kDefaultRoomVersion, "stable"}};
+absl::StatusOr<boost::json::value> Capabilities(Call& call) {
+  // Every version of the table, which createRoom and upgrades accept; the default is the
+  // default_room_version option.
+  object available;
+  for (const service::RoomVersion& version : service::AllRoomVersions()) {
+    available[version.id] = version.stable ? "stable" : "unstable";
+  }
+  const std::string default_version = call.hs.rooms().DefaultRoomVersion();
   object enabled{{"enabled", true}};
   object disabled{{"enabled", false}};
   object capabilities{
       {"m.change_password", enabled},
-      {"m.room_versions", {{"default", service::kDefaultRoomVersion}, {"available", available}}},
+      {"m.room_versions", {{"default", default_version}, {"available", available}}},
       {"m.set_displayname", enabled},
       {"m.set_avatar_url", enabled},
       {"m.3pid_changes", disabled},

@@ -280,7 +280,7 @@ absl::Status RegisterRoomRoutes(Routes& routes) {
         return Empty(call.hs.rooms().SetVisibility(call.session, call.Param("roomId"),
                                                    visibility.value_or("public") == "public"));
       }));
-  return absl::OkStatus();
+  return RegisterRoomUpgradeRoutes(routes);
 }
 
 }  // namespace conclave::api

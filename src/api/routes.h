@@ -18,6 +18,8 @@ absl::Status RegisterAccountDataRoutes(Routes& routes);
 absl::Status RegisterPushRuleRoutes(Routes& routes);
 // rooms.cc: createRoom, membership, joined rooms and members, aliases, the room directory.
 absl::Status RegisterRoomRoutes(Routes& routes);
+// room_upgrades.cc: rooms/{roomId}/upgrade, knock/{roomIdOrAlias} (called by RegisterRoomRoutes).
+absl::Status RegisterRoomUpgradeRoutes(Routes& routes);
 // events.cc: send, state, event, messages, context, redact, typing, receipts, read markers.
 absl::Status RegisterEventRoutes(Routes& routes);
 // relations.cc: relations, threads.

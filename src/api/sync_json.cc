@@ -108,7 +108,9 @@ object SyncJson(const service::SyncResponse& response, const service::Session& v
       {"join", ByRoomId(response.join, [&](const auto& r) { return JoinedRoomJson(r, viewer); })},
       {"invite", ByRoomId(response.invite, [](const auto& r) { return InvitedRoomJson(r); })},
       {"leave", ByRoomId(response.leave, [&](const auto& r) { return LeftRoomJson(r, viewer); })},
-      {"knock", object()}};
+      {"knock", ByRoomId(response.knock, [](const auto& r) {
+         return object{{"knock_state", Events(r.invite_state)}};
+       })}};
   body["account_data"] = AccountDataJson(response.account_data);
   body["presence"] = PresenceJson(response.presence);
   AddE2eeJson(response, body);

@@ -46,7 +46,8 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                    .stream = *hs->stream_,
                                                    .notifier = server.notifier(),
                                                    .accounts = *hs->accounts_,
-                                                   .typing = *hs->typing_});
+                                                   .typing = *hs->typing_,
+                                                   .settings = hs->settings_.get()});
   CONCLAVE_ASSIGN_OR_RETURN(hs->e2ee_, E2ee::Open(E2ee::Deps{.server_name = hs->server_name_,
                                                              .store = *hs->store_,
                                                              .stream = *hs->stream_,

@@ -33,7 +33,7 @@ TEST_F(ApiTest, CreateRoomRefusesBadFieldsWithTheirErrcodes) {
       {{{"initial_state", boost::json::array{boost::json::object{{"type", "m.x"}}}}},
        400,
        Errcode::kBadJson},
-      {{{"room_version", "9"}}, 400, Errcode::kUnsupportedRoomVersion},
+      {{{"room_version", "13"}}, 400, Errcode::kUnsupportedRoomVersion},
       {{{"room_alias_name", "a:b"}}, 400, Errcode::kInvalidParam},
   };
   for (const Case& c : cases) {
@@ -134,6 +134,53 @@ TEST_F(ApiTest, RedactedEventShowsItsRedactionAsAClientEvent) {
     EXPECT_FALSE(because.contains(pdu_only)) << pdu_only;
   }
   EXPECT_FALSE(because.at("unsigned").as_object().contains("io.conclave.txn"));
+}
+
+TEST_F(ApiTest, CapabilitiesListEveryRoomVersionAndTheDefault) {
+  const std::string alice = Register("alice");
+  ApiResponse r = Get("/_matrix/client/v3/capabilities", alice);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto& versions = r.json.at("capabilities").at("m.room_versions").as_object();
+  EXPECT_EQ(versions.at("default"), "12");
+  const auto& available = versions.at("available").as_object();
+  EXPECT_EQ(available.size(), 12u);
+  for (int v = 1; v <= 12; ++v) EXPECT_EQ(available.at(std::to_string(v)), "stable") << v;
+}
+
+TEST_F(ApiTest, UpgradeAndKnockAnswerTheirShapesAndErrors) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  ApiResponse created = Post(kCreate, {{"room_version", "10"}, {"room_alias_name", "x"}}, alice);
+  ASSERT_EQ(created.status, 200) << created.body;
+  const std::string room(created.json.at("room_id").as_string());
+  const std::string upgrade = "/_matrix/client/v3/rooms/" + room + "/upgrade";
+  EXPECT_EQ(Post(upgrade, {}, alice).errcode(), Errcode::kMissingParam);
+  EXPECT_EQ(
+      Post(upgrade, {{"new_version", "12"}, {"additional_creators", "@a:b"}}, alice).errcode(),
+      Errcode::kBadJson);
+  ApiResponse unsupported = Post(upgrade, {{"new_version", "1.5"}}, alice);
+  EXPECT_EQ(unsupported.status, 400);
+  EXPECT_EQ(unsupported.errcode(), Errcode::kUnsupportedRoomVersion);
+  ApiResponse forbidden = Post(upgrade, {{"new_version", "11"}}, bob);
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_EQ(forbidden.errcode(), Errcode::kForbidden);
+  ApiResponse upgraded = Post(upgrade, {{"new_version", "11"}}, alice);
+  ASSERT_EQ(upgraded.status, 200) << upgraded.body;
+  const std::string replacement(upgraded.json.at("replacement_room").as_string());
+  EXPECT_NE(replacement, room);
+
+  // The replacement is invite-only: a knock is refused until the join rule allows it.
+  const std::string knock = "/_matrix/client/v3/knock/%23x:example.org";
+  ApiResponse refused = Post(knock, {{"reason", "hi"}}, bob);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  ASSERT_EQ(Put("/_matrix/client/v3/rooms/" + replacement + "/state/m.room.join_rules",
+                {{"join_rule", "knock"}}, alice)
+                .status,
+            200);
+  ApiResponse knocked = Post(knock, {{"reason", "hi"}, {"server_name", boost::json::array{}}}, bob);
+  ASSERT_EQ(knocked.status, 200) << knocked.body;
+  EXPECT_EQ(knocked.json.at("room_id"), replacement.c_str());
+  EXPECT_EQ(Post(knock, {{"reason", 5}}, bob).errcode(), Errcode::kBadJson);
 }
 
 }  // namespace

@@ -315,9 +315,20 @@ void CheckRedaction(const json::object& event) {
       continue;
     }
     FUZZ_CHECK(reference->size() == 32 && *reference == *of_redacted);
-    absl::StatusOr<std::string> event_id = service::EventIdV4(event, version);
+    const service::RoomVersion& table = service::RoomVersionOrDefault(version);
+    absl::StatusOr<std::string> event_id = service::EventId(event, table);
+    if (table.event_id_format == service::EventIdFormat::kOpaque) {
+      // v1-v2: the id the event carries, or an error when it carries none.
+      const json::value* carried = event.if_contains("event_id");
+      FUZZ_CHECK(event_id.ok() == (carried != nullptr && carried->is_string()));
+      continue;
+    }
     FUZZ_CHECK(event_id.ok() && event_id->size() == 44 && (*event_id)[0] == '$', *event_id);
-    FUZZ_CHECK(event_id->find_first_of("+/=") == std::string::npos, *event_id);
+    absl::StatusOr<std::string> of_redacted_id = service::EventId(redacted, table);
+    FUZZ_CHECK(of_redacted_id.ok() && *of_redacted_id == *event_id, "redaction changed the id");
+    // v3 standard base64, v4+ URL-safe.
+    const bool url_safe = table.event_id_format == service::EventIdFormat::kUrlSafeBase64;
+    FUZZ_CHECK(event_id->find_first_of(url_safe ? "+/=" : "-_=") == std::string::npos, *event_id);
   }
 }
 
@@ -356,7 +367,10 @@ void CheckCommitPath(const json::object& event) {
                    {"prev_events", json::array{"$prev"}},
                    {"auth_events", json::array{}}};
   FUZZ_CHECK(service::AddContentHash(pdu).ok(), "validated content failed to hash");
-  FUZZ_CHECK(service::EventIdV4(pdu, "10").ok(), "validated content has no event id");
+  for (const service::RoomVersion& version : service::AllRoomVersions()) {
+    if (version.event_id_format == service::EventIdFormat::kOpaque) continue;
+    FUZZ_CHECK(service::EventId(pdu, version).ok(), "validated content has no event id");
+  }
 }
 
 void CheckClientEvent(const json::object& event) {
@@ -371,22 +385,33 @@ void CheckClientEvent(const json::object& event) {
 void CheckPowerLevels(const json::value& content) {
   const json::object* object = content.if_object();
   if (object == nullptr) return;
-  absl::StatusOr<service::PowerLevels> levels =
-      service::ParsePowerLevels(object, "@creator:example.org");
-  if (!levels.ok()) {
-    FUZZ_CHECK(service::ErrcodeOf(levels.status()) == service::Errcode::kBadJson,
-               levels.status().ToString());
-    return;
-  }
-  for (int64_t level : {levels->ban, levels->kick, levels->redact, levels->invite,
-                        levels->events_default, levels->state_default, levels->users_default}) {
-    FUZZ_CHECK(level >= service::kMinPowerLevel && level <= service::kMaxPowerLevel);
-  }
-  for (const auto* map : {&levels->events, &levels->users, &levels->notifications}) {
-    for (const auto& [key, level] : *map) {
-      FUZZ_CHECK(level >= service::kMinPowerLevel && level <= service::kMaxPowerLevel, key);
+  const std::vector<std::string> creators = {"@creator:example.org"};
+  for (const service::RoomVersion& version : service::AllRoomVersions()) {
+    absl::StatusOr<service::PowerLevels> levels =
+        service::ParsePowerLevels(object, version, creators);
+    if (!levels.ok()) {
+      FUZZ_CHECK(service::ErrcodeOf(levels.status()) == service::Errcode::kBadJson,
+                 levels.status().ToString());
+      continue;
+    }
+    for (int64_t level : {levels->ban, levels->kick, levels->redact, levels->invite,
+                          levels->events_default, levels->state_default, levels->users_default}) {
+      FUZZ_CHECK(level >= service::kMinPowerLevel && level <= service::kMaxPowerLevel);
+    }
+    for (const auto* map : {&levels->events, &levels->users, &levels->notifications}) {
+      for (const auto& [key, level] : *map) {
+        FUZZ_CHECK(level >= service::kMinPowerLevel && level <= service::kMaxPowerLevel, key);
+      }
     }
   }
+}
+
+// The version of the room whose state is `state`, as the auth rules read it (absent: "1").
+const service::RoomVersion& VersionOfState(const service::StateMap& state) {
+  const json::object* create = service::FindStateContent(state, "m.room.create", "");
+  const json::value* id = create == nullptr ? nullptr : create->if_contains("room_version");
+  if (id == nullptr || !id->is_string()) return *service::FindRoomVersion("1");
+  return service::RoomVersionOrDefault(id->get_string());
 }
 
 void CheckFilter(const json::value& value, const json::object* event) {
@@ -408,9 +433,11 @@ void CheckFilter(const json::value& value, const json::object* event) {
   }
 }
 
-// auth_rules.h: the state entries AuthStateKeys names are all that CheckEventAuth reads, except
-// rule 1 (m.room.create must be the room's first event) and rule 4.3.1 (a join whose target is
-// the creator), which read whether there is any other state.
+// auth_rules.h: the state entries AuthStateKeys names (plus m.room.create, which v12 does not
+// select because the room id stands for it) are all that CheckEventAuth reads, except rule 1
+// (m.room.create must be the room's first event) and rule 4.3.1 (a join whose target is the
+// creator: content.creator before v11, the create's sender after), which read whether there is
+// any other state.
 void CheckAuthStateOnly(const json::object& event, const service::StateMap& state,
                         const std::vector<service::StateKey>& keys, const absl::Status& status) {
   if (const json::value* type = event.if_contains("type");
@@ -418,10 +445,18 @@ void CheckAuthStateOnly(const json::object& event, const service::StateMap& stat
     return;
   }
   const json::object* create = service::FindStateContent(state, "m.room.create", "");
+  const json::object* create_event = service::FindState(state, "m.room.create", "");
   const json::value* creator = create == nullptr ? nullptr : create->if_contains("creator");
+  const json::value* sender =
+      create_event == nullptr ? nullptr : create_event->if_contains("sender");
   const json::value* target = event.if_contains("state_key");
-  if (creator != nullptr && target != nullptr && *creator == *target) return;
+  if (target != nullptr &&
+      ((creator != nullptr && *creator == *target) || (sender != nullptr && *sender == *target))) {
+    return;
+  }
   service::StateMap auth_state;
+  if (create_event != nullptr)
+    auth_state.emplace(service::StateKey("m.room.create", ""), *create_event);
   for (const service::StateKey& key : keys) {
     if (const json::object* entry = service::FindState(state, key.first, key.second)) {
       auth_state.emplace(key, *entry);
@@ -440,7 +475,7 @@ void CheckAuth(const json::array& events) {
   for (size_t i = 1; i < events.size(); ++i) {
     if (events[i].is_object()) service::PutState(state, events[i].get_object());
   }
-  std::vector<service::StateKey> keys = service::AuthStateKeys(event);
+  std::vector<service::StateKey> keys = service::AuthStateKeys(event, VersionOfState(state));
   for (size_t i = 0; i < keys.size(); ++i) {
     FUZZ_CHECK(std::find(keys.begin() + i + 1, keys.end(), keys[i]) == keys.end(),
                "AuthStateKeys repeats a key");

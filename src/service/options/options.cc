@@ -1,6 +1,9 @@
 #include "conclave/service/options/options.h"
 
+#include <string>
+
 #include "conclave/core/exceptions.h"
+#include "conclave/service/protocol/room_versions.h"
 
 namespace conclave::service {
 namespace {
@@ -41,6 +44,14 @@ ServiceOptions ReadServiceOptions(core::OptionReader& r) {
   o.login = ReadLimit(r, "rc_login", 1, 10, "logins, per client IP address and per user");
   o.registration = ReadLimit(r, "rc_registration", 0.5, 20, "registration, per client IP address");
   o.message = ReadLimit(r, "rc_message", 50, 200, "sending events, per user");
+  // An integer in the file, because the reader can range-check one (a string it cannot); the
+  // version ids of the spec's stable versions are exactly these numbers.
+  const auto newest = static_cast<int64_t>(AllRoomVersions().size());
+  o.default_room_version = std::to_string(
+      r.Integer("default_room_version", *RoomVersionNumber(kDefaultRoomVersion), 1, newest,
+                {.unit = "room version",
+                 .runtime = true,
+                 .doc = "Room version POST /createRoom uses when the request names none"}));
   return o;
 }
 

@@ -14,12 +14,15 @@
 #include "absl/status/statusor.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/identifiers.h"
 #include "conclave/service/protocol/power_levels.h"
 
 namespace conclave::service {
 namespace {
 
-// The rule numbers in messages are those of "Room version 10" → "Authorization rules".
+// The rule numbers in messages are those of "Room version 10" → "Authorization rules"; rules
+// only some versions have are marked with the version whose numbering they use ("(v1)",
+// "(v12)").
 
 // "" when `object` is null or `key` is absent or not a string: the rules treat all as "not
 // given".
@@ -66,16 +69,43 @@ absl::Status Refuse(const Args&... args) {
 // What every rule after the create rule reads from the room.
 struct Room {
   const StateMap* state;
-  std::string_view creator;
+  const RoomVersion* version;
+  std::string_view creator;           // the create's `creator` (v1-v10) or sender (v11+)
+  std::vector<std::string> creators;  // `creator` plus v12's additional_creators
   PowerLevels levels;
 };
+
+std::vector<std::string> CreatorsOf(const boost::json::object& create, const RoomVersion& version,
+                                    std::string_view creator) {
+  std::vector<std::string> creators;
+  if (!creator.empty()) creators.emplace_back(creator);
+  const boost::json::object* content = ObjectField(create, "content");
+  const boost::json::value* more = content == nullptr || !version.additional_creators
+                                       ? nullptr
+                                       : content->if_contains("additional_creators");
+  if (more != nullptr && more->is_array()) {
+    for (const boost::json::value& user : more->get_array()) {
+      if (user.is_string()) creators.emplace_back(user.get_string());
+    }
+  }
+  return creators;
+}
 
 absl::StatusOr<Room> LoadRoom(const boost::json::object& event, const StateMap& state) {
   const boost::json::object* create = FindState(state, "m.room.create", "");
   if (create == nullptr) return Refuse("rule 2.4: the room has no m.room.create event");
+  const RoomVersion* version = VersionOf(*create);
+  if (version == nullptr) return Refuse("the room's m.room.create names an unknown room version");
   std::string_view room_id = StringField(event, "room_id");
   std::string_view create_room_id = StringField(*create, "room_id");
-  if (!room_id.empty() && !create_room_id.empty() && room_id != create_room_id) {
+  std::string_view create_id = StringField(*create, "event_id");
+  if (version->room_id_from_create_event && !create_id.empty()) {
+    // v12 rule 2: the room id is the create event's id with "!" for "$".
+    if (room_id.empty() || room_id.substr(1) != create_id.substr(1)) {
+      return Refuse("rule 2: the event's room_id ", room_id, " is not the create event's id ",
+                    create_id);
+    }
+  } else if (!room_id.empty() && !create_room_id.empty() && room_id != create_room_id) {
     return Refuse("the event's room_id ", room_id, " is not the room ", create_room_id);
   }
   const boost::json::object* create_content = ObjectField(*create, "content");
@@ -86,13 +116,15 @@ absl::StatusOr<Room> LoadRoom(const boost::json::object& event, const StateMap& 
       ServerOf(StringField(event, "sender")) != ServerOf(StringField(*create, "sender"))) {
     return Refuse("rule 3: the room does not federate and the sender is on another server");
   }
-  std::string_view creator = StringField(create_content, "creator");
+  std::string_view creator = version->creator_in_content ? StringField(create_content, "creator")
+                                                         : StringField(*create, "sender");
+  std::vector<std::string> creators = CreatorsOf(*create, *version, creator);
   absl::StatusOr<PowerLevels> levels =
-      ParsePowerLevels(FindStateContent(state, "m.room.power_levels", ""), creator);
+      ParsePowerLevels(FindStateContent(state, "m.room.power_levels", ""), *version, creators);
   if (!levels.ok()) {
     return Refuse("the room's current m.room.power_levels is invalid: ", levels.status().message());
   }
-  return Room{&state, creator, *std::move(levels)};
+  return Room{&state, version, creator, std::move(creators), *std::move(levels)};
 }
 
 // Rule 1.
@@ -107,10 +139,6 @@ absl::Status CheckCreate(const boost::json::object& event, const StateMap& state
   if (prev_events != nullptr && !(prev_events->is_array() && prev_events->get_array().empty())) {
     return Refuse("rule 1.1: m.room.create must not have prev_events");
   }
-  std::string_view sender_server = ServerOf(StringField(event, "sender"));
-  if (sender_server.empty() || ServerOf(StringField(event, "room_id")) != sender_server) {
-    return Refuse("rule 1.2: the room_id's server is not the sender's server");
-  }
   const boost::json::value* content_value = event.if_contains("content");
   if (content_value == nullptr || !content_value->is_object()) {
     return Refuse("m.room.create: content must be an object");
@@ -120,15 +148,32 @@ absl::Status CheckCreate(const boost::json::object& event, const StateMap& state
   if (room_version != nullptr && !room_version->is_string()) {
     return Refuse("rule 1.3: content.room_version must be a string");
   }
-  // An absent room_version means version 1, whose rules differ from these.
-  std::string_view version = room_version == nullptr ? std::string_view("1")
-                                                     : std::string_view(room_version->get_string());
-  if (version != kAuthRulesRoomVersion) {
-    return Refuse("rule 1.3: room version '", version, "' is not supported (only ",
-                  kAuthRulesRoomVersion, ")");
+  const RoomVersion* version = VersionOf(event);
+  if (version == nullptr) {
+    return Refuse("rule 1.3: room version '", room_version->get_string(), "' is not known");
   }
-  if (!HasString(content, "creator")) {
+  std::string_view sender_server = ServerOf(StringField(event, "sender"));
+  if (version->room_id_from_create_event) {
+    if (event.contains("room_id")) {
+      return Refuse("rule 1.2: in room version ", version->id,
+                    " m.room.create has no room_id (its id is the room id)");
+    }
+    if (sender_server.empty()) return Refuse("rule 1: the sender is not a user id");
+  } else if (sender_server.empty() || ServerOf(StringField(event, "room_id")) != sender_server) {
+    return Refuse("rule 1.2: the room_id's server is not the sender's server");
+  }
+  if (version->creator_in_content && !HasString(content, "creator")) {
     return Refuse("rule 1.4: m.room.create content has no creator");
+  }
+  if (version->additional_creators) {
+    if (const boost::json::value* more = content.if_contains("additional_creators")) {
+      bool valid = more->is_array();
+      for (size_t i = 0; valid && i < more->get_array().size(); ++i) {
+        const boost::json::value& user = more->get_array()[i];
+        valid = user.is_string() && ParseUserId(user.get_string()).ok();
+      }
+      if (!valid) return Refuse("rule 1.4: additional_creators must be an array of user ids");
+    }
   }
   return absl::OkStatus();
 }
@@ -153,10 +198,12 @@ absl::Status CheckJoin(const boost::json::object& content, std::string_view send
   if (current == "ban") return Refuse("rule 4.3.3: ", target, " is banned from the room");
   std::string_view join_rule = JoinRule(*room.state);
   bool invited_or_joined = current == "invite" || current == "join";
-  if ((join_rule == "invite" || join_rule == "knock") && invited_or_joined) {
+  const RoomVersion& version = *room.version;
+  if ((join_rule == "invite" || (version.knock && join_rule == "knock")) && invited_or_joined) {
     return absl::OkStatus();  // 4.3.4
   }
-  if (join_rule == "restricted" || join_rule == "knock_restricted") {
+  if ((version.restricted_join && join_rule == "restricted") ||
+      (version.knock_restricted && join_rule == "knock_restricted")) {
     if (invited_or_joined) return absl::OkStatus();  // 4.3.5.1
     std::string_view authoriser = StringField(content, "join_authorised_via_users_server");
     if (authoriser.empty()) {
@@ -204,7 +251,9 @@ absl::Status CheckInvite(const boost::json::object& content, std::string_view se
 absl::Status CheckLeave(std::string_view sender, std::string_view target, const Room& room) {
   std::string_view current = MembershipOf(*room.state, target);
   if (sender == target) {
-    if (current == "invite" || current == "join" || current == "knock") return absl::OkStatus();
+    if (current == "invite" || current == "join" || (room.version->knock && current == "knock")) {
+      return absl::OkStatus();
+    }
     return Refuse("rule 4.5.1: ", target, " cannot leave with membership ", Shown(current));
   }
   std::string_view sender_membership = MembershipOf(*room.state, sender);
@@ -252,7 +301,8 @@ absl::Status CheckBan(std::string_view sender, std::string_view target, const Ro
 // Rule 4.7.
 absl::Status CheckKnock(std::string_view sender, std::string_view target, const Room& room) {
   std::string_view join_rule = JoinRule(*room.state);
-  if (join_rule != "knock" && join_rule != "knock_restricted") {
+  if (join_rule != "knock" &&
+      !(room.version->knock_restricted && join_rule == "knock_restricted")) {
     return Refuse("rule 4.7.1: the join rule is '", join_rule, "', which does not allow knocking");
   }
   if (sender != target) return Refuse("rule 4.7.2: ", sender, " cannot knock for ", target);
@@ -273,7 +323,8 @@ absl::Status CheckMember(const boost::json::object& event, std::string_view send
   const boost::json::object& content = *content_or_null;
   std::string_view target = StringField(event, "state_key");
   std::string_view membership = StringField(content, "membership");
-  if (const boost::json::value* via = content.if_contains("join_authorised_via_users_server")) {
+  const boost::json::value* via = content.if_contains("join_authorised_via_users_server");
+  if (room.version->restricted_join && via != nullptr) {
     // 4.2 asks for that user's server's signature; this server signs for its own users only.
     if (!via->is_string() || ServerOf(via->get_string()).empty() ||
         ServerOf(via->get_string()) != ServerOf(sender)) {
@@ -284,7 +335,7 @@ absl::Status CheckMember(const boost::json::object& event, std::string_view send
   if (membership == "invite") return CheckInvite(content, sender, target, room);
   if (membership == "leave") return CheckLeave(sender, target, room);
   if (membership == "ban") return CheckBan(sender, target, room);
-  if (membership == "knock") return CheckKnock(sender, target, room);
+  if (room.version->knock && membership == "knock") return CheckKnock(sender, target, room);
   return Refuse("rule 4.8: unknown membership '", membership, "'");
 }
 
@@ -328,8 +379,15 @@ absl::Status CheckPowerLevels(const boost::json::object& event, std::string_view
     return Refuse("rule 9: m.room.power_levels content must be an object");
   }
   const boost::json::object& content = content_value->get_object();
-  absl::StatusOr<PowerLevels> after = ParsePowerLevels(&content, room.creator);
+  absl::StatusOr<PowerLevels> after = ParsePowerLevels(&content, *room.version, room.creators);
   if (!after.ok()) return Refuse("rules 9.1-9.3: ", after.status().message());
+  if (room.version->creators_have_infinite_power) {
+    for (const std::string& creator : room.creators) {
+      if (after->users.contains(creator)) {
+        return Refuse("rule 10.4 (v12): the creator ", creator, " cannot be given a level");
+      }
+    }
+  }
   const boost::json::object* before_content =
       FindStateContent(*room.state, "m.room.power_levels", "");
   if (before_content == nullptr) return absl::OkStatus();  // 9.4
@@ -352,7 +410,7 @@ absl::Status CheckPowerLevels(const boost::json::object& event, std::string_view
     }
   }
   absl::Status status = CheckMapChange("events", before.events, after->events, sender_level);
-  if (status.ok()) {
+  if (status.ok() && room.version->notifications_power_levels) {
     status =
         CheckMapChange("notifications", before.notifications, after->notifications, sender_level);
   }
@@ -380,6 +438,31 @@ absl::Status CheckPowerLevels(const boost::json::object& event, std::string_view
 
 }  // namespace
 
+const RoomVersion* VersionOf(const boost::json::object& create) {
+  const boost::json::object* content = ObjectField(create, "content");
+  const boost::json::value* id =
+      content == nullptr ? nullptr : content->if_contains("room_version");
+  if (id == nullptr) return FindRoomVersion("1");
+  return id->is_string() ? FindRoomVersion(id->get_string()) : nullptr;
+}
+
+std::vector<std::string> RoomCreators(const boost::json::object& create) {
+  const RoomVersion& version = VersionOf(create) ? *VersionOf(create) : *FindRoomVersion("1");
+  std::string_view creator = version.creator_in_content
+                                 ? StringField(ObjectField(create, "content"), "creator")
+                                 : StringField(create, "sender");
+  return CreatorsOf(create, version, creator);
+}
+
+absl::StatusOr<PowerLevels> CurrentPowerLevels(const StateMap& state) {
+  const boost::json::object* create = FindState(state, "m.room.create", "");
+  if (create == nullptr) return Refuse("the room has no m.room.create event");
+  const RoomVersion* version = VersionOf(*create);
+  if (version == nullptr) return Refuse("the room's m.room.create names an unknown room version");
+  return ParsePowerLevels(FindStateContent(state, "m.room.power_levels", ""), *version,
+                          RoomCreators(*create));
+}
+
 absl::Status CheckEventAuth(const boost::json::object& event, const StateMap& auth_state) {
   if (!HasString(event, "type")) return Refuse("the event has no type");
   if (!HasString(event, "sender")) return Refuse("the event has no sender");
@@ -389,6 +472,15 @@ absl::Status CheckEventAuth(const boost::json::object& event, const StateMap& au
 
   absl::StatusOr<Room> room = LoadRoom(event, auth_state);
   if (!room.ok()) return room.status();
+  if (room->version->special_case_aliases && type == "m.room.aliases") {
+    // v1-v5 rule 4: a server speaks for its own aliases only; membership does not matter.
+    if (!HasString(event, "state_key"))
+      return Refuse("rule 4.1 (v1): m.room.aliases needs a state_key");
+    if (StringField(event, "state_key") != ServerOf(sender)) {
+      return Refuse("rule 4.2 (v1): the state_key of m.room.aliases is not the sender's server");
+    }
+    return absl::OkStatus();
+  }
   if (type == "m.room.member") return CheckMember(event, sender, *room);
 
   std::string_view sender_membership = MembershipOf(auth_state, sender);
@@ -413,6 +505,16 @@ absl::Status CheckEventAuth(const boost::json::object& event, const StateMap& au
     return Refuse("rule 8: the state_key ", state_key, " is a user ID other than the sender's");
   }
   if (type == "m.room.power_levels") return CheckPowerLevels(event, sender, *room);
+  if (room->version->redaction_in_auth_rules && type == "m.room.redaction") {
+    // v1-v2 rule 11: the redact level, or the redacted event's id has the redaction's domain.
+    if (sender_level >= room->levels.redact) return absl::OkStatus();
+    std::string_view redacts = StringField(event, "redacts");
+    std::string_view domain = ServerOf(StringField(event, "event_id"));
+    if (!domain.empty() && ServerOf(redacts) == domain) return absl::OkStatus();
+    return Refuse("rule 11 (v1): ", sender, " has level ", sender_level,
+                  ", below the redact level ", room->levels.redact,
+                  ", and the redacted event is from another server");
+  }
   return absl::OkStatus();  // 10
 }
 
@@ -441,7 +543,7 @@ absl::Status CheckRedactionAuth(const boost::json::object& redaction,
   return absl::OkStatus();
 }
 
-std::vector<StateKey> AuthStateKeys(const boost::json::object& event) {
+std::vector<StateKey> AuthStateKeys(const boost::json::object& event, const RoomVersion& version) {
   std::vector<StateKey> keys;
   std::string_view type = StringField(event, "type");
   if (type == "m.room.create") return keys;
@@ -449,7 +551,8 @@ std::vector<StateKey> AuthStateKeys(const boost::json::object& event) {
     StateKey key(key_type, state_key);
     if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(std::move(key));
   };
-  add("m.room.create", "");
+  // v12: the room id stands for the create event, which is not selected.
+  if (!version.room_id_from_create_event) add("m.room.create", "");
   add("m.room.power_levels", "");
   std::string_view sender = StringField(event, "sender");
   if (!sender.empty()) add("m.room.member", sender);
@@ -458,7 +561,7 @@ std::vector<StateKey> AuthStateKeys(const boost::json::object& event) {
   const boost::json::object* content = ObjectField(event, "content");
   add("m.room.member", StringField(event, "state_key"));
   std::string_view membership = StringField(content, "membership");
-  if (membership == "join" || membership == "invite" || membership == "knock") {
+  if (membership == "join" || membership == "invite" || (version.knock && membership == "knock")) {
     add("m.room.join_rules", "");
   }
   if (membership == "invite") {
@@ -469,7 +572,7 @@ std::vector<StateKey> AuthStateKeys(const boost::json::object& event) {
     }
   }
   std::string_view authoriser = StringField(content, "join_authorised_via_users_server");
-  if (!authoriser.empty()) add("m.room.member", authoriser);
+  if (version.restricted_join && !authoriser.empty()) add("m.room.member", authoriser);
   return keys;
 }
 

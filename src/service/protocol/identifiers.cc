@@ -97,7 +97,10 @@ absl::Status Split(std::string_view id, char sigil, std::string_view what,
 }  // namespace
 
 std::string UserId::ToString() const { return core::StrCat("@", localpart, ":", server_name); }
-std::string RoomId::ToString() const { return core::StrCat("!", opaque_id, ":", server_name); }
+std::string RoomId::ToString() const {
+  return server_name.empty() ? core::StrCat("!", opaque_id)
+                             : core::StrCat("!", opaque_id, ":", server_name);
+}
 std::string RoomAlias::ToString() const { return core::StrCat("#", alias, ":", server_name); }
 
 absl::Status ValidateLocalpartForRegistration(std::string_view localpart) {
@@ -161,6 +164,15 @@ absl::StatusOr<UserId> ParseUserId(std::string_view user_id) {
 }
 
 absl::StatusOr<RoomId> ParseRoomId(std::string_view room_id) {
+  // Room version 12: "!" + URL-safe unpadded base64 of a 32-byte reference hash.
+  constexpr size_t kHashIdChars = 43;
+  if (room_id.size() == kHashIdChars + 1 && room_id[0] == '!' &&
+      std::all_of(room_id.begin() + 1, room_id.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || IsDigit(c) || c == '-' ||
+               c == '_';
+      })) {
+    return RoomId{std::string(room_id.substr(1)), ""};
+  }
   std::string_view opaque_id, server_name;
   absl::Status status = Split(room_id, '!', "room id", opaque_id, server_name);
   if (!status.ok()) return status;

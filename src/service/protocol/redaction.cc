@@ -8,11 +8,6 @@
 namespace conclave::service {
 namespace {
 
-// The room version as a number, kDefaultRoomVersion's if unknown.
-int VersionNumber(std::string_view room_version) {
-  return RoomVersionNumber(room_version).value_or(*RoomVersionNumber(kDefaultRoomVersion));
-}
-
 bool IsOneOf(std::string_view key, std::initializer_list<std::string_view> keys) {
   for (std::string_view k : keys) {
     if (k == key) return true;
@@ -20,33 +15,36 @@ bool IsOneOf(std::string_view key, std::initializer_list<std::string_view> keys)
   return false;
 }
 
-bool KeepTopLevel(std::string_view key, int version) {
+bool KeepTopLevel(std::string_view key, const RoomVersion& version) {
   if (IsOneOf(key, {"event_id", "type", "room_id", "sender", "state_key", "content", "hashes",
                     "signatures", "depth", "prev_events", "auth_events", "origin_server_ts"})) {
     return true;
   }
   // Version 11 stopped protecting these.
-  return version < 11 && IsOneOf(key, {"origin", "prev_state", "membership"});
+  return !version.redaction_v11 && IsOneOf(key, {"origin", "prev_state", "membership"});
 }
 
-bool KeepContentKey(std::string_view type, std::string_view key, int version) {
+bool KeepContentKey(std::string_view type, std::string_view key, const RoomVersion& version) {
   if (type == "m.room.member") {
-    return key == "membership" || (version >= 9 && key == "join_authorised_via_users_server");
+    return key == "membership" ||
+           (version.redaction_keeps_authorised && key == "join_authorised_via_users_server");
   }
-  if (type == "m.room.create") return version >= 11 || key == "creator";
-  if (type == "m.room.join_rules") return key == "join_rule" || (version >= 8 && key == "allow");
+  if (type == "m.room.create") return version.redaction_v11 || key == "creator";
+  if (type == "m.room.join_rules") {
+    return key == "join_rule" || (version.redaction_keeps_allow && key == "allow");
+  }
   if (type == "m.room.power_levels") {
     return IsOneOf(key, {"ban", "events", "events_default", "kick", "redact", "state_default",
                          "users", "users_default"}) ||
-           (version >= 11 && key == "invite");
+           (version.redaction_v11 && key == "invite");
   }
   if (type == "m.room.history_visibility") return key == "history_visibility";
-  if (type == "m.room.aliases") return version <= 5 && key == "aliases";
-  if (type == "m.room.redaction") return version >= 11 && key == "redacts";
+  if (type == "m.room.aliases") return version.redaction_keeps_aliases && key == "aliases";
+  if (type == "m.room.redaction") return version.redaction_v11 && key == "redacts";
   return false;
 }
 
-boost::json::object RedactContent(const boost::json::object& event, int version) {
+boost::json::object RedactContent(const boost::json::object& event, const RoomVersion& version) {
   boost::json::object redacted;
   const boost::json::value* content = event.if_contains("content");
   const boost::json::value* type = event.if_contains("type");
@@ -61,7 +59,7 @@ boost::json::object RedactContent(const boost::json::object& event, int version)
   }
   // Version 11 also keeps content.third_party_invite.signed of a membership event, and only
   // that part of third_party_invite.
-  if (version >= 11 && type_name == "m.room.member") {
+  if (version.redaction_v11 && type_name == "m.room.member") {
     const boost::json::value* invite = content->get_object().if_contains("third_party_invite");
     const boost::json::value* signed_part = invite != nullptr && invite->is_object()
                                                 ? invite->get_object().if_contains("signed")
@@ -76,7 +74,10 @@ boost::json::object RedactContent(const boost::json::object& event, int version)
 }  // namespace
 
 boost::json::object RedactEvent(const boost::json::object& event, std::string_view room_version) {
-  const int version = VersionNumber(room_version);
+  return RedactEvent(event, RoomVersionOrDefault(room_version));
+}
+
+boost::json::object RedactEvent(const boost::json::object& event, const RoomVersion& version) {
   boost::json::object redacted;
   for (const boost::json::key_value_pair& member : event) {
     if (member.key() != "content" && KeepTopLevel(member.key(), version)) {

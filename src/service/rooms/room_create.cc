@@ -41,11 +41,11 @@ Preset PresetFor(const CreateRoomRequest& request) {
 // who is not a local user.
 absl::Status CheckCreateRoom(const CreateRoomRequest& request, std::string_view server_name,
                              const Accounts& accounts) {
-  if (request.room_version && *request.room_version != kDefaultRoomVersion) {
-    return MatrixStatus(
-        Errcode::kUnsupportedRoomVersion,
-        core::StrCat("Room version ", *request.room_version,
-                     " is not supported; this server creates version ", kDefaultRoomVersion));
+  if (request.room_version && FindRoomVersion(*request.room_version) == nullptr) {
+    return MatrixStatus(Errcode::kUnsupportedRoomVersion,
+                        core::StrCat("Room version ", *request.room_version,
+                                     " is not supported; this server knows versions 1 to ",
+                                     AllRoomVersions().size()));
   }
   for (const std::string& user_id : request.invite) {
     auto target = ParseUserId(user_id);
@@ -59,6 +59,11 @@ absl::Status CheckCreateRoom(const CreateRoomRequest& request, std::string_view 
 }
 
 }  // namespace
+
+std::string Rooms::DefaultRoomVersion() const {
+  if (deps_.settings == nullptr) return std::string(kDefaultRoomVersion);
+  return deps_.settings->Get().default_room_version;
+}
 
 absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
                                                    const CreateRoomRequest& request) {
@@ -80,15 +85,20 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
     }
   }
 
-  std::string room_id;
-  std::shared_ptr<RoomData> room;
-  for (int attempt = 0;; ++attempt) {
-    room_id = NewRoomId(deps_.server_name);
-    CONCLAVE_ASSIGN_OR_RETURN(auto taken, deps_.store.Find(*deps_.store.rooms, room_id));
-    if (!taken) break;
-    if (attempt > 5) return absl::InternalError("could not pick a free room id");
+  const RoomVersion& version =
+      *FindRoomVersion(request.room_version.value_or(DefaultRoomVersion()));
+  // Registered in rooms_ only once its create event is stored, under the id that event gives it
+  // (v12 derives the room id from it); until then no one else knows the id.
+  auto room = std::make_shared<RoomData>();
+  room->room_version = std::string(version.id);
+  if (!version.room_id_from_create_event) {
+    for (int attempt = 0;; ++attempt) {
+      room->room_id = NewRoomId(deps_.server_name);
+      CONCLAVE_ASSIGN_OR_RETURN(auto taken, deps_.store.Find(*deps_.store.rooms, room->room_id));
+      if (!taken) break;
+      if (attempt > 5) return absl::InternalError("could not pick a free room id");
+    }
   }
-  room = NewRoom(room_id);
   std::lock_guard lock(room->mu);
   auto send = [&](std::string type, std::string state_key,
                   boost::json::object content) -> absl::Status {
@@ -101,23 +111,30 @@ absl::StatusOr<CreateRoomResult> Rooms::CreateRoom(const Session& session,
 
   boost::json::object create;
   if (request.creation_content) create = *request.creation_content;
-  create["creator"] = session.user_id;
-  create["room_version"] = kDefaultRoomVersion;
-  if (auto s = send("m.room.create", "", std::move(create)); !s.ok()) {
+  if (version.creator_in_content) create["creator"] = session.user_id;
+  create["room_version"] = version.id;
+  if (version.additional_creators && preset.invitees_are_admins && !invites.empty()) {
+    // create_room.yaml: trusted_private_chat's invitees SHOULD join additional_creators.
+    boost::json::value& more = create["additional_creators"];
+    if (!more.is_array()) more = boost::json::array();
+    for (const std::string& invitee : invites) {
+      bool listed = false;
+      for (const auto& user : more.get_array()) listed = listed || user == invitee.c_str();
+      if (!listed) more.get_array().emplace_back(invitee);
+    }
+  }
+  CONCLAVE_RETURN_IF_ERROR(send("m.room.create", "", std::move(create)));
+  const std::string room_id = room->room_id;
+  {
     std::lock_guard rooms_lock(rooms_mu_);
-    rooms_.erase(room_id);
-    return s;
+    rooms_[room_id] = room;
   }
 
-  boost::json::object member{{"membership", "join"}};
-  if (auto profile = deps_.accounts.GetProfile(session.user_id); profile.ok()) {
-    if (profile->displayname) member["displayname"] = *profile->displayname;
-    if (profile->avatar_url) member["avatar_url"] = *profile->avatar_url;
-  }
-  CONCLAVE_RETURN_IF_ERROR(send("m.room.member", session.user_id, std::move(member)));
+  CONCLAVE_RETURN_IF_ERROR(send("m.room.member", session.user_id,
+                                MemberContent(deps_.accounts, session.user_id, "join")));
 
-  boost::json::object power = DefaultPowerLevelsContent(session.user_id);
-  if (preset.invitees_are_admins) {
+  boost::json::object power = DefaultPowerLevelsContent(session.user_id, version);
+  if (preset.invitees_are_admins && !version.additional_creators) {
     auto& users = power["users"].as_object();
     for (const auto& u : invites) users[u] = 100;
   }

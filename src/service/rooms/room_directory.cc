@@ -7,6 +7,7 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
+#include "conclave/service/protocol/auth_rules.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/protocol/identifiers.h"
 #include "conclave/service/protocol/power_levels.h"
@@ -81,8 +82,8 @@ absl::Status Rooms::DeleteAlias(const Session& session, std::string_view alias) 
     if (!allowed) {
       if (auto room = Load(room_id); room.ok()) {
         std::lock_guard room_lock((*room)->mu);
-        auto levels =
-            ParsePowerLevels(FindStateContent((*room)->state, "m.room.power_levels", ""), "");
+        // The room's own rules: a v12 creator has infinite power and no `users` entry.
+        auto levels = CurrentPowerLevels((*room)->state);
         allowed = levels.ok() && levels->UserLevel(session.user_id) >=
                                      levels->EventLevel("m.room.canonical_alias", true);
       }
@@ -107,7 +108,7 @@ absl::Status Rooms::SetVisibility(const Session& session, std::string_view room_
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   {
     std::lock_guard lock(room->mu);
-    auto levels = ParsePowerLevels(FindStateContent(room->state, "m.room.power_levels", ""), "");
+    auto levels = CurrentPowerLevels(room->state);
     if (!levels.ok() || levels->UserLevel(session.user_id) < levels->state_default) {
       return Forbidden("Publishing a room needs the power to send state events");
     }

@@ -334,7 +334,8 @@ absl::StatusOr<boost::json::array> Rooms::StrippedState(std::string_view room_id
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   std::lock_guard lock(room->mu);
   boost::json::array out;
-  // Client-Server API "Stripped state": these types, plus the invitee's own member event.
+  // Client-Server API "Stripped state": these types, plus the invitee's (or knocker's) own
+  // member event.
   for (const auto& [key, pdu] : room->state) {
     static constexpr std::string_view kTypes[] = {"m.room.create",     "m.room.name",
                                                   "m.room.avatar",     "m.room.topic",
@@ -343,7 +344,7 @@ absl::StatusOr<boost::json::array> Rooms::StrippedState(std::string_view room_id
     if (std::find(std::begin(kTypes), std::end(kTypes), key.first) == std::end(kTypes)) continue;
     if (key.first == "m.room.member") {
       std::string_view m = MembershipOf(room->state, key.second);
-      if (m != "invite" && m != "join") continue;
+      if (m != "invite" && m != "join" && m != "knock") continue;
     }
     boost::json::object stripped;
     for (const char* field : {"type", "state_key", "sender", "content"}) {

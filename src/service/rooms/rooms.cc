@@ -44,14 +44,6 @@ std::vector<std::string> UsersToWake(const StateMap& state, const std::string* e
 Rooms::Rooms(Deps deps) : deps_(std::move(deps)) {}
 Rooms::~Rooms() = default;
 
-std::shared_ptr<Rooms::RoomData> Rooms::NewRoom(std::string_view room_id) {
-  auto room = std::make_shared<RoomData>();
-  room->room_id = std::string(room_id);
-  std::lock_guard lock(rooms_mu_);
-  rooms_[std::string(room_id)] = room;
-  return room;
-}
-
 absl::StatusOr<std::shared_ptr<Rooms::RoomData>> Rooms::Load(std::string_view room_id) {
   {
     std::lock_guard lock(rooms_mu_);
@@ -84,6 +76,8 @@ absl::StatusOr<std::shared_ptr<Rooms::RoomData>> Rooms::Load(std::string_view ro
     CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));
     CONCLAVE_ASSIGN_OR_RETURN(auto last, ParseObject(it->value()));
     room->last_event_id = std::string(StringField(last, "event_id"));
+    CONCLAVE_ASSIGN_OR_RETURN(room->last_event_hash,
+                              EventReferenceHash(last, RoomVersionOrDefault(room->room_version)));
     if (const auto* depth = last.if_contains("depth"); depth && depth->is_int64()) {
       room->depth = depth->get_int64();
     }
@@ -130,31 +124,45 @@ absl::StatusOr<boost::json::object> Rooms::BuildEvent(RoomData& room, Draft& dra
     return BadJson(
         core::StrCat("Event content is not canonical JSON: ", canonical.status().message()));
   }
+  const RoomVersion& version = RoomVersionOrDefault(room.room_version);
+  const bool v12_create = version.room_id_from_create_event && draft.type == "m.room.create";
   boost::json::object pdu;
   pdu["type"] = draft.type;
-  pdu["room_id"] = room.room_id;
+  if (!v12_create) pdu["room_id"] = room.room_id;  // v12: the create event's id is the room id
   pdu["sender"] = draft.sender;
+  if (version.top_level_origin) pdu["origin"] = deps_.server_name;
   pdu["content"] = std::move(draft.content);
   pdu["origin_server_ts"] = NowMs();
   pdu["depth"] = room.depth + 1;
   boost::json::array prev;
-  if (!room.last_event_id.empty()) prev.emplace_back(room.last_event_id);
+  if (!room.last_event_id.empty())
+    prev.emplace_back(EventRef(version, room.last_event_id, room.last_event_hash));
   pdu["prev_events"] = std::move(prev);
   if (draft.state_key) pdu["state_key"] = *draft.state_key;
   if (draft.redacts) pdu["redacts"] = *draft.redacts;
   boost::json::array auth_events;
-  for (const StateKey& key : AuthStateKeys(pdu)) {
+  for (const StateKey& key : AuthStateKeys(pdu, version)) {
     if (const auto* e = FindState(room.state, key.first, key.second)) {
-      auth_events.emplace_back(StringField(*e, "event_id"));
+      CONCLAVE_ASSIGN_OR_RETURN(std::string hash, EventReferenceHash(*e, version));
+      auth_events.emplace_back(EventRef(version, StringField(*e, "event_id"), hash));
     }
   }
   pdu["auth_events"] = std::move(auth_events);
+  // v1-v2: the id is chosen here and travels in the event (rule 11 reads its domain).
+  if (version.event_id_format == EventIdFormat::kOpaque) {
+    pdu["event_id"] = NewOpaqueEventId(deps_.server_name);
+  }
   CONCLAVE_RETURN_IF_ERROR(CheckEventAuth(pdu, room.state));
   if (draft.redact_target) {
     CONCLAVE_RETURN_IF_ERROR(CheckRedactionAuth(pdu, draft.redact_target->pdu, room.state));
   }
   CONCLAVE_RETURN_IF_ERROR(AddContentHash(pdu));
-  CONCLAVE_ASSIGN_OR_RETURN(std::string event_id, EventIdV4(pdu, room.room_version));
+  CONCLAVE_ASSIGN_OR_RETURN(std::string event_id, EventId(pdu, version));
+  if (v12_create) {
+    // Stored with its room id, which ReferenceHash leaves out again (event_hash.h).
+    CONCLAVE_ASSIGN_OR_RETURN(room.room_id, RoomIdFromCreateEvent(pdu, version));
+    pdu["room_id"] = room.room_id;
+  }
   pdu["event_id"] = event_id;
 
   boost::json::object unsigned_data;
@@ -180,6 +188,8 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
   std::optional<StateKey> state_key;
   if (draft.state_key) state_key.emplace(draft.type, *draft.state_key);
   const std::string json = boost::json::serialize(pdu);
+  CONCLAVE_ASSIGN_OR_RETURN(std::string last_hash,
+                            EventReferenceHash(pdu, RoomVersionOrDefault(room.room_version)));
   if (json.size() > kMaxEventBytes) {
     return TooLarge(
         core::StrCat("Event is ", json.size(), " bytes; the limit is ", kMaxEventBytes));
@@ -255,6 +265,7 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
               room.AppendMessage(pos, draft.sender);
             }
             room.last_event_id = event_id;
+            room.last_event_hash = std::move(last_hash);
             room.depth += 1;
             room.latest_position.store(pos);
           }));
@@ -383,13 +394,12 @@ absl::Status Rooms::ChangeMembership(const Session& session, std::string_view ro
   if (membership == "join" && MembershipOf(room->state, target) != "join") {
     CONCLAVE_RETURN_IF_ERROR(CheckRoomNotBanned(room_id));
   }
-  boost::json::object content;
-  content["membership"] = membership;
-  if (membership == "join" || membership == "invite") {
-    if (auto profile = deps_.accounts.GetProfile(target); profile.ok()) {
-      if (profile->displayname) content["displayname"] = *profile->displayname;
-      if (profile->avatar_url) content["avatar_url"] = *profile->avatar_url;
-    }
+  const bool with_profile = membership == "join" || membership == "invite" || membership == "knock";
+  boost::json::object content = with_profile ? MemberContent(deps_.accounts, target, membership)
+                                             : boost::json::object{{"membership", membership}};
+  if (membership == "join") {
+    CONCLAVE_ASSIGN_OR_RETURN(auto authoriser, RestrictedJoinAuthoriser(*room, target));
+    if (authoriser) content["join_authorised_via_users_server"] = *authoriser;
   }
   if (reason) content["reason"] = *reason;
   if (is_direct) content["is_direct"] = true;

@@ -3,7 +3,9 @@
 #define CONCLAVE_SERVICE_ROOMS_INTERNAL_H_
 
 #include <atomic>
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/string.hpp>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -17,6 +19,9 @@
 #include "conclave/database/iterator.h"
 #include "conclave/service/protocol/canonical_json.h"
 #include "conclave/service/protocol/clock.h"
+#include "conclave/service/protocol/crypto.h"
+#include "conclave/service/protocol/event_hash.h"
+#include "conclave/service/protocol/room_versions.h"
 #include "conclave/service/protocol/state_map.h"
 #include "conclave/service/rooms/rooms.h"
 #include "conclave/service/storage/relation_rows.h"
@@ -35,6 +40,9 @@ struct Rooms::RoomData {
   StateMap state;
   std::map<StateKey, uint64_t> state_positions;
   std::string last_event_id;
+  // Room versions with event_refs_with_hashes (v1-v2): the reference hash (unpadded base64) of
+  // the event `last_event_id` names, for the next event's prev_events pair. Empty otherwise.
+  std::string last_event_hash;
   int64_t depth = 0;
   std::atomic<uint64_t> latest_position{0};
   // The last countable messages (m.room.message, m.room.encrypted) in stream order, for unread
@@ -109,6 +117,44 @@ absl::StatusOr<std::vector<RelationRow>> Children(const Store& store, std::strin
 // The event at stream `position` of `room_id`; M_NOT_FOUND if none.
 absl::StatusOr<StoredEvent> ReadEventAt(const Store& store, std::string_view room_id,
                                         uint64_t position);
+// The reference hash of a stored event as its v1/v2 prev_events and auth_events pairs carry it
+// (unpadded base64); "" in versions without event_refs_with_hashes. Errors of ReferenceHash.
+inline absl::StatusOr<std::string> EventReferenceHash(const boost::json::object& pdu,
+                                                      const RoomVersion& version) {
+  if (!version.event_refs_with_hashes) return std::string();
+  absl::StatusOr<std::string> hash = ReferenceHash(pdu, version);
+  if (!hash.ok()) return hash.status();
+  return UnpaddedBase64(*hash);
+}
+
+// One prev_events / auth_events entry: the id (v3+), or [id, {"sha256": hash}] (v1-v2).
+inline boost::json::value EventRef(const RoomVersion& version, std::string_view event_id,
+                                   std::string_view hash) {
+  if (!version.event_refs_with_hashes) return boost::json::string(event_id);
+  return boost::json::array{boost::json::string(event_id),
+                            boost::json::object{{"sha256", boost::json::string(hash)}}};
+}
+
+// An m.room.member content of `membership` for `user_id` with their displayname and avatar_url
+// (when set): what joins, invites and knocks carry (Client-Server API "m.room.member").
+inline boost::json::object MemberContent(const Accounts& accounts, std::string_view user_id,
+                                         std::string_view membership) {
+  boost::json::object content{{"membership", membership}};
+  if (auto profile = accounts.GetProfile(user_id); profile.ok()) {
+    if (profile->displayname) content["displayname"] = *profile->displayname;
+    if (profile->avatar_url) content["avatar_url"] = *profile->avatar_url;
+  }
+  return content;
+}
+
+// The event id of a prev_events / auth_events entry in either shape ("" if neither).
+inline std::string_view EventRefId(const boost::json::value& entry) {
+  if (entry.is_string()) return entry.get_string();
+  if (entry.is_array() && !entry.get_array().empty() && entry.get_array()[0].is_string()) {
+    return entry.get_array()[0].get_string();
+  }
+  return {};
+}
 
 }  // namespace rooms_internal
 }  // namespace conclave::service

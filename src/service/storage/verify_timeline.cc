@@ -118,7 +118,10 @@ class TimelineChecker : public Checker {
     std::vector<std::string> prev_events;
     if (const auto* prev = pdu->if_contains("prev_events"); prev && prev->is_array()) {
       for (const auto& p : prev->get_array()) {
-        prev_events.emplace_back(p.is_string() ? std::string(p.get_string()) : "?");
+        // v3+ an event id; v1-v2 an [event id, {hashes}] pair.
+        const boost::json::value* id = &p;
+        if (p.is_array() && !p.get_array().empty()) id = &p.get_array()[0];
+        prev_events.emplace_back(id->is_string() ? std::string(id->get_string()) : "?");
       }
     }
     const int64_t depth = IntField(*pdu, "depth").value_or(-1);

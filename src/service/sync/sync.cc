@@ -47,9 +47,10 @@ absl::StatusOr<SinceToken> ParseSince(std::string_view token) {
 // Whether the response has nothing for the client (then a sync with time left waits).
 bool IsEmpty(const SyncResponse& response) {
   // Key counts alone are not news: they are in every response.
-  return response.join.empty() && response.invite.empty() && response.leave.empty() &&
-         response.account_data.empty() && response.presence.empty() && response.to_device.empty() &&
-         response.device_lists.changed.empty() && response.device_lists.left.empty();
+  return response.join.empty() && response.invite.empty() && response.knock.empty() &&
+         response.leave.empty() && response.account_data.empty() && response.presence.empty() &&
+         response.to_device.empty() && response.device_lists.changed.empty() &&
+         response.device_lists.left.empty();
 }
 
 }  // namespace
@@ -111,6 +112,10 @@ absl::Status Sync::AddRooms(const SyncPass& pass, const std::vector<UserRoom>& m
     } else if (membership.membership == "invite") {
       CONCLAVE_ASSIGN_OR_RETURN(auto room, InvitedRoom(pass, deps_.rooms, membership));
       if (room) response.invite.push_back(*std::move(room));
+    } else if (membership.membership == "knock") {
+      // A knock shows the same stripped state an invite does (sync.yaml, KnockedRoom).
+      CONCLAVE_ASSIGN_OR_RETURN(auto room, InvitedRoom(pass, deps_.rooms, membership));
+      if (room) response.knock.push_back(*std::move(room));
     } else if (membership.membership == "leave" || membership.membership == "ban") {
       CONCLAVE_ASSIGN_OR_RETURN(auto room, LeftRoom(pass, deps_.rooms, membership));
       if (room) response.leave.push_back(*std::move(room));

@@ -45,6 +45,18 @@ TEST(ServiceOptions, DefaultsAndValuesFromTheTable) {
   EXPECT_FALSE(o.allow_registration);
 }
 
+TEST(ServiceOptions, DefaultRoomVersionIsTwelveAndRangeChecked) {
+  core::RawConfig defaults = Raw("");
+  core::OptionReader reader("service", defaults);
+  EXPECT_EQ(ReadServiceOptions(reader).default_room_version, "12");
+  core::RawConfig ten = Raw("default_room_version = 10");
+  core::OptionReader ten_reader("service", ten);
+  EXPECT_EQ(ReadServiceOptions(ten_reader).default_room_version, "10");
+  std::vector<std::string> keys;
+  EXPECT_EQ(CheckServiceOptions(Raw("default_room_version = 13"), &keys).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ServiceOptions, CheckNamesTheBadKeyAndListsTheKeysRead) {
   std::vector<std::string> keys;
   absl::Status bad = CheckServiceOptions(Raw("rc_login_burst = \"many\""), &keys);
@@ -52,7 +64,8 @@ TEST(ServiceOptions, CheckNamesTheBadKeyAndListsTheKeysRead) {
   EXPECT_THAT(std::string(bad.message()),
               HasSubstr("rc_login_burst (conclave.toml): expected an integer"));
   EXPECT_THAT(keys, ::testing::Contains("rc_message_per_second"));
-  EXPECT_EQ(keys.size(), 8u);
+  EXPECT_THAT(keys, ::testing::Contains("default_room_version"));
+  EXPECT_EQ(keys.size(), 9u);
 }
 
 // --check-config (and so the preflight of an exec restart) refuses a bad value in the file even

@@ -64,6 +64,8 @@ inline object Member(std::string_view sender, std::string_view target, std::stri
   return StateEvent("m.room.member", sender, target, std::move(content));
 }
 
+inline const RoomVersion& V10() { return *FindRoomVersion("10"); }
+
 inline object CreateEvent() {
   object content;
   content["creator"] = kAlice;
@@ -98,6 +100,18 @@ class AuthRulesTest : public ::testing::Test {
   }
   void SetLevels(object content) {
     Put(StateEvent("m.room.power_levels", kAlice, "", std::move(content)));
+  }
+  // Makes the room one of version `id`. From v12 the create event has no room_id and its id
+  // stands for the room's ("$room:example.org" for kRoom: rule 2 compares what follows the
+  // sigil).
+  void UseVersion(std::string_view id) {
+    object create = *FindState(state_, "m.room.create", "");
+    create["content"].as_object()["room_version"] = id;
+    if (FindRoomVersion(id)->room_id_from_create_event) {
+      create.erase("room_id");
+      create["event_id"] = "$room:example.org";
+    }
+    Put(std::move(create));
   }
   object CurrentLevels() const { return *FindStateContent(state_, "m.room.power_levels", ""); }
   absl::Status Check(const object& event) const { return CheckEventAuth(event, state_); }

@@ -169,31 +169,31 @@ TEST_F(AuthRulesTest, RedactionMustTargetTheGivenEventInTheSameRoom) {
 // Auth events selection.
 
 TEST(AuthStateKeysTest, CreateHasNoAuthEvents) {
-  EXPECT_THAT(AuthStateKeys(CreateEvent()), IsEmpty());
+  EXPECT_THAT(AuthStateKeys(CreateEvent(), V10()), IsEmpty());
 }
 
 TEST(AuthStateKeysTest, MessageNeedsCreatePowerLevelsAndSender) {
-  EXPECT_THAT(AuthStateKeys(Event("m.room.message", kCarol, {})),
+  EXPECT_THAT(AuthStateKeys(Event("m.room.message", kCarol, {}), V10()),
               ElementsAre(StateKey("m.room.create", ""), StateKey("m.room.power_levels", ""),
                           StateKey("m.room.member", kCarol)));
 }
 
 TEST(AuthStateKeysTest, MembershipAddsTargetAndJoinRulesWhereTheyMatter) {
-  EXPECT_THAT(AuthStateKeys(Member(kCarol, kCarol, "join")),
+  EXPECT_THAT(AuthStateKeys(Member(kCarol, kCarol, "join"), V10()),
               ElementsAre(StateKey("m.room.create", ""), StateKey("m.room.power_levels", ""),
                           StateKey("m.room.member", kCarol), StateKey("m.room.join_rules", "")));
-  EXPECT_THAT(AuthStateKeys(Member(kBob, kDave, "invite")),
+  EXPECT_THAT(AuthStateKeys(Member(kBob, kDave, "invite"), V10()),
               ElementsAre(StateKey("m.room.create", ""), StateKey("m.room.power_levels", ""),
                           StateKey("m.room.member", kBob), StateKey("m.room.member", kDave),
                           StateKey("m.room.join_rules", "")));
-  EXPECT_THAT(AuthStateKeys(Member(kBob, kDave, "ban")),
+  EXPECT_THAT(AuthStateKeys(Member(kBob, kDave, "ban"), V10()),
               ElementsAre(StateKey("m.room.create", ""), StateKey("m.room.power_levels", ""),
                           StateKey("m.room.member", kBob), StateKey("m.room.member", kDave)));
-  EXPECT_THAT(AuthStateKeys(Member(kDave, kDave, "knock")),
+  EXPECT_THAT(AuthStateKeys(Member(kDave, kDave, "knock"), V10()),
               ::testing::Contains(StateKey("m.room.join_rules", "")));
   object via;
   via["join_authorised_via_users_server"] = kBob;
-  EXPECT_THAT(AuthStateKeys(Member(kDave, kDave, "join", via)),
+  EXPECT_THAT(AuthStateKeys(Member(kDave, kDave, "join", via), V10()),
               ElementsAre(StateKey("m.room.create", ""), StateKey("m.room.power_levels", ""),
                           StateKey("m.room.member", kDave), StateKey("m.room.join_rules", ""),
                           StateKey("m.room.member", kBob)));
@@ -206,7 +206,7 @@ TEST(AuthStateKeysTest, ThirdPartyInviteAddsItsToken) {
   third_party["signed"] = std::move(signed_object);
   object content;
   content["third_party_invite"] = std::move(third_party);
-  EXPECT_THAT(AuthStateKeys(Member(kBob, kDave, "invite", content)),
+  EXPECT_THAT(AuthStateKeys(Member(kBob, kDave, "invite", content), V10()),
               ::testing::Contains(StateKey("m.room.third_party_invite", "abc")));
 }
 

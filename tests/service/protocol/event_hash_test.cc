@@ -189,5 +189,44 @@ TEST(EventIdV4, RefusesKeptKeysWithoutCanonicalJson) {
   EXPECT_EQ(ReferenceHash(event).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// event_id_format: v1-v2 carry their id, v3 is standard base64, v4+ URL-safe.
+TEST(EventId, FollowsEachVersionsFormat) {
+  boost::json::object event = Object(kJkiCreateEvent);
+  absl::StatusOr<std::string> v3 = EventId(event, *FindRoomVersion("3"));
+  ASSERT_TRUE(v3.ok()) << v3.status();
+  EXPECT_EQ(*v3, "$RrGxF28UrHLmoASHndYb9Jb/1SFww2ptmtur9INS438");
+  absl::StatusOr<std::string> v4 = EventId(event, *FindRoomVersion("4"));
+  ASSERT_TRUE(v4.ok()) << v4.status();
+  EXPECT_EQ(*v4, "$RrGxF28UrHLmoASHndYb9Jb_1SFww2ptmtur9INS438");
+  // v1: the id is the sender's choice, carried in the event.
+  EXPECT_EQ(EventId(event, *FindRoomVersion("1")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  event["event_id"] = "$abc:jki.re";
+  absl::StatusOr<std::string> v1 = EventId(event, *FindRoomVersion("1"));
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(*v1, "$abc:jki.re");
+  EXPECT_THAT(NewOpaqueEventId("example.org"), MatchesRegex("\\$[A-Za-z0-9]{18}:example\\.org"));
+}
+
+// room_id_from_create_event: the room id is the create event's id with "!", and a room_id the
+// stored create event carries is not part of the hash.
+TEST(RoomIdFromCreateEvent, IsTheCreateEventsIdAndIgnoresItsRoomId) {
+  const RoomVersion& v12 = *FindRoomVersion("12");
+  boost::json::object create = Object(kJkiCreateEvent);
+  create.erase("room_id");
+  absl::StatusOr<std::string> room_id = RoomIdFromCreateEvent(create, v12);
+  absl::StatusOr<std::string> event_id = EventId(create, v12);
+  ASSERT_TRUE(room_id.ok() && event_id.ok());
+  EXPECT_THAT(*room_id, MatchesRegex("![A-Za-z0-9_-]{43}"));
+  EXPECT_EQ(room_id->substr(1), event_id->substr(1));
+  create["room_id"] = *room_id;
+  EXPECT_EQ(EventId(create, v12).value_or(""), *event_id);
+  // Before v12 room_id is an ordinary covered key.
+  const RoomVersion& v11 = *FindRoomVersion("11");
+  boost::json::object other = create;
+  other["room_id"] = "!other:jki.re";
+  EXPECT_NE(EventId(other, v11).value_or(""), EventId(create, v11).value_or(""));
+}
+
 }  // namespace
 }  // namespace conclave::service

@@ -118,6 +118,17 @@ TEST(ParseRoomId, AcceptsOpaqueIds) {
   EXPECT_EQ((RoomId{"x", "example.org"}).ToString(), "!x:example.org");
 }
 
+TEST(ParseRoomId, AcceptsVersion12HashIds) {
+  const std::string id = "!" + std::string(42, 'A') + "_";
+  absl::StatusOr<RoomId> room = ParseRoomId(id);
+  ASSERT_TRUE(room.ok()) << room.status();
+  EXPECT_EQ(room->server_name, "");
+  EXPECT_EQ(room->ToString(), id);
+  // One character short, or a character outside URL-safe base64: neither form.
+  EXPECT_FALSE(ParseRoomId("!" + std::string(42, 'A')).ok());
+  EXPECT_FALSE(ParseRoomId("!" + std::string(42, 'A') + "+").ok());
+}
+
 TEST(ParseRoomId, RefusesMalformedIds) {
   for (std::string_view bad : {"", "!", "!abc", "!:example.org", "@abc:example.org",
                                "!abc:bad host", "!a\xff:example.org"}) {

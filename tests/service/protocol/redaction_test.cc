@@ -149,12 +149,12 @@ TEST(RedactEvent, MissingOrMalformedContentBecomesEmpty) {
 
 TEST(RedactEvent, UnknownVersionsUseTheDefaultRules) {
   boost::json::object event = Event("m.room.join_rules", R"({"join_rule": "x", "allow": []})");
-  boost::json::object v10 = RedactEvent(event, "10");
-  EXPECT_EQ(RedactEvent(event, "org.example.custom"), v10);
-  EXPECT_EQ(RedactEvent(event, ""), v10);
-  EXPECT_EQ(RedactEvent(event, "99"), v10);
-  EXPECT_EQ(RedactEvent(event), v10);
-  EXPECT_NE(RedactEvent(event, "7"), v10);  // Version 7 drops `allow`.
+  boost::json::object fallback = RedactEvent(event, kDefaultRoomVersion);
+  EXPECT_EQ(RedactEvent(event, "org.example.custom"), fallback);
+  EXPECT_EQ(RedactEvent(event, ""), fallback);
+  EXPECT_EQ(RedactEvent(event, "99"), fallback);
+  EXPECT_EQ(RedactEvent(event), fallback);
+  EXPECT_NE(RedactEvent(event, "7"), fallback);  // Version 7 drops `allow`.
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ class RoomsTest : public test_util::HomeserverTest {
   Session alice_, bob_, carol_;
 };
 
-TEST_F(RoomsTest, CreateRoomWritesThePresetStateInOrderWithVersion4EventIds) {
+TEST_F(RoomsTest, CreateRoomWritesThePresetStateInOrderWithUrlSafeEventIds) {
   std::string room = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat,
                                          .name = "Lounge",
                                          .topic = "chat",
@@ -78,14 +78,14 @@ TEST_F(RoomsTest, CreateRoomWritesThePresetStateInOrderWithVersion4EventIds) {
       Str(by_type["m.room.join_rules"].pdu.at("content").as_object().if_contains("join_rule")),
       "public");
   EXPECT_EQ(Str(by_type["m.room.create"].pdu.at("content").as_object().if_contains("room_version")),
-            "10");
+            kDefaultRoomVersion);
   auto resolved = rooms().ResolveAlias("#lounge:example.org");
   ASSERT_TRUE(resolved.ok());
   EXPECT_EQ(*resolved, room);
   // The alias is taken now.
   EXPECT_THAT(rooms().CreateRoom(alice_, {.room_alias_name = "lounge"}),
               HasErrcode(Errcode::kRoomInUse));
-  EXPECT_THAT(rooms().CreateRoom(alice_, {.room_version = "9"}),
+  EXPECT_THAT(rooms().CreateRoom(alice_, {.room_version = "13"}),
               HasErrcode(Errcode::kUnsupportedRoomVersion));
 }
 

@@ -34,7 +34,9 @@ class RawConfig;
 // body_file, Response a file body (ResponseFile), RouteOptions body_to_file. 8: service's
 // Homeserver gained search() and search_indexer() (Search, SearchIndexer members), and
 // push_rules() and notifications() (push/); Rooms gained relations, threads and bundled
-// aggregations; all of which api calls.
+// aggregations, Knock, UpgradeRoom, DefaultRoomVersion and Deps::settings; SyncResponse gained
+// `knock`; the protocol headers gained the RoomVersion table and the room-version parameters of
+// AuthStateKeys, ParsePowerLevels and DefaultPowerLevelsContent.
 inline constexpr int kInterfaceVersion = 8;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x

@@ -1,7 +1,8 @@
-// The service module's options: registration and the rc_* rate limits. Read by the service
-// module itself from core's raw config table (conclave/core/options.h), so adding one changes no
-// type core shares with modules. Each option's default, unit, doc and whether SIGHUP changes it
-// are given where it is read (options.cc); docs/configuration.md is checked against them.
+// The service module's options: registration, the rc_* rate limits and the default room version.
+// Read by the service module itself from core's raw config table (conclave/core/options.h), so
+// adding one changes no type core shares with modules. Each option's default, unit, doc and whether
+// SIGHUP changes it are given where it is read (options.cc); docs/configuration.md is checked
+// against them.
 //
 // Every option here is runtime: SIGHUP applies a changed value at once. A reload of the service
 // module re-reads them all from the table of the last config read (start-up or SIGHUP).
@@ -15,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "conclave/core/config_sections.h"
 #include "conclave/core/options.h"
+#include "conclave/service/protocol/room_versions.h"
 #include "conclave/service/rate_limit/rate_limiter.h"
 
 namespace conclave::service {
@@ -31,6 +33,10 @@ struct ServiceOptions {
   RateLimit registration;
   // Sending events (send, state, redact), per user.
   RateLimit message;
+  // The room version createRoom uses when the request names none ("1" … "12"). Default "12",
+  // the version the spec says servers SHOULD create ("Room versions" → "Complete list of room
+  // versions"). Runtime: SIGHUP applies it to the next room created; existing rooms keep theirs.
+  std::string default_room_version{kDefaultRoomVersion};
 };
 
 // Reads the options (defaults for absent keys); invalid values end up in `reader.status()`.

@@ -65,8 +65,9 @@ absl::StatusOr<UserId> ParseUserId(std::string_view user_id);
 
 // Parses `!opaque_id:server_name`, at most kMaxIdentifierBytes bytes. The opaque id is split at
 // the first `:`, is non-empty, valid UTF-8 and without NUL. Returns kInvalidArgument with
-// errcode M_INVALID_PARAM otherwise. (Room version 12's room ids, which have no server name,
-// are not accepted.)
+// errcode M_INVALID_PARAM otherwise. Room version 12's room ids, "!" followed by the 43
+// characters of a URL-safe unpadded base64 SHA-256 and no server name, are accepted too, with
+// an empty `server_name` (appendices, "Room IDs").
 absl::StatusOr<RoomId> ParseRoomId(std::string_view room_id);
 
 // Parses `#alias:server_name`, at most kMaxIdentifierBytes bytes. The alias is split at the

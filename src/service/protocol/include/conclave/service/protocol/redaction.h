@@ -25,6 +25,9 @@ namespace conclave::service {
 // Values that are kept are copied unchanged; nothing is validated.
 boost::json::object RedactEvent(const boost::json::object& event,
                                 std::string_view room_version = kDefaultRoomVersion);
+// The same for a table entry: the switches `redaction_keeps_aliases`, `redaction_keeps_allow`,
+// `redaction_keeps_authorised` and `redaction_v11` of `version` pick what is kept.
+boost::json::object RedactEvent(const boost::json::object& event, const RoomVersion& version);
 
 }  // namespace conclave::service
 

@@ -3,10 +3,11 @@
 //
 // Client-Server API sections "Rooms", "Room membership", "Sending events", "Getting events for a
 // room", "Room aliases", "Listing rooms", "Receipts", "Typing notifications", "Redactions".
-// Events are built here (prev_events, depth, auth_events, content hash, room version 10 event
-// id), checked against the authorization rules of room version 10 (auth_rules.h) with the
-// room's current state, and written with all their indexes in one WriteBatch on the Stream.
-// Members of the room are woken through the Notifier (key: user id).
+// Events are built here in the room's version (room_versions.h: prev_events and auth_events
+// shape, `origin`, event id format, v12's room id), checked against that version's
+// authorization rules (auth_rules.h) with the room's current state, and written with all their
+// indexes in one WriteBatch on the Stream. Members of the room are woken through the Notifier (key:
+// user id).
 //
 // Thread-safe: events of one room are serialized by a per-room lock. Owned by the Homeserver;
 // must not outlive the service module.
@@ -28,6 +29,7 @@
 #include "absl/time/time.h"
 #include "conclave/core/notifier.h"
 #include "conclave/service/accounts/accounts.h"
+#include "conclave/service/options/options.h"
 #include "conclave/service/protocol/filter.h"
 #include "conclave/service/protocol/redaction.h"
 #include "conclave/service/protocol/state_map.h"
@@ -57,6 +59,8 @@ class Rooms {
     core::Notifier& notifier;  // woken with the user ids an event concerns
     Accounts& accounts;        // profiles for member events, whether an invitee exists
     Typing& typing;
+    // default_room_version; null: kDefaultRoomVersion. Read at each createRoom (SIGHUP applies).
+    const ServiceSettings* settings = nullptr;
   };
   explicit Rooms(Deps deps);
   ~Rooms();
@@ -65,15 +69,41 @@ class Rooms {
   EventObservers& observers() { return observers_; }
 
   // --- rooms and membership -------------------------------------------------------------------
-  // Creates a room as the spec orders its events. M_UNSUPPORTED_ROOM_VERSION for another
-  // `room_version` than the default, M_NOT_FOUND for an invitee who is not a local user,
-  // M_INVALID_PARAM for an alias localpart that makes no valid alias, M_ROOM_IN_USE for a taken
-  // alias; M_FORBIDDEN or M_BAD_JSON from the auth rules for `initial_state` or the override.
+  // The version createRoom uses when the request names none (the default_room_version option).
+  std::string DefaultRoomVersion() const;
+  // Creates a room as the spec orders its events, in `request.room_version` (default:
+  // DefaultRoomVersion()) and that version's event format (v12: the room id is derived from the
+  // create event). M_UNSUPPORTED_ROOM_VERSION for a version not in room_versions.h, M_NOT_FOUND for
+  // an invitee who is not a local user, M_INVALID_PARAM for an alias localpart that makes no valid
+  // alias, M_ROOM_IN_USE for a taken alias; M_FORBIDDEN or M_BAD_JSON from the auth rules for
+  // `initial_state` or the override.
   absl::StatusOr<CreateRoomResult> CreateRoom(const Session& session,
                                               const CreateRoomRequest& request);
-  // Joins `room_id_or_alias`; returns the room id.
+  // Joins `room_id_or_alias`; returns the room id. A `restricted` / `knock_restricted` room
+  // admits a user who is joined to one of its `allow` rooms, naming a joined local member with
+  // the invite level in `join_authorised_via_users_server`; M_FORBIDDEN otherwise.
   absl::StatusOr<std::string> Join(const Session& session, std::string_view room_id_or_alias,
                                    std::optional<std::string> reason);
+  // Knocks on `room_id_or_alias` (Client-Server API "Knocking on rooms", knocking.yaml):
+  // membership knock with `reason`; returns the room id. M_FORBIDDEN from the auth rules (the
+  // join rule is not knock or knock_restricted, the version predates knocking, or the user is
+  // joined, invited or banned) or for a room banned on this server; M_NOT_FOUND for an unknown
+  // room or alias. Thread-safe.
+  absl::StatusOr<std::string> Knock(const Session& session, std::string_view room_id_or_alias,
+                                    std::optional<std::string> reason);
+  // Upgrades `room_id` to `new_version` (Client-Server API "Room upgrades", room_upgrades.yaml)
+  // and returns the replacement room's id: a new room whose create has `predecessor` (and, in
+  // versions with additional creators, `additional_creators`, which are user ids), the old
+  // room's transferable state and power levels (raised for the upgrader while copying), its
+  // local aliases, canonical alias and directory listing; then the old room gets an
+  // m.room.tombstone and, if the upgrader may, power levels of max(50, users_default + 1) for
+  // events_default and invite. M_UNSUPPORTED_ROOM_VERSION for an unknown version,
+  // M_INVALID_PARAM for an additional creator that is no user id, M_FORBIDDEN unless the caller
+  // is joined with the level to send m.room.tombstone (and the room not already upgraded),
+  // M_NOT_FOUND for an unknown room.
+  absl::StatusOr<std::string> UpgradeRoom(const Session& session, std::string_view room_id,
+                                          std::string_view new_version,
+                                          const std::vector<std::string>& additional_creators);
   absl::Status Invite(const Session& session, std::string_view room_id, std::string_view target,
                       std::optional<std::string> reason);
   absl::Status Leave(const Session& session, std::string_view room_id,
@@ -288,7 +318,6 @@ class Rooms {
   // The room's cache entry, loading it from the database on first use. M_NOT_FOUND if the room
   // does not exist.
   absl::StatusOr<std::shared_ptr<RoomData>> Load(std::string_view room_id);
-  std::shared_ptr<RoomData> NewRoom(std::string_view room_id);
   // The state `user_id` may see: the current state for members and in world_readable rooms,
   // the state at their leave for former members. M_FORBIDDEN for others.
   absl::StatusOr<std::vector<StoredEvent>> VisibleState(std::string_view user_id,
@@ -306,6 +335,19 @@ class Rooms {
   // `draft.content` into it. M_BAD_JSON for floats or non-canonical content; M_FORBIDDEN from
   // the auth rules.
   absl::StatusOr<boost::json::object> BuildEvent(RoomData& room, Draft& draft);
+  // Moves `alias` from `from_room` to `to_room`, keeping its creator; nothing if it no longer
+  // points at `from_room`. Database errors.
+  absl::Status MoveAlias(std::string_view alias, std::string_view from_room,
+                         std::string_view to_room);
+  // Whether `user_id`'s membership row in `room_id` says join (no room lock taken).
+  absl::StatusOr<bool> IsJoinedTo(std::string_view room_id, std::string_view user_id) const;
+  // For a join of `user_id` to `room` (whose lock the caller holds): nullopt unless the room's
+  // join rule is restricted (or knock_restricted) in its version and the user is neither joined
+  // nor invited; then the local member to name in join_authorised_via_users_server (joined,
+  // with the invite level), or M_FORBIDDEN when the user is in none of the `allow` rooms or no
+  // member may invite.
+  absl::StatusOr<std::optional<std::string>> RestrictedJoinAuthoriser(
+      const RoomData& room, std::string_view user_id) const;
   absl::Status ChangeMembership(const Session& session, std::string_view room_id,
                                 std::string_view target, std::string_view membership,
                                 std::optional<std::string> reason, bool is_direct = false);

@@ -111,6 +111,8 @@ struct SyncResponse {
   std::string next_batch{};
   std::vector<JoinedRoomSync> join{};
   std::vector<InvitedRoomSync> invite{};
+  // rooms.knock (KnockedRoom): the same stripped state, sent as `knock_state`.
+  std::vector<InvitedRoomSync> knock{};
   std::vector<LeftRoomSync> leave{};
   std::vector<AccountDataEvent> account_data{};  // global
   std::vector<PresenceEvent> presence{};
