@@ -31,8 +31,10 @@ class RawConfig;
 // ConfigSections::Handle are one Registration template (registration.h). 6: service's
 // Homeserver gained key_backup() (a KeyBackup member) and uia_sessions(), which api calls, and
 // E2ee's key methods take and return structs instead of JSON bodies. 7: Request gained
-// body_file, Response a file body (ResponseFile), RouteOptions body_to_file.
-inline constexpr int kInterfaceVersion = 7;
+// body_file, Response a file body (ResponseFile), RouteOptions body_to_file. 8: service's
+// MediaStore (media and admin call it) gained the content and usage maps, deletions and quotas;
+// MediaStoreOptions and OrphanStats grew.
+inline constexpr int kInterfaceVersion = 8;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
 #define CONCLAVE_ABI_STRINGIFY_(x) CONCLAVE_ABI_STRINGIFY_INNER_(x)
@@ -55,7 +57,7 @@ inline constexpr int kInterfaceVersion = 7;
   ";cxx11abi=" CONCLAVE_ABI_STRINGIFY_(_GLIBCXX_USE_CXX11_ABI) ";std=" CONCLAVE_ABI_STRINGIFY_( \
       __cplusplus) ";" CONCLAVE_ABI_NDEBUG_ ";" CONCLAVE_ABI_ASAN_                              \
                    ";iface=" CONCLAVE_ABI_STRINGIFY_(CONCLAVE_INTERFACE_VERSION_VALUE)
-#define CONCLAVE_INTERFACE_VERSION_VALUE 7
+#define CONCLAVE_INTERFACE_VERSION_VALUE 8
 static_assert(CONCLAVE_INTERFACE_VERSION_VALUE == kInterfaceVersion);
 
 // What a hook gets: the server it runs in and its own module name (used to attribute routes and
