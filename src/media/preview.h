@@ -8,6 +8,7 @@
 #define CONCLAVE_MEDIA_PREVIEW_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"

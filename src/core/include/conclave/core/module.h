@@ -33,10 +33,11 @@ class RawConfig;
 // E2ee's key methods take and return structs instead of JSON bodies. 7: Request gained
 // body_file, Response a file body (ResponseFile), RouteOptions body_to_file. 8: service's
 // Homeserver gained search() and search_indexer() (Search, SearchIndexer members), and
-// push_rules() and notifications() (push/); Rooms gained relations, threads and bundled
-// aggregations, Knock, UpgradeRoom, DefaultRoomVersion and Deps::settings; SyncResponse gained
-// `knock`; the protocol headers gained the RoomVersion table and the room-version parameters of
-// AuthStateKeys, ParsePowerLevels and DefaultPowerLevelsContent.
+// push_rules(), notifications() and pushers() (push/); Rooms gained relations, threads and
+// bundled aggregations, Knock, UpgradeRoom, DefaultRoomVersion and Deps::settings; SyncResponse
+// gained `knock`; the protocol headers gained the RoomVersion table and the room-version
+// parameters of AuthStateKeys, ParsePowerLevels and DefaultPowerLevelsContent; MediaStore (media
+// and admin call it) gained the content and usage maps, deletions and quotas.
 inline constexpr int kInterfaceVersion = 8;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
