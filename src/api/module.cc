@@ -22,10 +22,10 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
                             RegisterDiscovery(context.server.router(), context.module_name));
   auto owned = std::make_unique<std::vector<core::RouteHandle>>(std::move(handles));
   Routes routes(context.server.router(), context.module_name, *owned);
-  for (auto* group :
-       {&RegisterAccountRoutes, &RegisterProfileRoutes, &RegisterAccountDataRoutes,
-        &RegisterRoomRoutes, &RegisterEventRoutes, &RegisterSyncRoutes, &RegisterKeyRoutes,
-        &RegisterToDeviceRoutes, &RegisterRoomKeysRoutes, &RegisterSearchRoutes}) {
+  for (auto* group : {&RegisterAccountRoutes, &RegisterProfileRoutes, &RegisterAccountDataRoutes,
+                      &RegisterRoomRoutes, &RegisterEventRoutes, &RegisterSyncRoutes,
+                      &RegisterKeyRoutes, &RegisterToDeviceRoutes, &RegisterRoomKeysRoutes,
+                      &RegisterSearchRoutes, &RegisterSpaceRoutes}) {
     CONCLAVE_RETURN_IF_ERROR(group(routes));
   }
   g_routes = owned.release();

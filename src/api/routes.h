@@ -29,6 +29,8 @@ absl::Status RegisterToDeviceRoutes(Routes& routes);
 absl::Status RegisterRoomKeysRoutes(Routes& routes);
 // search.cc: POST /search.
 absl::Status RegisterSearchRoutes(Routes& routes);
+// spaces.cc: GET /v1/rooms/{roomId}/hierarchy.
+absl::Status RegisterSpaceRoutes(Routes& routes);
 
 }  // namespace conclave::api
 
