@@ -27,7 +27,7 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
                       &RegisterRelationRoutes, &RegisterSyncRoutes, &RegisterKeyRoutes,
                       &RegisterToDeviceRoutes, &RegisterRoomKeysRoutes, &RegisterReportingRoutes,
                       &RegisterServerAdminRoutes, &RegisterThreepidRoutes,
-                      &RegisterTimestampRoutes, &RegisterSearchRoutes}) {
+                      &RegisterTimestampRoutes, &RegisterSearchRoutes, &RegisterSpaceRoutes}) {
     CONCLAVE_RETURN_IF_ERROR(group(routes));
   }
   g_routes = owned.release();

@@ -39,6 +39,8 @@ absl::Status RegisterThreepidRoutes(Routes& routes);
 absl::Status RegisterTimestampRoutes(Routes& routes);
 // search.cc: POST /search.
 absl::Status RegisterSearchRoutes(Routes& routes);
+// spaces.cc: GET /v1/rooms/{roomId}/hierarchy.
+absl::Status RegisterSpaceRoutes(Routes& routes);
 
 }  // namespace conclave::api
 

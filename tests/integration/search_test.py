@@ -3,7 +3,9 @@ register, create rooms and send messages; POST /search (which nio 0.20 has no AP
 raw HTTP with their access tokens. alice finds her message, with context and highlights, and
 not the one in bob's room she is not in; a redaction takes a message out of the results; and
 after SIGKILL and a restart on the same data the index (caught up from the timeline) still
-finds everything that was acknowledged. Usage: search_test.py BUILD_DIR
+finds everything that was acknowledged. A space made with nio (`space=True`, m.space.child state)
+answers GET /v1/rooms/{roomId}/hierarchy over raw HTTP (nio has no hierarchy API either): its
+public child for bob, the private one only for alice. Usage: search_test.py BUILD_DIR
 """
 
 import os
@@ -98,6 +100,43 @@ class SearchTest(unittest.TestCase):
         again = self.search(alice.access_token, "sourdough OR oven", order_by="recent")
         self.assertEqual([r["result"]["event_id"] for r in again["results"]],
                          [ids["alice_events"][1], ids["alice_events"][0]])
+
+    def test_space_hierarchy(self):
+        alice = nio.AsyncClient(self.server.url, "", config=CONFIG)
+        bob = nio.AsyncClient(self.server.url, "", config=CONFIG)
+        ids = {}
+
+        async def scenario():
+            for client, name in ((alice, "alice"), (bob, "bob")):
+                r = await client.register(name, PASSWORD)
+                self.assertIsInstance(r, nio.RegisterResponse, r)
+            r = await alice.room_create(name="Team", space=True,
+                                        preset=nio.RoomPreset.public_chat)
+            self.assertIsInstance(r, nio.RoomCreateResponse, r)
+            ids["space"] = r.room_id
+            for key, preset in (("lobby", nio.RoomPreset.public_chat),
+                                ("staff", nio.RoomPreset.private_chat)):
+                r = await alice.room_create(name=key, preset=preset)
+                self.assertIsInstance(r, nio.RoomCreateResponse, r)
+                ids[key] = r.room_id
+                r = await alice.room_put_state(ids["space"], "m.space.child",
+                                               {"via": ["localhost"]}, state_key=ids[key])
+                self.assertIsInstance(r, nio.RoomPutStateResponse, r)
+
+        run_clients(self.server, [alice, bob], scenario)
+
+        def hierarchy(token):
+            status, data, _ = self.server.request(
+                "GET", f"/_matrix/client/v1/rooms/{ids['space']}/hierarchy", token=token)
+            self.assertEqual(status, 200, f"{status} {data}")
+            return {room["room_id"]: room for room in data["rooms"]}
+
+        mine = hierarchy(alice.access_token)
+        self.assertEqual(set(mine), {ids["space"], ids["lobby"], ids["staff"]})
+        self.assertEqual(mine[ids["space"]]["room_type"], "m.space")
+        self.assertEqual({c["state_key"] for c in mine[ids["space"]]["children_state"]},
+                         {ids["lobby"], ids["staff"]})
+        self.assertEqual(set(hierarchy(bob.access_token)), {ids["space"], ids["lobby"]})
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 #include "conclave/service/search/search.h"
 
 #include <algorithm>
-#include <charconv>
 #include <set>
 #include <utility>
 
@@ -9,21 +8,13 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/storage/stored_json.h"
+#include "conclave/service/storage/stream.h"
 
 namespace conclave::service {
 namespace {
 
 // next_batch: "o" and the offset of the page's first result in the visible results.
-std::string OffsetToken(size_t offset) { return core::StrCat("o", offset); }
-
-absl::StatusOr<size_t> ParseOffsetToken(std::string_view token) {
-  size_t offset = 0;
-  if (token.size() < 2 || token.front() != 'o') return InvalidParam("Unknown 'next_batch' token");
-  const char* end = token.data() + token.size();
-  auto [ptr, ec] = std::from_chars(token.data() + 1, end, offset);
-  if (ec != std::errc() || ptr != end) return InvalidParam("Unknown 'next_batch' token");
-  return offset;
-}
+constexpr char kTokenPrefix = 'o';
 
 bool HasWildcard(const FilterList& list) {
   if (!list) return false;
@@ -132,7 +123,8 @@ absl::StatusOr<SearchPage> Search::RoomEvents(const Session& session,
                                               const SearchRequest& request) {
   size_t offset = 0;
   if (!request.next_batch.empty()) {
-    CONCLAVE_ASSIGN_OR_RETURN(offset, ParseOffsetToken(request.next_batch));
+    CONCLAVE_ASSIGN_OR_RETURN(offset,
+                              ParseOffsetToken(request.next_batch, kTokenPrefix, "next_batch"));
   }
   IndexQuery query{.text = request.search_term,
                    .keys = request.keys,
@@ -174,7 +166,7 @@ absl::StatusOr<SearchPage> Search::RoomEvents(const Session& session,
     }
     page.results.push_back(std::move(result));
   }
-  if (last < visible.size()) page.next_batch = OffsetToken(last);
+  if (last < visible.size()) page.next_batch = OffsetToken(kTokenPrefix, last);
   return page;
 }
 

@@ -57,4 +57,19 @@ absl::StatusOr<uint64_t> ParsePositionToken(std::string_view token) {
 
 std::string PositionToken(uint64_t position) { return core::StrCat("t", position); }
 
+std::string OffsetToken(char prefix, size_t offset) {
+  return core::StrCat(std::string_view(&prefix, 1), offset);
+}
+
+absl::StatusOr<size_t> ParseOffsetToken(std::string_view token, char prefix,
+                                        std::string_view param) {
+  size_t offset = 0;
+  const char* end = token.data() + token.size();
+  if (token.size() >= 2 && token.front() == prefix) {
+    auto [ptr, ec] = std::from_chars(token.data() + 1, end, offset);
+    if (ec == std::errc() && ptr == end) return offset;
+  }
+  return InvalidParam(core::StrCat("Unknown '", param, "' token"));
+}
+
 }  // namespace conclave::service

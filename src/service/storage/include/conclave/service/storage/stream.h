@@ -53,6 +53,13 @@ absl::StatusOr<uint64_t> ParsePositionToken(std::string_view token);
 // "t<position>".
 std::string PositionToken(uint64_t position);
 
+// Offset tokens of paged results that are not stream ranges (search's `next_batch`, the space
+// hierarchy's `from`): `prefix` and the decimal offset. ParseOffsetToken answers M_INVALID_PARAM
+// naming `param` for a token without that prefix or digits.
+std::string OffsetToken(char prefix, size_t offset);
+absl::StatusOr<size_t> ParseOffsetToken(std::string_view token, char prefix,
+                                        std::string_view param);
+
 }  // namespace conclave::service
 
 #endif  // CONCLAVE_SERVICE_STORAGE_STREAM_H_
