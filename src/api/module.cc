@@ -23,7 +23,7 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
   auto owned = std::make_unique<std::vector<core::RouteHandle>>(std::move(handles));
   Routes routes(context.server.router(), context.module_name, *owned);
   for (auto* group : {&RegisterAccountRoutes, &RegisterProfileRoutes, &RegisterAccountDataRoutes,
-                      &RegisterPushRuleRoutes,
+                      &RegisterPushRuleRoutes, &RegisterNotificationRoutes, &RegisterPusherRoutes,
                       &RegisterRoomRoutes, &RegisterEventRoutes, &RegisterSyncRoutes,
                       &RegisterKeyRoutes, &RegisterToDeviceRoutes, &RegisterRoomKeysRoutes}) {
     CONCLAVE_RETURN_IF_ERROR(group(routes));

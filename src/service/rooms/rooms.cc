@@ -16,6 +16,7 @@
 #include "conclave/service/protocol/event_hash.h"
 #include "conclave/service/protocol/identifiers.h"
 #include "conclave/service/protocol/power_levels.h"
+#include "conclave/service/push/notifications.h"
 #include "conclave/service/storage/event_writer.h"
 #include "rooms_internal.h"
 
@@ -228,35 +229,42 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
     rows.origin_server_ts = ts->get_int64();
   }
   if (draft.redact_target) rows.redacted_position = draft.redact_target->position;
+  // Push rules see the state before the event, as the event's auth did.
+  std::vector<PendingNotification> notified;
+  if (deps_.notifications != nullptr) {
+    CONCLAVE_ASSIGN_OR_RETURN(notified, deps_.notifications->Evaluate(room.state, pdu));
+  }
   const EventWriter writer(deps_.store);
   database::WriteBatch batch;
-  CONCLAVE_ASSIGN_OR_RETURN(
-      uint64_t position,
-      deps_.stream.Commit(
-          batch, [&](uint64_t pos, database::WriteBatch& b) { writer.Put(rows, pos, b); },
-          [&](uint64_t pos) {
-            if (state_key) {
-              room.state[*state_key] = pdu;
-              room.state_positions[*state_key] = pos;
-            }
-            if (draft.redact_target) {
-              StateKey target_key(std::string(StringField(redacted_pdu, "type")),
-                                  std::string(StringField(redacted_pdu, "state_key")));
-              if (redacted_pdu.contains("state_key")) {
-                auto it = room.state.find(target_key);
-                if (it != room.state.end() &&
-                    StringField(it->second, "event_id") == *draft.redacts) {
-                  it->second = redacted_pdu;
-                }
-              }
-            }
-            if (room.messages_loaded && IsCountableMessage(draft.type)) {
-              room.AppendMessage(pos, draft.sender);
-            }
-            room.last_event_id = event_id;
-            room.depth += 1;
-            room.latest_position.store(pos);
-          }));
+  CONCLAVE_ASSIGN_OR_RETURN(uint64_t position,
+                            deps_.stream.Commit(
+                                batch,
+                                [&](uint64_t pos, database::WriteBatch& b) {
+                                  writer.Put(rows, pos, b);
+                                  if (deps_.notifications != nullptr)
+                                    deps_.notifications->Put(notified, pdu, pos, b);
+                                },
+                                [&](uint64_t pos) {
+                                  if (state_key) {
+                                    room.state[*state_key] = pdu;
+                                    room.state_positions[*state_key] = pos;
+                                  }
+                                  if (draft.redact_target) {
+                                    StateKey target_key(
+                                        std::string(StringField(redacted_pdu, "type")),
+                                        std::string(StringField(redacted_pdu, "state_key")));
+                                    if (redacted_pdu.contains("state_key")) {
+                                      auto it = room.state.find(target_key);
+                                      if (it != room.state.end() &&
+                                          StringField(it->second, "event_id") == *draft.redacts) {
+                                        it->second = redacted_pdu;
+                                      }
+                                    }
+                                  }
+                                  room.last_event_id = event_id;
+                                  room.depth += 1;
+                                  room.latest_position.store(pos);
+                                }));
   const std::string* target =
       draft.state_key && draft.type == "m.room.member" ? &*draft.state_key : nullptr;
   deps_.notifier.Notify(UsersToWake(room.state, target));

@@ -38,6 +38,7 @@
 
 namespace conclave::service {
 
+class Notifications;
 class Typing;
 
 // The largest event accepted, in bytes of its JSON (Client-Server API, "Size limits").
@@ -56,6 +57,9 @@ class Rooms {
     core::Notifier& notifier;  // woken with the user ids an event concerns
     Accounts& accounts;        // profiles for member events, whether an invitee exists
     Typing& typing;
+    // Evaluates push rules for every event committed, its rows in the event's WriteBatch
+    // (notifications.h); null: no notifications (tests of rooms alone).
+    Notifications* notifications = nullptr;
   };
   explicit Rooms(Deps deps);
   ~Rooms();
@@ -183,8 +187,6 @@ class Rooms {
   // m.receipt content of the receipts with position > since (empty object if none).
   absl::StatusOr<boost::json::object> ReceiptsSince(std::string_view room_id, uint64_t since,
                                                     std::string_view for_user);
-  // Messages from others after the user's m.read receipt (for unread_notifications).
-  absl::StatusOr<int64_t> UnreadCount(std::string_view room_id, std::string_view user_id);
 
   // --- server administration (admin commands; room_admin.cc) ----------------------------------
   // For the server's operators: no membership or power-level checks, the caller (an admin
