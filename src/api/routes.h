@@ -16,6 +16,10 @@ absl::Status RegisterProfileRoutes(Routes& routes);
 absl::Status RegisterAccountDataRoutes(Routes& routes);
 // push_rules.cc: push rules.
 absl::Status RegisterPushRuleRoutes(Routes& routes);
+// notifications.cc: GET /notifications.
+absl::Status RegisterNotificationRoutes(Routes& routes);
+// pushers.cc: GET /pushers, POST /pushers/set.
+absl::Status RegisterPusherRoutes(Routes& routes);
 // rooms.cc: createRoom, membership, joined rooms and members, aliases, the room directory.
 absl::Status RegisterRoomRoutes(Routes& routes);
 // room_upgrades.cc: rooms/{roomId}/upgrade, knock/{roomIdOrAlias} (called by RegisterRoomRoutes).

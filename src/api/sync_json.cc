@@ -46,15 +46,24 @@ object ByRoomId(const std::vector<Room>& rooms, Build build) {
 
 object JoinedRoomJson(const service::JoinedRoomSync& room, const service::Session& viewer) {
   array heroes(room.heroes.begin(), room.heroes.end());
-  return object{{"timeline", TimelineJson(room.timeline, viewer)},
-                {"state", Events(ClientEvents(room.state, &viewer, false))},
-                {"ephemeral", Events(EphemeralEvents(room))},
-                {"account_data", AccountDataJson(room.account_data)},
-                {"unread_notifications", object{{"notification_count", room.notification_count},
-                                                {"highlight_count", room.highlight_count}}},
-                {"summary", object{{"m.joined_member_count", room.joined_member_count},
-                                   {"m.invited_member_count", room.invited_member_count},
-                                   {"m.heroes", std::move(heroes)}}}};
+  object out{{"timeline", TimelineJson(room.timeline, viewer)},
+             {"state", Events(ClientEvents(room.state, &viewer, false))},
+             {"ephemeral", Events(EphemeralEvents(room))},
+             {"account_data", AccountDataJson(room.account_data)},
+             {"unread_notifications", object{{"notification_count", room.notification_count},
+                                             {"highlight_count", room.highlight_count}}},
+             {"summary", object{{"m.joined_member_count", room.joined_member_count},
+                                {"m.invited_member_count", room.invited_member_count},
+                                {"m.heroes", std::move(heroes)}}}};
+  if (room.thread_counts) {
+    object threads;
+    for (const auto& [root, counts] : *room.thread_counts) {
+      threads[root] = object{{"notification_count", counts.notification_count},
+                             {"highlight_count", counts.highlight_count}};
+    }
+    out["unread_thread_notifications"] = std::move(threads);
+  }
+  return out;
 }
 
 object InvitedRoomJson(const service::InvitedRoomSync& room) {

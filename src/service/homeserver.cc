@@ -9,7 +9,9 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/service/e2ee/backup.h"
 #include "conclave/service/e2ee/e2ee.h"
+#include "conclave/service/push/notifications.h"
 #include "conclave/service/push/push_rule_store.h"
+#include "conclave/service/push/pushers.h"
 #include "conclave/service/rooms/rooms.h"
 #include "conclave/service/rooms/typing.h"
 #include "conclave/service/search/indexer.h"
@@ -40,6 +42,9 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
   CONCLAVE_ASSIGN_OR_RETURN(hs->stream_, Stream::Open(*hs->store_));
   hs->accounts_ = std::make_unique<Accounts>(*hs->store_, *hs->stream_, server, *hs->settings_);
   hs->push_rules_ = std::make_unique<PushRuleStore>(*hs->accounts_);
+  CONCLAVE_ASSIGN_OR_RETURN(hs->notifications_,
+                            Notifications::Open(hs->server_name_, *hs->store_, *hs->push_rules_));
+  CONCLAVE_ASSIGN_OR_RETURN(hs->pushers_, Pushers::Open(*hs->store_));
   hs->typing_ = std::make_unique<Typing>();
   hs->rooms_ = std::make_unique<Rooms>(Rooms::Deps{.server_name = hs->server_name_,
                                                    .store = *hs->store_,
@@ -47,7 +52,8 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                    .notifier = server.notifier(),
                                                    .accounts = *hs->accounts_,
                                                    .typing = *hs->typing_,
-                                                   .settings = hs->settings_.get()});
+                                                   .settings = hs->settings_.get(),
+                                                   .notifications = hs->notifications_.get()});
   CONCLAVE_ASSIGN_OR_RETURN(hs->e2ee_, E2ee::Open(E2ee::Deps{.server_name = hs->server_name_,
                                                              .store = *hs->store_,
                                                              .stream = *hs->stream_,
@@ -55,11 +61,14 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                              .metrics = server.metrics(),
                                                              .accounts = *hs->accounts_,
                                                              .rooms = *hs->rooms_}));
-  hs->accounts_->SetDeviceRemovalHook(
-      [e2ee = hs->e2ee_.get()](std::string_view user_id, const std::vector<std::string>& devices,
-                               bool deactivating, database::WriteBatch& batch) {
-        return e2ee->CommitDeviceRemoval(user_id, devices, deactivating, batch);
-      });
+  hs->accounts_->SetDeviceRemovalHook([e2ee = hs->e2ee_.get(), pushers = hs->pushers_.get()](
+                                          std::string_view user_id,
+                                          const std::vector<std::string>& devices,
+                                          bool deactivating, database::WriteBatch& batch) {
+    // A device's pushers go with it (and all of them at deactivation), in the same batch.
+    CONCLAVE_RETURN_IF_ERROR(pushers->AddRemovals(user_id, devices, deactivating, batch));
+    return e2ee->CommitDeviceRemoval(user_id, devices, deactivating, batch);
+  });
   CONCLAVE_ASSIGN_OR_RETURN(hs->key_backup_, KeyBackup::Open(*hs->store_));
   hs->accounts_->SetDeactivationHook(
       [backup = hs->key_backup_.get()](std::string_view user_id, database::WriteBatch& batch) {
@@ -70,7 +79,8 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                 .accounts = *hs->accounts_,
                                                 .rooms = *hs->rooms_,
                                                 .typing = *hs->typing_,
-                                                .e2ee = *hs->e2ee_});
+                                                .e2ee = *hs->e2ee_,
+                                                .notifications = *hs->notifications_});
   CONCLAVE_ASSIGN_OR_RETURN(
       hs->search_indexer_,
       SearchIndexer::Open(

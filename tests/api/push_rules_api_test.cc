@@ -1,5 +1,5 @@
-// The push rule routes (pushrules.yaml) end to end through the router, and their m.push_rules
-// account data in /sync.
+// The push rule routes (pushrules.yaml) end to end through the router, their m.push_rules
+// account data in /sync, and GET /notifications (notifications.yaml).
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
@@ -144,6 +144,55 @@ TEST_F(PushRulesApiTest, ChangesReachSyncAsAccountData) {
   ApiResponse direct =
       Get("/_matrix/client/v3/user/@alice:example.org/account_data/m.push_rules", token_);
   EXPECT_EQ(direct.json, changed);
+}
+
+class NotificationsApiTest : public test_util::ApiTest {};
+
+TEST_F(NotificationsApiTest, ListsNotifiedEventsWithPagesAndHighlightsOnly) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  ApiResponse created = Post("/_matrix/client/v3/createRoom", {{"preset", "public_chat"}}, alice);
+  ASSERT_EQ(created.status, 200) << created.body;
+  const std::string room_id(created.json.at("room_id").as_string());
+  ASSERT_EQ(Post("/_matrix/client/v3/join/" + room_id, {}, bob).status, 200);
+  std::vector<std::string> sent;
+  for (const char* body : {"one", "hello bob", "three"}) {
+    ApiResponse r = Put("/_matrix/client/v3/rooms/" + room_id + "/send/m.room.message/" + body,
+                        {{"msgtype", "m.text"}, {"body", body}}, alice);
+    ASSERT_EQ(r.status, 200) << r.body;
+    sent.emplace_back(r.json.at("event_id").as_string());
+  }
+  ApiResponse first = Get("/_matrix/client/v3/notifications?limit=2", bob);
+  ASSERT_EQ(first.status, 200) << first.body;
+  const auto& page = first.json.at("notifications").as_array();
+  ASSERT_EQ(page.size(), 2u);
+  const object& newest = page[0].as_object();
+  EXPECT_EQ(newest.at("event").as_object().at("event_id").as_string(), sent[2]);
+  EXPECT_EQ(newest.at("room_id").as_string(), room_id);
+  EXPECT_EQ(newest.at("read"), false);
+  EXPECT_TRUE(newest.at("ts").is_int64());
+  EXPECT_FALSE(newest.at("actions").as_array().empty());
+  ASSERT_TRUE(first.json.contains("next_token"));
+  ApiResponse second = Get("/_matrix/client/v3/notifications?limit=2&from=" +
+                               std::string(first.json.at("next_token").as_string()),
+                           bob);
+  ASSERT_EQ(second.json.at("notifications").as_array().size(), 1u);
+  EXPECT_FALSE(second.json.contains("next_token"));
+  ApiResponse highlights = Get("/_matrix/client/v3/notifications?only=highlight", bob);
+  ASSERT_EQ(highlights.json.at("notifications").as_array().size(), 1u);
+  EXPECT_EQ(
+      highlights.json.at("notifications").as_array()[0].at("event").at("event_id").as_string(),
+      sent[1]);
+  // The sender is never notified of its own events (alice, the first user, has the admin room's
+  // invite).
+  const ApiResponse own = Get("/_matrix/client/v3/notifications", alice);
+  for (const auto& n : own.json.at("notifications").as_array()) {
+    EXPECT_NE(n.at("room_id").as_string(), room_id);
+  }
+  EXPECT_EQ(Get("/_matrix/client/v3/notifications?from=abc", bob).errcode(),
+            Errcode::kInvalidParam);
+  EXPECT_EQ(Get("/_matrix/client/v3/notifications?limit=-1", bob).errcode(),
+            Errcode::kInvalidParam);
 }
 
 }  // namespace

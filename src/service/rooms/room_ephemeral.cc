@@ -146,39 +146,4 @@ absl::StatusOr<boost::json::object> Rooms::ReceiptsSince(std::string_view room_i
   return content;
 }
 
-absl::StatusOr<int64_t> Rooms::UnreadCount(std::string_view room_id, std::string_view user_id) {
-  Store& store = deps_.store;
-  uint64_t read_position = 0;
-  for (const char* type : {"m.read", "m.read.private"}) {
-    CONCLAVE_ASSIGN_OR_RETURN(
-        auto value, store.Find(*store.receipts, schema::ReceiptKey(room_id, type, user_id)));
-    if (!value) continue;
-    CONCLAVE_ASSIGN_OR_RETURN(auto json, ParseObject(*value));
-    read_position = std::max(read_position, PositionField(json, "event_pos"));
-  }
-  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
-  std::lock_guard lock(room->mu);
-  if (!room->messages_loaded) {
-    auto it = store.db->NewIterator(*store.message_index, RoomIteration(room_id));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));
-      room->AppendMessage(position, it->value());
-    }
-    CONCLAVE_RETURN_IF_ERROR(it->status());
-    room->messages_loaded = true;
-  }
-  // Counting stops at a bound so a long-unread room costs a bounded walk.
-  constexpr int64_t kMaxCounted = RoomData::kMaxUnreadCounted;
-  auto own = room->sender_ids.find(user_id);
-  const int64_t own_id = own == room->sender_ids.end() ? -1 : own->second;
-  int64_t count = 0;
-  for (auto it = room->messages.rbegin(); it != room->messages.rend() && count < kMaxCounted;
-       ++it) {
-    if (it->first <= read_position) break;
-    if (static_cast<int64_t>(it->second) == own_id) break;  // own message: read up to here
-    ++count;
-  }
-  return count;
-}
-
 }  // namespace conclave::service

@@ -16,6 +16,7 @@
 #include "conclave/service/protocol/event_hash.h"
 #include "conclave/service/protocol/identifiers.h"
 #include "conclave/service/protocol/power_levels.h"
+#include "conclave/service/push/notifications.h"
 #include "conclave/service/storage/event_writer.h"
 #include "rooms_internal.h"
 
@@ -239,12 +240,21 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
   }
   if (draft.redact_target) rows.redacted_position = draft.redact_target->position;
   CONCLAVE_RETURN_IF_ERROR(PrepareRelationRows(room, pdu, draft, rows));
+  // Push rules see the state before the event, as the event's auth did.
+  std::vector<PendingNotification> notified;
+  if (deps_.notifications != nullptr) {
+    CONCLAVE_ASSIGN_OR_RETURN(notified, deps_.notifications->Evaluate(room.state, pdu));
+  }
   const EventWriter writer(deps_.store);
   database::WriteBatch batch;
   CONCLAVE_ASSIGN_OR_RETURN(
       uint64_t position,
       deps_.stream.Commit(
-          batch, [&](uint64_t pos, database::WriteBatch& b) { writer.Put(rows, pos, b); },
+          batch,
+          [&](uint64_t pos, database::WriteBatch& b) {
+            writer.Put(rows, pos, b);
+            if (deps_.notifications != nullptr) deps_.notifications->Put(notified, pdu, pos, b);
+          },
           [&](uint64_t pos) {
             if (state_key) {
               room.state[*state_key] = pdu;
@@ -260,9 +270,6 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
                   it->second = redacted_pdu;
                 }
               }
-            }
-            if (room.messages_loaded && IsCountableMessage(draft.type)) {
-              room.AppendMessage(pos, draft.sender);
             }
             room.last_event_id = event_id;
             room.last_event_hash = std::move(last_hash);

@@ -45,28 +45,6 @@ struct Rooms::RoomData {
   std::string last_event_hash;
   int64_t depth = 0;
   std::atomic<uint64_t> latest_position{0};
-  // The last countable messages (m.room.message, m.room.encrypted) in stream order, for unread
-  // counts: position and an index into `senders`. Loaded from `message_index` on first use, then
-  // appended to by Commit; RocksDB's backward iteration over a memtable is a search per step,
-  // too slow for every /sync. Unread counts stop at kMaxUnreadCounted, so only that many recent
-  // entries are needed (AppendMessage trims the rest).
-  static constexpr size_t kMaxUnreadCounted = 1000;
-  bool messages_loaded = false;
-  std::vector<std::pair<uint64_t, uint32_t>> messages;
-  std::vector<std::string> senders;
-  std::map<std::string, uint32_t, std::less<>> sender_ids;
-  void AppendMessage(uint64_t position, std::string_view sender) {
-    messages.emplace_back(position, SenderId(sender));
-    if (messages.size() > 2 * kMaxUnreadCounted) {
-      messages.erase(messages.begin(), messages.end() - kMaxUnreadCounted);
-    }
-  }
-  uint32_t SenderId(std::string_view sender) {
-    auto it = sender_ids.find(sender);
-    if (it != sender_ids.end()) return it->second;
-    senders.emplace_back(sender);
-    return sender_ids[std::string(sender)] = static_cast<uint32_t>(senders.size() - 1);
-  }
 };
 
 // An event about to be built by Rooms::Commit.

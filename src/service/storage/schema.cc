@@ -169,4 +169,30 @@ std::string MediaByUserKey(std::string_view user_id, int64_t created_ts,
       .Build();
 }
 
+std::string PushCountKey(std::string_view user_id, std::string_view room_id, uint64_t position) {
+  return database::KeyBuilder()
+      .AppendString(user_id)
+      .AppendString(room_id)
+      .AppendU64(position)
+      .Build();
+}
+
+std::string NotificationKey(std::string_view user_id, uint64_t position) {
+  return database::KeyBuilder().AppendString(user_id).AppendU64(position).Build();
+}
+
+std::string PusherKey(std::string_view user_id, std::string_view app_id, std::string_view pushkey) {
+  return Strings({user_id, app_id, pushkey});
+}
+
+std::string PushQueueKey(std::string_view user_id, std::string_view app_id,
+                         std::string_view pushkey, uint64_t position) {
+  return database::KeyBuilder()
+      .AppendString(user_id)
+      .AppendString(app_id)
+      .AppendString(pushkey)
+      .AppendU64(position)
+      .Build();
+}
+
 }  // namespace conclave::service::schema

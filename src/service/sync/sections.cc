@@ -10,6 +10,7 @@
 #include "conclave/service/protocol/clock.h"
 #include "conclave/service/protocol/identifiers.h"
 #include "conclave/service/protocol/push_rule_set.h"
+#include "conclave/service/push/notifications.h"
 #include "conclave/service/push/push_rule_store.h"
 #include "conclave/service/rooms/rooms.h"
 #include "conclave/service/rooms/typing.h"
@@ -176,7 +177,15 @@ absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
   room.timeline.prev_batch = PositionToken(timeline.empty() ? upto : first_position - 1);
   room.timeline.events = std::move(timeline);
   room.timeline.limited = limited;
-  CONCLAVE_ASSIGN_OR_RETURN(room.notification_count, rooms.UnreadCount(room_id, user));
+  CONCLAVE_ASSIGN_OR_RETURN(RoomUnreadCounts counts, deps.notifications.Counts(user, room_id));
+  if (pass.request.filter.room.timeline.unread_thread_notifications.value_or(false)) {
+    room.notification_count = counts.main.notification_count;
+    room.highlight_count = counts.main.highlight_count;
+    room.thread_counts = std::move(counts.threads);
+  } else {
+    room.notification_count = counts.total.notification_count;
+    room.highlight_count = counts.total.highlight_count;
+  }
   CONCLAVE_ASSIGN_OR_RETURN(auto invited_users, rooms.UserIdsWithMembership(room_id, "invite"));
   room.joined_member_count = joined_users.size();
   room.invited_member_count = invited_users.size();

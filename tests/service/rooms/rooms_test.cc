@@ -304,25 +304,5 @@ TEST_F(RoomsTest, TimelineLimitMarksLimitedAndGivesAPrevBatchThatPaginates) {
   EXPECT_THAT(Bodies(older->chunk), ElementsAre("9"));
 }
 
-TEST_F(RoomsTest, UnreadCountsMessagesFromOthersSinceTheReadReceipt) {
-  std::string room = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat});
-  ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
-  SendText(alice_, room, "1", "u1");
-  std::string second = SendText(alice_, room, "2", "u2");
-  SendText(alice_, room, "3", "u3");
-  ASSERT_TRUE(rooms().SendState(alice_, room, "m.room.topic", "", {{"topic", "t"}}).ok());
-  auto unread = rooms().UnreadCount(room, bob_.user_id);
-  ASSERT_TRUE(unread.ok());
-  EXPECT_EQ(*unread, 3);  // the topic change is not a message
-  ASSERT_TRUE(rooms().SetReceipt(bob_, room, "m.read", second).ok());
-  EXPECT_EQ(*rooms().UnreadCount(room, bob_.user_id), 1);
-  auto receipts = rooms().ReceiptsSince(room, 0, alice_.user_id);
-  ASSERT_TRUE(receipts.ok());
-  EXPECT_THAT(boost::json::serialize(*receipts), HasSubstr(bob_.user_id));
-  SendText(bob_, room, "mine", "b1");
-  EXPECT_EQ(*rooms().UnreadCount(room, bob_.user_id), 0);
-  EXPECT_EQ(*rooms().UnreadCount(room, alice_.user_id), 1);
-}
-
 }  // namespace
 }  // namespace conclave::service

@@ -30,7 +30,9 @@ class AdminRoom;
 class AdminRoomImpl;
 class E2ee;
 class KeyBackup;
+class Notifications;
 class PushRuleStore;
+class Pushers;
 class Rooms;
 class Search;
 class SearchIndexer;
@@ -72,6 +74,8 @@ class Homeserver {
   Stream& stream() { return *stream_; }
   Accounts& accounts() { return *accounts_; }
   PushRuleStore& push_rules() { return *push_rules_; }
+  Notifications& notifications() { return *notifications_; }
+  Pushers& pushers() { return *pushers_; }
   Rooms& rooms() { return *rooms_; }
   Sync& sync() { return *sync_; }
   E2ee& e2ee() { return *e2ee_; }
@@ -103,6 +107,8 @@ class Homeserver {
   std::unique_ptr<Stream> stream_;
   std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<PushRuleStore> push_rules_;
+  std::unique_ptr<Notifications> notifications_;
+  std::unique_ptr<Pushers> pushers_;
   std::unique_ptr<Typing> typing_;
   std::unique_ptr<Rooms> rooms_;
   std::unique_ptr<E2ee> e2ee_;

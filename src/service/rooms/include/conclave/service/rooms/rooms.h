@@ -40,6 +40,7 @@
 
 namespace conclave::service {
 
+class Notifications;
 class Typing;
 struct EventRows;
 
@@ -61,6 +62,9 @@ class Rooms {
     Typing& typing;
     // default_room_version; null: kDefaultRoomVersion. Read at each createRoom (SIGHUP applies).
     const ServiceSettings* settings = nullptr;
+    // Evaluates push rules for every event committed, its rows in the event's WriteBatch
+    // (notifications.h); null: no notifications (tests of rooms alone).
+    Notifications* notifications = nullptr;
   };
   explicit Rooms(Deps deps);
   ~Rooms();
@@ -240,8 +244,6 @@ class Rooms {
   // m.receipt content of the receipts with position > since (empty object if none).
   absl::StatusOr<boost::json::object> ReceiptsSince(std::string_view room_id, uint64_t since,
                                                     std::string_view for_user);
-  // Messages from others after the user's m.read receipt (for unread_notifications).
-  absl::StatusOr<int64_t> UnreadCount(std::string_view room_id, std::string_view user_id);
 
   // --- server administration (admin commands; room_admin.cc) ----------------------------------
   // For the server's operators: no membership or power-level checks, the caller (an admin

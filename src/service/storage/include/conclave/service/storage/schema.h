@@ -153,6 +153,39 @@ std::string BackupKeyKey(std::string_view user_id, uint64_t version, std::string
 std::string BackupKeyPrefix(std::string_view user_id, uint64_t version,
                             std::optional<std::string_view> room_id = std::nullopt);
 
+// --- push (service/push/; Notifications opens these at every load) --------------------------
+// `push_counts`: PushCountKey(user_id, room_id, position) → {"h": true when highlighted, "t":
+// the thread root's event id, absent for the main timeline}: one row per event that notified the
+// user, written in the event's WriteBatch; unread counts are the rows after the read position.
+inline constexpr char kPushCountsMap[] = "push_counts";
+// `push_notifications`: NotificationKey(user_id, position) → {room_id, event_id, actions, ts,
+// highlight}: the same events in the user's stream order, for GET /notifications.
+inline constexpr char kPushNotificationsMap[] = "push_notifications";
+// `push_read`: PairKey(user_id, room_id) → EncodePosition: the user's own newest event in the
+// room, which marks what came before it as read (Client-Server API "Marking notifications as
+// read": "either by using the API or by sending an event").
+inline constexpr char kPushReadMap[] = "push_read";
+
+// `push_counts`: user_id, room_id, position.
+std::string PushCountKey(std::string_view user_id, std::string_view room_id, uint64_t position);
+// `push_notifications`: user_id, position.
+std::string NotificationKey(std::string_view user_id, uint64_t position);
+// `pushers`: PusherKey(user_id, app_id, pushkey) → the pusher as GET /pushers shows it plus
+// `device_id`, the device whose access token set it (removed with that device).
+inline constexpr char kPushersMap[] = "pushers";
+// `push_queue` (format only: nothing writes it until an outbound HTTP client exists, see
+// docs/matrix.md): PushQueueKey(user_id, app_id, pushkey, position) → {room_id, event_id, prio
+// ("high" or "low"), attempts, next_attempt_ts}: one pending Push Gateway request per pusher and
+// notified event, in stream order, removed once the gateway accepted it (or rejected its pushkey,
+// which removes the pusher too); retried with backoff after `next_attempt_ts`.
+inline constexpr char kPushQueueMap[] = "push_queue";
+
+// `pushers`: user_id, app_id, pushkey.
+std::string PusherKey(std::string_view user_id, std::string_view app_id, std::string_view pushkey);
+// `push_queue`: user_id, app_id, pushkey, position.
+std::string PushQueueKey(std::string_view user_id, std::string_view app_id,
+                         std::string_view pushkey, uint64_t position);
+
 }  // namespace conclave::service::schema
 
 #endif  // CONCLAVE_SERVICE_STORAGE_SCHEMA_H_

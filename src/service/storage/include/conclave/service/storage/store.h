@@ -11,7 +11,7 @@
 //   events          event_id → room_id, pos (the key of the event in `timeline`)
 //   timeline        room_id, pos → the event (PDU JSON plus `unsigned`)
 //   message_index   room_id, pos → sender, for m.room.message and m.room.encrypted events only
-//                   (unread counts without reading whole events)
+//                   (checked by verify; unread counts come from push rules: schema.h `push_counts`)
 //   room_state      room_id, type, state_key → event_id
 //   room_members    room_id, user_id → {membership, pos}
 //   user_rooms      user_id, room_id → {membership, pos}

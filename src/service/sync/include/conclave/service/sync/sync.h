@@ -24,6 +24,7 @@
 #include "conclave/service/accounts/accounts.h"
 #include "conclave/service/e2ee/e2ee.h"
 #include "conclave/service/protocol/filter.h"
+#include "conclave/service/push/notifications.h"
 #include "conclave/service/rooms/room_types.h"
 #include "conclave/service/storage/stream.h"
 
@@ -77,8 +78,12 @@ struct JoinedRoomSync {
   std::optional<std::vector<std::string>> typing{};
   boost::json::object receipts{};
   std::vector<AccountDataEvent> account_data{};
-  int64_t notification_count = 0;  // unread_notifications
+  // unread_notifications, from push rules (notifications.h): the whole room's, or with the
+  // filter's unread_thread_notifications the main timeline's, the threads' then being in
+  // `thread_counts` (thread root event id → counts; only threads with unread notifications).
+  int64_t notification_count = 0;
   int64_t highlight_count = 0;
+  std::optional<std::map<std::string, UnreadCount>> thread_counts{};
   size_t joined_member_count = 0;   // summary
   size_t invited_member_count = 0;  // summary
   std::vector<std::string> heroes{};
@@ -142,7 +147,8 @@ class Sync {
     Accounts& accounts;        // account data and presence
     Rooms& rooms;
     Typing& typing;
-    E2ee& e2ee;  // to_device, device_lists, key counts
+    E2ee& e2ee;                    // to_device, device_lists, key counts
+    Notifications& notifications;  // unread counts
   };
   explicit Sync(Deps deps);
 

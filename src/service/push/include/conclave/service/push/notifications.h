@@ -1,0 +1,122 @@
+// Notifications: push rule evaluation at send time, the rows it leaves (schema.h "push"), and what
+// is read from them: unread counts per room and per thread for /sync, and GET /notifications.
+//
+// Client-Server API, "Push Notifications": "Server behaviour" (rules run for each local user in
+// the room but the sender, and the new count appears in the same /sync as the event), "Receiving
+// notifications", "Marking notifications as read" (the newer of m.read and m.read.private, or the
+// user's own newer event, marks everything up to it read), and the thread partition of counts
+// ("Threaded read receipts"); notifications.yaml.
+//
+// Crash safety: Evaluate runs before the event is committed and Put adds the rows to the event's
+// own WriteBatch, so an event and its counts are written together or not at all; nothing is
+// counted twice, nothing is counted later. Reads are computed from the rows, never stored totals.
+//
+// Thread-safe (its maps are; PushRuleStore is). Owned by the Homeserver; must not outlive its
+// Store and PushRuleStore.
+#ifndef CONCLAVE_SERVICE_PUSH_NOTIFICATIONS_H_
+#define CONCLAVE_SERVICE_PUSH_NOTIFICATIONS_H_
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "conclave/database/write_batch.h"
+#include "conclave/service/protocol/state_map.h"
+#include "conclave/service/push/push_rule_store.h"
+#include "conclave/service/storage/store.h"
+
+namespace conclave::service {
+
+// One user's notification for an event about to be committed.
+struct PendingNotification {
+  std::string user_id;
+  bool highlight = false;
+  boost::json::array actions;  // the matching rule's, for /notifications and pushers
+};
+
+// Unread counts of one count partition: the main timeline or one thread.
+struct UnreadCount {
+  int64_t notification_count = 0;
+  int64_t highlight_count = 0;
+};
+
+// A room's unread counts: everything, and split into the main timeline and threads (by root).
+struct RoomUnreadCounts {
+  UnreadCount total;
+  UnreadCount main;
+  std::map<std::string, UnreadCount> threads;
+};
+
+// A GET /notifications entry.
+struct NotificationEntry {
+  std::string room_id;
+  uint64_t position = 0;      // the event's stream position
+  boost::json::object event;  // the event as stored (PDU with `unsigned`)
+  boost::json::array actions;
+  int64_t ts = 0;  // when it was notified, ms since the Unix epoch
+  bool read = false;
+};
+
+struct NotificationsPage {
+  std::vector<NotificationEntry> notifications;  // newest first
+  std::optional<uint64_t> next_from;             // `from` of the next (older) page
+};
+
+class Notifications {
+ public:
+  // Opens the push maps. `store` and `rules` must outlive the result. `server_name`: only users
+  // of this server are evaluated. Database errors.
+  static absl::StatusOr<std::unique_ptr<Notifications>> Open(std::string server_name, Store& store,
+                                                             PushRuleStore& rules);
+
+  // Evaluates `pdu`, about to be committed in a room whose state before it is `state`, for each
+  // joined local member but the sender, and for the target of an invite. Returns who is notified
+  // (rules whose actions include "notify"). Database errors from reading push rules.
+  absl::StatusOr<std::vector<PendingNotification>> Evaluate(const StateMap& state,
+                                                            const boost::json::object& pdu);
+
+  // Adds the rows of `pending` for the event `pdu` committed at stream `position` to `batch`,
+  // and the sender's implicit read marker. Writes nothing itself.
+  void Put(const std::vector<PendingNotification>& pending, const boost::json::object& pdu,
+           uint64_t position, database::WriteBatch& batch) const;
+
+  // The position up to which `user_id` has read `room_id`: the newer of its m.read and
+  // m.read.private receipts and its own newest event (0: nothing). Database errors.
+  absl::StatusOr<uint64_t> ReadPosition(std::string_view user_id, std::string_view room_id) const;
+
+  // Unread counts of `user_id` in `room_id`: the notifications after ReadPosition. Costs one
+  // row per unread notification. Database errors.
+  absl::StatusOr<RoomUnreadCounts> Counts(std::string_view user_id, std::string_view room_id) const;
+
+  // GET /notifications: the user's notifications, newest first, before stream position `from`
+  // (nullopt: from the newest), at most `limit`, only highlights when `only_highlight`.
+  // Database errors.
+  absl::StatusOr<NotificationsPage> List(std::string_view user_id, std::optional<uint64_t> from,
+                                         size_t limit, bool only_highlight) const;
+
+ private:
+  Notifications(std::string server_name, Store& store, PushRuleStore& rules)
+      : server_name_(std::move(server_name)), store_(store), rules_(rules) {}
+
+  std::string server_name_;
+  Store& store_;
+  PushRuleStore& rules_;
+  database::Map* counts_ = nullptr;
+  database::Map* notifications_ = nullptr;
+  database::Map* read_ = nullptr;
+};
+
+// The thread root of `pdu` (content.m.relates_to of rel_type m.thread), or "" for the main
+// timeline. Only the direct relation is followed (the spec suggests up to 3 hops).
+std::string ThreadRootOf(const boost::json::object& pdu);
+
+}  // namespace conclave::service
+
+#endif  // CONCLAVE_SERVICE_PUSH_NOTIFICATIONS_H_

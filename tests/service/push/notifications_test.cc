@@ -1,0 +1,179 @@
+// Notification counts and /notifications from push rules evaluated at send time, over a real
+// Homeserver and RocksDB (notifications.h).
+#include "conclave/service/push/notifications.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <string>
+
+#include "conclave/service/homeserver.h"
+#include "conclave/service/push/push_rule_store.h"
+#include "conclave/service/sync/sync.h"
+#include "service/testing/homeserver_fixture.h"
+
+namespace conclave::service {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+class NotificationsTest : public test_util::HomeserverTest {
+ protected:
+  void SetUp() override {
+    HomeserverTest::SetUp();
+    alice_ = Register("alice");
+    bob_ = Register("bob");
+    carol_ = Register("carol");
+    room_ = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat});
+    ASSERT_TRUE(rooms().Join(bob_, room_, std::nullopt).ok());
+    ASSERT_TRUE(rooms().Join(carol_, room_, std::nullopt).ok());
+  }
+  Notifications& notifications() { return hs_->notifications(); }
+  RoomUnreadCounts Counts(const Session& who) {
+    auto counts = notifications().Counts(who.user_id, room_);
+    EXPECT_TRUE(counts.ok()) << counts.status();
+    return counts.ok() ? *counts : RoomUnreadCounts{};
+  }
+  std::string SendContent(const Session& who, std::string_view content, const std::string& txn) {
+    auto r =
+        rooms().Send(who, room_, "m.room.message", txn, boost::json::parse(content).as_object());
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : "";
+  }
+  Session alice_, bob_, carol_;
+  std::string room_;
+};
+
+TEST_F(NotificationsTest, MessagesFromOthersCountUntilTheReadReceipt) {
+  SendText(alice_, room_, "1", "u1");
+  std::string second = SendText(alice_, room_, "2", "u2");
+  SendText(alice_, room_, "3", "u3");
+  // Not a message: .m.rule.message does not match a topic, no rule notifies.
+  ASSERT_TRUE(rooms().SendState(alice_, room_, "m.room.topic", "", {{"topic", "t"}}).ok());
+  EXPECT_EQ(Counts(bob_).total.notification_count, 3);
+  EXPECT_EQ(Counts(bob_).total.highlight_count, 0);
+  EXPECT_EQ(Counts(alice_).total.notification_count, 0);  // own messages never notify
+  ASSERT_TRUE(rooms().SetReceipt(bob_, room_, "m.read", second).ok());
+  EXPECT_EQ(Counts(bob_).total.notification_count, 1);
+  EXPECT_EQ(Counts(carol_).total.notification_count, 3);
+}
+
+TEST_F(NotificationsTest, PrivateReceiptsResetTooAndTheNewerOneWins) {
+  std::string first = SendText(alice_, room_, "1", "u1");
+  std::string second = SendText(alice_, room_, "2", "u2");
+  ASSERT_TRUE(rooms().SetReceipt(bob_, room_, "m.read.private", second).ok());
+  EXPECT_EQ(Counts(bob_).total.notification_count, 0);
+  ASSERT_TRUE(rooms().SetReceipt(bob_, room_, "m.read", first).ok());
+  EXPECT_EQ(Counts(bob_).total.notification_count, 0);  // m.read.private is ahead
+}
+
+TEST_F(NotificationsTest, SendingAnEventMarksTheRoomRead) {
+  SendText(alice_, room_, "1", "u1");
+  SendText(alice_, room_, "2", "u2");
+  SendText(bob_, room_, "mine", "b1");
+  EXPECT_EQ(Counts(bob_).total.notification_count, 0);
+  SendText(alice_, room_, "3", "u3");
+  EXPECT_EQ(Counts(bob_).total.notification_count, 1);
+}
+
+TEST_F(NotificationsTest, MentionsHighlight) {
+  SendText(alice_, room_, "hey bob, lunch?", "u1");  // .m.rule.contains_user_name
+  SendContent(alice_, R"({"msgtype":"m.text","body":"hi",
+                          "m.mentions":{"user_ids":["@carol:example.org"]}})",
+              "u2");
+  EXPECT_EQ(Counts(bob_).total.highlight_count, 1);
+  EXPECT_EQ(Counts(bob_).total.notification_count, 2);
+  EXPECT_EQ(Counts(carol_).total.highlight_count, 1);
+}
+
+TEST_F(NotificationsTest, UserRulesChangeWhatCounts) {
+  ASSERT_TRUE(hs_->push_rules()
+                  .Put(bob_.user_id, "room", room_,
+                       boost::json::parse(R"({"actions":[]})").as_object(), std::nullopt,
+                       std::nullopt)
+                  .ok());
+  SendText(alice_, room_, "muted", "u1");
+  EXPECT_EQ(Counts(bob_).total.notification_count, 0);
+  EXPECT_EQ(Counts(carol_).total.notification_count, 1);
+  ASSERT_TRUE(hs_->push_rules().SetEnabled(bob_.user_id, "room", room_, false).ok());
+  SendText(alice_, room_, "heard again", "u2");
+  EXPECT_EQ(Counts(bob_).total.notification_count, 1);
+}
+
+TEST_F(NotificationsTest, ThreadsAreCountedApart) {
+  std::string root = SendText(alice_, room_, "root", "u1");
+  SendContent(alice_,
+              R"({"msgtype":"m.text","body":"in thread","m.relates_to":{"rel_type":"m.thread",
+                  "event_id":")" +
+                  root + R"("}})",
+              "u2");
+  RoomUnreadCounts counts = Counts(bob_);
+  EXPECT_EQ(counts.total.notification_count, 2);
+  EXPECT_EQ(counts.main.notification_count, 1);
+  ASSERT_EQ(counts.threads.size(), 1u);
+  EXPECT_EQ(counts.threads.at(root).notification_count, 1);
+}
+
+TEST_F(NotificationsTest, SyncCarriesTheCountsWithTheEvent) {
+  SyncRequest request;
+  auto initial = hs_->sync().Run(bob_, request);
+  ASSERT_TRUE(initial.ok() && initial->response);
+  SendText(alice_, room_, "hey bob", "u1");
+  request.since = initial->response->next_batch;
+  request.filter.room.timeline.unread_thread_notifications = true;
+  auto next = hs_->sync().Run(bob_, request);
+  ASSERT_TRUE(next.ok() && next->response);
+  ASSERT_EQ(next->response->join.size(), 1u);
+  const JoinedRoomSync& joined = next->response->join[0];
+  EXPECT_EQ(joined.timeline.events.size(), 1u);
+  EXPECT_EQ(joined.notification_count, 1);
+  EXPECT_EQ(joined.highlight_count, 1);
+  ASSERT_TRUE(joined.thread_counts);
+  EXPECT_THAT(*joined.thread_counts, IsEmpty());
+}
+
+TEST_F(NotificationsTest, ListIsNewestFirstWithReadStateAndPages) {
+  std::string first = SendText(alice_, room_, "one", "u1");
+  SendText(alice_, room_, "two, bob", "u2");
+  SendText(alice_, room_, "three", "u3");
+  ASSERT_TRUE(rooms().SetReceipt(bob_, room_, "m.read", first).ok());
+  auto page = notifications().List(bob_.user_id, std::nullopt, 2, false);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->notifications.size(), 2u);
+  auto body = [](const NotificationEntry& e) {
+    return std::string(e.event.at("content").as_object().at("body").as_string());
+  };
+  EXPECT_EQ(body(page->notifications[0]), "three");
+  EXPECT_EQ(body(page->notifications[1]), "two, bob");
+  EXPECT_FALSE(page->notifications[0].read);
+  EXPECT_EQ(page->notifications[0].room_id, room_);
+  EXPECT_FALSE(page->notifications[0].actions.empty());
+  ASSERT_TRUE(page->next_from);
+  auto rest = notifications().List(bob_.user_id, page->next_from, 2, false);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->notifications.size(), 1u);
+  EXPECT_EQ(body(rest->notifications[0]), "one");
+  EXPECT_TRUE(rest->notifications[0].read);
+  EXPECT_FALSE(rest->next_from);
+  auto highlights = notifications().List(bob_.user_id, std::nullopt, 10, true);
+  ASSERT_TRUE(highlights.ok());
+  ASSERT_EQ(highlights->notifications.size(), 1u);
+  EXPECT_EQ(body(highlights->notifications[0]), "two, bob");
+}
+
+TEST(ThreadRootOf, ReadsTheThreadRelationOnly) {
+  EXPECT_EQ(ThreadRootOf(boost::json::parse(R"({"content":{"m.relates_to":
+      {"rel_type":"m.thread","event_id":"$root"}}})")
+                             .as_object()),
+            "$root");
+  EXPECT_EQ(ThreadRootOf(boost::json::parse(R"({"content":{"m.relates_to":
+      {"rel_type":"m.replace","event_id":"$x"}}})")
+                             .as_object()),
+            "");
+  EXPECT_EQ(ThreadRootOf(boost::json::parse(R"({"content":{}})").as_object()), "");
+}
+
+}  // namespace
+}  // namespace conclave::service
