@@ -285,6 +285,36 @@ TEST_F(RelationsTest, ThreadedReceiptsMustNameTheEventsThread) {
   EXPECT_TRUE(VerifiesClean());
 }
 
+TEST_F(RelationsTest, FiltersKeepEventsWithMatchingChildren) {
+  const std::string threaded = SendText(alice_, room_, "threaded", "a");
+  const std::string referenced = SendText(alice_, room_, "referenced", "b");
+  SendText(alice_, room_, "plain", "c");
+  MustRelate(bob_, threaded, "m.thread");
+  MustRelate(alice_, referenced, "m.reference");
+  RoomEventFilter by_type;
+  by_type.related_by_rel_types = std::vector<std::string>{"m.thread"};
+  auto page = rooms().Messages(alice_, room_, "", "", 'b', 50, by_type);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(Ids(page->chunk), ElementsAre(threaded));
+  RoomEventFilter by_sender;
+  by_sender.related_by_senders = std::vector<std::string>{alice_.user_id};
+  bool limited = false;
+  auto timeline = rooms().Timeline(room_, 0, UINT64_MAX, 50, by_sender, &limited);
+  ASSERT_TRUE(timeline.ok()) << timeline.status();
+  EXPECT_THAT(Ids(*timeline), ElementsAre(referenced));
+  // Both at once: a child of that type and one from that sender.
+  by_type.related_by_senders = std::vector<std::string>{alice_.user_id};
+  page = rooms().Messages(alice_, room_, "", "", 'b', 50, by_type);
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->chunk.empty());
+  auto parsed = ParseFilter(boost::json::object{
+      {"room",
+       boost::json::object{{"timeline", boost::json::object{{"related_by_rel_types",
+                                                             boost::json::array{"m.thread"}}}}}}});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->room.timeline.related_by_rel_types, std::vector<std::string>{"m.thread"});
+}
+
 TEST_F(RelationsTest, VerifyReportsAStaleRowAndStartRebuildsTheIndex) {
   const std::string root = SendText(alice_, room_, "root", "r");
   const std::string reply = MustRelate(bob_, root, "m.thread");
