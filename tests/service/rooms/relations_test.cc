@@ -15,6 +15,7 @@
 #include "conclave/service/storage/globals.h"
 #include "conclave/service/storage/schema.h"
 #include "conclave/service/storage/verify.h"
+#include "conclave/service/sync/sync.h"
 #include "service/testing/homeserver_fixture.h"
 #include "service/testing/status_matchers.h"
 
@@ -313,6 +314,43 @@ TEST_F(RelationsTest, FiltersKeepEventsWithMatchingChildren) {
                                                              boost::json::array{"m.thread"}}}}}}});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->room.timeline.related_by_rel_types, std::vector<std::string>{"m.thread"});
+}
+
+TEST_F(RelationsTest, SyncBundlesLimitedTimelinesOnly) {
+  const std::string root = SendText(alice_, room_, "root", "r");
+  MustRelate(bob_, root, "m.reference");
+  SendText(alice_, room_, "after", "a");
+  auto root_in = [&](const SyncResponse& response) -> const StoredEvent* {
+    for (const auto& room : response.join) {
+      for (const auto& e : room.timeline.events) {
+        if (Str(e.pdu.if_contains("event_id")) == root) return &e;
+      }
+    }
+    return nullptr;
+  };
+  SyncRequest request;
+  request.filter.room.timeline.limit = 3;  // limited: the room has more events
+  auto initial = hs_->sync().Run(bob_, request);
+  ASSERT_TRUE(initial.ok() && initial->response) << initial.status();
+  const StoredEvent* bundled = root_in(*initial->response);
+  ASSERT_NE(bundled, nullptr);
+  ASSERT_NE(Relations(*bundled), nullptr);
+  EXPECT_TRUE(Relations(*bundled)->contains("m.reference"));
+
+  // An incremental sync that is not limited leaves aggregation to the client.
+  request.since = initial->response->next_batch;
+  request.filter.room.timeline.limit = 50;
+  // The parent and its child arrive together; the client aggregates them itself.
+  const std::string late = SendText(alice_, room_, "late", "l");
+  MustRelate(bob_, late, "m.reference");
+  auto next = hs_->sync().Run(bob_, request);
+  ASSERT_TRUE(next.ok() && next->response);
+  ASSERT_EQ(next->response->join.size(), 1u);
+  const SyncTimeline& timeline = next->response->join[0].timeline;
+  EXPECT_FALSE(timeline.limited);
+  ASSERT_EQ(timeline.events.size(), 2u);
+  EXPECT_EQ(Str(timeline.events[0].pdu.if_contains("event_id")), late);
+  EXPECT_EQ(Relations(timeline.events[0]), nullptr);
 }
 
 TEST_F(RelationsTest, VerifyReportsAStaleRowAndStartRebuildsTheIndex) {
