@@ -96,6 +96,10 @@ absl::Status ParseRoomEventFilter(const boost::json::object& parent, std::string
   CONCLAVE_RETURN_IF_ERROR(ParseBool(*object, "lazy_load_members", path, &out->lazy_load_members));
   CONCLAVE_RETURN_IF_ERROR(
       ParseBool(*object, "include_redundant_members", path, &out->include_redundant_members));
+  CONCLAVE_RETURN_IF_ERROR(
+      ParseStringList(*object, "related_by_rel_types", path, 0, &out->related_by_rel_types));
+  CONCLAVE_RETURN_IF_ERROR(
+      ParseStringList(*object, "related_by_senders", path, '@', &out->related_by_senders));
   return ParseBool(*object, "unread_thread_notifications", path, &out->unread_thread_notifications);
 }
 
@@ -145,6 +149,8 @@ boost::json::object RoomEventFilterJson(const RoomEventFilter& filter) {
   PutBool(out, "lazy_load_members", filter.lazy_load_members);
   PutBool(out, "include_redundant_members", filter.include_redundant_members);
   PutBool(out, "unread_thread_notifications", filter.unread_thread_notifications);
+  PutList(out, "related_by_rel_types", filter.related_by_rel_types);
+  PutList(out, "related_by_senders", filter.related_by_senders);
   return out;
 }
 

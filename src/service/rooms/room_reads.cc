@@ -120,6 +120,9 @@ absl::StatusOr<std::vector<StoredEvent>> Rooms::Timeline(std::string_view room_i
     if (position <= after) break;
     CONCLAVE_ASSIGN_OR_RETURN(auto pdu, ParseObject(it->value()));
     if (!Matches(filter, pdu)) continue;
+    CONCLAVE_ASSIGN_OR_RETURN(bool related,
+                              MatchesRelatedFilter(deps_.store, room_id, pdu, filter));
+    if (!related) continue;
     if (out.size() == limit) {
       *limited = true;
       break;
@@ -195,6 +198,9 @@ absl::StatusOr<MessagesPage> Rooms::Messages(const Session& session, std::string
     last = dir == 'b' ? position - 1 : position;
     CONCLAVE_ASSIGN_OR_RETURN(auto pdu, ParseObject(it->value()));
     if (!Matches(filter, pdu)) continue;
+    CONCLAVE_ASSIGN_OR_RETURN(bool related,
+                              MatchesRelatedFilter(deps_.store, room_id, pdu, filter));
+    if (!related) continue;
     page.chunk.push_back(StoredEvent{std::move(pdu), position});
   }
   CONCLAVE_RETURN_IF_ERROR(it->status());

@@ -36,6 +36,22 @@ absl::StatusOr<std::vector<RelationRow>> Children(const Store& store, std::strin
   return out;
 }
 
+absl::StatusOr<bool> MatchesRelatedFilter(const Store& store, std::string_view room_id,
+                                          const boost::json::object& pdu,
+                                          const RoomEventFilter& filter) {
+  if (!filter.related_by_rel_types && !filter.related_by_senders) return true;
+  CONCLAVE_ASSIGN_OR_RETURN(auto children,
+                            Children(store, room_id, StringField(pdu, "event_id"), std::nullopt));
+  auto any = [&](const FilterList& list, auto field) {
+    if (!list) return true;
+    return std::any_of(children.begin(), children.end(), [&](const RelationRow& row) {
+      return std::find(list->begin(), list->end(), row.*field) != list->end();
+    });
+  };
+  return any(filter.related_by_rel_types, &RelationRow::rel_type) &&
+         any(filter.related_by_senders, &RelationRow::sender);
+}
+
 absl::StatusOr<StoredEvent> ReadEventAt(const Store& store, std::string_view room_id,
                                         uint64_t position) {
   CONCLAVE_ASSIGN_OR_RETURN(auto json, store.Find(*store.timeline, TimelineKey(room_id, position)));

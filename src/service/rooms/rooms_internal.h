@@ -92,6 +92,12 @@ absl::Status ReadChildren(database::Iterator& it, std::string_view prefix,
 absl::StatusOr<std::vector<RelationRow>> Children(const Store& store, std::string_view room_id,
                                                   std::string_view parent_id,
                                                   std::optional<std::string_view> rel_type);
+// Whether `pdu` of `room_id` passes the filter's related_by_rel_types and related_by_senders
+// (true when neither is set, without reading anything): it has a child of one of those
+// rel_types, and a child from one of those senders. Database errors.
+absl::StatusOr<bool> MatchesRelatedFilter(const Store& store, std::string_view room_id,
+                                          const boost::json::object& pdu,
+                                          const RoomEventFilter& filter);
 // The event at stream `position` of `room_id`; M_NOT_FOUND if none.
 absl::StatusOr<StoredEvent> ReadEventAt(const Store& store, std::string_view room_id,
                                         uint64_t position);

@@ -15,6 +15,7 @@
 #include "conclave/service/storage/globals.h"
 #include "conclave/service/storage/schema.h"
 #include "conclave/service/storage/verify.h"
+#include "conclave/service/sync/sync.h"
 #include "service/testing/homeserver_fixture.h"
 #include "service/testing/status_matchers.h"
 
@@ -283,6 +284,73 @@ TEST_F(RelationsTest, ThreadedReceiptsMustNameTheEventsThread) {
   EXPECT_EQ(Str(in_thread.if_contains("thread_id")), root);
   EXPECT_TRUE(receipts->at(root).at("m.read").as_object().contains(alice_.user_id));
   EXPECT_TRUE(VerifiesClean());
+}
+
+TEST_F(RelationsTest, FiltersKeepEventsWithMatchingChildren) {
+  const std::string threaded = SendText(alice_, room_, "threaded", "a");
+  const std::string referenced = SendText(alice_, room_, "referenced", "b");
+  SendText(alice_, room_, "plain", "c");
+  MustRelate(bob_, threaded, "m.thread");
+  MustRelate(alice_, referenced, "m.reference");
+  RoomEventFilter by_type;
+  by_type.related_by_rel_types = std::vector<std::string>{"m.thread"};
+  auto page = rooms().Messages(alice_, room_, "", "", 'b', 50, by_type);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(Ids(page->chunk), ElementsAre(threaded));
+  RoomEventFilter by_sender;
+  by_sender.related_by_senders = std::vector<std::string>{alice_.user_id};
+  bool limited = false;
+  auto timeline = rooms().Timeline(room_, 0, UINT64_MAX, 50, by_sender, &limited);
+  ASSERT_TRUE(timeline.ok()) << timeline.status();
+  EXPECT_THAT(Ids(*timeline), ElementsAre(referenced));
+  // Both at once: a child of that type and one from that sender.
+  by_type.related_by_senders = std::vector<std::string>{alice_.user_id};
+  page = rooms().Messages(alice_, room_, "", "", 'b', 50, by_type);
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->chunk.empty());
+  auto parsed = ParseFilter(boost::json::object{
+      {"room",
+       boost::json::object{{"timeline", boost::json::object{{"related_by_rel_types",
+                                                             boost::json::array{"m.thread"}}}}}}});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->room.timeline.related_by_rel_types, std::vector<std::string>{"m.thread"});
+}
+
+TEST_F(RelationsTest, SyncBundlesLimitedTimelinesOnly) {
+  const std::string root = SendText(alice_, room_, "root", "r");
+  MustRelate(bob_, root, "m.reference");
+  SendText(alice_, room_, "after", "a");
+  auto root_in = [&](const SyncResponse& response) -> const StoredEvent* {
+    for (const auto& room : response.join) {
+      for (const auto& e : room.timeline.events) {
+        if (Str(e.pdu.if_contains("event_id")) == root) return &e;
+      }
+    }
+    return nullptr;
+  };
+  SyncRequest request;
+  request.filter.room.timeline.limit = 3;  // limited: the room has more events
+  auto initial = hs_->sync().Run(bob_, request);
+  ASSERT_TRUE(initial.ok() && initial->response) << initial.status();
+  const StoredEvent* bundled = root_in(*initial->response);
+  ASSERT_NE(bundled, nullptr);
+  ASSERT_NE(Relations(*bundled), nullptr);
+  EXPECT_TRUE(Relations(*bundled)->contains("m.reference"));
+
+  // An incremental sync that is not limited leaves aggregation to the client.
+  request.since = initial->response->next_batch;
+  request.filter.room.timeline.limit = 50;
+  // The parent and its child arrive together; the client aggregates them itself.
+  const std::string late = SendText(alice_, room_, "late", "l");
+  MustRelate(bob_, late, "m.reference");
+  auto next = hs_->sync().Run(bob_, request);
+  ASSERT_TRUE(next.ok() && next->response);
+  ASSERT_EQ(next->response->join.size(), 1u);
+  const SyncTimeline& timeline = next->response->join[0].timeline;
+  EXPECT_FALSE(timeline.limited);
+  ASSERT_EQ(timeline.events.size(), 2u);
+  EXPECT_EQ(Str(timeline.events[0].pdu.if_contains("event_id")), late);
+  EXPECT_EQ(Relations(timeline.events[0]), nullptr);
 }
 
 TEST_F(RelationsTest, VerifyReportsAStaleRowAndStartRebuildsTheIndex) {

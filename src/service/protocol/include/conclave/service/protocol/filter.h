@@ -44,6 +44,11 @@ struct RoomEventFilter : EventFilter {
   std::optional<bool> lazy_load_members;
   std::optional<bool> include_redundant_members;
   std::optional<bool> unread_thread_notifications;
+  // Only events that have a child of one of these rel_types / from one of these senders. Not in
+  // the spec's RoomEventFilter: MSC3440's fields, which Synapse serves and thread-aware clients
+  // send. Matches ignores them: they need the relation index (Rooms applies them).
+  FilterList related_by_rel_types;
+  FilterList related_by_senders;
 };
 
 // The `room` part of a filter (RoomFilter). `rooms`/`not_rooms` apply before the sub-filters.
