@@ -141,7 +141,7 @@ TEST_F(ApiTest, CapabilitiesListEveryRoomVersionAndTheDefault) {
   ApiResponse r = Get("/_matrix/client/v3/capabilities", alice);
   ASSERT_EQ(r.status, 200) << r.body;
   const auto& versions = r.json.at("capabilities").at("m.room_versions").as_object();
-  EXPECT_EQ(versions.at("default"), "12");
+  EXPECT_EQ(versions.at("default"), "10");
   const auto& available = versions.at("available").as_object();
   EXPECT_EQ(available.size(), 12u);
   for (int v = 1; v <= 12; ++v) EXPECT_EQ(available.at(std::to_string(v)), "stable") << v;

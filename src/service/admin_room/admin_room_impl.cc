@@ -274,8 +274,8 @@ absl::Status AdminRoomImpl::SetUp() {
                                     .name = kRoomName,
                                     .topic = Topic(bot_user_id_),
                                     .room_alias_name = kAdminRoomAliasLocalpart};
-    // The preset's power levels: the bot, as creator, at 100 (infinite from room version 12,
-    // the default); members at 0 (they may invite, as
+    // The preset's power levels: the bot, as creator, at 100 (infinite, unlisted, if
+    // default_room_version is 12); members at 0 (they may invite, as
     // in any private room; only admins' commands run, whoever is in the room).
     auto created = deps_.rooms.CreateRoom(bot, request);
     if (!created.ok()) {

@@ -45,13 +45,13 @@ TEST(ServiceOptions, DefaultsAndValuesFromTheTable) {
   EXPECT_FALSE(o.allow_registration);
 }
 
-TEST(ServiceOptions, DefaultRoomVersionIsTwelveAndRangeChecked) {
+TEST(ServiceOptions, DefaultRoomVersionIsTenAndRangeChecked) {
   core::RawConfig defaults = Raw("");
   core::OptionReader reader("service", defaults);
-  EXPECT_EQ(ReadServiceOptions(reader).default_room_version, "12");
-  core::RawConfig ten = Raw("default_room_version = 10");
-  core::OptionReader ten_reader("service", ten);
-  EXPECT_EQ(ReadServiceOptions(ten_reader).default_room_version, "10");
+  EXPECT_EQ(ReadServiceOptions(reader).default_room_version, "10");
+  core::RawConfig twelve = Raw("default_room_version = 12");
+  core::OptionReader twelve_reader("service", twelve);
+  EXPECT_EQ(ReadServiceOptions(twelve_reader).default_room_version, "12");
   std::vector<std::string> keys;
   EXPECT_EQ(CheckServiceOptions(Raw("default_room_version = 13"), &keys).code(),
             absl::StatusCode::kInvalidArgument);

@@ -145,5 +145,17 @@ TEST_F(RoomVersionsTest, TrustedPrivateChatMakesInviteesCreatorsInV12) {
   EXPECT_FALSE(Content(room, "m.room.power_levels")["users"].as_object().contains(bob_.user_id));
 }
 
+// The directory's permission checks read the room's own power levels: a v12 creator has no
+// `users` entry but infinite power.
+TEST_F(RoomVersionsTest, V12CreatorPublishesAndDeletesOthersAliases) {
+  std::string room =
+      CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat, .room_version = "12"});
+  EXPECT_TRUE(rooms().SetVisibility(alice_, room, true).ok());
+  EXPECT_THAT(rooms().SetVisibility(bob_, room, false), HasErrcode(Errcode::kForbidden));
+  ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
+  ASSERT_TRUE(rooms().SetAlias(bob_, "#bobs:example.org", room).ok());
+  EXPECT_TRUE(rooms().DeleteAlias(alice_, "#bobs:example.org").ok());
+}
+
 }  // namespace
 }  // namespace conclave::service

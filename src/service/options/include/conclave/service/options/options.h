@@ -33,9 +33,9 @@ struct ServiceOptions {
   RateLimit registration;
   // Sending events (send, state, redact), per user.
   RateLimit message;
-  // The room version createRoom uses when the request names none ("1" … "12"). Default "12",
-  // the version the spec says servers SHOULD create ("Room versions" → "Complete list of room
-  // versions"). Runtime: SIGHUP applies it to the next room created; existing rooms keep theirs.
+  // The room version createRoom uses when the request names none ("1" … "12"). Default
+  // kDefaultRoomVersion, "10" (room_versions.h says why not the spec's recommended 12).
+  // Runtime: SIGHUP applies it to the next room created; existing rooms keep theirs.
   std::string default_room_version{kDefaultRoomVersion};
 };
 
