@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "conclave/core/status_macros.h"
+#include "conclave/service/protocol/auth_rules.h"
 #include "conclave/service/protocol/identifiers.h"
 #include "conclave/service/protocol/power_levels.h"
 #include "conclave/service/protocol/push_eval.h"
@@ -64,9 +65,8 @@ absl::StatusOr<std::vector<PendingNotification>> Notifications::Evaluate(const S
       recipients.push_back(StringField(pdu, "state_key"));
     }
   }
-  const object* create = FindState(state, "m.room.create", "");
-  auto levels = ParsePowerLevels(FindStateContent(state, "m.room.power_levels", ""),
-                                 create != nullptr ? StringField(*create, "sender") : "");
+  // As the auth rules read them: the room's version decides the creators' power (v12: infinite).
+  auto levels = CurrentPowerLevels(state);
 
   std::vector<PendingNotification> pending;
   for (std::string_view user : recipients) {
