@@ -28,7 +28,7 @@ import aiohttp
 import nio
 
 sys.path.insert(0, os.path.dirname(__file__))
-from server import ModuleDir, Server, install_atomically, run_clients  # noqa: E402
+from server import ModuleDir, Server, install_atomically, run_clients, nio_config  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv.pop(1) if len(sys.argv) > 1 else "build/dev")
 BINARY = os.path.join(BUILD, "bin", "conclave")
@@ -37,8 +37,7 @@ BOT = "@conclave:localhost"
 ALIAS = "#admins:localhost"
 PASSWORD = "correct horse battery staple"
 
-CONFIG = nio.AsyncClientConfig(encryption_enabled=False, store_sync_tokens=False,
-                               max_limit_exceeded=0, max_timeouts=0, request_timeout=60)
+CONFIG = nio_config()
 
 
 # Syncs with every event of the gap, never `limited`.

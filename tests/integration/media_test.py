@@ -20,7 +20,7 @@ import zlib
 import nio
 
 sys.path.insert(0, os.path.dirname(__file__))
-from server import Server, run_clients  # noqa: E402
+from server import Server, run_clients, nio_config  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv.pop(1) if len(sys.argv) > 1 else "build/dev")
 BINARY = os.path.join(BUILD, "bin", "conclave")
@@ -28,8 +28,7 @@ PASSWORD = "correct horse battery staple"
 MAX_UPLOAD = 4 << 20  # the server's max_upload_size here: over max_body_size (1 MiB)
 V1 = "/_matrix/client/v1/media"
 
-CONFIG = nio.AsyncClientConfig(encryption_enabled=False, store_sync_tokens=False,
-                               max_limit_exceeded=0, max_timeouts=0, request_timeout=60)
+CONFIG = nio_config()
 
 
 def register(server, username):

@@ -162,6 +162,15 @@ class ModuleDir:
                                         after=offset)
 
 
+def nio_config():
+    """The matrix-nio client configuration the unencrypted tests share: no E2EE, no stored sync
+    tokens, no client-side retries (a retry would hide an error the test asserts), 60 s requests.
+    nio is imported here so that tests without it can still import this module."""
+    import nio
+    return nio.AsyncClientConfig(encryption_enabled=False, store_sync_tokens=False,
+                                 max_limit_exceeded=0, max_timeouts=0, request_timeout=60)
+
+
 def run_clients(server, clients, scenario, log_lines=40):
     """Runs the coroutine function `scenario` on a fresh asyncio loop; on any failure prints the
     last `log_lines` lines of `server`'s log, and in every case closes the nio `clients` (a list
