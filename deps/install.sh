@@ -25,6 +25,8 @@ packages=(
   libgtest-dev libgmock-dev python3-matrix-nio python3-olm wrk curl procps
   # bench/http compares against nginx; systemd_test runs `systemd-analyze verify` on dist/
   nginx-light systemd
+  # bench/media makes its 4000x3000 test JPEGs with the `vips` command
+  libvips-tools
   # Fuzzing (the fuzz preset): clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer
   clang-14 libclang-rt-14-dev llvm-14
 )

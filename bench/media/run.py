@@ -5,11 +5,16 @@
 
 1. Download throughput (MiB/s) of a 1 MiB and a 50 MiB file from conclave's authenticated
    download endpoint and from nginx (Debian's nginx-light) serving the same file from disk,
-   alternated ROUNDS times; goal: conclave >= 0.8x nginx.
+   measured with wrk (WRK_CONNECTIONS keep-alive connections, one wrk thread each, WRK_SECONDS
+   per run), alternated ROUNDS times, best run each; goal: conclave >= 0.8x nginx.
 2. Upload throughput (MiB/s) of the same files (POST /_matrix/media/v3/upload).
 3. Peak RSS of the server while PARALLEL (10) clients upload 50 MiB each at once, against its RSS
    before: uploads stream to disk, so the growth should stay far below 10 x 50 MiB.
-Knobs (environment): ROUNDS=3 PARALLEL=10 NGINX=/usr/sbin/nginx.
+4. Thumbnail latency of a 4000x3000 JPEG (made with the `vips` command of Debian's
+   libvips-tools): the first request (libvips decodes, scales, encodes and caches it) for
+   THUMBS (10) fresh uploads of distinct images, p50 and max, and the p50 of cached requests.
+Knobs (environment): ROUNDS=3 PARALLEL=10 THUMBS=10 WRK_CONNECTIONS=2 WRK_SECONDS=3
+  NGINX=/usr/sbin/nginx VIPS=/usr/bin/vips WRK=/usr/bin/wrk.
 """
 
 import http.client
@@ -26,6 +31,11 @@ import time
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 PARALLEL = int(os.environ.get("PARALLEL", "10"))
 NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
+THUMBS = int(os.environ.get("THUMBS", "10"))
+WRK = os.environ.get("WRK", "/usr/bin/wrk")
+WRK_CONNECTIONS = int(os.environ.get("WRK_CONNECTIONS", "2"))
+WRK_SECONDS = int(os.environ.get("WRK_SECONDS", "3"))
+VIPS = os.environ.get("VIPS", "/usr/bin/vips")
 MIB = 1 << 20
 
 
@@ -58,6 +68,48 @@ def post(port, path, data, token):
     conn.close()
     assert resp.status == 200, (resp.status, body)
     return json.loads(body)
+
+
+def wrk_rate(url, headers):
+    """MiB/s that wrk reads from `url` over WRK_CONNECTIONS keep-alive connections."""
+    out = subprocess.run([WRK, "-t", str(WRK_CONNECTIONS), "-c", str(WRK_CONNECTIONS), "-d",
+                          f"{WRK_SECONDS}s", *headers, url], check=True, capture_output=True,
+                         text=True).stdout
+    assert "Non-2xx" not in out, out
+    value, unit = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out).groups()
+    return float(value) * {"KB": 1 / 1024, "MB": 1, "GB": 1024}[unit]
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def thumbnails(port, token, work):
+    """Uploads THUMBS distinct 4000x3000 JPEGs and times a 320x240 scale thumbnail of each."""
+    first, cached = [], []
+    auth = {"Authorization": f"Bearer {token}"}
+    for i in range(THUMBS):
+        path = f"{work}/photo{i}.jpg"
+        # Noise with a per-image offset: a photo-like JPEG (about 5 MB) that no two uploads share.
+        subprocess.run([VIPS, "gaussnoise", f"{work}/noise.v", "4000", "3000", "--mean",
+                        str(100 + i), "--sigma", "40"], check=True)
+        subprocess.run([VIPS, "jpegsave", f"{work}/noise.v", path, "--Q", "85"], check=True)
+        data = open(path, "rb").read()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        conn.request("POST", "/_matrix/media/v3/upload", body=data,
+                     headers=dict(auth, **{"Content-Type": "image/jpeg"}))
+        media_id = json.loads(conn.getresponse().read())["content_uri"].rsplit("/", 1)[1]
+        conn.close()
+        url = (f"/_matrix/client/v1/media/thumbnail/localhost/{media_id}"
+               "?width=320&height=240&method=scale")
+        for samples in (first, cached, cached):
+            start = time.monotonic()
+            get(port, url, auth)
+            samples.append(time.monotonic() - start)
+    print(f"thumbnail 4000x3000 JPEG -> 320x240: first p50 {median(first) * 1000:.0f} ms, max "
+          f"{max(first) * 1000:.0f} ms ({THUMBS} images); cached p50 "
+          f"{median(cached) * 1000:.1f} ms")
 
 
 def rate(size, seconds):
@@ -115,20 +167,20 @@ def main():
         time.sleep(0.5)
         for name, (size, media_id) in files.items():
             results = {"nginx": [], "conclave": []}
-            repeat = max(1, (64 * MIB) // size)
             for _ in range(ROUNDS):
                 for who in ("nginx", "conclave"):
-                    start = time.monotonic()
-                    for _ in range(repeat):
-                        if who == "nginx":
-                            get(nginx_port, f"/{name}", {})
-                        else:
-                            get(port, f"/_matrix/client/v1/media/download/localhost/{media_id}",
-                                {"Authorization": f"Bearer {token}"})
-                    results[who].append(rate(size * repeat, time.monotonic() - start))
+                    if who == "nginx":
+                        url, headers = f"http://127.0.0.1:{nginx_port}/{name}", []
+                    else:
+                        url = (f"http://127.0.0.1:{port}/_matrix/client/v1/media/download/"
+                               f"localhost/{media_id}")
+                        headers = ["-H", f"Authorization: Bearer {token}"]
+                    results[who].append(wrk_rate(url, headers))
             best = {who: max(r) for who, r in results.items()}
             print(f"download {name}: conclave {best['conclave']:.0f} MiB/s, nginx "
-                  f"{best['nginx']:.0f} MiB/s, ratio {best['conclave'] / best['nginx']:.2f}")
+                  f"{best['nginx']:.0f} MiB/s, ratio {best['conclave'] / best['nginx']:.2f} "
+                  f"(wrk, {WRK_CONNECTIONS} connections, best of {ROUNDS} x {WRK_SECONDS} s)")
+        thumbnails(port, token, work)
         data = os.urandom(50 * MIB)
         before = rss_kib(server.pid)
         peak = [before]
