@@ -22,13 +22,14 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
                             RegisterDiscovery(context.server.router(), context.module_name));
   auto owned = std::make_unique<std::vector<core::RouteHandle>>(std::move(handles));
   Routes routes(context.server.router(), context.module_name, *owned);
-  for (auto* group : {&RegisterAccountRoutes, &RegisterProfileRoutes, &RegisterAccountDataRoutes,
-                      &RegisterPushRuleRoutes, &RegisterNotificationRoutes, &RegisterPusherRoutes,
-                      &RegisterRoomRoutes, &RegisterEventRoutes, &RegisterRelationRoutes,
-                      &RegisterSyncRoutes, &RegisterKeyRoutes, &RegisterToDeviceRoutes,
-                      &RegisterRoomKeysRoutes, &RegisterReportingRoutes, &RegisterServerAdminRoutes,
-                      &RegisterThreepidRoutes, &RegisterTimestampRoutes, &RegisterSearchRoutes,
-                      &RegisterSpaceRoutes}) {
+  for (auto* group :
+       {&RegisterAccountRoutes,     &RegisterProfileRoutes,      &RegisterAccountDataRoutes,
+        &RegisterPushRuleRoutes,    &RegisterNotificationRoutes, &RegisterPusherRoutes,
+        &RegisterRoomRoutes,        &RegisterEventRoutes,        &RegisterRelationRoutes,
+        &RegisterSyncRoutes,        &RegisterOldSyncRoutes,      &RegisterKeyRoutes,
+        &RegisterToDeviceRoutes,    &RegisterRoomKeysRoutes,     &RegisterReportingRoutes,
+        &RegisterServerAdminRoutes, &RegisterThreepidRoutes,     &RegisterTimestampRoutes,
+        &RegisterSearchRoutes,      &RegisterSpaceRoutes}) {
     CONCLAVE_RETURN_IF_ERROR(group(routes));
   }
   g_routes = owned.release();

@@ -219,19 +219,27 @@ absl::StatusOr<boost::json::value> PutPresence(Call& call) {
   return object();
 }
 
-// POST /v3/user_directory/search. Every local, not deactivated user is searched: a superset of
-// the users the spec requires ("The homeserver may determine which subset of users are
-// searched").
+// POST /v3/user_directory/search: local users who share a room with the searcher or are joined
+// to a public or world-readable room (Rooms::DirectoryVisible, users.yaml's minimum set).
 absl::StatusOr<boost::json::value> SearchDirectory(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
   CONCLAVE_ASSIGN_OR_RETURN(std::string term, RequiredString(body, "search_term"));
   CONCLAVE_ASSIGN_OR_RETURN(auto limit, OptionalInt(body, "limit"));
   if (limit && *limit < 0) return service::InvalidParam("'limit' must not be negative");
   const size_t capped = static_cast<size_t>(std::min(limit.value_or(10), kMaxDirectoryLimit));
-  bool limited = false;
-  CONCLAVE_ASSIGN_OR_RETURN(auto users, call.hs.accounts().SearchUsers(term, capped, &limited));
+  // Every match, ranked; visibility then keeps the first `capped` (+1 to know `limited`).
+  CONCLAVE_ASSIGN_OR_RETURN(auto matches, call.hs.accounts().SearchUsers(term, SIZE_MAX, nullptr));
+  std::vector<std::string> ids;
+  ids.reserve(matches.size());
+  for (const service::DirectoryUser& user : matches) ids.push_back(user.user_id);
+  CONCLAVE_ASSIGN_OR_RETURN(
+      std::vector<size_t> visible,
+      call.hs.rooms().DirectoryVisible(call.session.user_id, ids, capped + 1));
+  const bool limited = visible.size() > capped;
+  if (limited) visible.pop_back();
   array results;
-  for (const service::DirectoryUser& user : users) {
+  for (size_t i : visible) {
+    const service::DirectoryUser& user = matches[i];
     object entry{{"user_id", user.user_id}};
     if (user.display_name) entry["display_name"] = *user.display_name;
     if (user.avatar_url) entry["avatar_url"] = *user.avatar_url;

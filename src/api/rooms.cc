@@ -9,6 +9,7 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/protocol/identifiers.h"
+#include "conclave/service/storage/stream.h"
 #include "routes.h"
 
 namespace conclave::api {
@@ -16,6 +17,17 @@ namespace {
 
 using boost::json::object;
 using service::Rooms;
+
+// rooms.yaml, GET /members: `membership` and `not_membership` are one of the spec's enum
+// (join, invite, knock, leave, ban); M_INVALID_PARAM naming `param` otherwise.
+absl::Status CheckMembershipParam(std::string_view param, std::string_view value) {
+  if (value.empty() || value == "join" || value == "invite" || value == "knock" ||
+      value == "leave" || value == "ban") {
+    return absl::OkStatus();
+  }
+  return service::InvalidParam(
+      core::StrCat("'", param, "' must be one of join, invite, knock, leave, ban"));
+}
 
 absl::StatusOr<boost::json::value> Empty(absl::Status status) {
   if (!status.ok()) return status;
@@ -217,9 +229,15 @@ absl::Status RegisterRoomRoutes(Routes& routes) {
       [](Call& call) -> absl::StatusOr<boost::json::value> {
         std::string membership = call.request.QueryParam("membership").value_or("");
         std::string not_membership = call.request.QueryParam("not_membership").value_or("");
+        CONCLAVE_RETURN_IF_ERROR(CheckMembershipParam("membership", membership));
+        CONCLAVE_RETURN_IF_ERROR(CheckMembershipParam("not_membership", not_membership));
+        std::optional<uint64_t> at;
+        if (auto token = call.request.QueryParam("at")) {
+          CONCLAVE_ASSIGN_OR_RETURN(at, service::ParsePositionToken(*token));
+        }
         CONCLAVE_ASSIGN_OR_RETURN(
             auto events, call.hs.rooms().Members(call.session, call.Param("roomId"), membership,
-                                                 not_membership));
+                                                 not_membership, at));
         return object{{"chunk", ClientEvents(events, &call.session, true)}};
       }));
 

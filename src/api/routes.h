@@ -30,6 +30,9 @@ absl::Status RegisterEventRoutes(Routes& routes);
 absl::Status RegisterRelationRoutes(Routes& routes);
 // sync.cc: /sync.
 absl::Status RegisterSyncRoutes(Routes& routes);
+// old_sync.cc: the deprecated /initialSync, /events, /events/{eventId}; room previews
+// (rooms/{roomId}/initialSync) and peeking (/events?room_id=).
+absl::Status RegisterOldSyncRoutes(Routes& routes);
 // keys.cc: keys/upload, keys/query, keys/claim, keys/device_signing/upload,
 // keys/signatures/upload, keys/changes.
 absl::Status RegisterKeyRoutes(Routes& routes);

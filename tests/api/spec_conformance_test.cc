@@ -227,6 +227,113 @@ TEST_F(SpecConformanceTest, AFormerMemberSeesTheStateAtTheirLeave) {
   EXPECT_EQ(Get(RoomPath(room, "/state/m.room.topic/"), alice).json.at("topic"), "after");
 }
 
+// rooms.yaml, GET /members: `at` ("The point in time (pagination token) to return members for
+// in the room") lists the members as they were at a sync's or /messages' token.
+TEST_F(SpecConformanceTest, MembersAtATokenAreTheMembersThen) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  const std::string carol = Register("carol");
+  const std::string room = CreateRoom(alice, {{"preset", "public_chat"}});
+  Join(bob, room);
+  const std::string then = std::string(Sync(alice).json.at("next_batch").as_string());
+  Leave(bob, room);
+  Join(carol, room);
+
+  ApiResponse past = Get(RoomPath(room, "/members?at=" + Encode(then)), alice);
+  ASSERT_EQ(past.status, 200) << past.body;
+  EXPECT_EQ(StateKeys(past.json.at("chunk"), "m.room.member"),
+            (std::set<std::string>{"@alice:example.org", "@bob:example.org"}));
+  ApiResponse joined_then =
+      Get(RoomPath(room, "/members?membership=join&at=" + Encode(then)), alice);
+  EXPECT_EQ(StateKeys(joined_then.json.at("chunk"), "m.room.member"),
+            (std::set<std::string>{"@alice:example.org", "@bob:example.org"}));
+  ApiResponse now = Get(RoomPath(room, "/members?membership=join"), alice);
+  EXPECT_EQ(StateKeys(now.json.at("chunk"), "m.room.member"),
+            (std::set<std::string>{"@alice:example.org", "@carol:example.org"}));
+  // A former member asking for a later token still sees the state at their leave.
+  const std::string later = std::string(Sync(alice).json.at("next_batch").as_string());
+  ApiResponse bob_view = Get(RoomPath(room, "/members?at=" + Encode(later)), bob);
+  ASSERT_EQ(bob_view.status, 200) << bob_view.body;
+  EXPECT_EQ(StateKeys(bob_view.json.at("chunk"), "m.room.member").count("@carol:example.org"), 0u);
+
+  ApiResponse bad = Get(RoomPath(room, "/members?at=nonsense"), alice);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.json.at("errcode"), "M_INVALID_PARAM") << bad.body;
+}
+
+// rooms.yaml, GET /members: "When specified alongside `not_membership`, the two parameters
+// create an 'or' condition: either the membership *is* the same as `membership` **or** *is
+// not* the same as `not_membership`." Values outside the enum are refused.
+TEST_F(SpecConformanceTest, MembershipAndNotMembershipAreAnOr) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  const std::string carol = Register("carol");
+  const std::string room = CreateRoom(alice, {{"preset", "public_chat"}});
+  Join(bob, room);
+  Leave(bob, room);
+  ApiResponse invite = Post(RoomPath(room, "/invite"), {{"user_id", "@carol:example.org"}}, alice);
+  ASSERT_EQ(invite.status, 200) << invite.body;
+
+  // join, or not leave: alice (join) and carol (invite), not bob (leave).
+  ApiResponse either = Get(RoomPath(room, "/members?membership=join&not_membership=leave"), alice);
+  ASSERT_EQ(either.status, 200) << either.body;
+  EXPECT_EQ(StateKeys(either.json.at("chunk"), "m.room.member"),
+            (std::set<std::string>{"@alice:example.org", "@carol:example.org"}));
+  // leave, or not join: bob and carol.
+  ApiResponse other = Get(RoomPath(room, "/members?membership=leave&not_membership=join"), alice);
+  EXPECT_EQ(StateKeys(other.json.at("chunk"), "m.room.member"),
+            (std::set<std::string>{"@bob:example.org", "@carol:example.org"}));
+  ApiResponse not_join = Get(RoomPath(room, "/members?not_membership=join"), alice);
+  EXPECT_EQ(StateKeys(not_join.json.at("chunk"), "m.room.member"),
+            (std::set<std::string>{"@bob:example.org", "@carol:example.org"}));
+
+  ApiResponse bad = Get(RoomPath(room, "/members?membership=joined"), alice);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.json.at("errcode"), "M_INVALID_PARAM") << bad.body;
+}
+
+// users.yaml, POST /user_directory/search: the users who share a room with the searcher or are
+// joined to a public or world-readable room; not every account on the server.
+TEST_F(SpecConformanceTest, UserDirectoryShowsUsersSharingARoomOrInPublicRooms) {
+  const std::string alice = Register("dir_alice");
+  const std::string bob = Register("dir_bob");
+  const std::string carol = Register("dir_carol");
+  const std::string dave = Register("dir_dave");
+  const std::string erin = Register("dir_erin");
+  const std::string secret = CreateRoom(alice, {{"preset", "private_chat"}});
+  ApiResponse invite =
+      Post(RoomPath(secret, "/invite"), {{"user_id", "@dir_bob:example.org"}}, alice);
+  ASSERT_EQ(invite.status, 200) << invite.body;
+  Join(bob, secret);
+  CreateRoom(carol, {{"preset", "public_chat"}});
+  CreateRoom(dave, {{"preset", "private_chat"}});  // dave shares nothing and is in no open room
+  const std::string readable = CreateRoom(erin, {{"preset", "private_chat"}});
+  ApiResponse hv = Put(RoomPath(readable, "/state/m.room.history_visibility/"),
+                       {{"history_visibility", "world_readable"}}, erin);
+  ASSERT_EQ(hv.status, 200) << hv.body;
+
+  auto ids = [](const ApiResponse& r) {
+    std::set<std::string> out;
+    for (const auto& u : r.json.at("results").as_array()) out.emplace(u.at("user_id").as_string());
+    return out;
+  };
+  ApiResponse all =
+      Post("/_matrix/client/v3/user_directory/search", {{"search_term", "dir_"}}, alice);
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(ids(all), (std::set<std::string>{"@dir_alice:example.org", "@dir_bob:example.org",
+                                             "@dir_carol:example.org", "@dir_erin:example.org"}));
+  EXPECT_EQ(all.json.at("limited"), false);
+  // dave sees the users of open rooms, and himself (his own room), but not alice's private room.
+  ApiResponse daves =
+      Post("/_matrix/client/v3/user_directory/search", {{"search_term", "dir_"}}, dave);
+  EXPECT_EQ(ids(daves), (std::set<std::string>{"@dir_carol:example.org", "@dir_dave:example.org",
+                                               "@dir_erin:example.org"}));
+  ApiResponse one = Post("/_matrix/client/v3/user_directory/search",
+                         {{"search_term", "dir_"}, {"limit", 1}}, alice);
+  EXPECT_EQ(one.json.at("results").as_array().size(), 1u) << one.body;
+  EXPECT_EQ(one.json.at("limited"), true);
+}
+
 // event_context.yaml, `state`: "The state of the room at the last event returned"; with
 // lazy_load_members, only the members of the returned events' senders.
 TEST_F(SpecConformanceTest, ContextStateIsTheStateAtItsLastEvent) {

@@ -320,8 +320,16 @@ absl::StatusOr<std::vector<JoinedMember>> Rooms::JoinedMembers(const Session& se
 absl::StatusOr<std::vector<StoredEvent>> Rooms::Members(const Session& session,
                                                         std::string_view room_id,
                                                         std::string_view membership,
-                                                        std::string_view not_membership) {
-  CONCLAVE_ASSIGN_OR_RETURN(auto state, VisibleState(session.user_id, room_id));
+                                                        std::string_view not_membership,
+                                                        std::optional<uint64_t> at) {
+  std::vector<StoredEvent> state;
+  if (at) {
+    CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+    CONCLAVE_ASSIGN_OR_RETURN(uint64_t visible, VisibleUpTo(session.user_id, *room));
+    CONCLAVE_ASSIGN_OR_RETURN(state, StateAt(room_id, std::min(*at, visible)));
+  } else {
+    CONCLAVE_ASSIGN_OR_RETURN(state, VisibleState(session.user_id, room_id));
+  }
   std::vector<StoredEvent> out;
   for (StoredEvent& e : state) {
     if (StringField(e.pdu, "type") != "m.room.member") continue;
@@ -329,8 +337,9 @@ absl::StatusOr<std::vector<StoredEvent>> Rooms::Members(const Session& session,
     const std::string_view m = content != nullptr && content->is_object()
                                    ? StringField(content->get_object(), "membership")
                                    : std::string_view();
-    if (!membership.empty() && m != membership) continue;
-    if (!not_membership.empty() && m == not_membership) continue;
+    const bool is = !membership.empty() && m == membership;
+    const bool is_not = !not_membership.empty() && m != not_membership;
+    if ((!membership.empty() || !not_membership.empty()) && !is && !is_not) continue;
     out.push_back(std::move(e));
   }
   return out;

@@ -130,10 +130,22 @@ class Rooms {
   // The joined members, by user id; M_FORBIDDEN unless the caller is joined.
   absl::StatusOr<std::vector<JoinedMember>> JoinedMembers(const Session& session,
                                                           std::string_view room_id);
-  // m.room.member events; `membership`/`not_membership` filter (empty: no filter).
+  // The indices into `candidates` (user ids, in order) of the users a user-directory search by
+  // `searcher` may show: joined to a room `searcher` is joined to, or to a room whose join rule
+  // is `public` or history visibility `world_readable` (users.yaml). At most `max` indices.
+  // Cost: one membership read per candidate examined and one state lookup per distinct room.
+  absl::StatusOr<std::vector<size_t>> DirectoryVisible(std::string_view searcher,
+                                                       const std::vector<std::string>& candidates,
+                                                       size_t max);
+  // m.room.member events of the state the caller may see (rooms.yaml, GET /members): at stream
+  // position `at` when given (a `prev_batch`/`next_batch` token's position), but never later
+  // than the caller's leave. `membership` and `not_membership` (empty: no filter) combine as
+  // the spec says: with both, an event is listed when its membership equals `membership` or
+  // differs from `not_membership`. M_FORBIDDEN for a caller never in the room.
   absl::StatusOr<std::vector<StoredEvent>> Members(const Session& session, std::string_view room_id,
                                                    std::string_view membership,
-                                                   std::string_view not_membership);
+                                                   std::string_view not_membership,
+                                                   std::optional<uint64_t> at = std::nullopt);
 
   // --- events ----------------------------------------------------------------------------------
   // Sends a message event; the same (device, txn_id) returns the first event id again.
