@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "absl/container/flat_hash_set.h"
 #include "admin_room/admin_room_impl.h"
 #include "conclave/core/log.h"
 #include "conclave/core/status_macros.h"
@@ -29,6 +30,7 @@ Homeserver::~Homeserver() {
     accounts_->SetFirstAdminHook(nullptr);
     accounts_->SetDeviceRemovalHook(nullptr);
     accounts_->SetDeactivationHook(nullptr);
+    accounts_->SetPresenceHook(nullptr);
   }
 }
 
@@ -69,6 +71,23 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
     CONCLAVE_RETURN_IF_ERROR(pushers->AddRemovals(user_id, devices, deactivating, batch));
     return e2ee->CommitDeviceRemoval(user_id, devices, deactivating, batch);
   });
+  // A presence change wakes the syncs of everyone sharing a room with the user (whose syncs then
+  // carry it, sync.yaml `presence`), not only the user's own.
+  hs->accounts_->SetPresenceHook(
+      [rooms = hs->rooms_.get(), &notifier = server.notifier()](std::string_view user_id) {
+        auto joined = rooms->JoinedRooms(user_id);
+        if (!joined.ok()) return;
+        absl::flat_hash_set<std::string> seen;
+        std::vector<std::string> members;
+        for (const std::string& room_id : *joined) {
+          auto ids = rooms->JoinedUserIds(room_id);
+          if (!ids.ok()) continue;
+          for (std::string& id : *ids) {
+            if (id != user_id && seen.insert(id).second) members.push_back(std::move(id));
+          }
+        }
+        if (!members.empty()) notifier.Notify(members);
+      });
   CONCLAVE_ASSIGN_OR_RETURN(hs->key_backup_, KeyBackup::Open(*hs->store_));
   hs->accounts_->SetDeactivationHook(
       [backup = hs->key_backup_.get()](std::string_view user_id, database::WriteBatch& batch) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api_harness.h"
+#include "conclave/core/notifier.h"
 #include "conclave/core/percent.h"
 
 namespace conclave::api::test_util {
@@ -443,6 +444,33 @@ TEST_F(SpecConformanceTest, PresenceOfNewlySharedAndQuietRoomMembers) {
             200);
   ApiResponse changed = Sync(bob, "&set_presence=offline&since=" + quiet);
   EXPECT_EQ(presence_of(changed, "@alice:example.org"), "unavailable") << changed.body;
+}
+
+// "Presence": a change is news for those who share a room with the user, so it wakes their
+// long-polling syncs (the notifier key a waiting /sync parks on moves), not only the user's own;
+// a user who shares no room is not woken.
+TEST_F(SpecConformanceTest, PresenceChangesWakeRoomMembersSyncs) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  const std::string carol = Register("carol");
+  const std::string room = CreateRoom(alice, {{"preset", "public_chat"}});
+  Join(bob, room);
+  core::Notifier& notifier = server_->notifier();
+  const uint64_t bob_before = notifier.Version("@bob:example.org");
+  const uint64_t carol_before = notifier.Version("@carol:example.org");
+  ASSERT_EQ(Put("/_matrix/client/v3/presence/@alice:example.org/status",
+                {{"presence", "unavailable"}, {"status_msg", "away"}}, alice)
+                .status,
+            200);
+  EXPECT_GT(notifier.Version("@bob:example.org"), bob_before);
+  EXPECT_EQ(notifier.Version("@carol:example.org"), carol_before);
+  // The same presence again is no change and wakes no one.
+  const uint64_t bob_after = notifier.Version("@bob:example.org");
+  ASSERT_EQ(Put("/_matrix/client/v3/presence/@alice:example.org/status",
+                {{"presence", "unavailable"}, {"status_msg", "away"}}, alice)
+                .status,
+            200);
+  EXPECT_EQ(notifier.Version("@bob:example.org"), bob_after);
 }
 
 // "Room History Visibility": which events a member sees depends on the visibility and their

@@ -231,33 +231,41 @@ absl::Status Accounts::SetPresence(std::string_view user_id, std::string_view pr
   if (!IsValidPresence(presence)) {
     return InvalidParam("presence must be one of online, offline, unavailable");
   }
-  std::lock_guard lock(presence_mu_);
-  const int64_t now = NowMs();
-  CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.presence, user_id));
-  if (value) {
-    CONCLAVE_ASSIGN_OR_RETURN(object current, ParseStored(*value, "presence"));
-    if (OptionalStringField(current, "presence") == presence &&
-        OptionalStringField(current, "status_msg") == status_msg) {
-      if (now - IntField(current, "last_active_ts").value_or(0) <
-          absl::ToInt64Milliseconds(kPresenceRefresh)) {
-        return absl::OkStatus();
+  {
+    std::lock_guard lock(presence_mu_);
+    const int64_t now = NowMs();
+    CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.presence, user_id));
+    if (value) {
+      CONCLAVE_ASSIGN_OR_RETURN(object current, ParseStored(*value, "presence"));
+      if (OptionalStringField(current, "presence") == presence &&
+          OptionalStringField(current, "status_msg") == status_msg) {
+        if (now - IntField(current, "last_active_ts").value_or(0) <
+            absl::ToInt64Milliseconds(kPresenceRefresh)) {
+          return absl::OkStatus();
+        }
+        current["last_active_ts"] = now;
+        return store_.db->Put(*store_.presence, user_id, boost::json::serialize(current));
       }
-      current["last_active_ts"] = now;
-      return store_.db->Put(*store_.presence, user_id, boost::json::serialize(current));
     }
+    database::WriteBatch batch;
+    CONCLAVE_RETURN_IF_ERROR(
+        stream_
+            .Commit(
+                batch,
+                [&](uint64_t position, database::WriteBatch& b) {
+                  object record{{"pos", position}, {"presence", presence}, {"last_active_ts", now}};
+                  if (status_msg) record["status_msg"] = *status_msg;
+                  b.Put(*store_.presence, user_id, boost::json::serialize(record));
+                })
+            .status());
   }
-  database::WriteBatch batch;
-  CONCLAVE_RETURN_IF_ERROR(
-      stream_
-          .Commit(
-              batch,
-              [&](uint64_t position, database::WriteBatch& b) {
-                object record{{"pos", position}, {"presence", presence}, {"last_active_ts", now}};
-                if (status_msg) record["status_msg"] = *status_msg;
-                b.Put(*store_.presence, user_id, boost::json::serialize(record));
-              })
-          .status());
   server_.notifier().Notify(user_id);
+  PresenceHook hook;
+  {
+    std::lock_guard lock(hook_mu_);
+    hook = presence_hook_;
+  }
+  if (hook) hook(user_id);
   return absl::OkStatus();
 }
 

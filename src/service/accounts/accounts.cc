@@ -452,6 +452,11 @@ void Accounts::SetDeactivationHook(DeactivationHook hook) {
   deactivation_hook_ = std::move(hook);
 }
 
+void Accounts::SetPresenceHook(PresenceHook hook) {
+  std::lock_guard lock(hook_mu_);
+  presence_hook_ = std::move(hook);
+}
+
 absl::Status Accounts::WriteRemoval(std::string_view user_id,
                                     const std::vector<std::string>& removed,
                                     database::WriteBatch& batch, bool deactivating) {

@@ -163,6 +163,13 @@ class Accounts {
   // Sets (or, with nullptr, clears) the hook; it must not outlive the service module.
   void SetDeactivationHook(DeactivationHook hook);
 
+  // Called after a presence change is committed (not for the refreshes of last_active_ts that
+  // carry no stream position), outside Accounts' locks, with the user whose presence changed:
+  // the Homeserver wakes the syncs of those who share a room with them. Sets (or, with nullptr,
+  // clears) the hook; it must not outlive the service module.
+  using PresenceHook = std::function<void(std::string_view user_id)>;
+  void SetPresenceHook(PresenceHook hook);
+
   // --- devices ---------------------------------------------------------------------------------
   // Devices sorted by id.
   absl::StatusOr<std::vector<Device>> ListDevices(std::string_view user_id) const;
@@ -271,6 +278,7 @@ class Accounts {
   std::function<void(const std::string&)> first_admin_hook_;  // guarded by hook_mu_
   DeviceRemovalHook device_removal_hook_;                     // guarded by hook_mu_
   DeactivationHook deactivation_hook_;                        // guarded by hook_mu_
+  PresenceHook presence_hook_;                                // guarded by hook_mu_
 };
 
 }  // namespace conclave::service
