@@ -329,23 +329,36 @@ TEST(ResolveStateTest, V12StartsTheIterativeAuthChecksFromAnEmptyState) {
 }
 
 // v12's conflicted state subgraph brings the events between conflicted ones into the
-// resolution: PB2 cites PB1, which cites PA; with PA and PB2 conflicted, PB1 is replayed too
-// (here the auth difference holds it as well: the end-to-end check of the v2.1 path).
+// resolution. Alice gives Bob 50 (P1), Bob gives Charlie 50 (P2), Charlie gives Zara 10 (P3) and
+// on another branch sets the topic (TC, citing P2). The first state says the power levels are P1
+// (a reset), the second P3. P2 is in both full auth chains, so not in the auth difference: v11
+// never replays it, and Charlie, at 0 under P1, loses P3 and his topic. v12 finds P2 on the path
+// from P3 to P1, replays P1, P2, P3 in order, and both pass.
 TEST(ResolveStateTest, V12ReplaysTheConflictedStateSubgraph) {
-  RoomGraph room("12");
-  room.AddStartingRoom();
-  room.State("PA", "m.room.power_levels", kAlice, "", room.Levels({{kBob, 50}}), {"START"});
-  room.State("PB1", "m.room.power_levels", kBob, "", room.Levels({{kBob, 50}, {kCharlie, 10}}),
-             {"PA"});
-  room.State("PB2", "m.room.power_levels", kBob, "", room.Levels({{kBob, 50}, {kCharlie, 20}}),
-             {"PB1"});
-  room.State("TC", "m.room.topic", kAlice, "", room.TopicContent("c"), {"PA"});
-  std::vector<StateIds> sets = {room.StateAfter("PB2"), room.StateAfter("TC")};
-  EXPECT_THAT(ConflictedStateSubgraph({Id("PA"), Id("PB2")}, room.version(), room.events()),
-              ElementsAre(Id("PA"), Id("PB1"), Id("PB2")));
-  absl::StatusOr<StateIds> resolved = ResolveState(room.version(), sets, room.events());
-  ASSERT_TRUE(resolved.ok()) << resolved.status();
-  EXPECT_EQ(*resolved, room.Overlay("START", {"PB2", "TC"}));
+  for (const char* version : {"11", "12"}) {
+    SCOPED_TRACE(version);
+    RoomGraph room(version);
+    room.AddStartingRoom();
+    room.State("P1", "m.room.power_levels", kAlice, "", room.Levels({{kAlice, 100}, {kBob, 50}}),
+               {"START"});
+    room.State("P2", "m.room.power_levels", kBob, "",
+               room.Levels({{kAlice, 100}, {kBob, 50}, {kCharlie, 50}}), {"P1"});
+    room.State("P3", "m.room.power_levels", kCharlie, "",
+               room.Levels({{kAlice, 100}, {kBob, 50}, {kCharlie, 50}, {kZara, 10}}), {"P2"});
+    room.State("TC", "m.room.topic", kCharlie, "", room.TopicContent("c"), {"P2"});
+    std::vector<StateIds> sets = {room.Overlay("TC", {"P1"}), room.StateAfter("P3")};
+    EXPECT_THAT(AuthDifference(sets, room.version(), room.events()), IsEmpty());
+    EXPECT_THAT(
+        ConflictedStateSubgraph({Id("P1"), Id("P3"), Id("TC")}, room.version(), room.events()),
+        ElementsAre(Id("P1"), Id("P2"), Id("P3"), Id("TC")));
+    absl::StatusOr<StateIds> resolved = ResolveState(room.version(), sets, room.events());
+    ASSERT_TRUE(resolved.ok()) << resolved.status();
+    if (room.version().state_resolution == StateResolution::kV21) {
+      EXPECT_EQ(*resolved, room.Overlay("START", {"P3", "TC"}));
+    } else {
+      EXPECT_EQ(*resolved, room.Overlay("START", {"P1"}));
+    }
+  }
 }
 
 TEST(LoadStateTest, LoadsTheEventsWithTheirIds) {
