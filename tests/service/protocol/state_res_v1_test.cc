@@ -99,6 +99,18 @@ TEST_F(StateResV1Test, AKeyMissingFromOneStateIsNoConflictUnlikeV2) {
   }
 }
 
+// Join rules conflict (IJR, public, against Alice's later JR, invite-only): the shallower first,
+// then JR, which Alice may send. Evelyn's join on the other branch is a key only that state has:
+// no conflict, so v1 keeps it unchecked (v2 re-checks it against "invite" and drops it:
+// StateResV2Test.JoinRacingAJoinRulesChangeLoses).
+TEST_F(StateResV1Test, JoinRulesByDepthAndAnUncontestedJoinStays) {
+  object invite;
+  invite["join_rule"] = "invite";
+  room_.State("JR", "m.room.join_rules", kAlice, "", std::move(invite), {"START"});
+  room_.Member("ME", kEvelyn, kEvelyn, "join", {"START"});
+  EXPECT_EQ(Resolve({"JR", "ME"}), room_.Overlay("START", {"JR", "ME"}));
+}
+
 // When no event of an ordinary key passes, the last one tried (the shallowest) is kept.
 TEST_F(StateResV1Test, WhenNoEventOfAKeyPassesTheShallowestIsKept) {
   room_.Member("BAN", kAlice, kBob, "ban", {"START"});
