@@ -12,7 +12,8 @@
 // Pure functions: no storage. Events come from the caller through an EventSource; nothing is
 // kept after a call. Thread-safe as long as the EventSource is for const use.
 //
-// What the spec leaves open, and what is done here (each has a test in state_res_test.cc):
+// What the spec leaves open, and what is done here (each has a test in
+// tests/service/protocol/state_res_*_test.cc):
 //   - Events are referred to by id; an id the EventSource does not know is left out of auth
 //     chains, mainlines and the auth state of an event (its events cannot be walked or read).
 //     Events of the state sets themselves that are conflicted must be known (kNotFound).
@@ -24,8 +25,12 @@
 //     prev_events, not the state.
 //   - The reverse topological power ordering orders a set X by the auth event graph restricted
 //     to X: y comes before x when y is in x's auth chain, whether the path between them passes
-//     through events outside X or not. A cycle in the auth events (impossible with hashed event
-//     ids, possible with v1-v2's opaque ones) is kInvalidArgument.
+//     through events outside X or not (Synapse orders by the direct edges within X). A cycle in the
+//     auth events (impossible with hashed event ids, possible with v1-v2's opaque ones) is
+//     kInvalidArgument.
+//   - An event rejected on receipt that reaches the resolution (through an auth chain) is
+//     checked again like any other ("Rejected events"); only as an auth event standing in for
+//     a missing key is it refused. Synapse never admits a previously rejected event.
 //   - v1: when no event of a conflicted key outside power levels, join rules and members passes
 //     the auth checks, the last one tried (lowest depth) is kept, as Synapse does; the spec does
 //     not say.
