@@ -23,6 +23,17 @@ constexpr char kUrlAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
   std::abort();
 }
 
+// The `md` digest of `bytes` (raw bytes); `name` for the fatal message.
+std::string Digest(std::string_view bytes, const EVP_MD* md, const char* name) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest;
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, md, nullptr) != 1) {
+    std::string what = std::string("EVP_Digest(") + name + ")";
+    DieWithOpenSslError(what.c_str());
+  }
+  return std::string(reinterpret_cast<const char*>(digest.data()), length);
+}
+
 std::string EncodeBase64(std::string_view bytes, const char* alphabet) {
   std::string out;
   out.reserve((bytes.size() * 4 + 2) / 3);
@@ -61,14 +72,9 @@ int Base64Value(char c) {
 
 }  // namespace
 
-std::string Sha256(std::string_view bytes) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest;
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    DieWithOpenSslError("EVP_Digest(SHA-256)");
-  }
-  return std::string(reinterpret_cast<const char*>(digest.data()), length);
-}
+std::string Sha256(std::string_view bytes) { return Digest(bytes, EVP_sha256(), "SHA-256"); }
+
+std::string Sha1(std::string_view bytes) { return Digest(bytes, EVP_sha1(), "SHA-1"); }
 
 std::string UnpaddedBase64(std::string_view bytes) {
   return EncodeBase64(bytes, kStandardAlphabet);

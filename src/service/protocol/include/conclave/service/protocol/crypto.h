@@ -17,6 +17,10 @@ namespace conclave::service {
 // Returns the SHA-256 digest of `bytes`: 32 raw bytes.
 std::string Sha256(std::string_view bytes);
 
+// Returns the SHA-1 digest of `bytes`: 20 raw bytes. Only for room version 1's state resolution,
+// which orders events by sha1(event_id); never for anything that needs collision resistance.
+std::string Sha1(std::string_view bytes);
+
 // Encodes `bytes` as base64 with the standard alphabet (`+`, `/`) and no `=` padding.
 std::string UnpaddedBase64(std::string_view bytes);
 

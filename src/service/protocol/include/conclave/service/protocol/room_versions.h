@@ -19,8 +19,7 @@ enum class EventIdFormat {
   kUrlSafeBase64,  // v4+: "$" + unpadded URL-safe base64 of the reference hash
 };
 
-// The state resolution algorithm a version uses. Only the field lives here: the algorithm itself
-// is federation work (a single server's rooms have one chain of events and never conflict).
+// The state resolution algorithm a version uses; ResolveState (state_res.h) picks it from here.
 enum class StateResolution {
   kV1,   // room version 1
   kV2,   // room versions 2-11
