@@ -10,6 +10,7 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/service/e2ee/backup.h"
 #include "conclave/service/e2ee/e2ee.h"
+#include "conclave/service/federation/server_key.h"
 #include "conclave/service/push/notifications.h"
 #include "conclave/service/push/push_rule_store.h"
 #include "conclave/service/push/pushers.h"
@@ -40,6 +41,13 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
   std::unique_ptr<Homeserver> hs(new Homeserver(server));
   CONCLAVE_ASSIGN_OR_RETURN(hs->settings_, OpenServiceSettings(*server.sections().raw()));
   hs->settings_registration_ = server.sections().Register(hs->settings_.get());
+  bool key_created = false;
+  const std::string key_path = SigningKeyPathFor(hs->settings_->Get().signing_key_path, db.path());
+  CONCLAVE_ASSIGN_OR_RETURN(hs->signing_key_, LoadOrCreateSigningKey(key_path, &key_created));
+  if (key_created) {
+    CONCLAVE_LOG(kInfo, "service", "generated the signing key {} in {}", hs->signing_key_.key_id,
+                 key_path);
+  }
   CONCLAVE_ASSIGN_OR_RETURN(hs->store_, Store::Open(db));
   CONCLAVE_ASSIGN_OR_RETURN(hs->stream_, Stream::Open(*hs->store_));
   hs->accounts_ = std::make_unique<Accounts>(*hs->store_, *hs->stream_, server, *hs->settings_);
@@ -49,6 +57,7 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
   CONCLAVE_ASSIGN_OR_RETURN(hs->pushers_, Pushers::Open(*hs->store_));
   hs->typing_ = std::make_unique<Typing>();
   hs->rooms_ = std::make_unique<Rooms>(Rooms::Deps{.server_name = hs->server_name_,
+                                                   .signing_key = hs->signing_key_,
                                                    .store = *hs->store_,
                                                    .stream = *hs->stream_,
                                                    .notifier = server.notifier(),

@@ -52,6 +52,11 @@ ServiceOptions ReadServiceOptions(core::OptionReader& r) {
                 {.unit = "room version",
                  .runtime = true,
                  .doc = "Room version POST /createRoom uses when the request names none"}));
+  o.signing_key_path = r.String(
+      "signing_key_path", "",
+      {.unit = "file",
+       .doc = "The server's ed25519 signing key (Synapse's format), generated when absent; empty: "
+              "<database_path>-signing.key"});
   return o;
 }
 

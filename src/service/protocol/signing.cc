@@ -9,6 +9,7 @@
 #include "conclave/service/protocol/canonical_json.h"
 #include "conclave/service/protocol/crypto.h"
 #include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/redaction.h"
 
 namespace conclave::service {
 namespace {
@@ -124,6 +125,21 @@ absl::Status VerifyJsonSignature(const boost::json::object& json, std::string_vi
     return InvalidSignature(core::StrCat("Invalid signature by ", signer, " with ", key_id));
   }
   return absl::OkStatus();
+}
+
+absl::Status SignEvent(boost::json::object& pdu, const RoomVersion& version,
+                       std::string_view server_name, const ServerSigningKey& key) {
+  boost::json::object redacted = RedactEvent(pdu, version);
+  CONCLAVE_RETURN_IF_ERROR(SignJson(redacted, server_name, key.key_id, key.pair.seed));
+  // The redacted copy kept every signature `pdu` had, and now has ours too.
+  pdu["signatures"] = std::move(redacted["signatures"]);
+  return absl::OkStatus();
+}
+
+absl::Status VerifyEventSignature(const boost::json::object& pdu, const RoomVersion& version,
+                                  std::string_view server_name, std::string_view key_id,
+                                  std::string_view public_key_base64) {
+  return VerifyJsonSignature(RedactEvent(pdu, version), server_name, key_id, public_key_base64);
 }
 
 }  // namespace conclave::service

@@ -16,6 +16,7 @@
 #include "conclave/service/protocol/event_hash.h"
 #include "conclave/service/protocol/identifiers.h"
 #include "conclave/service/protocol/power_levels.h"
+#include "conclave/service/protocol/signing.h"
 #include "conclave/service/push/notifications.h"
 #include "conclave/service/storage/event_writer.h"
 #include "rooms_internal.h"
@@ -158,6 +159,8 @@ absl::StatusOr<boost::json::object> Rooms::BuildEvent(RoomData& room, Draft& dra
     CONCLAVE_RETURN_IF_ERROR(CheckRedactionAuth(pdu, draft.redact_target->pdu, room.state));
   }
   CONCLAVE_RETURN_IF_ERROR(AddContentHash(pdu));
+  // Signed as sent over federation: v3+ without its event id, a v12 create without a room id.
+  CONCLAVE_RETURN_IF_ERROR(SignEvent(pdu, version, deps_.server_name, deps_.signing_key));
   CONCLAVE_ASSIGN_OR_RETURN(std::string event_id, EventId(pdu, version));
   if (v12_create) {
     // Stored with its room id, which ReferenceHash leaves out again (event_hash.h).

@@ -65,7 +65,8 @@ TEST(ServiceOptions, CheckNamesTheBadKeyAndListsTheKeysRead) {
               HasSubstr("rc_login_burst (conclave.toml): expected an integer"));
   EXPECT_THAT(keys, ::testing::Contains("rc_message_per_second"));
   EXPECT_THAT(keys, ::testing::Contains("default_room_version"));
-  EXPECT_EQ(keys.size(), 9u);
+  EXPECT_THAT(keys, ::testing::Contains("signing_key_path"));
+  EXPECT_EQ(keys.size(), 10u);
 }
 
 // --check-config (and so the preflight of an exec restart) refuses a bad value in the file even

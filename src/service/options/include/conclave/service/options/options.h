@@ -37,6 +37,9 @@ struct ServiceOptions {
   // kDefaultRoomVersion, "10" (room_versions.h says why not the spec's recommended 12).
   // Runtime: SIGHUP applies it to the next room created; existing rooms keep theirs.
   std::string default_room_version{kDefaultRoomVersion};
+  // The server's signing key file (federation/server_key.h); "" = `<database_path>-signing.key`.
+  // Read at each load of service (not at SIGHUP).
+  std::string signing_key_path;
 };
 
 // Reads the options (defaults for absent keys); invalid values end up in `reader.status()`.

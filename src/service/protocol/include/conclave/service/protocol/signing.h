@@ -1,9 +1,10 @@
-// Ed25519 signatures and signed JSON, for device keys, one-time keys and (later) cross-signing
-// keys and server keys.
+// Ed25519 signatures and signed JSON, for device keys, one-time keys, cross-signing keys, server
+// keys and events.
 //
 // Appendices, "Signing JSON" (the signature covers the canonical JSON of the object without its
 // `signatures` and `unsigned` members) and "Cryptographic key representation" (keys and
-// signatures as unpadded base64). OpenSSL 3's EVP Ed25519. Stateless functions; thread-safe.
+// signatures as unpadded base64); Server-Server API, "Signing events". OpenSSL 3's EVP Ed25519.
+// Stateless functions; thread-safe.
 #ifndef CONCLAVE_SERVICE_PROTOCOL_SIGNING_H_
 #define CONCLAVE_SERVICE_PROTOCOL_SIGNING_H_
 
@@ -13,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "conclave/service/protocol/room_versions.h"
 
 namespace conclave::service {
 
@@ -20,6 +22,13 @@ namespace conclave::service {
 struct Ed25519KeyPair {
   std::string seed;
   std::string public_key;
+};
+
+// A server's signing key (Server-Server API, "Retrieving server keys"): its key id
+// "ed25519:<version>" and its key pair. A value type; thread-compatible.
+struct ServerSigningKey {
+  std::string key_id;
+  Ed25519KeyPair pair;
 };
 
 // Returns the key pair of a 32-byte `seed` (kInvalidArgument for another length).
@@ -52,6 +61,21 @@ absl::Status InvalidSignature(std::string_view message);
 // the object is not canonical JSON.
 absl::Status VerifyJsonSignature(const boost::json::object& json, std::string_view signer,
                                  std::string_view key_id, std::string_view public_key_base64);
+
+// Signs `pdu`, an event as sent over federation (with its `hashes`; in room versions 3 and later
+// without `event_id`; a v12 m.room.create without `room_id`), as Server-Server API "Signing
+// events" says: the event redacted under `version`'s rules (redaction.h) is signed and the
+// signature is added to `pdu` as `signatures[server_name][key.key_id]`, other signatures kept.
+// Sign after the content hash is added and before the event id is. kInvalidArgument as
+// SignJson.
+absl::Status SignEvent(boost::json::object& pdu, const RoomVersion& version,
+                       std::string_view server_name, const ServerSigningKey& key);
+
+// Checks `signatures[server_name][key_id]` of `pdu` (as sent: see SignEvent) over its redacted
+// form. VerifyJsonSignature's errors.
+absl::Status VerifyEventSignature(const boost::json::object& pdu, const RoomVersion& version,
+                                  std::string_view server_name, std::string_view key_id,
+                                  std::string_view public_key_base64);
 
 }  // namespace conclave::service
 

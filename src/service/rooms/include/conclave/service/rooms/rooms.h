@@ -32,6 +32,7 @@
 #include "conclave/service/options/options.h"
 #include "conclave/service/protocol/filter.h"
 #include "conclave/service/protocol/redaction.h"
+#include "conclave/service/protocol/signing.h"
 #include "conclave/service/protocol/state_map.h"
 #include "conclave/service/rooms/event_observers.h"
 #include "conclave/service/rooms/room_types.h"
@@ -55,6 +56,8 @@ class Rooms {
   // What Rooms works with; every reference must outlive it.
   struct Deps {
     std::string server_name;
+    // Signs every event built (Server-Server API, "Signing events"); must outlive the Rooms.
+    const ServerSigningKey& signing_key;
     Store& store;
     Stream& stream;
     core::Notifier& notifier;  // woken with the user ids an event concerns
