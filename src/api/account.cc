@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/time/time.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/canonical_json.h"
@@ -28,6 +29,9 @@ using boost::json::object;
 constexpr std::string_view kPasswordLogin = "m.login.password";
 constexpr std::string_view kDummyStage = "m.login.dummy";
 constexpr std::string_view kTokenStage = "m.login.registration_token";
+constexpr std::string_view kTokenLogin = "m.login.token";
+// login_token.yaml: "`120000` (2 minutes) is recommended as a default".
+constexpr absl::Duration kLoginTokenLifetime = absl::Minutes(2);
 
 absl::StatusOr<boost::json::value> Empty(absl::Status status) {
   if (!status.ok()) return status;
@@ -225,6 +229,26 @@ absl::StatusOr<UiaOutcome> RegistrationStage(Call& call, const object& body) {
 
 // ----- handlers --------------------------------------------------------------------------------
 
+// `refresh_token` and `expires_in_ms` of a refreshable session (login.yaml, registration.yaml,
+// refresh.yaml); nothing for a session whose access token never expires.
+void AddRefreshFields(const service::LoginResult& result, object& out) {
+  if (!result.refresh_token.empty()) out["refresh_token"] = result.refresh_token;
+  if (result.expires_in) out["expires_in_ms"] = absl::ToInt64Milliseconds(*result.expires_in);
+}
+
+// POST /v3/refresh (refresh.yaml): authenticated by the refresh token in the body, not by an
+// access token. Rate limited like logins, per client IP address.
+absl::StatusOr<boost::json::value> Refresh(Call& call) {
+  CONCLAVE_RETURN_IF_ERROR(
+      call.hs.limiter().Take(core::StrCat("login/ip/", call.remote_ip()), call.hs.login_limit()));
+  CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+  CONCLAVE_ASSIGN_OR_RETURN(std::string refresh_token, RequiredString(body, "refresh_token"));
+  CONCLAVE_ASSIGN_OR_RETURN(service::LoginResult result, call.hs.accounts().Refresh(refresh_token));
+  object out{{"access_token", result.access_token}};
+  AddRefreshFields(result, out);
+  return out;
+}
+
 // GET /v3/capabilities (capabilities.yaml).
 absl::StatusOr<boost::json::value> Capabilities(Call& call) {
   // Every version of the table, which createRoom and upgrades accept; the default is the
@@ -242,7 +266,7 @@ absl::StatusOr<boost::json::value> Capabilities(Call& call) {
       {"m.set_displayname", enabled},
       {"m.set_avatar_url", enabled},
       {"m.3pid_changes", disabled},
-      {"m.get_login_token", disabled},
+      {"m.get_login_token", enabled},
       // profile.cc stores these two fields only.
       {"m.profile_fields", {{"enabled", true}, {"allowed", array{"displayname", "avatar_url"}}}},
   };
@@ -268,9 +292,7 @@ absl::StatusOr<core::Response> Register(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(auto device_id, OptionalString(body, "device_id"));
   CONCLAVE_ASSIGN_OR_RETURN(auto display_name, OptionalString(body, "initial_device_display_name"));
   CONCLAVE_ASSIGN_OR_RETURN(auto inhibit_login, OptionalBool(body, "inhibit_login"));
-  // Refresh tokens are optional for servers (registration.yaml): the access token never expires,
-  // so no refresh_token or expires_in_ms is returned. Only the type is checked.
-  CONCLAVE_RETURN_IF_ERROR(OptionalBool(body, "refresh_token").status());
+  CONCLAVE_ASSIGN_OR_RETURN(auto refreshable, OptionalBool(body, "refresh_token"));
 
   const std::string localpart = username ? LowerUsername(*username) : std::string();
   if (!localpart.empty()) {
@@ -285,11 +307,13 @@ absl::StatusOr<core::Response> Register(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(
       service::LoginResult result,
       call.hs.accounts().Register(localpart, *password, device_id, display_name,
-                                  inhibit_login.value_or(false), call.remote_ip()));
+                                  inhibit_login.value_or(false), call.remote_ip(),
+                                  refreshable.value_or(false)));
   object out{{"user_id", result.user_id}, {"home_server", call.hs.server_name()}};
   if (!result.access_token.empty()) {
     out["access_token"] = result.access_token;
     out["device_id"] = result.device_id;
+    AddRefreshFields(result, out);
   }
   return JsonResponse(out);
 }
@@ -320,12 +344,35 @@ absl::StatusOr<boost::json::value> RegistrationTokenValidity(Call& call) {
   return object{{"valid", valid}};
 }
 
-// POST /v3/login (login.yaml): m.login.password only.
+// The answer of a successful login (login.yaml).
+object LoginJson(Call& call, const service::LoginResult& result) {
+  object out{{"user_id", result.user_id},
+             {"access_token", result.access_token},
+             {"device_id", result.device_id},
+             {"home_server", call.hs.server_name()}};
+  AddRefreshFields(result, out);
+  return out;
+}
+
+// POST /v3/login (login.yaml): m.login.password and m.login.token ("Token-based" login, with a
+// token from login/get_token).
 absl::StatusOr<boost::json::value> Login(Call& call) {
   CONCLAVE_RETURN_IF_ERROR(
       call.hs.limiter().Take(core::StrCat("login/ip/", call.remote_ip()), call.hs.login_limit()));
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
   CONCLAVE_ASSIGN_OR_RETURN(std::string type, RequiredString(body, "type"));
+  if (type == kTokenLogin) {
+    CONCLAVE_ASSIGN_OR_RETURN(std::string token, RequiredString(body, "token"));
+    CONCLAVE_ASSIGN_OR_RETURN(auto device_id, OptionalString(body, "device_id"));
+    CONCLAVE_ASSIGN_OR_RETURN(auto display_name,
+                              OptionalString(body, "initial_device_display_name"));
+    CONCLAVE_ASSIGN_OR_RETURN(auto refreshable, OptionalBool(body, "refresh_token"));
+    CONCLAVE_ASSIGN_OR_RETURN(
+        service::LoginResult result,
+        call.hs.accounts().LoginWithToken(token, device_id, display_name, call.remote_ip(),
+                                          refreshable.value_or(false)));
+    return LoginJson(call, result);
+  }
   if (type != kPasswordLogin) {
     // login.yaml's own example of a 400: M_UNKNOWN "Bad login type."
     return service::MatrixStatus(absl::StatusCode::kInvalidArgument, service::Errcode::kUnknown,
@@ -353,7 +400,7 @@ absl::StatusOr<boost::json::value> Login(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(std::string password, RequiredString(body, "password"));
   CONCLAVE_ASSIGN_OR_RETURN(auto device_id, OptionalString(body, "device_id"));
   CONCLAVE_ASSIGN_OR_RETURN(auto display_name, OptionalString(body, "initial_device_display_name"));
-  CONCLAVE_RETURN_IF_ERROR(OptionalBool(body, "refresh_token").status());
+  CONCLAVE_ASSIGN_OR_RETURN(auto refreshable, OptionalBool(body, "refresh_token"));
 
   service::Accounts& accounts = call.hs.accounts();
   const std::string limit_key = accounts.ResolveUser(*user).value_or(LowerUsername(*user));
@@ -361,11 +408,23 @@ absl::StatusOr<boost::json::value> Login(Call& call) {
       call.hs.limiter().Take(core::StrCat("login/user/", limit_key), call.hs.login_limit()));
   CONCLAVE_ASSIGN_OR_RETURN(
       service::LoginResult result,
-      accounts.LoginWithPassword(*user, password, device_id, display_name, call.remote_ip()));
-  return object{{"user_id", result.user_id},
-                {"access_token", result.access_token},
-                {"device_id", result.device_id},
-                {"home_server", call.hs.server_name()}};
+      accounts.LoginWithPassword(*user, password, device_id, display_name, call.remote_ip(),
+                                 refreshable.value_or(false)));
+  return LoginJson(call, result);
+}
+
+// POST /v1/login/get_token (login_token.yaml): user-interactive auth at every call ("servers
+// MUST always re-prompt"), rate limited per user like logins.
+absl::StatusOr<core::Response> GetLoginToken(Call& call) {
+  CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+  CONCLAVE_RETURN_IF_ERROR(call.hs.limiter().Take(core::StrCat("get_token/", call.session.user_id),
+                                                  call.hs.login_limit()));
+  CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, PasswordStage(call, body));
+  if (uia.reply) return *std::move(uia.reply);
+  CONCLAVE_ASSIGN_OR_RETURN(std::string token, call.hs.accounts().CreateLoginToken(
+                                                   call.session.user_id, kLoginTokenLifetime));
+  return JsonResponse(object{{"login_token", token},
+                             {"expires_in_ms", absl::ToInt64Milliseconds(kLoginTokenLifetime)}});
 }
 
 // POST /v3/account/password (password_management.yaml). The access token is optional: without
@@ -425,9 +484,14 @@ absl::Status RegisterAccountRoutes(Routes& routes) {
 
   CONCLAVE_RETURN_IF_ERROR(
       routes.Add("GET", "/v3/login", Auth::kNone, [](Call&) -> absl::StatusOr<boost::json::value> {
-        return object{{"flows", array{object{{"type", kPasswordLogin}}}}};
+        // login.yaml: `get_login_token: true` says login/get_token can make the tokens.
+        return object{{"flows", array{object{{"type", kPasswordLogin}},
+                                      object{{"type", kTokenLogin}, {"get_login_token", true}}}}};
       }));
   CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/login", Auth::kNone, &Login, kHashes));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/refresh", Auth::kNone, &Refresh));
+  CONCLAVE_RETURN_IF_ERROR(
+      routes.AddRaw("POST", "/v1/login/get_token", Auth::kRequired, &GetLoginToken, kHashes));
   CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/logout", Auth::kRequired, [](Call& call) {
     return Empty(call.hs.accounts().Logout(call.session));
   }));

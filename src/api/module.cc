@@ -9,6 +9,7 @@
 #include "conclave/core/status_macros.h"
 #include "discovery.h"
 #include "handler.h"
+#include "openid.h"
 #include "routes.h"
 
 namespace conclave::api {
@@ -32,6 +33,9 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
         &RegisterSearchRoutes,      &RegisterSpaceRoutes}) {
     CONCLAVE_RETURN_IF_ERROR(group(routes));
   }
+  CONCLAVE_RETURN_IF_ERROR(RegisterOpenIdRoutes(routes));
+  CONCLAVE_RETURN_IF_ERROR(
+      RegisterFederationOpenIdRoutes(context.server.router(), context.module_name, *owned));
   g_routes = owned.release();
   return absl::OkStatus();
 }

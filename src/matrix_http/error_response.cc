@@ -84,6 +84,7 @@ core::Response ErrorResponse(const absl::Status& status) {
   }
   if (auto retry = service::RetryAfterMs(status)) body["retry_after_ms"] = *retry;
   if (auto version = service::CurrentRoomKeysVersion(status)) body["current_version"] = *version;
+  if (service::IsSoftLogout(status)) body["soft_logout"] = true;
   return Json(body, http_status);
 }
 

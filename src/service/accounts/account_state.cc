@@ -98,10 +98,7 @@ absl::Status Accounts::DeleteDevice(std::string_view user_id, std::string_view d
     database::WriteBatch batch;
     batch.Delete(*store_.devices, key);
     if (auto record = ParseStored(*value, "device"); record.ok()) {
-      if (auto digest = TokenDigestOf(*record)) {
-        batch.Delete(*store_.access_tokens, *digest);
-        dropped.push_back(*std::move(digest));
-      }
+      DropDeviceTokens(*record, batch, dropped);
     }
     CONCLAVE_RETURN_IF_ERROR(WriteRemoval(user_id, {std::string(device_id)}, batch));
   }

@@ -35,12 +35,15 @@ constexpr std::string_view kLocalpartAlphabet = "abcdefghijklmnopqrstuvwxyz01234
 constexpr size_t kRandomLocalpartLength = 12;
 // Device ids are opaque to the spec; this bound keeps keys and /sync bodies sane.
 constexpr size_t kMaxDeviceIdBytes = 255;
+constexpr std::string_view kExpiredToken = "Access token has expired";
 
 }  // namespace
 
 Accounts::Accounts(Store& store, Stream& stream, core::Server& server,
                    const ServiceSettings& settings)
-    : store_(store), stream_(stream), server_(server), settings_(settings) {}
+    : store_(store), stream_(stream), server_(server), settings_(settings), now_ms_(&NowMs) {}
+
+void Accounts::SetClockForTesting(std::function<int64_t()> now_ms) { now_ms_ = std::move(now_ms); }
 
 // --- tokens ------------------------------------------------------------------------------------
 
@@ -49,19 +52,189 @@ absl::StatusOr<Session> Accounts::Authenticate(std::string_view access_token) {
   uint64_t epoch = 0;
   {
     std::lock_guard lock(tokens_mu_);
-    if (auto it = tokens_.find(digest); it != tokens_.end()) return it->second;
+    if (auto it = tokens_.find(digest); it != tokens_.end()) {
+      if (it->second.expires_ts != 0 && now_ms_() >= it->second.expires_ts) {
+        return SoftLogout(kExpiredToken);
+      }
+      return it->second.session;
+    }
     epoch = token_epoch_;
   }
   CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.access_tokens, digest));
   if (!value) return UnknownToken("Unrecognised access token");
   CONCLAVE_ASSIGN_OR_RETURN(object record, ParseStored(*value, "access token"));
-  Session session;
-  session.user_id = OptionalStringField(record, "user_id").value_or("");
-  session.device_id = OptionalStringField(record, "device_id").value_or("");
-  if (session.user_id.empty()) return absl::DataLossError("access token record without user_id");
+  CachedToken entry;
+  entry.session.user_id = OptionalStringField(record, "user_id").value_or("");
+  entry.session.device_id = OptionalStringField(record, "device_id").value_or("");
+  entry.expires_ts = IntField(record, "expires_ts").value_or(0);
+  if (entry.session.user_id.empty()) {
+    return absl::DataLossError("access token record without user_id");
+  }
+  if (entry.expires_ts != 0 && now_ms_() >= entry.expires_ts) return SoftLogout(kExpiredToken);
+  // "The old refresh token remains valid until the new access token or refresh token is used"
+  // (refresh.yaml): this is the first use of a refreshed access token.
+  if (auto revoked = OptionalStringField(record, "revokes_refresh")) {
+    CONCLAVE_RETURN_IF_ERROR(RevokeReplacedRefresh(digest, *revoked));
+  }
   std::lock_guard lock(tokens_mu_);
-  if (token_epoch_ == epoch) tokens_.emplace(std::move(digest), session);
-  return session;
+  if (token_epoch_ == epoch) tokens_.emplace(std::move(digest), entry);
+  return entry.session;
+}
+
+absl::Status Accounts::RevokeReplacedRefresh(std::string_view access_digest,
+                                             std::string_view revoked) {
+  std::lock_guard lock(accounts_mu_);
+  // Read again under the lock: a refresh or a logout may have replaced this token meanwhile.
+  CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.access_tokens, access_digest));
+  if (!value) return UnknownToken("Unrecognised access token");
+  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseStored(*value, "access token"));
+  if (OptionalStringField(record, "revokes_refresh") != revoked) return absl::OkStatus();
+  const std::string user_id = OptionalStringField(record, "user_id").value_or("");
+  const std::string device_id = OptionalStringField(record, "device_id").value_or("");
+  database::WriteBatch batch;
+  record.erase("revokes_refresh");
+  batch.Put(*store_.access_tokens, access_digest, boost::json::serialize(record));
+  const std::string key = DeviceKey(user_id, device_id);
+  CONCLAVE_ASSIGN_OR_RETURN(auto device_value, store_.Find(*store_.devices, key));
+  if (device_value) {
+    CONCLAVE_ASSIGN_OR_RETURN(object device, ParseStored(*device_value, "device"));
+    if (OptionalStringField(device, "old_refresh_digest") == revoked) {
+      device.erase("old_refresh_digest");
+      batch.Put(*store_.devices, key, boost::json::serialize(device));
+      if (auto raw = DecodeUnpaddedBase64(revoked); raw.ok()) {
+        batch.Delete(*store_.refresh_tokens, *raw);
+      }
+    }
+  }
+  return store_.db->Write(batch);
+}
+
+absl::StatusOr<LoginResult> Accounts::Refresh(std::string_view refresh_token) {
+  const std::string digest = Sha256(refresh_token);
+  const std::string encoded = UnpaddedBase64(digest);
+  database::WriteBatch batch;
+  std::vector<std::string> dropped;
+  LoginResult result;
+  {
+    std::lock_guard lock(accounts_mu_);
+    CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.refresh_tokens, digest));
+    if (!value) return UnknownToken("Unknown refresh token");
+    CONCLAVE_ASSIGN_OR_RETURN(object record, ParseStored(*value, "refresh token"));
+    result.user_id = OptionalStringField(record, "user_id").value_or("");
+    result.device_id = OptionalStringField(record, "device_id").value_or("");
+    const std::string key = DeviceKey(result.user_id, result.device_id);
+    CONCLAVE_ASSIGN_OR_RETURN(auto device_value, store_.Find(*store_.devices, key));
+    if (!device_value) return UnknownToken("Unknown refresh token");
+    CONCLAVE_ASSIGN_OR_RETURN(object device, ParseStored(*device_value, "device"));
+    const std::optional<std::string> current = OptionalStringField(device, "refresh_digest");
+    std::optional<std::string> replaced = OptionalStringField(device, "old_refresh_digest");
+    auto drop_refresh = [&](const std::optional<std::string>& b64) {
+      if (!b64) return;
+      if (auto raw = DecodeUnpaddedBase64(*b64); raw.ok()) {
+        batch.Delete(*store_.refresh_tokens, *raw);
+      }
+    };
+    if (current == encoded) {
+      // The newest refresh token: using it revokes the one it replaced.
+      if (replaced != encoded) drop_refresh(replaced);
+      replaced = encoded;
+    } else if (replaced == encoded) {
+      // A repeated refresh (the client lost the answer): the unused tokens of the first go.
+      drop_refresh(current);
+    } else {
+      return UnknownToken("Unknown refresh token");
+    }
+    if (auto old_access = TokenDigestOf(device)) {
+      batch.Delete(*store_.access_tokens, *old_access);
+      dropped.push_back(*std::move(old_access));
+    }
+    const absl::Duration lifetime = settings_.Get().access_token_lifetime;
+    result.access_token = NewAccessToken();
+    result.refresh_token = NewAccessToken();
+    const std::string access_digest = Sha256(result.access_token);
+    const std::string refresh_digest = Sha256(result.refresh_token);
+    object token{
+        {"user_id", result.user_id}, {"device_id", result.device_id}, {"revokes_refresh", encoded}};
+    if (lifetime > absl::ZeroDuration()) {
+      token["expires_ts"] = now_ms_() + absl::ToInt64Milliseconds(lifetime);
+      result.expires_in = lifetime;
+    }
+    batch.Put(*store_.access_tokens, access_digest, boost::json::serialize(token));
+    batch.Put(*store_.refresh_tokens, refresh_digest,
+              boost::json::serialize(
+                  object{{"user_id", result.user_id}, {"device_id", result.device_id}}));
+    device["token_digest"] = UnpaddedBase64(access_digest);
+    device["refresh_digest"] = UnpaddedBase64(refresh_digest);
+    device["old_refresh_digest"] = *replaced;
+    batch.Put(*store_.devices, key, boost::json::serialize(device));
+    CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+  }
+  ForgetTokens(dropped);
+  return result;
+}
+
+absl::StatusOr<std::string> Accounts::IssueExpiringToken(const database::Map& map,
+                                                         std::string_view user_id,
+                                                         absl::Duration lifetime) {
+  if (!UserExists(user_id)) return NotFound("Unknown user");
+  const int64_t now = now_ms_();
+  database::WriteBatch batch;
+  CONCLAVE_RETURN_IF_ERROR(
+      store_.db->ForEachWithPrefix(map, "", [&](std::string_view key, std::string_view value) {
+        auto record = ParseStored(value, "token");
+        if (!record.ok() || IntField(*record, "expires_ts").value_or(0) <= now) {
+          batch.Delete(map, key);
+        }
+        return true;
+      }));
+  std::string token = NewAccessToken();
+  object record{{"user_id", std::string(user_id)},
+                {"expires_ts", now + absl::ToInt64Milliseconds(lifetime)}};
+  batch.Put(map, Sha256(token), boost::json::serialize(record));
+  CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+  return token;
+}
+
+absl::StatusOr<std::string> Accounts::CreateLoginToken(std::string_view user_id,
+                                                       absl::Duration lifetime) {
+  return IssueExpiringToken(*store_.login_tokens, user_id, lifetime);
+}
+
+absl::StatusOr<LoginResult> Accounts::LoginWithToken(std::string_view login_token,
+                                                     std::optional<std::string> device_id,
+                                                     std::optional<std::string> device_display_name,
+                                                     std::string_view remote_ip, bool refreshable) {
+  constexpr std::string_view kBadToken = "Invalid login token";
+  const std::string digest = Sha256(login_token);
+  std::string user_id;
+  {
+    // The read and the deletion under the lock, so two logins never both use one token.
+    std::lock_guard lock(accounts_mu_);
+    CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.login_tokens, digest));
+    if (!value) return Forbidden(kBadToken);
+    CONCLAVE_RETURN_IF_ERROR(store_.db->Delete(*store_.login_tokens, digest));
+    CONCLAVE_ASSIGN_OR_RETURN(object record, ParseStored(*value, "login token"));
+    if (IntField(record, "expires_ts").value_or(0) <= now_ms_()) return Forbidden(kBadToken);
+    user_id = OptionalStringField(record, "user_id").value_or("");
+  }
+  database::WriteBatch batch;
+  return LogIn(user_id, std::move(device_id), std::move(device_display_name), remote_ip,
+               refreshable, batch);
+}
+
+absl::StatusOr<std::string> Accounts::CreateOpenIdToken(std::string_view user_id,
+                                                        absl::Duration lifetime) {
+  return IssueExpiringToken(*store_.openid_tokens, user_id, lifetime);
+}
+
+absl::StatusOr<std::string> Accounts::OpenIdUser(std::string_view openid_token) const {
+  CONCLAVE_ASSIGN_OR_RETURN(auto value, store_.Find(*store_.openid_tokens, Sha256(openid_token)));
+  if (!value) return UnknownToken("Access token unknown or expired");
+  CONCLAVE_ASSIGN_OR_RETURN(object record, ParseStored(*value, "openid token"));
+  if (IntField(record, "expires_ts").value_or(0) <= now_ms_()) {
+    return UnknownToken("Access token unknown or expired");
+  }
+  return OptionalStringField(record, "user_id").value_or("");
 }
 
 void Accounts::ForgetTokens(const std::vector<std::string>& digests) {
@@ -96,7 +269,7 @@ absl::Status Accounts::CheckUsernameAvailable(std::string_view localpart) {
 absl::StatusOr<LoginResult> Accounts::AddSession(std::string_view user_id,
                                                  std::optional<std::string> device_id,
                                                  std::optional<std::string> device_display_name,
-                                                 std::string_view remote_ip,
+                                                 std::string_view remote_ip, bool refreshable,
                                                  database::WriteBatch& batch,
                                                  std::vector<std::string>& dropped) {
   if (device_id && (device_id->empty() || device_id->size() > kMaxDeviceIdBytes)) {
@@ -110,10 +283,9 @@ absl::StatusOr<LoginResult> Accounts::AddSession(std::string_view user_id,
                               store_.Find(*store_.devices, DeviceKey(user_id, *device_id)));
     if (existing) {
       CONCLAVE_ASSIGN_OR_RETURN(device, ParseStored(*existing, "device"));
-      if (auto old = TokenDigestOf(device)) {
-        batch.Delete(*store_.access_tokens, *old);
-        dropped.push_back(*std::move(old));
-      }
+      DropDeviceTokens(device, batch, dropped);
+      device.erase("refresh_digest");
+      device.erase("old_refresh_digest");
     } else if (device_display_name) {
       device["display_name"] = *device_display_name;
     }
@@ -135,10 +307,33 @@ absl::StatusOr<LoginResult> Accounts::AddSession(std::string_view user_id,
   device["token_digest"] = UnpaddedBase64(digest);
   device["last_seen_ip"] = std::string(remote_ip);
   device["last_seen_ts"] = NowMs();
-  batch.Put(*store_.devices, DeviceKey(user_id, result.device_id), boost::json::serialize(device));
   object token{{"user_id", result.user_id}, {"device_id", result.device_id}};
+  // "Refreshing access tokens": only clients that said they can refresh get expiring tokens.
+  const absl::Duration lifetime = settings_.Get().access_token_lifetime;
+  if (refreshable && lifetime > absl::ZeroDuration()) {
+    token["expires_ts"] = now_ms_() + absl::ToInt64Milliseconds(lifetime);
+    result.expires_in = lifetime;
+    result.refresh_token = NewAccessToken();
+    const std::string refresh_digest = Sha256(result.refresh_token);
+    device["refresh_digest"] = UnpaddedBase64(refresh_digest);
+    batch.Put(*store_.refresh_tokens, refresh_digest,
+              boost::json::serialize(
+                  object{{"user_id", result.user_id}, {"device_id", result.device_id}}));
+  }
+  batch.Put(*store_.devices, DeviceKey(user_id, result.device_id), boost::json::serialize(device));
   batch.Put(*store_.access_tokens, digest, boost::json::serialize(token));
   return result;
+}
+
+void Accounts::DropDeviceTokens(const object& device, database::WriteBatch& batch,
+                                std::vector<std::string>& dropped) {
+  if (auto digest = TokenDigestOf(device)) {
+    batch.Delete(*store_.access_tokens, *digest);
+    dropped.push_back(*std::move(digest));
+  }
+  for (std::string_view field : {"refresh_digest", "old_refresh_digest"}) {
+    if (auto digest = DigestField(device, field)) batch.Delete(*store_.refresh_tokens, *digest);
+  }
 }
 
 absl::Status Accounts::DropDevices(std::string_view user_id, std::string_view keep_device,
@@ -158,10 +353,7 @@ absl::Status Accounts::DropDevices(std::string_view user_id, std::string_view ke
         batch.Delete(*store_.devices, key);
         removed.push_back(*device_id);
         if (auto device = ParseStored(value, "device"); device.ok()) {
-          if (auto digest = TokenDigestOf(*device)) {
-            batch.Delete(*store_.access_tokens, *digest);
-            dropped.push_back(*std::move(digest));
-          }
+          DropDeviceTokens(*device, batch, dropped);
         }
         return true;
       }));
@@ -172,7 +364,8 @@ absl::StatusOr<LoginResult> Accounts::Register(std::string_view localpart,
                                                std::string_view password,
                                                std::optional<std::string> device_id,
                                                std::optional<std::string> device_display_name,
-                                               bool inhibit_login, std::string_view remote_ip) {
+                                               bool inhibit_login, std::string_view remote_ip,
+                                               bool refreshable) {
   if (!settings_.Get().allow_registration) return Forbidden("Registration is disabled");
   if (!localpart.empty()) CONCLAVE_RETURN_IF_ERROR(CheckUsernameAvailable(localpart));
   // Hashing takes tens of milliseconds and 19 MiB: done before taking the lock.
@@ -219,7 +412,7 @@ absl::StatusOr<LoginResult> Accounts::Register(std::string_view localpart,
     } else {
       CONCLAVE_ASSIGN_OR_RETURN(
           result, AddSession(user_id, std::move(device_id), std::move(device_display_name),
-                             remote_ip, batch, dropped));
+                             remote_ip, refreshable, batch, dropped));
     }
     CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
     if (first_user) {
@@ -257,7 +450,7 @@ absl::StatusOr<std::string> Accounts::ResolveUser(std::string_view user) const {
 
 absl::StatusOr<LoginResult> Accounts::LoginWithPassword(
     std::string_view user, std::string_view password, std::optional<std::string> device_id,
-    std::optional<std::string> device_display_name, std::string_view remote_ip) {
+    std::optional<std::string> device_display_name, std::string_view remote_ip, bool refreshable) {
   auto user_id = ResolveUser(user);
   if (!user_id.ok()) return Forbidden(kBadLogin);
   CONCLAVE_ASSIGN_OR_RETURN(auto record, ReadUser(*user_id));
@@ -266,19 +459,28 @@ absl::StatusOr<LoginResult> Accounts::LoginWithPassword(
     return Forbidden(kBadLogin);
   }
   database::WriteBatch batch;
+  return LogIn(*user_id, std::move(device_id), std::move(device_display_name), remote_ip,
+               refreshable, batch);
+}
+
+absl::StatusOr<LoginResult> Accounts::LogIn(std::string_view user_id,
+                                            std::optional<std::string> device_id,
+                                            std::optional<std::string> device_display_name,
+                                            std::string_view remote_ip, bool refreshable,
+                                            database::WriteBatch& batch) {
   std::vector<std::string> dropped;
   LoginResult result;
   {
     std::lock_guard lock(accounts_mu_);
-    // Read again under the lock: a deactivation may have finished since the password check.
-    CONCLAVE_ASSIGN_OR_RETURN(record, ReadUser(*user_id));
+    // Read under the lock: a deactivation may have finished since the credentials were checked.
+    CONCLAVE_ASSIGN_OR_RETURN(auto record, ReadUser(user_id));
     if (!record) return Forbidden(kBadLogin);
     if (BoolField(*record, "deactivated")) {
       return MatrixStatus(Errcode::kUserDeactivated, "This account has been deactivated");
     }
     CONCLAVE_ASSIGN_OR_RETURN(
-        result, AddSession(*user_id, std::move(device_id), std::move(device_display_name),
-                           remote_ip, batch, dropped));
+        result, AddSession(user_id, std::move(device_id), std::move(device_display_name), remote_ip,
+                           refreshable, batch, dropped));
     CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
   }
   ForgetTokens(dropped);

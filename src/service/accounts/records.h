@@ -27,13 +27,18 @@ inline bool BoolField(const object& o, std::string_view key) {
   return v != nullptr && v->is_bool() && v->get_bool();
 }
 
-// The raw token digest a device record holds (base64 in the JSON), if any.
-inline std::optional<std::string> TokenDigestOf(const object& device) {
-  std::optional<std::string> encoded = OptionalStringField(device, "token_digest");
+// The raw digest a record holds base64-encoded in `field`, if any.
+inline std::optional<std::string> DigestField(const object& o, std::string_view field) {
+  std::optional<std::string> encoded = OptionalStringField(o, field);
   if (!encoded) return std::nullopt;
   auto digest = DecodeUnpaddedBase64(*encoded);
   if (!digest.ok()) return std::nullopt;
   return *std::move(digest);
+}
+
+// The raw access token digest a device record holds (base64 in the JSON), if any.
+inline std::optional<std::string> TokenDigestOf(const object& device) {
+  return DigestField(device, "token_digest");
 }
 
 inline std::string AsciiLower(std::string_view s) {

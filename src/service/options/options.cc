@@ -41,6 +41,11 @@ ServiceOptions ReadServiceOptions(core::OptionReader& r) {
                {.runtime = true,
                 .secret = true,
                 .doc = "When set, registration needs this token (m.login.registration_token)"});
+  o.access_token_lifetime = r.Duration(
+      "access_token_lifetime", absl::Minutes(5),
+      {.runtime = true,
+       .doc = "Lifetime of the access tokens of refreshable sessions (refresh_token: true); 0s: "
+              "they never expire and get no refresh token"});
   o.login = ReadLimit(r, "rc_login", 1, 10, "logins, per client IP address and per user");
   o.registration = ReadLimit(r, "rc_registration", 0.5, 20, "registration, per client IP address");
   o.message = ReadLimit(r, "rc_message", 50, 200, "sending events, per user");

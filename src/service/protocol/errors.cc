@@ -13,6 +13,7 @@ namespace {
 constexpr char kErrcodeUrl[] = "conclave.matrix/errcode";
 constexpr char kRetryUrl[] = "conclave.matrix/retry_after_ms";
 constexpr char kCurrentVersionUrl[] = "conclave.matrix/current_version";
+constexpr char kSoftLogoutUrl[] = "conclave.matrix/soft_logout";
 
 using Code = absl::StatusCode;
 
@@ -149,6 +150,12 @@ absl::Status WrongRoomKeysVersion(std::string_view m, std::string_view current_v
   return status;
 }
 
+absl::Status SoftLogout(std::string_view m) {
+  absl::Status status = MatrixStatus(Errcode::kUnknownToken, m);
+  status.SetPayload(kSoftLogoutUrl, absl::Cord("true"));
+  return status;
+}
+
 Errcode ErrcodeOf(const absl::Status& status) {
   if (auto payload = status.GetPayload(kErrcodeUrl)) {
     return ErrcodeFromName(std::string(*payload)).value_or(Errcode::kUnknown);
@@ -183,6 +190,10 @@ std::optional<std::string> CurrentRoomKeysVersion(const absl::Status& status) {
   auto payload = status.GetPayload(kCurrentVersionUrl);
   if (!payload) return std::nullopt;
   return std::string(*payload);
+}
+
+bool IsSoftLogout(const absl::Status& status) {
+  return status.GetPayload(kSoftLogoutUrl).has_value();
 }
 
 }  // namespace conclave::service

@@ -35,6 +35,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(database::Database& db) {
       {"relations", &Store::relations},
       {"threads", &Store::threads},
       {"stream", &Store::stream},
+      {"refresh_tokens", &Store::refresh_tokens},
+      {"login_tokens", &Store::login_tokens},
+      {"openid_tokens", &Store::openid_tokens},
   };
   for (const Entry& e : kMaps) {
     CONCLAVE_ASSIGN_OR_RETURN(store.get()->*e.field, db.OpenMap(e.name));

@@ -1,5 +1,6 @@
 // `database verify`: users, devices, access tokens, filters, account data and presence.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -71,32 +72,54 @@ class AccountsChecker : public Checker {
     });
   }
 
+  // Walks a map of token digests → {user_id, device_id} (`what`: "access token", "refresh
+  // token"): each must name an existing device, whose record `names_it` must accept.
+  void CheckDeviceTokens(
+      const database::Map& map, std::string_view map_name, std::string_view what,
+      std::string_view outlived,
+      const std::function<bool(const boost::json::object&, std::string_view)>& names_it) {
+    Walk(map, map_name, [&](std::string_view digest, std::string_view value) {
+      const std::string key_text = UnpaddedBase64(digest);
+      auto json = ParseStored(value, what);
+      if (!json.ok()) {
+        Problem(map_name, key_text, "record is not a JSON object");
+        return;
+      }
+      std::string user_id(StringField(*json, "user_id"));
+      std::string device_id(StringField(*json, "device_id"));
+      if (!KnownUser(map_name, key_text, user_id)) return;
+      auto device = Find(*store_.devices, PairKey(user_id, device_id));
+      if (!device) {
+        Problem(map_name, key_text,
+                core::StrCat("a ", what, " of ", user_id, "'s device ", device_id,
+                             ", which does not exist (it outlived its device)"));
+        return;
+      }
+      auto record = ParseStored(*device, "device");
+      if (record.ok() && !names_it(*record, key_text)) {
+        Problem(map_name, key_text,
+                core::StrCat("a ", what, " of ", user_id, "'s device ", device_id, ", ", outlived));
+      }
+    });
+  }
+
   void CheckAccessTokens() {
-    Walk(*store_.access_tokens, "access_tokens",
-         [&](std::string_view digest, std::string_view value) {
-           const std::string key_text = UnpaddedBase64(digest);
-           auto json = ParseStored(value, "access token");
-           if (!json.ok()) {
-             Problem("access_tokens", key_text, "record is not a JSON object");
-             return;
-           }
-           std::string user_id(StringField(*json, "user_id"));
-           std::string device_id(StringField(*json, "device_id"));
-           if (!KnownUser("access_tokens", key_text, user_id)) return;
-           auto device = Find(*store_.devices, PairKey(user_id, device_id));
-           if (!device) {
-             Problem("access_tokens", key_text,
-                     core::StrCat("a token of ", user_id, "'s device ", device_id,
-                                  ", which does not exist (it outlived its device)"));
-             return;
-           }
-           auto record = ParseStored(*device, "device");
-           if (record.ok() && StringField(*record, "token_digest") != key_text) {
-             Problem("access_tokens", key_text,
-                     core::StrCat("a token of ", user_id, "'s device ", device_id,
-                                  ", whose current token is another (it outlived a new login)"));
-           }
-         });
+    CheckDeviceTokens(*store_.access_tokens, "access_tokens", "token",
+                      "whose current token is another (it outlived a new login)",
+                      [](const boost::json::object& device, std::string_view digest) {
+                        return StringField(device, "token_digest") == digest;
+                      });
+  }
+
+  // Each refresh token names an existing device, which names it back as its current
+  // (`refresh_digest`) or replaced (`old_refresh_digest`) refresh token.
+  void CheckRefreshTokens() {
+    CheckDeviceTokens(*store_.refresh_tokens, "refresh_tokens", "refresh token",
+                      "which names other refresh tokens (it outlived a refresh)",
+                      [](const boost::json::object& device, std::string_view digest) {
+                        return StringField(device, "refresh_digest") == digest ||
+                               StringField(device, "old_refresh_digest") == digest;
+                      });
   }
 
   void CheckFilters() {
@@ -152,6 +175,7 @@ void CheckAccountIndexes(VerifyRun& run) {
   AccountsChecker checker(run);
   checker.CheckDevices();
   checker.CheckAccessTokens();
+  checker.CheckRefreshTokens();
   checker.CheckFilters();
   checker.CheckAccountData();
   checker.CheckPresence();

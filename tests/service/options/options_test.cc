@@ -66,7 +66,20 @@ TEST(ServiceOptions, CheckNamesTheBadKeyAndListsTheKeysRead) {
   EXPECT_THAT(keys, ::testing::Contains("rc_message_per_second"));
   EXPECT_THAT(keys, ::testing::Contains("default_room_version"));
   EXPECT_THAT(keys, ::testing::Contains("signing_key_path"));
-  EXPECT_EQ(keys.size(), 10u);
+  EXPECT_THAT(keys, ::testing::Contains("access_token_lifetime"));
+  EXPECT_EQ(keys.size(), 11u);
+}
+
+TEST(ServiceOptions, AccessTokenLifetimeIsFiveMinutesAndADuration) {
+  core::RawConfig defaults = Raw("");
+  core::OptionReader reader("service", defaults);
+  EXPECT_EQ(ReadServiceOptions(reader).access_token_lifetime, absl::Minutes(5));
+  core::RawConfig hour = Raw("access_token_lifetime = \"1h\"");
+  core::OptionReader hour_reader("service", hour);
+  EXPECT_EQ(ReadServiceOptions(hour_reader).access_token_lifetime, absl::Hours(1));
+  std::vector<std::string> keys;
+  EXPECT_EQ(CheckServiceOptions(Raw("access_token_lifetime = \"soon\""), &keys).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // --check-config (and so the preflight of an exec restart) refuses a bad value in the file even

@@ -24,6 +24,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "conclave/core/server.h"
 #include "conclave/database/write_batch.h"
 #include "conclave/service/options/options.h"
@@ -42,6 +43,10 @@ struct LoginResult {
   std::string user_id;
   std::string device_id;
   std::string access_token;  // empty when registration had inhibit_login
+  // Refreshable sessions only ("Refreshing access tokens"): the refresh token ("" otherwise) and
+  // the access token's lifetime (nullopt: it never expires).
+  std::string refresh_token;
+  std::optional<absl::Duration> expires_in;
 };
 
 struct Device {
@@ -85,8 +90,41 @@ class Accounts {
   Accounts(Store& store, Stream& stream, core::Server& server, const ServiceSettings& settings);
 
   // --- tokens -------------------------------------------------------------------------------
-  // The session of `access_token`, or M_UNKNOWN_TOKEN.
+  // The session of `access_token`; M_UNKNOWN_TOKEN for an unknown one, and SoftLogout
+  // (M_UNKNOWN_TOKEN with soft_logout) for an expired one of a refreshable session. The first
+  // use of the access token a Refresh() issued revokes the refresh token that refresh used.
   absl::StatusOr<Session> Authenticate(std::string_view access_token);
+
+  // Refreshes the session of `refresh_token` (Client-Server API "Refreshing access tokens",
+  // refresh.yaml): a new access token (living `access_token_lifetime`) and a new refresh token
+  // for the same device. The previous access token stops working at once. The refresh token
+  // given stays valid until the new access or refresh token is used (so a client that lost the
+  // answer can repeat the refresh; repeating it voids the unused tokens of the first answer).
+  // M_UNKNOWN_TOKEN for an unknown, used or revoked refresh token.
+  absl::StatusOr<LoginResult> Refresh(std::string_view refresh_token);
+
+  // Creates a single-use login token of `user_id` living `lifetime` (m.login.token,
+  // login/get_token: "Login token"). Expired tokens of the map are swept as it goes. M_NOT_FOUND
+  // for an unknown account.
+  absl::StatusOr<std::string> CreateLoginToken(std::string_view user_id, absl::Duration lifetime);
+  // Logs in with a token from CreateLoginToken, consuming it; the device arguments are as for
+  // LoginWithPassword. M_FORBIDDEN for an unknown, expired or used token; M_USER_DEACTIVATED.
+  absl::StatusOr<LoginResult> LoginWithToken(std::string_view login_token,
+                                             std::optional<std::string> device_id,
+                                             std::optional<std::string> device_display_name,
+                                             std::string_view remote_ip, bool refreshable = false);
+
+  // Creates an OpenID access token of `user_id` living `lifetime` (Client-Server API "OpenID",
+  // openid.yaml), which a third party checks with the federation userinfo endpoint. It grants
+  // no Client-Server access. M_NOT_FOUND for an unknown account.
+  absl::StatusOr<std::string> CreateOpenIdToken(std::string_view user_id, absl::Duration lifetime);
+  // The user id of an unexpired OpenID token (Server-Server API "OpenID", userinfo).
+  // M_UNKNOWN_TOKEN for an unknown or expired one.
+  absl::StatusOr<std::string> OpenIdUser(std::string_view openid_token) const;
+
+  // Replaces the clock (milliseconds since the Unix epoch) that token expiry reads, for tests.
+  // Not thread-safe: call before other threads use this Accounts.
+  void SetClockForTesting(std::function<int64_t()> now_ms);
 
   // --- registration and login ------------------------------------------------------------------
   // Localpart free and valid? OK, M_USER_IN_USE, M_INVALID_USERNAME.
@@ -95,17 +133,21 @@ class Accounts {
   // `inhibit_login`, a device and token. M_USER_IN_USE, M_INVALID_USERNAME, M_FORBIDDEN when
   // registration is off (the api checks the UIA stages before). The first account besides the
   // admin bot's is made admin (and handed to the first-admin hook, see SetFirstAdminHook).
+  // With `refreshable` (refresh_token: true), the session is refreshable (see Refresh).
   absl::StatusOr<LoginResult> Register(std::string_view localpart, std::string_view password,
                                        std::optional<std::string> device_id,
                                        std::optional<std::string> device_display_name,
-                                       bool inhibit_login, std::string_view remote_ip);
+                                       bool inhibit_login, std::string_view remote_ip,
+                                       bool refreshable = false);
   // `user` is a localpart or a full user id. M_FORBIDDEN for an unknown user or a wrong password
   // (one message for both, so it does not reveal which); M_USER_DEACTIVATED for a
   // deactivated account, only once the password matched (login.yaml).
+  // With `refreshable`, the session is refreshable (see Refresh).
   absl::StatusOr<LoginResult> LoginWithPassword(std::string_view user, std::string_view password,
                                                 std::optional<std::string> device_id,
                                                 std::optional<std::string> device_display_name,
-                                                std::string_view remote_ip);
+                                                std::string_view remote_ip,
+                                                bool refreshable = false);
   // Resolves a login identifier (localpart or user id) to a user id of this server.
   absl::StatusOr<std::string> ResolveUser(std::string_view user) const;
   absl::Status Logout(const Session& session);  // deletes the device and its token
@@ -229,13 +271,34 @@ class Accounts {
   // The record of `user_id` in `users`; nullopt when there is none.
   absl::StatusOr<std::optional<boost::json::object>> ReadUser(std::string_view user_id) const;
   // Adds to `batch` the device `device_id` (new when not given) of `user_id` with a new access
-  // token; an existing device keeps its display name and its old token's digest goes to
-  // `dropped`. Caller holds `accounts_mu_` and writes the batch.
+  // token (and, when `refreshable` and access_token_lifetime is not zero, an expiry and a
+  // refresh token); an existing device keeps its display name and its old tokens go
+  // (DropDeviceTokens). Caller holds `accounts_mu_` and writes the batch.
   absl::StatusOr<LoginResult> AddSession(std::string_view user_id,
                                          std::optional<std::string> device_id,
                                          std::optional<std::string> device_display_name,
-                                         std::string_view remote_ip, database::WriteBatch& batch,
+                                         std::string_view remote_ip, bool refreshable,
+                                         database::WriteBatch& batch,
                                          std::vector<std::string>& dropped);
+  // Under the lock: checks that `user_id` exists and is not deactivated (M_FORBIDDEN,
+  // M_USER_DEACTIVATED), then writes `batch` with a new session (AddSession).
+  absl::StatusOr<LoginResult> LogIn(std::string_view user_id, std::optional<std::string> device_id,
+                                    std::optional<std::string> device_display_name,
+                                    std::string_view remote_ip, bool refreshable,
+                                    database::WriteBatch& batch);
+  // Adds to `batch` the deletion of the tokens `device` (a `devices` record) names: its access
+  // token (digest appended to `dropped`) and its refresh tokens.
+  void DropDeviceTokens(const boost::json::object& device, database::WriteBatch& batch,
+                        std::vector<std::string>& dropped);
+  // Revokes the refresh token (base64 digest `revoked`) that the refresh issuing the access
+  // token `access_digest` replaced, once that access token is used, and clears the access
+  // token's `revokes_refresh`.
+  absl::Status RevokeReplacedRefresh(std::string_view access_digest, std::string_view revoked);
+  // Stores a new token of `user_id` living `lifetime` in `map` ({user_id, expires_ts}: login and
+  // OpenID tokens), deleting the map's expired entries in the same batch; returns the token.
+  // M_NOT_FOUND for an unknown account.
+  absl::StatusOr<std::string> IssueExpiringToken(const database::Map& map, std::string_view user_id,
+                                                 absl::Duration lifetime);
   // Adds to `batch` the deletion of every device of `user_id` except `keep_device` (none when
   // empty) and of their tokens, whose digests go to `dropped` and device ids to `removed`.
   // Caller holds `accounts_mu_`.
@@ -270,9 +333,17 @@ class Accounts {
   // An entry is removed after the deletion of its token is written; `token_epoch_` moves with
   // every removal, and a session read from the database is cached only if no removal happened
   // during the read (else a token deleted meanwhile could come back to life in the cache).
+  // An entry keeps the token's expiry (ms since the Unix epoch; 0: never), checked at each use.
+  struct CachedToken {
+    Session session;
+    int64_t expires_ts = 0;
+  };
   mutable std::mutex tokens_mu_;
-  absl::flat_hash_map<std::string, Session> tokens_;  // guarded by tokens_mu_
-  uint64_t token_epoch_ = 0;                          // guarded by tokens_mu_
+  absl::flat_hash_map<std::string, CachedToken> tokens_;  // guarded by tokens_mu_
+  uint64_t token_epoch_ = 0;                              // guarded by tokens_mu_
+
+  // Milliseconds since the Unix epoch (NowMs unless a test replaced it).
+  std::function<int64_t()> now_ms_;
 
   mutable std::mutex hook_mu_;
   std::function<void(const std::string&)> first_admin_hook_;  // guarded by hook_mu_

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "conclave/core/config_sections.h"
 #include "conclave/core/options.h"
 #include "conclave/service/protocol/room_versions.h"
@@ -27,6 +28,11 @@ struct ServiceOptions {
   bool allow_registration = true;
   // When not empty, registration needs this token (m.login.registration_token). A secret.
   std::string registration_token;
+  // How long an access token of a refreshable session (`refresh_token: true` on /login or
+  // /register, "Refreshing access tokens") lives before the client must refresh it. Default 5
+  // minutes; zero makes refreshable sessions non-expiring, without a refresh token. Tokens of
+  // other sessions never expire. Runtime: SIGHUP applies it to tokens issued afterwards.
+  absl::Duration access_token_lifetime = absl::Minutes(5);
   // Token buckets per client IP address and per user logging in.
   RateLimit login;
   // Per client IP address.

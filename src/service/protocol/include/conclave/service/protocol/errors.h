@@ -103,6 +103,11 @@ absl::Status LimitExceeded(std::string_view message, int64_t retry_after_ms);
 // named is not the user's current backup; `current_version` rides along for the response body.
 absl::Status WrongRoomKeysVersion(std::string_view message, std::string_view current_version);
 
+// M_UNKNOWN_TOKEN with `soft_logout: true` (Client-Server API "Soft logout"): the access token
+// expired (refresh tokens, "Refreshing access tokens"), the device and its data remain, and the
+// client may refresh or log in again with the same device id.
+absl::Status SoftLogout(std::string_view message);
+
 // The errcode attached by MatrixStatus, else one derived from the status code (kNotFound →
 // kNotFound, kPermissionDenied → kForbidden, kInvalidArgument → kInvalidParam,
 // kUnauthenticated → kUnknownToken, kResourceExhausted → kLimitExceeded, else kUnknown). An OK
@@ -113,6 +118,8 @@ Errcode ErrcodeOf(const absl::Status& status);
 std::optional<int64_t> RetryAfterMs(const absl::Status& status);
 // `current_version` of a WrongRoomKeysVersion status.
 std::optional<std::string> CurrentRoomKeysVersion(const absl::Status& status);
+// Whether `status` is a SoftLogout (the response body then has `soft_logout: true`).
+bool IsSoftLogout(const absl::Status& status);
 
 }  // namespace conclave::service
 

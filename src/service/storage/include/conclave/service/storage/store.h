@@ -3,11 +3,17 @@
 // Keys are built with database::KeyBuilder (big-endian integers, escaped strings), so prefixes
 // and numeric order work. What each map holds, key → value (JSON unless said otherwise):
 //   users           user_id → {password_hash, deactivated, admin, created_ts, displayname,
-//   avatar_url} devices         user_id, device_id → {display_name, last_seen_ip, last_seen_ts,
-//   token_digest} access_tokens   SHA-256 of the token (raw) → {user_id, device_id}; the token
-//   itself is not stored filters         user_id, filter_id → filter JSON account_data    user_id,
-//   room_id ("" for global), type → {pos, content} presence        user_id → {pos, presence,
-//   status_msg, last_active_ts} rooms           room_id → {room_version, creator, created_ts}
+//                   avatar_url}
+//   devices         user_id, device_id → {display_name, last_seen_ip, last_seen_ts,
+//                   token_digest, refresh_digest, old_refresh_digest} (digests base64)
+//   access_tokens   SHA-256 of the token (raw) → {user_id, device_id, expires_ts (refreshable
+//                   sessions only, ms since the Unix epoch), revokes_refresh (base64 digest of
+//                   the refresh token to revoke at the first use, after a refresh)}; the token
+//                   itself is not stored
+//   filters         user_id, filter_id → filter JSON
+//   account_data    user_id, room_id ("" for global), type → {pos, content}
+//   presence        user_id → {pos, presence, status_msg, last_active_ts}
+//   rooms           room_id → {room_version, creator, created_ts}
 //   events          event_id → room_id, pos (the key of the event in `timeline`)
 //   timeline        room_id, pos → the event (PDU JSON plus `unsigned`)
 //   message_index   room_id, pos → sender, for m.room.message and m.room.encrypted events only
@@ -24,6 +30,11 @@
 //                   child (relation_rows.h)
 //   threads         room_id, pos of the latest m.thread child, root event id → ""
 //   stream          "position" → last stream position (u64)
+//   refresh_tokens  SHA-256 of a refresh token (raw) → {user_id, device_id}; the device record's
+//                   `refresh_digest` (current) or `old_refresh_digest` (the one a refresh
+//                   replaced, valid until the new tokens are used) names it
+//   login_tokens    SHA-256 of an m.login.token (raw) → {user_id, expires_ts}; single use
+//   openid_tokens   SHA-256 of an OpenID access token (raw) → {user_id, expires_ts}
 //
 // Thread-safe (the maps are). Must not outlive the database module's Database.
 #ifndef CONCLAVE_SERVICE_STORAGE_STORE_H_
@@ -62,6 +73,9 @@ struct Store {
   database::Map* relations = nullptr;
   database::Map* threads = nullptr;
   database::Map* stream = nullptr;
+  database::Map* refresh_tokens = nullptr;
+  database::Map* login_tokens = nullptr;
+  database::Map* openid_tokens = nullptr;
 
   // Opens (creating if needed) every map above.
   static absl::StatusOr<std::unique_ptr<Store>> Open(database::Database& db);
