@@ -49,16 +49,6 @@ absl::StatusOr<service::SyncResult> RunSync(Call& call, std::string since, servi
   return call.hs.sync().Run(call.session, request);
 }
 
-// The `end` token of now: an initial sync that selects no room and no event.
-absl::StatusOr<std::string> NowToken(Call& call) {
-  CONCLAVE_ASSIGN_OR_RETURN(service::Filter nothing,
-                            FilterOf(object{{"room", object{{"rooms", array()}}},
-                                            {"presence", object{{"types", array()}}},
-                                            {"account_data", object{{"types", array()}}}}));
-  CONCLAVE_ASSIGN_OR_RETURN(service::SyncResult result, RunSync(call, "", nothing, false));
-  return result.response->next_batch;
-}
-
 array Events(const object& section) { return section.at("events").as_array(); }
 
 // The old PaginationChunk of a sync timeline: oldest first, `start` to paginate back from.
@@ -143,9 +133,7 @@ absl::StatusOr<boost::json::value> InitialSync(Call& call) {
 // room's events after `from`, if its history is world-readable; answered at once.
 absl::StatusOr<core::Response> PeekEvents(Call& call, const std::string& room_id,
                                           std::string from) {
-  if (from.empty()) {
-    CONCLAVE_ASSIGN_OR_RETURN(from, NowToken(call));
-  }
+  if (from.empty()) from = call.hs.sync().CurrentToken();
   CONCLAVE_ASSIGN_OR_RETURN(service::MessagesPage page,
                             call.hs.rooms().Messages(call.session, room_id, from, "", 'f',
                                                      kMaxLimit, service::RoomEventFilter()));
@@ -175,9 +163,7 @@ absl::StatusOr<core::Response> EventStream(Call& call) {
       return PeekEvents(call, *room_id, from);
     }
   }
-  if (from.empty()) {
-    CONCLAVE_ASSIGN_OR_RETURN(from, NowToken(call));
-  }
+  if (from.empty()) from = call.hs.sync().CurrentToken();
   object room_filter{{"timeline", object{{"limit", kMaxLimit}}}};
   if (room_id) room_filter["rooms"] = array{boost::json::value(*room_id)};
   CONCLAVE_ASSIGN_OR_RETURN(service::Filter filter,

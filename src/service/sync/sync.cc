@@ -70,6 +70,10 @@ void Sync::ExpireTyping() {
 // sync.yaml, `set_presence`: omitted, the user "is automatically marked as online"; `offline`,
 // "not marked as being online" (left as it is, status_msg and all); `unavailable`, idle. A
 // change keeps the user's status_msg.
+std::string Sync::CurrentToken() const {
+  return core::StrCat("s", deps_.stream.current(), "_", deps_.typing.serial());
+}
+
 absl::Status Sync::ApplyPresence(const std::string& user_id,
                                  const std::optional<std::string>& set_presence) {
   const std::string presence = set_presence.value_or("online");

@@ -155,6 +155,10 @@ class Sync {
   // M_INVALID_PARAM for a malformed `since` or `set_presence`.
   absl::StatusOr<SyncResult> Run(const Session& session, const SyncRequest& request);
 
+  // The `next_batch` token of now: what a sync finishing at this moment would answer, for
+  // streams that start from the present (the deprecated GET /events without `from`).
+  std::string CurrentToken() const;
+
  private:
   // Expires typing notices that ran out and wakes the syncs of their rooms' members.
   void ExpireTyping();
