@@ -48,8 +48,9 @@ import time
 import urllib.parse
 
 MODULES = ("database", "service", "api", "admin")
-# Every module the server loads: the reloads of MODULES reload media too (it depends on service).
-LOADED_MODULES = MODULES + ("media",)
+# Every module the server loads: the reloads of MODULES reload media and federation too (they
+# depend on service).
+LOADED_MODULES = MODULES + ("media", "federation")
 PASSWORD = "soak-password-1"
 REPORT_RE = re.compile(r"\[host\] (reloaded [0-9]+ modules? \(|nothing changed|not reloaded|"
                        r"reload failed|reload cancelled|core or main changed)")

@@ -42,6 +42,7 @@ const conclave::core::ModuleDescriptor* conclave_module_database() noexcept;
 const conclave::core::ModuleDescriptor* conclave_module_service() noexcept;
 const conclave::core::ModuleDescriptor* conclave_module_api() noexcept;
 const conclave::core::ModuleDescriptor* conclave_module_media() noexcept;
+const conclave::core::ModuleDescriptor* conclave_module_federation() noexcept;
 const conclave::core::ModuleDescriptor* conclave_module_admin() noexcept;
 }
 #endif
@@ -148,9 +149,10 @@ core::ModuleHostOptions HostOptions(const core::Config& config, const std::strin
                             {"service", &conclave_module_service},
                             {"api", &conclave_module_api},
                             {"media", &conclave_module_media},
+                            {"federation", &conclave_module_federation},
                             {"admin", &conclave_module_admin}};
 #else
-  options.modules = {"database", "service", "api", "media", "admin"};
+  options.modules = {"database", "service", "api", "media", "federation", "admin"};
   options.module_dir = config.module_dir.empty()
                            ? (std::filesystem::path(executable).parent_path() / ".." / "lib")
                                  .lexically_normal()

@@ -52,8 +52,10 @@ class ApiTest : public ::testing::Test {
     config.server_name = "example.org";
     config.database_path = dir_.Sub("db");
     server_ = std::make_unique<core::Server>(config, "dev");
-    for (const core::ModuleDescriptor* module :
-         {conclave_module_database(), conclave_module_service(), conclave_module_api()}) {
+    std::vector<const core::ModuleDescriptor*> modules = {
+        conclave_module_database(), conclave_module_service(), conclave_module_api()};
+    modules.insert(modules.end(), extra_modules_.begin(), extra_modules_.end());
+    for (const core::ModuleDescriptor* module : modules) {
       core::ModuleContext context{*server_, module->name};
       if (module->startup != nullptr) {
         absl::Status started = module->startup(context);
@@ -134,6 +136,8 @@ class ApiTest : public ::testing::Test {
 
   database::test_util::TempDir dir_;
   std::unique_ptr<core::Server> server_;
+  // Modules loaded after api (the federation tests' own), set by a derived fixture's constructor.
+  std::vector<const core::ModuleDescriptor*> extra_modules_;
 
  private:
   std::vector<const core::ModuleDescriptor*> started_;

@@ -302,7 +302,7 @@ class MatrixTest(unittest.TestCase):
                 sender, receiver = (alice, bob) if i % 2 == 0 else (bob, alice)
                 await self.exchange(sender, receiver, room_id, f"message {i}", sent)
             line = await self.reload_during_long_poll(
-                alice, bob, room_id, "service", "reloaded 4 modules (service, api, media, admin)", sent,
+                alice, bob, room_id, "service", "reloaded 5 modules (service, api, media, federation, admin)", sent,
                 send_during=True)
             print(f"\n{line}", file=sys.stderr)
             self.assertEqual(self.server.log().count("opened database"), 1)

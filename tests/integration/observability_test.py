@@ -327,7 +327,7 @@ class HotReloadTest(ServerCase):
         thread = threading.Thread(target=scraper, daemon=True)
         thread.start()
         try:
-            s.wait_for_log(r"\[host\] reloaded 5 modules")
+            s.wait_for_log(r"\[host\] reloaded 6 modules")
             for _ in range(3):
                 self.assertEqual(get(s.port, "/_matrix/client/versions")[0], 200)
             versions = dict(method="GET", route="/_matrix/client/versions", status="200")

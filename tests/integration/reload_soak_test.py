@@ -76,17 +76,19 @@ class ReloadSoakTest(unittest.TestCase):
             self.assertEqual(phase["lost_by_sync"], 0)
             self.assertEqual(phase["snapshot"].fd_not_database,
                              soak.phases[0]["snapshot"].fd_not_database)
-        # database reloads everything (media with service's dependents); admin reloads only itself.
+        # database reloads everything (media and federation with service's dependents); admin
+        # reloads only itself.
         self.assertEqual(soak.phases[1]["results"][0]["reloaded"],
-                         ["database", "service", "api", "media", "admin"])
+                         ["database", "service", "api", "media", "federation", "admin"])
         self.assertEqual(soak.phases[4]["results"][0]["reloaded"], ["admin"])
         self.assertEqual(soak.lost, 0)
         self.assertGreater(sum(len(v) for v in soak.world.acked.values()), 0)
         # Generation 1 at start, then one per reload of the module or of a module it depends on
-        # (warm-up: one reload of each; api, media and admin depend on service, not on each other,
-        # and media has no phase of its own).
+        # (warm-up: one reload of each; api, media, federation and admin depend on service, not on
+        # each other, and media and federation have no phase of their own).
         expected = {"database": 2 + RELOADS, "service": 3 + 2 * RELOADS,
-                    "api": 4 + 3 * RELOADS, "admin": 4 + 3 * RELOADS, "media": 3 + 2 * RELOADS}
+                    "api": 4 + 3 * RELOADS, "admin": 4 + 3 * RELOADS, "media": 3 + 2 * RELOADS,
+                    "federation": 3 + 2 * RELOADS}
         self.assertEqual(soak.reloader.generation, expected)
 
         self.assertEqual(self.server.stop(), 0)

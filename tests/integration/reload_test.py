@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from server import ModuleDir, Server, install_atomically  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv.pop(1) if len(sys.argv) > 1 else "build/dev")
-MODULES = ["database", "service", "api", "media", "admin"]
+MODULES = ["database", "service", "api", "media", "federation", "admin"]
 
 
 class SteadyClient(threading.Thread):

@@ -93,6 +93,6 @@ class ScratchCheckout:
     def build_ids(self):
         """Build ids of the executable, core and every module, by name ("main", "core", ...)."""
         ids = {"main": build_id(self.binary())}
-        for name in ("core", "database", "service", "api", "media", "admin"):
+        for name in ("core", "database", "service", "api", "media", "federation", "admin"):
             ids[name] = build_id(self.lib(name))
         return ids

@@ -136,7 +136,7 @@ class ModuleDir:
     """A private CONCLAVE_MODULE_DIR for a dev-build server: the build's modules copied there, so
     a test can install another build of one module and trigger a reload."""
 
-    MODULES = ("database", "service", "api", "media", "admin")
+    MODULES = ("database", "service", "api", "media", "federation", "admin")
 
     def __init__(self, server, build_dir):
         self.server = server
