@@ -30,6 +30,10 @@ add_library(conclave_dep::crypto ALIAS conclave_dep_crypto)
 # OpenSSL's TLS (core's outbound HTTP client); libcrypto comes with it.
 add_library(conclave_dep_ssl INTERFACE)
 add_library(conclave_dep::ssl ALIAS conclave_dep_ssl)
+# libresolv (glibc's DNS resolver library: SRV lookups of federation's server discovery,
+# service/federation/server_discovery.cc): part of libc6-dev, shared in dev, static in release.
+add_library(conclave_dep_resolv INTERFACE)
+add_library(conclave_dep::resolv ALIAS conclave_dep_resolv)
 # libvips (media thumbnails): shared in every preset, release included. Debian has no static
 # libvips nor static archives for most of its chain (deps/README.md says why this is the choice).
 find_package(PkgConfig REQUIRED)
@@ -66,6 +70,7 @@ if(CONCLAVE_SHARED_MODULES)
   target_link_libraries(conclave_dep_argon2 INTERFACE ${CONCLAVE_LIBDIR}/libargon2.so)
   target_link_libraries(conclave_dep_crypto INTERFACE ${CONCLAVE_LIBDIR}/libcrypto.so)
   target_link_libraries(conclave_dep_ssl INTERFACE ${CONCLAVE_LIBDIR}/libssl.so conclave_dep_crypto)
+  target_link_libraries(conclave_dep_resolv INTERFACE resolv)
 else()
   # Abseil's archives depend on each other in an order its CMake files only give for the shared
   # build; a link group resolves them in any order.
@@ -87,4 +92,5 @@ else()
   target_link_libraries(conclave_dep_crypto INTERFACE ${CONCLAVE_A_crypto} Threads::Threads
     ${CMAKE_DL_LIBS})
   target_link_libraries(conclave_dep_ssl INTERFACE ${CONCLAVE_A_ssl} conclave_dep_crypto)
+  target_link_libraries(conclave_dep_resolv INTERFACE ${CONCLAVE_LIBDIR}/libresolv.a)
 endif()

@@ -121,8 +121,22 @@ class Exchange {
   net::awaitable<absl::StatusOr<HttpClientResponse>> Attempt() {
     boost::system::error_code ec;
     tcp::resolver resolver(ioc_);
-    auto resolved = co_await resolver.async_resolve(url_.host, url_.port,
-                                                    net::redirect_error(net::use_awaitable, ec));
+    std::string host = url_.host;
+    std::string port = url_.port;
+    if (!request_.connect_to.empty()) {
+      const size_t colon = request_.connect_to.rfind(':');
+      if (colon == std::string::npos) {
+        co_return absl::InvalidArgumentError(
+            StrCat("connect_to ", request_.connect_to, " is not host:port"));
+      }
+      host = request_.connect_to.substr(0, colon);
+      port = request_.connect_to.substr(colon + 1);
+      if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+      }
+    }
+    auto resolved =
+        co_await resolver.async_resolve(host, port, net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return Failed(absl::StatusCode::kUnavailable, "cannot resolve", url_, ec);
     std::vector<tcp::endpoint> allowed;
     for (const auto& entry : resolved) {
@@ -132,7 +146,7 @@ class Exchange {
     }
     if (allowed.empty()) {
       co_return absl::PermissionDeniedError(
-          StrCat(url_.host, " resolves only to addresses that may not be fetched"));
+          StrCat(host, " resolves only to addresses that may not be fetched"));
     }
     beast::tcp_stream tcp_stream(ioc_);
     // The endpoints that passed, not the name: no second resolution to rebind.
@@ -156,7 +170,9 @@ class Exchange {
     if (options_.verify_certificates) {
       stream.set_verify_callback(net::ssl::host_name_verification(url_.host));
     }
-    SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str());  // SNI
+    boost::system::error_code not_ip;
+    (void)net::ip::make_address(url_.host, not_ip);
+    if (not_ip) SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str());  // SNI
     co_await stream.async_handshake(net::ssl::stream_base::client,
                                     net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return Failed(absl::StatusCode::kUnavailable, "TLS with", url_, ec);
@@ -268,6 +284,7 @@ absl::StatusOr<HttpClientResponse> HttpFetch(const HttpClientRequest& request,
             StrCat("more than ", options.max_redirects, " redirects from ", request.url));
       }
       hop.url = Resolve(*url, location);
+      hop.connect_to.clear();
       // RFC 9110 section 15.4: 303 always, 301/302 of a POST in practice, become a GET.
       if (response->status == 303 ||
           ((response->status == 301 || response->status == 302) && hop.method == "POST")) {

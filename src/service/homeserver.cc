@@ -10,6 +10,9 @@
 #include "conclave/core/status_macros.h"
 #include "conclave/service/e2ee/backup.h"
 #include "conclave/service/e2ee/e2ee.h"
+#include "conclave/service/federation/federation_client.h"
+#include "conclave/service/federation/remote_keys.h"
+#include "conclave/service/federation/server_discovery.h"
 #include "conclave/service/federation/server_key.h"
 #include "conclave/service/push/notifications.h"
 #include "conclave/service/push/push_rule_store.h"
@@ -49,6 +52,21 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                  key_path);
   }
   CONCLAVE_ASSIGN_OR_RETURN(hs->store_, Store::Open(db));
+  CONCLAVE_RETURN_IF_ERROR(ParseFederationHosts(hs->settings_->Get().federation_hosts).status());
+  if (!hs->settings_->Get().federation_verify_certificates) {
+    CONCLAVE_LOG(kWarn, "service",
+                 "federation_verify_certificates is false: outbound federation accepts any "
+                 "certificate, so anyone on the path can impersonate other servers (tests only)");
+  }
+  hs->resolver_ = std::make_unique<ServerResolver>(RealResolverDeps(*hs->settings_));
+  hs->federation_client_ = std::make_unique<FederationClient>(hs->server_name_, hs->signing_key_,
+                                                              *hs->settings_, *hs->resolver_);
+  CONCLAVE_ASSIGN_OR_RETURN(
+      hs->remote_keys_, RemoteKeys::Open(RemoteKeys::Deps{.server_name = hs->server_name_,
+                                                          .signing_key = hs->signing_key_,
+                                                          .db = db,
+                                                          .client = hs->federation_client_.get(),
+                                                          .now_ms = nullptr}));
   CONCLAVE_ASSIGN_OR_RETURN(hs->stream_, Stream::Open(*hs->store_));
   hs->accounts_ = std::make_unique<Accounts>(*hs->store_, *hs->stream_, server, *hs->settings_);
   hs->push_rules_ = std::make_unique<PushRuleStore>(*hs->accounts_);

@@ -62,6 +62,10 @@ class HttpClientTest : public ::testing::Test {
     Add("POST", "/echo", [](Request& request) {
       return Response{200, "text/plain", "got " + request.body, {}, {}, {}};
     });
+    Add("GET", "/host", [](Request& request) {
+      return Response{200, "text/plain", std::string(request.Header("Host").value_or("")),
+                      {},  {},           {}};
+    });
     Add("GET", "/big",
         [](Request&) { return Response{200, "text/plain", std::string(4096, 'x'), {}, {}, {}}; });
     Add("GET", "/redirect", [](Request&) {
@@ -117,6 +121,24 @@ TEST_F(HttpClientTest, GetAndPostWhenAllowed) {
   auto missing = HttpFetch({.url = Url("/nothing")}, Loopback());
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->status, 404);
+}
+
+TEST_F(HttpClientTest, ConnectToReplacesTheAddressNotTheName) {
+  // The URL's host does not resolve; connect_to says where to go (federation's SRV targets).
+  HttpClientRequest request{.url = "http://fed.invalid:1/host"};
+  request.connect_to = "127.0.0.1:" + std::to_string(http_->port());
+  auto response = HttpFetch(request, Loopback());
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->body, "fed.invalid:1");
+  // A Host header of the request replaces the URL's.
+  request.headers.emplace_back("Host", "delegated.example");
+  response = HttpFetch(request, Loopback());
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->body, "delegated.example");
+  // The deny list applies to the connect_to address.
+  EXPECT_EQ(HttpFetch(request, {}).status().code(), absl::StatusCode::kPermissionDenied);
+  request.connect_to = "no-port";
+  EXPECT_EQ(HttpFetch(request, Loopback()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(HttpClientTest, RedirectsAreFollowedAndBounded) {

@@ -62,6 +62,28 @@ ServiceOptions ReadServiceOptions(core::OptionReader& r) {
       {.unit = "file",
        .doc = "The server's ed25519 signing key (Synapse's format), generated when absent; empty: "
               "<database_path>-signing.key"});
+  o.federation_hosts = r.StringList(
+      "federation_hosts", {},
+      {.runtime = true,
+       .doc = "Entries \"server_name=host:port\": where to reach these servers instead of "
+              "discovering it"});
+  o.federation_verify_certificates = r.Bool(
+      "federation_verify_certificates", true,
+      {.runtime = true, .doc = "Verify other servers' TLS certificates (false: tests only)"});
+  o.federation_ca_file =
+      r.String("federation_ca_file", "",
+               {.unit = "file",
+                .runtime = true,
+                .doc = "PEM file of the CAs trusted for federation; empty: the system's"});
+  o.federation_allowed_ranges =
+      r.StringList("federation_allowed_ranges", {},
+                   {.unit = "CIDR ranges",
+                    .runtime = true,
+                    .doc = "Addresses outbound federation may reach although loopback, private or "
+                           "link-local"});
+  o.federation_timeout =
+      r.Duration("federation_timeout", absl::Seconds(30),
+                 {.runtime = true, .doc = "Time limit of one outbound federation request"});
   return o;
 }
 

@@ -67,7 +67,8 @@ TEST(ServiceOptions, CheckNamesTheBadKeyAndListsTheKeysRead) {
   EXPECT_THAT(keys, ::testing::Contains("default_room_version"));
   EXPECT_THAT(keys, ::testing::Contains("signing_key_path"));
   EXPECT_THAT(keys, ::testing::Contains("access_token_lifetime"));
-  EXPECT_EQ(keys.size(), 11u);
+  EXPECT_THAT(keys, ::testing::Contains("federation_hosts"));
+  EXPECT_EQ(keys.size(), 16u);
 }
 
 TEST(ServiceOptions, AccessTokenLifetimeIsFiveMinutesAndADuration) {

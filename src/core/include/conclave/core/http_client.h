@@ -75,6 +75,12 @@ struct HttpClientRequest {
   std::string url;             // http://host[:port]/path?query or https://...
   std::vector<std::pair<std::string, std::string>> headers;  // besides Host, User-Agent
   std::string body;  // sent with Content-Length when not empty (POST, PUT)
+  // When not empty, "host:port" (an IPv6 host in brackets) to resolve and connect to instead of
+  // the URL's host and port, as curl's --connect-to: the URL still gives the certificate name
+  // and SNI (none for an IP literal, RFC 6066 §3) and the default Host header (a `Host` in
+  // `headers` replaces it). Used for the first hop only: a redirect connects where it points.
+  // Federation's server discovery (SRV targets, delegation) needs it.
+  std::string connect_to;
 };
 
 struct HttpClientResponse {

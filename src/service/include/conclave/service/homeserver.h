@@ -30,12 +30,15 @@ namespace conclave::service {
 class AdminRoom;
 class AdminRoomImpl;
 class E2ee;
+class FederationClient;
 class KeyBackup;
 class Notifications;
 class PushRuleStore;
 class Pushers;
+class RemoteKeys;
 class Rooms;
 class Search;
+class ServerResolver;
 class SearchIndexer;
 class Sync;
 class Typing;
@@ -88,6 +91,10 @@ class Homeserver {
   Search& search() { return *search_; }
   SearchIndexer& search_indexer() { return *search_indexer_; }
   RateLimiter& limiter() { return limiter_; }
+  // Outbound federation (federation_client.h) and other servers' keys (remote_keys.h); both
+  // block: call them from blocking routes or the admin worker.
+  FederationClient& federation_client() { return *federation_client_; }
+  RemoteKeys& remote_keys() { return *remote_keys_; }
   UiaSessions& uia_sessions() { return uia_sessions_; }
   AdminRoom& admin_room();
   // The same, with the service module's private interface (admin_room_impl.h).
@@ -121,6 +128,9 @@ class Homeserver {
   std::unique_ptr<Sync> sync_;
   std::unique_ptr<SearchIndexer> search_indexer_;
   std::unique_ptr<Search> search_;
+  std::unique_ptr<ServerResolver> resolver_;
+  std::unique_ptr<FederationClient> federation_client_;
+  std::unique_ptr<RemoteKeys> remote_keys_;
   // Wakes the indexer after each send; destroyed before it.
   EventObservers::Handle search_wakeup_;
   RateLimiter limiter_;

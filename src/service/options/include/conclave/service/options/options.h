@@ -46,6 +46,25 @@ struct ServiceOptions {
   // The server's signing key file (federation/server_key.h); "" = `<database_path>-signing.key`.
   // Read at each load of service (not at SIGHUP).
   std::string signing_key_path;
+
+  // --- outbound federation (service/federation/federation_client.h) ---------------------------
+  // Server name → "host:port" to connect to instead of discovering it (server_discovery.h), for
+  // tests and private deployments: entries "name=host:port" (TOML has no maps of strings in
+  // core's raw table; ParseFederationHosts, checked at each load). The Host header stays the
+  // server name, the certificate name its hostname. Default none. Runtime: SIGHUP applies it to
+  // the next request.
+  std::vector<std::string> federation_hosts;
+  // Verify the certificates of other servers (Server-Server API, "TLS"). Default true; false is
+  // for tests only and logs a warning at every load. Runtime.
+  bool federation_verify_certificates = true;
+  // A PEM file of the CAs trusted for federation instead of the system's; "" = the system's.
+  // Runtime.
+  std::string federation_ca_file;
+  // CIDR ranges outbound federation may reach although they are loopback, private, link-local
+  // (core::AddressFilter). Default none. Runtime.
+  std::vector<std::string> federation_allowed_ranges;
+  // Time limit of one outbound federation request. Default 30 s. Runtime.
+  absl::Duration federation_timeout = absl::Seconds(30);
 };
 
 // Reads the options (defaults for absent keys); invalid values end up in `reader.status()`.

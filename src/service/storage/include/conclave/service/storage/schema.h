@@ -186,6 +186,18 @@ std::string PusherKey(std::string_view user_id, std::string_view app_id, std::st
 std::string PushQueueKey(std::string_view user_id, std::string_view app_id,
                          std::string_view pushkey, uint64_t position);
 
+// --- federation: other servers' keys (service/federation/remote_keys.h; RemoteKeys opens these
+// at every load) ------------------------------------------------------------------------------
+// `federation_server_keys`: PairKey(server_name, key_id) → {key (unpadded base64 ed25519),
+// valid_until_ts (ms; the lesser of the server's and 7 days after the fetch, keys_server.yaml),
+// expired_ts (ms; only for an old key, from `old_verify_keys`), fetched_ts (ms)}: one row per
+// key a server published; a key that left `verify_keys` keeps its row and its valid_until_ts.
+inline constexpr char kServerKeysMap[] = "federation_server_keys";
+// `federation_key_responses`: server_name → the GET /_matrix/key/v2/server answer as fetched
+// (its own signatures intact), which the notary endpoints serve with this server's signature
+// added.
+inline constexpr char kServerKeyResponsesMap[] = "federation_key_responses";
+
 }  // namespace conclave::service::schema
 
 #endif  // CONCLAVE_SERVICE_STORAGE_SCHEMA_H_
