@@ -19,6 +19,7 @@ std::unique_ptr<CommandTree> BuildTree() {
   AddDatabaseCommands(*tree);
   AddMediaCommands(*tree);
   AddSearchCommands(*tree);
+  AddFederationCommands(*tree);
   AddDebugCommands(*tree);
   return tree;
 }

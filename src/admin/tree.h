@@ -145,6 +145,7 @@ void AddRoomsCommands(CommandTree& tree);
 void AddDatabaseCommands(CommandTree& tree);
 void AddMediaCommands(CommandTree& tree);
 void AddSearchCommands(CommandTree& tree);
+void AddFederationCommands(CommandTree& tree);
 void AddDebugCommands(CommandTree& tree);
 
 }  // namespace conclave::admin

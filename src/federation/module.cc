@@ -12,6 +12,7 @@
 #include "conclave/core/status_macros.h"
 #include "keys.h"
 #include "options.h"
+#include "queries.h"
 
 namespace conclave::federation {
 namespace {
@@ -34,6 +35,8 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
   loaded->settings_handle = context.server.sections().Register(loaded->settings.get());
   CONCLAVE_RETURN_IF_ERROR(RegisterKeyRoutes(context.server.router(), context.module_name,
                                              *loaded->settings, loaded->routes));
+  CONCLAVE_RETURN_IF_ERROR(
+      RegisterQueryRoutes(context.server.router(), context.module_name, loaded->routes));
   g_loaded = loaded.release();
   return absl::OkStatus();
 }

@@ -1,0 +1,69 @@
+// `federation`: outbound federation from the operator's side: fetching a server's keys now
+// (service/federation/remote_keys.h) and showing what the cache holds.
+#include <boost/json/object.hpp>
+
+#include "absl/time/time.h"
+#include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/service/federation/remote_keys.h"
+#include "conclave/service/homeserver.h"
+#include "conclave/service/protocol/identifiers.h"
+#include "format.h"
+#include "tree.h"
+
+namespace conclave::admin {
+namespace {
+
+std::string Timestamp(int64_t ms) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+}
+
+absl::StatusOr<Reply> CachedKeys(service::Homeserver& hs, const std::string& server,
+                                 std::string intro) {
+  CONCLAVE_ASSIGN_OR_RETURN(std::vector<service::ServerKeyRecord> keys,
+                            hs.remote_keys().Cached(server));
+  if (keys.empty()) return Reply(core::StrCat("No cached keys of ", server));
+  std::vector<std::vector<std::string>> rows;
+  for (const service::ServerKeyRecord& key : keys) {
+    rows.push_back({key.key_id, key.key,
+                    key.expired_ts ? core::StrCat("old, expired ", Timestamp(*key.expired_ts))
+                                   : core::StrCat("valid until ", Timestamp(key.valid_until_ts)),
+                    Timestamp(key.fetched_ts)});
+  }
+  Reply reply(std::move(intro));
+  reply.Table({"key id", "public key", "validity", "fetched"}, std::move(rows));
+  return reply;
+}
+
+absl::StatusOr<Reply> Keys(Context& context, const std::string& server, bool cached_only) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  if (!service::IsValidServerName(server)) {
+    return absl::InvalidArgumentError(core::StrCat(server, " is not a server name"));
+  }
+  if (server == hs->server_name()) {
+    return absl::InvalidArgumentError(
+        core::StrCat(server, " is this server (GET /_matrix/key/v2/server publishes its key)"));
+  }
+  if (cached_only) return CachedKeys(*hs, server, core::StrCat("Cached keys of ", server, ":"));
+  CONCLAVE_RETURN_IF_ERROR(hs->remote_keys().Fetch(server).status());
+  return CachedKeys(*hs, server,
+                    core::StrCat("Fetched the keys of ", server,
+                                 " (self-signature verified); the cache now holds:"));
+}
+
+}  // namespace
+
+void AddFederationCommands(CommandTree& tree) {
+  Group group = tree.AddGroup("federation", "Other servers: their keys");
+  auto* server = tree.Make<std::string>();
+  auto* cached = tree.Make<bool>();
+  tree.AddCommand(group, "keys",
+                  "Fetch SERVER's signing keys from it now (GET /_matrix/key/v2/server, "
+                  "self-signature checked) and show the cached keys",
+                  [server, cached](Context& context) { return Keys(context, *server, *cached); })
+      .Flag("--cached", cached, "Only show the cache, fetch nothing")
+      .Arg("SERVER", server, "A server name, e.g. matrix.org or 127.0.0.3:8448")
+      .Required();
+}
+
+}  // namespace conclave::admin

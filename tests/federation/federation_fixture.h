@@ -1,0 +1,65 @@
+// The federation module's test fixture: the api tests' harness with the federation module
+// loaded after api, no network (the servers a test names go to loopback, which the deny list
+// refuses at once), and requests dispatched with raw bodies and headers.
+#ifndef CONCLAVE_TESTS_FEDERATION_FEDERATION_FIXTURE_H_
+#define CONCLAVE_TESTS_FEDERATION_FEDERATION_FIXTURE_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/api_harness.h"
+
+extern "C" const conclave::core::ModuleDescriptor* conclave_module_federation() noexcept;
+
+namespace conclave::federation::test_util {
+
+class FederationTest : public api::test_util::ApiTest {
+ protected:
+  // `unreachable`: server names whose requests must fail at once (federation_hosts to
+  // 127.0.0.1:1, denied by default).
+  explicit FederationTest(std::vector<std::string> unreachable)
+      : unreachable_(std::move(unreachable)) {
+    extra_modules_ = {conclave_module_federation()};
+  }
+
+  void SetUp() override {
+    ApiTest::SetUp();
+    std::string hosts = "[";
+    for (const std::string& name : unreachable_) {
+      hosts += (hosts.size() > 1 ? ", \"" : "\"") + name + "=127.0.0.1:1\"";
+    }
+    core::RawConfig raw;
+    raw.SetText("federation_hosts", hosts + "]");
+    ASSERT_TRUE(server_->sections().Reload(raw).ok());
+  }
+
+  // Dispatches `method` `target` with `body` as is and `authorization` when not empty.
+  api::test_util::ApiResponse Dispatch(const std::string& method, const std::string& target,
+                                       const std::string& body,
+                                       const std::string& authorization = "") {
+    core::Request request;
+    request.method = method;
+    request.target = target;
+    const size_t query = target.find('?');
+    request.path = target.substr(0, query);
+    if (query != std::string::npos) request.query = target.substr(query + 1);
+    request.body = body;
+    if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
+    if (!authorization.empty()) request.headers.emplace_back("Authorization", authorization);
+    core::Response response;
+    EXPECT_EQ(server_->router().Dispatch(request, response), core::Router::Outcome::kHandled);
+    api::test_util::ApiResponse out{response.status, {}, response.body};
+    boost::system::error_code ec;
+    boost::json::value parsed = boost::json::parse(response.body, ec);
+    if (!ec && parsed.is_object()) out.json = std::move(parsed.get_object());
+    return out;
+  }
+
+ private:
+  std::vector<std::string> unreachable_;
+};
+
+}  // namespace conclave::federation::test_util
+
+#endif  // CONCLAVE_TESTS_FEDERATION_FEDERATION_FIXTURE_H_
