@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "conclave/core/config.h"
@@ -64,12 +66,21 @@ absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
         StrCat("config: tls_certificate_path: '", certificate_path,
                "' is not a PEM certificate chain: ", OpenSslErrors("no certificate")));
   }
-  if (SSL_CTX_use_PrivateKey_file(native, private_key_path.c_str(), SSL_FILETYPE_PEM) != 1) {
+  // Read first, then installed: a key that does not parse and one of another certificate get
+  // their own messages.
+  EVP_PKEY* key = nullptr;
+  if (FILE* file = fopen(private_key_path.c_str(), "re"); file != nullptr) {
+    key = PEM_read_PrivateKey(file, nullptr, nullptr, nullptr);
+    fclose(file);
+  }
+  if (key == nullptr) {
     return absl::InvalidArgumentError(
         StrCat("config: tls_private_key_path: '", private_key_path,
-               "' is not a PEM private key matching the certificate: ", OpenSslErrors("no key")));
+               "' is not an unencrypted PEM private key: ", OpenSslErrors("no key")));
   }
-  if (SSL_CTX_check_private_key(native) != 1) {
+  const bool installed = SSL_CTX_use_PrivateKey(native, key) == 1;
+  EVP_PKEY_free(key);
+  if (!installed || SSL_CTX_check_private_key(native) != 1) {
     return absl::InvalidArgumentError(StrCat("config: tls_private_key_path: '", private_key_path,
                                              "' does not match the certificate of '",
                                              certificate_path,

@@ -260,6 +260,7 @@ TEST(CheckTlsListener, NamesTheKeyAndThePathOfABadFile) {
   absl::Status mismatch = CheckTlsListener(config);
   EXPECT_EQ(mismatch.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(mismatch.message(), HasSubstr("tls_private_key_path"));
+  EXPECT_THAT(mismatch.message(), HasSubstr("does not match the certificate"));
 
   std::ofstream(dir / "junk.pem") << "-----BEGIN CERTIFICATE-----\nnope\n";
   config.tls_certificate_path = (dir / "junk.pem").string();
