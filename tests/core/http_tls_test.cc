@@ -11,9 +11,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <string>
 
+#include "absl/synchronization/notification.h"
 #include "conclave/core/config.h"
 #include "conclave/core/handover.h"
 #include "conclave/core/http.h"
@@ -72,7 +74,10 @@ class TlsClient {
   bool connected() const { return connected_; }
   // Sends a keep-alive GET of `path` and returns the whole response; "" if the connection closed.
   std::string Get(const std::string& path) {
-    const std::string raw = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    return Send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  // Sends `raw` (a whole request) and returns the whole response; "" if the connection closed.
+  std::string Send(const std::string& raw) {
     if (SSL_write(ssl_, raw.data(), static_cast<int>(raw.size())) <= 0) return "";
     return ReadResponse();
   }
@@ -233,6 +238,129 @@ TEST_F(HttpTlsTest, AHandOverClosesTlsConnectionsAndHandsOverPlainOnes) {
   EXPECT_EQ(handover.closed_busy, 0u);
   EXPECT_TRUE(tls.ClosedByServer());
   for (const HandedConnection& h : handover.connections) close(h.fd);
+}
+
+// File responses (no sendfile(2) through TLS: read and written in chunks) and bodies streamed to
+// a file (RouteOptions::body_to_file) work over TLS as over plain HTTP.
+TEST_F(HttpTlsTest, FileBodiesBothWaysOverTls) {
+  std::string content;
+  for (size_t i = 0; i < 300 * 1024 + 7; ++i) content.push_back(static_cast<char>(i % 251));
+  std::ofstream(dir_ / "f", std::ios::binary) << content;
+  auto download = *router_.Add("m", "GET", "/file", [this](Request&) {
+    Response response;
+    response.content_type = "application/octet-stream";
+    auto file = ResponseFile::Open((dir_ / "f").string());
+    if (file.ok()) response.file = *std::move(file);
+    return response;
+  });
+  std::filesystem::create_directories(dir_ / "up");
+  RouteOptions options;
+  options.body_to_file = RouteOptions::BodyToFile{(dir_ / "up").string(), 1 << 20};
+  auto upload = *router_.Add(
+      "m", "POST", "/up",
+      [](Request& request) {
+        std::ifstream in(request.body_file, std::ios::binary);
+        std::string body((std::istreambuf_iterator<char>(in)), {});
+        return Response{
+            200, "text/plain", std::to_string(body.size()) + ":" + body.substr(0, 5), {}, {}};
+      },
+      options);
+  Start();
+  TlsClient client(http_->federation_port(), cert_);
+  ASSERT_TRUE(client.connected());
+  const std::string response = client.Get("/file");
+  EXPECT_THAT(response, HasSubstr("200 OK"));
+  EXPECT_THAT(response, EndsWith(content));
+  const std::string body(200000, 'u');
+  EXPECT_THAT(client.Send("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" + body),
+              EndsWith("200000:uuuuu"));
+  EXPECT_THAT(client.Get("/hello"), EndsWith("hello /hello"));  // still in step
+}
+
+// A request in flight over TLS when a hand-over starts is answered by this engine with
+// Connection: close (its TLS session cannot follow the socket), then the connection closes.
+TEST_F(HttpTlsTest, AnInFlightTlsRequestIsAnsweredWithConnectionCloseAtAHandOver) {
+  absl::Notification entered, release;
+  auto slow = *router_.Add(
+      "m", "GET", "/slow",
+      [&](Request&) {
+        entered.Notify();
+        release.WaitForNotificationWithTimeout(absl::Seconds(10));
+        return Response{200, "text/plain", "slow done", {}, {}};
+      },
+      RouteOptions{.blocking = true});
+  Start();
+  TlsClient client(http_->federation_port(), cert_);
+  ASSERT_TRUE(client.connected());
+  auto answer = std::async(std::launch::async, [&] { return client.Get("/slow"); });
+  entered.WaitForNotification();
+  auto handover =
+      std::async(std::launch::async, [&] { return http_->StopForHandOver(absl::Seconds(5)); });
+  // The stop has begun once the notifier is interrupted (it is, after `stopping` is set).
+  struct Probe : Notifier::Waiter {
+    void Wake(WakeReason) override {}
+  } probe;
+  for (int i = 0; i < 5000; ++i) {
+    if (notifier_.Subscribe("probe", notifier_.Version("probe"), &probe) ==
+        WakeReason::kInterrupted) {
+      break;
+    }
+    notifier_.Unsubscribe("probe", &probe);
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  release.Notify();
+  const std::string response = answer.get();
+  EXPECT_THAT(response, HasSubstr("Connection: close"));
+  EXPECT_THAT(response, EndsWith("slow done"));
+  HandOver handed = handover.get();
+  EXPECT_TRUE(handed.connections.empty());
+  EXPECT_EQ(handed.closed_busy, 0u);
+  EXPECT_TRUE(client.ClosedByServer());
+}
+
+// The exec restart's side in the next image: a listening socket named "federation" becomes its
+// TLS listener (same port, the certificate loaded again); without a certificate it is closed.
+TEST_F(HttpTlsTest, AnInheritedFederationSocketIsAdoptedOrClosed) {
+  Start();
+  int federation_fd = -1;
+  for (int fd : http_->listening_fds()) {
+    if (ListenFdName(fd) == kFederationListenerName) federation_fd = fd;
+  }
+  ASSERT_GE(federation_fd, 0);
+  const uint16_t port = http_->federation_port();
+
+  Router router;
+  Notifier notifier;
+  auto route = *router.Add("m", "GET", "/hello", [](Request&) {
+    return Response{200, "text/plain", "next", {}, {}};
+  });
+  const int inherited = dup(federation_fd);
+  SetListenFdName(inherited, kFederationListenerName);
+  Config next_config = config_;
+  next_config.federation_port = 1;  // ignored: the socket is inherited
+  HttpServer next(router, notifier, next_config);
+  ASSERT_TRUE(next.Listen({inherited}).ok());
+  EXPECT_EQ(next.federation_port(), port);
+  http_->Stop(absl::Seconds(2));
+  http_->CloseListeners();  // the old image's copy goes; the inherited one serves
+  next.Start(1);
+  TlsClient client(port, cert_);
+  ASSERT_TRUE(client.connected());
+  EXPECT_THAT(client.Get("/hello"), EndsWith("next"));
+  next.Stop(absl::Seconds(2));
+
+  const int unwanted = dup(inherited);
+  SetListenFdName(unwanted, kFederationListenerName);
+  Config plain = config_;
+  plain.tls_certificate_path.clear();
+  HttpServer without(router, notifier, plain);
+  ASSERT_TRUE(without.Listen({unwanted}).ok());
+  EXPECT_EQ(without.federation_port(), 0);
+  // Closed (its descriptor number may be reused at once): only a main listener of its own,
+  // bound anew, is left.
+  ASSERT_EQ(without.listening_fds().size(), 1u);
+  EXPECT_NE(without.port(), port);
+  EXPECT_EQ(ListenFdName(without.listening_fds()[0]), kHttpListenerName);
 }
 
 TEST(CheckTlsListener, NamesTheKeyAndThePathOfABadFile) {
