@@ -322,6 +322,7 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn,
     conn->ExpiresAfter(config.request_timeout);
     auto [ec] = co_await conn->tls->async_handshake(net::ssl::stream_base::server, kTuple);
     if (ec) {
+      stats.tls_handshake_failures().Increment();
       CONCLAVE_LOG(kDebug, "http", "TLS handshake with {} failed: {}", remote, ec.message());
       co_return;
     }

@@ -22,6 +22,7 @@
 #include "conclave/core/http_client.h"
 #include "conclave/core/http_server.h"
 #include "conclave/core/listen_fds.h"
+#include "conclave/core/metrics.h"
 #include "conclave/core/notifier.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -110,6 +111,14 @@ class TlsClient {
   std::string pending_;
 };
 
+// conclave_http_tls_handshake_failures_total, as the metrics page shows it.
+uint64_t HandshakeFailures() {
+  const std::string page = GlobalMetrics().Render();
+  const std::string name = "\nconclave_http_tls_handshake_failures_total ";
+  const size_t at = page.find(name);
+  return at == std::string::npos ? 0 : std::stoull(page.substr(at + name.size()));
+}
+
 class HttpTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -171,7 +180,9 @@ TEST_F(HttpTlsTest, ServesTheSameRoutesOverTlsWithKeepAlive) {
   }
   // The main listener still serves plain HTTP, and the TLS port does not.
   EXPECT_THAT(Get(http_->port(), "/hello"), EndsWith("hello /hello"));
+  const uint64_t failures = HandshakeFailures();
   EXPECT_THAT(Get(http_->federation_port(), "/hello"), Not(HasSubstr("hello /hello")));
+  EXPECT_EQ(HandshakeFailures(), failures + 1);
   // Core's own client, verifying the certificate.
   auto fetched = HttpFetch({.url = FederationUrl("/hello")}, Trusting(cert_));
   ASSERT_TRUE(fetched.ok()) << fetched.status();

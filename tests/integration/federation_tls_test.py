@@ -12,7 +12,8 @@ restart"):
   answered by the new code;
 - SIGHUP re-reads the certificate: new connections get the new one;
 - a missing certificate, a key that does not match, or a certificate without a key: a clear
-  start error, exit status 2 (and from --check-config);
+  start error, exit status 2 (and from --check-config, so an exec restart into it is refused
+  and the running image keeps serving TLS);
 - no certificate configured: no TLS listener, and the log says so.
 
 Usage: federation_tls_test.py BUILD_DIR
@@ -214,6 +215,19 @@ class FederationTlsTest(unittest.TestCase):
         idle.close()
         log = self.server.log()[offset:]
         self.assertNotIn("closing the inherited federation socket", log)
+
+    def test_restart_refused_while_the_key_is_broken(self):
+        with open(self.key, "w") as f:
+            f.write("not a key\n")
+        offset = self.server.log_size()
+        self.server.send(signal.SIGUSR2)
+        line = self.server.wait_for_log(r"restart refused", 60, after=offset)
+        self.assertIn("tls_private_key_path", self.server.log()[offset:])
+        self.assertIsNone(self.server.proc.poll(), line)
+        # Still serving TLS with the certificate loaded at start.
+        client = TlsClient(self.server.federation_port, self.cert)
+        self.assertEqual(client.get("/_matrix/federation/v1/version")[0], 200)
+        client.close()
 
     @unittest.skipUnless(DEV and os.path.exists(API_VARIANT), "hot reload: dev build with variants")
     def test_module_reload_keeps_the_tls_connection(self):
