@@ -1,0 +1,211 @@
+"""Two conclave servers federating on loopback: A on 127.0.0.2 and B on 127.0.0.3, each with its
+own server name `127.0.0.x:PORT`, its own self-signed certificate (both trusted through
+federation_ca_file, so certificates are verified) and federation_allowed_ranges for loopback.
+
+- A's notary (GET and POST /_matrix/key/v2/query) fetches B's keys from B over TLS, checks B's
+  self-signature, and serves them with A's signature added: both verified here with Python's
+  own Ed25519; the keys are then in A's cache (served again with B stopped).
+- An X-Matrix request signed with A's key (read from A's key file) for B's profile query: B
+  fetches A's keys from A and answers; a bad signature, another destination or no header get
+  401 M_UNAUTHORIZED; a remote user id gets M_INVALID_PARAM.
+
+Usage: federation_test.py BUILD_DIR
+"""
+
+import base64
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import sys
+import tempfile
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(__file__))
+from server import Server, make_certificate  # noqa: E402
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,  # noqa: E402
+                                                               Ed25519PublicKey)
+
+BUILD = os.path.abspath(sys.argv.pop(1) if len(sys.argv) > 1 else "build/dev")
+BINARY = os.path.join(BUILD, "bin", "conclave")
+
+
+def b64decode(text):
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def b64encode(data):
+    return base64.b64encode(data).decode().rstrip("=")
+
+
+def canonical_json(value):
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                      allow_nan=False).encode("utf-8")
+
+
+def signed_bytes(obj):
+    return canonical_json({k: v for k, v in obj.items() if k not in ("signatures", "unsigned")})
+
+
+def verify_signature(obj, server_name, key_id, public_key_b64):
+    signature = b64decode(obj["signatures"][server_name][key_id])
+    Ed25519PublicKey.from_public_bytes(b64decode(public_key_b64)).verify(signature,
+                                                                        signed_bytes(obj))
+
+
+def free_port(address):
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return s.getsockname()[1]
+
+
+class Side:
+    """One server: its address, federation port (fixed, as its server name carries it), cert."""
+
+    def __init__(self, address, certs_dir):
+        self.address = address
+        self.port = free_port(address)
+        self.name = f"{address}:{self.port}"
+        self.dir = os.path.join(certs_dir, address)
+        os.makedirs(self.dir)
+        self.cert, self.key = make_certificate(self.dir, address)
+
+
+class FederationTest(unittest.TestCase):
+    def setUp(self):
+        self.certs = tempfile.mkdtemp(prefix="conclave-fed-")
+        self.a = Side("127.0.0.2", self.certs)
+        self.b = Side("127.0.0.3", self.certs)
+        self.ca = os.path.join(self.certs, "ca.pem")
+        with open(self.ca, "w") as out:
+            for side in (self.a, self.b):
+                with open(side.cert) as f:
+                    out.write(f.read())
+        self.servers = {}
+        for side in (self.a, self.b):
+            server = Server(BINARY, env={
+                "CONCLAVE_SERVER_NAME": side.name,
+                "CONCLAVE_FEDERATION_ADDRESS": side.address,
+                "CONCLAVE_FEDERATION_PORT": str(side.port),
+                "CONCLAVE_TLS_CERTIFICATE_PATH": side.cert,
+                "CONCLAVE_TLS_PRIVATE_KEY_PATH": side.key,
+                "CONCLAVE_FEDERATION_CA_FILE": self.ca,
+                "CONCLAVE_FEDERATION_ALLOWED_RANGES": "127.0.0.0/8",
+                "CONCLAVE_FEDERATION_TIMEOUT": "10s",
+            })
+            self.servers[side.name] = server
+            server.start()
+            self.assertEqual(server.federation_port, side.port)
+
+    def tearDown(self):
+        for server in self.servers.values():
+            server.cleanup()
+        shutil.rmtree(self.certs, ignore_errors=True)
+
+    def server(self, side):
+        return self.servers[side.name]
+
+    def own_keys(self, side):
+        status, keys, _ = self.server(side).request("GET", "/_matrix/key/v2/server")
+        self.assertEqual(status, 200, keys)
+        return keys
+
+    def signing_seed(self, side):
+        """A's key file (Synapse's format: `ed25519 <version> <seed>`)."""
+        path = os.path.join(self.server(side).workdir, "data-signing.key")
+        with open(path) as f:
+            algorithm, version, seed = f.read().split()
+        return f"ed25519:{version}", b64decode(seed)
+
+    def federation_get(self, side, target, authorization):
+        """GET `target` on `side`'s TLS listener, verifying its certificate."""
+        context = ssl.create_default_context(cafile=side.cert)
+        conn = http.client.HTTPSConnection(side.address, side.port, context=context, timeout=30)
+        try:
+            headers = {"Host": side.name}
+            if authorization is not None:
+                headers["Authorization"] = authorization
+            conn.request("GET", target, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read() or b"null")
+        finally:
+            conn.close()
+
+    def x_matrix(self, origin, destination, key_id, seed, method, uri, sig_override=None):
+        request = {"method": method, "uri": uri, "origin": origin, "destination": destination}
+        signature = b64encode(Ed25519PrivateKey.from_private_bytes(seed).sign(
+            canonical_json(request)))
+        return (f'X-Matrix origin="{origin}",destination="{destination}",key="{key_id}",'
+                f'sig="{sig_override or signature}"')
+
+    def test_notary_on_a_fetches_and_countersigns_bs_keys(self):
+        b_keys = self.own_keys(self.b)
+        a_keys = self.own_keys(self.a)
+        ((b_key_id, b_key),) = b_keys["verify_keys"].items()
+        ((a_key_id, a_key),) = a_keys["verify_keys"].items()
+        quoted = urllib.parse.quote(self.b.name)
+        status, answer, _ = self.server(self.a).request("GET", f"/_matrix/key/v2/query/{quoted}")
+        self.assertEqual(status, 200, f"{answer}\n{self.server(self.a).log()[-3000:]}")
+        (served,) = answer["server_keys"]
+        self.assertEqual(served["server_name"], self.b.name)
+        self.assertEqual(served["verify_keys"], b_keys["verify_keys"])
+        verify_signature(served, self.b.name, b_key_id, b_key["key"])
+        verify_signature(served, self.a.name, a_key_id, a_key["key"])
+        # The batch form, with a criterion already met: from A's cache, even with B gone.
+        self.server(self.b).stop()
+        status, answer, _ = self.server(self.a).request(
+            "POST", "/_matrix/key/v2/query",
+            body={"server_keys": {self.b.name: {b_key_id: {"minimum_valid_until_ts": 0}}}})
+        self.assertEqual(status, 200, answer)
+        (cached,) = answer["server_keys"]
+        verify_signature(cached, self.b.name, b_key_id, b_key["key"])
+        verify_signature(cached, self.a.name, a_key_id, a_key["key"])
+
+    def test_signed_profile_query_from_a_to_b(self):
+        b = self.server(self.b)
+        status, registered, _ = b.request("POST", "/_matrix/client/v3/register", body={
+            "username": "bob", "password": "pw-bob-123", "auth": {"type": "m.login.dummy"}})
+        self.assertEqual(status, 200, registered)
+        bob = f"@bob:{self.b.name}"
+        status, body, _ = b.request(
+            "PUT", f"/_matrix/client/v3/profile/{urllib.parse.quote(bob)}/displayname",
+            body={"displayname": "Bob"}, token=registered["access_token"])
+        self.assertEqual(status, 200, body)
+
+        key_id, seed = self.signing_seed(self.a)
+        uri = "/_matrix/federation/v1/query/profile?user_id=" + urllib.parse.quote(bob, safe="")
+        auth = self.x_matrix(self.a.name, self.b.name, key_id, seed, "GET", uri)
+        status, profile = self.federation_get(self.b, uri, auth)
+        self.assertEqual(status, 200, f"{profile}\n{b.log()[-3000:]}")
+        self.assertEqual(profile, {"displayname": "Bob"})
+        # B now holds A's key: its notary serves it too.
+        status, answer, _ = b.request("GET",
+                                      f"/_matrix/key/v2/query/{urllib.parse.quote(self.a.name)}")
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(len(answer["server_keys"]), 1, answer)
+
+        bad_sig = self.x_matrix(self.a.name, self.b.name, key_id, seed, "GET", uri,
+                                sig_override=b64encode(b"\0" * 64))
+        other_destination = self.x_matrix(self.a.name, "elsewhere.example", key_id, seed, "GET",
+                                          uri)
+        other_key = self.x_matrix(self.a.name, self.b.name, key_id,
+                                  os.urandom(32), "GET", uri)
+        for what, header in (("bad signature", bad_sig), ("other destination", other_destination),
+                             ("another key", other_key), ("no header", None)):
+            with self.subTest(what):
+                status, error = self.federation_get(self.b, uri, header)
+                self.assertEqual((status, error["errcode"]), (401, "M_UNAUTHORIZED"), error)
+
+        remote_uri = ("/_matrix/federation/v1/query/profile?user_id="
+                      + urllib.parse.quote(f"@someone:{self.a.name}", safe=""))
+        auth = self.x_matrix(self.a.name, self.b.name, key_id, seed, "GET", remote_uri)
+        status, error = self.federation_get(self.b, remote_uri, auth)
+        self.assertEqual((status, error["errcode"]), (400, "M_INVALID_PARAM"), error)
+
+
+if __name__ == "__main__":
+    unittest.main()
