@@ -1,10 +1,15 @@
 // `federation`: outbound federation from the operator's side: fetching a server's keys now
-// (service/federation/remote_keys.h) and showing what the cache holds.
+// (service/federation/remote_keys.h) and showing what the cache holds, and a signed profile
+// query to another server (service/federation/federation_client.h). They block: the admin
+// worker runs them.
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "absl/time/time.h"
+#include "conclave/core/percent.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
+#include "conclave/service/federation/federation_client.h"
 #include "conclave/service/federation/remote_keys.h"
 #include "conclave/service/homeserver.h"
 #include "conclave/service/protocol/identifiers.h"
@@ -51,10 +56,27 @@ absl::StatusOr<Reply> Keys(Context& context, const std::string& server, bool cac
                                  " (self-signature verified); the cache now holds:"));
 }
 
+// Asks USER's server for USER's profile with a signed request (query.yaml), as this server.
+absl::StatusOr<Reply> Profile(Context& context, const std::string& user_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  CONCLAVE_ASSIGN_OR_RETURN(service::UserId user, service::ParseUserId(user_id));
+  if (user.server_name == hs->server_name()) {
+    return absl::InvalidArgumentError(core::StrCat(user_id, " is a user of this server"));
+  }
+  const std::string uri =
+      core::StrCat("/_matrix/federation/v1/query/profile?user_id=", core::PercentEncode(user_id));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      boost::json::object profile,
+      hs->federation_client().SendJson(user.server_name, "GET", uri, nullptr));
+  Reply reply(core::StrCat("The profile of ", user_id, " from ", user.server_name, ":"));
+  reply.Pre(boost::json::serialize(profile));
+  return reply;
+}
+
 }  // namespace
 
 void AddFederationCommands(CommandTree& tree) {
-  Group group = tree.AddGroup("federation", "Other servers: their keys");
+  Group group = tree.AddGroup("federation", "Other servers: their keys, queries to them");
   auto* server = tree.Make<std::string>();
   auto* cached = tree.Make<bool>();
   tree.AddCommand(group, "keys",
@@ -63,6 +85,13 @@ void AddFederationCommands(CommandTree& tree) {
                   [server, cached](Context& context) { return Keys(context, *server, *cached); })
       .Flag("--cached", cached, "Only show the cache, fetch nothing")
       .Arg("SERVER", server, "A server name, e.g. matrix.org or 127.0.0.3:8448")
+      .Required();
+  auto* user = tree.Make<std::string>();
+  tree.AddCommand(group, "query-profile",
+                  "Ask USER's server for USER's profile (GET /_matrix/federation/v1/query/profile, "
+                  "signed with this server's key)",
+                  [user](Context& context) { return Profile(context, *user); })
+      .Arg("USER", user, "A user id of another server, e.g. @bob:127.0.0.3:8448")
       .Required();
 }
 

@@ -32,5 +32,11 @@ TEST_F(FederationCommandsTest, KeysRefusesBadNamesAndThisServer) {
   EXPECT_THAT(Err("federation keys example.org").message(), HasSubstr("is this server"));
 }
 
+TEST_F(FederationCommandsTest, QueryProfileRefusesLocalAndMalformedUsers) {
+  EXPECT_THAT(Err("federation query-profile @alice:example.org").message(),
+              HasSubstr("a user of this server"));
+  EXPECT_FALSE(Run("federation query-profile not-a-user").ok());
+}
+
 }  // namespace
 }  // namespace conclave::admin

@@ -6,7 +6,8 @@ federation_ca_file, so certificates are verified) and federation_allowed_ranges 
   self-signature, and serves them with A's signature added: both verified here with Python's
   own Ed25519; the keys are then in A's cache (served again with B stopped).
 - An X-Matrix request signed with A's key (read from A's key file) for B's profile query: B
-  fetches A's keys from A and answers; a bad signature, another destination or no header get
+  fetches A's keys from A and answers; then A itself sends it (the admin command `federation
+  query-profile`, run by admin_execute at A's restart, through the FederationClient); a bad signature, another destination or no header get
   401 M_UNAUTHORIZED; a remote user id gets M_INVALID_PARAM.
 
 Usage: federation_test.py BUILD_DIR
@@ -199,6 +200,17 @@ class FederationTest(unittest.TestCase):
             with self.subTest(what):
                 status, error = self.federation_get(self.b, uri, header)
                 self.assertEqual((status, error["errcode"]), (401, "M_UNAUTHORIZED"), error)
+
+        # A itself asks, signing with its key (the admin command through FederationClient), at
+        # its next start (admin_execute); B has A's keys cached from the query above.
+        a = self.server(self.a)
+        a.stop()
+        a.env["CONCLAVE_ADMIN_EXECUTE"] = json.dumps([f"federation query-profile {bob}"])
+        offset = a.log_size()
+        a.start()
+        line = a.wait_for_log(r"admin_execute 'federation query-profile", after=offset)
+        self.assertNotIn("failed", line, a.log()[offset:])
+        a.wait_for_log(r'\{"displayname":"Bob"\}', after=offset)
 
         remote_uri = ("/_matrix/federation/v1/query/profile?user_id="
                       + urllib.parse.quote(f"@someone:{self.a.name}", safe=""))
