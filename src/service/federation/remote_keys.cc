@@ -77,8 +77,9 @@ absl::StatusOr<ServerKeyRecord> DecodeRecord(std::string_view server_name, std::
   return r;
 }
 
-bool ValidAt(const ServerKeyRecord& r, int64_t ts) {
-  return r.expired_ts.has_value() ? ts < *r.expired_ts : ts <= r.valid_until_ts;
+bool ValidAt(const ServerKeyRecord& r, int64_t ts, bool current_only) {
+  if (r.expired_ts.has_value()) return !current_only && ts < *r.expired_ts;
+  return ts <= r.valid_until_ts;
 }
 
 }  // namespace
@@ -215,7 +216,7 @@ absl::StatusOr<std::optional<ServerKeyRecord>> RemoteKeys::Row(std::string_view 
 }
 
 absl::StatusOr<std::string> RemoteKeys::KeyAt(std::string_view server_name, std::string_view key_id,
-                                              int64_t ts) {
+                                              int64_t ts, bool current_only) {
   if (server_name == deps_.server_name) {
     if (key_id == deps_.signing_key.key_id) {
       return UnpaddedBase64(deps_.signing_key.pair.public_key);
@@ -223,13 +224,13 @@ absl::StatusOr<std::string> RemoteKeys::KeyAt(std::string_view server_name, std:
     return Unauthorized(StrCat("this server has no key ", key_id));
   }
   CONCLAVE_ASSIGN_OR_RETURN(std::optional<ServerKeyRecord> row, Row(server_name, key_id));
-  if (row.has_value() && ValidAt(*row, ts)) return row->key;
+  if (row.has_value() && ValidAt(*row, ts, current_only)) return row->key;
   std::string why;
   if (deps_.client != nullptr && MayFetch(server_name)) {
     absl::StatusOr<boost::json::object> fetched = Fetch(server_name);
     if (fetched.ok()) {
       CONCLAVE_ASSIGN_OR_RETURN(row, Row(server_name, key_id));
-      if (row.has_value() && ValidAt(*row, ts)) return row->key;
+      if (row.has_value() && ValidAt(*row, ts, current_only)) return row->key;
     } else {
       why = StrCat(" (fetching its keys failed: ", fetched.status().message(), ")");
     }
@@ -240,7 +241,7 @@ absl::StatusOr<std::string> RemoteKeys::KeyAt(std::string_view server_name, std:
 
 ServerKeyLookup RemoteKeys::RequestKeyLookup() {
   return [this](std::string_view server_name, std::string_view key_id) {
-    return KeyAt(server_name, key_id, Now());
+    return KeyAt(server_name, key_id, Now(), /*current_only=*/true);
   };
 }
 

@@ -119,6 +119,16 @@ TEST_F(RemoteKeysTest, OldKeysServeEventsBeforeTheirExpiry) {
   EXPECT_EQ(cached->size(), 2u);
 }
 
+TEST_F(RemoteKeysTest, OldKeysDoNotAuthenticateRequests) {
+  ServerSigningKey old = GenerateSigningKey();
+  // Expiring in the future, still: valid for events before then, never for requests.
+  ASSERT_TRUE(keys_->Store("remote.example", Answer(kNow + kDay, &old, kNow + kDay), kNow).ok());
+  EXPECT_TRUE(keys_->KeyAt("remote.example", old.key_id, kNow).ok());
+  EXPECT_THAT(keys_->RequestKeyLookup()("remote.example", old.key_id).status(),
+              HasErrcode(Errcode::kUnauthorized));
+  EXPECT_TRUE(keys_->RequestKeyLookup()("remote.example", remote_.key_id).ok());
+}
+
 TEST_F(RemoteKeysTest, OwnKeyNeedsNoCache) {
   EXPECT_EQ(keys_->KeyAt("ours.example", ours_.key_id, kNow).value(),
             UnpaddedBase64(ours_.pair.public_key));

@@ -81,11 +81,13 @@ class RemoteKeys {
   // key with valid_until_ts >= ts, or an old key with ts < expired_ts. This server's own key
   // for our name. When the cache has none, the keys are fetched (at most once a minute per
   // server) and looked up again. M_UNAUTHORIZED (401) naming the key when none is valid (the
-  // fetch's failure in the message).
+  // fetch's failure in the message). `current_only`: old keys do not count (requests: "old
+  // verify keys ... are only valid for signing events", keys_server.yaml).
   absl::StatusOr<std::string> KeyAt(std::string_view server_name, std::string_view key_id,
-                                    int64_t ts);
+                                    int64_t ts, bool current_only = false);
 
-  // For inbound request authentication (VerifyRequest): KeyAt(server, key id, now).
+  // For inbound request authentication (VerifyRequest): KeyAt(server, key id, now), current
+  // keys only.
   ServerKeyLookup RequestKeyLookup();
 
   // The answer the notary gives for `server_name` (keys_query.yaml): the cached answer when its
