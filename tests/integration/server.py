@@ -70,6 +70,11 @@ class Server:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def federation_url(self):
+        """The TLS listener's base URL (None without a certificate configured)."""
+        return None if self.federation_port is None else f"https://127.0.0.1:{self.federation_port}"
+
     def log(self):
         with open(self.log_path, "r", errors="replace") as f:
             return f.read()
