@@ -65,8 +65,10 @@ constexpr int kBlockingRetryAfterSeconds = 1;
 // max_body_size (docs/configuration.md).
 constexpr uint64_t kMinBodyBudget = uint64_t{64} << 20;
 
-// How long a closing TLS connection waits for the client's close_notify after sending its own.
-constexpr auto kTlsShutdownTimeout = absl::Milliseconds(500);
+// How long a closing TLS connection waits for the client's close_notify after sending its own
+// (RFC 8446, 6.1, does not require the wait; it only keeps a reply from being cut by an RST).
+// Short: an exec restart waits for every connection to close, and many clients never reply.
+constexpr auto kTlsShutdownTimeout = absl::Milliseconds(100);
 
 // A client connection. Everything but the constructor runs on the connection's strand.
 struct Connection : std::enable_shared_from_this<Connection> {

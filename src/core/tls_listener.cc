@@ -58,6 +58,9 @@ absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
   context->set_options(ssl::context::default_workarounds | ssl::context::no_compression |
                        ssl::context::single_dh_use);
+  // No renegotiation (a TLS 1.2 client could make the server redo handshakes at will), and the
+  // server's cipher order.
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // No client certificates: federation requests authenticate with X-Matrix signatures
   // (Server-Server API, "Request Authentication").
   context->set_verify_mode(ssl::verify_none);

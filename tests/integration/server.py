@@ -68,7 +68,24 @@ class Server:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def federation_url(self):
+        """The TLS listener's base URL (None without a certificate configured)."""
+        if self.federation_port is None:
+            return None
+        return f"https://{self.federation_host}:{self.federation_port}"
+
+    @property
+    def host(self):
+        """The main listener's address (CONCLAVE_ADDRESS, 127.0.0.1 by default)."""
+        return self.env.get("CONCLAVE_ADDRESS", "127.0.0.1")
+
+    @property
+    def federation_host(self):
+        """The TLS listener's address (CONCLAVE_FEDERATION_ADDRESS, else `host`)."""
+        return self.env.get("CONCLAVE_FEDERATION_ADDRESS") or self.host
 
     def log(self):
         with open(self.log_path, "r", errors="replace") as f:
@@ -91,7 +108,7 @@ class Server:
         return len(self.log())
 
     def get(self, path):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         try:
             conn.request("GET", path)
             resp = conn.getresponse()
@@ -102,7 +119,7 @@ class Server:
     def request(self, method, path, body=None, token=None, headers=None, timeout=30):
         """One request on a new connection. `body`: bytes/str sent as is, anything else as JSON.
         Returns (status, parsed JSON body or None if it is not JSON, response headers)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             all_headers = dict(headers or {})
             if body is not None and not isinstance(body, (bytes, str)):
