@@ -52,6 +52,29 @@ absl::StatusOr<RoomUnreadCounts> Notifications::Counts(std::string_view user_id,
   return counts;
 }
 
+absl::StatusOr<int64_t> Notifications::TotalUnread(std::string_view user_id) const {
+  int64_t total = 0;
+  database::IteratorOptions options;
+  options.prefix = schema::UserPrefix(user_id);
+  auto it = store_.db->NewIterator(*counts_, options);
+  it->Seek(options.prefix);
+  // Room by room: the first row seen names the room, then a seek skips what its user has read.
+  while (it->Valid()) {
+    database::KeyReader key(it->key());
+    CONCLAVE_RETURN_IF_ERROR(key.ReadString().status());
+    CONCLAVE_ASSIGN_OR_RETURN(std::string room_id, key.ReadString());
+    CONCLAVE_ASSIGN_OR_RETURN(uint64_t read, ReadPosition(user_id, room_id));
+    const std::string room_prefix =
+        database::KeyBuilder().AppendString(user_id).AppendString(room_id).Build();
+    for (it->Seek(schema::PushCountKey(user_id, room_id, read + 1));
+         it->Valid() && it->key().substr(0, room_prefix.size()) == room_prefix; it->Next()) {
+      ++total;
+    }
+  }
+  CONCLAVE_RETURN_IF_ERROR(it->status());
+  return total;
+}
+
 absl::StatusOr<NotificationsPage> Notifications::List(std::string_view user_id,
                                                       std::optional<uint64_t> from, size_t limit,
                                                       bool only_highlight) const {

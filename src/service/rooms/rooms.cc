@@ -282,6 +282,7 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
   const std::string* target =
       draft.state_key && draft.type == "m.room.member" ? &*draft.state_key : nullptr;
   deps_.notifier.Notify(UsersToWake(room.state, target));
+  if (deps_.notifications != nullptr) deps_.notifications->Committed(notified);
   return StoredEvent{std::move(pdu), position};
 }
 

@@ -33,6 +33,7 @@ class E2ee;
 class KeyBackup;
 class Notifications;
 class PushRuleStore;
+class PushSender;
 class Pushers;
 class Rooms;
 class Search;
@@ -54,8 +55,8 @@ class Homeserver {
   // Stops the background work first (see Stop()).
   ~Homeserver();
 
-  // Starts the background work: the search indexer's thread and the thread that runs the admin
-  // room's queued commands. Called
+  // Starts the background work: the search indexer's thread, the push sender's thread and the
+  // thread that runs the admin room's queued commands. Called
   // by the service module's load, after Open(); a Homeserver that is never started still queues
   // commands (tests). Not thread-safe with Stop(): call both from one thread (the module hooks).
   // kResourceExhausted when the thread cannot be created.
@@ -80,6 +81,7 @@ class Homeserver {
   PushRuleStore& push_rules() { return *push_rules_; }
   Notifications& notifications() { return *notifications_; }
   Pushers& pushers() { return *pushers_; }
+  PushSender& push_sender() { return *push_sender_; }
   Rooms& rooms() { return *rooms_; }
   Sync& sync() { return *sync_; }
   E2ee& e2ee() { return *e2ee_; }
@@ -121,6 +123,8 @@ class Homeserver {
   std::unique_ptr<Sync> sync_;
   std::unique_ptr<SearchIndexer> search_indexer_;
   std::unique_ptr<Search> search_;
+  // Sends the push_queue to Push Gateways; its thread is joined (Stop) before what it uses goes.
+  std::unique_ptr<PushSender> push_sender_;
   // Wakes the indexer after each send; destroyed before it.
   EventObservers::Handle search_wakeup_;
   RateLimiter limiter_;

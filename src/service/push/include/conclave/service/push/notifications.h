@@ -19,8 +19,10 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +32,7 @@
 #include "conclave/database/write_batch.h"
 #include "conclave/service/protocol/state_map.h"
 #include "conclave/service/push/push_rule_store.h"
+#include "conclave/service/push/pushers.h"
 #include "conclave/service/storage/store.h"
 
 namespace conclave::service {
@@ -39,6 +42,13 @@ struct PendingNotification {
   std::string user_id;
   bool highlight = false;
   boost::json::array actions;  // the matching rule's, for /notifications and pushers
+  // The user's HTTP pushers at evaluation: Put queues one Push Gateway request for each.
+  std::vector<Pushers::Id> pushers;
+  // What the Push Gateway request shows of the room as it was before the event: its
+  // m.room.name, its canonical alias and the sender's display name ("" when unset).
+  std::string room_name;
+  std::string room_alias;
+  std::string sender_display_name;
 };
 
 // Unread counts of one count partition: the main timeline or one thread.
@@ -71,10 +81,12 @@ struct NotificationsPage {
 
 class Notifications {
  public:
-  // Opens the push maps. `store` and `rules` must outlive the result. `server_name`: only users
-  // of this server are evaluated. Database errors.
+  // Opens the push maps. `store`, `rules` and `pushers` must outlive the result; `pushers` may
+  // be null (then nothing is queued for Push Gateways). `server_name`: only users of this server
+  // are evaluated. Database errors.
   static absl::StatusOr<std::unique_ptr<Notifications>> Open(std::string server_name, Store& store,
-                                                             PushRuleStore& rules);
+                                                             PushRuleStore& rules,
+                                                             const Pushers* pushers = nullptr);
 
   // Evaluates `pdu`, about to be committed in a room whose state before it is `state`, for each
   // joined local member but the sender, and for the target of an invite. Returns who is notified
@@ -83,9 +95,18 @@ class Notifications {
                                                             const boost::json::object& pdu);
 
   // Adds the rows of `pending` for the event `pdu` committed at stream `position` to `batch`,
-  // and the sender's implicit read marker. Writes nothing itself.
+  // the sender's implicit read marker, and one `push_queue` entry per pusher of each notified
+  // user (schema.h), so that an event, its counts and its pushes commit together. Writes nothing
+  // itself.
   void Put(const std::vector<PendingNotification>& pending, const boost::json::object& pdu,
            uint64_t position, database::WriteBatch& batch) const;
+
+  // Tells the queue hook (SetQueuedHook) that `pending`, now committed, queued pushes; does
+  // nothing when none of its users has a pusher. Call after the commit, never before.
+  void Committed(const std::vector<PendingNotification>& pending) const;
+  // Sets the function Committed calls (PushSender::Wake), or clears it with nullptr. It must be
+  // cheap and must not call back into Notifications. Thread-safe.
+  void SetQueuedHook(std::function<void()> hook);
 
   // The position up to which `user_id` has read `room_id`: the newer of its m.read and
   // m.read.private receipts and its own newest event (0: nothing). Database errors.
@@ -95,6 +116,12 @@ class Notifications {
   // row per unread notification. Database errors.
   absl::StatusOr<RoomUnreadCounts> Counts(std::string_view user_id, std::string_view room_id) const;
 
+  // The Push Gateway's counts.unread for `user_id`: its unread notifications summed over every
+  // room (Push Gateway API, "The number of unread messages a user has across all of the rooms
+  // they are a member of"). Costs a seek per room with notifications plus a row per unread
+  // one. Database errors.
+  absl::StatusOr<int64_t> TotalUnread(std::string_view user_id) const;
+
   // GET /notifications: the user's notifications, newest first, before stream position `from`
   // (nullopt: from the newest), at most `limit`, only highlights when `only_highlight`.
   // Database errors.
@@ -102,12 +129,16 @@ class Notifications {
                                          size_t limit, bool only_highlight) const;
 
  private:
-  Notifications(std::string server_name, Store& store, PushRuleStore& rules)
-      : server_name_(std::move(server_name)), store_(store), rules_(rules) {}
+  Notifications(std::string server_name, Store& store, PushRuleStore& rules, const Pushers* pushers)
+      : server_name_(std::move(server_name)), store_(store), rules_(rules), pushers_(pushers) {}
 
   std::string server_name_;
   Store& store_;
   PushRuleStore& rules_;
+  const Pushers* pushers_;
+  database::Map* queue_ = nullptr;
+  mutable std::mutex hook_mu_;
+  std::function<void()> queued_hook_;  // guarded by hook_mu_
   database::Map* counts_ = nullptr;
   database::Map* notifications_ = nullptr;
   database::Map* read_ = nullptr;

@@ -173,11 +173,14 @@ std::string NotificationKey(std::string_view user_id, uint64_t position);
 // `pushers`: PusherKey(user_id, app_id, pushkey) → the pusher as GET /pushers shows it plus
 // `device_id`, the device whose access token set it (removed with that device).
 inline constexpr char kPushersMap[] = "pushers";
-// `push_queue` (format only: nothing writes it until an outbound HTTP client exists, see
-// docs/matrix.md): PushQueueKey(user_id, app_id, pushkey, position) → {room_id, event_id, prio
-// ("high" or "low"), attempts, next_attempt_ts}: one pending Push Gateway request per pusher and
-// notified event, in stream order, removed once the gateway accepted it (or rejected its pushkey,
-// which removes the pusher too); retried with backoff after `next_attempt_ts`.
+// `push_queue`: PushQueueKey(user_id, app_id, pushkey, position) → {room_id, event_id, prio
+// ("high" or "low"), tweaks (the notifying rule's set_tweak actions), room_name, room_alias and
+// sender_display_name when known, attempts, next_attempt_ts (ms since the Unix epoch; 0: at
+// once)}: one pending Push Gateway request per pusher and notified event, in stream order,
+// written by Notifications::Put in the event's WriteBatch and sent by PushSender
+// (service/push/push_sender.h); removed once the gateway accepted it (or rejected its pushkey,
+// which removes the pusher too), when its pusher is gone, or after its last attempt; retried
+// with backoff after `next_attempt_ts`.
 inline constexpr char kPushQueueMap[] = "push_queue";
 
 // `pushers`: user_id, app_id, pushkey.
