@@ -192,7 +192,11 @@ void Notifications::Put(const std::vector<PendingNotification>& pending, const o
                 text);
     }
   }
-  batch.Put(*read_, schema::PairKey(StringField(pdu, "sender"), room_id),
+  // The sender's own event marks its partition read ("Marking notifications as read",
+  // "Threaded read receipts": a reply in a thread reads that thread, not the main timeline).
+  batch.Put(*read_,
+            schema::PushReadKey(StringField(pdu, "sender"), room_id,
+                                thread.empty() ? std::string_view("main") : thread),
             schema::EncodePosition(position));
 }
 

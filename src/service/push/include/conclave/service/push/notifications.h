@@ -64,6 +64,22 @@ struct RoomUnreadCounts {
   std::map<std::string, UnreadCount> threads;
 };
 
+// Where a user has read one room up to, by count partition (Client-Server API "Threaded read
+// receipts", "Marking notifications as read"): an unthreaded m.read or m.read.private receipt
+// marks every partition; a threaded one (thread_id "main" or a thread root) and the user's own
+// events mark only their own partition. Positions are stream positions, 0 for nothing.
+struct ReadMarks {
+  uint64_t unthreaded = 0;
+  // By partition: "main" or the thread root's event id.
+  std::map<std::string, uint64_t, std::less<>> threads;
+
+  // The position up to which the partition `thread` is read: "" or "main" for the main
+  // timeline, else a thread root's event id.
+  uint64_t Of(std::string_view thread) const;
+  // The oldest of the partitions' positions: nothing at or before it is unread.
+  uint64_t Lowest() const { return unthreaded; }
+};
+
 // A GET /notifications entry.
 struct NotificationEntry {
   std::string room_id;
@@ -108,12 +124,14 @@ class Notifications {
   // cheap and must not call back into Notifications. Thread-safe.
   void SetQueuedHook(std::function<void()> hook);
 
-  // The position up to which `user_id` has read `room_id`: the newer of its m.read and
-  // m.read.private receipts and its own newest event (0: nothing). Database errors.
-  absl::StatusOr<uint64_t> ReadPosition(std::string_view user_id, std::string_view room_id) const;
+  // Where `user_id` has read `room_id` (ReadMarks): its unthreaded and threaded m.read and
+  // m.read.private receipts (the newer of the two in each partition) and its own newest event
+  // in each partition. Database errors.
+  absl::StatusOr<ReadMarks> ReadMarksOf(std::string_view user_id, std::string_view room_id) const;
 
-  // Unread counts of `user_id` in `room_id`: the notifications after ReadPosition. Costs one
-  // row per unread notification. Database errors.
+  // Unread counts of `user_id` in `room_id`: the notifications after the read mark of their
+  // partition (ReadMarksOf). Costs one row per notification after the unthreaded mark.
+  // Database errors.
   absl::StatusOr<RoomUnreadCounts> Counts(std::string_view user_id, std::string_view room_id) const;
 
   // The Push Gateway's counts.unread for `user_id`: its unread notifications summed over every
