@@ -4,13 +4,11 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <system_error>
 #include <utility>
 #include <vector>
 
 #include "conclave/core/log.h"
 #include "conclave/core/status_macros.h"
-#include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
 #include "conclave/service/storage/schema.h"
 #include "conclave/service/storage/stored_json.h"
@@ -106,35 +104,12 @@ absl::StatusOr<std::unique_ptr<PushSender>> PushSender::Open(Deps deps) {
 PushSender::~PushSender() { Stop(); }
 
 absl::Status PushSender::Start() {
-  if (thread_.joinable()) return absl::OkStatus();
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = false;
-  }
-  try {
-    thread_ = std::thread([this] { Run(); });
-  } catch (const std::system_error& e) {
-    return absl::ResourceExhaustedError(core::StrCat("push sender thread: ", e.what()));
-  }
-  return absl::OkStatus();
+  return worker_.Start("push sender", [this] { Run(); });
 }
 
-void PushSender::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void PushSender::Stop() { worker_.Stop(); }
 
-void PushSender::Wake() {
-  {
-    std::lock_guard lock(mu_);
-    woken_ = true;
-  }
-  wake_.notify_one();
-}
+void PushSender::Wake() { worker_.Wake(); }
 
 void PushSender::Run() {
   while (true) {
@@ -144,11 +119,7 @@ void PushSender::Run() {
     } else if (pass->next_due) {
       wait = std::clamp(*pass->next_due - deps_.clock(), absl::ZeroDuration(), kIdlePoll);
     }
-    std::unique_lock lock(mu_);
-    wake_.wait_for(lock, absl::ToChronoMilliseconds(wait) + std::chrono::milliseconds(1),
-                   [this] { return woken_ || stopping_; });
-    woken_ = false;
-    if (stopping_) return;
+    if (!worker_.Wait(wait + absl::Milliseconds(1))) return;
   }
 }
 
@@ -229,10 +200,6 @@ absl::StatusOr<PushSender::PassResult> PushSender::RunPass() {
       }));
   CONCLAVE_RETURN_IF_ERROR(corrupt);
 
-  auto stopping = [this] {
-    std::lock_guard lock(mu_);
-    return stopping_;
-  };
   auto due_at = [&](absl::Time t) {
     if (!result.next_due || t < *result.next_due) result.next_due = t;
   };
@@ -255,7 +222,7 @@ absl::StatusOr<PushSender::PassResult> PushSender::RunPass() {
       }
       const absl::Time due = absl::FromUnixMillis(IntField(e.entry, "next_attempt_ts").value_or(0));
       const absl::Time now = deps_.clock();
-      if (due > now || stopping()) {
+      if (due > now || worker_.stopping()) {
         due_at(due);
         break;  // the pusher's later entries wait behind this one
       }

@@ -22,19 +22,18 @@
 #define CONCLAVE_SERVICE_PUSH_PUSH_SENDER_H_
 
 #include <boost/json/object.hpp>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "conclave/core/http_client.h"
+#include "conclave/core/worker_thread.h"
 #include "conclave/service/options/options.h"
 #include "conclave/service/push/notifications.h"
 #include "conclave/service/push/pushers.h"
@@ -115,12 +114,8 @@ class PushSender {
 
   Deps deps_;
   database::Map* queue_ = nullptr;
-  std::mutex pass_mu_;  // one RunPass at a time
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool woken_ = false;     // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  std::mutex pass_mu_;         // one RunPass at a time
+  core::WorkerThread worker_;  // last: stopped before the rest goes
 };
 
 }  // namespace conclave::service
