@@ -163,7 +163,8 @@ absl::StatusOr<NotificationsPage> Notifications::List(std::string_view user_id,
         auto stored, store_.Find(*store_.timeline, schema::TimelineKey(room_id, position)));
     if (!stored) continue;  // not expected: the event and its row were written together
     CONCLAVE_ASSIGN_OR_RETURN(object event, ParseObject(*stored));
-    const bool is_read = position <= read->second.Of(ThreadRootOf(event));
+    CONCLAVE_ASSIGN_OR_RETURN(std::string thread, ThreadOf(store_, event));
+    const bool is_read = position <= read->second.Of(thread);
     NotificationEntry entry{.room_id = std::move(room_id),
                             .position = position,
                             .event = std::move(event),

@@ -10,6 +10,7 @@
 #include "conclave/service/protocol/identifiers.h"
 #include "conclave/service/protocol/power_levels.h"
 #include "conclave/service/protocol/push_eval.h"
+#include "conclave/service/storage/relation_rows.h"
 #include "conclave/service/storage/schema.h"
 #include "conclave/service/storage/stored_json.h"
 
@@ -80,12 +81,22 @@ void Notifications::SetQueuedHook(std::function<void()> hook) {
   queued_hook_ = std::move(hook);
 }
 
-std::string ThreadRootOf(const object& pdu) {
-  const value* relation = FindProperty(pdu, "content.m\\.relates_to");
-  if (relation == nullptr || !relation->is_object()) return {};
-  const object& r = relation->get_object();
-  if (StringField(r, "rel_type") != "m.thread") return {};
-  return std::string(StringField(r, "event_id"));
+absl::StatusOr<std::string> ThreadOf(const Store& store, const object& pdu) {
+  const object* current = &pdu;
+  object parent;
+  for (int hop = 0; hop < kMaxThreadHops; ++hop) {
+    const std::optional<Relation> relation = RelationOf(*current);
+    if (!relation) break;
+    if (relation->rel_type == "m.thread") return std::string(relation->parent_id);
+    CONCLAVE_ASSIGN_OR_RETURN(auto where, store.Find(*store.events, relation->parent_id));
+    if (!where) break;  // a parent we do not have: the main timeline
+    CONCLAVE_ASSIGN_OR_RETURN(auto json, store.Find(*store.timeline, *where));
+    if (!json) break;
+    CONCLAVE_ASSIGN_OR_RETURN(object next, ParseObject(*json));
+    parent = std::move(next);  // `relation` viewed the old one: not used after this
+    current = &parent;
+  }
+  return std::string();
 }
 
 absl::StatusOr<std::unique_ptr<Notifications>> Notifications::Open(std::string server_name,
@@ -167,11 +178,11 @@ absl::StatusOr<std::vector<PendingNotification>> Notifications::Evaluate(const S
 }
 
 void Notifications::Put(const std::vector<PendingNotification>& pending, const object& pdu,
-                        uint64_t position, database::WriteBatch& batch) const {
+                        std::string_view thread, uint64_t position,
+                        database::WriteBatch& batch) const {
   const std::string_view room_id = StringField(pdu, "room_id");
   const std::string_view event_id = StringField(pdu, "event_id");
   const value* ts = pdu.if_contains("origin_server_ts");
-  const std::string thread = ThreadRootOf(pdu);
   for (const PendingNotification& p : pending) {
     object count;
     if (p.highlight) count["h"] = true;

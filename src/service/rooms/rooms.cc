@@ -245,8 +245,10 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
   CONCLAVE_RETURN_IF_ERROR(PrepareRelationRows(room, pdu, draft, rows));
   // Push rules see the state before the event, as the event's auth did.
   std::vector<PendingNotification> notified;
+  std::string thread;
   if (deps_.notifications != nullptr) {
     CONCLAVE_ASSIGN_OR_RETURN(notified, deps_.notifications->Evaluate(room.state, pdu));
+    CONCLAVE_ASSIGN_OR_RETURN(thread, ThreadOf(deps_.store, pdu));
   }
   const EventWriter writer(deps_.store);
   database::WriteBatch batch;
@@ -256,7 +258,7 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
           batch,
           [&](uint64_t pos, database::WriteBatch& b) {
             writer.Put(rows, pos, b);
-            if (deps_.notifications != nullptr) deps_.notifications->Put(notified, pdu, pos, b);
+            if (deps_.notifications != nullptr) deps_.notifications->Put(notified, pdu, thread, pos, b);
           },
           [&](uint64_t pos) {
             if (state_key) {

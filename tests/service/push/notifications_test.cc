@@ -273,16 +273,42 @@ TEST_F(NotificationsTest, ListIsNewestFirstWithReadStateAndPages) {
   EXPECT_EQ(body(highlights->notifications[0]), "two, bob");
 }
 
-TEST(ThreadRootOf, ReadsTheThreadRelationOnly) {
-  EXPECT_EQ(ThreadRootOf(boost::json::parse(R"({"content":{"m.relates_to":
-      {"rel_type":"m.thread","event_id":"$root"}}})")
-                             .as_object()),
-            "$root");
-  EXPECT_EQ(ThreadRootOf(boost::json::parse(R"({"content":{"m.relates_to":
-      {"rel_type":"m.replace","event_id":"$x"}}})")
-                             .as_object()),
-            "");
-  EXPECT_EQ(ThreadRootOf(boost::json::parse(R"({"content":{}})").as_object()), "");
+TEST_F(ThreadedReceiptsTest, ThreadOfFollowsRelationsUpToThreeHops) {
+  auto thread_of = [&](const std::string& content) {
+    auto thread =
+        ThreadOf(hs_->store(), boost::json::parse(R"({"content":)" + content + "}").as_object());
+    EXPECT_TRUE(thread.ok()) << thread.status();
+    return thread.ok() ? *thread : "error";
+  };
+  auto relates = [](std::string_view rel_type, const std::string& parent) {
+    return std::string(R"({"m.relates_to":{"rel_type":")") + std::string(rel_type) +
+           R"(","event_id":")" + parent + R"("}})";
+  };
+  EXPECT_EQ(thread_of(relates("m.thread", "$anything")), "$anything");
+  EXPECT_EQ(thread_of("{}"), "");
+  EXPECT_EQ(thread_of(relates("m.annotation", root_)), "");  // related to a root: main
+  EXPECT_EQ(thread_of(relates("m.annotation", reply_)), root_);
+  EXPECT_EQ(thread_of(relates("m.annotation", "$unknown")), "");
+  // A reaction to an edit of a reply: three hops.
+  const std::string edit = SendContent(
+      alice_,
+      R"({"msgtype":"m.text","body":"* reply","m.new_content":{"msgtype":"m.text","body":"r"},)"
+      R"("m.relates_to":{"rel_type":"m.replace","event_id":")" +
+          reply_ + R"("}})",
+      "e1");
+  auto reaction = rooms().Send(alice_, room_, "m.reaction", "e2",
+                               boost::json::parse(relates("m.annotation", edit)).as_object());
+  ASSERT_TRUE(reaction.ok()) << reaction.status();
+  EXPECT_EQ(thread_of(relates("m.annotation", edit)), root_);
+  EXPECT_EQ(thread_of(relates("m.annotation", *reaction)), "");  // four: too far
+  // A message referencing the reply notifies in the thread, not in the main timeline.
+  SendContent(alice_,
+              std::string(R"({"msgtype":"m.text","body":"see above","m.relates_to":)") +
+                  R"({"rel_type":"m.reference","event_id":")" + reply_ + R"("}})",
+              "e3");
+  RoomUnreadCounts counts = Counts(bob_);
+  EXPECT_EQ(counts.main.notification_count, 2);
+  EXPECT_EQ(counts.threads[root_].notification_count, 2);
 }
 
 }  // namespace

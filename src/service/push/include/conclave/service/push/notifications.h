@@ -110,12 +110,13 @@ class Notifications {
   absl::StatusOr<std::vector<PendingNotification>> Evaluate(const StateMap& state,
                                                             const boost::json::object& pdu);
 
-  // Adds the rows of `pending` for the event `pdu` committed at stream `position` to `batch`,
+  // Adds the rows of `pending` for the event `pdu` committed at stream `position` in `thread`
+  // (ThreadOf: "" for the main timeline) to `batch`,
   // the sender's implicit read marker, and one `push_queue` entry per pusher of each notified
   // user (schema.h), so that an event, its counts and its pushes commit together. Writes nothing
   // itself.
   void Put(const std::vector<PendingNotification>& pending, const boost::json::object& pdu,
-           uint64_t position, database::WriteBatch& batch) const;
+           std::string_view thread, uint64_t position, database::WriteBatch& batch) const;
 
   // Tells the queue hook (SetQueuedHook) that `pending`, now committed, queued pushes; does
   // nothing when none of its users has a pusher. Call after the commit, never before.
@@ -162,9 +163,14 @@ class Notifications {
   database::Map* read_ = nullptr;
 };
 
-// The thread root of `pdu` (content.m.relates_to of rel_type m.thread), or "" for the main
-// timeline. Only the direct relation is followed (the spec suggests up to 3 hops).
-std::string ThreadRootOf(const boost::json::object& pdu);
+// The thread `pdu` is in (Client-Server API "Threaded read receipts", "Marking notifications
+// as read"): the root of its m.thread relation, or of the first m.thread relation found through
+// the parents of its other relations, at most kMaxThreadHops relations in all (the spec's
+// recommended 3; an edit of a thread reply or a reaction to one is in that thread); "" for the
+// main timeline, thread roots and events related to them otherwise included. Reads parents
+// from `store`. Database errors.
+inline constexpr int kMaxThreadHops = 3;
+absl::StatusOr<std::string> ThreadOf(const Store& store, const boost::json::object& pdu);
 
 }  // namespace conclave::service
 
