@@ -2,9 +2,9 @@
 // notifying event to the pushers' Push Gateways (Push Gateway API, POST /_matrix/push/v1/notify;
 // push_notifier.yaml), with core's outbound HTTP client and its address deny list.
 //
-// One thread (started by Start, joined by Stop; the service module's unload stops it) sleeps on
-// a condition variable until Wake() (a committed event queued something), the next entry is due,
-// or a minute passed, then runs a pass. A pass takes each pusher's entries in stream order: one
+// One thread (a core::WorkerThread started by Start, joined by Stop; the service module's
+// unload stops it) sleeps until Wake() (a committed event queued something), the next entry is
+// due, or a minute passed, then runs a pass. A pass takes each pusher's entries in stream order: one
 // request per entry (one device: that pusher); an answer of 2xx removes the entry, a `rejected`
 // list naming the pushkey removes the pusher and its entries ("Homeservers must cease sending
 // notification requests for these pushkeys and remove the associated pushers"), anything else
