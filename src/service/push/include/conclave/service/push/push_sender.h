@@ -4,8 +4,8 @@
 //
 // One thread (a core::WorkerThread started by Start, joined by Stop; the service module's
 // unload stops it) sleeps until Wake() (a committed event queued something), the next entry is
-// due, or a minute passed, then runs a pass. A pass takes each pusher's entries in stream order: one
-// request per entry (one device: that pusher); an answer of 2xx removes the entry, a `rejected`
+// due, or a minute passed, then runs a pass. A pass takes each pusher's entries in stream
+// order: one request per entry (one device: that pusher); an answer of 2xx removes the entry, a `rejected`
 // list naming the pushkey removes the pusher and its entries ("Homeservers must cease sending
 // notification requests for these pushkeys and remove the associated pushers"), anything else
 // (an error status, no answer, a denied address) counts an attempt and postpones the entry by
