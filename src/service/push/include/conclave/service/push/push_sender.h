@@ -5,10 +5,10 @@
 // One thread (a core::WorkerThread started by Start, joined by Stop; the service module's
 // unload stops it) sleeps until Wake() (a committed event queued something), the next entry is
 // due, or a minute passed, then runs a pass. A pass takes each pusher's entries in stream
-// order: one request per entry (one device: that pusher); an answer of 2xx removes the entry, a `rejected`
-// list naming the pushkey removes the pusher and its entries ("Homeservers must cease sending
-// notification requests for these pushkeys and remove the associated pushers"), anything else
-// (an error status, no answer, a denied address) counts an attempt and postpones the entry by
+// order: one request per entry (one device: that pusher); an answer of 2xx removes the entry, a
+// `rejected` list naming the pushkey removes the pusher and its entries ("Homeservers must cease
+// sending notification requests for these pushkeys and remove the associated pushers"), anything
+// else (an error status, no answer, a denied address) counts an attempt and postpones the entry by
 // the backoff (`push_retry_initial` doubled per attempt, at most `push_retry_max`; the
 // pusher's later entries wait behind it, so a gateway sees them in order); after
 // `push_retry_attempts` the entry is dropped and logged. Entries whose pusher is gone are
