@@ -23,6 +23,8 @@ packages=(
   libxapian-dev
   # Tests and benchmarks
   libgtest-dev libgmock-dev python3-matrix-nio python3-olm wrk curl procps
+  # The openssl command: tests make self-signed certificates (the TLS listener, https client)
+  openssl
   # bench/http compares against nginx; systemd_test runs `systemd-analyze verify` on dist/
   nginx-light systemd
   # bench/media makes its 4000x3000 test JPEGs with the `vips` command

@@ -155,6 +155,22 @@ Setter DurationKey(absl::Duration Config::*field) {
   };
 }
 
+// An IPv4 or IPv6 literal, or "" (another key's address).
+Setter OptionalAddressKey(std::string Config::*field) {
+  return [=](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
+    auto s = AsString(v, key, origin);
+    if (!s.ok()) return s.status();
+    in6_addr buffer;
+    if (!s->empty() && inet_pton(AF_INET, s->c_str(), &buffer) != 1 &&
+        inet_pton(AF_INET6, s->c_str(), &buffer) != 1) {
+      return Bad(key, origin,
+                 core::StrCat("'", *s, "' is not empty or an IPv4 or IPv6 address literal"));
+    }
+    c.*field = *s;
+    return absl::OkStatus();
+  };
+}
+
 Setter StringListKey(std::vector<std::string> Config::*field) {
   return [=](Config& c, const RawValue& v, std::string_view key, std::string_view) {
     auto list = RawStringList(v, key);
@@ -219,20 +235,12 @@ const std::vector<KeySpec>& Specs() {
        }},
       {"access_log", BoolKey(&Config::access_log)},
       {"metrics_enabled", BoolKey(&Config::metrics_enabled)},
-      {"metrics_address",
-       [](Config& c, const RawValue& v, std::string_view key, std::string_view origin) {
-         auto s = AsString(v, key, origin);
-         if (!s.ok()) return s.status();
-         in6_addr buffer;
-         if (!s->empty() && inet_pton(AF_INET, s->c_str(), &buffer) != 1 &&
-             inet_pton(AF_INET6, s->c_str(), &buffer) != 1) {
-           return Bad(key, origin,
-                      core::StrCat("'", *s, "' is not empty or an IPv4 or IPv6 address literal"));
-         }
-         c.metrics_address = *s;
-         return absl::OkStatus();
-       }},
+      {"metrics_address", OptionalAddressKey(&Config::metrics_address)},
       {"metrics_port", IntKey(&Config::metrics_port, 0, 65535)},
+      {"federation_port", IntKey(&Config::federation_port, 0, 65535)},
+      {"federation_address", OptionalAddressKey(&Config::federation_address)},
+      {"tls_certificate_path", StringKey(&Config::tls_certificate_path, false)},
+      {"tls_private_key_path", StringKey(&Config::tls_private_key_path, false)},
       {"worker_threads", IntKey(&Config::worker_threads, 0, 256)},
       {"blocking_threads", IntKey(&Config::blocking_threads, 0, 256)},
       {"blocking_queue", IntKey(&Config::blocking_queue, 1, 1000000)},
@@ -262,6 +270,30 @@ absl::Status CheckMetricsListener(const Config& c) {
              core::StrCat(c.metrics_port,
                           " is the main listener's port; use another port, or 0 "
                           "to serve /_conclave/metrics on the main listener"));
+}
+
+// The federation listener needs its key, and must not be the main or the metrics listener.
+absl::Status CheckFederationListener(const Config& c) {
+  if (c.tls_certificate_path.empty()) return absl::OkStatus();
+  auto origin = [&c](const std::string& key) {
+    auto it = c.sources.find(key);
+    return it == c.sources.end() ? std::string("default") : it->second;
+  };
+  if (c.tls_private_key_path.empty()) {
+    return Bad("tls_private_key_path", origin("tls_private_key_path"),
+               "must be set when tls_certificate_path is (the federation listener's key)");
+  }
+  if (c.federation_port == 0) return absl::OkStatus();
+  const std::string& address = c.federation_address.empty() ? c.address : c.federation_address;
+  const std::string& metrics_address = c.metrics_address.empty() ? c.address : c.metrics_address;
+  if ((c.federation_port == c.port && address == c.address) ||
+      (c.metrics_enabled && c.federation_port == c.metrics_port && address == metrics_address)) {
+    return Bad("federation_port", origin("federation_port"),
+               core::StrCat(c.federation_port,
+                            " is the port of another listener on the same address; use another "
+                            "port"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -318,6 +350,7 @@ absl::StatusOr<LoadedConfig> ParseConfig(std::string_view toml_text, std::string
     out.config.sources[spec.name] = v->from_env ? "env" : "file";
   }
   if (auto s = CheckMetricsListener(out.config); !s.ok()) return s;
+  if (auto s = CheckFederationListener(out.config); !s.ok()) return s;
   if (out.config.database_backup_path.empty()) {
     std::string_view base = out.config.database_path;
     while (base.size() > 1 && base.back() == '/') base.remove_suffix(1);

@@ -46,6 +46,11 @@ const std::map<std::string, KeyView, std::less<>>& Keys() {
       {"metrics_enabled", {false, Show(&Config::metrics_enabled)}},
       {"metrics_address", {false, Show(&Config::metrics_address)}},
       {"metrics_port", {false, Show(&Config::metrics_port)}},
+      // The paths need a restart; SIGHUP re-reads the files they name (HttpServer).
+      {"federation_port", {false, Show(&Config::federation_port)}},
+      {"federation_address", {false, Show(&Config::federation_address)}},
+      {"tls_certificate_path", {false, Show(&Config::tls_certificate_path)}},
+      {"tls_private_key_path", {false, Show(&Config::tls_private_key_path)}},
       {"worker_threads", {false, Show(&Config::worker_threads)}},
       {"blocking_threads", {false, Show(&Config::blocking_threads)}},
       {"blocking_queue", {false, Show(&Config::blocking_queue)}},

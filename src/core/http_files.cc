@@ -18,6 +18,8 @@ namespace {
 // other connections of its I/O thread run.
 constexpr size_t kSendfileChunk = size_t{1} << 20;
 constexpr uint64_t kSendfileYield = uint64_t{8} << 20;
+// Bytes read from a file per TLS write (a few TLS records of 16 KiB).
+constexpr size_t kTlsFileChunk = size_t{64} << 10;
 
 // Unlinks `path` at scope exit unless Keep() was called.
 class RemoveUnlessKept {
@@ -63,8 +65,8 @@ net::awaitable<ReadResult> HttpServer::Impl::ReadBodyToFile(
   // takes longer than that in all.
   while (!ec && !file_parser.is_done()) {
     conn.ExpiresAfter(config.request_timeout);
-    std::tie(ec, std::ignore) =
-        co_await bhttp::async_read_some(conn.stream.socket(), buffer, file_parser, kTuple);
+    std::tie(ec, std::ignore) = co_await conn.OnStream(
+        [&](auto& stream) { return bhttp::async_read_some(stream, buffer, file_parser, kTuple); });
   }
   if (ec == bhttp::error::body_limit) {
     co_return co_await Refuse(conn, 413, "M_TOO_LARGE", "Request body too large", method, started,
@@ -91,12 +93,41 @@ net::awaitable<ReadResult> HttpServer::Impl::ReadBodyToFile(
   co_return ReadResult::kRequest;
 }
 
+net::awaitable<boost::system::error_code> HttpServer::Impl::WriteFileTls(Connection& conn,
+                                                                         const std::string& head,
+                                                                         const ResponseFile& file) {
+  // No sendfile(2) through TLS: the file is read in chunks and written through the stream.
+  boost::system::error_code ec;
+  conn.ExpiresAfter(config.request_timeout);
+  std::tie(ec, std::ignore) = co_await net::async_write(*conn.tls, net::buffer(head), kTuple);
+  if (ec) co_return ec;
+  std::vector<char> chunk(kTlsFileChunk);
+  off_t offset = static_cast<off_t>(file.offset());
+  uint64_t left = file.length();
+  while (left > 0) {
+    const ssize_t n =
+        pread(file.fd(), chunk.data(), std::min<uint64_t>(left, chunk.size()), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) co_return boost::system::error_code(errno, boost::system::system_category());
+    if (n == 0) co_return make_error_code(net::error::eof);  // shorter than Content-Length
+    offset += n;
+    left -= static_cast<uint64_t>(n);
+    // Timed out only when the client takes no chunk for request_timeout.
+    conn.ExpiresAfter(config.request_timeout);
+    std::tie(ec, std::ignore) = co_await net::async_write(
+        *conn.tls, net::buffer(chunk.data(), static_cast<size_t>(n)), kTuple);
+    if (ec) co_return ec;
+  }
+  co_return boost::system::error_code();
+}
+
 net::awaitable<boost::system::error_code> HttpServer::Impl::WriteFile(
     Connection& conn, bhttp::response<bhttp::string_body>& res, const ResponseFile& file,
     bool keep_alive) {
   const std::string head = SerializeHead(res, file.length(), keep_alive);
-  tcp::socket& socket = conn.stream.socket();
   boost::system::error_code ec;
+  if (conn.tls != nullptr) co_return co_await WriteFileTls(conn, head, file);
+  tcp::socket& socket = conn.stream.socket();
   if (!socket.non_blocking()) socket.non_blocking(true, ec);
   if (ec) co_return ec;
   conn.ExpiresAfter(config.request_timeout);

@@ -2,10 +2,12 @@
 #include <sys/resource.h>
 
 #include "http_server_impl.h"
+#include "tls_listener.h"
 
 namespace conclave::core {
 
-net::awaitable<void> HttpServer::Impl::Accept(tcp::acceptor& acceptor, bool metrics_listener) {
+net::awaitable<void> HttpServer::Impl::Accept(tcp::acceptor& acceptor, bool metrics_listener,
+                                              bool tls) {
   accept_loops.fetch_add(1);
   net::steady_timer pause(co_await net::this_coro::executor);
   // Logs `what` at most once per 10 s for all accept loops (an attack can hit this constantly).
@@ -55,18 +57,19 @@ net::awaitable<void> HttpServer::Impl::Accept(tcp::acceptor& acceptor, bool metr
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    Launch(std::move(socket), metrics_listener, /*adopted=*/false);
+    Launch(std::move(socket), metrics_listener, /*adopted=*/false, tls);
   }
   accept_loops.fetch_sub(1);
 }
 
-void HttpServer::Impl::Launch(tcp::socket socket, bool metrics_listener, bool adopted) {
+void HttpServer::Impl::Launch(tcp::socket socket, bool metrics_listener, bool adopted, bool tls) {
   // Asio does not ask for SOCK_CLOEXEC; an exec restart must not leak client sockets (it passes
   // the ones it hands over itself).
   fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-  auto conn = std::make_shared<Connection>(std::move(socket));
+  std::shared_ptr<Connection> conn;
   {
     absl::MutexLock lock(&mu);
+    conn = std::make_shared<Connection>(std::move(socket), tls ? tls_context : nullptr);
     connections.insert(conn);
   }
   stats.connections_open().Add(1);
@@ -116,15 +119,26 @@ absl::StatusOr<std::unique_ptr<tcp::acceptor>> HttpServer::Impl::Bind(const std:
 
 absl::Status HttpServer::Listen(const std::vector<int>& inherited_fds) {
   boost::system::error_code ec;
-  bool have_main = false, have_metrics = false;
+  const Config& config = impl_->config;
+  const bool federation = !config.tls_certificate_path.empty();
+  if (federation) {
+    auto context =
+        internal::MakeServerTlsContext(config.tls_certificate_path, config.tls_private_key_path);
+    if (!context.ok()) return context.status();
+    absl::MutexLock lock(&impl_->mu);
+    impl_->tls_context = *std::move(context);
+  }
+  bool have_main = false, have_metrics = false, have_federation = false;
   for (int fd : inherited_fds) {
     // Named by ExecWithListenFds (or systemd's FileDescriptorName=); any other name is the
     // main listener, as every socket was before the metrics listener existed.
-    const bool metrics = ListenFdName(fd) == kMetricsListenerName;
-    if (metrics && (!impl_->metrics_separate || have_metrics)) {
-      CONCLAVE_LOG(kInfo, "http",
-                   "closing the inherited metrics socket: no separate metrics listener is "
-                   "configured");
+    const std::string name = ListenFdName(fd);
+    const bool metrics = name == kMetricsListenerName;
+    const bool tls = name == kFederationListenerName;
+    if ((metrics && (!impl_->metrics_separate || have_metrics)) ||
+        (tls && (!federation || have_federation))) {
+      CONCLAVE_LOG(kInfo, "http", "closing the inherited {} socket: no {} listener is configured",
+                   name, metrics ? "separate metrics" : "federation (TLS)");
       SetListenFdName(fd, "");
       close(fd);
       continue;
@@ -135,11 +149,12 @@ absl::Status HttpServer::Listen(const std::vector<int>& inherited_fds) {
     getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     acceptor->assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
     if (ec) return absl::UnavailableError(core::StrCat("adopt fd ", fd, ": ", ec.message()));
-    SetListenFdName(fd, metrics ? kMetricsListenerName : kHttpListenerName);
-    impl_->acceptors.push_back({std::move(acceptor), metrics});
-    (metrics ? have_metrics : have_main) = true;
+    SetListenFdName(fd, metrics ? kMetricsListenerName
+                        : tls   ? kFederationListenerName
+                                : kHttpListenerName);
+    impl_->acceptors.push_back({std::move(acceptor), metrics, tls});
+    (metrics ? have_metrics : tls ? have_federation : have_main) = true;
   }
-  const Config& config = impl_->config;
   if (!have_main) {
     auto acceptor = impl_->Bind(config.address, config.port);
     if (!acceptor.ok()) return acceptor.status();
@@ -153,6 +168,14 @@ absl::Status HttpServer::Listen(const std::vector<int>& inherited_fds) {
     if (!acceptor.ok()) return acceptor.status();
     SetListenFdName((*acceptor)->native_handle(), kMetricsListenerName);
     impl_->acceptors.push_back({*std::move(acceptor), true});
+  }
+  if (federation && !have_federation) {
+    const std::string& host =
+        config.federation_address.empty() ? config.address : config.federation_address;
+    auto acceptor = impl_->Bind(host, config.federation_port);
+    if (!acceptor.ok()) return acceptor.status();
+    SetListenFdName((*acceptor)->native_handle(), kFederationListenerName);
+    impl_->acceptors.push_back({*std::move(acceptor), false, true});
   }
   if (impl_->metrics_separate) {
     for (const auto& l : impl_->acceptors) {
@@ -173,9 +196,30 @@ absl::Status HttpServer::Listen(const std::vector<int>& inherited_fds) {
 uint16_t HttpServer::port() const {
   boost::system::error_code ec;
   for (const auto& l : impl_->acceptors) {
-    if (!l.metrics) return l.acceptor->local_endpoint(ec).port();
+    if (!l.metrics && !l.tls) return l.acceptor->local_endpoint(ec).port();
   }
   return 0;
+}
+
+uint16_t HttpServer::federation_port() const {
+  boost::system::error_code ec;
+  for (const auto& l : impl_->acceptors) {
+    if (l.tls) return l.acceptor->local_endpoint(ec).port();
+  }
+  return 0;
+}
+
+absl::Status HttpServer::ReloadTlsCertificate() {
+  {
+    absl::MutexLock lock(&impl_->mu);
+    if (impl_->tls_context == nullptr) return absl::OkStatus();
+  }
+  auto context = internal::MakeServerTlsContext(impl_->config.tls_certificate_path,
+                                                impl_->config.tls_private_key_path);
+  if (!context.ok()) return context.status();
+  absl::MutexLock lock(&impl_->mu);
+  impl_->tls_context = *std::move(context);
+  return absl::OkStatus();
 }
 
 uint16_t HttpServer::metrics_port() const {
@@ -210,7 +254,8 @@ void HttpServer::Start(int threads) {
                "at once",
                impl_->max_connections, limit, impl_->body_budget >> 20);
   for (auto& l : impl_->acceptors) {
-    net::co_spawn(l.acceptor->get_executor(), impl_->Accept(*l.acceptor, l.metrics), net::detached);
+    net::co_spawn(l.acceptor->get_executor(), impl_->Accept(*l.acceptor, l.metrics, l.tls),
+                  net::detached);
   }
   for (int i = 0; i < std::max(1, threads); ++i) {
     impl_->threads.emplace_back([this] {
@@ -280,7 +325,9 @@ void HttpServer::Adopt(HandOver handover) {
   size_t adopted = 0, no_listener = 0;
   for (const HandedConnection& h : handover.connections) {
     const bool metrics = h.listener == kMetricsListenerName;
-    if (metrics && !impl_->metrics_separate) {
+    // A TLS connection is never handed over (its session state stays in the old image); one in
+    // a record is not ours to serve.
+    if ((metrics && !impl_->metrics_separate) || h.listener == kFederationListenerName) {
       close(h.fd);
       ++no_listener;
       continue;

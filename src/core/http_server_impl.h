@@ -7,8 +7,10 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <charconv>
 #include <chrono>
 #include <thread>
@@ -63,10 +65,30 @@ constexpr int kBlockingRetryAfterSeconds = 1;
 // max_body_size (docs/configuration.md).
 constexpr uint64_t kMinBodyBudget = uint64_t{64} << 20;
 
+// How long a closing TLS connection waits for the client's close_notify after sending its own
+// (RFC 8446, 6.1, does not require the wait; it only keeps a reply from being cut by an RST).
+// Short: an exec restart waits for every connection to close, and many clients never reply.
+constexpr auto kTlsShutdownTimeout = absl::Milliseconds(100);
+
 // A client connection. Everything but the constructor runs on the connection's strand.
 struct Connection : std::enable_shared_from_this<Connection> {
-  explicit Connection(tcp::socket socket)
-      : stream(std::move(socket)), watchdog(stream.get_executor()) {}
+  // `tls_context` non-null: a connection of the federation listener, TLS over the socket (its
+  // handshake is the session's first step).
+  Connection(tcp::socket socket, std::shared_ptr<net::ssl::context> tls_context)
+      : stream(std::move(socket)),
+        watchdog(stream.get_executor()),
+        tls_context(std::move(tls_context)) {
+    if (this->tls_context != nullptr) {
+      tls = std::make_unique<beast::ssl_stream<tcp::socket&>>(stream.socket(), *this->tls_context);
+    }
+  }
+
+  // Returns `op(s)` for the stream requests are read from and responses written to: the TLS
+  // stream, or the plain socket. Both give the same awaitable type for one operation.
+  template <typename Op>
+  auto OnStream(Op&& op) {
+    return tls != nullptr ? op(*tls) : op(stream.socket());
+  }
 
   // Cancels the socket's pending operations (they fail with operation_aborted) once `timeout`
   // from now has passed without another call. Lazy, unlike beast::tcp_stream's expiry, which
@@ -95,6 +117,10 @@ struct Connection : std::enable_shared_from_this<Connection> {
 
   beast::tcp_stream stream;  // used through socket(): the deadlines are the watchdog's
   net::steady_timer watchdog;
+  // The context `tls` was made from (a certificate reload makes a new one; this one stays for
+  // the connection's life), and the TLS stream over `stream`'s socket; both null for plain HTTP.
+  std::shared_ptr<net::ssl::context> tls_context;
+  std::unique_ptr<beast::ssl_stream<tcp::socket&>> tls;
   Clock::time_point deadline = Clock::time_point::max();
   bool watchdog_armed = false;
   bool idle = false;     // between two requests
@@ -159,6 +185,7 @@ class BodyLease {
 struct Listener {
   std::unique_ptr<tcp::acceptor> acceptor;
   bool metrics = false;  // the separate metrics listener: serves kMetricsPath only
+  bool tls = false;      // the federation listener: TLS, the same routes as the main one
 };
 
 inline std::string_view Std(beast::string_view s) { return std::string_view(s.data(), s.size()); }
@@ -232,14 +259,17 @@ struct HttpServer::Impl {
   // When accept trouble (the limit, or no descriptors) was last logged, in ns since the epoch.
   std::atomic<int64_t> accept_warned_ns{0};
   bool interrupted = false;  // Stop() interrupted the notifier; Start() resumes it
+  // The federation listener's TLS context (config tls_*); null when there is none. Replaced by
+  // HttpServer::ReloadTlsCertificate(); a connection takes the current one when it is accepted.
+  std::shared_ptr<net::ssl::context> tls_context ABSL_GUARDED_BY(mu);
   // After `ioc`: destroyed (its queue run, its threads joined) first, so that the completions
   // its last tasks post find the io_context alive.
   BlockingPool pool;
 
-  net::awaitable<void> Accept(tcp::acceptor& acceptor, bool metrics_listener);
+  net::awaitable<void> Accept(tcp::acceptor& acceptor, bool metrics_listener, bool tls);
   // Registers `socket` as a connection and spawns its session. `adopted`: handed over by an exec
-  // restart, so between two requests.
-  void Launch(tcp::socket socket, bool metrics_listener, bool adopted);
+  // restart, so between two requests. `tls`: of the federation listener (never adopted).
+  void Launch(tcp::socket socket, bool metrics_listener, bool adopted, bool tls = false);
   net::awaitable<void> Serve(std::shared_ptr<Connection> conn, bool metrics_listener, bool adopted);
   // Reads the next request's header and body into `parser`, answering the ones refused (limits,
   // malformed). kFileBody: only the header is read, `*to_file` is its route's body_to_file.
@@ -283,7 +313,10 @@ struct HttpServer::Impl {
   net::awaitable<boost::system::error_code> Write(Connection& conn,
                                                   bhttp::response<bhttp::string_body>& res,
                                                   bool keep_alive);
-  // Writes the head of `res` and then `file` with sendfile(2) (http_files.cc).
+  // Writes `head` and then `file` through the connection's TLS stream (http_files.cc).
+  net::awaitable<boost::system::error_code> WriteFileTls(Connection& conn, const std::string& head,
+                                                         const ResponseFile& file);
+  // Writes the head of `res` and then `file` with sendfile(2), or through TLS (http_files.cc).
   net::awaitable<boost::system::error_code> WriteFile(Connection& conn,
                                                       bhttp::response<bhttp::string_body>& res,
                                                       const ResponseFile& file, bool keep_alive);

@@ -112,10 +112,16 @@ net::awaitable<boost::system::error_code> HttpServer::Impl::Write(
   // an allocation each (bench/http).
   const std::string head = SerializeHead(res, res.body().size(), keep_alive);
   const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(res.body())};
+  boost::system::error_code ec;
+  if (conn.tls != nullptr) {
+    // Beast's ssl_stream gathers the buffers into one TLS record where they fit.
+    conn.ExpiresAfter(config.request_timeout);
+    std::tie(ec, std::ignore) = co_await net::async_write(*conn.tls, buffers, kTuple);
+    co_return ec;
+  }
   // A response usually fits the socket's send buffer: write it at once, without suspending (no
   // timer, no trip through the scheduler); only what does not fit waits for the socket.
   tcp::socket& socket = conn.stream.socket();
-  boost::system::error_code ec;
   if (!socket.non_blocking()) socket.non_blocking(true, ec);
   const size_t written = ec ? 0 : socket.write_some(buffers, ec);
   if (ec && ec != net::error::would_block) co_return ec;
@@ -145,8 +151,7 @@ Request ToRequest(const bhttp::request_header<>& req, const std::string& remote)
 
 net::awaitable<ReadResult> HttpServer::Impl::Refuse(Connection& conn, int status,
                                                     std::string_view errcode, std::string error,
-                                                    std::string method,
-                                                    Clock::time_point started,
+                                                    std::string method, Clock::time_point started,
                                                     const std::string& remote) {
   auto res = ErrorResponse(status, errcode, error);
   boost::system::error_code write_error = co_await Write(conn, res, false);
@@ -159,7 +164,10 @@ net::awaitable<ReadResult> HttpServer::Impl::ReadRequest(
     Connection& conn, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::string_body>& parser,
     BodyLease& body_lease, const std::string& remote, Clock::time_point& started,
     std::optional<RouteOptions::BodyToFile>* to_file) {
-  auto [ec, n] = co_await bhttp::async_read_header(conn.stream.socket(), buffer, parser, kTuple);
+  auto read_header = [&](auto& stream) {
+    return bhttp::async_read_header(stream, buffer, parser, kTuple);
+  };
+  auto [ec, n] = co_await conn.OnStream(read_header);
   // A stop for a hand-over cancels reads that wait for a request (CancelWhich::kWaiting). If
   // nothing of one was read the connection moves to the next image as it is; if part of a
   // request had arrived, it is read whole and answered here first. The idle timeout's cancel
@@ -168,8 +176,7 @@ net::awaitable<ReadResult> HttpServer::Impl::ReadRequest(
          Clock::now() < conn.deadline) {
     conn.waiting = false;
     if (buffer.size() == 0 && !parser.got_some()) co_return ReadResult::kHandOver;
-    std::tie(ec, n) =
-        co_await bhttp::async_read_header(conn.stream.socket(), buffer, parser, kTuple);
+    std::tie(ec, n) = co_await conn.OnStream(read_header);
   }
   conn.waiting = false;
   conn.idle = false;
@@ -189,8 +196,12 @@ net::awaitable<ReadResult> HttpServer::Impl::ReadRequest(
     co_return co_await refuse(413, "M_TOO_LARGE", "Request body too large");
   }
   if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
-      ec == beast::error::timeout || ec == net::error::connection_reset || ec == net::error::eof) {
+      ec == beast::error::timeout || ec == net::error::connection_reset || ec == net::error::eof ||
+      ec == net::ssl::error::stream_truncated) {
     co_return ReadResult::kClose;
+  }
+  if (conn.tls != nullptr && ec.category() == net::error::get_ssl_category()) {
+    co_return ReadResult::kClose;  // a TLS failure: nothing can be answered on this stream
   }
   if (ec) {
     co_return co_await refuse(400, "M_UNRECOGNIZED",
@@ -213,7 +224,8 @@ net::awaitable<ReadResult> HttpServer::Impl::ReadRequest(
     co_return co_await refuse(503, "M_UNKNOWN", "Too many request bodies at once; try again later");
   }
   conn.ExpiresAfter(config.request_timeout);
-  auto [body_ec, m] = co_await bhttp::async_read(conn.stream.socket(), buffer, parser, kTuple);
+  auto [body_ec, m] = co_await conn.OnStream(
+      [&](auto& stream) { return bhttp::async_read(stream, buffer, parser, kTuple); });
   if (body_ec == bhttp::error::body_limit) {
     co_return co_await refuse(413, "M_TOO_LARGE", "Request body too large");
   }
@@ -303,6 +315,18 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn,
     auto endpoint = conn->stream.socket().remote_endpoint(ec);
     if (!ec) remote = endpoint.address().to_string();
   }
+  if (conn->tls != nullptr) {
+    // The federation listener: TLS first, within the time allowed for a request. A stop for a
+    // hand-over does not cancel this (the connection is not `waiting`): a client that connected
+    // is answered, once, then the connection closes.
+    conn->ExpiresAfter(config.request_timeout);
+    auto [ec] = co_await conn->tls->async_handshake(net::ssl::stream_base::server, kTuple);
+    if (ec) {
+      stats.tls_handshake_failures().Increment();
+      CONCLAVE_LOG(kDebug, "http", "TLS handshake with {} failed: {}", remote, ec.message());
+      co_return;
+    }
+  }
   for (int served = 0;; ++served) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(config.max_header_size));
@@ -314,21 +338,23 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn,
     // A large header grew the buffer: do not keep that memory for the connection's idle time.
     if (buffer.size() == 0 && buffer.capacity() > 8192) buffer.shrink_to_fit();
     if (stopping.load() && buffer.size() == 0) {
-      // A hand-over takes new connections too: their request waits in the socket.
-      if (handing_over.load()) {
+      // A hand-over takes new connections too: their request waits in the socket. Not TLS
+      // ones, whose session cannot cross the exec: an idle one closes, a new one is answered.
+      if (handing_over.load() && conn->tls == nullptr) {
         cleanup.HandOver();
         break;
       }
       if (conn->idle) break;
     }
-    conn->waiting = buffer.size() == 0;
+    // A new TLS connection's first request is not cancelled by a hand-over (it would be lost).
+    conn->waiting = buffer.size() == 0 && (conn->tls == nullptr || served > 0);
     conn->ExpiresAfter(config.idle_timeout);
     BodyLease body_lease;
     Clock::time_point started;
     std::optional<RouteOptions::BodyToFile> to_file;
     ReadResult read =
         co_await ReadRequest(*conn, buffer, parser, body_lease, remote, started, &to_file);
-    if (read == ReadResult::kHandOver) cleanup.HandOver();
+    if (read == ReadResult::kHandOver && conn->tls == nullptr) cleanup.HandOver();
     Request request;
     // Removes an uploaded body's file after the response, unless the handler took it.
     struct BodyFileCleanup {
@@ -353,13 +379,20 @@ net::awaitable<void> HttpServer::Impl::Serve(std::shared_ptr<Connection> conn,
         co_await Respond(request, metrics_listener, &series, &file);
     if (series == nullptr) series = &stats.Unmatched(request.method);
     const int status = res.result_int();
-    // A stop closes the connection after this response; a hand-over keeps it.
-    const bool keep = keep_alive && (!stopping.load() || handing_over.load());
+    // A stop closes the connection after this response; a hand-over keeps it, but for TLS.
+    const bool keep =
+        keep_alive && (!stopping.load() || (handing_over.load() && conn->tls == nullptr));
     boost::system::error_code write_error =
         file ? co_await WriteFile(*conn, res, *file, keep) : co_await Write(*conn, res, keep);
     FinishRequest(*series, request.method, status, started, remote,
                   write_error ? "connection lost while writing the response" : "");
     if (write_error || !keep) break;
+  }
+  if (conn->tls != nullptr) {
+    // close_notify (RFC 8446, 6.1), so the client sees a clean end rather than a truncation;
+    // waits a little for the client's (or its FIN), then SessionCleanup closes the socket.
+    conn->ExpiresAfter(kTlsShutdownTimeout);
+    co_await conn->tls->async_shutdown(kTuple);
   }
 }
 

@@ -107,6 +107,12 @@ HttpMetrics::HttpMetrics(MetricsRegistry& registry) {
   handover_closed_busy_ = &closed->WithLabels({"busy"});
   handover_closed_invalid_ = &closed->WithLabels({"invalid"});
   handover_closed_no_listener_ = &closed->WithLabels({"no_listener"});
+  tls_handshake_failures_ =
+      &OrDie(
+           registry.AddCounter("conclave_http_tls_handshake_failures_total",
+                               "Connections of the federation (TLS) listener closed because their "
+                               "TLS handshake failed or did not finish within request_timeout."))
+           ->Get();
   for (size_t i = 0; i < unmatched_.size(); ++i) {
     unmatched_[i] = &ForRoute(kMethods[i], kUnmatchedRoute);
   }

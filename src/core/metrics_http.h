@@ -81,6 +81,8 @@ class HttpMetrics {
   Counter& handover_closed_busy() { return *handover_closed_busy_; }
   Counter& handover_closed_invalid() { return *handover_closed_invalid_; }
   Counter& handover_closed_no_listener() { return *handover_closed_no_listener_; }
+  // Connections of the federation listener whose TLS handshake failed or timed out.
+  Counter& tls_handshake_failures() { return *tls_handshake_failures_; }
 
  private:
   friend class RouteMetrics;
@@ -91,6 +93,7 @@ class HttpMetrics {
   Counter* handover_closed_busy_ = nullptr;
   Counter* handover_closed_invalid_ = nullptr;
   Counter* handover_closed_no_listener_ = nullptr;
+  Counter* tls_handshake_failures_ = nullptr;
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<RouteMetrics>> routes_;
   std::array<RouteMetrics*, 8> unmatched_{};  // one per MethodLabel value

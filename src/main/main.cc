@@ -213,6 +213,9 @@ class Process {
     return ::conclave::HostOptions(config_, executable_);
   }
   void Reload(const ControlRequest& request, bool* restart);
+  // SIGHUP: re-reads the federation listener's certificate and key (new connections get them);
+  // an error is logged and the running certificate stays.
+  void ReloadTlsCertificate();
   // Exec restart; returns only when it failed or was refused. Returns the exit status when the
   // process cannot go on.
   std::optional<int> Restart(const ControlRequest& request);
@@ -289,6 +292,17 @@ std::optional<int> Process::StartServing(core::InheritedFds inherited) {
   CONCLAVE_LOG(kInfo, "main", "conclave {} ({} build) listening on http://{}:{}{}{}",
                core::Version(), core::BuildType(), config_.address, http_->port(),
                inherited.listeners.empty() ? "" : " (inherited socket)", kVariant);
+  if (const uint16_t port = http_->federation_port(); port != 0) {
+    const std::string& host =
+        config_.federation_address.empty() ? config_.address : config_.federation_address;
+    const bool v6 = host.find(':') != std::string::npos;
+    CONCLAVE_LOG(kInfo, "main", "federation listening on https://{}{}{}:{} (TLS, certificate {})",
+                 v6 ? "[" : "", host, v6 ? "]" : "", port, config_.tls_certificate_path);
+  } else {
+    CONCLAVE_LOG(kInfo, "main",
+                 "no federation (TLS) listener: tls_certificate_path is empty; other servers "
+                 "cannot reach this one");
+  }
   serving_ = core::StrCat("serving on ", config_.address, ":", http_->port());
   running_ = config_;
   return std::nullopt;
@@ -410,6 +424,17 @@ std::optional<int> Process::Restart(const ControlRequest& request) {
   return std::nullopt;
 }
 
+void Process::ReloadTlsCertificate() {
+  if (http_ == nullptr || http_->federation_port() == 0) return;
+  if (auto s = http_->ReloadTlsCertificate(); !s.ok()) {
+    CONCLAVE_LOG(kError, "main", "TLS certificate not reloaded, the running one stays: {}",
+                 s.message());
+    return;
+  }
+  CONCLAVE_LOG(kInfo, "main", "TLS certificate reloaded from {} (new connections get it)",
+               running_.tls_certificate_path);
+}
+
 int Process::ControlLoop() {
   Ready();
   for (;;) {
@@ -419,6 +444,7 @@ int Process::ControlLoop() {
         CONCLAVE_LOG(kInfo, "main", "{}: re-reading the config", request.why);
         Notify(core::NotifyReloading("re-reading the config"));
         ReloadConfig(cli_.config_path, running_, *server_);
+        ReloadTlsCertificate();
         Ready();
         continue;
       case Action::kBuildFailed:
@@ -510,6 +536,12 @@ int Run(int argc, char** argv) {
   auto loaded = core::LoadConfig(cli.config_path, environ);
   if (!loaded.ok()) {
     std::cerr << "conclave: " << loaded.status().message() << "\n";
+    return kExitUsage;
+  }
+  // The federation listener's certificate and key are part of the config check: a server that
+  // could not serve TLS does not start (nor does an exec restart into it).
+  if (auto tls = core::CheckTlsListener(loaded->config); !tls.ok()) {
+    std::cerr << "conclave: " << tls.message() << "\n";
     return kExitUsage;
   }
   if (cli.check_config) {

@@ -109,6 +109,38 @@ TEST(Config, EveryKeyIsDocumentedAsTheCodeSaysIt) {
   }
 }
 
+TEST(Config, FederationListener) {
+  auto defaults = ParseConfig("", "f.toml", nullptr);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.federation_port, 8448);
+  EXPECT_EQ(defaults->config.federation_address, "");
+  EXPECT_EQ(defaults->config.tls_certificate_path, "");  // no federation listener
+  auto set = ParseConfig(
+      "federation_port = 0\nfederation_address = \"::1\"\ntls_certificate_path = \"c.pem\"\n"
+      "tls_private_key_path = \"k.pem\"",
+      "f.toml", nullptr);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->config.federation_port, 0);
+  EXPECT_EQ(set->config.federation_address, "::1");
+  EXPECT_EQ(set->config.tls_certificate_path, "c.pem");
+  auto no_key = ParseConfig("tls_certificate_path = \"c.pem\"", "f.toml", nullptr);
+  EXPECT_EQ(no_key.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(no_key.status().message()), HasSubstr("tls_private_key_path"));
+  auto same_port =
+      ParseConfig("port = 8448\ntls_certificate_path = \"c.pem\"\ntls_private_key_path = \"k.pem\"",
+                  "f.toml", nullptr);
+  EXPECT_EQ(same_port.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(same_port.status().message()), HasSubstr("federation_port"));
+  // Another address: no clash.
+  EXPECT_TRUE(ParseConfig("port = 8448\nfederation_address = \"127.0.0.2\"\n"
+                          "tls_certificate_path = \"c.pem\"\ntls_private_key_path = \"k.pem\"",
+                          "f.toml", nullptr)
+                  .ok());
+  auto host_name = ParseConfig("federation_address = \"example.org\"", "f.toml", nullptr);
+  EXPECT_THAT(std::string(host_name.status().message()), HasSubstr("federation_address"));
+  EXPECT_FALSE(ConfigKeyIsRuntime("tls_certificate_path"));
+}
+
 TEST(Config, BlockingPoolSizes) {
   auto defaults = ParseConfig("", "f.toml", nullptr);
   ASSERT_TRUE(defaults.ok());

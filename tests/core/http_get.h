@@ -28,6 +28,21 @@ inline std::string Exchange(uint16_t port, const std::string& raw) {
   return out;
 }
 
+// Moves the first whole response (head and body framed by Content-Length, as the engine sends)
+// from `pending` to `*out`; false when `pending` holds none yet.
+inline bool TakeResponse(std::string& pending, std::string* out) {
+  const size_t head_end = pending.find("\r\n\r\n");
+  if (head_end == std::string::npos) return false;
+  size_t length = 0;
+  const size_t at = pending.find("Content-Length: ");
+  if (at != std::string::npos && at < head_end) length = std::stoul(pending.substr(at + 16));
+  const size_t total = head_end + 4 + length;
+  if (pending.size() < total) return false;
+  *out = pending.substr(0, total);
+  pending.erase(0, total);
+  return true;
+}
+
 // One blocking HTTP/1.1 GET; returns the whole response text (Connection: close).
 inline std::string Get(uint16_t port, const std::string& path) {
   return Exchange(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -57,18 +72,7 @@ class KeepAliveClient {
   // Reads one whole response (head and body); "" if the connection closed first.
   std::string ReadResponse() {
     for (;;) {
-      size_t head_end = pending_.find("\r\n\r\n");
-      if (head_end != std::string::npos) {
-        size_t length = 0;
-        size_t at = pending_.find("Content-Length: ");
-        if (at != std::string::npos && at < head_end) length = std::stoul(pending_.substr(at + 16));
-        const size_t total = head_end + 4 + length;
-        if (pending_.size() >= total) {
-          std::string out = pending_.substr(0, total);
-          pending_.erase(0, total);
-          return out;
-        }
-      }
+      if (std::string out; TakeResponse(pending_, &out)) return out;
       char buf[4096];
       ssize_t n = read(fd_, buf, sizeof buf);
       if (n <= 0) return "";

@@ -11,6 +11,24 @@ import tempfile
 import time
 
 
+# The federation (TLS) listener's start line; its port is the group.
+FEDERATION_LISTENING = r"federation listening on https://\[?[^\]/]+\]?:(\d+)"
+
+
+def make_certificate(directory, name="127.0.0.1"):
+    """Writes a self-signed ed25519 certificate for `name` (an IP address or a DNS name) and its
+    key into `directory` with the openssl command; returns (certificate path, key path). The
+    certificate is its own CA: trust it with ssl.create_default_context(cafile=certificate)."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    san = f"IP:{name}" if re.fullmatch(r"[0-9.]+", name) or ":" in name else f"DNS:{name}"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "30",
+                    "-subj", f"/CN={name}", "-addext", f"subjectAltName={san}",
+                    "-keyout", key, "-out", cert],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
 class Server:
     """One conclave process on a free loopback port with its own database and runtime dir."""
 
@@ -29,6 +47,7 @@ class Server:
         self.args = list(args)
         self.proc = None
         self.port = None
+        self.federation_port = None  # the TLS listener's, when a certificate is configured
 
     def start(self, timeout=30):
         """Starts the process; may be called again after stop() (same data dir, new port)."""
@@ -42,11 +61,31 @@ class Server:
                                      stdout=subprocess.PIPE, stderr=self.log_file)
         line = self.wait_for_log(r"listening on http://[^:]+:(\d+)", timeout, after=offset)
         self.port = int(re.search(r"listening on http://[^:]+:(\d+)", line).group(1))
+        if self.env.get("CONCLAVE_TLS_CERTIFICATE_PATH"):
+            line = self.wait_for_log(FEDERATION_LISTENING, timeout, after=offset)
+            self.federation_port = int(re.search(FEDERATION_LISTENING, line).group(1))
         return self
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def federation_url(self):
+        """The TLS listener's base URL (None without a certificate configured)."""
+        if self.federation_port is None:
+            return None
+        return f"https://{self.federation_host}:{self.federation_port}"
+
+    @property
+    def host(self):
+        """The main listener's address (CONCLAVE_ADDRESS, 127.0.0.1 by default)."""
+        return self.env.get("CONCLAVE_ADDRESS", "127.0.0.1")
+
+    @property
+    def federation_host(self):
+        """The TLS listener's address (CONCLAVE_FEDERATION_ADDRESS, else `host`)."""
+        return self.env.get("CONCLAVE_FEDERATION_ADDRESS") or self.host
 
     def log(self):
         with open(self.log_path, "r", errors="replace") as f:
@@ -69,7 +108,7 @@ class Server:
         return len(self.log())
 
     def get(self, path):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         try:
             conn.request("GET", path)
             resp = conn.getresponse()
@@ -80,7 +119,7 @@ class Server:
     def request(self, method, path, body=None, token=None, headers=None, timeout=30):
         """One request on a new connection. `body`: bytes/str sent as is, anything else as JSON.
         Returns (status, parsed JSON body or None if it is not JSON, response headers)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             all_headers = dict(headers or {})
             if body is not None and not isinstance(body, (bytes, str)):

@@ -61,6 +61,19 @@ struct Config {
   // answers 404 for the path. Need a restart; ignored when a metrics socket is inherited.
   std::string metrics_address;
   uint16_t metrics_port = 0;
+  // The federation listener (Server-Server API, "Server discovery": port 8448 by default, TLS
+  // always): HTTPS over the same Router as the main listener (the Client-Server API may share
+  // it). `tls_certificate_path` is a PEM file holding the certificate and then its chain,
+  // `tls_private_key_path` the PEM private key that matches it; both unreadable, malformed or
+  // not matching is a start error (CheckTlsListener(), http_server.h). An empty
+  // `tls_certificate_path` (the default) means no federation listener. `federation_address`:
+  // IPv4 or IPv6 literal, "" = `address`; `federation_port` 0 = a free port (tests), logged.
+  // All need a restart, except that SIGHUP re-reads the two files (new connections get the new
+  // certificate); ignored (but for the files) when a federation socket is inherited.
+  uint16_t federation_port = 8448;
+  std::string federation_address;
+  std::string tls_certificate_path;
+  std::string tls_private_key_path;
   // HTTP worker threads. Default 0 = one per core, at least 2. Needs a restart.
   int worker_threads = 0;
   // Threads of the blocking pool (blocking_pool.h), which runs the handlers of blocking routes

@@ -37,9 +37,13 @@ InheritedFds TakeInheritedFds();
 
 // The names of listening sockets, which say what each one serves across an exec restart (and
 // with systemd's FileDescriptorName=): kHttpListenerName for the main listener,
-// kMetricsListenerName for the separate metrics listener (config metrics_address/metrics_port).
+// kMetricsListenerName for the separate metrics listener (config metrics_address/metrics_port),
+// kFederationListenerName for the TLS federation listener.
 inline constexpr char kHttpListenerName[] = "http";
 inline constexpr char kMetricsListenerName[] = "metrics";
+// The federation listener (TLS; config federation_port). Its client connections are never
+// handed over (TLS session state cannot cross an exec): only the listening socket is passed.
+inline constexpr char kFederationListenerName[] = "federation";
 // Returns the name recorded for `fd` (by TakeListenFds() or SetListenFdName()), or "" if none.
 // Thread-safe.
 std::string ListenFdName(int fd);

@@ -37,8 +37,9 @@ class RawConfig;
 // bundled aggregations, Knock, UpgradeRoom, DefaultRoomVersion and Deps::settings; SyncResponse
 // gained `knock`; the protocol headers gained the RoomVersion table and the room-version
 // parameters of AuthStateKeys, ParsePowerLevels and DefaultPowerLevelsContent; MediaStore (media
-// and admin call it) gained the content and usage maps, deletions and quotas.
-inline constexpr int kInterfaceVersion = 8;
+// and admin call it) gained the content and usage maps, deletions and quotas. 9: Config gained
+// federation_port, federation_address, tls_certificate_path and tls_private_key_path.
+inline constexpr int kInterfaceVersion = 9;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
 #define CONCLAVE_ABI_STRINGIFY_(x) CONCLAVE_ABI_STRINGIFY_INNER_(x)
@@ -61,7 +62,7 @@ inline constexpr int kInterfaceVersion = 8;
   ";cxx11abi=" CONCLAVE_ABI_STRINGIFY_(_GLIBCXX_USE_CXX11_ABI) ";std=" CONCLAVE_ABI_STRINGIFY_( \
       __cplusplus) ";" CONCLAVE_ABI_NDEBUG_ ";" CONCLAVE_ABI_ASAN_                              \
                    ";iface=" CONCLAVE_ABI_STRINGIFY_(CONCLAVE_INTERFACE_VERSION_VALUE)
-#define CONCLAVE_INTERFACE_VERSION_VALUE 8
+#define CONCLAVE_INTERFACE_VERSION_VALUE 9
 static_assert(CONCLAVE_INTERFACE_VERSION_VALUE == kInterfaceVersion);
 
 // What a hook gets: the server it runs in and its own module name (used to attribute routes and
