@@ -18,6 +18,7 @@
 #include "conclave/service/rooms/typing.h"
 #include "conclave/service/search/indexer.h"
 #include "conclave/service/search/search.h"
+#include "conclave/service/sync/sliding_sync.h"
 #include "conclave/service/sync/sync.h"
 
 namespace conclave::service {
@@ -109,6 +110,15 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                 .typing = *hs->typing_,
                                                 .e2ee = *hs->e2ee_,
                                                 .notifications = *hs->notifications_});
+  hs->sliding_sync_ =
+      std::make_unique<SlidingSync>(Sync::Deps{.stream = *hs->stream_,
+                                               .notifier = server.notifier(),
+                                               .accounts = *hs->accounts_,
+                                               .rooms = *hs->rooms_,
+                                               .typing = *hs->typing_,
+                                               .e2ee = *hs->e2ee_,
+                                               .notifications = *hs->notifications_},
+                                    *hs->sync_);
   CONCLAVE_ASSIGN_OR_RETURN(
       hs->search_indexer_,
       SearchIndexer::Open(
