@@ -23,6 +23,7 @@ import statistics
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 
 PORT = int(sys.argv[1])
@@ -36,8 +37,8 @@ SLIDING = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync"
 V3 = "/_matrix/client/v3"
 REQUIRED_STATE = [["m.room.name", ""], ["m.room.avatar", ""], ["m.room.encryption", ""],
                   ["m.room.create", ""], ["m.room.member", "$LAZY"], ["m.room.member", "$ME"]]
-SYNC_FILTER = json.dumps({"room": {"timeline": {"limit": 1},
-                                   "state": {"lazy_load_members": True}}})
+SYNC_FILTER = urllib.parse.quote(json.dumps({"room": {"timeline": {"limit": 1},
+                                                      "state": {"lazy_load_members": True}}}))
 
 
 class Client:
@@ -108,6 +109,8 @@ def pct(values, p):
 
 
 def main():
+    # The first user of a server is its admin, in the admin room: not the reader.
+    register(f"sliding_operator_{RUN}")
     reader_token = register(f"sliding_reader_{RUN}")
     sender_token = register(f"sliding_sender_{RUN}")
     reader, sender = Client(reader_token), Client(sender_token)
