@@ -13,6 +13,10 @@ sender joins the oldest. Then, each on keep-alive connections:
             from the sender's 200 to the sliding sync answer (ms), p50 and p99.
   sync      the same two figures for /sync: an initial /sync with timeline limit 1 and lazy
             members (RUNS times), and the wake-up of a /sync long-poll (WAKE_ROUNDS times).
+  scale     /sync at scale: SCALE_USERS users (default 200) each in the same SCALE_ROOMS rooms
+            (default 200; 0 skips the phase), joined by SCALE_THREADS clients (4); one user's
+            initial /sync with lazy_load_members and without (default timeline limit),
+            SCALE_RUNS times (5): p50 (ms) and size.
 Prints `key=value` lines. Exits 1 on a wrong answer, with the request and the answer.
 """
 
@@ -32,6 +36,10 @@ TOP = int(os.environ.get("TOP", "20"))
 RUNS = int(os.environ.get("RUNS", "20"))
 WAKE_ROUNDS = int(os.environ.get("WAKE_ROUNDS", "200"))
 SETTLE_S = float(os.environ.get("WAKE_SETTLE_MS", "20")) / 1000
+SCALE_USERS = int(os.environ.get("SCALE_USERS", "200"))
+SCALE_ROOMS = int(os.environ.get("SCALE_ROOMS", "200"))
+SCALE_THREADS = int(os.environ.get("SCALE_THREADS", "4"))
+SCALE_RUNS = int(os.environ.get("SCALE_RUNS", "5"))
 RUN = uuid.uuid4().hex[:8]
 SLIDING = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync"
 V3 = "/_matrix/client/v3"
@@ -179,6 +187,45 @@ def main():
 
     lat = wake_rounds(sync_poll, sender, oldest, sync_check)
     print(f"sync_wake_p50_ms={ms(statistics.median(lat))} sync_wake_p99_ms={ms(pct(lat, 0.99))}")
+
+    if SCALE_USERS and SCALE_ROOMS:
+        scale()
+
+
+def scale():
+    """The scale phase: SCALE_USERS users in the same SCALE_ROOMS rooms."""
+    t0 = time.perf_counter()
+    tokens = [register(f"scale_{RUN}_{i}") for i in range(SCALE_USERS)]
+    owner = Client(tokens[0])
+    rooms = [owner.call("POST", V3 + "/createRoom", {"preset": "public_chat"})[0]["room_id"]
+             for _ in range(SCALE_ROOMS)]
+
+    def join_all(part):
+        for token in tokens[1 + part::SCALE_THREADS]:
+            c = Client(token)
+            for room in rooms:
+                c.call("POST", f"{V3}/rooms/{room}/join", {})
+
+    workers = [threading.Thread(target=join_all, args=(i,)) for i in range(SCALE_THREADS)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    print(f"scale_users={SCALE_USERS} scale_rooms={SCALE_ROOMS} "
+          f"scale_setup_s={time.perf_counter() - t0:.1f}")
+    reader = Client(tokens[-1])
+    lazy = urllib.parse.quote(json.dumps({"room": {"state": {"lazy_load_members": True}}}))
+    for name, path in (("lazy", f"{V3}/sync?filter={lazy}"), ("full", f"{V3}/sync")):
+        times = []
+        for _ in range(SCALE_RUNS):
+            t = time.perf_counter()
+            answer, size = reader.call("GET", path)
+            times.append(time.perf_counter() - t)
+        joined = answer["rooms"]["join"]
+        if len(joined) != SCALE_ROOMS:
+            sys.exit(f"sliding.py: the scale /sync has {len(joined)} rooms")
+        print(f"scale_sync_{name}_p50_ms={ms(statistics.median(times))} "
+              f"scale_sync_{name}_bytes={size}")
 
 
 if __name__ == "__main__":

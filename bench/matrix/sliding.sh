@@ -7,7 +7,8 @@
 # Builds `conclave` in build_dir (NO_BUILD=1 skips it), starts a fresh server from a private
 # temporary directory with the rate limits off, runs sliding.py (ROOMS, TOP, RUNS, WAKE_ROUNDS,
 # WAKE_SETTLE_MS are passed on) and prints its figures against the goals: first sliding sync
-# response for the top rooms <= GOAL_FIRST_MS (50), wake-up p50 <= GOAL_WAKE_P50_MS (2). Exits 1
+# response for the top rooms <= GOAL_FIRST_MS (50), wake-up p50 <= GOAL_WAKE_P50_MS (2), /sync
+# at scale with lazy members <= GOAL_SCALE_LAZY_MS (50; SCALE_USERS=0 skips it). Exits 1
 # on a wrong answer or a server that did not stop cleanly, 2 on a setup problem; a missed goal
 # fails the run only with STRICT=1.
 set -euo pipefail
@@ -20,6 +21,7 @@ NO_BUILD=${NO_BUILD:-0}
 STRICT=${STRICT:-0}
 GOAL_FIRST_MS=${GOAL_FIRST_MS:-50}
 GOAL_WAKE_P50_MS=${GOAL_WAKE_P50_MS:-2}
+GOAL_SCALE_LAZY_MS=${GOAL_SCALE_LAZY_MS:-50}
 PY=/usr/bin/python3
 
 die() { echo "sliding.sh: $*" >&2; exit 2; }
@@ -89,6 +91,13 @@ printf '%-52s %10s ms  (%s bytes)\n' "/sync: initial, timeline 1, lazy members (
   "$(value sync_initial_p50_ms)" "$(value sync_initial_bytes)"
 printf '%-52s %10s ms\n' "/sync: wake-up after a send (p50)" "$(value sync_wake_p50_ms)"
 printf '%-52s %10s ms\n' "/sync: wake-up after a send (p99)" "$(value sync_wake_p99_ms)"
+if [[ -n $(value scale_sync_lazy_p50_ms) ]]; then
+  judge "/sync at scale: $(value scale_users) users x $(value scale_rooms) rooms, lazy (p50)" \
+    "$(value scale_sync_lazy_p50_ms)" "$GOAL_SCALE_LAZY_MS"
+  printf '%-52s %10s bytes\n' "  its size" "$(value scale_sync_lazy_bytes)"
+  printf '%-52s %10s ms  (%s bytes)\n' "/sync at scale, all members (p50)" \
+    "$(value scale_sync_full_p50_ms)" "$(value scale_sync_full_bytes)"
+fi
 if ((stop_rc != 0)); then echo "FAIL: server exit status on SIGTERM: $stop_rc"; exit 1; fi
 status=0
 if ((missed && STRICT)); then status=1; exit 1; fi
