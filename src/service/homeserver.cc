@@ -148,6 +148,9 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
     if (const auto* queue = state.get_object().if_contains("admin_queue")) {
       if (const auto* text = queue->if_string()) hs->admin_room_->RestoreQueue(*text);
     }
+    if (const auto* sliding = state.get_object().if_contains("sliding_sync")) {
+      if (const auto* text = sliding->if_string()) hs->sliding_sync_->Restore(*text);
+    }
   }
   CONCLAVE_RETURN_IF_ERROR(hs->admin_room_->SetUp());
   hs->accounts_->SetFirstAdminHook([room = hs->admin_room_.get()](const std::string& user_id) {
@@ -183,6 +186,7 @@ std::string Homeserver::Save() const {
   state["typing"] = typing_->Save();
   state["uia_sessions"] = uia_sessions_.Save();
   state["admin_queue"] = admin_room_->SaveQueue();
+  state["sliding_sync"] = sliding_sync_->Save();
   return boost::json::serialize(state);
 }
 

@@ -64,6 +64,12 @@ class SlidingConnections {
   std::string Store(std::string_view user_id, std::string_view device_id, std::string_view conn_id,
                     const std::optional<std::string>& from_pos, ConnectionState state);
 
+  // Every connection as JSON, for the service module's reload hand-over (Homeserver::Save), and
+  // back. Restore replaces what this holds; malformed input restores nothing (the clients'
+  // next requests then get M_UNKNOWN_POS and start again).
+  std::string Save() const;
+  void Restore(std::string_view saved);
+
  private:
   struct Connection {
     std::string latest_pos;
@@ -72,7 +78,7 @@ class SlidingConnections {
     std::shared_ptr<const ConnectionState> previous;
     uint64_t last_used = 0;
   };
-  std::mutex mu_;
+  mutable std::mutex mu_;
   // (user, device) → conn_id → connection.
   std::map<std::pair<std::string, std::string>, std::map<std::string, Connection>> devices_;
   uint64_t counter_ = 0;  // under mu_: makes every pos unique

@@ -58,6 +58,10 @@ SlidingSync::SlidingSync(Sync::Deps deps, Sync& sync)
 
 SlidingSync::~SlidingSync() = default;
 
+std::string SlidingSync::Save() const { return connections_->Save(); }
+
+void SlidingSync::Restore(std::string_view saved) { connections_->Restore(saved); }
+
 absl::StatusOr<SlidingSyncResult> SlidingSync::Run(const Session& session,
                                                    const SlidingSyncRequest& request) {
   const std::string& user = session.user_id;

@@ -10,9 +10,9 @@
 //
 // A connection is (user, device, `conn_id`). Its state (which rooms were sent up to which stream
 // position, with which room config, which lazy members) lives in memory, in a
-// SlidingConnections owned by the Homeserver: a restart or a reload of the service module
-// forgets it, and the next request with an old `pos` gets 400 M_UNKNOWN_POS, which makes clients
-// start a new connection (the MSC's "expire"). A `pos` stays valid until a request with the next
+// SlidingConnections owned by the Homeserver, and is handed over across reloads of the service
+// module (Save/Restore); a restart forgets it, and the next request with an old `pos` gets 400
+// M_UNKNOWN_POS, which makes clients start a new connection (the MSC's "expire"). A `pos` stays valid until a request with the next
 // one arrives, so a retried request (the MSC: the client may cancel and resend) is answered
 // again. Thread-safe. Owned by the Homeserver; must not outlive the service module.
 #ifndef CONCLAVE_SERVICE_SYNC_SLIDING_SYNC_H_
@@ -193,6 +193,11 @@ class SlidingSync {
   // One response. M_UNKNOWN_POS (400) for a `pos` this connection did not issue or has
   // dropped; M_INVALID_PARAM for a bad `set_presence`. Database errors.
   absl::StatusOr<SlidingSyncResult> Run(const Session& session, const SlidingSyncRequest& request);
+
+  // The connections' state as text, for the service module's reload hand-over
+  // (Homeserver::Save), and back (Homeserver::Open): a reload keeps every `pos` valid.
+  std::string Save() const;
+  void Restore(std::string_view saved);
 
  private:
   Sync::Deps deps_;
