@@ -19,6 +19,7 @@
 #include "conclave/service/rooms/typing.h"
 #include "conclave/service/search/indexer.h"
 #include "conclave/service/search/search.h"
+#include "conclave/service/sync/sliding_sync.h"
 #include "conclave/service/sync/sync.h"
 
 namespace conclave::service {
@@ -122,6 +123,15 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                 .typing = *hs->typing_,
                                                 .e2ee = *hs->e2ee_,
                                                 .notifications = *hs->notifications_});
+  hs->sliding_sync_ =
+      std::make_unique<SlidingSync>(Sync::Deps{.stream = *hs->stream_,
+                                               .notifier = server.notifier(),
+                                               .accounts = *hs->accounts_,
+                                               .rooms = *hs->rooms_,
+                                               .typing = *hs->typing_,
+                                               .e2ee = *hs->e2ee_,
+                                               .notifications = *hs->notifications_},
+                                    *hs->sync_);
   CONCLAVE_ASSIGN_OR_RETURN(
       hs->search_indexer_,
       SearchIndexer::Open(
@@ -150,6 +160,9 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
     }
     if (const auto* queue = state.get_object().if_contains("admin_queue")) {
       if (const auto* text = queue->if_string()) hs->admin_room_->RestoreQueue(*text);
+    }
+    if (const auto* sliding = state.get_object().if_contains("sliding_sync")) {
+      if (const auto* text = sliding->if_string()) hs->sliding_sync_->Restore(*text);
     }
   }
   CONCLAVE_RETURN_IF_ERROR(hs->admin_room_->SetUp());
@@ -188,6 +201,7 @@ std::string Homeserver::Save() const {
   state["typing"] = typing_->Save();
   state["uia_sessions"] = uia_sessions_.Save();
   state["admin_queue"] = admin_room_->SaveQueue();
+  state["sliding_sync"] = sliding_sync_->Save();
   return boost::json::serialize(state);
 }
 

@@ -38,6 +38,7 @@ class Pushers;
 class Rooms;
 class Search;
 class SearchIndexer;
+class SlidingSync;
 class Sync;
 class Typing;
 
@@ -84,6 +85,7 @@ class Homeserver {
   PushSender& push_sender() { return *push_sender_; }
   Rooms& rooms() { return *rooms_; }
   Sync& sync() { return *sync_; }
+  SlidingSync& sliding_sync() { return *sliding_sync_; }
   E2ee& e2ee() { return *e2ee_; }
   KeyBackup& key_backup() { return *key_backup_; }
   Typing& typing() { return *typing_; }
@@ -121,6 +123,7 @@ class Homeserver {
   std::unique_ptr<E2ee> e2ee_;
   std::unique_ptr<KeyBackup> key_backup_;
   std::unique_ptr<Sync> sync_;
+  std::unique_ptr<SlidingSync> sliding_sync_;  // after sync_, which it uses
   std::unique_ptr<SearchIndexer> search_indexer_;
   std::unique_ptr<Search> search_;
   // Sends the push_queue to Push Gateways; its thread is joined (Stop) before what it uses goes.
