@@ -20,7 +20,8 @@ core::Response Json(const boost::json::value& value) {
 std::string VersionsBody() {
   return boost::json::serialize(boost::json::value{
       {"versions", boost::json::array{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6"}},
-      {"unstable_features", boost::json::object{}}});
+      // Simplified sliding sync (MSC4186, api/sliding_sync.cc).
+      {"unstable_features", boost::json::object{{"org.matrix.simplified_msc3575", true}}}});
 }
 
 // GET /.well-known/matrix/client ("Server discovery"). The base URL is the server name over

@@ -24,13 +24,13 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
   auto owned = std::make_unique<std::vector<core::RouteHandle>>(std::move(handles));
   Routes routes(context.server.router(), context.module_name, *owned);
   for (auto* group :
-       {&RegisterAccountRoutes,     &RegisterProfileRoutes,      &RegisterAccountDataRoutes,
-        &RegisterPushRuleRoutes,    &RegisterNotificationRoutes, &RegisterPusherRoutes,
-        &RegisterRoomRoutes,        &RegisterEventRoutes,        &RegisterRelationRoutes,
-        &RegisterSyncRoutes,        &RegisterOldSyncRoutes,      &RegisterKeyRoutes,
-        &RegisterToDeviceRoutes,    &RegisterRoomKeysRoutes,     &RegisterReportingRoutes,
-        &RegisterServerAdminRoutes, &RegisterThreepidRoutes,     &RegisterTimestampRoutes,
-        &RegisterSearchRoutes,      &RegisterSpaceRoutes}) {
+       {&RegisterAccountRoutes,   &RegisterProfileRoutes,      &RegisterAccountDataRoutes,
+        &RegisterPushRuleRoutes,  &RegisterNotificationRoutes, &RegisterPusherRoutes,
+        &RegisterRoomRoutes,      &RegisterEventRoutes,        &RegisterRelationRoutes,
+        &RegisterSyncRoutes,      &RegisterSlidingSyncRoutes,  &RegisterOldSyncRoutes,
+        &RegisterKeyRoutes,       &RegisterToDeviceRoutes,     &RegisterRoomKeysRoutes,
+        &RegisterReportingRoutes, &RegisterServerAdminRoutes,  &RegisterThreepidRoutes,
+        &RegisterTimestampRoutes, &RegisterSearchRoutes,       &RegisterSpaceRoutes}) {
     CONCLAVE_RETURN_IF_ERROR(group(routes));
   }
   CONCLAVE_RETURN_IF_ERROR(RegisterOpenIdRoutes(routes));

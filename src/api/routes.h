@@ -30,6 +30,8 @@ absl::Status RegisterEventRoutes(Routes& routes);
 absl::Status RegisterRelationRoutes(Routes& routes);
 // sync.cc: /sync.
 absl::Status RegisterSyncRoutes(Routes& routes);
+// sliding_sync.cc: simplified sliding sync (MSC4186).
+absl::Status RegisterSlidingSyncRoutes(Routes& routes);
 // old_sync.cc: the deprecated /initialSync, /events, /events/{eventId}; room previews
 // (rooms/{roomId}/initialSync) and peeking (/events?room_id=).
 absl::Status RegisterOldSyncRoutes(Routes& routes);

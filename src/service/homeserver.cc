@@ -16,11 +16,13 @@
 #include "conclave/service/federation/server_key.h"
 #include "conclave/service/push/notifications.h"
 #include "conclave/service/push/push_rule_store.h"
+#include "conclave/service/push/push_sender.h"
 #include "conclave/service/push/pushers.h"
 #include "conclave/service/rooms/rooms.h"
 #include "conclave/service/rooms/typing.h"
 #include "conclave/service/search/indexer.h"
 #include "conclave/service/search/search.h"
+#include "conclave/service/sync/sliding_sync.h"
 #include "conclave/service/sync/sync.h"
 
 namespace conclave::service {
@@ -30,6 +32,7 @@ Homeserver::Homeserver(core::Server& server)
 
 Homeserver::~Homeserver() {
   Stop();
+  if (notifications_ != nullptr) notifications_->SetQueuedHook(nullptr);
   if (accounts_ != nullptr) {
     accounts_->SetFirstAdminHook(nullptr);
     accounts_->SetDeviceRemovalHook(nullptr);
@@ -70,9 +73,20 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
   CONCLAVE_ASSIGN_OR_RETURN(hs->stream_, Stream::Open(*hs->store_));
   hs->accounts_ = std::make_unique<Accounts>(*hs->store_, *hs->stream_, server, *hs->settings_);
   hs->push_rules_ = std::make_unique<PushRuleStore>(*hs->accounts_);
-  CONCLAVE_ASSIGN_OR_RETURN(hs->notifications_,
-                            Notifications::Open(hs->server_name_, *hs->store_, *hs->push_rules_));
   CONCLAVE_ASSIGN_OR_RETURN(hs->pushers_, Pushers::Open(*hs->store_));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      hs->notifications_,
+      Notifications::Open(hs->server_name_, *hs->store_, *hs->push_rules_, hs->pushers_.get()));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      hs->push_sender_,
+      PushSender::Open(PushSender::Deps{
+          .store = *hs->store_,
+          .pushers = *hs->pushers_,
+          .notifications = *hs->notifications_,
+          .options = [settings = hs->settings_.get()] { return settings->Get().push; },
+          .fetch = &core::HttpFetch,
+          .clock = &absl::Now}));
+  hs->notifications_->SetQueuedHook([sender = hs->push_sender_.get()] { sender->Wake(); });
   hs->typing_ = std::make_unique<Typing>();
   hs->rooms_ = std::make_unique<Rooms>(Rooms::Deps{.server_name = hs->server_name_,
                                                    .signing_key = hs->signing_key_,
@@ -127,6 +141,15 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                 .typing = *hs->typing_,
                                                 .e2ee = *hs->e2ee_,
                                                 .notifications = *hs->notifications_});
+  hs->sliding_sync_ =
+      std::make_unique<SlidingSync>(Sync::Deps{.stream = *hs->stream_,
+                                               .notifier = server.notifier(),
+                                               .accounts = *hs->accounts_,
+                                               .rooms = *hs->rooms_,
+                                               .typing = *hs->typing_,
+                                               .e2ee = *hs->e2ee_,
+                                               .notifications = *hs->notifications_},
+                                    *hs->sync_);
   CONCLAVE_ASSIGN_OR_RETURN(
       hs->search_indexer_,
       SearchIndexer::Open(
@@ -156,6 +179,9 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
     if (const auto* queue = state.get_object().if_contains("admin_queue")) {
       if (const auto* text = queue->if_string()) hs->admin_room_->RestoreQueue(*text);
     }
+    if (const auto* sliding = state.get_object().if_contains("sliding_sync")) {
+      if (const auto* text = sliding->if_string()) hs->sliding_sync_->Restore(*text);
+    }
   }
   CONCLAVE_RETURN_IF_ERROR(hs->admin_room_->SetUp());
   hs->accounts_->SetFirstAdminHook([room = hs->admin_room_.get()](const std::string& user_id) {
@@ -169,12 +195,14 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
 
 absl::Status Homeserver::Start() {
   CONCLAVE_RETURN_IF_ERROR(search_indexer_->Start());
+  CONCLAVE_RETURN_IF_ERROR(push_sender_->Start());
   return admin_room_->Start();
 }
 
 void Homeserver::Stop() {
   if (admin_room_ != nullptr) admin_room_->Stop();
   if (search_indexer_ != nullptr) search_indexer_->Stop();
+  if (push_sender_ != nullptr) push_sender_->Stop();
 }
 
 std::string SearchIndexDirectory(const std::string& database_path) {
@@ -191,6 +219,7 @@ std::string Homeserver::Save() const {
   state["typing"] = typing_->Save();
   state["uia_sessions"] = uia_sessions_.Save();
   state["admin_queue"] = admin_room_->SaveQueue();
+  state["sliding_sync"] = sliding_sync_->Save();
   return boost::json::serialize(state);
 }
 

@@ -153,5 +153,42 @@ TEST_F(RelationsApiTest, ThreadedReceiptsAreCheckedAndSynced) {
   EXPECT_TRUE(found) << sync.body;
 }
 
+// Client-Server API "Threaded read receipts": a receipt in a thread resets that thread's
+// unread_thread_notifications only, `main` the main timeline's only.
+TEST_F(RelationsApiTest, ThreadedReceiptsResetTheirOwnPartitionInSync) {
+  const std::string bob = Register("bob");
+  ASSERT_EQ(Post(room_ + "/invite", {{"user_id", "@bob:example.org"}}, alice_).status, 200);
+  ASSERT_EQ(Post("/_matrix/client/v3/join/" + room_id_, {}, bob).status, 200);
+  const std::string root = Send({{"msgtype", "m.text"}, {"body", "root"}});
+  const std::string reply = Send(
+      {{"msgtype", "m.text"}, {"body", "reply"}, {"m.relates_to", RelatesTo("m.thread", root)}});
+  const std::string later = Send({{"msgtype", "m.text"}, {"body", "later in main"}});
+  // {"room":{"timeline":{"unread_thread_notifications":true}}}
+  const std::string sync_path =
+      "/_matrix/client/v3/sync?filter=%7B%22room%22%3A%7B%22timeline%22%3A%7B%22unread_thread_"
+      "notifications%22%3Atrue%7D%7D%7D";
+  auto room_of = [&](const ApiResponse& sync) -> const boost::json::object& {
+    return sync.json.at("rooms").at("join").at(room_id_).as_object();
+  };
+  ApiResponse sync = Get(sync_path, bob);
+  ASSERT_EQ(sync.status, 200) << sync.body;
+  EXPECT_EQ(room_of(sync).at("unread_notifications").at("notification_count"), 2) << sync.body;
+  EXPECT_EQ(room_of(sync).at("unread_thread_notifications").at(root).at("notification_count"), 1);
+
+  ASSERT_EQ(Post(room_ + "/receipt/m.read/" + later, {{"thread_id", "main"}}, bob).status, 200);
+  sync = Get(sync_path, bob);
+  ASSERT_EQ(sync.status, 200) << sync.body;
+  EXPECT_EQ(room_of(sync).at("unread_notifications").at("notification_count"), 0) << sync.body;
+  EXPECT_EQ(room_of(sync).at("unread_thread_notifications").at(root).at("notification_count"), 1);
+
+  ASSERT_EQ(Post(room_ + "/receipt/m.read/" + reply, {{"thread_id", root}}, bob).status, 200);
+  sync = Get(sync_path, bob);
+  ASSERT_EQ(sync.status, 200) << sync.body;
+  const boost::json::object& joined = room_of(sync);
+  EXPECT_TRUE(!joined.contains("unread_thread_notifications") ||
+              !joined.at("unread_thread_notifications").as_object().contains(root))
+      << sync.body;
+}
+
 }  // namespace
 }  // namespace conclave::api::test_util

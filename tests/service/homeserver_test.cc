@@ -11,6 +11,7 @@
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/rate_limit/rate_limiter.h"
 #include "conclave/service/rooms/typing.h"
+#include "conclave/service/sync/sliding_sync.h"
 #include "database/temp_dir.h"
 
 namespace conclave::service {
@@ -52,6 +53,36 @@ TEST(HomeserverTest, SavedBytesCarryTypingRateLimitsAndUiaSessionsIntoTheNextLoa
   auto third = Homeserver::Open(server, **db, "not json");
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_TRUE((*third)->typing().Users("!r:x").empty());
+}
+
+// A sliding sync `pos` stays valid across a reload of the service module, and only then.
+TEST(HomeserverTest, SavedBytesKeepSlidingSyncPositions) {
+  database::test_util::TempDir dir;
+  core::Server server(core::Config{}, "dev");
+  auto db = database::Database::Open({.path = dir.Sub("db")});
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto first = Homeserver::Open(server, **db, "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  const Session session{.user_id = "@a:x", .device_id = "D"};
+  SlidingSyncRequest request{.conn_id = "main"};
+  auto answer = (*first)->sliding_sync().Run(session, request);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_TRUE(answer->response.has_value());
+  request.pos = answer->response->pos;
+  std::string saved = (*first)->Save();
+  first->reset();
+
+  auto second = Homeserver::Open(server, **db, saved);
+  ASSERT_TRUE(second.ok()) << second.status();
+  auto resumed = (*second)->sliding_sync().Run(session, request);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_TRUE(resumed->response.has_value());
+  second->reset();
+
+  auto fresh = Homeserver::Open(server, **db, "");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(ErrcodeOf((*fresh)->sliding_sync().Run(session, request).status()),
+            Errcode::kUnknownPos);
 }
 
 TEST(RateLimiterTest, RefillsAtTheRateAndZeroDisables) {

@@ -3,6 +3,9 @@
 #include <string>
 
 #include "conclave/core/exceptions.h"
+#include "conclave/core/http_client.h"
+#include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/room_versions.h"
 
 namespace conclave::service {
@@ -84,11 +87,44 @@ ServiceOptions ReadServiceOptions(core::OptionReader& r) {
   o.federation_timeout =
       r.Duration("federation_timeout", absl::Seconds(30),
                  {.runtime = true, .doc = "Time limit of one outbound federation request"});
+  o.push.allowed_ranges =
+      r.StringList("push_gateway_allowed_ranges", {},
+                   {.unit = "CIDR ranges",
+                    .runtime = true,
+                    .doc = "Addresses Push Gateways may be at although the deny list has them"});
+  o.push.timeout = r.Duration("push_gateway_timeout", absl::Seconds(10),
+                              {.runtime = true, .doc = "Time limit of one Push Gateway request"});
+  o.push.retry_initial =
+      r.Duration("push_retry_initial", absl::Seconds(1),
+                 {.runtime = true, .doc = "Wait after a failed push; doubles with each failure"});
+  o.push.retry_max = r.Duration("push_retry_max", absl::Hours(1),
+                                {.runtime = true, .doc = "Longest wait between two push attempts"});
+  o.push.retry_attempts =
+      static_cast<int>(r.Integer("push_retry_attempts", 20, 1, 1000,
+                                 {.unit = "attempts",
+                                  .runtime = true,
+                                  .doc = "Attempts after which a push notification is dropped"}));
   return o;
 }
 
+namespace {
+
+// kInvalidArgument naming push_gateway_allowed_ranges when one of its ranges is malformed.
+absl::Status CheckPushRanges(const ServiceOptions& o) {
+  if (auto filter = core::AddressFilter::Create(o.push.allowed_ranges); !filter.ok()) {
+    return absl::InvalidArgumentError(
+        core::StrCat("config: push_gateway_allowed_ranges: ", filter.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ServiceSettings>> OpenServiceSettings(const core::RawConfig& raw) {
-  return ServiceSettings::Create(kModule, &ReadServiceOptions, raw);
+  CONCLAVE_ASSIGN_OR_RETURN(auto settings,
+                            ServiceSettings::Create(kModule, &ReadServiceOptions, raw));
+  CONCLAVE_RETURN_IF_ERROR(CheckPushRanges(settings->Get()));
+  return settings;
 }
 
 absl::Status CheckServiceOptions(const core::RawConfig& raw,
@@ -96,9 +132,10 @@ absl::Status CheckServiceOptions(const core::RawConfig& raw,
   // A noexcept hook of the descriptor: nothing may escape it (core/exceptions.h).
   return core::CatchAll(kModule, "service: check_options hook", [&] {
     core::OptionReader reader(kModule, raw);
-    (void)ReadServiceOptions(reader);
+    const ServiceOptions options = ReadServiceOptions(reader);
     for (const core::OptionRead& r : reader.read()) keys->push_back(r.key);
-    return reader.status();
+    CONCLAVE_RETURN_IF_ERROR(reader.status());
+    return CheckPushRanges(options);
   });
 }
 

@@ -4,6 +4,8 @@
 #include <boost/json/serialize.hpp>
 #include <utility>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/protocol/errors.h"
@@ -87,6 +89,7 @@ absl::StatusOr<std::vector<object>> Pushers::List(std::string_view user_id) cons
   CONCLAVE_RETURN_IF_ERROR(ForEachRecord(*store_.db, *pushers_, schema::UserPrefix(user_id), 3,
                                          "pusher", [&](std::vector<std::string>&, object& pusher) {
                                            pusher.erase("device_id");
+                                           pusher.erase("pushkey_ts");
                                            out.push_back(std::move(pusher));
                                            return true;
                                          }));
@@ -128,8 +131,36 @@ absl::Status Pushers::Set(std::string_view user_id, std::string_view device_id,
         }));
   }
   pusher["device_id"] = device_id;
+  // Push Gateway API, devices[].pushkey_ts: "when the pushkey was last updated", in seconds.
+  pusher["pushkey_ts"] = absl::ToUnixSeconds(absl::Now());
   batch.Put(*pushers_, key, boost::json::serialize(pusher));
   return store_.db->Write(batch);
+}
+
+absl::StatusOr<std::vector<Pushers::Id>> Pushers::Ids(std::string_view user_id) const {
+  std::vector<Id> out;
+  CONCLAVE_RETURN_IF_ERROR(ForEachRecord(*store_.db, *pushers_, schema::UserPrefix(user_id), 3,
+                                         "pusher", [&](std::vector<std::string>& k, object&) {
+                                           out.push_back({std::move(k[1]), std::move(k[2])});
+                                           return true;
+                                         }));
+  return out;
+}
+
+absl::StatusOr<std::optional<object>> Pushers::Get(std::string_view user_id,
+                                                   std::string_view app_id,
+                                                   std::string_view pushkey) const {
+  CONCLAVE_ASSIGN_OR_RETURN(auto stored,
+                            store_.Find(*pushers_, schema::PusherKey(user_id, app_id, pushkey)));
+  if (!stored) return std::nullopt;
+  CONCLAVE_ASSIGN_OR_RETURN(object pusher, ParseStored(*stored, "pusher"));
+  return pusher;
+}
+
+absl::Status Pushers::Remove(std::string_view user_id, std::string_view app_id,
+                             std::string_view pushkey) {
+  std::lock_guard lock(mu_);
+  return store_.db->Delete(*pushers_, schema::PusherKey(user_id, app_id, pushkey));
 }
 
 absl::Status Pushers::AddRemovals(std::string_view user_id,

@@ -6,6 +6,7 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
 #include "conclave/service/protocol/errors.h"
+#include "conclave/service/push/notifications.h"
 #include "conclave/service/rooms/rooms.h"
 #include "conclave/service/rooms/typing.h"
 #include "conclave/service/storage/stored_json.h"
@@ -32,30 +33,6 @@ absl::Status Rooms::SetTyping(const Session& session, std::string_view room_id, 
   return absl::OkStatus();
 }
 
-namespace {
-
-// The thread `event` is in (receipts.md "Threaded read receipts"): the root of an m.thread
-// child, the thread of the parent for another relation (an edit of a reply is in the reply's
-// thread), "main" otherwise (thread roots included). Follows at most kMaxRelationDepth links.
-absl::StatusOr<std::string> ThreadOf(const Store& store, const boost::json::object& event) {
-  const boost::json::object* current = &event;
-  StoredEvent parent;
-  for (int i = 0; i < Rooms::kMaxRelationDepth; ++i) {
-    std::optional<Relation> relation = RelationOf(*current);
-    if (!relation) break;
-    if (relation->rel_type == "m.thread") return std::string(relation->parent_id);
-    CONCLAVE_ASSIGN_OR_RETURN(auto where, store.Find(*store.events, relation->parent_id));
-    if (!where) break;
-    CONCLAVE_ASSIGN_OR_RETURN(auto json, store.Find(*store.timeline, *where));
-    if (!json) break;
-    CONCLAVE_ASSIGN_OR_RETURN(parent.pdu, ParseObject(*json));
-    current = &parent.pdu;
-  }
-  return std::string("main");
-}
-
-}  // namespace
-
 absl::Status Rooms::SetReceipt(const Session& session, std::string_view room_id,
                                std::string_view receipt_type, std::string_view event_id,
                                std::optional<std::string_view> thread_id) {
@@ -68,7 +45,9 @@ absl::Status Rooms::SetReceipt(const Session& session, std::string_view room_id,
   CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Event(session, room_id, event_id));
   Store& store = deps_.store;
   if (thread_id) {
+    // Client-Server API "Threaded read receipts": the event must be in the named thread.
     CONCLAVE_ASSIGN_OR_RETURN(std::string thread, ThreadOf(store, event.pdu));
+    if (thread.empty()) thread = "main";
     if (thread != *thread_id) {
       return InvalidParam(
           core::StrCat("Event ", event_id, " is not in thread ", *thread_id, " but in ", thread));

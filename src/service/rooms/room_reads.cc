@@ -139,6 +139,54 @@ uint64_t Rooms::LatestPosition(std::string_view room_id) {
   return room.ok() ? (*room)->latest_position.load() : 0;
 }
 
+namespace rooms_internal {
+
+bool IsBumpType(std::string_view type) {
+  // MSC4186, RoomResult `bump_stamp`; polls and beacons also under the unstable names that
+  // clients send today (MSC3381, MSC3672).
+  static constexpr std::string_view kTypes[] = {"m.room.create",
+                                                "m.room.message",
+                                                "m.room.encrypted",
+                                                "m.sticker",
+                                                "m.call.invite",
+                                                "m.poll.start",
+                                                "m.beacon_info",
+                                                "org.matrix.msc3381.poll.start",
+                                                "org.matrix.msc3672.beacon_info"};
+  return std::find(std::begin(kTypes), std::end(kTypes), type) != std::end(kTypes);
+}
+
+}  // namespace rooms_internal
+
+uint64_t Rooms::BumpPosition(std::string_view room_id) {
+  auto room = Load(room_id);
+  return room.ok() ? (*room)->bump_position.load() : 0;
+}
+
+absl::StatusOr<std::optional<StoredEvent>> Rooms::CurrentStateEvent(std::string_view room_id,
+                                                                    std::string_view type,
+                                                                    std::string_view state_key) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  std::lock_guard lock(room->mu);
+  const StateKey key{std::string(type), std::string(state_key)};
+  auto it = room->state.find(key);
+  if (it == room->state.end()) return std::nullopt;
+  return StoredEvent{it->second, room->state_positions[key]};
+}
+
+absl::StatusOr<std::vector<StoredEvent>> Rooms::CurrentStateWhere(
+    std::string_view room_id,
+    absl::FunctionRef<bool(std::string_view, std::string_view, uint64_t)> keep) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  std::lock_guard lock(room->mu);
+  std::vector<StoredEvent> out;
+  for (const auto& [key, pdu] : room->state) {
+    const uint64_t position = room->state_positions[key];
+    if (keep(key.first, key.second, position)) out.push_back(StoredEvent{pdu, position});
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<std::string>> Rooms::JoinedUserIds(std::string_view room_id) {
   return UserIdsWithMembership(room_id, "join");
 }

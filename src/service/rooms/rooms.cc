@@ -86,6 +86,16 @@ absl::StatusOr<std::shared_ptr<Rooms::RoomData>> Rooms::Load(std::string_view ro
     room->latest_position.store(position);
   }
   CONCLAVE_RETURN_IF_ERROR(it->status());
+  // The newest bump event: the create event ends the walk in every room.
+  for (; it->Valid(); it->Prev()) {
+    CONCLAVE_ASSIGN_OR_RETURN(auto event, ParseObject(it->value()));
+    if (IsBumpType(StringField(event, "type"))) {
+      CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));
+      room->bump_position.store(position);
+      break;
+    }
+  }
+  CONCLAVE_RETURN_IF_ERROR(it->status());
 
   std::lock_guard lock(rooms_mu_);
   auto [entry, inserted] = rooms_.try_emplace(std::string(room_id), room);
@@ -245,43 +255,48 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
   CONCLAVE_RETURN_IF_ERROR(PrepareRelationRows(room, pdu, draft, rows));
   // Push rules see the state before the event, as the event's auth did.
   std::vector<PendingNotification> notified;
+  std::string thread;
   if (deps_.notifications != nullptr) {
     CONCLAVE_ASSIGN_OR_RETURN(notified, deps_.notifications->Evaluate(room.state, pdu));
+    CONCLAVE_ASSIGN_OR_RETURN(thread, ThreadOf(deps_.store, pdu));
   }
   const EventWriter writer(deps_.store);
   database::WriteBatch batch;
-  CONCLAVE_ASSIGN_OR_RETURN(
-      uint64_t position,
-      deps_.stream.Commit(
-          batch,
-          [&](uint64_t pos, database::WriteBatch& b) {
-            writer.Put(rows, pos, b);
-            if (deps_.notifications != nullptr) deps_.notifications->Put(notified, pdu, pos, b);
-          },
-          [&](uint64_t pos) {
-            if (state_key) {
-              room.state[*state_key] = pdu;
-              room.state_positions[*state_key] = pos;
-            }
-            if (draft.redact_target) {
-              StateKey target_key(std::string(StringField(redacted_pdu, "type")),
-                                  std::string(StringField(redacted_pdu, "state_key")));
-              if (redacted_pdu.contains("state_key")) {
-                auto it = room.state.find(target_key);
-                if (it != room.state.end() &&
-                    StringField(it->second, "event_id") == *draft.redacts) {
-                  it->second = redacted_pdu;
-                }
-              }
-            }
-            room.last_event_id = event_id;
-            room.last_event_hash = std::move(last_hash);
-            room.depth += 1;
-            room.latest_position.store(pos);
-          }));
+  CONCLAVE_ASSIGN_OR_RETURN(uint64_t position,
+                            deps_.stream.Commit(
+                                batch,
+                                [&](uint64_t pos, database::WriteBatch& b) {
+                                  writer.Put(rows, pos, b);
+                                  if (deps_.notifications != nullptr)
+                                    deps_.notifications->Put(notified, pdu, thread, pos, b);
+                                },
+                                [&](uint64_t pos) {
+                                  if (state_key) {
+                                    room.state[*state_key] = pdu;
+                                    room.state_positions[*state_key] = pos;
+                                  }
+                                  if (draft.redact_target) {
+                                    StateKey target_key(
+                                        std::string(StringField(redacted_pdu, "type")),
+                                        std::string(StringField(redacted_pdu, "state_key")));
+                                    if (redacted_pdu.contains("state_key")) {
+                                      auto it = room.state.find(target_key);
+                                      if (it != room.state.end() &&
+                                          StringField(it->second, "event_id") == *draft.redacts) {
+                                        it->second = redacted_pdu;
+                                      }
+                                    }
+                                  }
+                                  room.last_event_id = event_id;
+                                  room.last_event_hash = std::move(last_hash);
+                                  room.depth += 1;
+                                  room.latest_position.store(pos);
+                                  if (IsBumpType(draft.type)) room.bump_position.store(pos);
+                                }));
   const std::string* target =
       draft.state_key && draft.type == "m.room.member" ? &*draft.state_key : nullptr;
   deps_.notifier.Notify(UsersToWake(room.state, target));
+  if (deps_.notifications != nullptr) deps_.notifications->Committed(notified);
   return StoredEvent{std::move(pdu), position};
 }
 

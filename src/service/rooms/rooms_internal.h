@@ -45,6 +45,8 @@ struct Rooms::RoomData {
   std::string last_event_hash;
   int64_t depth = 0;
   std::atomic<uint64_t> latest_position{0};
+  // Position of the newest event whose type IsBumpType (Rooms::BumpPosition).
+  std::atomic<uint64_t> bump_position{0};
 };
 
 // An event about to be built by Rooms::Commit.
@@ -75,6 +77,9 @@ using schema::RoomPrefix;
 using schema::StateKeyOf;
 using schema::TimelineKey;
 using schema::TxnKey;
+
+// Whether an event of `type` moves its room up a sliding sync room list (MSC4186 `bump_stamp`).
+bool IsBumpType(std::string_view type);
 
 // The event id a state event's `unsigned.replaces_state` names (the state event it replaced), or
 // "" (the first of its type and state_key, or redacted by a build that dropped `unsigned`).

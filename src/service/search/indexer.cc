@@ -73,38 +73,14 @@ absl::StatusOr<std::unique_ptr<SearchIndexer>> SearchIndexer::Open(Deps deps,
 }
 
 absl::Status SearchIndexer::Start(absl::Duration poll_interval) {
-  if (thread_.joinable()) return absl::OkStatus();
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = false;
-  }
-  try {
-    thread_ = std::thread([this, poll_interval] { Run(poll_interval); });
-  } catch (const std::system_error& e) {
-    return absl::ResourceExhaustedError(core::StrCat("search indexer thread: ", e.what()));
-  }
-  return absl::OkStatus();
+  return worker_.Start("search indexer", [this, poll_interval] { Run(poll_interval); });
 }
 
-void SearchIndexer::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void SearchIndexer::Stop() { worker_.Stop(); }
 
-void SearchIndexer::Wake() {
-  {
-    std::lock_guard lock(mu_);
-    woken_ = true;
-  }
-  wake_.notify_one();
-}
+void SearchIndexer::Wake() { worker_.Wake(); }
 
 void SearchIndexer::Run(absl::Duration poll_interval) {
-  const auto interval = absl::ToChronoMilliseconds(poll_interval);
   bool stop = false;
   while (true) {
     // A pass starts after the stop request is seen, so that it covers every commit before
@@ -113,10 +89,7 @@ void SearchIndexer::Run(absl::Duration poll_interval) {
       CONCLAVE_LOG(kError, "search", "indexing failed: {}", done.status().message());
     }
     if (stop) return;
-    std::unique_lock lock(mu_);
-    wake_.wait_for(lock, interval, [this] { return woken_ || stopping_; });
-    woken_ = false;
-    stop = stopping_;
+    stop = !worker_.Wait(poll_interval);
   }
 }
 

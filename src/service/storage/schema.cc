@@ -177,6 +177,11 @@ std::string PushCountKey(std::string_view user_id, std::string_view room_id, uin
       .Build();
 }
 
+std::string PushReadKey(std::string_view user_id, std::string_view room_id,
+                        std::string_view thread) {
+  return Strings({user_id, room_id, thread});
+}
+
 std::string NotificationKey(std::string_view user_id, uint64_t position) {
   return database::KeyBuilder().AppendString(user_id).AppendU64(position).Build();
 }

@@ -122,25 +122,28 @@ absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
 
   JoinedRoomSync room{.room_id = room_id};
   if (full_state || limited) {
-    CONCLAVE_ASSIGN_OR_RETURN(auto current, rooms.CurrentState(room_id));
-    for (const auto& e : current) {
-      if (e.position > upto || timeline_ids.contains(std::string(StringField(e.pdu, "event_id")))) {
-        continue;
-      }
-      const bool member = StringField(e.pdu, "type") == "m.room.member";
-      const bool sender_member =
-          member && senders.contains(std::string(StringField(e.pdu, "state_key")));
+    // Decided on (type, state_key, position) under the room's lock, so that only the events sent
+    // are copied: with lazy-loaded members a large room costs its timeline's senders, not all its
+    // members.
+    auto keep = [&](std::string_view type, std::string_view state_key, uint64_t position) {
+      if (position > upto) return false;
+      const bool member = type == "m.room.member";
+      const bool sender_member = member && senders.contains(std::string(state_key));
       // A gapped incremental sync with lazy-loaded members ("Lazy-loading room members") also
       // carries the members of the timeline's senders that changed before `since`: the client
       // may never have been sent them, since it was not sent the events in the gap.
       const bool lazy_gap_member = lazy_members && limited && sender_member;
       if (!full_state && !lazy_gap_member &&
-          (e.position <= since.position || e.position >= first_position)) {
-        continue;
+          (position <= since.position || position >= first_position)) {
+        return false;
       }
+      return !(lazy_members && member && !sender_member);
+    };
+    CONCLAVE_ASSIGN_OR_RETURN(auto current, rooms.CurrentStateWhere(room_id, keep));
+    for (auto& e : current) {
+      if (timeline_ids.contains(std::string(StringField(e.pdu, "event_id")))) continue;
       if (!Matches(room_filter.state, e.pdu)) continue;
-      if (lazy_members && member && !sender_member) continue;
-      room.state.push_back(e);
+      room.state.push_back(std::move(e));
     }
   }
 

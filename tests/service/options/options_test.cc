@@ -68,7 +68,8 @@ TEST(ServiceOptions, CheckNamesTheBadKeyAndListsTheKeysRead) {
   EXPECT_THAT(keys, ::testing::Contains("signing_key_path"));
   EXPECT_THAT(keys, ::testing::Contains("access_token_lifetime"));
   EXPECT_THAT(keys, ::testing::Contains("federation_hosts"));
-  EXPECT_EQ(keys.size(), 16u);
+  EXPECT_THAT(keys, ::testing::Contains("push_gateway_allowed_ranges"));
+  EXPECT_EQ(keys.size(), 21u);
 }
 
 TEST(ServiceOptions, AccessTokenLifetimeIsFiveMinutesAndADuration) {
@@ -81,6 +82,16 @@ TEST(ServiceOptions, AccessTokenLifetimeIsFiveMinutesAndADuration) {
   std::vector<std::string> keys;
   EXPECT_EQ(CheckServiceOptions(Raw("access_token_lifetime = \"soon\""), &keys).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ServiceOptions, AMalformedPushGatewayRangeIsRefused) {
+  std::vector<std::string> keys;
+  absl::Status bad =
+      CheckServiceOptions(Raw("push_gateway_allowed_ranges = [\"127.0.0.1/99\"]"), &keys);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("push_gateway_allowed_ranges"));
+  EXPECT_TRUE(
+      CheckServiceOptions(Raw("push_gateway_allowed_ranges = [\"127.0.0.1/32\"]"), &keys).ok());
 }
 
 // --check-config (and so the preflight of an exec restart) refuses a bad value in the file even

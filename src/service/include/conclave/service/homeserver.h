@@ -34,12 +34,14 @@ class FederationClient;
 class KeyBackup;
 class Notifications;
 class PushRuleStore;
+class PushSender;
 class Pushers;
 class RemoteKeys;
 class Rooms;
 class Search;
 class ServerResolver;
 class SearchIndexer;
+class SlidingSync;
 class Sync;
 class Typing;
 
@@ -57,8 +59,8 @@ class Homeserver {
   // Stops the background work first (see Stop()).
   ~Homeserver();
 
-  // Starts the background work: the search indexer's thread and the thread that runs the admin
-  // room's queued commands. Called
+  // Starts the background work: the search indexer's thread, the push sender's thread and the
+  // thread that runs the admin room's queued commands. Called
   // by the service module's load, after Open(); a Homeserver that is never started still queues
   // commands (tests). Not thread-safe with Stop(): call both from one thread (the module hooks).
   // kResourceExhausted when the thread cannot be created.
@@ -83,8 +85,10 @@ class Homeserver {
   PushRuleStore& push_rules() { return *push_rules_; }
   Notifications& notifications() { return *notifications_; }
   Pushers& pushers() { return *pushers_; }
+  PushSender& push_sender() { return *push_sender_; }
   Rooms& rooms() { return *rooms_; }
   Sync& sync() { return *sync_; }
+  SlidingSync& sliding_sync() { return *sliding_sync_; }
   E2ee& e2ee() { return *e2ee_; }
   KeyBackup& key_backup() { return *key_backup_; }
   Typing& typing() { return *typing_; }
@@ -126,11 +130,14 @@ class Homeserver {
   std::unique_ptr<E2ee> e2ee_;
   std::unique_ptr<KeyBackup> key_backup_;
   std::unique_ptr<Sync> sync_;
+  std::unique_ptr<SlidingSync> sliding_sync_;  // after sync_, which it uses
   std::unique_ptr<SearchIndexer> search_indexer_;
   std::unique_ptr<Search> search_;
   std::unique_ptr<ServerResolver> resolver_;
   std::unique_ptr<FederationClient> federation_client_;
   std::unique_ptr<RemoteKeys> remote_keys_;
+  // Sends the push_queue to Push Gateways; its thread is joined (Stop) before what it uses goes.
+  std::unique_ptr<PushSender> push_sender_;
   // Wakes the indexer after each send; destroyed before it.
   EventObservers::Handle search_wakeup_;
   RateLimiter limiter_;

@@ -22,6 +22,23 @@
 
 namespace conclave::service {
 
+// How the push sender (service/push/push_sender.h) talks to Push Gateways. A value type.
+struct PushGatewayOptions {
+  // CIDR ranges a gateway may be at although core's deny list has them (loopback, private
+  // networks; core/http_client.h AddressFilter), like Synapse's ip_range_whitelist. Default none.
+  std::vector<std::string> allowed_ranges;
+  // Time limit of one request to a gateway. Default 10 s.
+  absl::Duration timeout = absl::Seconds(10);
+  // The wait after a first failed attempt; it doubles with each further failure up to
+  // `retry_max` (Push Gateway API: "retry for a reasonable amount of time using exponential
+  // backoff"). Default 1 s.
+  absl::Duration retry_initial = absl::Seconds(1);
+  // The longest wait between two attempts. Default 1 h.
+  absl::Duration retry_max = absl::Hours(1);
+  // Attempts after which a notification is dropped (logged). Default 20.
+  int retry_attempts = 20;
+};
+
 // A value type; thread-compatible.
 struct ServiceOptions {
   // Whether POST /register creates accounts; off answers M_FORBIDDEN.
@@ -65,6 +82,8 @@ struct ServiceOptions {
   std::vector<std::string> federation_allowed_ranges;
   // Time limit of one outbound federation request. Default 30 s. Runtime.
   absl::Duration federation_timeout = absl::Seconds(30);
+  // Push Gateway requests. Runtime: SIGHUP applies them to the next attempt.
+  PushGatewayOptions push;
 };
 
 // Reads the options (defaults for absent keys); invalid values end up in `reader.status()`.

@@ -19,8 +19,10 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +32,7 @@
 #include "conclave/database/write_batch.h"
 #include "conclave/service/protocol/state_map.h"
 #include "conclave/service/push/push_rule_store.h"
+#include "conclave/service/push/pushers.h"
 #include "conclave/service/storage/store.h"
 
 namespace conclave::service {
@@ -39,6 +42,13 @@ struct PendingNotification {
   std::string user_id;
   bool highlight = false;
   boost::json::array actions;  // the matching rule's, for /notifications and pushers
+  // The user's HTTP pushers at evaluation: Put queues one Push Gateway request for each.
+  std::vector<Pushers::Id> pushers;
+  // What the Push Gateway request shows of the room as it was before the event: its
+  // m.room.name, its canonical alias and the sender's display name ("" when unset).
+  std::string room_name;
+  std::string room_alias;
+  std::string sender_display_name;
 };
 
 // Unread counts of one count partition: the main timeline or one thread.
@@ -52,6 +62,22 @@ struct RoomUnreadCounts {
   UnreadCount total;
   UnreadCount main;
   std::map<std::string, UnreadCount> threads;
+};
+
+// Where a user has read one room up to, by count partition (Client-Server API "Threaded read
+// receipts", "Marking notifications as read"): an unthreaded m.read or m.read.private receipt
+// marks every partition; a threaded one (thread_id "main" or a thread root) and the user's own
+// events mark only their own partition. Positions are stream positions, 0 for nothing.
+struct ReadMarks {
+  uint64_t unthreaded = 0;
+  // By partition: "main" or the thread root's event id.
+  std::map<std::string, uint64_t, std::less<>> threads;
+
+  // The position up to which the partition `thread` is read: "" or "main" for the main
+  // timeline, else a thread root's event id.
+  uint64_t Of(std::string_view thread) const;
+  // The oldest of the partitions' positions: nothing at or before it is unread.
+  uint64_t Lowest() const { return unthreaded; }
 };
 
 // A GET /notifications entry.
@@ -71,10 +97,12 @@ struct NotificationsPage {
 
 class Notifications {
  public:
-  // Opens the push maps. `store` and `rules` must outlive the result. `server_name`: only users
-  // of this server are evaluated. Database errors.
+  // Opens the push maps. `store`, `rules` and `pushers` must outlive the result; `pushers` may
+  // be null (then nothing is queued for Push Gateways). `server_name`: only users of this server
+  // are evaluated. Database errors.
   static absl::StatusOr<std::unique_ptr<Notifications>> Open(std::string server_name, Store& store,
-                                                             PushRuleStore& rules);
+                                                             PushRuleStore& rules,
+                                                             const Pushers* pushers = nullptr);
 
   // Evaluates `pdu`, about to be committed in a room whose state before it is `state`, for each
   // joined local member but the sender, and for the target of an invite. Returns who is notified
@@ -82,18 +110,36 @@ class Notifications {
   absl::StatusOr<std::vector<PendingNotification>> Evaluate(const StateMap& state,
                                                             const boost::json::object& pdu);
 
-  // Adds the rows of `pending` for the event `pdu` committed at stream `position` to `batch`,
-  // and the sender's implicit read marker. Writes nothing itself.
+  // Adds the rows of `pending` for the event `pdu` committed at stream `position` in `thread`
+  // (ThreadOf: "" for the main timeline) to `batch`,
+  // the sender's implicit read marker, and one `push_queue` entry per pusher of each notified
+  // user (schema.h), so that an event, its counts and its pushes commit together. Writes nothing
+  // itself.
   void Put(const std::vector<PendingNotification>& pending, const boost::json::object& pdu,
-           uint64_t position, database::WriteBatch& batch) const;
+           std::string_view thread, uint64_t position, database::WriteBatch& batch) const;
 
-  // The position up to which `user_id` has read `room_id`: the newer of its m.read and
-  // m.read.private receipts and its own newest event (0: nothing). Database errors.
-  absl::StatusOr<uint64_t> ReadPosition(std::string_view user_id, std::string_view room_id) const;
+  // Tells the queue hook (SetQueuedHook) that `pending`, now committed, queued pushes; does
+  // nothing when none of its users has a pusher. Call after the commit, never before.
+  void Committed(const std::vector<PendingNotification>& pending) const;
+  // Sets the function Committed calls (PushSender::Wake), or clears it with nullptr. It must be
+  // cheap and must not call back into Notifications. Thread-safe.
+  void SetQueuedHook(std::function<void()> hook);
 
-  // Unread counts of `user_id` in `room_id`: the notifications after ReadPosition. Costs one
-  // row per unread notification. Database errors.
+  // Where `user_id` has read `room_id` (ReadMarks): its unthreaded and threaded m.read and
+  // m.read.private receipts (the newer of the two in each partition) and its own newest event
+  // in each partition. Database errors.
+  absl::StatusOr<ReadMarks> ReadMarksOf(std::string_view user_id, std::string_view room_id) const;
+
+  // Unread counts of `user_id` in `room_id`: the notifications after the read mark of their
+  // partition (ReadMarksOf). Costs one row per notification after the unthreaded mark.
+  // Database errors.
   absl::StatusOr<RoomUnreadCounts> Counts(std::string_view user_id, std::string_view room_id) const;
+
+  // The Push Gateway's counts.unread for `user_id`: its unread notifications summed over every
+  // room (Push Gateway API, "The number of unread messages a user has across all of the rooms
+  // they are a member of"). Costs a seek per room with notifications plus a row per unread
+  // one. Database errors.
+  absl::StatusOr<int64_t> TotalUnread(std::string_view user_id) const;
 
   // GET /notifications: the user's notifications, newest first, before stream position `from`
   // (nullopt: from the newest), at most `limit`, only highlights when `only_highlight`.
@@ -102,20 +148,29 @@ class Notifications {
                                          size_t limit, bool only_highlight) const;
 
  private:
-  Notifications(std::string server_name, Store& store, PushRuleStore& rules)
-      : server_name_(std::move(server_name)), store_(store), rules_(rules) {}
+  Notifications(std::string server_name, Store& store, PushRuleStore& rules, const Pushers* pushers)
+      : server_name_(std::move(server_name)), store_(store), rules_(rules), pushers_(pushers) {}
 
   std::string server_name_;
   Store& store_;
   PushRuleStore& rules_;
+  const Pushers* pushers_;
+  database::Map* queue_ = nullptr;
+  mutable std::mutex hook_mu_;
+  std::function<void()> queued_hook_;  // guarded by hook_mu_
   database::Map* counts_ = nullptr;
   database::Map* notifications_ = nullptr;
   database::Map* read_ = nullptr;
 };
 
-// The thread root of `pdu` (content.m.relates_to of rel_type m.thread), or "" for the main
-// timeline. Only the direct relation is followed (the spec suggests up to 3 hops).
-std::string ThreadRootOf(const boost::json::object& pdu);
+// The thread `pdu` is in (Client-Server API "Threaded read receipts", "Marking notifications
+// as read"): the root of its m.thread relation, or of the first m.thread relation found through
+// the parents of its other relations, at most kMaxThreadHops relations in all (the spec's
+// recommended 3; an edit of a thread reply or a reaction to one is in that thread); "" for the
+// main timeline, thread roots and events related to them otherwise included. Reads parents
+// from `store`. Database errors.
+inline constexpr int kMaxThreadHops = 3;
+absl::StatusOr<std::string> ThreadOf(const Store& store, const boost::json::object& pdu);
 
 }  // namespace conclave::service
 

@@ -4,8 +4,8 @@
 // a password change that logs devices out) or deactivating the account removes its pushers in
 // the same WriteBatch, as Synapse does.
 //
-// Sending to the Push Gateway is not built: it needs an outbound HTTP client in core (schema.h
-// describes the `push_queue` format it will use; docs/matrix.md lists it as not implemented).
+// What is sent to each pusher's gateway is queued by Notifications and sent by PushSender
+// (push_sender.h); this class only keeps the pushers.
 //
 // Thread-safe: Set's read-modify-write steps are serialized by a lock. Owned by the Homeserver;
 // must not outlive its Store.
@@ -15,6 +15,7 @@
 #include <boost/json/object.hpp>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,10 +34,31 @@ class Pushers {
   // Opens the `pushers` map. `store` must outlive the result. Database errors.
   static absl::StatusOr<std::unique_ptr<Pushers>> Open(Store& store);
 
+  // One pusher's key: what Notifications queues entries under.
+  struct Id {
+    std::string app_id;
+    std::string pushkey;
+  };
+
   // The pushers of `user_id` as GET /pushers shows them (pushkey, kind, app_id,
   // app_display_name, device_display_name, profile_tag if set, lang, data), by app id and
   // pushkey. Database errors.
   absl::StatusOr<std::vector<boost::json::object>> List(std::string_view user_id) const;
+
+  // The (app_id, pushkey) of each pusher of `user_id`, in key order. Database errors.
+  absl::StatusOr<std::vector<Id>> Ids(std::string_view user_id) const;
+
+  // The stored pusher `user_id` has for (`app_id`, `pushkey`), with `device_id` and
+  // `pushkey_ts` (seconds since the Unix epoch when it was last set; absent for pushers set
+  // before it was recorded); nullopt when there is none. kDataLoss for a record that does not
+  // decode; database errors.
+  absl::StatusOr<std::optional<boost::json::object>> Get(std::string_view user_id,
+                                                         std::string_view app_id,
+                                                         std::string_view pushkey) const;
+
+  // Removes that pusher (the gateway rejected its pushkey: Push Gateway API, "rejected"). An
+  // absent one succeeds. Database errors.
+  absl::Status Remove(std::string_view user_id, std::string_view app_id, std::string_view pushkey);
 
   // POST /pushers/set for `user_id` from `device_id`: `body` as pusher.yaml. `kind` "http"
   // creates or replaces the user's pusher of (app_id, pushkey) and, unless `append` is true,

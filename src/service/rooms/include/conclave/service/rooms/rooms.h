@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "conclave/core/notifier.h"
@@ -250,6 +251,24 @@ class Rooms {
                                                     const RoomEventFilter& filter, bool* limited);
   // The stream position of the newest event in the room (0 if none).
   uint64_t LatestPosition(std::string_view room_id);
+  // The stream position of the room's newest event of a type that moves it up a room list
+  // (MSC4186 `bump_stamp`: m.room.create, m.room.message, m.room.encrypted, m.sticker,
+  // m.call.invite, m.poll.start, m.beacon_info, and their unstable poll/beacon names); 0 for an
+  // unknown room. Kept in the room's cache entry: no database read once the room is loaded.
+  uint64_t BumpPosition(std::string_view room_id);
+  // The current state event (`type`, `state_key`), nullopt when the room has none. No access
+  // check. M_NOT_FOUND for an unknown room.
+  absl::StatusOr<std::optional<StoredEvent>> CurrentStateEvent(std::string_view room_id,
+                                                               std::string_view type,
+                                                               std::string_view state_key);
+  // The current state events `keep(type, state_key, position)` accepts, in (type, state_key)
+  // order; copies only those, so a room of many members costs what the caller keeps. `keep` runs
+  // under the room's lock and must not call Rooms. No access check. M_NOT_FOUND for an unknown
+  // room.
+  absl::StatusOr<std::vector<StoredEvent>> CurrentStateWhere(
+      std::string_view room_id,
+      absl::FunctionRef<bool(std::string_view type, std::string_view state_key, uint64_t position)>
+          keep);
   // Members whose membership is join.
   absl::StatusOr<std::vector<std::string>> JoinedUserIds(std::string_view room_id);
   // Users whose current m.room.member has `membership` ("join", "invite", ...), in user id order.

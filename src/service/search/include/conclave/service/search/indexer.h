@@ -16,16 +16,15 @@
 #ifndef CONCLAVE_SERVICE_SEARCH_INDEXER_H_
 #define CONCLAVE_SERVICE_SEARCH_INDEXER_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "conclave/core/worker_thread.h"
 #include "conclave/service/rooms/rooms.h"
 #include "conclave/service/search/xapian_index.h"
 #include "conclave/service/storage/store.h"
@@ -81,12 +80,8 @@ class SearchIndexer {
 
   Deps deps_;
   std::unique_ptr<XapianIndex> index_;
-  std::mutex pass_mu_;  // one CatchUp or Rebuild at a time
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool woken_ = false;     // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  std::mutex pass_mu_;         // one CatchUp or Rebuild at a time
+  core::WorkerThread worker_;  // last: stopped before the rest goes
 };
 
 }  // namespace conclave::service

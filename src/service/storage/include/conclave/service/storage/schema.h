@@ -161,23 +161,32 @@ inline constexpr char kPushCountsMap[] = "push_counts";
 // `push_notifications`: NotificationKey(user_id, position) → {room_id, event_id, actions, ts,
 // highlight}: the same events in the user's stream order, for GET /notifications.
 inline constexpr char kPushNotificationsMap[] = "push_notifications";
-// `push_read`: PairKey(user_id, room_id) → EncodePosition: the user's own newest event in the
-// room, which marks what came before it as read (Client-Server API "Marking notifications as
-// read": "either by using the API or by sending an event").
+// `push_read`: PushReadKey(user_id, room_id, thread) → EncodePosition: the user's own newest
+// event in one count partition of the room ("main" or a thread root), which marks what came
+// before it in that partition as read (Client-Server API "Marking notifications as read":
+// "either by using the API or by sending an event"; "Threaded read receipts"). Rows written
+// before threads were told apart have the key PairKey(user_id, room_id) and mark every
+// partition.
 inline constexpr char kPushReadMap[] = "push_read";
 
 // `push_counts`: user_id, room_id, position.
 std::string PushCountKey(std::string_view user_id, std::string_view room_id, uint64_t position);
+// `push_read`: user_id, room_id, thread ("main" or the thread root's event id).
+std::string PushReadKey(std::string_view user_id, std::string_view room_id,
+                        std::string_view thread);
 // `push_notifications`: user_id, position.
 std::string NotificationKey(std::string_view user_id, uint64_t position);
 // `pushers`: PusherKey(user_id, app_id, pushkey) → the pusher as GET /pushers shows it plus
 // `device_id`, the device whose access token set it (removed with that device).
 inline constexpr char kPushersMap[] = "pushers";
-// `push_queue` (format only: nothing writes it until an outbound HTTP client exists, see
-// docs/matrix.md): PushQueueKey(user_id, app_id, pushkey, position) → {room_id, event_id, prio
-// ("high" or "low"), attempts, next_attempt_ts}: one pending Push Gateway request per pusher and
-// notified event, in stream order, removed once the gateway accepted it (or rejected its pushkey,
-// which removes the pusher too); retried with backoff after `next_attempt_ts`.
+// `push_queue`: PushQueueKey(user_id, app_id, pushkey, position) → {room_id, event_id, prio
+// ("high" or "low"), tweaks (the notifying rule's set_tweak actions), room_name, room_alias and
+// sender_display_name when known, attempts, next_attempt_ts (ms since the Unix epoch; 0: at
+// once)}: one pending Push Gateway request per pusher and notified event, in stream order,
+// written by Notifications::Put in the event's WriteBatch and sent by PushSender
+// (service/push/push_sender.h); removed once the gateway accepted it (or rejected its pushkey,
+// which removes the pusher too), when its pusher is gone, or after its last attempt; retried
+// with backoff after `next_attempt_ts`.
 inline constexpr char kPushQueueMap[] = "push_queue";
 
 // `pushers`: user_id, app_id, pushkey.

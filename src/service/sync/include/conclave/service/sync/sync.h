@@ -159,14 +159,17 @@ class Sync {
   // streams that start from the present (the deprecated GET /events without `from`).
   std::string CurrentToken() const;
 
- private:
+  // The user's memberships, all at or before the stream position stored in `upto` (the position
+  // a response covers: a membership row past it belongs to a commit in flight). Database errors.
+  absl::StatusOr<std::vector<UserRoom>> Memberships(const std::string& user_id, uint64_t& upto);
   // Expires typing notices that ran out and wakes the syncs of their rooms' members.
   void ExpireTyping();
-  // Applies `set_presence` (sync.yaml: omitted marks online, offline changes nothing).
+  // Applies `set_presence` (sync.yaml: omitted marks online, `offline` changes nothing,
+  // `unavailable` idle), for /sync and sliding sync alike. M_INVALID_PARAM for another value.
   absl::Status ApplyPresence(const std::string& user_id,
                              const std::optional<std::string>& set_presence);
-  // The user's memberships, all at or before the stream position stored in `upto`.
-  absl::StatusOr<std::vector<UserRoom>> Memberships(const std::string& user_id, uint64_t& upto);
+
+ private:
   // The rooms.join/invite/leave sections; adds the joined rooms' members to `co_members`.
   absl::Status AddRooms(const sync_internal::SyncPass& pass,
                         const std::vector<UserRoom>& memberships, SyncResponse& response,
