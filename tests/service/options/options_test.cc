@@ -67,7 +67,8 @@ TEST(ServiceOptions, CheckNamesTheBadKeyAndListsTheKeysRead) {
   EXPECT_THAT(keys, ::testing::Contains("default_room_version"));
   EXPECT_THAT(keys, ::testing::Contains("signing_key_path"));
   EXPECT_THAT(keys, ::testing::Contains("access_token_lifetime"));
-  EXPECT_EQ(keys.size(), 11u);
+  EXPECT_THAT(keys, ::testing::Contains("allow_guest_access"));
+  EXPECT_EQ(keys.size(), 12u);
 }
 
 TEST(ServiceOptions, AccessTokenLifetimeIsFiveMinutesAndADuration) {

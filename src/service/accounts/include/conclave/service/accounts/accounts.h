@@ -37,6 +37,9 @@ namespace conclave::service {
 struct Session {
   std::string user_id;
   std::string device_id;
+  // A guest account (Client-Server API "Guest access"): the api lets it reach only the module's
+  // endpoint list, and Rooms lets it join only rooms whose m.room.guest_access is can_join.
+  bool is_guest = false;
 };
 
 struct LoginResult {
@@ -148,6 +151,21 @@ class Accounts {
                                                 std::optional<std::string> device_display_name,
                                                 std::string_view remote_ip,
                                                 bool refreshable = false);
+  // Creates a guest account (a random localpart, no password) with a device and token
+  // (registration.yaml, kind=guest). M_GUEST_ACCESS_FORBIDDEN when allow_guest_access is off.
+  absl::StatusOr<LoginResult> RegisterGuest(std::optional<std::string> device_display_name,
+                                            std::string_view remote_ip);
+  // Upgrades the guest account of `guest_access_token` to a full account with `password`
+  // ("Guest access": register with `guest_access_token`; `localpart` must be the guest's own):
+  // the user id stays, the guest's devices keep working as the full account's, and a new session
+  // is returned as by Register (none with `inhibit_login`). M_FORBIDDEN when the token is not a
+  // guest's or `localpart` names another user; M_UNKNOWN_TOKEN for an unknown token.
+  absl::StatusOr<LoginResult> UpgradeGuest(std::string_view guest_access_token,
+                                           std::string_view localpart, std::string_view password,
+                                           std::optional<std::string> device_id,
+                                           std::optional<std::string> device_display_name,
+                                           bool inhibit_login, std::string_view remote_ip,
+                                           bool refreshable = false);
   // Resolves a login identifier (localpart or user id) to a user id of this server.
   absl::StatusOr<std::string> ResolveUser(std::string_view user) const;
   absl::Status Logout(const Session& session);  // deletes the device and its token
@@ -163,6 +181,9 @@ class Accounts {
   absl::Status Deactivate(std::string_view user_id);
   bool UserExists(std::string_view user_id) const;
   bool IsDeactivated(std::string_view user_id) const;
+  // Whether `user_id` is a guest account (RegisterGuest, not yet upgraded). False for unknown
+  // users and on database errors.
+  bool IsGuest(std::string_view user_id) const;
   // Every local user id, sorted.
   absl::StatusOr<std::vector<std::string>> ListUsers() const;
 
@@ -280,6 +301,14 @@ class Accounts {
                                          std::string_view remote_ip, bool refreshable,
                                          database::WriteBatch& batch,
                                          std::vector<std::string>& dropped);
+  // AddSession for Register and UpgradeGuest, or a result with only `user_id` when
+  // `inhibit_login` (registration.yaml). Caller holds `accounts_mu_` and writes the batch.
+  absl::StatusOr<LoginResult> RegistrationSession(std::string_view user_id, bool inhibit_login,
+                                                  std::optional<std::string> device_id,
+                                                  std::optional<std::string> device_display_name,
+                                                  std::string_view remote_ip, bool refreshable,
+                                                  database::WriteBatch& batch,
+                                                  std::vector<std::string>& dropped);
   // Under the lock: checks that `user_id` exists and is not deactivated (M_FORBIDDEN,
   // M_USER_DEACTIVATED), then writes `batch` with a new session (AddSession).
   absl::StatusOr<LoginResult> LogIn(std::string_view user_id, std::optional<std::string> device_id,

@@ -368,6 +368,15 @@ class Rooms {
   absl::Status ChangeMembership(const Session& session, std::string_view room_id,
                                 std::string_view target, std::string_view membership,
                                 std::optional<std::string> reason, bool is_direct = false);
+  // Guest access ("Guest access", "Server behaviour"): whether `state` has an
+  // m.room.guest_access event with guest_access `can_join`.
+  static bool GuestsCanJoin(const StateMap& state);
+  // The joined members in `state` whose accounts are guests (Accounts::IsGuest), sorted.
+  std::vector<std::string> JoinedGuests(const StateMap& state) const;
+  // Makes each of `guests` leave `room_id` (its own leave event), after m.room.guest_access
+  // stopped being can_join. Takes the room's lock per leave: call it without. Failures are
+  // logged, not returned (the state event that caused them is already committed).
+  void EvictGuests(std::string_view room_id, const std::vector<std::string>& guests);
   // The highest position `user_id` may read in the room: everything while joined, up to the
   // leave for a former member; M_FORBIDDEN otherwise (world_readable rooms excepted).
   absl::StatusOr<uint64_t> VisibleUpTo(std::string_view user_id, RoomData& room);
