@@ -16,6 +16,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,14 @@ struct Profile {
   std::optional<std::string> displayname;
   std::optional<std::string> avatar_url;
 };
+
+// The global account data type of the users one ignores (Client-Server API, "Ignoring Users").
+inline constexpr std::string_view kIgnoredUserListType = "m.ignored_user_list";
+
+// Checks m.ignored_user_list `content`: `ignored_users` is an object whose keys are user ids and
+// whose values are objects. M_BAD_JSON for a wrong shape, M_INVALID_PARAM for a key that is not
+// a user id (ignored_users may name users of any server).
+absl::Status ValidateIgnoredUserList(const boost::json::object& content);
 
 // One account data entry, for /sync.
 struct AccountDataEntry {
@@ -257,6 +266,8 @@ class Accounts {
                                                 std::string_view filter_id) const;
 
   // --- account data (committed on the stream; wakes the user's /sync) -------------------------
+  // Global m.ignored_user_list content is checked first (ValidateIgnoredUserList): M_BAD_JSON or
+  // M_INVALID_PARAM, and nothing stored, when it is malformed.
   absl::Status SetAccountData(std::string_view user_id, std::string_view room_id,
                               std::string_view type, const boost::json::object& content);
   absl::StatusOr<std::optional<boost::json::object>> GetAccountData(std::string_view user_id,
@@ -269,6 +280,9 @@ class Accounts {
   absl::Status UpdateAccountData(std::string_view user_id, std::string_view room_id,
                                  std::string_view type,
                                  absl::FunctionRef<absl::Status(boost::json::object&)> update);
+  // The users `user_id` ignores: the keys of its global m.ignored_user_list account data
+  // (Client-Server API, "Ignoring Users"), empty without one. Database errors.
+  absl::StatusOr<std::set<std::string, std::less<>>> IgnoredUsers(std::string_view user_id) const;
   // Entries with position > `since` (all when 0), global and per room.
   absl::StatusOr<std::vector<AccountDataEntry>> AccountDataSince(std::string_view user_id,
                                                                  uint64_t since) const;
