@@ -193,6 +193,29 @@ TEST_F(GuestApiTest, GuestsLeaveWhenGuestAccessStopsBeingCanJoin) {
   EXPECT_EQ(refused.errcode(), service::Errcode::kGuestAccessForbidden);
 }
 
+TEST_F(GuestApiTest, RedactingTheGuestAccessEventMakesGuestsLeave) {
+  AllowGuests();
+  const std::string alice = Register("alice");
+  const std::string room = CreateRoom(alice, "");
+  const std::string state = "/_matrix/client/v3/rooms/" + room + "/state/";
+  ApiResponse opened = Put(state + "m.room.guest_access", {{"guest_access", "can_join"}}, alice);
+  ASSERT_EQ(opened.status, 200) << opened.body;
+  ApiResponse guest = Post(kGuestRegister, object{});
+  ASSERT_EQ(guest.status, 200) << guest.body;
+  const std::string guest_id = Text(guest, "user_id");
+  ASSERT_EQ(
+      Post("/_matrix/client/v3/rooms/" + room + "/join", object{}, Text(guest, "access_token"))
+          .status,
+      200);
+  ApiResponse redacted =
+      Put("/_matrix/client/v3/rooms/" + room + "/redact/" + Text(opened, "event_id") + "/r1",
+          object{}, alice);
+  ASSERT_EQ(redacted.status, 200) << redacted.body;
+  ApiResponse member = Get(state + "m.room.member/" + guest_id, alice);
+  ASSERT_EQ(member.status, 200) << member.body;
+  EXPECT_EQ(Text(member, "membership"), "leave");
+}
+
 TEST_F(GuestApiTest, AGuestReadsTheOldSyncAndRoomInitialSync) {
   AllowGuests();
   const std::string alice = Register("alice");

@@ -406,26 +406,37 @@ absl::StatusOr<std::string> Rooms::Redact(const Session& session, std::string_vi
                                           std::string_view event_id, std::string_view txn_id,
                                           std::optional<std::string> reason) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
-  std::lock_guard lock(room->mu);
-  Store& store = deps_.store;
-  const std::string txn_key = TxnKey(session.user_id, session.device_id, txn_id);
-  CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.txn_ids, txn_key));
-  if (existing) return *existing;
-  auto target = ReadEvent(event_id);
-  if (!target.ok() || StringField(target->pdu, "room_id") != room_id) {
-    return NotFound(core::StrCat("Unknown event ", event_id, " in room ", room_id));
+  std::string redaction_id;
+  std::vector<std::string> guests_to_leave;
+  {
+    std::lock_guard lock(room->mu);
+    Store& store = deps_.store;
+    const std::string txn_key = TxnKey(session.user_id, session.device_id, txn_id);
+    CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.txn_ids, txn_key));
+    if (existing) return *existing;
+    auto target = ReadEvent(event_id);
+    if (!target.ok() || StringField(target->pdu, "room_id") != room_id) {
+      return NotFound(core::StrCat("Unknown event ", event_id, " in room ", room_id));
+    }
+    const bool guest_access_event = StringField(target->pdu, "type") == "m.room.guest_access";
+    boost::json::object content;
+    if (reason) content["reason"] = *reason;
+    Draft draft{.type = "m.room.redaction",
+                .sender = session.user_id,
+                .content = std::move(content),
+                .redacts = std::string(event_id),
+                .redact_target = *std::move(target),
+                .device_id = session.device_id,
+                .txn_id = std::string(txn_id)};
+    CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Commit(*room, std::move(draft)));
+    redaction_id = std::string(StringField(event.pdu, "event_id"));
+    // Redacting the m.room.guest_access in force strips its guest_access: no longer can_join.
+    if (guest_access_event && !GuestsCanJoin(room->state)) {
+      guests_to_leave = JoinedGuests(room->state);
+    }
   }
-  boost::json::object content;
-  if (reason) content["reason"] = *reason;
-  Draft draft{.type = "m.room.redaction",
-              .sender = session.user_id,
-              .content = std::move(content),
-              .redacts = std::string(event_id),
-              .redact_target = *std::move(target),
-              .device_id = session.device_id,
-              .txn_id = std::string(txn_id)};
-  CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Commit(*room, std::move(draft)));
-  return std::string(StringField(event.pdu, "event_id"));
+  EvictGuests(room_id, guests_to_leave);
+  return redaction_id;
 }
 
 absl::Status Rooms::ChangeMembership(const Session& session, std::string_view room_id,
