@@ -68,7 +68,8 @@ TEST(ServiceOptions, CheckNamesTheBadKeyAndListsTheKeysRead) {
   EXPECT_THAT(keys, ::testing::Contains("signing_key_path"));
   EXPECT_THAT(keys, ::testing::Contains("access_token_lifetime"));
   EXPECT_THAT(keys, ::testing::Contains("push_gateway_allowed_ranges"));
-  EXPECT_EQ(keys.size(), 16u);
+  EXPECT_THAT(keys, ::testing::Contains("allow_guest_access"));
+  EXPECT_EQ(keys.size(), 17u);
 }
 
 TEST(ServiceOptions, AccessTokenLifetimeIsFiveMinutesAndADuration) {
