@@ -279,14 +279,29 @@ absl::StatusOr<boost::json::value> Capabilities(Call& call) {
 absl::StatusOr<core::Response> Register(Call& call) {
   CONCLAVE_RETURN_IF_ERROR(call.hs.limiter().Take(core::StrCat("register/", call.remote_ip()),
                                                   call.hs.registration_limit()));
+  const std::string kind = call.request.QueryParam("kind").value_or("user");
+  if (kind != "user" && kind != "guest") {
+    return service::InvalidParam("kind must be 'user' or 'guest'");
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+  if (kind == "guest") {
+    // "Guest access": the allow_guest_access option decides, not allow_registration; guests
+    // pass no user-interactive stage and choose no username or password.
+    CONCLAVE_ASSIGN_OR_RETURN(auto guest_display_name,
+                              OptionalString(body, "initial_device_display_name"));
+    CONCLAVE_ASSIGN_OR_RETURN(
+        service::LoginResult guest,
+        call.hs.accounts().RegisterGuest(guest_display_name, call.remote_ip()));
+    return JsonResponse(object{{"user_id", guest.user_id},
+                               {"home_server", call.hs.server_name()},
+                               {"access_token", guest.access_token},
+                               {"device_id", guest.device_id}});
+  }
   if (!call.hs.options().allow_registration) {
     return service::Forbidden("Registration is disabled");
   }
-  const std::string kind = call.request.QueryParam("kind").value_or("user");
-  if (kind == "guest") return service::Forbidden("Guest access is not supported");
-  if (kind != "user") return service::InvalidParam("kind must be 'user' or 'guest'");
-
-  CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
+  // A guest upgrading its account ("Guest access"): `username` is its own localpart.
+  CONCLAVE_ASSIGN_OR_RETURN(auto guest_token, OptionalString(body, "guest_access_token"));
   CONCLAVE_ASSIGN_OR_RETURN(auto username, OptionalString(body, "username"));
   CONCLAVE_ASSIGN_OR_RETURN(auto password, OptionalString(body, "password"));
   CONCLAVE_ASSIGN_OR_RETURN(auto device_id, OptionalString(body, "device_id"));
@@ -295,7 +310,10 @@ absl::StatusOr<core::Response> Register(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(auto refreshable, OptionalBool(body, "refresh_token"));
 
   const std::string localpart = username ? LowerUsername(*username) : std::string();
-  if (!localpart.empty()) {
+  if (guest_token && localpart.empty()) {
+    return service::MissingParam("Missing 'username': the guest's localpart, to upgrade it");
+  }
+  if (!localpart.empty() && !guest_token) {
     CONCLAVE_RETURN_IF_ERROR(call.hs.accounts().CheckUsernameAvailable(localpart));
   }
   CONCLAVE_ASSIGN_OR_RETURN(UiaOutcome uia, RegistrationStage(call, body));
@@ -304,11 +322,18 @@ absl::StatusOr<core::Response> Register(Call& call) {
   // account could never log in.
   if (!password || password->empty()) return service::MissingParam("Missing 'password'");
 
-  CONCLAVE_ASSIGN_OR_RETURN(
-      service::LoginResult result,
-      call.hs.accounts().Register(localpart, *password, device_id, display_name,
-                                  inhibit_login.value_or(false), call.remote_ip(),
-                                  refreshable.value_or(false)));
+  service::LoginResult result;
+  if (guest_token) {
+    CONCLAVE_ASSIGN_OR_RETURN(
+        result, call.hs.accounts().UpgradeGuest(*guest_token, localpart, *password, device_id,
+                                                display_name, inhibit_login.value_or(false),
+                                                call.remote_ip(), refreshable.value_or(false)));
+  } else {
+    CONCLAVE_ASSIGN_OR_RETURN(
+        result, call.hs.accounts().Register(localpart, *password, device_id, display_name,
+                                            inhibit_login.value_or(false), call.remote_ip(),
+                                            refreshable.value_or(false)));
+  }
   object out{{"user_id", result.user_id}, {"home_server", call.hs.server_name()}};
   if (!result.access_token.empty()) {
     out["access_token"] = result.access_token;
@@ -502,7 +527,7 @@ absl::Status RegisterAccountRoutes(Routes& routes) {
                                       [](Call& call) -> absl::StatusOr<boost::json::value> {
                                         return object{{"user_id", call.session.user_id},
                                                       {"device_id", call.session.device_id},
-                                                      {"is_guest", false}};
+                                                      {"is_guest", call.session.is_guest}};
                                       }));
   CONCLAVE_RETURN_IF_ERROR(
       routes.AddRaw("POST", "/v3/account/password", Auth::kOptional, &ChangePassword, kHashes));

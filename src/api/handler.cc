@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "conclave/core/str_cat.h"
+#include "conclave/matrix_http/guest_access.h"
 #include "conclave/service/protocol/errors.h"
 
 namespace conclave::api {
@@ -15,13 +16,19 @@ constexpr std::string_view kPrefix = "/_matrix/client";
 std::string Key(std::string_view key) { return std::string(key); }
 
 // Runs the authentication the route asks for, then the handler; any error becomes Matrix JSON.
-core::Response Run(core::Request& request, Auth auth, const RawHandler& handler) {
+// A guest session reaches only the routes of the "Guest access" module's list (`guests`).
+core::Response Run(core::Request& request, Auth auth, matrix_http::GuestAccess guests,
+                   const RawHandler& handler) {
   service::Homeserver* hs = service::Instance();
   if (hs == nullptr) {
     return ErrorResponse(503, service::Errcode::kUnknown, "The homeserver is not loaded");
   }
   auto session = matrix_http::Authenticate(*hs, request, auth);
   if (!session.ok()) return ErrorResponse(session.status());
+  if (absl::Status allowed = matrix_http::CheckGuestAccess(*session, guests, request);
+      !allowed.ok()) {
+    return ErrorResponse(allowed);
+  }
   Call call{request, *hs, *std::move(session)};
   absl::StatusOr<core::Response> response = handler(call);
   if (!response.ok()) return ErrorResponse(response.status());
@@ -66,9 +73,13 @@ absl::Status Routes::AddRaw(std::string_view method, std::string_view path, Auth
     full_paths.push_back(core::StrCat(kPrefix, "/r0/", path.substr(4)));
   }
   for (const std::string& full : full_paths) {
+    const matrix_http::GuestAccess guests = matrix_http::GuestAccessOf(method, full);
     auto handle = router_.Add(
         module_, method, full,
-        [shared, auth](core::Request& request) { return Run(request, auth, *shared); }, options);
+        [shared, auth, guests](core::Request& request) {
+          return Run(request, auth, guests, *shared);
+        },
+        options);
     if (!handle.ok()) return handle.status();
     handles_.push_back(*std::move(handle));
   }

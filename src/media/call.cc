@@ -2,18 +2,25 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "conclave/matrix_http/guest_access.h"
 #include "conclave/service/protocol/errors.h"
 
 namespace conclave::media {
 namespace {
 
-core::Response Run(core::Request& request, MediaState& state, Auth auth, const Handler& handler) {
+// A guest session reaches only the download and thumbnail routes ("Guest access": `guests`).
+core::Response Run(core::Request& request, MediaState& state, Auth auth,
+                   matrix_http::GuestAccess guests, const Handler& handler) {
   service::Homeserver* hs = service::Instance();
   if (hs == nullptr) {
     return ErrorResponse(503, service::Errcode::kUnknown, "The homeserver is not loaded");
   }
   auto session = matrix_http::Authenticate(*hs, request, auth);
   if (!session.ok()) return ErrorResponse(session.status());
+  if (absl::Status allowed = matrix_http::CheckGuestAccess(*session, guests, request);
+      !allowed.ok()) {
+    return ErrorResponse(allowed);
+  }
   Call call{request, *hs, state, *std::move(session)};
   absl::StatusOr<core::Response> response = handler(call);
   if (!response.ok()) return ErrorResponse(response.status());
@@ -29,10 +36,11 @@ std::string Call::Param(std::string_view name) const {
 
 absl::Status Routes::Add(std::string_view method, std::string_view path, Auth auth, Handler handler,
                          core::RouteOptions options) {
+  const matrix_http::GuestAccess guests = matrix_http::GuestAccessOf(method, path);
   auto handle = router_.Add(
       module_, method, path,
-      [&state = state_, auth, handler = std::move(handler)](core::Request& request) {
-        return Run(request, state, auth, handler);
+      [&state = state_, auth, guests, handler = std::move(handler)](core::Request& request) {
+        return Run(request, state, auth, guests, handler);
       },
       std::move(options));
   if (!handle.ok()) return handle.status();

@@ -328,6 +328,31 @@ TEST_F(SlidingSyncTest, ExtensionsDeliverToDeviceAccountDataAndTyping) {
   EXPECT_FALSE(again.json.at("extensions").at("typing").at("rooms").as_object().contains(room));
 }
 
+// "Ignoring Users": an ignored user's invites are not sent and their events leave the timeline.
+TEST_F(SlidingSyncTest, IgnoredUsersInvitesAndEventsAreHidden) {
+  const std::string alice = Register("alice");
+  const std::string bob = Register("bob");
+  const std::string carol = Register("carol");
+  const std::string shared = CreateRoom(carol, {{"preset", "public_chat"}});
+  ASSERT_EQ(Post(RoomPath(shared, "/join"), {}, alice).status, 200);
+  ASSERT_EQ(Post(RoomPath(shared, "/join"), {}, bob).status, 200);
+  Send(alice, shared, "from alice");
+  Send(carol, shared, "from carol");
+  const std::string invite = CreateRoom(alice);
+  ASSERT_EQ(Post(RoomPath(invite, "/invite"), {{"user_id", "@bob:example.org"}}, alice).status,
+            200);
+  ASSERT_EQ(Put("/_matrix/client/v3/user/@bob:example.org/account_data/m.ignored_user_list",
+                {{"ignored_users", object{{"@alice:example.org", object{}}}}}, bob)
+                .status,
+            200);
+  ApiResponse r = Sliding(bob, {{"lists", object{{"all", List(0, 9, 5)}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(RoomIds(r), (std::set<std::string>{shared}));
+  EXPECT_EQ(r.json.at("lists").at("all").at("count"), 1);
+  EXPECT_EQ(Bodies(r.json.at("rooms").at(shared).at("timeline")),
+            (std::vector<std::string>{"from carol"}));
+}
+
 // "Connections": a pos the connection did not issue is M_UNKNOWN_POS; the previous pos may be
 // used again (a retried request), the one before it may not.
 TEST_F(SlidingSyncTest, UnknownPosAndRetries) {

@@ -2,7 +2,9 @@
 "Refreshing access tokens", "Soft logout", login/get_token and m.login.token): raw HTTP for the
 token handling, matrix-nio for a login with a login token. The server runs with
 CONCLAVE_ACCESS_TOKEN_LIFETIME=2s so that tokens expire while the test waits, and is restarted
-once to show the tokens live in the database. Usage: auth_test.py BUILD_DIR
+once to show the tokens live in the database. Guest access ("Guest access" module) with raw HTTP:
+`kind=guest` registration (allow_guest_access on), the guest endpoint list in the api and media
+modules, m.room.guest_access, and the upgrade to a full account. Usage: auth_test.py BUILD_DIR
 """
 
 import os
@@ -24,7 +26,9 @@ class AuthTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = Server(BINARY, env={"CONCLAVE_ACCESS_TOKEN_LIFETIME": f"{LIFETIME_S}s",
-                                         "CONCLAVE_RC_LOGIN_BURST": "1000"})
+                                         "CONCLAVE_RC_LOGIN_BURST": "1000",
+                                         "CONCLAVE_RC_REGISTRATION_BURST": "1000",
+                                         "CONCLAVE_ALLOW_GUEST_ACCESS": "true"})
         cls.server.start()
 
     @classmethod
@@ -124,6 +128,59 @@ class AuthTest(unittest.TestCase):
             self.assertEqual(refused.status_code, "M_FORBIDDEN")
 
         run_clients(self.server, clients, scenario)
+
+    def test_guest_access(self):
+        carol = self.ok("POST", V3 + "/register", {
+            "username": "carol", "password": PASSWORD, "auth": {"type": "m.login.dummy"}})
+        guest = self.ok("POST", V3 + "/register?kind=guest", {})
+        token, guest_id = guest["access_token"], guest["user_id"]
+        self.assertEqual(self.whoami(token)[1].get("is_guest"), True)
+
+        # The list: /sync yes; createRoom, joined_rooms and media uploads no.
+        self.ok("GET", V3 + "/sync?timeout=0", token=token)
+        for method, path, body in [
+                ("POST", V3 + "/createRoom", {}),
+                ("GET", V3 + "/joined_rooms", None),
+                ("POST", "/_matrix/media/v3/upload", b"data"),
+                ("GET", "/_matrix/client/v1/media/config", None)]:
+            status, data = self.call(method, path, body, token)
+            self.assertEqual((status, data.get("errcode")), (403, "M_GUEST_ACCESS_FORBIDDEN"),
+                             f"{method} {path}: {data}")
+        # Media downloads are on the list.
+        status, upload, _ = self.server.request(
+            "POST", "/_matrix/media/v3/upload", body=b"hello guest", token=carol["access_token"],
+            headers={"Content-Type": "text/plain"})
+        self.assertEqual(status, 200, upload)
+        media = upload["content_uri"][len("mxc://"):]
+        status, _, _ = self.server.request(
+            "GET", "/_matrix/client/v1/media/download/" + media, token=token)
+        self.assertEqual(status, 200)
+
+        # Joins only where m.room.guest_access is can_join; leaves when it stops being so.
+        closed = self.ok("POST", V3 + "/createRoom", {"preset": "public_chat"},
+                         carol["access_token"])["room_id"]
+        status, data = self.call("POST", f"{V3}/rooms/{closed}/join", {}, token)
+        self.assertEqual((status, data.get("errcode")), (403, "M_GUEST_ACCESS_FORBIDDEN"), data)
+        room = self.ok("POST", V3 + "/createRoom", {"preset": "public_chat", "initial_state": [
+            {"type": "m.room.guest_access", "state_key": "",
+             "content": {"guest_access": "can_join"}}]}, carol["access_token"])["room_id"]
+        self.ok("POST", f"{V3}/rooms/{room}/join", {}, token)
+        self.ok("PUT", f"{V3}/rooms/{room}/send/m.room.message/g1",
+                {"msgtype": "m.text", "body": "hi"}, token)
+        self.ok("PUT", f"{V3}/rooms/{room}/state/m.room.guest_access",
+                {"guest_access": "forbidden"}, carol["access_token"])
+        member = self.ok("GET", f"{V3}/rooms/{room}/state/m.room.member/{guest_id}",
+                         token=carol["access_token"])
+        self.assertEqual(member["membership"], "leave")
+
+        # The upgrade keeps the user id; the account is no guest any more.
+        localpart = guest_id[1:guest_id.index(":")]
+        upgraded = self.ok("POST", V3 + "/register", {
+            "username": localpart, "password": PASSWORD, "guest_access_token": token,
+            "auth": {"type": "m.login.dummy"}})
+        self.assertEqual(upgraded["user_id"], guest_id)
+        self.assertEqual(self.whoami(upgraded["access_token"])[1].get("is_guest"), False)
+        self.ok("GET", V3 + "/joined_rooms", token=upgraded["access_token"])
 
 
 if __name__ == "__main__":

@@ -172,6 +172,9 @@ absl::Status Accounts::WriteAccountData(std::string_view user_id, std::string_vi
 
 absl::Status Accounts::SetAccountData(std::string_view user_id, std::string_view room_id,
                                       std::string_view type, const object& content) {
+  if (room_id.empty() && type == kIgnoredUserListType) {
+    CONCLAVE_RETURN_IF_ERROR(ValidateIgnoredUserList(content));
+  }
   std::lock_guard lock(account_data_mu_);
   return WriteAccountData(user_id, room_id, type, content);
 }

@@ -71,6 +71,8 @@ absl::StatusOr<Session> Accounts::Authenticate(std::string_view access_token) {
     return absl::DataLossError("access token record without user_id");
   }
   if (entry.expires_ts != 0 && now_ms_() >= entry.expires_ts) return SoftLogout(kExpiredToken);
+  CONCLAVE_ASSIGN_OR_RETURN(auto user, ReadUser(entry.session.user_id));
+  entry.session.is_guest = user && BoolField(*user, "guest");
   // "The old refresh token remains valid until the new access token or refresh token is used"
   // (refresh.yaml): this is the first use of a refreshed access token.
   if (auto revoked = OptionalStringField(record, "revokes_refresh")) {
@@ -398,22 +400,24 @@ absl::StatusOr<LoginResult> Accounts::Register(std::string_view localpart,
     const std::string bot = BotUserId(server_name);
     bool first_user = true;
     CONCLAVE_RETURN_IF_ERROR(store_.db->ForEachWithPrefix(
-        *store_.users, "", [&](std::string_view key, std::string_view) {
-          first_user = key == bot;
-          return first_user;
+        *store_.users, "", [&](std::string_view key, std::string_view value) {
+          if (key == bot) return true;
+          // Guest accounts do not count: the first full account is the admin.
+          if (auto user = ParseStored(value, "user"); user.ok() && BoolField(*user, "guest")) {
+            return true;
+          }
+          first_user = false;
+          return false;
         }));
     object record{{"password_hash", password_hash},
                   {"deactivated", false},
                   {"admin", first_user},
                   {"created_ts", NowMs()}};
     batch.Put(*store_.users, user_id, boost::json::serialize(record));
-    if (inhibit_login) {
-      result.user_id = user_id;
-    } else {
-      CONCLAVE_ASSIGN_OR_RETURN(
-          result, AddSession(user_id, std::move(device_id), std::move(device_display_name),
-                             remote_ip, refreshable, batch, dropped));
-    }
+    CONCLAVE_ASSIGN_OR_RETURN(
+        result, RegistrationSession(user_id, inhibit_login, std::move(device_id),
+                                    std::move(device_display_name), remote_ip, refreshable, batch,
+                                    dropped));
     CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
     if (first_user) {
       CONCLAVE_LOG(kInfo, "accounts", "{} is the first user: made server admin", user_id);
@@ -429,6 +433,85 @@ absl::StatusOr<LoginResult> Accounts::Register(std::string_view localpart,
     }
     if (hook) hook(result.user_id);
   }
+  return result;
+}
+
+absl::StatusOr<LoginResult> Accounts::RegistrationSession(
+    std::string_view user_id, bool inhibit_login, std::optional<std::string> device_id,
+    std::optional<std::string> device_display_name, std::string_view remote_ip, bool refreshable,
+    database::WriteBatch& batch, std::vector<std::string>& dropped) {
+  if (inhibit_login) return LoginResult{.user_id = std::string(user_id)};
+  return AddSession(user_id, std::move(device_id), std::move(device_display_name), remote_ip,
+                    refreshable, batch, dropped);
+}
+
+absl::StatusOr<LoginResult> Accounts::RegisterGuest(std::optional<std::string> device_display_name,
+                                                    std::string_view remote_ip) {
+  if (!settings_.Get().allow_guest_access) {
+    return MatrixStatus(Errcode::kGuestAccessForbidden, "Guest access is disabled");
+  }
+  const std::string& server_name = server_.config().server_name;
+  database::WriteBatch batch;
+  std::vector<std::string> dropped;
+  std::lock_guard lock(accounts_mu_);
+  std::string user_id;
+  for (int attempt = 0;; ++attempt) {
+    user_id =
+        UserId{RandomString(kRandomLocalpartLength, kLocalpartAlphabet), server_name}.ToString();
+    CONCLAVE_ASSIGN_OR_RETURN(auto existing, store_.Find(*store_.users, user_id));
+    if (!existing) break;
+    if (attempt == 10) return absl::InternalError("no free random localpart");
+  }
+  // No password hash: a guest cannot log in with a password, only use its token or upgrade.
+  object record{{"password_hash", ""},
+                {"deactivated", false},
+                {"admin", false},
+                {"guest", true},
+                {"created_ts", NowMs()}};
+  batch.Put(*store_.users, user_id, boost::json::serialize(record));
+  CONCLAVE_ASSIGN_OR_RETURN(LoginResult result,
+                            AddSession(user_id, std::nullopt, std::move(device_display_name),
+                                       remote_ip, /*refreshable=*/false, batch, dropped));
+  CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+  return result;
+}
+
+absl::StatusOr<LoginResult> Accounts::UpgradeGuest(
+    std::string_view guest_access_token, std::string_view localpart, std::string_view password,
+    std::optional<std::string> device_id, std::optional<std::string> device_display_name,
+    bool inhibit_login, std::string_view remote_ip, bool refreshable) {
+  CONCLAVE_ASSIGN_OR_RETURN(Session guest, Authenticate(guest_access_token));
+  if (!guest.is_guest) return Forbidden("guest_access_token is not a guest's access token");
+  const std::string user_id =
+      UserId{std::string(localpart), server_.config().server_name}.ToString();
+  if (user_id != guest.user_id) {
+    return Forbidden("username must be the guest's own localpart to upgrade it");
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(std::string password_hash, HashPassword(password));
+  database::WriteBatch batch;
+  std::vector<std::string> dropped;
+  LoginResult result;
+  {
+    std::lock_guard lock(accounts_mu_);
+    CONCLAVE_ASSIGN_OR_RETURN(auto record, ReadUser(user_id));
+    if (!record || !BoolField(*record, "guest")) return Forbidden("Not a guest account");
+    record->erase("guest");
+    (*record)["password_hash"] = password_hash;
+    batch.Put(*store_.users, user_id, boost::json::serialize(*record));
+    CONCLAVE_ASSIGN_OR_RETURN(
+        result, RegistrationSession(user_id, inhibit_login, std::move(device_id),
+                                    std::move(device_display_name), remote_ip, refreshable, batch,
+                                    dropped));
+    CONCLAVE_RETURN_IF_ERROR(store_.db->Write(batch));
+  }
+  // The guest's cached sessions say is_guest: they are read again at their next use.
+  {
+    std::lock_guard lock(tokens_mu_);
+    absl::erase_if(tokens_,
+                   [&](const auto& entry) { return entry.second.session.user_id == user_id; });
+    ++token_epoch_;
+  }
+  ForgetTokens(dropped);
   return result;
 }
 
@@ -579,6 +662,11 @@ bool Accounts::UserExists(std::string_view user_id) const {
 bool Accounts::IsDeactivated(std::string_view user_id) const {
   auto record = ReadUser(user_id);
   return record.ok() && record->has_value() && BoolField(**record, "deactivated");
+}
+
+bool Accounts::IsGuest(std::string_view user_id) const {
+  auto record = ReadUser(user_id);
+  return record.ok() && record->has_value() && BoolField(**record, "guest");
 }
 
 absl::StatusOr<std::vector<std::string>> Accounts::ListUsers() const {

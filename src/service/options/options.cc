@@ -49,6 +49,11 @@ ServiceOptions ReadServiceOptions(core::OptionReader& r) {
       {.runtime = true,
        .doc = "Lifetime of the access tokens of refreshable sessions (refresh_token: true); 0s: "
               "they never expire and get no refresh token"});
+  o.allow_guest_access = r.Bool(
+      "allow_guest_access", false,
+      {.runtime = true,
+       .doc =
+           "Whether POST /register?kind=guest creates guest accounts (M_GUEST_ACCESS_FORBIDDEN)"});
   o.login = ReadLimit(r, "rc_login", 1, 10, "logins, per client IP address and per user");
   o.registration = ReadLimit(r, "rc_registration", 0.5, 20, "registration, per client IP address");
   o.message = ReadLimit(r, "rc_message", 50, 200, "sending events, per user");

@@ -12,6 +12,9 @@
 // As Synapse does, a user always sees their own membership events, and the event that changes
 // the visibility counts under the more permissive of the old and the new value.
 //
+// It also hides the events of the users the reader ignores (m.ignored_user_list, "Ignoring
+// Users"), their state events excepted: DropIgnored.
+//
 // Most rooms never change their visibility from shared (or world_readable): for their current
 // members every event is visible, which KeepVisible sees from the cached current state without
 // reading anything. Otherwise it reads the state before the first event (StateAt) and walks the
@@ -65,8 +68,38 @@ bool VisibleUnder(std::string_view visibility, std::string_view membership, bool
 
 }  // namespace
 
+// "Ignoring Users": "Once ignored, the client will no longer receive events sent by that user,
+// with the exception of state events." Read at every call, so a change of the list applies to
+// the very next request ("the sync API for all clients should immediately start ignoring (or
+// un-ignoring) the user").
+absl::Status Rooms::DropIgnored(std::string_view user_id, std::vector<StoredEvent>& events) const {
+  if (events.empty()) return absl::OkStatus();
+  CONCLAVE_ASSIGN_OR_RETURN(auto ignored, deps_.accounts.IgnoredUsers(user_id));
+  if (ignored.empty()) return absl::OkStatus();
+  std::erase_if(events, [&](const StoredEvent& e) {
+    const auto* state_key = e.pdu.if_contains("state_key");
+    const bool is_state = state_key != nullptr && state_key->is_string();
+    return !is_state && ignored.contains(StringField(e.pdu, "sender"));
+  });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Rooms::InvitedByIgnored(std::string_view user_id, std::string_view room_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  std::string inviter;
+  {
+    std::lock_guard lock(room->mu);
+    const boost::json::object* member = FindState(room->state, "m.room.member", user_id);
+    if (member == nullptr || MembershipOf(room->state, user_id) != "invite") return false;
+    inviter = std::string(StringField(*member, "sender"));
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(auto ignored, deps_.accounts.IgnoredUsers(user_id));
+  return ignored.contains(inviter);
+}
+
 absl::Status Rooms::KeepVisible(std::string_view user_id, std::string_view room_id,
                                 std::vector<StoredEvent>& events) {
+  CONCLAVE_RETURN_IF_ERROR(DropIgnored(user_id, events));
   if (events.empty()) return absl::OkStatus();
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   bool joined_later;

@@ -364,41 +364,93 @@ absl::StatusOr<std::string> Rooms::SendState(const Session& session, std::string
                                              const boost::json::object& content) {
   if (type == "m.room.create") return Forbidden("m.room.create cannot be sent to an existing room");
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
-  std::lock_guard lock(room->mu);
-  Draft draft{.type = std::string(type),
-              .state_key = std::string(state_key),
-              .sender = session.user_id,
-              .content = content};
-  if (type == "m.room.canonical_alias")
-    CONCLAVE_RETURN_IF_ERROR(CheckCanonicalAlias(room_id, content));
-  CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Commit(*room, std::move(draft)));
-  return std::string(StringField(event.pdu, "event_id"));
+  std::string event_id;
+  std::vector<std::string> guests_to_leave;
+  {
+    std::lock_guard lock(room->mu);
+    Draft draft{.type = std::string(type),
+                .state_key = std::string(state_key),
+                .sender = session.user_id,
+                .content = content};
+    if (type == "m.room.canonical_alias")
+      CONCLAVE_RETURN_IF_ERROR(CheckCanonicalAlias(room_id, content));
+    CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Commit(*room, std::move(draft)));
+    event_id = std::string(StringField(event.pdu, "event_id"));
+    if (type == "m.room.guest_access" && !GuestsCanJoin(room->state)) {
+      guests_to_leave = JoinedGuests(room->state);
+    }
+  }
+  // Outside the room's lock: each leave is an event of its own.
+  EvictGuests(room_id, guests_to_leave);
+  return event_id;
+}
+
+bool Rooms::GuestsCanJoin(const StateMap& state) {
+  const boost::json::object* content = FindStateContent(state, "m.room.guest_access", "");
+  return content != nullptr && StringField(*content, "guest_access") == "can_join";
+}
+
+std::vector<std::string> Rooms::JoinedGuests(const StateMap& state) const {
+  std::vector<std::string> guests;
+  for (auto it = state.lower_bound(StateKey("m.room.member", ""));
+       it != state.end() && it->first.first == "m.room.member"; ++it) {
+    const std::string& user_id = it->first.second;
+    if (MembershipOf(state, user_id) == "join" && deps_.accounts.IsGuest(user_id)) {
+      guests.push_back(user_id);
+    }
+  }
+  return guests;
+}
+
+void Rooms::EvictGuests(std::string_view room_id, const std::vector<std::string>& guests) {
+  // "Guest access", "Server behaviour": "If the m.room.guest_access event is changed to stop
+  // this from being the case, the server MUST set those users' m.room.member state to leave."
+  // Each guest leaves by itself (a leave of one's own is always authorised), as Synapse does.
+  for (const std::string& guest : guests) {
+    Session as_guest{guest, ""};
+    if (absl::Status s = ChangeMembership(as_guest, room_id, guest, "leave", std::nullopt);
+        !s.ok()) {
+      CONCLAVE_LOG(kWarn, "rooms", "guest {} could not be made to leave {}: {}", guest, room_id,
+                   s.message());
+    }
+  }
 }
 
 absl::StatusOr<std::string> Rooms::Redact(const Session& session, std::string_view room_id,
                                           std::string_view event_id, std::string_view txn_id,
                                           std::optional<std::string> reason) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
-  std::lock_guard lock(room->mu);
-  Store& store = deps_.store;
-  const std::string txn_key = TxnKey(session.user_id, session.device_id, txn_id);
-  CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.txn_ids, txn_key));
-  if (existing) return *existing;
-  auto target = ReadEvent(event_id);
-  if (!target.ok() || StringField(target->pdu, "room_id") != room_id) {
-    return NotFound(core::StrCat("Unknown event ", event_id, " in room ", room_id));
+  std::string redaction_id;
+  std::vector<std::string> guests_to_leave;
+  {
+    std::lock_guard lock(room->mu);
+    Store& store = deps_.store;
+    const std::string txn_key = TxnKey(session.user_id, session.device_id, txn_id);
+    CONCLAVE_ASSIGN_OR_RETURN(auto existing, store.Find(*store.txn_ids, txn_key));
+    if (existing) return *existing;
+    auto target = ReadEvent(event_id);
+    if (!target.ok() || StringField(target->pdu, "room_id") != room_id) {
+      return NotFound(core::StrCat("Unknown event ", event_id, " in room ", room_id));
+    }
+    const bool guest_access_event = StringField(target->pdu, "type") == "m.room.guest_access";
+    boost::json::object content;
+    if (reason) content["reason"] = *reason;
+    Draft draft{.type = "m.room.redaction",
+                .sender = session.user_id,
+                .content = std::move(content),
+                .redacts = std::string(event_id),
+                .redact_target = *std::move(target),
+                .device_id = session.device_id,
+                .txn_id = std::string(txn_id)};
+    CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Commit(*room, std::move(draft)));
+    redaction_id = std::string(StringField(event.pdu, "event_id"));
+    // Redacting the m.room.guest_access in force strips its guest_access: no longer can_join.
+    if (guest_access_event && !GuestsCanJoin(room->state)) {
+      guests_to_leave = JoinedGuests(room->state);
+    }
   }
-  boost::json::object content;
-  if (reason) content["reason"] = *reason;
-  Draft draft{.type = "m.room.redaction",
-              .sender = session.user_id,
-              .content = std::move(content),
-              .redacts = std::string(event_id),
-              .redact_target = *std::move(target),
-              .device_id = session.device_id,
-              .txn_id = std::string(txn_id)};
-  CONCLAVE_ASSIGN_OR_RETURN(StoredEvent event, Commit(*room, std::move(draft)));
-  return std::string(StringField(event.pdu, "event_id"));
+  EvictGuests(room_id, guests_to_leave);
+  return redaction_id;
 }
 
 absl::Status Rooms::ChangeMembership(const Session& session, std::string_view room_id,
@@ -418,6 +470,13 @@ absl::Status Rooms::ChangeMembership(const Session& session, std::string_view ro
   // the room's lock, which BanRoom holds while it records the ban, so no join slips past it.
   if (membership == "join" && MembershipOf(room->state, target) != "join") {
     CONCLAVE_RETURN_IF_ERROR(CheckRoomNotBanned(room_id));
+  }
+  // "Guest access", "Server behaviour": "Servers MUST only allow guest users to join rooms if
+  // the m.room.guest_access state event is present on the room, and has the guest_access value
+  // can_join".
+  if (membership == "join" && session.is_guest && !GuestsCanJoin(room->state)) {
+    return MatrixStatus(Errcode::kGuestAccessForbidden,
+                        "Guests may join only rooms whose m.room.guest_access is can_join");
   }
   const bool with_profile = membership == "join" || membership == "invite" || membership == "knock";
   boost::json::object content = with_profile ? MemberContent(deps_.accounts, target, membership)

@@ -208,6 +208,11 @@ absl::StatusOr<std::optional<InvitedRoomSync>> InvitedRoom(const SyncPass& pass,
   const SinceToken& since = pass.since;
   const std::string& room_id = membership.room_id;
   if (!initial && membership.position <= since.position) return std::nullopt;
+  if (membership.membership == "invite") {
+    // "Ignoring Users": "Servers must not send room invites from ignored users to clients."
+    CONCLAVE_ASSIGN_OR_RETURN(bool ignored, rooms.InvitedByIgnored(pass.session.user_id, room_id));
+    if (ignored) return std::nullopt;
+  }
   InvitedRoomSync room{.room_id = room_id};
   CONCLAVE_ASSIGN_OR_RETURN(room.invite_state, rooms.StrippedState(room_id));
   return room;

@@ -83,7 +83,12 @@ absl::StatusOr<std::vector<ListedRoom>> ServerRoomList(const Sync::Deps& deps,
     } else if (m.membership == "leave" || m.membership == "ban") {
       CONCLAVE_ASSIGN_OR_RETURN(bool listed, ListsFormerRoom(deps.rooms, pass, m));
       if (!listed) continue;
-    } else if (m.membership != "invite" && m.membership != "knock") {
+    } else if (m.membership == "invite") {
+      // "Ignoring Users": "Servers must not send room invites from ignored users to clients."
+      CONCLAVE_ASSIGN_OR_RETURN(bool ignored,
+                                deps.rooms.InvitedByIgnored(pass.session.user_id, m.room_id));
+      if (ignored) continue;
+    } else if (m.membership != "knock") {
       continue;
     }
     out.push_back(ListedRoom{.membership = m, .bump_stamp = bump});

@@ -527,5 +527,46 @@ TEST_F(AccountsTest, ListUsersIsSorted) {
               ElementsAre("@alice:example.org", "@bob:example.org", "@conclave:example.org"));
 }
 
+// Guest access: accounts flagged as guests, upgraded in place (Client-Server API "Guest access").
+TEST_F(AccountsTest, GuestsNeedTheOptionAndUpgradeKeepingTheirUserId) {
+  EXPECT_THAT(accounts().RegisterGuest(std::nullopt, "ip").status(),
+              HasErrcode(Errcode::kGuestAccessForbidden));
+  core::Config config = DefaultConfig();
+  config.raw.SetText("allow_guest_access", "true");
+  Open(config);
+  auto guest = accounts().RegisterGuest(std::string("Guest"), "ip");
+  ASSERT_TRUE(guest.ok()) << guest.status();
+  auto session = accounts().Authenticate(guest->access_token);
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_TRUE(session->is_guest);
+  EXPECT_FALSE(accounts().IsAdmin(guest->user_id));
+  // The first full account is still the admin.
+  LoginResult alice = Register("alice");
+  EXPECT_TRUE(accounts().IsAdmin(alice.user_id));
+  EXPECT_FALSE(accounts().Authenticate(alice.access_token)->is_guest);
+
+  const std::string localpart = guest->user_id.substr(1, guest->user_id.find(':') - 1);
+  EXPECT_THAT(
+      accounts()
+          .UpgradeGuest(alice.access_token, "alice", "pw", std::nullopt, std::nullopt, false, "ip")
+          .status(),
+      HasErrcode(Errcode::kForbidden));
+  EXPECT_THAT(
+      accounts()
+          .UpgradeGuest(guest->access_token, "alice", "pw", std::nullopt, std::nullopt, false, "ip")
+          .status(),
+      HasErrcode(Errcode::kForbidden));
+  auto upgraded = accounts().UpgradeGuest(guest->access_token, localpart, "new password",
+                                          std::nullopt, std::nullopt, false, "ip");
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status();
+  EXPECT_EQ(upgraded->user_id, guest->user_id);
+  EXPECT_FALSE(accounts().Authenticate(guest->access_token)->is_guest);
+  EXPECT_FALSE(accounts().Authenticate(upgraded->access_token)->is_guest);
+  EXPECT_THAT(accounts()
+                  .LoginWithPassword(localpart, "new password", std::nullopt, std::nullopt, "ip")
+                  .status(),
+              IsOk());
+}
+
 }  // namespace
 }  // namespace conclave::service

@@ -69,7 +69,8 @@ TEST(ServiceOptions, CheckNamesTheBadKeyAndListsTheKeysRead) {
   EXPECT_THAT(keys, ::testing::Contains("access_token_lifetime"));
   EXPECT_THAT(keys, ::testing::Contains("federation_hosts"));
   EXPECT_THAT(keys, ::testing::Contains("push_gateway_allowed_ranges"));
-  EXPECT_EQ(keys.size(), 21u);
+  EXPECT_THAT(keys, ::testing::Contains("allow_guest_access"));
+  EXPECT_EQ(keys.size(), 22u);
 }
 
 TEST(ServiceOptions, AccessTokenLifetimeIsFiveMinutesAndADuration) {

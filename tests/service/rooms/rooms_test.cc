@@ -1,5 +1,6 @@
 // Rooms and Sync over a real RocksDB: room creation, membership transitions through the
-// authorization rules, idempotent sends across restarts, history, redaction and /sync.
+// authorization rules, idempotent sends across restarts, history, redaction, /sync and ignored
+// users.
 #include "conclave/service/rooms/rooms.h"
 
 #include <gmock/gmock.h>
@@ -26,8 +27,11 @@ namespace {
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 
+using boost::json::object;
 using test_util::HasErrcode;
 
 std::string Str(const boost::json::value* v) {
@@ -302,6 +306,122 @@ TEST_F(RoomsTest, TimelineLimitMarksLimitedAndGivesAPrevBatchThatPaginates) {
   auto older = rooms().Messages(alice_, room, timeline.prev_batch, "", 'b', 1, {});
   ASSERT_TRUE(older.ok());
   EXPECT_THAT(Bodies(older->chunk), ElementsAre("9"));
+}
+
+// Ignoring users (Client-Server API, "Ignoring Users"): m.ignored_user_list is validated when
+// set, hides the ignored users' events (not their state events) from /sync, /messages and
+// /context at once, and keeps their invites out of /sync.
+class IgnoredUsersTest : public RoomsTest {
+ protected:
+  absl::Status Ignore(const Session& who, std::vector<std::string> users) {
+    object ignored;
+    for (const std::string& u : users) ignored[u] = object();
+    return hs_->accounts().SetAccountData(who.user_id, "", kIgnoredUserListType,
+                                          object{{"ignored_users", std::move(ignored)}});
+  }
+
+  // "type: body" of message events, "type" of the others.
+  static std::vector<std::string> Describe(const std::vector<StoredEvent>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) {
+      std::string type = Str(e.pdu.if_contains("type"));
+      if (type == "m.room.message") {
+        type += ": " + Str(e.pdu.at("content").as_object().if_contains("body"));
+      }
+      out.push_back(type);
+    }
+    return out;
+  }
+
+  std::vector<std::string> SyncTimeline(const Session& who, const std::string& room) {
+    auto result = hs_->sync().Run(who, SyncRequest());
+    EXPECT_TRUE(result.ok() && result->response) << result.status();
+    if (!result.ok() || !result->response) return {};
+    for (const JoinedRoomSync& r : result->response->join) {
+      if (r.room_id == room) return Describe(r.timeline.events);
+    }
+    return {};
+  }
+
+  std::vector<std::string> MessagesOf(const Session& who, const std::string& room) {
+    auto page = rooms().Messages(who, room, "", "", 'b', 50, RoomEventFilter());
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? Describe(page->chunk) : std::vector<std::string>();
+  }
+};
+
+TEST_F(IgnoredUsersTest, TheListIsValidatedAndNothingIsStoredWhenItIsBad) {
+  Accounts& accounts = hs_->accounts();
+  const auto set = [&](object content) {
+    return accounts.SetAccountData(bob_.user_id, "", kIgnoredUserListType, content);
+  };
+  EXPECT_THAT(set(object()), HasErrcode(Errcode::kBadJson));
+  EXPECT_THAT(set(object{{"ignored_users", boost::json::array{"@alice:example.org"}}}),
+              HasErrcode(Errcode::kBadJson));
+  EXPECT_THAT(set(object{{"ignored_users", object{{"alice", object()}}}}),
+              HasErrcode(Errcode::kInvalidParam));
+  EXPECT_THAT(set(object{{"ignored_users", object{{"@alice:example.org", true}}}}),
+              HasErrcode(Errcode::kBadJson));
+  auto stored = accounts.GetAccountData(bob_.user_id, "", kIgnoredUserListType);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_FALSE(stored->has_value());
+
+  // Room account data of that type is not the list: stored as it is.
+  ASSERT_TRUE(
+      accounts
+          .SetAccountData(bob_.user_id, "!r:example.org", kIgnoredUserListType, object{{"x", 1}})
+          .ok());
+  ASSERT_TRUE(Ignore(bob_, {alice_.user_id, "@remote:elsewhere.org"}).ok());
+  auto ignored = accounts.IgnoredUsers(bob_.user_id);
+  ASSERT_TRUE(ignored.ok()) << ignored.status();
+  EXPECT_THAT(*ignored, ElementsAre(alice_.user_id, "@remote:elsewhere.org"));
+  auto none = accounts.IgnoredUsers(carol_.user_id);
+  ASSERT_TRUE(none.ok());
+  EXPECT_THAT(*none, IsEmpty());
+}
+
+TEST_F(IgnoredUsersTest, IgnoredSendersEventsAreHiddenButNotTheirStateEvents) {
+  std::string room = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPublicChat});
+  ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
+  ASSERT_TRUE(rooms().Join(carol_, room, std::nullopt).ok());
+  const std::string hello = SendText(alice_, room, "hello", "t1");
+  SendText(carol_, room, "hi", "t2");
+  ASSERT_TRUE(rooms().SendState(alice_, room, "m.room.topic", "", object{{"topic", "news"}}).ok());
+  EXPECT_THAT(MessagesOf(bob_, room), Contains("m.room.message: hello"));
+
+  ASSERT_TRUE(Ignore(bob_, {alice_.user_id}).ok());
+  // At once, without a new sync stream: /sync, /messages, /event, /context.
+  EXPECT_THAT(SyncTimeline(bob_, room), Not(Contains("m.room.message: hello")));
+  EXPECT_THAT(SyncTimeline(bob_, room), Contains("m.room.message: hi"));
+  EXPECT_THAT(SyncTimeline(bob_, room), Contains("m.room.topic"));
+  const std::vector<std::string> messages = MessagesOf(bob_, room);
+  EXPECT_THAT(messages, Not(Contains("m.room.message: hello")));
+  EXPECT_THAT(messages, Contains("m.room.message: hi"));
+  EXPECT_THAT(messages, Contains("m.room.topic"));
+  EXPECT_THAT(messages, Contains("m.room.create"));  // alice's state events stay
+  EXPECT_THAT(rooms().Event(bob_, room, hello), HasErrcode(Errcode::kNotFound));
+  EXPECT_THAT(rooms().Context(bob_, room, hello, 10, RoomEventFilter()),
+              HasErrcode(Errcode::kNotFound));
+  // Others still see it.
+  EXPECT_THAT(MessagesOf(carol_, room), Contains("m.room.message: hello"));
+  EXPECT_TRUE(rooms().Event(carol_, room, hello).ok());
+
+  // Unignoring shows the events again.
+  ASSERT_TRUE(Ignore(bob_, {}).ok());
+  EXPECT_THAT(MessagesOf(bob_, room), Contains("m.room.message: hello"));
+}
+
+TEST_F(IgnoredUsersTest, InvitesFromIgnoredUsersAreNotSynced) {
+  ASSERT_TRUE(Ignore(bob_, {alice_.user_id}).ok());
+  std::string from_alice = CreateRoom(alice_, {.name = "A", .invite = {bob_.user_id}});
+  std::string from_carol = CreateRoom(carol_, {.name = "C", .invite = {bob_.user_id}});
+  auto result = hs_->sync().Run(bob_, SyncRequest());
+  ASSERT_TRUE(result.ok() && result->response) << result.status();
+  std::vector<std::string> invited;
+  for (const InvitedRoomSync& r : result->response->invite) invited.push_back(r.room_id);
+  EXPECT_THAT(invited, ElementsAre(from_carol));
+  // The invite itself stands: bob may still join.
+  EXPECT_TRUE(rooms().Join(bob_, from_alice, std::nullopt).ok());
 }
 
 }  // namespace

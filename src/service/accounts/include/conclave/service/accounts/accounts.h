@@ -16,6 +16,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,9 @@ namespace conclave::service {
 struct Session {
   std::string user_id;
   std::string device_id;
+  // A guest account (Client-Server API "Guest access"): the api lets it reach only the module's
+  // endpoint list, and Rooms lets it join only rooms whose m.room.guest_access is can_join.
+  bool is_guest = false;
 };
 
 struct LoginResult {
@@ -60,6 +64,14 @@ struct Profile {
   std::optional<std::string> displayname;
   std::optional<std::string> avatar_url;
 };
+
+// The global account data type of the users one ignores (Client-Server API, "Ignoring Users").
+inline constexpr std::string_view kIgnoredUserListType = "m.ignored_user_list";
+
+// Checks m.ignored_user_list `content`: `ignored_users` is an object whose keys are user ids and
+// whose values are objects. M_BAD_JSON for a wrong shape, M_INVALID_PARAM for a key that is not
+// a user id (ignored_users may name users of any server).
+absl::Status ValidateIgnoredUserList(const boost::json::object& content);
 
 // One account data entry, for /sync.
 struct AccountDataEntry {
@@ -148,6 +160,21 @@ class Accounts {
                                                 std::optional<std::string> device_display_name,
                                                 std::string_view remote_ip,
                                                 bool refreshable = false);
+  // Creates a guest account (a random localpart, no password) with a device and token
+  // (registration.yaml, kind=guest). M_GUEST_ACCESS_FORBIDDEN when allow_guest_access is off.
+  absl::StatusOr<LoginResult> RegisterGuest(std::optional<std::string> device_display_name,
+                                            std::string_view remote_ip);
+  // Upgrades the guest account of `guest_access_token` to a full account with `password`
+  // ("Guest access": register with `guest_access_token`; `localpart` must be the guest's own):
+  // the user id stays, the guest's devices keep working as the full account's, and a new session
+  // is returned as by Register (none with `inhibit_login`). M_FORBIDDEN when the token is not a
+  // guest's or `localpart` names another user; M_UNKNOWN_TOKEN for an unknown token.
+  absl::StatusOr<LoginResult> UpgradeGuest(std::string_view guest_access_token,
+                                           std::string_view localpart, std::string_view password,
+                                           std::optional<std::string> device_id,
+                                           std::optional<std::string> device_display_name,
+                                           bool inhibit_login, std::string_view remote_ip,
+                                           bool refreshable = false);
   // Resolves a login identifier (localpart or user id) to a user id of this server.
   absl::StatusOr<std::string> ResolveUser(std::string_view user) const;
   absl::Status Logout(const Session& session);  // deletes the device and its token
@@ -163,6 +190,9 @@ class Accounts {
   absl::Status Deactivate(std::string_view user_id);
   bool UserExists(std::string_view user_id) const;
   bool IsDeactivated(std::string_view user_id) const;
+  // Whether `user_id` is a guest account (RegisterGuest, not yet upgraded). False for unknown
+  // users and on database errors.
+  bool IsGuest(std::string_view user_id) const;
   // Every local user id, sorted.
   absl::StatusOr<std::vector<std::string>> ListUsers() const;
 
@@ -236,6 +266,8 @@ class Accounts {
                                                 std::string_view filter_id) const;
 
   // --- account data (committed on the stream; wakes the user's /sync) -------------------------
+  // Global m.ignored_user_list content is checked first (ValidateIgnoredUserList): M_BAD_JSON or
+  // M_INVALID_PARAM, and nothing stored, when it is malformed.
   absl::Status SetAccountData(std::string_view user_id, std::string_view room_id,
                               std::string_view type, const boost::json::object& content);
   absl::StatusOr<std::optional<boost::json::object>> GetAccountData(std::string_view user_id,
@@ -248,6 +280,9 @@ class Accounts {
   absl::Status UpdateAccountData(std::string_view user_id, std::string_view room_id,
                                  std::string_view type,
                                  absl::FunctionRef<absl::Status(boost::json::object&)> update);
+  // The users `user_id` ignores: the keys of its global m.ignored_user_list account data
+  // (Client-Server API, "Ignoring Users"), empty without one. Database errors.
+  absl::StatusOr<std::set<std::string, std::less<>>> IgnoredUsers(std::string_view user_id) const;
   // Entries with position > `since` (all when 0), global and per room.
   absl::StatusOr<std::vector<AccountDataEntry>> AccountDataSince(std::string_view user_id,
                                                                  uint64_t since) const;
@@ -280,6 +315,14 @@ class Accounts {
                                          std::string_view remote_ip, bool refreshable,
                                          database::WriteBatch& batch,
                                          std::vector<std::string>& dropped);
+  // AddSession for Register and UpgradeGuest, or a result with only `user_id` when
+  // `inhibit_login` (registration.yaml). Caller holds `accounts_mu_` and writes the batch.
+  absl::StatusOr<LoginResult> RegistrationSession(std::string_view user_id, bool inhibit_login,
+                                                  std::optional<std::string> device_id,
+                                                  std::optional<std::string> device_display_name,
+                                                  std::string_view remote_ip, bool refreshable,
+                                                  database::WriteBatch& batch,
+                                                  std::vector<std::string>& dropped);
   // Under the lock: checks that `user_id` exists and is not deactivated (M_FORBIDDEN,
   // M_USER_DEACTIVATED), then writes `batch` with a new session (AddSession).
   absl::StatusOr<LoginResult> LogIn(std::string_view user_id, std::optional<std::string> device_id,

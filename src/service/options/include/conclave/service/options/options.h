@@ -50,6 +50,9 @@ struct ServiceOptions {
   // minutes; zero makes refreshable sessions non-expiring, without a refresh token. Tokens of
   // other sessions never expire. Runtime: SIGHUP applies it to tokens issued afterwards.
   absl::Duration access_token_lifetime = absl::Minutes(5);
+  // Whether POST /register?kind=guest creates guest accounts ("Guest access"); off answers
+  // M_GUEST_ACCESS_FORBIDDEN. Default false.
+  bool allow_guest_access = false;
   // Token buckets per client IP address and per user logging in.
   RateLimit login;
   // Per client IP address.

@@ -240,8 +240,15 @@ class Rooms {
   // Drops from `events` (any order) those `user_id` may not see by the room's history visibility
   // (room_visibility.cc). Free for current members of rooms that were always shared or
   // world_readable; otherwise a StateAt and a walk over the events' span. Database errors.
+  //
+  // Also drops the events that users `user_id` ignores sent (m.ignored_user_list, Client-Server
+  // API "Ignoring Users"), except state events. Database errors.
   absl::Status KeepVisible(std::string_view user_id, std::string_view room_id,
                            std::vector<StoredEvent>& events);
+  // Whether `user_id` is invited to `room_id` by a user they ignore (m.ignored_user_list):
+  // "Servers must not send room invites from ignored users to clients" ("Ignoring Users").
+  // False when `user_id` is not invited. M_NOT_FOUND for an unknown room; database errors.
+  absl::StatusOr<bool> InvitedByIgnored(std::string_view user_id, std::string_view room_id);
   // Stripped state for an invite (Client-Server API "Stripped state").
   absl::StatusOr<boost::json::array> StrippedState(std::string_view room_id);
   // Timeline events with position in (after, upto], newest last, at most `limit` (the newest
@@ -351,6 +358,8 @@ class Rooms {
  private:
   struct RoomData;
   struct Draft;
+  // Drops from `events` the non-state events of the users `user_id` ignores (KeepVisible).
+  absl::Status DropIgnored(std::string_view user_id, std::vector<StoredEvent>& events) const;
   // The room's cache entry, loading it from the database on first use. M_NOT_FOUND if the room
   // does not exist.
   absl::StatusOr<std::shared_ptr<RoomData>> Load(std::string_view room_id);
@@ -387,6 +396,15 @@ class Rooms {
   absl::Status ChangeMembership(const Session& session, std::string_view room_id,
                                 std::string_view target, std::string_view membership,
                                 std::optional<std::string> reason, bool is_direct = false);
+  // Guest access ("Guest access", "Server behaviour"): whether `state` has an
+  // m.room.guest_access event with guest_access `can_join`.
+  static bool GuestsCanJoin(const StateMap& state);
+  // The joined members in `state` whose accounts are guests (Accounts::IsGuest), sorted.
+  std::vector<std::string> JoinedGuests(const StateMap& state) const;
+  // Makes each of `guests` leave `room_id` (its own leave event), after m.room.guest_access
+  // stopped being can_join. Takes the room's lock per leave: call it without. Failures are
+  // logged, not returned (the state event that caused them is already committed).
+  void EvictGuests(std::string_view room_id, const std::vector<std::string>& guests);
   // The highest position `user_id` may read in the room: everything while joined, up to the
   // leave for a former member; M_FORBIDDEN otherwise (world_readable rooms excepted).
   absl::StatusOr<uint64_t> VisibleUpTo(std::string_view user_id, RoomData& room);
