@@ -58,10 +58,14 @@ class Client:
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = "Bearer " + self.token
+        t0 = time.perf_counter()
         self.conn.request(method, path, body=None if body is None else json.dumps(body),
                           headers=headers)
         resp = self.conn.getresponse()
         raw = resp.read()
+        # The server's figure: request sent to the last byte read, before the client parses it.
+        self.done = time.perf_counter()
+        self.seconds = self.done - t0
         if resp.status != 200:
             sys.exit(f"sliding.py: {method} {path} answered {resp.status}: {raw[:500]!r}")
         return json.loads(raw), len(raw)
@@ -89,20 +93,20 @@ def ms(seconds):
 
 
 def wake_rounds(poll, sender, room, check):
-    """WAKE_ROUNDS long-polls each woken by one send; the latencies (s) from the send's 200."""
+    """WAKE_ROUNDS long-polls each woken by one send; the latencies (s) from the send's 200 to
+    the answer's last byte. `poll` returns (answer, when its last byte was read)."""
     latencies = []
     for _ in range(WAKE_ROUNDS):
         done = {}
 
         def waiter():
-            done["answer"] = poll()
-            done["t"] = time.perf_counter()
+            done["answer"], done["t"] = poll()
 
         t = threading.Thread(target=waiter)
         t.start()
         time.sleep(SETTLE_S)
         send(sender, room)
-        sent = time.perf_counter()
+        sent = sender.done
         t.join(60)
         if "answer" not in done:
             sys.exit("sliding.py: a long-poll was not woken by a send")
@@ -137,9 +141,8 @@ def main():
     times, size = [], 0
     for run in range(RUNS):
         body = dict(sliding_body(TOP - 1), conn_id=f"first{run}")
-        t = time.perf_counter()
         answer, size = reader.call("POST", SLIDING, body)
-        times.append(time.perf_counter() - t)
+        times.append(reader.seconds)
         if len(answer["rooms"]) != TOP or answer["lists"]["all"]["count"] != ROOMS:
             sys.exit(f"sliding.py: first response has {len(answer['rooms'])} rooms, count "
                      f"{answer['lists']['all']['count']}")
@@ -156,7 +159,7 @@ def main():
     def sliding_poll():
         answer, _ = poller.call("POST", f"{SLIDING}?pos={state['pos']}&timeout=30000", body)
         state["pos"] = answer["pos"]
-        return answer
+        return answer, poller.done
 
     def sliding_check(answer):
         if oldest not in answer["rooms"]:
@@ -168,9 +171,8 @@ def main():
     # /sync, the same figures.
     times = []
     for _ in range(RUNS):
-        t = time.perf_counter()
         answer, size = reader.call("GET", f"{V3}/sync?filter={SYNC_FILTER}")
-        times.append(time.perf_counter() - t)
+        times.append(reader.seconds)
         if len(answer["rooms"]["join"]) < ROOMS:
             sys.exit(f"sliding.py: initial /sync has {len(answer['rooms']['join'])} rooms")
     print(f"sync_initial_p50_ms={ms(statistics.median(times))} sync_initial_bytes={size}")
@@ -179,7 +181,7 @@ def main():
     def sync_poll():
         got, _ = poller.call("GET", f"{V3}/sync?since={state['since']}&timeout=30000")
         state["since"] = got["next_batch"]
-        return got
+        return got, poller.done
 
     def sync_check(got):
         if oldest not in got.get("rooms", {}).get("join", {}):
@@ -218,9 +220,8 @@ def scale():
     for name, path in (("lazy", f"{V3}/sync?filter={lazy}"), ("full", f"{V3}/sync")):
         times = []
         for _ in range(SCALE_RUNS):
-            t = time.perf_counter()
             answer, size = reader.call("GET", path)
-            times.append(time.perf_counter() - t)
+            times.append(reader.seconds)
         joined = answer["rooms"]["join"]
         if len(joined) != SCALE_ROOMS:
             sys.exit(f"sliding.py: the scale /sync has {len(joined)} rooms")
