@@ -134,22 +134,15 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
       [backup = hs->key_backup_.get()](std::string_view user_id, database::WriteBatch& batch) {
         return backup->AddUserRemoval(user_id, batch);
       });
-  hs->sync_ = std::make_unique<Sync>(Sync::Deps{.stream = *hs->stream_,
-                                                .notifier = server.notifier(),
-                                                .accounts = *hs->accounts_,
-                                                .rooms = *hs->rooms_,
-                                                .typing = *hs->typing_,
-                                                .e2ee = *hs->e2ee_,
-                                                .notifications = *hs->notifications_});
-  hs->sliding_sync_ =
-      std::make_unique<SlidingSync>(Sync::Deps{.stream = *hs->stream_,
-                                               .notifier = server.notifier(),
-                                               .accounts = *hs->accounts_,
-                                               .rooms = *hs->rooms_,
-                                               .typing = *hs->typing_,
-                                               .e2ee = *hs->e2ee_,
-                                               .notifications = *hs->notifications_},
-                                    *hs->sync_);
+  const Sync::Deps sync_deps{.stream = *hs->stream_,
+                             .notifier = server.notifier(),
+                             .accounts = *hs->accounts_,
+                             .rooms = *hs->rooms_,
+                             .typing = *hs->typing_,
+                             .e2ee = *hs->e2ee_,
+                             .notifications = *hs->notifications_};
+  hs->sync_ = std::make_unique<Sync>(sync_deps);
+  hs->sliding_sync_ = std::make_unique<SlidingSync>(sync_deps, *hs->sync_);
   CONCLAVE_ASSIGN_OR_RETURN(
       hs->search_indexer_,
       SearchIndexer::Open(

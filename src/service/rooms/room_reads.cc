@@ -160,7 +160,23 @@ bool IsBumpType(std::string_view type) {
 
 uint64_t Rooms::BumpPosition(std::string_view room_id) {
   auto room = Load(room_id);
-  return room.ok() ? (*room)->bump_position.load() : 0;
+  if (!room.ok()) return 0;
+  std::atomic<uint64_t>& bump = (*room)->bump_position;
+  uint64_t known = bump.load();
+  if (known != RoomData::kUnknownPosition) return known;
+  // The newest bump event, walking back from the end: the create event ends the walk in every
+  // room. A Commit of a bump event meanwhile stored a newer position, which the exchange keeps.
+  uint64_t found = 0;
+  auto it = deps_.store.db->NewIterator(*deps_.store.timeline, RoomIteration(room_id));
+  for (it->SeekToLast(); it->Valid(); it->Prev()) {
+    auto event = ParseObject(it->value());
+    if (event.ok() && IsBumpType(StringField(*event, "type"))) {
+      found = PositionOfTimelineKey(it->key()).value_or(0);
+      break;
+    }
+  }
+  bump.compare_exchange_strong(known, found);
+  return bump.load();
 }
 
 absl::StatusOr<std::optional<StoredEvent>> Rooms::CurrentStateEvent(std::string_view room_id,

@@ -86,16 +86,6 @@ absl::StatusOr<std::shared_ptr<Rooms::RoomData>> Rooms::Load(std::string_view ro
     room->latest_position.store(position);
   }
   CONCLAVE_RETURN_IF_ERROR(it->status());
-  // The newest bump event: the create event ends the walk in every room.
-  for (; it->Valid(); it->Prev()) {
-    CONCLAVE_ASSIGN_OR_RETURN(auto event, ParseObject(it->value()));
-    if (IsBumpType(StringField(event, "type"))) {
-      CONCLAVE_ASSIGN_OR_RETURN(uint64_t position, PositionOfTimelineKey(it->key()));
-      room->bump_position.store(position);
-      break;
-    }
-  }
-  CONCLAVE_RETURN_IF_ERROR(it->status());
 
   std::lock_guard lock(rooms_mu_);
   auto [entry, inserted] = rooms_.try_emplace(std::string(room_id), room);

@@ -45,8 +45,11 @@ struct Rooms::RoomData {
   std::string last_event_hash;
   int64_t depth = 0;
   std::atomic<uint64_t> latest_position{0};
-  // Position of the newest event whose type IsBumpType (Rooms::BumpPosition).
-  std::atomic<uint64_t> bump_position{0};
+  // Position of the newest event whose type IsBumpType (Rooms::BumpPosition); kUnknownPosition
+  // until the first BumpPosition walks the timeline for it, so that loading a room stays free of
+  // that walk.
+  static constexpr uint64_t kUnknownPosition = UINT64_MAX;
+  std::atomic<uint64_t> bump_position{kUnknownPosition};
 };
 
 // An event about to be built by Rooms::Commit.
