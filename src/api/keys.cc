@@ -3,6 +3,7 @@
 // /keys/changes (Client-Server API
 // "End-to-End Encryption", keys.yaml, cross_signing.yaml). The checks and storage are service's
 // E2ee.
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <map>
@@ -63,22 +64,27 @@ object ByUserJson(const std::map<std::string, object>& keys) {
 }
 
 // keys.yaml's `timeout` of /keys/query and /keys/claim: milliseconds, a non-negative integer when
-// present (M_BAD_JSON otherwise). It bounds the wait for other servers' keys; conclave has no
-// federation, so users of other servers go to `failures` at once and nothing waits on it. With
-// federation it would be the deadline of the fan-out to the remote servers' /user/keys/query and
-// /user/keys/claim, 10 s when absent (the spec's recommended default).
-absl::Status CheckRemoteTimeout(const object& body) {
+// present (M_BAD_JSON otherwise), 10 s when absent (the spec's recommended default). It bounds
+// the fan-out to the other servers' /user/keys/query and /user/keys/claim (E2ee::Query, Claim);
+// at most a minute, so a client cannot hold a blocking-pool thread longer.
+absl::StatusOr<absl::Duration> RemoteTimeout(const object& body) {
   const boost::json::value* timeout = body.if_contains("timeout");
-  if (timeout == nullptr || timeout->is_null() || timeout->is_uint64()) return absl::OkStatus();
-  if (timeout->is_int64() && timeout->get_int64() >= 0) return absl::OkStatus();
-  return service::BadJson("'timeout' must be a non-negative integer (milliseconds)");
+  if (timeout == nullptr || timeout->is_null()) return absl::Seconds(10);
+  int64_t ms = -1;
+  if (timeout->is_uint64()) {
+    ms = static_cast<int64_t>(std::min<uint64_t>(timeout->get_uint64(), 60'000));
+  } else if (timeout->is_int64()) {
+    ms = timeout->get_int64();
+  }
+  if (ms < 0) return service::BadJson("'timeout' must be a non-negative integer (milliseconds)");
+  return absl::Milliseconds(std::min<int64_t>(ms, 60'000));
 }
 
 absl::StatusOr<boost::json::value> Query(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
   CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, OptionalObject(body, "device_keys"));
   if (wanted == nullptr) return service::MissingParam("'device_keys' is required");
-  CONCLAVE_RETURN_IF_ERROR(CheckRemoteTimeout(body));
+  CONCLAVE_ASSIGN_OR_RETURN(absl::Duration timeout, RemoteTimeout(body));
   service::KeysQueryRequest request;
   for (const auto& [user, devices] : *wanted) {
     if (!devices.is_array()) {
@@ -91,7 +97,7 @@ absl::StatusOr<boost::json::value> Query(Call& call) {
     }
   }
   CONCLAVE_ASSIGN_OR_RETURN(service::KeysQueryResult result,
-                            call.hs.e2ee().Query(call.session, request));
+                            call.hs.e2ee().Query(call.session, request, timeout));
   object device_keys;
   for (const auto& [user, devices] : result.device_keys) {
     device_keys[user] = ByUserJson(devices);
@@ -107,7 +113,7 @@ absl::StatusOr<boost::json::value> Claim(Call& call) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, call.JsonBody());
   CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, OptionalObject(body, "one_time_keys"));
   if (wanted == nullptr) return service::MissingParam("'one_time_keys' is required");
-  CONCLAVE_RETURN_IF_ERROR(CheckRemoteTimeout(body));
+  CONCLAVE_ASSIGN_OR_RETURN(absl::Duration timeout, RemoteTimeout(body));
   service::KeysClaimRequest request;
   for (const auto& [user, devices] : *wanted) {
     if (!devices.is_object()) return service::BadJson("one_time_keys values must be objects");
@@ -117,7 +123,8 @@ absl::StatusOr<boost::json::value> Claim(Call& call) {
       algorithms[std::string(device)] = std::string(algorithm.get_string());
     }
   }
-  CONCLAVE_ASSIGN_OR_RETURN(service::KeysClaimResult result, call.hs.e2ee().Claim(request));
+  CONCLAVE_ASSIGN_OR_RETURN(service::KeysClaimResult result,
+                            call.hs.e2ee().Claim(request, timeout));
   object claimed;
   for (const auto& [user, devices] : result.one_time_keys) {
     object by_device;
@@ -183,8 +190,11 @@ absl::StatusOr<boost::json::value> Changes(Call& call) {
 
 absl::Status RegisterKeyRoutes(Routes& routes) {
   CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/keys/upload", Auth::kRequired, &Upload));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/keys/query", Auth::kRequired, &Query));
-  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/keys/claim", Auth::kRequired, &Claim));
+  // Blocking: users of other servers are asked of their servers (FederationClient).
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/keys/query", Auth::kRequired, &Query,
+                                      core::RouteOptions{.blocking = true}));
+  CONCLAVE_RETURN_IF_ERROR(routes.Add("POST", "/v3/keys/claim", Auth::kRequired, &Claim,
+                                      core::RouteOptions{.blocking = true}));
   // Blocking: the password stage hashes with argon2 (core::RouteOptions).
   CONCLAVE_RETURN_IF_ERROR(routes.AddRaw("POST", "/v3/keys/device_signing/upload", Auth::kRequired,
                                          &UploadCrossSigning,

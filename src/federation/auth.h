@@ -4,6 +4,8 @@
 #ifndef CONCLAVE_FEDERATION_AUTH_H_
 #define CONCLAVE_FEDERATION_AUTH_H_
 
+#include <boost/json/object.hpp>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,6 +21,17 @@ namespace conclave::federation {
 // origin, this server and the JSON body. M_UNAUTHORIZED (401) naming the problem otherwise;
 // M_NOT_JSON for a body that is not JSON. Thread-safe.
 absl::StatusOr<std::string> Authenticate(const core::Request& request, service::Homeserver& hs);
+
+// An authenticated route's work: the JSON object of a 200, or a Matrix error status. Gets the
+// authenticated origin's server name.
+using AuthenticatedHandler = std::function<absl::StatusOr<boost::json::object>(
+    core::Request& request, service::Homeserver& hs, const std::string& origin)>;
+
+// Runs `handler` for `request` once Authenticate accepted it; every error becomes a Matrix error
+// response (503 M_UNKNOWN when the service module is not loaded). An authenticated request
+// proves the origin is up, so it also ends the origin's backoff in the outbound transaction
+// queue (TransactionQueue::MarkReachable). Thread-safe; blocks (call from a blocking route).
+core::Response RunAuthenticated(core::Request& request, const AuthenticatedHandler& handler);
 
 }  // namespace conclave::federation
 

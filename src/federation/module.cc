@@ -13,6 +13,7 @@
 #include "keys.h"
 #include "options.h"
 #include "queries.h"
+#include "transactions.h"
 
 namespace conclave::federation {
 namespace {
@@ -37,6 +38,8 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
                                              *loaded->settings, loaded->routes));
   CONCLAVE_RETURN_IF_ERROR(
       RegisterQueryRoutes(context.server.router(), context.module_name, loaded->routes));
+  CONCLAVE_RETURN_IF_ERROR(
+      RegisterTransactionRoutes(context.server.router(), context.module_name, loaded->routes));
   g_loaded = loaded.release();
   return absl::OkStatus();
 }

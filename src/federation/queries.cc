@@ -3,8 +3,6 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
-#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -12,7 +10,6 @@
 #include "auth.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/matrix_http/error_response.h"
 #include "conclave/service/homeserver.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/protocol/identifiers.h"
@@ -21,25 +18,9 @@
 namespace conclave::federation {
 namespace {
 
-using Query =
-    std::function<absl::StatusOr<boost::json::object>(core::Request&, service::Homeserver&)>;
-
-// Runs `query` for an authenticated request; errors become Matrix error responses.
-core::Response RunAuthenticated(core::Request& request, const Query& query) {
-  service::Homeserver* hs = service::Instance();
-  if (hs == nullptr) {
-    return matrix_http::ErrorResponse(503, service::Errcode::kUnknown,
-                                      "The homeserver is not loaded");
-  }
-  absl::StatusOr<std::string> origin = Authenticate(request, *hs);
-  if (!origin.ok()) return matrix_http::ErrorResponse(origin.status());
-  absl::StatusOr<boost::json::object> body = query(request, *hs);
-  if (!body.ok()) return matrix_http::ErrorResponse(body.status());
-  return core::Response{200, "application/json", boost::json::serialize(*body), {}, {}, {}};
-}
-
 // GET /query/profile?user_id=&field=: the local user's public profile, or one field of it.
-absl::StatusOr<boost::json::object> Profile(core::Request& request, service::Homeserver& hs) {
+absl::StatusOr<boost::json::object> Profile(core::Request& request, service::Homeserver& hs,
+                                            const std::string&) {
   std::optional<std::string> user_id = request.QueryParam("user_id");
   if (!user_id.has_value()) return service::MissingParam("user_id is required");
   CONCLAVE_ASSIGN_OR_RETURN(service::UserId user, service::ParseUserId(*user_id));
@@ -63,7 +44,8 @@ absl::StatusOr<boost::json::object> Profile(core::Request& request, service::Hom
 }
 
 // GET /query/directory?room_alias=: the room of a local alias and the servers in it.
-absl::StatusOr<boost::json::object> Directory(core::Request& request, service::Homeserver& hs) {
+absl::StatusOr<boost::json::object> Directory(core::Request& request, service::Homeserver& hs,
+                                              const std::string&) {
   std::optional<std::string> alias = request.QueryParam("room_alias");
   if (!alias.has_value()) return service::MissingParam("room_alias is required");
   CONCLAVE_ASSIGN_OR_RETURN(service::RoomAlias parsed, service::ParseRoomAlias(*alias));
@@ -93,9 +75,10 @@ absl::StatusOr<boost::json::object> Directory(core::Request& request, service::H
 absl::Status RegisterQueryRoutes(core::Router& router, std::string_view module,
                                  std::vector<core::RouteHandle>& handles) {
   const core::RouteOptions blocking{.blocking = true};
-  for (const auto& [path, query] :
-       {std::pair<const char*, Query>{"/_matrix/federation/v1/query/profile", &Profile},
-        std::pair<const char*, Query>{"/_matrix/federation/v1/query/directory", &Directory}}) {
+  for (const auto& [path, query] : {std::pair<const char*, AuthenticatedHandler>{
+                                        "/_matrix/federation/v1/query/profile", &Profile},
+                                    std::pair<const char*, AuthenticatedHandler>{
+                                        "/_matrix/federation/v1/query/directory", &Directory}}) {
     CONCLAVE_ASSIGN_OR_RETURN(
         core::RouteHandle handle,
         router.Add(

@@ -11,9 +11,12 @@
 #include "conclave/service/e2ee/backup.h"
 #include "conclave/service/e2ee/e2ee.h"
 #include "conclave/service/federation/federation_client.h"
+#include "conclave/service/federation/inbound_transactions.h"
 #include "conclave/service/federation/remote_keys.h"
 #include "conclave/service/federation/server_discovery.h"
 #include "conclave/service/federation/server_key.h"
+#include "conclave/service/federation/transaction_queue.h"
+#include "conclave/service/protocol/errors.h"
 #include "conclave/service/push/notifications.h"
 #include "conclave/service/push/push_rule_store.h"
 #include "conclave/service/push/push_sender.h"
@@ -70,6 +73,24 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                           .db = db,
                                                           .client = hs->federation_client_.get(),
                                                           .now_ms = nullptr}));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      hs->transaction_queue_,
+      TransactionQueue::Open(TransactionQueue::Deps{
+          .server_name = hs->server_name_,
+          .db = db,
+          .send =
+              [client = hs->federation_client_.get()](std::string_view destination,
+                                                      std::string_view uri,
+                                                      const boost::json::value& body) {
+                return client->Send(destination, "PUT", uri, &body);
+              },
+          .options =
+              [settings = hs->settings_.get()] {
+                const ServiceOptions o = settings->Get();
+                return FederationRetryOptions{.initial = o.federation_retry_initial,
+                                              .max = o.federation_retry_max};
+              },
+          .clock = &absl::Now}));
   CONCLAVE_ASSIGN_OR_RETURN(hs->stream_, Stream::Open(*hs->store_));
   hs->accounts_ = std::make_unique<Accounts>(*hs->store_, *hs->stream_, server, *hs->settings_);
   hs->push_rules_ = std::make_unique<PushRuleStore>(*hs->accounts_);
@@ -97,13 +118,38 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
                                                    .typing = *hs->typing_,
                                                    .settings = hs->settings_.get(),
                                                    .notifications = hs->notifications_.get()});
-  CONCLAVE_ASSIGN_OR_RETURN(hs->e2ee_, E2ee::Open(E2ee::Deps{.server_name = hs->server_name_,
-                                                             .store = *hs->store_,
-                                                             .stream = *hs->stream_,
-                                                             .notifier = server.notifier(),
-                                                             .metrics = server.metrics(),
-                                                             .accounts = *hs->accounts_,
-                                                             .rooms = *hs->rooms_}));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      hs->e2ee_, E2ee::Open(E2ee::Deps{.server_name = hs->server_name_,
+                                       .store = *hs->store_,
+                                       .stream = *hs->stream_,
+                                       .notifier = server.notifier(),
+                                       .metrics = server.metrics(),
+                                       .accounts = *hs->accounts_,
+                                       .rooms = *hs->rooms_,
+                                       .federation_queue = hs->transaction_queue_.get(),
+                                       .federation_client = hs->federation_client_.get()}));
+  // Server-Server API EDUs (inbound_transactions.h): the E2EE ones. A device list or signing key
+  // update only says that the user's keys changed (servers ask for the keys themselves).
+  {
+    E2ee* e2ee = hs->e2ee_.get();
+    auto key_change = [e2ee](std::string_view origin, const boost::json::object& content) {
+      const boost::json::value* user = content.if_contains("user_id");
+      if (user == nullptr || !user->is_string()) return BadJson("user_id is required");
+      return e2ee->RecordRemoteKeyChange(origin, user->get_string());
+    };
+    CONCLAVE_ASSIGN_OR_RETURN(
+        hs->inbound_transactions_,
+        InboundTransactions::Open(InboundTransactions::Deps{
+            .db = db,
+            .edu_handlers = {{"m.direct_to_device",
+                              [e2ee](std::string_view origin, const boost::json::object& content) {
+                                return e2ee->ReceiveToDevice(origin, content);
+                              }},
+                             {"m.device_list_update", key_change},
+                             {"m.signing_key_update", key_change}},
+            .pdu_handler = nullptr,
+            .clock = &absl::Now}));
+  }
   hs->accounts_->SetDeviceRemovalHook([e2ee = hs->e2ee_.get(), pushers = hs->pushers_.get()](
                                           std::string_view user_id,
                                           const std::vector<std::string>& devices,
@@ -189,6 +235,7 @@ absl::StatusOr<std::unique_ptr<Homeserver>> Homeserver::Open(core::Server& serve
 absl::Status Homeserver::Start() {
   CONCLAVE_RETURN_IF_ERROR(search_indexer_->Start());
   CONCLAVE_RETURN_IF_ERROR(push_sender_->Start());
+  CONCLAVE_RETURN_IF_ERROR(transaction_queue_->Start());
   return admin_room_->Start();
 }
 
@@ -196,6 +243,7 @@ void Homeserver::Stop() {
   if (admin_room_ != nullptr) admin_room_->Stop();
   if (search_indexer_ != nullptr) search_indexer_->Stop();
   if (push_sender_ != nullptr) push_sender_->Stop();
+  if (transaction_queue_ != nullptr) transaction_queue_->Stop();
 }
 
 std::string SearchIndexDirectory(const std::string& database_path) {

@@ -6,6 +6,9 @@
 
 #include "conclave/core/log.h"
 #include "conclave/core/status_macros.h"
+#include "conclave/core/str_cat.h"
+#include "conclave/service/protocol/errors.h"
+#include "conclave/service/protocol/identifiers.h"
 #include "conclave/service/storage/schema.h"
 #include "conclave/service/storage/stored_json.h"
 
@@ -108,6 +111,21 @@ absl::Status E2ee::CommitDeviceRemoval(std::string_view user_id,
                              database::WriteBatch& b) { AddKeyChange(user_id, position, b); })
           .status());
   for (const std::string& device_id : device_ids) pending_.erase(DeviceKey(user_id, device_id));
+  NotifyDeviceChange(user_id);
+  return absl::OkStatus();
+}
+
+absl::Status E2ee::RecordRemoteKeyChange(std::string_view origin, std::string_view user_id) {
+  CONCLAVE_ASSIGN_OR_RETURN(UserId parsed, ParseUserId(user_id));
+  if (parsed.server_name != origin) {
+    return Forbidden(core::StrCat(user_id, " is not a user of ", origin));
+  }
+  database::WriteBatch batch;
+  CONCLAVE_RETURN_IF_ERROR(
+      deps_.stream
+          .Commit(batch, [&](uint64_t position,
+                             database::WriteBatch& b) { AddKeyChange(user_id, position, b); })
+          .status());
   NotifyDeviceChange(user_id);
   return absl::OkStatus();
 }

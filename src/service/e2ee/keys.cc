@@ -93,10 +93,6 @@ absl::Status CheckOneTimeKey(const Session& session, std::string_view algorithm,
                              core::StrCat("ed25519:", session.device_id), ed25519);
 }
 
-ServerFailure FederationUnsupported() {
-  return ServerFailure{.status = 503, .message = "Federation is not supported by this server"};
-}
-
 }  // namespace
 
 absl::StatusOr<KeyCounts> E2ee::Upload(const Session& session, const KeysUploadRequest& request) {
@@ -173,15 +169,11 @@ absl::StatusOr<KeyCounts> E2ee::Upload(const Session& session, const KeysUploadR
   return OneTimeKeyCounts(user, device);
 }
 
-absl::StatusOr<KeysQueryResult> E2ee::Query(const Session& session,
-                                            const KeysQueryRequest& request) {
-  KeysQueryResult result;
+absl::Status E2ee::QueryLocal(std::string_view viewer, const KeysQueryRequest& request,
+                              KeysQueryResult& result) {
   for (const auto& [user, wanted] : request) {
     CONCLAVE_ASSIGN_OR_RETURN(UserId parsed, ParseUserId(user));
-    if (parsed.server_name != deps_.server_name) {
-      result.failures[parsed.server_name] = FederationUnsupported();
-      continue;
-    }
+    if (parsed.server_name != deps_.server_name) continue;
     std::vector<std::string> device_ids = wanted;
     if (device_ids.empty()) {
       CONCLAVE_ASSIGN_OR_RETURN(auto all, deps_.accounts.ListDevices(user));
@@ -190,10 +182,10 @@ absl::StatusOr<KeysQueryResult> E2ee::Query(const Session& session,
     for (auto [usage, out] : {std::pair{"master", &result.master_keys},
                               std::pair{"self_signing", &result.self_signing_keys},
                               std::pair{"user_signing", &result.user_signing_keys}}) {
-      if (std::string_view(usage) == "user_signing" && user != session.user_id) continue;
+      if (std::string_view(usage) == "user_signing" && user != viewer) continue;
       CONCLAVE_ASSIGN_OR_RETURN(auto key, StoredCrossSigningKey(user, usage));
-      if (key && std::string_view(usage) == "master" && user != session.user_id) {
-        CONCLAVE_RETURN_IF_ERROR(AddViewerSignatures(session.user_id, user, *key));
+      if (key && std::string_view(usage) == "master" && !viewer.empty() && user != viewer) {
+        CONCLAVE_RETURN_IF_ERROR(AddViewerSignatures(viewer, user, *key));
       }
       if (key) (*out)[user] = *std::move(key);
     }
@@ -210,10 +202,10 @@ absl::StatusOr<KeysQueryResult> E2ee::Query(const Session& session,
       out[device_id] = *std::move(keys);
     }
   }
-  return result;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<KeysClaimResult> E2ee::Claim(const KeysClaimRequest& request) {
+absl::Status E2ee::ClaimLocal(const KeysClaimRequest& request, KeysClaimResult& result) {
   size_t asked = 0;
   for (const auto& [user, devices] : request) {
     CONCLAVE_RETURN_IF_ERROR(ParseUserId(user).status());
@@ -222,15 +214,11 @@ absl::StatusOr<KeysClaimResult> E2ee::Claim(const KeysClaimRequest& request) {
   if (asked > kMaxToDeviceMessages) {
     return TooLarge(core::StrCat("At most ", kMaxToDeviceMessages, " devices per claim"));
   }
-  KeysClaimResult result;
   database::WriteBatch batch;
   std::lock_guard lock(mu_);
   for (const auto& [user, devices] : request) {
     CONCLAVE_ASSIGN_OR_RETURN(UserId parsed, ParseUserId(user));
-    if (parsed.server_name != deps_.server_name) {
-      result.failures[parsed.server_name] = FederationUnsupported();
-      continue;
-    }
+    if (parsed.server_name != deps_.server_name) continue;
     for (const auto& [device, algorithm] : devices) {
       std::optional<std::pair<std::string, value>> key;
       absl::Status corrupt;
@@ -270,7 +258,7 @@ absl::StatusOr<KeysClaimResult> E2ee::Claim(const KeysClaimRequest& request) {
     }
   }
   if (batch.Count() > 0) CONCLAVE_RETURN_IF_ERROR(deps_.store.db->Write(batch));
-  return result;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<KeyCounts> E2ee::OneTimeKeyCounts(std::string_view user_id,

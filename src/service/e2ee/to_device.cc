@@ -3,6 +3,7 @@
 // later sync's `since` shows the client received them.
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -11,6 +12,7 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/database/key.h"
 #include "conclave/service/e2ee/e2ee.h"
+#include "conclave/service/federation/transaction_queue.h"
 #include "conclave/service/protocol/clock.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/protocol/identifiers.h"
@@ -22,12 +24,6 @@ namespace {
 
 using boost::json::object;
 using schema::DeviceKey;
-
-struct Recipient {
-  std::string user_id;
-  std::string device_id;
-  const object* content;
-};
 
 }  // namespace
 
@@ -43,45 +39,34 @@ absl::StatusOr<size_t> E2ee::PendingLocked(const std::string& device_key) {
   return count;
 }
 
-absl::Status E2ee::SendToDevice(const Session& session, std::string_view type,
-                                std::string_view txn_id, const object& messages) {
-  if (type.empty()) return InvalidParam("The event type must not be empty");
-  std::vector<Recipient> recipients;
-  std::set<std::pair<std::string, std::string>> seen;
-  for (const auto& [user_key, devices] : messages) {
-    const std::string user(user_key);
-    CONCLAVE_ASSIGN_OR_RETURN(UserId parsed, ParseUserId(user));
-    if (!devices.is_object()) return BadJson("messages values must be objects");
-    for (const auto& [device, content] : devices.get_object()) {
-      if (!content.is_object()) return BadJson("Message contents must be objects");
+absl::Status E2ee::AddRecipients(const std::string& user, const object& devices,
+                                 std::set<std::pair<std::string, std::string>>& seen,
+                                 std::vector<Recipient>& out) const {
+  for (const auto& [device_key, content] : devices) {
+    if (!content.is_object()) continue;
+    std::vector<std::string> device_ids;
+    if (device_key == "*") {
+      CONCLAVE_ASSIGN_OR_RETURN(auto all, deps_.accounts.ListDevices(user));
+      for (const Device& d : all) device_ids.push_back(d.device_id);
+    } else {
+      CONCLAVE_ASSIGN_OR_RETURN(bool exists, DeviceExists(user, device_key));
+      if (exists) device_ids.emplace_back(device_key);
     }
-    if (parsed.server_name != deps_.server_name) {
-      CONCLAVE_LOG(kDebug, "e2ee", "to-device message for {} not sent: no federation", user);
-      continue;
-    }
-    for (const auto& [device_key, content] : devices.get_object()) {
-      std::vector<std::string> device_ids;
-      if (device_key == "*") {
-        CONCLAVE_ASSIGN_OR_RETURN(auto all, deps_.accounts.ListDevices(user));
-        for (const Device& d : all) device_ids.push_back(d.device_id);
-      } else {
-        CONCLAVE_ASSIGN_OR_RETURN(bool exists, DeviceExists(user, device_key));
-        if (exists) device_ids.emplace_back(device_key);
-      }
-      for (std::string& device_id : device_ids) {
-        if (!seen.emplace(user, device_id).second) continue;
-        recipients.push_back({user, std::move(device_id), &content.get_object()});
-      }
-    }
-    if (recipients.size() > kMaxToDeviceMessages) {
-      return TooLarge(core::StrCat("At most ", kMaxToDeviceMessages, " devices per request"));
+    for (std::string& device_id : device_ids) {
+      if (!seen.emplace(user, device_id).second) continue;
+      out.push_back({user, std::move(device_id), &content.get_object()});
     }
   }
+  return absl::OkStatus();
+}
 
+absl::Status E2ee::StoreToDevice(std::string_view sender, std::string_view type,
+                                 const std::string& txn_row,
+                                 const std::vector<Recipient>& recipients,
+                                 absl::FunctionRef<void(database::WriteBatch&)> extra) {
   std::vector<std::string> woken;
   {
     std::lock_guard lock(mu_);
-    const std::string txn_row = schema::TxnKey(session.user_id, session.device_id, txn_id);
     CONCLAVE_ASSIGN_OR_RETURN(auto done, deps_.store.Find(*maps_.to_device_txns, txn_row));
     if (done) return absl::OkStatus();  // a retry of a request that was stored
     std::vector<const Recipient*> kept;
@@ -92,7 +77,7 @@ absl::Status E2ee::SendToDevice(const Session& session, std::string_view type,
         dropped_->Increment();
         CONCLAVE_LOG(kWarn, "e2ee",
                      "dropped a {} to-device message from {} for {} {}: {} messages pending", type,
-                     session.user_id, r.user_id, r.device_id, pending);
+                     sender, r.user_id, r.device_id, pending);
         continue;
       }
       kept.push_back(&r);
@@ -107,12 +92,13 @@ absl::Status E2ee::SendToDevice(const Session& session, std::string_view type,
                       for (const Recipient* r : kept) {
                         b.Put(*maps_.to_device,
                               schema::ToDeviceKey(r->user_id, r->device_id, position),
-                              boost::json::serialize(object{{"sender", session.user_id},
+                              boost::json::serialize(object{{"sender", sender},
                                                             {"type", type},
                                                             {"content", *r->content},
                                                             {"ts", now_ms}}));
                       }
                       b.Put(*maps_.to_device_txns, txn_row, schema::EncodePosition(position));
+                      extra(b);
                     })
             .status());
     for (const Recipient* r : kept) {
@@ -122,6 +108,80 @@ absl::Status E2ee::SendToDevice(const Session& session, std::string_view type,
   }
   if (!woken.empty()) deps_.notifier.Notify(woken);
   return absl::OkStatus();
+}
+
+absl::Status E2ee::SendToDevice(const Session& session, std::string_view type,
+                                std::string_view txn_id, const object& messages) {
+  if (type.empty()) return InvalidParam("The event type must not be empty");
+  std::vector<Recipient> recipients;
+  std::set<std::pair<std::string, std::string>> seen;
+  // Server name → the part of `messages` for its users (Server-Server API "Send-to-device
+  // messaging": one m.direct_to_device EDU per destination).
+  std::map<std::string, object> remote;
+  for (const auto& [user_key, devices] : messages) {
+    const std::string user(user_key);
+    CONCLAVE_ASSIGN_OR_RETURN(UserId parsed, ParseUserId(user));
+    if (!devices.is_object()) return BadJson("messages values must be objects");
+    for (const auto& [device, content] : devices.get_object()) {
+      if (!content.is_object()) return BadJson("Message contents must be objects");
+    }
+    if (parsed.server_name != deps_.server_name) {
+      if (deps_.federation_queue == nullptr) {
+        CONCLAVE_LOG(kDebug, "e2ee", "to-device message for {} not sent: no federation", user);
+        continue;
+      }
+      remote[parsed.server_name][user] = devices;
+      continue;
+    }
+    CONCLAVE_RETURN_IF_ERROR(AddRecipients(user, devices.get_object(), seen, recipients));
+    if (recipients.size() > kMaxToDeviceMessages) {
+      return TooLarge(core::StrCat("At most ", kMaxToDeviceMessages, " devices per request"));
+    }
+  }
+  const std::string message_id = core::StrCat(session.device_id, "/", txn_id);
+  CONCLAVE_RETURN_IF_ERROR(StoreToDevice(
+      session.user_id, type, schema::TxnKey(session.user_id, session.device_id, txn_id), recipients,
+      [&](database::WriteBatch& b) {
+        for (auto& [server, part] : remote) {
+          deps_.federation_queue->AddEdu(b, server, "m.direct_to_device",
+                                         object{{"sender", session.user_id},
+                                                {"type", type},
+                                                {"message_id", message_id},
+                                                {"messages", part}});
+        }
+      }));
+  if (!remote.empty()) deps_.federation_queue->Wake();
+  return absl::OkStatus();
+}
+
+absl::Status E2ee::ReceiveToDevice(std::string_view origin, const object& content) {
+  const std::string_view sender = StringField(content, "sender");
+  const std::string_view type = StringField(content, "type");
+  const std::string_view message_id = StringField(content, "message_id");
+  const boost::json::value* messages = content.if_contains("messages");
+  if (sender.empty() || type.empty() || message_id.empty() || messages == nullptr ||
+      !messages->is_object()) {
+    return BadJson("m.direct_to_device needs sender, type, message_id and messages");
+  }
+  CONCLAVE_ASSIGN_OR_RETURN(UserId parsed_sender, ParseUserId(sender));
+  if (parsed_sender.server_name != origin) {
+    return Forbidden(core::StrCat("The sender ", sender, " is not a user of ", origin));
+  }
+  std::vector<Recipient> recipients;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& [user_key, devices] : messages->get_object()) {
+    const std::string user(user_key);
+    absl::StatusOr<UserId> parsed = ParseUserId(user);
+    if (!parsed.ok() || parsed->server_name != deps_.server_name || !devices.is_object()) {
+      continue;  // not ours to deliver
+    }
+    CONCLAVE_RETURN_IF_ERROR(AddRecipients(user, devices.get_object(), seen, recipients));
+    if (recipients.size() > kMaxToDeviceMessages) {
+      return TooLarge(core::StrCat("At most ", kMaxToDeviceMessages, " devices per message"));
+    }
+  }
+  return StoreToDevice(sender, type, schema::TxnKey(sender, "", message_id), recipients,
+                       [](database::WriteBatch&) {});
 }
 
 absl::StatusOr<std::vector<ToDeviceMessage>> E2ee::ToDeviceForSync(

@@ -35,11 +35,9 @@ FederationClient::FederationClient(std::string server_name, const ServerSigningK
 
 core::HttpClientOptions FederationClient::HttpOptions() const { return OptionsOf(settings_.Get()); }
 
-absl::StatusOr<core::HttpClientResponse> FederationClient::Send(std::string_view destination,
-                                                                std::string_view method,
-                                                                std::string_view uri,
-                                                                const boost::json::value* body,
-                                                                bool sign) {
+absl::StatusOr<core::HttpClientResponse> FederationClient::Send(
+    std::string_view destination, std::string_view method, std::string_view uri,
+    const boost::json::value* body, bool sign, std::optional<absl::Duration> timeout) {
   if (destination == server_name_) {
     return absl::InvalidArgumentError(StrCat("federation: ", destination, " is this server"));
   }
@@ -58,7 +56,9 @@ absl::StatusOr<core::HttpClientResponse> FederationClient::Send(std::string_view
                               SignRequest(key_, server_name_, destination, method, uri, body));
     request.headers.emplace_back("Authorization", std::move(authorization));
   }
-  absl::StatusOr<core::HttpClientResponse> response = core::HttpFetch(request, OptionsOf(options));
+  core::HttpClientOptions client = OptionsOf(options);
+  if (timeout.has_value()) client.timeout = *timeout;
+  absl::StatusOr<core::HttpClientResponse> response = core::HttpFetch(request, client);
   if (!response.ok()) {
     return absl::Status(response.status().code(), StrCat("federation: ", method, " ", destination,
                                                          uri, ": ", response.status().message()));
@@ -66,13 +66,11 @@ absl::StatusOr<core::HttpClientResponse> FederationClient::Send(std::string_view
   return response;
 }
 
-absl::StatusOr<boost::json::object> FederationClient::SendJson(std::string_view destination,
-                                                               std::string_view method,
-                                                               std::string_view uri,
-                                                               const boost::json::value* body,
-                                                               bool sign) {
+absl::StatusOr<boost::json::object> FederationClient::SendJson(
+    std::string_view destination, std::string_view method, std::string_view uri,
+    const boost::json::value* body, bool sign, std::optional<absl::Duration> timeout) {
   CONCLAVE_ASSIGN_OR_RETURN(core::HttpClientResponse response,
-                            Send(destination, method, uri, body, sign));
+                            Send(destination, method, uri, body, sign, timeout));
   boost::system::error_code ec;
   boost::json::value json = boost::json::parse(response.body, ec);
   if (response.status != 200) {

@@ -92,6 +92,13 @@ ServiceOptions ReadServiceOptions(core::OptionReader& r) {
   o.federation_timeout =
       r.Duration("federation_timeout", absl::Seconds(30),
                  {.runtime = true, .doc = "Time limit of one outbound federation request"});
+  o.federation_retry_initial =
+      r.Duration("federation_retry_initial", absl::Seconds(5),
+                 {.runtime = true,
+                  .doc = "Wait after a failed transaction to a server; doubles with each failure"});
+  o.federation_retry_max =
+      r.Duration("federation_retry_max", absl::Hours(1),
+                 {.runtime = true, .doc = "Longest wait between two transactions to a server"});
   o.push.allowed_ranges =
       r.StringList("push_gateway_allowed_ranges", {},
                    {.unit = "CIDR ranges",

@@ -200,4 +200,8 @@ std::string PushQueueKey(std::string_view user_id, std::string_view app_id,
       .Build();
 }
 
+std::string OutboundKey(std::string_view destination, uint64_t seq) {
+  return database::KeyBuilder().AppendString(destination).AppendU64(seq).Build();
+}
+
 }  // namespace conclave::service::schema

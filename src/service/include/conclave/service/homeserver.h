@@ -31,6 +31,7 @@ class AdminRoom;
 class AdminRoomImpl;
 class E2ee;
 class FederationClient;
+class InboundTransactions;
 class KeyBackup;
 class Notifications;
 class PushRuleStore;
@@ -43,6 +44,7 @@ class ServerResolver;
 class SearchIndexer;
 class SlidingSync;
 class Sync;
+class TransactionQueue;
 class Typing;
 
 class Homeserver {
@@ -59,8 +61,9 @@ class Homeserver {
   // Stops the background work first (see Stop()).
   ~Homeserver();
 
-  // Starts the background work: the search indexer's thread, the push sender's thread and the
-  // thread that runs the admin room's queued commands. Called
+  // Starts the background work: the search indexer's thread, the push sender's thread, the
+  // federation sender's thread (TransactionQueue) and the thread that runs the admin room's
+  // queued commands. Called
   // by the service module's load, after Open(); a Homeserver that is never started still queues
   // commands (tests). Not thread-safe with Stop(): call both from one thread (the module hooks).
   // kResourceExhausted when the thread cannot be created.
@@ -99,6 +102,10 @@ class Homeserver {
   // block: call them from blocking routes or the admin worker.
   FederationClient& federation_client() { return *federation_client_; }
   RemoteKeys& remote_keys() { return *remote_keys_; }
+  // Outbound transactions (transaction_queue.h) and inbound ones (inbound_transactions.h: the
+  // EDU handlers wired to e2ee: m.direct_to_device, m.device_list_update, m.signing_key_update).
+  TransactionQueue& transaction_queue() { return *transaction_queue_; }
+  InboundTransactions& inbound_transactions() { return *inbound_transactions_; }
   UiaSessions& uia_sessions() { return uia_sessions_; }
   AdminRoom& admin_room();
   // The same, with the service module's private interface (admin_room_impl.h).
@@ -136,6 +143,9 @@ class Homeserver {
   std::unique_ptr<ServerResolver> resolver_;
   std::unique_ptr<FederationClient> federation_client_;
   std::unique_ptr<RemoteKeys> remote_keys_;
+  // Its thread is joined (Stop) before what it uses goes; e2ee_ queues on it.
+  std::unique_ptr<TransactionQueue> transaction_queue_;
+  std::unique_ptr<InboundTransactions> inbound_transactions_;
   // Sends the push_queue to Push Gateways; its thread is joined (Stop) before what it uses goes.
   std::unique_ptr<PushSender> push_sender_;
   // Wakes the indexer after each send; destroyed before it.

@@ -27,8 +27,10 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "conclave/core/metrics.h"
 #include "conclave/core/notifier.h"
 #include "conclave/database/write_batch.h"
@@ -38,6 +40,9 @@
 #include "conclave/service/storage/stream.h"
 
 namespace conclave::service {
+
+class FederationClient;
+class TransactionQueue;
 
 // The algorithm of the one-time and fallback keys clients use (Olm).
 inline constexpr char kSignedCurve25519[] = "signed_curve25519";
@@ -87,8 +92,9 @@ using SignaturesUploadRequest = std::map<std::string, std::map<std::string, boos
 // M_NOT_FOUND, M_INVALID_PARAM, M_BAD_JSON).
 using SignatureFailures = std::map<std::string, std::map<std::string, absl::Status>>;
 
-// Why a server's users are missing from a query or claim (keys.yaml `failures`): no federation
-// yet, so every other server is {status 503, "Federation is not supported by this server"}.
+// Why a server's users are missing from a query or claim (keys.yaml `failures`): the server
+// could not be reached or answered an error ({status 503, message naming it}), or there is no
+// federation client ({status 503, "Federation is not supported by this server"}).
 struct ServerFailure {
   int status = 503;
   std::string message;
@@ -155,6 +161,11 @@ class E2ee {
     core::MetricsRegistry& metrics;
     Accounts& accounts;  // devices (for `*` and display names)
     Rooms& rooms;        // who shares a room with whom
+    // Where to-device messages for users of other servers go (m.direct_to_device EDUs); null:
+    // they are dropped.
+    TransactionQueue* federation_queue = nullptr;
+    // Key queries and claims for users of other servers; null: those servers are `failures`.
+    FederationClient* federation_client = nullptr;
   };
   // Opens the E2EE maps. Database errors.
   static absl::StatusOr<std::unique_ptr<E2ee>> Open(Deps deps);
@@ -170,14 +181,44 @@ class E2ee {
   absl::StatusOr<KeyCounts> Upload(const Session& session, const KeysUploadRequest& request);
   // POST /keys/query by `session`'s user: device keys with `unsigned.device_display_name`;
   // master and self-signing keys of the asked users that have them, the user-signing key only
-  // the asker's own; users of other servers in `failures` (no federation yet). M_INVALID_PARAM
-  // for a user id that is not one; database errors.
-  absl::StatusOr<KeysQueryResult> Query(const Session& session, const KeysQueryRequest& request);
+  // the asker's own. Users of other servers are asked of their server (POST
+  // /_matrix/federation/v1/user/keys/query, one request per server, one after the other, all
+  // within `timeout`; this blocks: call it from a blocking route): of its answer only the
+  // asked users' keys whose `user_id` (and `device_id`) match are kept; a server that cannot
+  // be reached or answers an error is in `failures`. M_INVALID_PARAM for a user id that is not
+  // one; database errors.
+  absl::StatusOr<KeysQueryResult> Query(const Session& session, const KeysQueryRequest& request,
+                                        absl::Duration timeout = absl::Seconds(10));
   // POST /keys/claim: one key per asked device, removed in the same batch that reads it; the
   // device's fallback key (marked used, kept) when none is left. Unknown users and devices are
-  // left out (keys.yaml), users of other servers listed in `failures`. M_INVALID_PARAM for a
-  // user id that is not one, M_TOO_LARGE beyond kMaxToDeviceMessages devices.
-  absl::StatusOr<KeysClaimResult> Claim(const KeysClaimRequest& request);
+  // left out (keys.yaml). Users of other servers are claimed from their server (POST
+  // /_matrix/federation/v1/user/keys/claim, as Query does, within `timeout`), unreachable ones
+  // listed in `failures`. M_INVALID_PARAM for a user id that is not one, M_TOO_LARGE beyond
+  // kMaxToDeviceMessages devices.
+  absl::StatusOr<KeysClaimResult> Claim(const KeysClaimRequest& request,
+                                        absl::Duration timeout = absl::Seconds(10));
+  // Server-Server API "End-to-End Encryption", POST /user/keys/query: Query of the local users
+  // in `request` as another server sees them (no user-signing keys, no viewer's signatures);
+  // users of other servers are left out. Database errors.
+  absl::StatusOr<KeysQueryResult> QueryForServer(const KeysQueryRequest& request);
+  // POST /user/keys/claim: Claim of the local users in `request`; others are left out.
+  // M_TOO_LARGE beyond kMaxToDeviceMessages devices; database errors.
+  absl::StatusOr<KeysClaimResult> ClaimForServer(const KeysClaimRequest& request);
+  // GET /user/devices/{userId} (user_devices.yaml): the local user's devices that have keys,
+  // their master and self-signing keys, and the stream position as `stream_id`. M_NOT_FOUND for
+  // a user who does not exist (or is not local); database errors.
+  struct UserDevice {
+    std::string device_id;
+    boost::json::object keys;
+    std::optional<std::string> display_name;
+  };
+  struct UserDevicesResult {
+    uint64_t stream_id = 0;
+    std::vector<UserDevice> devices;
+    std::optional<boost::json::object> master_key;
+    std::optional<boost::json::object> self_signing_key;
+  };
+  absl::StatusOr<UserDevicesResult> UserDevices(std::string_view user_id) const;
   // The device's one-time key counts. Database errors.
   absl::StatusOr<KeyCounts> OneTimeKeyCounts(std::string_view user_id,
                                              std::string_view device_id) const;
@@ -221,11 +262,25 @@ class E2ee {
   // PUT /sendToDevice/{type}/{txn_id}: `messages` is {user_id: {device_id or "*": content}}.
   // Stores one message per addressed device at one stream position and wakes the recipients;
   // the same (device, txn_id) again stores nothing and succeeds (idempotent). Local users and
-  // devices that do not exist are skipped, as are users of other servers (no federation yet).
-  // M_BAD_JSON for wrong shapes, M_INVALID_PARAM for a bad user id, M_TOO_LARGE beyond
+  // devices that do not exist are skipped. The messages for users of other servers become one
+  // m.direct_to_device EDU per server (Server-Server API "Send-to-device messaging"; message_id
+  // "<device_id>/<txn_id>"), queued on `federation_queue` in the same batch (dropped when there
+  // is none). M_BAD_JSON for wrong shapes, M_INVALID_PARAM for a bad user id, M_TOO_LARGE beyond
   // kMaxToDeviceMessages.
   absl::Status SendToDevice(const Session& session, std::string_view type, std::string_view txn_id,
                             const boost::json::object& messages);
+  // An m.direct_to_device EDU `content` ({sender, type, message_id, messages}) from `origin`:
+  // the messages for local users are stored as SendToDevice stores them (`*`: every device;
+  // unknown users and devices, and users of other servers, skipped), once per (sender,
+  // message_id). M_BAD_JSON for a wrong shape, M_FORBIDDEN when the sender is not a user of
+  // `origin`; database errors.
+  absl::Status ReceiveToDevice(std::string_view origin, const boost::json::object& content);
+  // m.device_list_update and m.signing_key_update from `origin`: records a key change of
+  // `user_id` at a new stream position, so /sync device_lists.changed and /keys/changes report
+  // it to the local users who share a room with that user (none until rooms federate), and
+  // wakes them. M_FORBIDDEN when `user_id` is not a user of `origin`; M_INVALID_PARAM when it
+  // is not a user id; database errors.
+  absl::Status RecordRemoteKeyChange(std::string_view origin, std::string_view user_id);
   // The device's pending messages with position <= `upto`, in stream order, after deleting
   // those at or before `acknowledged` (the `since` of a sync, which proves the client received
   // them; nullopt on an initial sync: nothing deleted). Database errors.
@@ -274,6 +329,28 @@ class E2ee {
   absl::StatusOr<bool> DeviceExists(std::string_view user_id, std::string_view device_id) const;
   // Pending to-device count of a device, from the cache or counted. Caller holds mu_.
   absl::StatusOr<size_t> PendingLocked(const std::string& device_key);
+  // One message to store for a local device.
+  struct Recipient {
+    std::string user_id;
+    std::string device_id;
+    const boost::json::object* content;
+  };
+  // Adds to `out` the local devices `devices` ({device_id or "*": content}) of local `user`
+  // addresses, once per device (`seen`). Database errors.
+  absl::Status AddRecipients(const std::string& user, const boost::json::object& devices,
+                             std::set<std::pair<std::string, std::string>>& seen,
+                             std::vector<Recipient>& out) const;
+  // Stores `recipients`' messages from `sender` of `type` at one stream position with the
+  // txn row `txn_row` (nothing when it exists already), adds `extra` to the same batch (the
+  // EDUs for other servers), and wakes the recipients. Database errors.
+  absl::Status StoreToDevice(std::string_view sender, std::string_view type,
+                             const std::string& txn_row, const std::vector<Recipient>& recipients,
+                             absl::FunctionRef<void(database::WriteBatch&)> extra);
+  // Query's and Claim's local part, of the local users in `request` (others skipped); `viewer`
+  // empty for another server (no user-signing keys, no viewer's signatures).
+  absl::Status QueryLocal(std::string_view viewer, const KeysQueryRequest& request,
+                          KeysQueryResult& result);
+  absl::Status ClaimLocal(const KeysClaimRequest& request, KeysClaimResult& result);
 
   Deps deps_;
   E2eeMaps maps_;

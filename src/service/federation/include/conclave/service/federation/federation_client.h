@@ -14,10 +14,12 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "conclave/core/http_client.h"
 #include "conclave/service/federation/server_discovery.h"
 #include "conclave/service/options/options.h"
@@ -33,20 +35,22 @@ class FederationClient {
 
   // Sends `method` `uri` (the path and query as sent, from "/_matrix/") to `destination` with
   // `body` (JSON, null for none) and returns the answer of any status. Signed (X-Matrix) when
-  // `sign`. Errors: kInvalidArgument for a malformed destination or federation_hosts entry, a
-  // body that is not canonical JSON, or a destination that is this server; HttpFetch's
-  // (kPermissionDenied for a denied address, kUnavailable, kDeadlineExceeded...), their message
-  // naming the destination.
+  // `sign`; within `timeout` when given, else `federation_timeout`. Errors: kInvalidArgument for a
+  // malformed destination or federation_hosts entry, a body that is not canonical JSON, or a
+  // destination that is this server; HttpFetch's (kPermissionDenied for a denied address,
+  // kUnavailable, kDeadlineExceeded...), their message naming the destination.
   absl::StatusOr<core::HttpClientResponse> Send(std::string_view destination,
                                                 std::string_view method, std::string_view uri,
-                                                const boost::json::value* body, bool sign = true);
+                                                const boost::json::value* body, bool sign = true,
+                                                std::optional<absl::Duration> timeout = {});
 
   // Send, then the answer's JSON object when its status is 200. Another status gives the Matrix
   // error of its body (MatrixStatus with the remote errcode, or M_UNKNOWN, and a message naming
   // the destination and status); a 200 that is not a JSON object gives kUnavailable.
   absl::StatusOr<boost::json::object> SendJson(std::string_view destination,
                                                std::string_view method, std::string_view uri,
-                                               const boost::json::value* body, bool sign = true);
+                                               const boost::json::value* body, bool sign = true,
+                                               std::optional<absl::Duration> timeout = {});
 
   // The HTTP client options of the settings in force (timeout, certificates, allowed ranges; no
   // redirects).

@@ -85,6 +85,13 @@ struct ServiceOptions {
   std::vector<std::string> federation_allowed_ranges;
   // Time limit of one outbound federation request. Default 30 s. Runtime.
   absl::Duration federation_timeout = absl::Seconds(30);
+  // The wait after a destination's first failed transaction (an error status, no answer); it
+  // doubles with each further failure up to `federation_retry_max` (transaction_queue.h).
+  // Default 5 s. Runtime: SIGHUP applies it to the next failure.
+  absl::Duration federation_retry_initial = absl::Seconds(5);
+  // The longest wait between two transactions to a destination that keeps failing. Default 1 h.
+  // Runtime.
+  absl::Duration federation_retry_max = absl::Hours(1);
   // Push Gateway requests. Runtime: SIGHUP applies them to the next attempt.
   PushGatewayOptions push;
 };

@@ -97,7 +97,9 @@ inline constexpr char kCrossSigningMap[] = "e2ee_cross_signing";
 // `e2ee_key_signatures`: KeySignatureKey → {signer's key id: signature}: signatures of another
 // user's master key by the signer's user-signing key, shown to the signer only.
 inline constexpr char kKeySignaturesMap[] = "e2ee_key_signatures";
-// `e2ee_to_device_txns`: TxnKey(sender, sender's device, txn_id) → the stream position.
+// `e2ee_to_device_txns`: TxnKey(sender, sender's device, txn_id) → the stream position; for
+// messages from other servers (m.direct_to_device EDUs) TxnKey(sender, "", message_id), which
+// deduplicates them per sender (Server-Server API "Send-to-device messaging").
 inline constexpr char kToDeviceTxnsMap[] = "e2ee_to_device_txns";
 
 // --- media repository (service/media/; MediaStore opens these at every load) ------------------
@@ -206,6 +208,29 @@ inline constexpr char kServerKeysMap[] = "federation_server_keys";
 // (its own signatures intact), which the notary endpoints serve with this server's signature
 // added.
 inline constexpr char kServerKeyResponsesMap[] = "federation_key_responses";
+
+// --- federation transactions (service/federation/transaction_queue.h and
+// inbound_transactions.h; opened at every load) ------------------------------------------------
+// `federation_outbound_edus`: OutboundKey(destination, seq) → {edu_type, content}: an EDU
+// waiting to go to `destination` in a PUT /send transaction (TransactionQueue), in queue order
+// (`seq` grows across destinations and restarts); removed once a transaction carrying it got a
+// 200.
+inline constexpr char kOutboundEdusMap[] = "federation_outbound_edus";
+// `federation_outbound_pdus`: OutboundKey(destination, seq) → the PDU as it is to be sent; the
+// same life as the EDUs (nothing queues PDUs yet: no rooms federate).
+inline constexpr char kOutboundPdusMap[] = "federation_outbound_pdus";
+// `federation_destinations`: destination → {attempts (failed transactions in a row),
+// next_attempt_ts, last_success_ts, last_attempt_ts (ms since the Unix epoch; 0: never),
+// last_error, txn: {id, pdu_upto, edu_upto} while a transaction is unanswered (its retries
+// reuse the id and carry the same entries: the first at most 50 PDUs with seq <= pdu_upto and
+// 100 EDUs with seq <= edu_upto)}. Written by TransactionQueue when it sends.
+inline constexpr char kDestinationsMap[] = "federation_destinations";
+// `federation_inbound_txns`: PairKey(origin, txn_id) → {response (the 200 body answered), ts
+// (ms)}: the answer a repeat of the transaction gets again (InboundTransactions); rows older than
+// a day are removed at load.
+inline constexpr char kInboundTxnsMap[] = "federation_inbound_txns";
+// `federation_outbound_*`: destination, seq.
+std::string OutboundKey(std::string_view destination, uint64_t seq);
 
 }  // namespace conclave::service::schema
 
