@@ -1,6 +1,7 @@
 // The federation module's test fixture: the api tests' harness with the federation module
 // loaded after api, no network (the servers a test names go to loopback, which the deny list
-// refuses at once), and requests dispatched with raw bodies and headers.
+// refuses at once), and requests dispatched with raw bodies and headers. FederationTestOn<Base>
+// puts the same over another ApiTest fixture (the E2EE one: FederationTestOn<E2eeApiTest>).
 #ifndef CONCLAVE_TESTS_FEDERATION_FEDERATION_FIXTURE_H_
 #define CONCLAVE_TESTS_FEDERATION_FEDERATION_FIXTURE_H_
 
@@ -14,24 +15,25 @@ extern "C" const conclave::core::ModuleDescriptor* conclave_module_federation() 
 
 namespace conclave::federation::test_util {
 
-class FederationTest : public api::test_util::ApiTest {
+template <typename Base>
+class FederationTestOn : public Base {
  protected:
   // `unreachable`: server names whose requests must fail at once (federation_hosts to
   // 127.0.0.1:1, denied by default).
-  explicit FederationTest(std::vector<std::string> unreachable)
+  explicit FederationTestOn(std::vector<std::string> unreachable)
       : unreachable_(std::move(unreachable)) {
-    extra_modules_ = {conclave_module_federation()};
+    this->extra_modules_ = {conclave_module_federation()};
   }
 
   void SetUp() override {
-    ApiTest::SetUp();
+    Base::SetUp();
     std::string hosts = "[";
     for (const std::string& name : unreachable_) {
       hosts += (hosts.size() > 1 ? ", \"" : "\"") + name + "=127.0.0.1:1\"";
     }
     core::RawConfig raw;
     raw.SetText("federation_hosts", hosts + "]");
-    ASSERT_TRUE(server_->sections().Reload(raw).ok());
+    ASSERT_TRUE(this->server_->sections().Reload(raw).ok());
   }
 
   // Dispatches `method` `target` with `body` as is and `authorization` when not empty.
@@ -48,7 +50,7 @@ class FederationTest : public api::test_util::ApiTest {
     if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
     if (!authorization.empty()) request.headers.emplace_back("Authorization", authorization);
     core::Response response;
-    EXPECT_EQ(server_->router().Dispatch(request, response), core::Router::Outcome::kHandled);
+    EXPECT_EQ(this->server_->router().Dispatch(request, response), core::Router::Outcome::kHandled);
     api::test_util::ApiResponse out{response.status, {}, response.body};
     boost::system::error_code ec;
     boost::json::value parsed = boost::json::parse(response.body, ec);
@@ -58,6 +60,11 @@ class FederationTest : public api::test_util::ApiTest {
 
  private:
   std::vector<std::string> unreachable_;
+};
+
+class FederationTest : public FederationTestOn<api::test_util::ApiTest> {
+ protected:
+  using FederationTestOn::FederationTestOn;
 };
 
 }  // namespace conclave::federation::test_util
