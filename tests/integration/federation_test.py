@@ -9,6 +9,12 @@ federation_ca_file, so certificates are verified) and federation_allowed_ranges 
   fetches A's keys from A and answers; then A itself sends it (the admin command `federation
   query-profile`, run by admin_execute at A's restart, through the FederationClient); a bad signature, another destination or no header get
   401 M_UNAUTHORIZED; a remote user id gets M_INVALID_PARAM.
+- E2EE between users of the two servers without shared rooms, with real Olm (python3-olm):
+  alice@A queries bob@B's device keys and claims a one-time key (A asks B over
+  user/keys/query and user/keys/claim), creates an Olm session and sends an m.room.encrypted
+  to-device message, which reaches bob's /sync on B in a transaction (PUT /send) and which bob
+  decrypts. Then B is stopped while alice sends another: A's queue keeps it in RocksDB and
+  retries with backoff, and once B is started again bob receives and decrypts it.
 
 Usage: federation_test.py BUILD_DIR
 """
@@ -17,11 +23,13 @@ import base64
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
 import sys
 import tempfile
+import time
 import unittest
 import urllib.parse
 
@@ -30,6 +38,7 @@ from server import Server, make_certificate  # noqa: E402
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,  # noqa: E402
                                                                Ed25519PublicKey)
+import olm  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv.pop(1) if len(sys.argv) > 1 else "build/dev")
 BINARY = os.path.join(BUILD, "bin", "conclave")
@@ -97,6 +106,9 @@ class FederationTest(unittest.TestCase):
                 "CONCLAVE_FEDERATION_CA_FILE": self.ca,
                 "CONCLAVE_FEDERATION_ALLOWED_RANGES": "127.0.0.0/8",
                 "CONCLAVE_FEDERATION_TIMEOUT": "10s",
+                # Quick retries, so that a queued transaction reaches a restarted server soon.
+                "CONCLAVE_FEDERATION_RETRY_INITIAL": "500ms",
+                "CONCLAVE_FEDERATION_RETRY_MAX": "2s",
             })
             self.servers[side.name] = server
             server.start()
@@ -217,6 +229,117 @@ class FederationTest(unittest.TestCase):
         auth = self.x_matrix(self.a.name, self.b.name, key_id, seed, "GET", remote_uri)
         status, error = self.federation_get(self.b, remote_uri, auth)
         self.assertEqual((status, error["errcode"]), (400, "M_INVALID_PARAM"), error)
+
+    def register(self, side, username, device_id):
+        status, body, _ = self.server(side).request("POST", "/_matrix/client/v3/register", body={
+            "username": username, "password": f"pw-{username}-123", "device_id": device_id,
+            "auth": {"type": "m.login.dummy"}})
+        self.assertEqual(status, 200, body)
+        return body
+
+    def client(self, side, method, path, token, body=None):
+        status, answer, _ = self.server(side).request(method, path, body=body, token=token)
+        self.assertEqual(status, 200, f"{method} {path}: {answer}\n{self.server(side).log()[-3000:]}")
+        return answer
+
+    def sync_to_device(self, side, token, since, timeout=30):
+        """Syncs until a to-device event arrives; (events, next_batch)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            path = "/_matrix/client/v3/sync?timeout=2000" + (f"&since={since}" if since else "")
+            answer = self.client(side, "GET", path, token)
+            since = answer["next_batch"]
+            events = answer.get("to_device", {}).get("events", [])
+            if events or time.monotonic() > deadline:
+                return events, since
+
+    def test_olm_to_device_across_servers_and_queue_survives_restart(self):
+        alice = self.register(self.a, "alice", "ALICEDEV")
+        bob = self.register(self.b, "bob", "BOBDEV")
+        alice_id, bob_id = alice["user_id"], bob["user_id"]
+        alice_olm, bob_olm = olm.Account(), olm.Account()
+
+        # bob's device keys and one-time keys, signed with his Olm account (Appendices "Signing
+        # JSON"), uploaded to B.
+        bob_keys = {"user_id": bob_id, "device_id": "BOBDEV",
+                    "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+                    "keys": {f"{k}:BOBDEV": v for k, v in bob_olm.identity_keys.items()}}
+        bob_keys["signatures"] = {bob_id: {"ed25519:BOBDEV": bob_olm.sign(signed_bytes(bob_keys))}}
+        bob_olm.generate_one_time_keys(2)
+        otks = {}
+        for key_id, key in bob_olm.one_time_keys["curve25519"].items():
+            signed = {"key": key}
+            signed["signatures"] = {bob_id: {"ed25519:BOBDEV": bob_olm.sign(signed_bytes(signed))}}
+            otks[f"signed_curve25519:{key_id}"] = signed
+        bob_olm.mark_keys_as_published()
+        self.client(self.b, "POST", "/_matrix/client/v3/keys/upload", bob["access_token"],
+                    {"device_keys": bob_keys, "one_time_keys": otks})
+        _, bob_since = self.sync_to_device(self.b, bob["access_token"], None, timeout=0)
+
+        # alice on A asks for bob's keys: A asks B (user/keys/query), and claims a key.
+        answer = self.client(self.a, "POST", "/_matrix/client/v3/keys/query", alice["access_token"],
+                             {"device_keys": {bob_id: []}, "timeout": 10000})
+        self.assertEqual(answer["failures"], {})
+        served = dict(answer["device_keys"][bob_id]["BOBDEV"])
+        served.pop("unsigned", None)
+        self.assertEqual(served, bob_keys)
+        olm.ed25519_verify(bob_olm.identity_keys["ed25519"], signed_bytes(served),
+                           served["signatures"][bob_id]["ed25519:BOBDEV"])
+        claimed = self.client(self.a, "POST", "/_matrix/client/v3/keys/claim",
+                              alice["access_token"],
+                              {"one_time_keys": {bob_id: {"BOBDEV": "signed_curve25519"}}})
+        self.assertEqual(claimed["failures"], {})
+        ((otk_id, otk),) = claimed["one_time_keys"][bob_id]["BOBDEV"].items()
+        self.assertIn(otk_id, otks)
+        bob_curve = served["keys"]["curve25519:BOBDEV"]
+        session = olm.OutboundSession(alice_olm, bob_curve, otk["key"])
+
+        def send_encrypted(txn_id, plaintext):
+            message = session.encrypt(plaintext)
+            content = {"algorithm": "m.olm.v1.curve25519-aes-sha2",
+                       "sender_key": alice_olm.identity_keys["curve25519"],
+                       "ciphertext": {bob_curve: {"type": message.message_type,
+                                                  "body": message.ciphertext}}}
+            self.client(self.a, "PUT",
+                        f"/_matrix/client/v3/sendToDevice/m.room.encrypted/{txn_id}",
+                        alice["access_token"], {"messages": {bob_id: {"BOBDEV": content}}})
+
+        send_encrypted("t1", "hello from A")
+        events, bob_since = self.sync_to_device(self.b, bob["access_token"], bob_since)
+        self.assertEqual(len(events), 1, f"{events}\n{self.server(self.a).log()[-3000:]}")
+        event = events[0]
+        self.assertEqual((event["sender"], event["type"]), (alice_id, "m.room.encrypted"))
+        body = event["content"]["ciphertext"][bob_curve]
+        self.assertEqual(body["type"], 0)  # a pre-key message: the session is new
+        pre_key = olm.OlmPreKeyMessage(body["body"])
+        bob_session = olm.InboundSession(bob_olm, pre_key, event["content"]["sender_key"])
+        self.assertEqual(bob_session.decrypt(pre_key), "hello from A")
+
+        # B goes away; alice's next message waits in A's queue (on disk) until B is back.
+        b = self.server(self.b)
+        b.stop()
+        a = self.server(self.a)
+        offset = a.log_size()
+        send_encrypted("t2", "sent while B was down")
+        a.wait_for_log(r"transaction \S+ to " + re.escape(self.b.name) + r" failed", after=offset)
+        b.start()
+        events, bob_since = self.sync_to_device(self.b, bob["access_token"], bob_since)
+        self.assertEqual(len(events), 1, f"{events}\n{a.log()[offset:][-3000:]}")
+        body = events[0]["content"]["ciphertext"][bob_curve]
+        message = (olm.OlmPreKeyMessage if body["type"] == 0 else olm.OlmMessage)(body["body"])
+        self.assertEqual(bob_session.decrypt(message), "sent while B was down")
+        # Delivered once: nothing more arrives.
+        events, _ = self.sync_to_device(self.b, bob["access_token"], bob_since, timeout=3)
+        self.assertEqual(events, [])
+
+    def test_key_query_of_an_unreachable_server_is_a_failure(self):
+        alice = self.register(self.a, "alice", "ALICEDEV")
+        self.server(self.b).stop()
+        bob_id = f"@bob:{self.b.name}"
+        answer = self.client(self.a, "POST", "/_matrix/client/v3/keys/query",
+                             alice["access_token"], {"device_keys": {bob_id: []}, "timeout": 3000})
+        self.assertIn(self.b.name, answer["failures"])
+        self.assertEqual(answer["device_keys"].get(bob_id, {}), {})
 
 
 if __name__ == "__main__":
