@@ -1,7 +1,8 @@
 // `federation`: outbound federation from the operator's side: fetching a server's keys now
 // (service/federation/remote_keys.h) and showing what the cache holds, and a signed profile
-// query to another server (service/federation/federation_client.h). They block: the admin
-// worker runs them.
+// query to another server (service/federation/federation_client.h), and the outbound
+// transaction queue per destination (service/federation/transaction_queue.h). They block: the
+// admin worker runs them.
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -11,6 +12,7 @@
 #include "conclave/core/str_cat.h"
 #include "conclave/service/federation/federation_client.h"
 #include "conclave/service/federation/remote_keys.h"
+#include "conclave/service/federation/transaction_queue.h"
 #include "conclave/service/homeserver.h"
 #include "conclave/service/protocol/identifiers.h"
 #include "format.h"
@@ -73,10 +75,41 @@ absl::StatusOr<Reply> Profile(Context& context, const std::string& user_id) {
   return reply;
 }
 
+// The outbound transaction queue: per destination what waits, the backoff, the last success.
+absl::StatusOr<Reply> Status(Context& context) {
+  CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
+  CONCLAVE_ASSIGN_OR_RETURN(std::vector<service::DestinationStatus> destinations,
+                            hs->transaction_queue().Destinations());
+  if (destinations.empty()) return Reply("No transactions sent or queued since the start");
+  auto when = [](const std::optional<absl::Time>& t) {
+    return t ? Timestamp(absl::ToUnixMillis(*t)) : std::string("never");
+  };
+  std::vector<std::vector<std::string>> rows;
+  for (const service::DestinationStatus& d : destinations) {
+    std::string backoff = "none";
+    if (d.attempts > 0) {
+      backoff = core::StrCat(d.attempts, " failed, next ",
+                             d.next_attempt ? Timestamp(absl::ToUnixMillis(*d.next_attempt)) : "?",
+                             ": ", d.last_error);
+    }
+    rows.push_back({d.destination, core::StrCat(d.queued_pdus), core::StrCat(d.queued_edus),
+                    when(d.last_success), std::move(backoff)});
+  }
+  Reply reply(core::StrCat("Outbound federation, ", destinations.size(), " destinations:"));
+  reply.Table({"destination", "queued PDUs", "queued EDUs", "last success", "backoff"},
+              std::move(rows));
+  return reply;
+}
+
 }  // namespace
 
 void AddFederationCommands(CommandTree& tree) {
-  Group group = tree.AddGroup("federation", "Other servers: their keys, queries to them");
+  Group group = tree.AddGroup(
+      "federation", "Other servers: their keys, queries to them, the transactions to them");
+  tree.AddCommand(group, "status",
+                  "Show the outbound transaction queue per destination: queued PDUs and EDUs, "
+                  "last success, backoff",
+                  [](Context& context) { return Status(context); });
   auto* server = tree.Make<std::string>();
   auto* cached = tree.Make<bool>();
   tree.AddCommand(group, "keys",

@@ -6,6 +6,7 @@
 #include "admin_fixture.h"
 #include "conclave/service/federation/remote_keys.h"
 #include "conclave/service/federation/server_key.h"
+#include "conclave/service/federation/transaction_queue.h"
 #include "conclave/service/protocol/clock.h"
 
 namespace conclave::admin {
@@ -30,6 +31,17 @@ TEST_F(FederationCommandsTest, KeysCachedShowsTheCache) {
 TEST_F(FederationCommandsTest, KeysRefusesBadNamesAndThisServer) {
   EXPECT_THAT(Err("federation keys 'not a name'").message(), HasSubstr("not a server name"));
   EXPECT_THAT(Err("federation keys example.org").message(), HasSubstr("is this server"));
+}
+
+TEST_F(FederationCommandsTest, StatusShowsTheQueuePerDestination) {
+  EXPECT_THAT(Ok("federation status"), HasSubstr("No transactions sent or queued"));
+  ASSERT_TRUE(hs_->transaction_queue()
+                  .EnqueueEdu("remote.example", "m.direct_to_device", boost::json::object())
+                  .ok());
+  const std::string shown = Ok("federation status");
+  EXPECT_THAT(shown, HasSubstr("remote.example"));
+  EXPECT_THAT(shown, HasSubstr("1 destinations"));
+  EXPECT_THAT(shown, HasSubstr("never"));  // no success yet
 }
 
 TEST_F(FederationCommandsTest, QueryProfileRefusesLocalAndMalformedUsers) {
