@@ -70,7 +70,9 @@ TEST(ServiceOptions, CheckNamesTheBadKeyAndListsTheKeysRead) {
   EXPECT_THAT(keys, ::testing::Contains("federation_hosts"));
   EXPECT_THAT(keys, ::testing::Contains("push_gateway_allowed_ranges"));
   EXPECT_THAT(keys, ::testing::Contains("allow_guest_access"));
-  EXPECT_EQ(keys.size(), 22u);
+  EXPECT_THAT(keys, ::testing::Contains("federation_retry_initial"));
+  EXPECT_THAT(keys, ::testing::Contains("federation_retry_max"));
+  EXPECT_EQ(keys.size(), 24u);
 }
 
 TEST(ServiceOptions, AccessTokenLifetimeIsFiveMinutesAndADuration) {
