@@ -128,8 +128,10 @@ absl::StatusOr<Reply> Verify(Context& context, size_t max_problems) {
   if (max_problems == 0) return absl::InvalidArgumentError("--max-problems must be at least 1");
   CONCLAVE_ASSIGN_OR_RETURN(service::Homeserver * hs, context.homeserver());
   const absl::Time start = absl::Now();
-  CONCLAVE_ASSIGN_OR_RETURN(service::VerifyReport report,
-                            service::VerifyDatabase(hs->store(), {.max_problems = max_problems}));
+  CONCLAVE_ASSIGN_OR_RETURN(
+      service::VerifyReport report,
+      service::VerifyDatabase(hs->store(),
+                              {.max_problems = max_problems, .server_name = hs->server_name()}));
   CONCLAVE_ASSIGN_OR_RETURN(database::Database * db, context.database());
   CONCLAVE_RETURN_IF_ERROR(
       service::VerifyMedia(*db,

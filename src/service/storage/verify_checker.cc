@@ -154,6 +154,16 @@ bool Checker::KnownUser(std::string_view map, const std::string& key, const std:
   return false;
 }
 
+bool Checker::KnownOrRemoteUser(std::string_view map, const std::string& key,
+                                const std::string& user_id) {
+  const size_t colon = user_id.find(':');
+  if (!options_.server_name.empty() && colon != std::string::npos &&
+      std::string_view(user_id).substr(colon + 1) != options_.server_name) {
+    return true;
+  }
+  return KnownUser(map, key, user_id);
+}
+
 database::Map* Checker::MapIfPresent(std::string_view name) {
   const std::vector<std::string> names = db_.MapNames();
   if (std::find(names.begin(), names.end(), name) == names.end()) return nullptr;

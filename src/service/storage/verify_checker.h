@@ -109,6 +109,9 @@ class Checker {
   void CheckPosition(std::string_view map, const std::string& key, uint64_t position);
   // True when `user_id` has a users record; a problem otherwise.
   bool KnownUser(std::string_view map, const std::string& key, const std::string& user_id);
+  // The same, but a user of another server (options_.server_name set and not the user id's)
+  // needs no record: true.
+  bool KnownOrRemoteUser(std::string_view map, const std::string& key, const std::string& user_id);
   // The map `name` when the database has it (maps a module creates at its first load, such as
   // the e2ee ones), else nullptr; opening an existing map never creates one. An open error is
   // kept (Fail) and gives nullptr.

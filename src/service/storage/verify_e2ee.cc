@@ -71,7 +71,7 @@ class E2eeChecker : public Checker {
       }
       const std::string key_text = core::StrCat(*position, " | ", *user);
       CheckPosition(schema::kKeyChangesMap, key_text, *position);
-      KnownUser(schema::kKeyChangesMap, key_text, *user);
+      KnownOrRemoteUser(schema::kKeyChangesMap, key_text, *user);
     });
   }
 
@@ -85,7 +85,7 @@ class E2eeChecker : public Checker {
         return;
       }
       const std::string key_text = KeyText(*key, false);
-      KnownUser(schema::kToDeviceTxnsMap, key_text, key->parts[0]);
+      KnownOrRemoteUser(schema::kToDeviceTxnsMap, key_text, key->parts[0]);
       auto position = schema::DecodePosition(value);
       if (!position.ok()) {
         Problem(schema::kToDeviceTxnsMap, key_text, "value is not a stream position");

@@ -17,6 +17,7 @@
 #include "conclave/service/homeserver.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/storage/schema.h"
+#include "conclave/service/storage/verify.h"
 #include "service/testing/homeserver_fixture.h"
 
 namespace conclave::service {
@@ -181,6 +182,22 @@ TEST_F(InboundTransactionsTest, DeviceListAndSigningKeyUpdatesAreKeyChanges) {
   EXPECT_THAT(KeyChanges(),
               ::testing::IsSupersetOf({"@alice:remote.example", "@carol:remote.example"}));
   EXPECT_THAT(KeyChanges(), ::testing::Not(::testing::Contains("@dave:elsewhere.example")));
+}
+
+TEST_F(InboundTransactionsTest, VerifyAcceptsTheRowsOfOtherServersUsers) {
+  ASSERT_TRUE(
+      Receive("t1", Txn(array{ToDevice("m1"),
+                              object{{"edu_type", "m.device_list_update"},
+                                     {"content", object{{"user_id", "@alice:remote.example"}}}}}))
+          .ok());
+  auto report = VerifyDatabase(hs_->store(), {.server_name = "example.org"});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->problem_count, 0u)
+      << (report->problems.empty() ? "" : report->problems.front().problem);
+  // Without the server name, they are users without records.
+  auto strict = VerifyDatabase(hs_->store(), {});
+  ASSERT_TRUE(strict.ok());
+  EXPECT_EQ(strict->problem_count, 2u);
 }
 
 TEST_F(InboundTransactionsTest, AnswersSurviveAReopen) {

@@ -46,6 +46,10 @@ namespace conclave::service {
 struct VerifyOptions {
   // How many problems the report lists; further ones are only counted. Default: 100.
   size_t max_problems = 100;
+  // This server's name: rows of other servers' users where they belong (the key changes and
+  // to-device deduplication rows that federation writes) are then not "a user with no users
+  // record". Empty: every user must have a record.
+  std::string server_name{};
 };
 
 // One inconsistency: which record, and what is wrong with it.
