@@ -39,12 +39,10 @@ struct Entry {
   value json;
 };
 
-// Up to `limit` of `destination`'s entries in `map`, oldest first, with seq <= `upto` when
-// given. kDataLoss for a corrupt row.
+// Up to `limit` of `destination`'s entries in `map`, oldest first. kDataLoss for a corrupt row.
 absl::StatusOr<std::vector<Entry>> ReadEntries(const database::Database& db,
                                                const database::Map& map,
-                                               std::string_view destination, size_t limit,
-                                               std::optional<uint64_t> upto) {
+                                               std::string_view destination, size_t limit) {
   std::vector<Entry> entries;
   absl::Status corrupt;
   CONCLAVE_RETURN_IF_ERROR(db.ForEachWithPrefix(
@@ -58,12 +56,40 @@ absl::StatusOr<std::vector<Entry>> ReadEntries(const database::Database& db,
           corrupt = absl::DataLossError("corrupt federation_outbound row");
           return false;
         }
-        if (upto && *seq > *upto) return false;
         entries.push_back({std::string(key), *seq, value(*std::move(parsed))});
         return true;
       }));
   CONCLAVE_RETURN_IF_ERROR(corrupt);
   return entries;
+}
+
+// The entries of `destination` in `map` whose sequence numbers `seqs` lists (an unanswered
+// transaction's), those still there; kDataLoss for a corrupt row or list.
+absl::StatusOr<std::vector<Entry>> ReadListed(const database::Database& db,
+                                              const database::Map& map,
+                                              std::string_view destination, const value* seqs) {
+  std::vector<Entry> entries;
+  if (seqs == nullptr || !seqs->is_array()) return entries;
+  for (const value& seq : seqs->get_array()) {
+    if (!seq.is_uint64() && !seq.is_int64()) {
+      return absl::DataLossError("corrupt federation_destinations txn");
+    }
+    const uint64_t n = seq.to_number<uint64_t>();
+    std::string key = schema::OutboundKey(destination, n);
+    absl::StatusOr<std::string> text = db.Get(map, key);
+    if (absl::IsNotFound(text.status())) continue;
+    CONCLAVE_RETURN_IF_ERROR(text.status());
+    CONCLAVE_ASSIGN_OR_RETURN(object parsed, ParseStored(*text, "outbound federation entry"));
+    entries.push_back({std::move(key), n, value(std::move(parsed))});
+  }
+  return entries;
+}
+
+// The sequence numbers of `entries`.
+boost::json::array Seqs(const std::vector<Entry>& entries) {
+  boost::json::array out;
+  for (const Entry& e : entries) out.emplace_back(e.seq);
+  return out;
 }
 
 std::optional<absl::Time> TimeField(const object& o, std::string_view key) {
@@ -214,17 +240,22 @@ absl::Status TransactionQueue::SendDestination(const std::string& destination, b
     }
 
     // The unanswered transaction again, or a new one.
+    // (Its entries by their sequence numbers: an entry queued meanwhile with a lower number,
+    // committed late, does not slip into a transaction the receiver may already have.)
     std::string txn_id;
-    std::optional<uint64_t> pdu_upto, edu_upto;
+    std::vector<Entry> pdus, edus;
     if (const value* txn = state.if_contains("txn"); txn != nullptr && txn->is_object()) {
       txn_id = std::string(StringField(txn->get_object(), "id"));
-      pdu_upto = static_cast<uint64_t>(IntField(txn->get_object(), "pdu_upto").value_or(0));
-      edu_upto = static_cast<uint64_t>(IntField(txn->get_object(), "edu_upto").value_or(0));
+      CONCLAVE_ASSIGN_OR_RETURN(
+          pdus, ReadListed(deps_.db, *pdus_, destination, txn->get_object().if_contains("pdus")));
+      CONCLAVE_ASSIGN_OR_RETURN(
+          edus, ReadListed(deps_.db, *edus_, destination, txn->get_object().if_contains("edus")));
+    } else {
+      CONCLAVE_ASSIGN_OR_RETURN(pdus,
+                                ReadEntries(deps_.db, *pdus_, destination, kMaxTransactionPdus));
+      CONCLAVE_ASSIGN_OR_RETURN(edus,
+                                ReadEntries(deps_.db, *edus_, destination, kMaxTransactionEdus));
     }
-    CONCLAVE_ASSIGN_OR_RETURN(std::vector<Entry> pdus, ReadEntries(deps_.db, *pdus_, destination,
-                                                                   kMaxTransactionPdus, pdu_upto));
-    CONCLAVE_ASSIGN_OR_RETURN(std::vector<Entry> edus, ReadEntries(deps_.db, *edus_, destination,
-                                                                   kMaxTransactionEdus, edu_upto));
     if (pdus.empty() && edus.empty()) {
       if (!txn_id.empty()) {  // its entries are gone (answered, then the process stopped)
         state.erase("txn");
@@ -237,9 +268,7 @@ absl::Status TransactionQueue::SendDestination(const std::string& destination, b
     if (txn_id.empty()) {
       txn_id = core::StrCat(absl::ToUnixMillis(now), "_",
                             edus.empty() ? pdus.back().seq : edus.back().seq);
-      state["txn"] = object{{"id", txn_id},
-                            {"pdu_upto", pdus.empty() ? 0 : pdus.back().seq},
-                            {"edu_upto", edus.empty() ? 0 : edus.back().seq}};
+      state["txn"] = object{{"id", txn_id}, {"pdus", Seqs(pdus)}, {"edus", Seqs(edus)}};
     }
     state["last_attempt_ts"] = absl::ToUnixMillis(now);
     // Recorded before the request: a retry after a crash reuses the id.

@@ -192,6 +192,22 @@ TEST_F(TransactionQueueTest, FailureBacksOffAndRetriesTheSameTransaction) {
   EXPECT_EQ(EduNumbers(3), (std::vector<int64_t>{2}));
 }
 
+TEST_F(TransactionQueueTest, AnEntryCommittedLateDoesNotJoinAnUnansweredTransaction) {
+  database::WriteBatch late;
+  queue_->AddEdu(late, "b.example", "m.test", object{{"n", 1}});  // numbered first...
+  Edu("b.example", 2);                                            // ...written first
+  status_ = 500;
+  EXPECT_EQ(Pass().failed, 1);
+  ASSERT_TRUE(db_->Write(late).ok());
+  now_ += absl::Seconds(5);
+  status_ = 200;
+  EXPECT_EQ(Pass().sent, 2);
+  ASSERT_EQ(received_.size(), 3u);
+  EXPECT_EQ(received_[1].uri, received_[0].uri);
+  EXPECT_EQ(EduNumbers(1), (std::vector<int64_t>{2}));  // the retry carries what the first did
+  EXPECT_EQ(EduNumbers(2), (std::vector<int64_t>{1}));
+}
+
 TEST_F(TransactionQueueTest, BackoffIsCappedAndOtherDestinationsGoOn) {
   reachable_ = false;
   Edu("b.example", 1);

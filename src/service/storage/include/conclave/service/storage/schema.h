@@ -221,9 +221,9 @@ inline constexpr char kOutboundEdusMap[] = "federation_outbound_edus";
 inline constexpr char kOutboundPdusMap[] = "federation_outbound_pdus";
 // `federation_destinations`: destination → {attempts (failed transactions in a row),
 // next_attempt_ts, last_success_ts, last_attempt_ts (ms since the Unix epoch; 0: never),
-// last_error, txn: {id, pdu_upto, edu_upto} while a transaction is unanswered (its retries
-// reuse the id and carry the same entries: the first at most 50 PDUs with seq <= pdu_upto and
-// 100 EDUs with seq <= edu_upto)}. Written by TransactionQueue when it sends.
+// last_error, txn: {id, pdus, edus (the seq numbers it carries)} while a transaction is
+// unanswered: its retries reuse the id and carry the same entries}. Written by TransactionQueue
+// when it sends.
 inline constexpr char kDestinationsMap[] = "federation_destinations";
 // `federation_inbound_txns`: PairKey(origin, txn_id) → {response (the 200 body answered), ts
 // (ms)}: the answer a repeat of the transaction gets again (InboundTransactions); rows older than
