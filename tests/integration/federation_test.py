@@ -14,7 +14,8 @@ federation_ca_file, so certificates are verified) and federation_allowed_ranges 
   user/keys/query and user/keys/claim), creates an Olm session and sends an m.room.encrypted
   to-device message, which reaches bob's /sync on B in a transaction (PUT /send) and which bob
   decrypts. Then B is stopped while alice sends another: A's queue keeps it in RocksDB and
-  retries with backoff, and once B is started again bob receives and decrypts it.
+  retries with backoff; A is killed (SIGKILL) and started again, then B: bob receives and
+  decrypts the message, once.
 
 Usage: federation_test.py BUILD_DIR
 """
@@ -25,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import sys
@@ -322,6 +324,9 @@ class FederationTest(unittest.TestCase):
         offset = a.log_size()
         send_encrypted("t2", "sent while B was down")
         a.wait_for_log(r"transaction \S+ to " + re.escape(self.b.name) + r" failed", after=offset)
+        # A dies too (kill -9) and starts again: the queue is in RocksDB.
+        a.stop(sig=signal.SIGKILL)
+        a.start()
         b.start()
         events, bob_since = self.sync_to_device(self.b, bob["access_token"], bob_since)
         self.assertEqual(len(events), 1, f"{events}\n{a.log()[offset:][-3000:]}")
