@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "conclave/core/percent.h"
 #include "conclave/core/str_cat.h"
 #include "conclave/service/homeserver.h"
 #include "conclave/service/protocol/crypto.h"
@@ -95,14 +96,17 @@ class FederationEventsTest : public test_util::RemoteServerTest {
 };
 
 TEST_F(FederationEventsTest, WorldReadableRoomServesCheckableEventsStateAndAuthChains) {
-  for (std::string_view id : {"1", "10", "11", "12"}) {
+  for (std::string_view id : {"1", "3", "10", "11", "12"}) {
     SCOPED_TRACE(core::StrCat("room version ", id));
     const RoomVersion& version = *service::FindRoomVersion(id);
     known_.clear();
     const std::string room = CreateRoom(id, "world_readable");
     const std::string message = SendText(room, "hello over federation");
+    // Percent-encoded as a remote server sends them (v3 ids hold '/' and '+').
+    const std::string room_path = core::PercentEncode(room);
+    const std::string message_path = core::PercentEncode(message);
 
-    ApiResponse event = Signed(core::StrCat(kFed, "/event/", message));
+    ApiResponse event = Signed(core::StrCat(kFed, "/event/", message_path));
     ASSERT_EQ(event.status, 200) << event.body;
     EXPECT_EQ(event.json.at("origin"), "example.org");
     EXPECT_TRUE(event.json.at("origin_server_ts").is_int64());
@@ -112,7 +116,7 @@ TEST_F(FederationEventsTest, WorldReadableRoomServesCheckableEventsStateAndAuthC
     EXPECT_EQ(pdu.contains("event_id"), version.event_id_format == service::EventIdFormat::kOpaque);
     EXPECT_EQ(pdu.at("content").at("body"), "hello over federation");
 
-    ApiResponse auth = Signed(core::StrCat(kFed, "/event_auth/", room, "/", message));
+    ApiResponse auth = Signed(core::StrCat(kFed, "/event_auth/", room_path, "/", message_path));
     ASSERT_EQ(auth.status, 200) << auth.body;
     // create, power levels, alice's join (v12: the create is in no auth_events, but the room
     // id names it, and it is served in the chain all the same).
@@ -123,9 +127,11 @@ TEST_F(FederationEventsTest, WorldReadableRoomServesCheckableEventsStateAndAuthC
     EXPECT_EQ(checked.event_id, message);
     EXPECT_FALSE(checked.redacted);
 
-    ApiResponse ids = Signed(core::StrCat(kFed, "/state_ids/", room, "?event_id=", message));
+    ApiResponse ids =
+        Signed(core::StrCat(kFed, "/state_ids/", room_path, "?event_id=", message_path));
     ASSERT_EQ(ids.status, 200) << ids.body;
-    ApiResponse state = Signed(core::StrCat(kFed, "/state/", room, "?event_id=", message));
+    ApiResponse state =
+        Signed(core::StrCat(kFed, "/state/", room_path, "?event_id=", message_path));
     ASSERT_EQ(state.status, 200) << state.body;
     const array& pdu_ids = ids.json.at("pdu_ids").as_array();
     const array& pdus = state.json.at("pdus").as_array();
