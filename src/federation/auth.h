@@ -4,7 +4,10 @@
 #ifndef CONCLAVE_FEDERATION_AUTH_H_
 #define CONCLAVE_FEDERATION_AUTH_H_
 
+#include <boost/json/object.hpp>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "conclave/core/http.h"
@@ -19,6 +22,16 @@ namespace conclave::federation {
 // origin, this server and the JSON body. M_UNAUTHORIZED (401) naming the problem otherwise;
 // M_NOT_JSON for a body that is not JSON. Thread-safe.
 absl::StatusOr<std::string> Authenticate(const core::Request& request, service::Homeserver& hs);
+
+// An authenticated route's work: the JSON answer to `request` from `origin` (the authenticated
+// server), or a Matrix error.
+using AuthenticatedHandler = std::function<absl::StatusOr<boost::json::object>(
+    core::Request& request, service::Homeserver& hs, std::string_view origin)>;
+
+// Authenticates `request` (Authenticate), runs `handler` and answers 200 with its JSON; the
+// authentication's and the handler's errors as Matrix error responses, 503 M_UNKNOWN when the
+// service module is not loaded. For blocking routes.
+core::Response RunAuthenticated(core::Request& request, const AuthenticatedHandler& handler);
 
 }  // namespace conclave::federation
 

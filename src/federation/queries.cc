@@ -3,7 +3,6 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <functional>
 #include <optional>
 #include <set>
@@ -12,7 +11,6 @@
 #include "auth.h"
 #include "conclave/core/status_macros.h"
 #include "conclave/core/str_cat.h"
-#include "conclave/matrix_http/error_response.h"
 #include "conclave/service/homeserver.h"
 #include "conclave/service/protocol/errors.h"
 #include "conclave/service/protocol/identifiers.h"
@@ -23,20 +21,6 @@ namespace {
 
 using Query =
     std::function<absl::StatusOr<boost::json::object>(core::Request&, service::Homeserver&)>;
-
-// Runs `query` for an authenticated request; errors become Matrix error responses.
-core::Response RunAuthenticated(core::Request& request, const Query& query) {
-  service::Homeserver* hs = service::Instance();
-  if (hs == nullptr) {
-    return matrix_http::ErrorResponse(503, service::Errcode::kUnknown,
-                                      "The homeserver is not loaded");
-  }
-  absl::StatusOr<std::string> origin = Authenticate(request, *hs);
-  if (!origin.ok()) return matrix_http::ErrorResponse(origin.status());
-  absl::StatusOr<boost::json::object> body = query(request, *hs);
-  if (!body.ok()) return matrix_http::ErrorResponse(body.status());
-  return core::Response{200, "application/json", boost::json::serialize(*body), {}, {}, {}};
-}
 
 // GET /query/profile?user_id=&field=: the local user's public profile, or one field of it.
 absl::StatusOr<boost::json::object> Profile(core::Request& request, service::Homeserver& hs) {
@@ -100,7 +84,10 @@ absl::Status RegisterQueryRoutes(core::Router& router, std::string_view module,
         core::RouteHandle handle,
         router.Add(
             module, "GET", path,
-            [query = query](core::Request& request) { return RunAuthenticated(request, query); },
+            [query = query](core::Request& request) {
+              return RunAuthenticated(request, [&query](core::Request& r, service::Homeserver& hs,
+                                                        std::string_view) { return query(r, hs); });
+            },
             blocking));
     handles.push_back(std::move(handle));
   }
