@@ -48,12 +48,16 @@ object RoomJson(const service::SlidingRoom& room, const service::Session& viewer
     out["expanded_timeline"] = true;
     out["unstable_expanded_timeline"] = true;  // the name clients read before the rename
   }
+  // The MSC's changelog renamed both to `stripped_state`; clients written before read the old
+  // names, so an invite or knock carries both (stripped state is a few small events).
   if (room.invite_state) {
     out["invite_state"] = *room.invite_state;
+    out["stripped_state"] = *room.invite_state;
     return out;
   }
   if (room.knock_state) {
     out["knock_state"] = *room.knock_state;
+    out["stripped_state"] = *room.knock_state;
     return out;
   }
   out["required_state"] = ClientEvents(room.required_state, &viewer, false);

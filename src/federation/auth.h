@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "conclave/core/http.h"
@@ -22,15 +23,16 @@ namespace conclave::federation {
 // M_NOT_JSON for a body that is not JSON. Thread-safe.
 absl::StatusOr<std::string> Authenticate(const core::Request& request, service::Homeserver& hs);
 
-// An authenticated route's work: the JSON object of a 200, or a Matrix error status. Gets the
-// authenticated origin's server name.
+// An authenticated route's work: the JSON answer to `request` from `origin` (the authenticated
+// server), or a Matrix error.
 using AuthenticatedHandler = std::function<absl::StatusOr<boost::json::object>(
-    core::Request& request, service::Homeserver& hs, const std::string& origin)>;
+    core::Request& request, service::Homeserver& hs, std::string_view origin)>;
 
-// Runs `handler` for `request` once Authenticate accepted it; every error becomes a Matrix error
-// response (503 M_UNKNOWN when the service module is not loaded). An authenticated request
-// proves the origin is up, so it also ends the origin's backoff in the outbound transaction
-// queue (TransactionQueue::MarkReachable). Thread-safe; blocks (call from a blocking route).
+// Authenticates `request` (Authenticate), runs `handler` and answers 200 with its JSON; the
+// authentication's and the handler's errors as Matrix error responses, 503 M_UNKNOWN when the
+// service module is not loaded. An authenticated request proves the origin is up, so it also
+// ends the origin's backoff in the outbound transaction queue (TransactionQueue::MarkReachable).
+// For blocking routes.
 core::Response RunAuthenticated(core::Request& request, const AuthenticatedHandler& handler);
 
 }  // namespace conclave::federation

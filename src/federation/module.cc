@@ -10,6 +10,7 @@
 #include "conclave/core/http.h"
 #include "conclave/core/server.h"
 #include "conclave/core/status_macros.h"
+#include "events.h"
 #include "keys.h"
 #include "options.h"
 #include "queries.h"
@@ -38,6 +39,8 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
                                              *loaded->settings, loaded->routes));
   CONCLAVE_RETURN_IF_ERROR(
       RegisterQueryRoutes(context.server.router(), context.module_name, loaded->routes));
+  CONCLAVE_RETURN_IF_ERROR(
+      RegisterEventRoutes(context.server.router(), context.module_name, loaded->routes));
   CONCLAVE_RETURN_IF_ERROR(
       RegisterTransactionRoutes(context.server.router(), context.module_name, loaded->routes));
   g_loaded = loaded.release();

@@ -3,6 +3,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -18,9 +19,11 @@
 namespace conclave::federation {
 namespace {
 
+using Query =
+    std::function<absl::StatusOr<boost::json::object>(core::Request&, service::Homeserver&)>;
+
 // GET /query/profile?user_id=&field=: the local user's public profile, or one field of it.
-absl::StatusOr<boost::json::object> Profile(core::Request& request, service::Homeserver& hs,
-                                            const std::string&) {
+absl::StatusOr<boost::json::object> Profile(core::Request& request, service::Homeserver& hs) {
   std::optional<std::string> user_id = request.QueryParam("user_id");
   if (!user_id.has_value()) return service::MissingParam("user_id is required");
   CONCLAVE_ASSIGN_OR_RETURN(service::UserId user, service::ParseUserId(*user_id));
@@ -44,8 +47,7 @@ absl::StatusOr<boost::json::object> Profile(core::Request& request, service::Hom
 }
 
 // GET /query/directory?room_alias=: the room of a local alias and the servers in it.
-absl::StatusOr<boost::json::object> Directory(core::Request& request, service::Homeserver& hs,
-                                              const std::string&) {
+absl::StatusOr<boost::json::object> Directory(core::Request& request, service::Homeserver& hs) {
   std::optional<std::string> alias = request.QueryParam("room_alias");
   if (!alias.has_value()) return service::MissingParam("room_alias is required");
   CONCLAVE_ASSIGN_OR_RETURN(service::RoomAlias parsed, service::ParseRoomAlias(*alias));
@@ -75,15 +77,17 @@ absl::StatusOr<boost::json::object> Directory(core::Request& request, service::H
 absl::Status RegisterQueryRoutes(core::Router& router, std::string_view module,
                                  std::vector<core::RouteHandle>& handles) {
   const core::RouteOptions blocking{.blocking = true};
-  for (const auto& [path, query] : {std::pair<const char*, AuthenticatedHandler>{
-                                        "/_matrix/federation/v1/query/profile", &Profile},
-                                    std::pair<const char*, AuthenticatedHandler>{
-                                        "/_matrix/federation/v1/query/directory", &Directory}}) {
+  for (const auto& [path, query] :
+       {std::pair<const char*, Query>{"/_matrix/federation/v1/query/profile", &Profile},
+        std::pair<const char*, Query>{"/_matrix/federation/v1/query/directory", &Directory}}) {
     CONCLAVE_ASSIGN_OR_RETURN(
         core::RouteHandle handle,
         router.Add(
             module, "GET", path,
-            [query = query](core::Request& request) { return RunAuthenticated(request, query); },
+            [query = query](core::Request& request) {
+              return RunAuthenticated(request, [&query](core::Request& r, service::Homeserver& hs,
+                                                        std::string_view) { return query(r, hs); });
+            },
             blocking));
     handles.push_back(std::move(handle));
   }

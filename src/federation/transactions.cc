@@ -44,7 +44,7 @@ absl::StatusOr<const object*> RequiredObject(const object& body, std::string_vie
 
 // PUT /send/{txnId}: InboundTransactions::Receive for the authenticated origin.
 absl::StatusOr<object> Send(core::Request& request, service::Homeserver& hs,
-                            const std::string& origin) {
+                            std::string_view origin) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, BodyObject(request));
   return hs.inbound_transactions().Receive(origin, request.path_params.at("txnId"), body);
 }
@@ -56,7 +56,7 @@ object ByUser(const std::map<std::string, object>& keys) {
 
 // POST /user/keys/query: {"device_keys": {user_id: [device_id]}} of local users.
 absl::StatusOr<object> KeysQuery(core::Request& request, service::Homeserver& hs,
-                                 const std::string&) {
+                                 std::string_view) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, BodyObject(request));
   CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, RequiredObject(body, "device_keys"));
   service::KeysQueryRequest query;
@@ -78,7 +78,7 @@ absl::StatusOr<object> KeysQuery(core::Request& request, service::Homeserver& hs
 
 // POST /user/keys/claim: {"one_time_keys": {user_id: {device_id: algorithm}}} of local users.
 absl::StatusOr<object> KeysClaim(core::Request& request, service::Homeserver& hs,
-                                 const std::string&) {
+                                 std::string_view) {
   CONCLAVE_ASSIGN_OR_RETURN(object body, BodyObject(request));
   CONCLAVE_ASSIGN_OR_RETURN(const object* wanted, RequiredObject(body, "one_time_keys"));
   service::KeysClaimRequest claim;
@@ -102,7 +102,7 @@ absl::StatusOr<object> KeysClaim(core::Request& request, service::Homeserver& hs
 
 // GET /user/devices/{userId} (user_devices.yaml).
 absl::StatusOr<object> UserDevices(core::Request& request, service::Homeserver& hs,
-                                   const std::string&) {
+                                   std::string_view) {
   const std::string& user_id = request.path_params.at("userId");
   CONCLAVE_ASSIGN_OR_RETURN(service::E2ee::UserDevicesResult result,
                             hs.e2ee().UserDevices(user_id));

@@ -245,6 +245,8 @@ TEST_F(SlidingSyncTest, InvitesCarryStrippedStateAndFilter) {
     has_name = has_name || e.at("type") == "m.room.name";
   }
   EXPECT_TRUE(has_name) << invite;
+  // The MSC's later name for the same events.
+  EXPECT_EQ(invite.at("stripped_state"), invite.at("invite_state"));
   EXPECT_FALSE(invite.contains("timeline"));
   EXPECT_EQ(r.json.at("rooms").at(mine).at("membership"), "join");
 }

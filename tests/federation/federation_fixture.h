@@ -10,6 +10,11 @@
 #include <vector>
 
 #include "api/api_harness.h"
+#include "conclave/service/federation/remote_keys.h"
+#include "conclave/service/federation/request_auth.h"
+#include "conclave/service/federation/server_key.h"
+#include "conclave/service/homeserver.h"
+#include "conclave/service/protocol/clock.h"
 
 extern "C" const conclave::core::ModuleDescriptor* conclave_module_federation() noexcept;
 
@@ -65,6 +70,40 @@ class FederationTestOn : public Base {
 class FederationTest : public FederationTestOn<api::test_util::ApiTest> {
  protected:
   using FederationTestOn::FederationTestOn;
+};
+
+// A FederationTest with a remote server, remote.example, whose keys are in the cache as a fetch
+// would have put them (valid for an hour), and requests signed by it; stranger.example is
+// unreachable, so its keys cannot be fetched.
+class RemoteServerTest : public FederationTest {
+ protected:
+  RemoteServerTest() : FederationTest({"stranger.example"}) {}
+
+  void SetUp() override {
+    FederationTest::SetUp();
+    auto answer = service::SignedServerKeys("remote.example", remote_, service::NowMs() + 3600'000);
+    ASSERT_TRUE(answer.ok());
+    ASSERT_TRUE(
+        service::Instance()->remote_keys().Store("remote.example", *answer, service::NowMs()).ok());
+  }
+
+  // GET `target` signed by `origin` with `key` (default remote_) for `destination`.
+  api::test_util::ApiResponse Signed(const std::string& target,
+                                     const std::string& origin = "remote.example",
+                                     const std::string& destination = "example.org",
+                                     const service::ServerSigningKey* key = nullptr) {
+    auto auth =
+        service::SignRequest(key ? *key : remote_, origin, destination, "GET", target, nullptr);
+    EXPECT_TRUE(auth.ok());
+    return Dispatch(target, *auth);
+  }
+
+  api::test_util::ApiResponse Dispatch(const std::string& target,
+                                       const std::string& authorization) {
+    return FederationTest::Dispatch("GET", target, "", authorization);
+  }
+
+  service::ServerSigningKey remote_ = service::GenerateSigningKey();
 };
 
 }  // namespace conclave::federation::test_util

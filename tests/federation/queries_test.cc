@@ -23,35 +23,7 @@ using api::test_util::ApiResponse;
 using service::Errcode;
 using ::testing::HasSubstr;
 
-// stranger.example is unreachable: its keys cannot be fetched.
-class FederationQueriesTest : public test_util::FederationTest {
- protected:
-  FederationQueriesTest() : FederationTest({"stranger.example"}) {}
-
-  void SetUp() override {
-    FederationTest::SetUp();
-    auto answer = service::SignedServerKeys("remote.example", remote_, service::NowMs() + 3600'000);
-    ASSERT_TRUE(answer.ok());
-    ASSERT_TRUE(
-        service::Instance()->remote_keys().Store("remote.example", *answer, service::NowMs()).ok());
-  }
-
-  // GET `target` signed by `origin` with `key` for `destination`.
-  ApiResponse Signed(const std::string& target, const std::string& origin = "remote.example",
-                     const std::string& destination = "example.org",
-                     const service::ServerSigningKey* key = nullptr) {
-    auto auth =
-        service::SignRequest(key ? *key : remote_, origin, destination, "GET", target, nullptr);
-    EXPECT_TRUE(auth.ok());
-    return Dispatch(target, *auth);
-  }
-
-  ApiResponse Dispatch(const std::string& target, const std::string& authorization) {
-    return FederationTest::Dispatch("GET", target, "", authorization);
-  }
-
-  service::ServerSigningKey remote_ = service::GenerateSigningKey();
-};
+class FederationQueriesTest : public test_util::RemoteServerTest {};
 
 constexpr char kProfile[] = "/_matrix/federation/v1/query/profile?user_id=%40alice%3Aexample.org";
 

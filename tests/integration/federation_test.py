@@ -5,6 +5,10 @@ federation_ca_file, so certificates are verified) and federation_allowed_ranges 
 - A's notary (GET and POST /_matrix/key/v2/query) fetches B's keys from B over TLS, checks B's
   self-signature, and serves them with A's signature added: both verified here with Python's
   own Ed25519; the keys are then in A's cache (served again with B stopped).
+- B's view of a world_readable room on A (signed with B's key from its key file): GET /event
+  and /state_ids and /state at a message, every PDU checked here in Python as a receiving server
+  does (content hash, A's signature over the redacted event, the event id as reference hash);
+  a room of shared history is 403 to B (no user there), an unknown event 404.
 - An X-Matrix request signed with A's key (read from A's key file) for B's profile query: B
   fetches A's keys from A and answers; then A itself sends it (the admin command `federation
   query-profile`, run by admin_execute at A's restart, through the FederationClient); a bad signature, another destination or no header get
@@ -21,6 +25,7 @@ Usage: federation_test.py BUILD_DIR
 """
 
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -67,6 +72,42 @@ def verify_signature(obj, server_name, key_id, public_key_b64):
     signature = b64decode(obj["signatures"][server_name][key_id])
     Ed25519PublicKey.from_public_bytes(b64decode(public_key_b64)).verify(signature,
                                                                         signed_bytes(obj))
+
+
+# Room version 10's redaction algorithm (room versions, "Redactions", v9): what signatures and
+# event ids (reference hashes) cover.
+REDACTION_KEEPS_V10 = {"event_id", "type", "room_id", "sender", "state_key", "content", "hashes",
+                       "signatures", "depth", "prev_events", "auth_events", "origin_server_ts",
+                       "origin", "prev_state", "membership"}
+CONTENT_KEEPS_V10 = {
+    "m.room.member": {"membership", "join_authorised_via_users_server"},
+    "m.room.create": {"creator"},
+    "m.room.join_rules": {"join_rule", "allow"},
+    "m.room.power_levels": {"ban", "events", "events_default", "kick", "redact", "state_default",
+                            "users", "users_default"},
+    "m.room.history_visibility": {"history_visibility"},
+}
+
+
+def redact_v10(event):
+    redacted = {k: v for k, v in event.items() if k in REDACTION_KEEPS_V10}
+    keeps = CONTENT_KEEPS_V10.get(event["type"], set())
+    redacted["content"] = {k: v for k, v in event.get("content", {}).items() if k in keeps}
+    return redacted
+
+
+def check_pdu_v10(test, pdu, server_name, key_id, public_key_b64):
+    """The receiving side's hash and signature checks (Server-Server API, "Validating hashes and
+    signatures on received events"), done here in Python: returns the event id (v4+: the
+    URL-safe base64 reference hash)."""
+    test.assertNotIn("unsigned", pdu)
+    test.assertNotIn("event_id", pdu)
+    content_hash = hashlib.sha256(canonical_json(
+        {k: v for k, v in pdu.items() if k not in ("unsigned", "signatures", "hashes")})).digest()
+    test.assertEqual(pdu["hashes"]["sha256"], b64encode(content_hash))
+    verify_signature(redact_v10(pdu), server_name, key_id, public_key_b64)
+    reference = hashlib.sha256(signed_bytes(redact_v10(pdu))).digest()
+    return "$" + base64.urlsafe_b64encode(reference).decode().rstrip("=")
 
 
 def free_port(address):
@@ -156,6 +197,84 @@ class FederationTest(unittest.TestCase):
             canonical_json(request)))
         return (f'X-Matrix origin="{origin}",destination="{destination}",key="{key_id}",'
                 f'sig="{sig_override or signature}"')
+
+    def test_b_fetches_an_event_and_the_state_at_it_from_a_and_checks_them(self):
+        a = self.server(self.a)
+        status, registered, _ = a.request("POST", "/_matrix/client/v3/register", body={
+            "username": "alice", "password": "pw-alice-123", "auth": {"type": "m.login.dummy"}})
+        self.assertEqual(status, 200, registered)
+        token = registered["access_token"]
+        rooms = {}
+        for visibility in ("world_readable", "shared"):
+            status, room, _ = a.request("POST", "/_matrix/client/v3/createRoom", token=token, body={
+                "room_version": "10", "initial_state": [{
+                    "type": "m.room.history_visibility", "state_key": "",
+                    "content": {"history_visibility": visibility}}]})
+            self.assertEqual(status, 200, room)
+            room_id = room["room_id"]
+            status, sent, _ = a.request(
+                "PUT", f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id)}/send/"
+                f"m.room.message/t-{visibility}", token=token,
+                body={"msgtype": "m.text", "body": f"hello from A ({visibility})"})
+            self.assertEqual(status, 200, sent)
+            rooms[visibility] = (room_id, sent["event_id"])
+
+        ((a_key_id, a_key),) = self.own_keys(self.a)["verify_keys"].items()
+        b_key_id, b_seed = self.signing_seed(self.b)
+
+        def get(uri):
+            # Signed as B: A fetches B's key from B to check it.
+            auth = self.x_matrix(self.b.name, self.a.name, b_key_id, b_seed, "GET", uri)
+            return self.federation_get(self.a, uri, auth)
+
+        def fetch_event(event_id):
+            status, txn = get("/_matrix/federation/v1/event/" + urllib.parse.quote(event_id,
+                                                                                  safe=""))
+            self.assertEqual(status, 200, f"{txn}\n{a.log()[-3000:]}")
+            self.assertEqual(txn["origin"], self.a.name)
+            (pdu,) = txn["pdus"]
+            self.assertEqual(check_pdu_v10(self, pdu, self.a.name, a_key_id, a_key["key"]),
+                             event_id)
+            return pdu
+
+        room_id, message = rooms["world_readable"]
+        pdu = fetch_event(message)
+        self.assertEqual(pdu["content"]["body"], "hello from A (world_readable)")
+        self.assertEqual(pdu["room_id"], room_id)
+
+        query = f"{urllib.parse.quote(room_id)}?event_id={urllib.parse.quote(message, safe='')}"
+        status, state_ids = get(f"/_matrix/federation/v1/state_ids/{query}")
+        self.assertEqual(status, 200, state_ids)
+        self.assertNotIn(message, state_ids["pdu_ids"])
+        # The same state as full PDUs, each checked as a receiving server does.
+        status, state = get(f"/_matrix/federation/v1/state/{query}")
+        self.assertEqual(status, 200, state)
+        types = {}
+        for state_pdu in state["pdus"]:
+            state_id = check_pdu_v10(self, state_pdu, self.a.name, a_key_id, a_key["key"])
+            types[(state_pdu["type"], state_pdu.get("state_key"))] = state_id
+        self.assertEqual(sorted(types.values()), sorted(state_ids["pdu_ids"]))
+        chain = [check_pdu_v10(self, chain_pdu, self.a.name, a_key_id, a_key["key"])
+                 for chain_pdu in state["auth_chain"]]
+        self.assertEqual(sorted(chain), sorted(state_ids["auth_chain_ids"]))
+        alice = f"@alice:{self.a.name}"
+        for key in (("m.room.create", ""), ("m.room.member", alice),
+                    ("m.room.power_levels", ""), ("m.room.history_visibility", "")):
+            self.assertIn(key, types)
+        # The message's auth events are in the state; the chain reaches the create event.
+        for auth_id in pdu["auth_events"]:
+            self.assertIn(auth_id, state_ids["pdu_ids"])
+        self.assertIn(types[("m.room.create", "")], chain)
+        # The history visibility event itself was sent under world_readable: B may fetch it.
+        fetch_event(types[("m.room.history_visibility", "")])
+
+        # Not visible to B (no user of B in the room, shared history), and an unknown event.
+        _, private_message = rooms["shared"]
+        status, error = get("/_matrix/federation/v1/event/"
+                            + urllib.parse.quote(private_message, safe=""))
+        self.assertEqual((status, error["errcode"]), (403, "M_FORBIDDEN"), error)
+        status, error = get("/_matrix/federation/v1/event/" + urllib.parse.quote("$" + "A" * 43))
+        self.assertEqual((status, error["errcode"]), (404, "M_NOT_FOUND"), error)
 
     def test_notary_on_a_fetches_and_countersigns_bs_keys(self):
         b_keys = self.own_keys(self.b)

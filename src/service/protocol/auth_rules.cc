@@ -325,10 +325,11 @@ absl::Status CheckMember(const boost::json::object& event, std::string_view send
   std::string_view membership = StringField(content, "membership");
   const boost::json::value* via = content.if_contains("join_authorised_via_users_server");
   if (room.version->restricted_join && via != nullptr) {
-    // 4.2 asks for that user's server's signature; this server signs for its own users only.
-    if (!via->is_string() || ServerOf(via->get_string()).empty() ||
-        ServerOf(via->get_string()) != ServerOf(sender)) {
-      return Refuse("rule 4.2: join_authorised_via_users_server must name a user of this server");
+    // 4.2 asks for that user's server's signature: CheckPduSignatures (pdu_checks.h) checks it
+    // on received events (RequiredSigningServers names that server); events made here are
+    // signed by this server, whose users are the only ones it picks as authorisers.
+    if (!via->is_string() || ServerOf(via->get_string()).empty()) {
+      return Refuse("rule 4.2: join_authorised_via_users_server must be a user id");
     }
   }
   if (membership == "join") return CheckJoin(content, sender, target, room);

@@ -196,10 +196,44 @@ absl::StatusOr<std::vector<StoredEvent>> Rooms::CurrentStateWhere(
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   std::lock_guard lock(room->mu);
   std::vector<StoredEvent> out;
+  // `state` and `state_positions` have the same keys: walked in step, not looked up per entry.
+  auto position = room->state_positions.begin();
   for (const auto& [key, pdu] : room->state) {
-    const uint64_t position = room->state_positions[key];
-    if (keep(key.first, key.second, position)) out.push_back(StoredEvent{pdu, position});
+    if (keep(key.first, key.second, position->second)) {
+      out.push_back(StoredEvent{pdu, position->second});
+    }
+    ++position;
   }
+  return out;
+}
+
+absl::StatusOr<std::vector<StoredEvent>> Rooms::CurrentStateWhere(
+    std::string_view room_id,
+    absl::FunctionRef<bool(std::string_view, std::string_view, uint64_t)> keep,
+    const std::set<std::string, std::less<>>& members) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  std::lock_guard lock(room->mu);
+  const StateMap& state = room->state;
+  std::vector<StoredEvent> out;
+  auto offer = [&](StateMap::const_iterator it, uint64_t position) {
+    if (keep(it->first.first, it->first.second, position)) {
+      out.push_back(StoredEvent{it->second, position});
+    }
+  };
+  const StateKey first_member("m.room.member", "");
+  // The first key after the member events: every other type starting with "m.room.member" is
+  // longer, so not below this one.
+  const StateKey after_members(std::string("m.room.member\0", 14), "");
+  auto position = room->state_positions.begin();
+  const auto members_begin = state.lower_bound(first_member);
+  for (auto it = state.begin(); it != members_begin; ++it, ++position) offer(it, position->second);
+  for (const std::string& user : members) {
+    StateKey key("m.room.member", user);
+    if (auto it = state.find(key); it != state.end()) offer(it, room->state_positions[key]);
+  }
+  const auto members_end = state.lower_bound(after_members);
+  position = room->state_positions.lower_bound(after_members);
+  for (auto it = members_end; it != state.end(); ++it, ++position) offer(it, position->second);
   return out;
 }
 
@@ -211,14 +245,44 @@ absl::StatusOr<std::vector<std::string>> Rooms::UserIdsWithMembership(std::strin
                                                                       std::string_view membership) {
   CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
   std::lock_guard lock(room->mu);
+  if (membership == "join")
+    return std::vector<std::string>(room->joined.begin(), room->joined.end());
+  if (membership == "invite") {
+    return std::vector<std::string>(room->invited.begin(), room->invited.end());
+  }
   std::vector<std::string> out;
   for (auto it = room->state.lower_bound(StateKey("m.room.member", ""));
        it != room->state.end() && it->first.first == "m.room.member"; ++it) {
-    if (MembershipOf(room->state, it->first.second) == membership) {
+    const auto* content = it->second.if_contains("content");
+    const boost::json::object* object = content == nullptr ? nullptr : content->if_object();
+    if (object != nullptr && StringField(*object, "membership") == membership) {
       out.push_back(it->first.second);
     }
   }
   return out;
+}
+
+absl::Status Rooms::ForEachJoined(std::string_view room_id,
+                                  absl::FunctionRef<void(const std::string&)> visit) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  std::lock_guard lock(room->mu);
+  for (const std::string& user : room->joined) visit(user);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Rooms::MemberSummary> Rooms::Members(std::string_view room_id,
+                                                    std::string_view except, size_t max_heroes) {
+  CONCLAVE_ASSIGN_OR_RETURN(auto room, Load(room_id));
+  std::lock_guard lock(room->mu);
+  MemberSummary summary{.joined_count = room->joined.size(), .invited_count = room->invited.size()};
+  // sync.yaml, m.heroes: joined or invited members; joined ones first.
+  for (const auto* users : {&room->joined, &room->invited}) {
+    for (const std::string& user : *users) {
+      if (summary.heroes.size() >= max_heroes) break;
+      if (user != except) summary.heroes.push_back(user);
+    }
+  }
+  return summary;
 }
 
 absl::StatusOr<MessagesPage> Rooms::Messages(const Session& session, std::string_view room_id,

@@ -28,14 +28,14 @@ using namespace rooms_internal;  // NOLINT: private helpers of this subsystem
 namespace {
 
 // Member ids with membership join or invite, plus `extra` (a membership target).
-std::vector<std::string> UsersToWake(const StateMap& state, const std::string* extra) {
+std::vector<std::string> UsersToWake(const std::set<std::string, std::less<>>& joined,
+                                     const std::set<std::string, std::less<>>& invited,
+                                     const std::string* extra) {
   std::vector<std::string> users;
-  for (auto it = state.lower_bound(StateKey("m.room.member", ""));
-       it != state.end() && it->first.first == "m.room.member"; ++it) {
-    std::string_view membership = MembershipOf(state, it->first.second);
-    if (membership == "join" || membership == "invite") users.push_back(it->first.second);
-  }
-  if (extra != nullptr && std::find(users.begin(), users.end(), *extra) == users.end()) {
+  users.reserve(joined.size() + invited.size() + 1);
+  users.insert(users.end(), joined.begin(), joined.end());
+  users.insert(users.end(), invited.begin(), invited.end());
+  if (extra != nullptr && !joined.contains(*extra) && !invited.contains(*extra)) {
     users.push_back(*extra);
   }
   return users;
@@ -71,6 +71,7 @@ absl::StatusOr<std::shared_ptr<Rooms::RoomData>> Rooms::Load(std::string_view ro
                  std::string(StringField(event.pdu, "state_key")));
     room->state_positions[key] = event.position;
     room->state[key] = std::move(event.pdu);
+    room->NoteMember(key);
   }
   auto it = store.db->NewIterator(*store.timeline, RoomIteration(room_id));
   it->SeekToLast();
@@ -264,6 +265,7 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
                                   if (state_key) {
                                     room.state[*state_key] = pdu;
                                     room.state_positions[*state_key] = pos;
+                                    room.NoteMember(*state_key);
                                   }
                                   if (draft.redact_target) {
                                     StateKey target_key(
@@ -274,6 +276,7 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
                                       if (it != room.state.end() &&
                                           StringField(it->second, "event_id") == *draft.redacts) {
                                         it->second = redacted_pdu;
+                                        room.NoteMember(target_key);
                                       }
                                     }
                                   }
@@ -285,7 +288,7 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
                                 }));
   const std::string* target =
       draft.state_key && draft.type == "m.room.member" ? &*draft.state_key : nullptr;
-  deps_.notifier.Notify(UsersToWake(room.state, target));
+  deps_.notifier.Notify(UsersToWake(room.joined, room.invited, target));
   if (deps_.notifications != nullptr) deps_.notifications->Committed(notified);
   return StoredEvent{std::move(pdu), position};
 }

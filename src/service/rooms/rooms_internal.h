@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,6 +51,24 @@ struct Rooms::RoomData {
   // that walk.
   static constexpr uint64_t kUnknownPosition = UINT64_MAX;
   std::atomic<uint64_t> bump_position{kUnknownPosition};
+  // The users whose current m.room.member says join, and invite, in user id order: derived from
+  // `state` and kept in step with it (NoteMember after every change of a member event), so that
+  // member lists and counts cost the members asked for, not a walk of every member event.
+  std::set<std::string, std::less<>> joined;
+  std::set<std::string, std::less<>> invited;
+
+  // Updates `joined` and `invited` after `state[key]` changed; no-op unless key is a member's.
+  void NoteMember(const StateKey& key) {
+    if (key.first != "m.room.member") return;
+    joined.erase(key.second);
+    invited.erase(key.second);
+    const std::string_view membership = MembershipOf(state, key.second);
+    if (membership == "join") {
+      joined.insert(key.second);
+    } else if (membership == "invite") {
+      invited.insert(key.second);
+    }
+  }
 };
 
 // An event about to be built by Rooms::Commit.

@@ -113,7 +113,8 @@ absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
     if (limited) CONCLAVE_RETURN_IF_ERROR(rooms.Bundle(user, room_id, timeline));
   }
   const uint64_t first_position = timeline.empty() ? upto + 1 : timeline.front().position;
-  std::set<std::string> timeline_ids, senders;
+  std::set<std::string> timeline_ids;
+  std::set<std::string, std::less<>> senders;
   for (const auto& e : timeline) {
     timeline_ids.emplace(StringField(e.pdu, "event_id"));
     senders.emplace(StringField(e.pdu, "sender"));
@@ -128,7 +129,7 @@ absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
     auto keep = [&](std::string_view type, std::string_view state_key, uint64_t position) {
       if (position > upto) return false;
       const bool member = type == "m.room.member";
-      const bool sender_member = member && senders.contains(std::string(state_key));
+      const bool sender_member = member && senders.contains(state_key);
       // A gapped incremental sync with lazy-loaded members ("Lazy-loading room members") also
       // carries the members of the timeline's senders that changed before `since`: the client
       // may never have been sent them, since it was not sent the events in the gap.
@@ -139,7 +140,10 @@ absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
       }
       return !(lazy_members && member && !sender_member);
     };
-    CONCLAVE_ASSIGN_OR_RETURN(auto current, rooms.CurrentStateWhere(room_id, keep));
+    // Lazy-loaded members: only the senders' member events are wanted, so only those are read.
+    CONCLAVE_ASSIGN_OR_RETURN(auto current, lazy_members
+                                                ? rooms.CurrentStateWhere(room_id, keep, senders)
+                                                : rooms.CurrentStateWhere(room_id, keep));
     for (auto& e : current) {
       if (timeline_ids.contains(std::string(StringField(e.pdu, "event_id")))) continue;
       if (!Matches(room_filter.state, e.pdu)) continue;
@@ -159,11 +163,10 @@ absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
   }
 
   // Presence concerns every room's members, news or not (sections.h, CoMembers).
-  CONCLAVE_ASSIGN_OR_RETURN(auto joined_users, rooms.JoinedUserIds(room_id));
-  for (const auto& u : joined_users) {
+  CONCLAVE_RETURN_IF_ERROR(rooms.ForEachJoined(room_id, [&](const std::string& u) {
     co_members.all.insert(u);
     if (newly_joined) co_members.newly_shared.insert(u);
-  }
+  }));
   for (const auto& e : timeline) {
     if (StringField(e.pdu, "type") != "m.room.member") continue;
     const auto* content = e.pdu.if_contains("content");
@@ -189,16 +192,10 @@ absl::StatusOr<std::optional<JoinedRoomSync>> JoinedRoom(const SyncPass& pass,
     room.notification_count = counts.total.notification_count;
     room.highlight_count = counts.total.highlight_count;
   }
-  CONCLAVE_ASSIGN_OR_RETURN(auto invited_users, rooms.UserIdsWithMembership(room_id, "invite"));
-  room.joined_member_count = joined_users.size();
-  room.invited_member_count = invited_users.size();
-  for (const auto& u : joined_users) {
-    if (u != user && room.heroes.size() < 5) room.heroes.push_back(u);
-  }
-  // sync.yaml, m.heroes: joined or invited members; joined ones first.
-  for (const auto& u : invited_users) {
-    if (u != user && room.heroes.size() < 5) room.heroes.push_back(u);
-  }
+  CONCLAVE_ASSIGN_OR_RETURN(Rooms::MemberSummary members, rooms.Members(room_id, user, 5));
+  room.joined_member_count = members.joined_count;
+  room.invited_member_count = members.invited_count;
+  room.heroes = std::move(members.heroes);
   return room;
 }
 

@@ -140,7 +140,7 @@ TEST_F(AuthRulesTest, RestrictedJoinNeedsAnInviteOrAnAuthorisingMember) {
   EXPECT_THAT(Check(Member(kErin, kErin, "join")), IsOk());
 }
 
-TEST_F(AuthRulesTest, RestrictedJoinAuthoriserMustBeJoinedWithInvitePowerOnThisServer) {
+TEST_F(AuthRulesTest, RestrictedJoinAuthoriserMustBeJoinedWithInvitePower) {
   SetJoinRule("knock_restricted");
   object levels = CurrentLevels();
   levels["invite"] = 50;
@@ -150,7 +150,9 @@ TEST_F(AuthRulesTest, RestrictedJoinAuthoriserMustBeJoinedWithInvitePowerOnThisS
   EXPECT_THAT(Check(Member(kDave, kDave, "join", via)), IsForbidden("below the invite level 50"));
   via["join_authorised_via_users_server"] = kErin;  // not in the room
   EXPECT_THAT(Check(Member(kDave, kDave, "join", via)), IsForbidden("is not joined"));
-  via["join_authorised_via_users_server"] = "@bob:elsewhere.org";
+  via["join_authorised_via_users_server"] = "@bob:elsewhere.org";  // signature: pdu_checks.h
+  EXPECT_THAT(Check(Member(kDave, kDave, "join", via)), IsForbidden("is not joined"));
+  via["join_authorised_via_users_server"] = "bob";
   EXPECT_THAT(Check(Member(kDave, kDave, "join", via)), IsForbidden("rule 4.2"));
   via["join_authorised_via_users_server"] = kAlice;
   EXPECT_THAT(Check(Member(kDave, kDave, "join", via)), IsOk());

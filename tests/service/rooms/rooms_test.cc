@@ -8,6 +8,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "conclave/core/config.h"
@@ -128,6 +129,81 @@ TEST_F(RoomsTest, MembershipTransitionsFollowTheJoinRulesAndPowerLevels) {
   auto memberships = rooms().UserRooms(bob_.user_id);
   ASSERT_TRUE(memberships.ok());
   EXPECT_TRUE(memberships->empty());
+}
+
+// The member lists a room keeps beside its state (counts, heroes, joined members) follow every
+// membership change, and are rebuilt the same from disk after a restart.
+TEST_F(RoomsTest, MemberListsFollowMembershipChangesAndSurviveARestart) {
+  std::string room = CreateRoom(alice_, {.preset = CreateRoomRequest::Preset::kPrivateChat});
+  ASSERT_TRUE(rooms().Invite(alice_, room, bob_.user_id, std::nullopt).ok());
+  ASSERT_TRUE(rooms().Invite(alice_, room, carol_.user_id, std::nullopt).ok());
+  auto check = [&](size_t joined, size_t invited, std::vector<std::string> heroes) {
+    auto members = rooms().Members(room, alice_.user_id, 5);
+    ASSERT_TRUE(members.ok()) << members.status();
+    EXPECT_EQ(members->joined_count, joined);
+    EXPECT_EQ(members->invited_count, invited);
+    EXPECT_EQ(members->heroes, heroes);
+    std::vector<std::string> visited;
+    ASSERT_TRUE(
+        rooms().ForEachJoined(room, [&](const std::string& u) { visited.push_back(u); }).ok());
+    auto joined_ids = rooms().JoinedUserIds(room);
+    ASSERT_TRUE(joined_ids.ok());
+    EXPECT_EQ(visited, *joined_ids);
+    EXPECT_EQ(visited.size(), joined);
+  };
+  check(1, 2, {bob_.user_id, carol_.user_id});
+  ASSERT_TRUE(rooms().Join(carol_, room, std::nullopt).ok());
+  // Joined members come first among the heroes.
+  check(2, 1, {carol_.user_id, bob_.user_id});
+  ASSERT_TRUE(rooms().Leave(bob_, room, std::nullopt).ok());  // rejects the invite
+  check(2, 0, {carol_.user_id});
+  auto left = rooms().UserIdsWithMembership(room, "leave");
+  ASSERT_TRUE(left.ok());
+  EXPECT_THAT(*left, ElementsAre(bob_.user_id));
+  ASSERT_TRUE(rooms().Ban(alice_, room, carol_.user_id, std::nullopt).ok());
+  check(1, 0, {});
+  EXPECT_THAT(rooms().Members(room, carol_.user_id, 5)->heroes, ElementsAre(alice_.user_id));
+  EXPECT_THAT(rooms().Members(room, alice_.user_id, 0)->heroes, IsEmpty());
+  Reopen();
+  check(1, 0, {});
+  ASSERT_TRUE(rooms().Unban(alice_, room, carol_.user_id, std::nullopt).ok());
+  ASSERT_TRUE(rooms().Invite(alice_, room, carol_.user_id, std::nullopt).ok());
+  check(1, 1, {carol_.user_id});
+  EXPECT_THAT(rooms().Members("!unknown:example.org", alice_.user_id, 5),
+              HasErrcode(Errcode::kNotFound));
+}
+
+// CurrentStateWhere with a member subset offers exactly what the full walk offers for those
+// members, and every other state event, in the same order.
+TEST_F(RoomsTest, CurrentStateWhereWithMembersReadsOnlyThoseMembers) {
+  std::string room = CreateRoom(
+      alice_,
+      {.preset = CreateRoomRequest::Preset::kPublicChat, .name = "Lounge", .topic = "chat"});
+  ASSERT_TRUE(rooms().Join(bob_, room, std::nullopt).ok());
+  ASSERT_TRUE(rooms().Join(carol_, room, std::nullopt).ok());
+  auto keep_all = [](std::string_view, std::string_view, uint64_t) { return true; };
+  const std::set<std::string, std::less<>> wanted{bob_.user_id, "@nobody:example.org"};
+  auto subset = rooms().CurrentStateWhere(room, keep_all, wanted);
+  ASSERT_TRUE(subset.ok()) << subset.status();
+  auto full =
+      rooms().CurrentStateWhere(room, [&](std::string_view type, std::string_view key, uint64_t) {
+        return type != "m.room.member" || wanted.contains(key);
+      });
+  ASSERT_TRUE(full.ok());
+  std::vector<std::string> subset_ids, full_ids;
+  for (const auto& e : *subset) subset_ids.push_back(Str(e.pdu.if_contains("event_id")));
+  for (const auto& e : *full) full_ids.push_back(Str(e.pdu.if_contains("event_id")));
+  EXPECT_EQ(subset_ids, full_ids);
+  std::vector<std::string> members;
+  for (const auto& e : *subset) {
+    if (Str(e.pdu.if_contains("type")) == "m.room.member") {
+      members.push_back(Str(e.pdu.if_contains("state_key")));
+    }
+  }
+  EXPECT_THAT(members, ElementsAre(bob_.user_id));
+  // Types after m.room.member (m.room.name, m.room.power_levels, m.room.topic) are there too.
+  EXPECT_EQ(subset->size(), full->size());
+  EXPECT_EQ(Str(subset->back().pdu.if_contains("type")), "m.room.topic");
 }
 
 TEST_F(RoomsTest, StateAtUndoesLaterStateEventsRedactedOnesIncluded) {

@@ -9,14 +9,15 @@
 // Room Versions, "Authorization rules" of each version; Server-Server API, "Auth events
 // selection"; "Handling redactions" (v3). Stateless functions, thread-safe.
 //
-// conclave is a single server without federation, so:
-//   - signatures are not checked (every event is created here);
+// Signatures are not checked here: CheckReceivedPdu (pdu_checks.h) checks them on events from
+// other servers, including rule 4.2's signature by the server of
+// `join_authorised_via_users_server` (events made here are signed by this server). So:
 //   - m.room.member invites carrying `third_party_invite` are refused ("not supported"), because
 //     checking them needs the identity server's signatures;
 //   - a restricted join (`restricted`, `knock_restricted`) is accepted when
-//     `join_authorised_via_users_server` names a user on the joining user's server (the only
-//     server) who is joined and has the invite level; whether the joiner really is in one of the
-//     `allow` rooms is for the caller to decide before it picks that user.
+//     `join_authorised_via_users_server` names a user id who is joined and has the invite level;
+//     whether the joiner really is in one of the `allow` rooms is for the caller (the authorising
+//     server) to decide before it picks that user.
 #ifndef CONCLAVE_SERVICE_PROTOCOL_AUTH_RULES_H_
 #define CONCLAVE_SERVICE_PROTOCOL_AUTH_RULES_H_
 

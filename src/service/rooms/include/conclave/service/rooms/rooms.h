@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -276,8 +277,33 @@ class Rooms {
       std::string_view room_id,
       absl::FunctionRef<bool(std::string_view type, std::string_view state_key, uint64_t position)>
           keep);
-  // Members whose membership is join.
+  // The same, except that of the m.room.member events only those of the users in `members` are
+  // offered to `keep` (looked up, not walked): with lazy-loaded members a room of many members
+  // costs the members asked for. Same order, lock rule and errors.
+  absl::StatusOr<std::vector<StoredEvent>> CurrentStateWhere(
+      std::string_view room_id,
+      absl::FunctionRef<bool(std::string_view type, std::string_view state_key, uint64_t position)>
+          keep,
+      const std::set<std::string, std::less<>>& members);
+  // Members whose membership is join, in user id order.
   absl::StatusOr<std::vector<std::string>> JoinedUserIds(std::string_view room_id);
+  // Calls `visit` with each member whose membership is join, in user id order, without copying
+  // the list; `visit` runs under the room's lock and must not call Rooms. M_NOT_FOUND for an
+  // unknown room.
+  absl::Status ForEachJoined(std::string_view room_id,
+                             absl::FunctionRef<void(const std::string& user_id)> visit);
+  // A room's member counts and heroes, as the `/sync` summary and sliding sync give them.
+  struct MemberSummary {
+    size_t joined_count = 0;   // members with membership join
+    size_t invited_count = 0;  // ... invite
+    // Up to `max_heroes` members but `except`: joined ones in user id order, then invited ones
+    // (sync.yaml, `m.heroes`).
+    std::vector<std::string> heroes;
+  };
+  // The summary of `room_id` for the user `except`; reads the member lists the room keeps, not
+  // its member events. No access check. M_NOT_FOUND for an unknown room.
+  absl::StatusOr<MemberSummary> Members(std::string_view room_id, std::string_view except,
+                                        size_t max_heroes);
   // Users whose current m.room.member has `membership` ("join", "invite", ...), in user id order.
   // M_NOT_FOUND for an unknown room.
   absl::StatusOr<std::vector<std::string>> UserIdsWithMembership(std::string_view room_id,
