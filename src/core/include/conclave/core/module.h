@@ -40,8 +40,9 @@ class RawConfig;
 // and admin call it) gained the content and usage maps, deletions and quotas. 9: Config gained
 // federation_port, federation_address, tls_certificate_path and tls_private_key_path. 10:
 // HttpClientRequest gained `connect_to`; service's Homeserver gained federation_client() and
-// remote_keys(), ServiceOptions the federation_* options.
-inline constexpr int kInterfaceVersion = 10;
+// remote_keys(), ServiceOptions the federation_* options. 11: Rooms gained MakeMembership,
+// CommitRemoteMembership, StoreRemoteInvite and RemoteInvites (federation calls them).
+inline constexpr int kInterfaceVersion = 11;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x
 #define CONCLAVE_ABI_STRINGIFY_(x) CONCLAVE_ABI_STRINGIFY_INNER_(x)
@@ -64,7 +65,7 @@ inline constexpr int kInterfaceVersion = 10;
   ";cxx11abi=" CONCLAVE_ABI_STRINGIFY_(_GLIBCXX_USE_CXX11_ABI) ";std=" CONCLAVE_ABI_STRINGIFY_( \
       __cplusplus) ";" CONCLAVE_ABI_NDEBUG_ ";" CONCLAVE_ABI_ASAN_                              \
                    ";iface=" CONCLAVE_ABI_STRINGIFY_(CONCLAVE_INTERFACE_VERSION_VALUE)
-#define CONCLAVE_INTERFACE_VERSION_VALUE 10
+#define CONCLAVE_INTERFACE_VERSION_VALUE 11
 static_assert(CONCLAVE_INTERFACE_VERSION_VALUE == kInterfaceVersion);
 
 // What a hook gets: the server it runs in and its own module name (used to attribute routes and
