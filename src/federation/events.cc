@@ -42,12 +42,12 @@ using service::RoomVersion;
 using service::StoredEvent;
 using service::StringField;
 
+}  // namespace
+
 std::string PathParam(const core::Request& request, std::string_view name) {
   auto it = request.path_params.find(name);
   return it == request.path_params.end() ? std::string() : it->second;
 }
-
-}  // namespace
 
 // The version of `room_id`, from its m.room.create. M_NOT_FOUND for an unknown room.
 absl::StatusOr<const RoomVersion*> VersionOfRoom(Rooms& rooms, std::string_view room_id) {

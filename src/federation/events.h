@@ -6,6 +6,7 @@
 #define CONCLAVE_FEDERATION_EVENTS_H_
 
 #include <boost/json/object.hpp>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -20,6 +21,9 @@ namespace conclave::federation {
 // Registers the routes into `router` as `module` (blocking routes: authentication may fetch the
 // origin's keys, and the state at an event walks the room's later events), appending their
 // handles to `handles`. Router::Add's errors.
+// Returns the path parameter `name` of `request`, "" when absent.
+std::string PathParam(const core::Request& request, std::string_view name);
+
 // Returns the version of `room_id`, from its m.room.create. M_NOT_FOUND for an unknown room.
 absl::StatusOr<const service::RoomVersion*> VersionOfRoom(service::Rooms& rooms,
                                                           std::string_view room_id);

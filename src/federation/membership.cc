@@ -40,11 +40,6 @@ using service::RoomVersion;
 using service::StoredEvent;
 using service::StringField;
 
-std::string PathParam(const core::Request& request, std::string_view name) {
-  auto it = request.path_params.find(name);
-  return it == request.path_params.end() ? std::string() : it->second;
-}
-
 // Every value of the query parameter `name` (`ver` repeats: ver=1&ver=2), decoded.
 std::vector<std::string> QueryValues(const core::Request& request, std::string_view name) {
   std::vector<std::string> values;
