@@ -128,8 +128,9 @@ class FederationJoinTest(fed.FederationTest):
         # The state before the join and its auth chain, as B checks them: A's hashes and
         # signatures, the ids; alice's join among the state, bob's not.
         state_keys = set()
+        state_ids = set()
         for pdu in joined["state"]:
-            fed.check_pdu_v10(self, pdu, self.a.name, a_key_id, a_key["key"])
+            state_ids.add(fed.check_pdu_v10(self, pdu, self.a.name, a_key_id, a_key["key"]))
             state_keys.add((pdu["type"], pdu.get("state_key")))
         for key in (("m.room.create", ""), ("m.room.member", alice), ("m.room.power_levels", ""),
                     ("m.room.join_rules", ""), ("m.room.name", "")):
@@ -137,8 +138,12 @@ class FederationJoinTest(fed.FederationTest):
         self.assertNotIn(("m.room.member", bob), state_keys)
         chain = {fed.check_pdu_v10(self, pdu, self.a.name, a_key_id, a_key["key"])
                  for pdu in joined["auth_chain"]}
+        # The join's auth events are in the state; the state's auth events in the chain.
         for auth_id in event["auth_events"]:
-            self.assertIn(auth_id, chain)
+            self.assertIn(auth_id, state_ids)
+        for pdu in joined["state"]:
+            for auth_id in pdu["auth_events"]:
+                self.assertIn(auth_id, chain)
 
         # Alice's client on A sees bob join, with the id B computed.
         def bob_joined(response):
