@@ -234,6 +234,35 @@ TEST_F(FederationMembershipTest, SendJoinAfterTheRoomMovedOn) {
   EXPECT_EQ(sent.status, 200) << sent.body;
 }
 
+TEST_F(FederationMembershipTest, RestrictedJoinIsAuthorisedAndSignedByThisServer) {
+  const std::string allowed = CreateRoom("10", "public_chat");
+  ASSERT_EQ(SendJoin(allowed, JoinEvent(allowed, "10")).status, 200);
+  object rules{
+      {"type", "m.room.join_rules"},
+      {"state_key", ""},
+      {"content",
+       object{{"join_rule", "restricted"},
+              {"allow", array{object{{"type", "m.room_membership"}, {"room_id", allowed}}}}}}};
+  ApiResponse created = Post("/_matrix/client/v3/createRoom",
+                             {{"room_version", "10"}, {"initial_state", array{rules}}}, token_);
+  ASSERT_EQ(created.status, 200) << created.body;
+  const std::string room(created.json.at("room_id").as_string());
+
+  // carol is in none of the allow rooms.
+  ApiResponse refused = Signed(
+      core::StrCat(kV1, "/make_join/", core::PercentEncode(room), "/@carol:remote.example?ver=10"));
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(refused.json.at("errcode"), "M_FORBIDDEN");
+
+  auto join = JoinEvent(room, "10");
+  EXPECT_EQ(join.first.at("content").at("join_authorised_via_users_server"), "@alice:example.org");
+  ApiResponse sent = SendJoin(room, join);
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  const object& signatures = sent.json.at("event").at("signatures").as_object();
+  EXPECT_TRUE(signatures.contains("remote.example"));
+  EXPECT_TRUE(signatures.contains("example.org"));
+}
+
 TEST_F(FederationMembershipTest, SendJoinErrors) {
   const std::string room = CreateRoom("10", "public_chat");
   const service::RoomVersion& v10 = *service::FindRoomVersion("10");
