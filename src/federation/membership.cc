@@ -66,6 +66,13 @@ absl::Status CheckUserOfOrigin(std::string_view user_id, std::string_view origin
   return absl::OkStatus();
 }
 
+// Keys for the signatures of events: the key cache, which fetches missing keys (blocking).
+service::EventKeyLookup EventKeys(service::Homeserver& hs) {
+  return [&keys = hs.remote_keys()](std::string_view server, std::string_view key_id, int64_t ts) {
+    return keys.KeyAt(server, key_id, ts);
+  };
+}
+
 absl::StatusOr<object> ParseBody(const core::Request& request) {
   boost::system::error_code ec;
   boost::json::value body = boost::json::parse(request.body, ec);
@@ -139,12 +146,9 @@ absl::StatusOr<object> SendMembership(core::Request& request, service::Homeserve
   CONCLAVE_ASSIGN_OR_RETURN(object pdu, ParseBody(request));
   Rooms& rooms = hs.rooms();
   CONCLAVE_ASSIGN_OR_RETURN(const RoomVersion* version, VersionOfRoom(rooms, room_id));
-  service::RemoteKeys& keys = hs.remote_keys();
   CONCLAVE_ASSIGN_OR_RETURN(
       Rooms::RemoteMembershipResult result,
-      rooms.CommitRemoteMembership(room_id, event_id, origin, membership, pdu,
-                                   [&keys](std::string_view server, std::string_view key_id,
-                                           int64_t ts) { return keys.KeyAt(server, key_id, ts); }));
+      rooms.CommitRemoteMembership(room_id, event_id, origin, membership, pdu, EventKeys(hs)));
   if (membership == "leave") return object{};  // leaving-v2.yaml: an empty object
 
   // joins-v2.yaml: the state before the join and its auth chain; with omit_members=true the
@@ -255,11 +259,7 @@ absl::StatusOr<object> Invite(core::Request& request, service::Homeserver& hs,
   if (!service::PduContentHashMatches(event)) {
     return service::Forbidden("The event's content hash does not match");
   }
-  service::RemoteKeys& keys = hs.remote_keys();
-  absl::Status signatures = service::CheckPduSignatures(
-      event, *version, [&keys](std::string_view server, std::string_view key_id, int64_t ts) {
-        return keys.KeyAt(server, key_id, ts);
-      });
+  absl::Status signatures = service::CheckPduSignatures(event, *version, EventKeys(hs));
   if (!signatures.ok()) {
     return service::Forbidden(StrCat("The event's signatures: ", signatures.message()));
   }
