@@ -42,6 +42,8 @@ using service::RoomVersion;
 using service::StoredEvent;
 using service::StringField;
 
+}  // namespace
+
 std::string PathParam(const core::Request& request, std::string_view name) {
   auto it = request.path_params.find(name);
   return it == request.path_params.end() ? std::string() : it->second;
@@ -66,6 +68,8 @@ object AsSent(object pdu, const RoomVersion& version) {
   }
   return pdu;
 }
+
+namespace {
 
 // The event `event_id`, which must be in `room_id` when that is not empty. M_NOT_FOUND
 // otherwise (the spec's example: "Could not find event $...").
@@ -149,6 +153,8 @@ std::vector<std::string> AuthEventIds(const object& pdu, const RoomVersion& vers
   return ids;
 }
 
+}  // namespace
+
 // The auth events of `from`, and theirs, recursively, without `from` themselves (unless one is
 // another's auth event), oldest first. An auth event this server does not have is left out.
 absl::StatusOr<std::vector<StoredEvent>> AuthChain(Rooms& rooms, const RoomVersion& version,
@@ -173,6 +179,8 @@ absl::StatusOr<std::vector<StoredEvent>> AuthChain(Rooms& rooms, const RoomVersi
             [](const StoredEvent& a, const StoredEvent& b) { return a.position < b.position; });
   return chain;
 }
+
+namespace {
 
 // The PDUs of `events` as sent, or their ids.
 array Pdus(const std::vector<StoredEvent>& events, const RoomVersion& version, bool ids) {

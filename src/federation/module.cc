@@ -12,6 +12,7 @@
 #include "conclave/core/status_macros.h"
 #include "events.h"
 #include "keys.h"
+#include "membership.h"
 #include "options.h"
 #include "queries.h"
 #include "transactions.h"
@@ -43,6 +44,8 @@ absl::Status Load(core::ModuleContext& context, std::string_view) {
       RegisterEventRoutes(context.server.router(), context.module_name, loaded->routes));
   CONCLAVE_RETURN_IF_ERROR(
       RegisterTransactionRoutes(context.server.router(), context.module_name, loaded->routes));
+  CONCLAVE_RETURN_IF_ERROR(
+      RegisterMembershipRoutes(context.server.router(), context.module_name, loaded->routes));
   g_loaded = loaded.release();
   return absl::OkStatus();
 }

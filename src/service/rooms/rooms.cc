@@ -3,6 +3,7 @@
 // in room_ephemeral.cc.
 #include "conclave/service/rooms/rooms.h"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <vector>
 
@@ -189,6 +190,11 @@ absl::StatusOr<boost::json::object> Rooms::BuildEvent(RoomData& room, Draft& dra
 
 absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
   CONCLAVE_ASSIGN_OR_RETURN(boost::json::object pdu, BuildEvent(room, draft));
+  return CommitPdu(room, draft, std::move(pdu));
+}
+
+absl::StatusOr<StoredEvent> Rooms::CommitPdu(RoomData& room, const Draft& draft,
+                                             boost::json::object pdu) {
   const std::string event_id(StringField(pdu, "event_id"));
   std::optional<StateKey> state_key;
   if (draft.state_key) state_key.emplace(draft.type, *draft.state_key);
@@ -251,6 +257,10 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
     CONCLAVE_ASSIGN_OR_RETURN(notified, deps_.notifications->Evaluate(room.state, pdu));
     CONCLAVE_ASSIGN_OR_RETURN(thread, ThreadOf(deps_.store, pdu));
   }
+  int64_t depth = room.depth + 1;
+  if (const auto* d = pdu.if_contains("depth"); d != nullptr && d->is_int64()) {
+    depth = d->get_int64();
+  }
   const EventWriter writer(deps_.store);
   database::WriteBatch batch;
   CONCLAVE_ASSIGN_OR_RETURN(uint64_t position,
@@ -282,7 +292,7 @@ absl::StatusOr<StoredEvent> Rooms::Commit(RoomData& room, Draft draft) {
                                   }
                                   room.last_event_id = event_id;
                                   room.last_event_hash = std::move(last_hash);
-                                  room.depth += 1;
+                                  room.depth = std::max(room.depth, depth);
                                   room.latest_position.store(pos);
                                   if (IsBumpType(draft.type)) room.bump_position.store(pos);
                                 }));

@@ -125,6 +125,20 @@ absl::Status Sync::AddRooms(const SyncPass& pass, const std::vector<UserRoom>& m
       if (room) response.leave.push_back(*std::move(room));
     }
   }
+  // Invites to rooms of other servers (Server-Server API "Inviting to a room"): this server has
+  // no membership row for them, only the invite and its stripped state (room_federation.cc).
+  CONCLAVE_ASSIGN_OR_RETURN(auto remote_invites, deps_.rooms.RemoteInvites(pass.session.user_id));
+  for (Rooms::RemoteInvite& invite : remote_invites) {
+    if (!MatchesRoom(pass.request.filter.room, invite.room_id)) continue;
+    if (invite.position > pass.upto) continue;
+    if (!pass.initial && invite.position <= pass.since.position) continue;
+    if (std::any_of(memberships.begin(), memberships.end(),
+                    [&](const UserRoom& m) { return m.room_id == invite.room_id; })) {
+      continue;
+    }
+    response.invite.push_back(
+        InvitedRoomSync{.room_id = invite.room_id, .invite_state = std::move(invite.invite_state)});
+  }
   return absl::OkStatus();
 }
 

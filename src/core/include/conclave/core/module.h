@@ -43,7 +43,8 @@ class RawConfig;
 // remote_keys(), ServiceOptions the federation_* options. 11: service's Homeserver gained
 // transaction_queue() and inbound_transactions(), ServiceOptions federation_retry_initial and
 // federation_retry_max, E2ee::Deps the federation queue and client and E2ee's Query and Claim a
-// timeout, FederationClient::Send and SendJson a timeout, VerifyOptions server_name.
+// timeout, FederationClient::Send and SendJson a timeout, VerifyOptions server_name; Rooms gained
+// MakeMembership, CommitRemoteMembership, StoreRemoteInvite and RemoteInvites.
 inline constexpr int kInterfaceVersion = 11;
 
 #define CONCLAVE_ABI_STRINGIFY_INNER_(x) #x

@@ -33,6 +33,7 @@
 #include "conclave/service/accounts/accounts.h"
 #include "conclave/service/options/options.h"
 #include "conclave/service/protocol/filter.h"
+#include "conclave/service/protocol/pdu_checks.h"
 #include "conclave/service/protocol/redaction.h"
 #include "conclave/service/protocol/signing.h"
 #include "conclave/service/protocol/state_map.h"
@@ -312,6 +313,66 @@ class Rooms {
   absl::StatusOr<boost::json::object> ReceiptsSince(std::string_view room_id, uint64_t since,
                                                     std::string_view for_user);
 
+  // --- federation: membership events other servers build (room_federation.cc) -------------
+  // Server-Server API "Joining Rooms", "Leaving Rooms", "Inviting to a room": this server is
+  // the resident server of the room, or (remote invites) the invitee's server.
+
+  // The template of a make_join / make_leave (joins-v1.yaml, leaving-v1.yaml).
+  struct MembershipTemplate {
+    std::string room_version;
+    // An m.room.member event of `user_id` with `membership`: room_id, sender, state_key,
+    // content (v8+ restricted joins: with join_authorised_via_users_server), origin (versions
+    // with a top-level origin: the user's server), origin_server_ts, depth, prev_events (the
+    // room's forward extremity), auth_events (the "Auth events selection" from the current
+    // state); v1/v2: an `event_id` on the user's server. No hashes, no signatures.
+    boost::json::object event;
+  };
+  // Builds the template for `user_id` (a user of another server; the caller checks it is the
+  // requesting server's) to take `membership` ("join" or "leave") in `room_id`, checked against
+  // the authorization rules over the current state. M_NOT_FOUND for an unknown room;
+  // M_FORBIDDEN when the rules refuse it (not invited, banned, not in the room for a leave, a
+  // restricted room none of whose allow rooms the user is joined to) or the room is banned on
+  // this server. Thread-safe.
+  absl::StatusOr<MembershipTemplate> MakeMembership(std::string_view room_id,
+                                                    std::string_view user_id,
+                                                    std::string_view membership);
+  // What CommitRemoteMembership stored.
+  struct RemoteMembershipResult {
+    StoredEvent event;  // as stored: with `event_id` and `unsigned`
+    // The room's current state just before the event (type, state_key order), as stored.
+    std::vector<boost::json::object> state_before;
+  };
+  // Checks `pdu`, an m.room.member event of `membership` built by `origin` from a template
+  // (send_join / send_leave v2, the PDU as received), and commits it into `room_id` as any other
+  // event: a v8+ restricted join naming a local user in join_authorised_via_users_server is
+  // signed by this server first (auth rule 4.2); then CheckReceivedPdu (pdu_checks.h) with
+  // `keys`, the room's stored events as auth events, and the current state as both the state
+  // before it and the current state (the room has a single forward extremity: prev_events
+  // behind it are accepted when they are known events of the room and the event passes the
+  // current state). M_NOT_FOUND for an unknown room; M_BAD_JSON when `pdu` is not such an
+  // event (type, membership, state_key = sender on `origin`, the room), or names unknown
+  // prev_events; M_INVALID_PARAM when its id is not `event_id`; M_FORBIDDEN naming the failed
+  // check (signatures, auth events, auth rules) otherwise. Thread-safe.
+  absl::StatusOr<RemoteMembershipResult> CommitRemoteMembership(
+      std::string_view room_id, std::string_view event_id, std::string_view origin,
+      std::string_view membership, const boost::json::object& pdu, const EventKeyLookup& keys);
+
+  // An invite of a local user to a room of another server (invites-v2.yaml), kept in the
+  // `remote_invites` map (schema.h) so that the user sees it in /sync.
+  struct RemoteInvite {
+    std::string room_id;
+    uint64_t position = 0;            // stream position at which it was stored
+    boost::json::object event;        // the invite as this server signed it, with `event_id`
+    boost::json::array invite_state;  // the request's invite_room_state and the invite, stripped
+  };
+  // Stores `invite` (an m.room.member invite of the local `user_id`, signed by this server)
+  // with `invite_room_state` at a new stream position and wakes the user. Database errors.
+  absl::Status StoreRemoteInvite(std::string_view user_id, std::string_view room_id,
+                                 const boost::json::object& invite,
+                                 const boost::json::array& invite_room_state);
+  // The remote invites of `user_id`, by room id. Database errors; kDataLoss for a bad row.
+  absl::StatusOr<std::vector<RemoteInvite>> RemoteInvites(std::string_view user_id) const;
+
   // --- server administration (admin commands; room_admin.cc) ----------------------------------
   // For the server's operators: no membership or power-level checks, the caller (an admin
   // command) has checked that its invoker is a server admin. Errors carry Matrix errcodes like
@@ -401,6 +462,12 @@ class Rooms {
   // through EventWriter, in one WriteBatch on the Stream); wakes the members. Returns the stored
   // event.
   absl::StatusOr<StoredEvent> Commit(RoomData& room, Draft draft);
+  // Commits `pdu`, built (BuildEvent) or received and checked (CommitRemoteMembership), with
+  // `event_id` and `unsigned` set, as Commit does; `draft` says its type, state_key, sender,
+  // redaction target and transaction. The room's depth becomes the larger of its own and the
+  // event's.
+  absl::StatusOr<StoredEvent> CommitPdu(RoomData& room, const Draft& draft,
+                                        boost::json::object pdu);
   // The PDU of `draft` in `room`: prev_events, depth, auth_events, checked against the auth
   // rules (and the redaction rules for a redaction), content hash, event id, `unsigned`. Moves
   // `draft.content` into it. M_BAD_JSON for floats or non-canonical content; M_FORBIDDEN from

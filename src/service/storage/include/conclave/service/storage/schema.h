@@ -23,6 +23,12 @@ namespace conclave::service::schema {
 // `banned_rooms`: room_id → {banned_by, reason, banned_ts}; created on the first ban, so verify
 // opens it only when it exists.
 inline constexpr char kBannedRoomsMap[] = "banned_rooms";
+// `remote_invites`: PairKey(user_id, room_id) → {room_id, pos, event, invite_state}: an invite
+// of a local user to a room of another server (Server-Server API "Inviting to a room", PUT
+// /v2/invite): the invite as this server signed it, the invite_room_state it came with plus the
+// invite stripped, and the stream position at which it arrived (/sync's rooms.invite).
+// Created on the first remote invite (Rooms::StoreRemoteInvite, room_federation.cc).
+inline constexpr char kRemoteInvitesMap[] = "remote_invites";
 // `globals`: "schema_version" → u64, "first_start_us" → u64 (globals.cc).
 inline constexpr char kGlobalsMap[] = "globals";
 // The one key of the `stream` map; its value is the last stream position (EncodePosition).
