@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 
 #include "http_server_impl.h"
@@ -259,6 +260,15 @@ void HttpServer::Start(int threads) {
   }
   for (int i = 0; i < std::max(1, threads); ++i) {
     impl_->threads.emplace_back([this] {
+      // sendfile(2) takes no MSG_NOSIGNAL: sending a file to a connection its client has reset
+      // raises SIGPIPE, whose default action ends the process (seen with wrk closing its
+      // connections mid-download, bench/media). Blocked on the I/O threads, which are the ones
+      // that send, the call fails with EPIPE instead and only that connection closes. (Asio's
+      // own writes pass MSG_NOSIGNAL.)
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
       auto guard = net::make_work_guard(impl_->ioc);
       impl_->ioc.run();
     });

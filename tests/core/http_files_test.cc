@@ -109,6 +109,24 @@ TEST_F(HttpFilesTest, HandlerKeepsTheFileByClearingBodyFile) {
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), {}), "hello");
 }
 
+TEST_F(HttpFilesTest, BodyLargerThanTheWriteChunkArrivesWholeInTheFile) {
+  // Written to the file in 1 MiB pieces (kUploadWriteChunk): a body of several pieces and a
+  // partial last one, sent in writes that do not line up with them.
+  RouteHandle route = AddUpload(8 << 20);
+  keep_ = true;
+  Start();
+  std::string body;
+  for (size_t i = 0; i < (5 << 19) + 12345; ++i) body.push_back(static_cast<char>(i * 7 % 253));
+  const std::string out = Exchange(http_->port(),
+                                   "POST /up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                   "Content-Length: " +
+                                       std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_THAT(out, HasSubstr("200 OK"));
+  EXPECT_THAT(Body(out), ::testing::StartsWith(std::to_string(body.size()) + ":"));
+  std::ifstream in(dir_ / "kept", std::ios::binary);
+  EXPECT_TRUE(std::string((std::istreambuf_iterator<char>(in)), {}) == body);
+}
+
 TEST_F(HttpFilesTest, ContentLengthOverTheRouteLimitIsRefusedBeforeTheBody) {
   RouteHandle route = AddUpload(10);
   Start();
@@ -186,6 +204,37 @@ TEST_F(FileResponseTest, WholeFileIsStreamedWithItsLength) {
   EXPECT_THAT(out, HasSubstr("Content-Length: 3145728\r\n"));
   EXPECT_THAT(out, HasSubstr("Accept-Ranges: bytes"));
   EXPECT_TRUE(Body(out) == content_);
+}
+
+TEST_F(FileResponseTest, ClientResettingDuringADownloadLeavesTheServerUp) {
+  // sendfile(2) takes no MSG_NOSIGNAL: a reset that lands inside a call which has already sent
+  // part of its chunk is reported as a short count, and the next call fails with EPIPE and
+  // raises SIGPIPE, whose default action would end this process. The client resets while the
+  // data flows (reading at full speed), at varying points.
+  ServeFile(32 << 20);
+  for (int i = 0; i < 60; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(http_->port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string get = "GET /file HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(write(fd, get.data(), get.size()), static_cast<ssize_t>(get.size()));
+    char buf[65536];
+    const size_t stop_at = (size_t{1} << 20) * (1 + i % 7) + 4096 * i;
+    for (size_t got = 0; got < stop_at;) {
+      const ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    linger reset{1, 0};  // close with RST, mid-stream
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    close(fd);
+  }
+  const std::string out = Get("Range: bytes=0-9\r\n");
+  EXPECT_THAT(out, HasSubstr("206 Partial Content"));
+  EXPECT_EQ(Body(out), content_.substr(0, 10));
 }
 
 TEST_F(FileResponseTest, RangeGives206WithContentRange) {
