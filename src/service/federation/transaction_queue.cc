@@ -326,7 +326,11 @@ absl::Status TransactionQueue::SendDestination(const std::string& destination, b
 
 absl::StatusOr<std::vector<DestinationStatus>> TransactionQueue::Destinations() const {
   std::map<std::string, DestinationStatus> by_name;
-  for (const auto& [map, edus] : {std::pair{pdus_, false}, std::pair{edus_, true}}) {
+  for (const auto& [map_binding, edus_binding] :
+       {std::pair{pdus_, false}, std::pair{edus_, true}}) {
+    // Copies: clang 14 (the fuzz preset) cannot capture structured bindings in a lambda.
+    const auto map = map_binding;
+    const bool edus = edus_binding;
     absl::Status corrupt;
     CONCLAVE_RETURN_IF_ERROR(
         deps_.db.ForEachWithPrefix(*map, "", [&](std::string_view key, std::string_view) {
