@@ -166,11 +166,15 @@ absl::Status TransactionQueue::EnqueueEdu(std::string_view destination, std::str
 }
 
 void TransactionQueue::MarkReachable(std::string_view destination) {
+  // Called on every authenticated inbound request: only the first since the last pass wakes the
+  // sender (a pending entry means a wake-up is already on its way), so a busy origin does not
+  // cost a pass over the queue per request.
+  bool first;
   {
     std::lock_guard lock(reachable_mu_);
-    reachable_.emplace(destination);
+    first = reachable_.emplace(destination).second;
   }
-  Wake();
+  if (first) Wake();
 }
 
 void TransactionQueue::Run() {
